@@ -1,0 +1,1 @@
+"""Adapters to third-party libraries; each imports its library only when used."""

@@ -1,0 +1,17 @@
+"""Kafka producer adapters, provided by the `cqrs-kafka` distribution.
+
+This module keeps the import path `cqrs.adapters.kafka` working; it re-exports
+`cqrs_kafka` and names the distribution to install when it is absent.
+"""
+
+from cqrs.exceptions import MissingDependencyError
+
+try:
+    from cqrs_kafka import (  # pyright: ignore[reportMissingImports]
+        KafkaProducerAdapter,  # pyright: ignore[reportUnknownVariableType]
+        kafka_producer_factory,  # pyright: ignore[reportUnknownVariableType]
+    )
+except ImportError as exc:
+    raise MissingDependencyError("cqrs.adapters.kafka", "cqrs-kafka") from exc
+
+__all__ = ("KafkaProducerAdapter", "kafka_producer_factory")

@@ -1,0 +1,72 @@
+"""Adapter for the `di` library: pass a raw `di.Container` to any bootstrap.
+
+Each type is solved once, on first use. A handler whose constructor takes
+nothing (and that no bind hook replaces) is built by a plain call, skipping
+the container on every request. Dependencies live in the `"request"` scope,
+entered once per resolution.
+
+>>> import asyncio, di
+>>> class Clock:
+...     pass
+>>> container = DIContainer(di.Container())
+>>> isinstance(asyncio.run(container.resolve(Clock)), Clock)
+True
+"""
+
+from __future__ import annotations
+
+import typing
+
+import di
+from di.dependent import Dependent
+from di.executors import AsyncExecutor
+
+__all__ = ("DIContainer", "REQUEST_SCOPE")
+
+_T = typing.TypeVar("_T")
+_Factory = typing.Callable[[], typing.Awaitable[typing.Any]]
+
+REQUEST_SCOPE: typing.Final = "request"
+
+
+class DIContainer:
+    """`cqrs.container.Container` over a `di.Container`."""
+
+    __slots__ = ("_container", "_executor", "_factories")
+
+    def __init__(self, container: di.Container | None = None) -> None:
+        self._container = container if container is not None else di.Container()
+        self._executor = AsyncExecutor()
+        self._factories: dict[type[typing.Any], _Factory] = {}
+
+    @property
+    def container(self) -> di.Container:
+        """The wrapped `di.Container`, to add binds."""
+        return self._container
+
+    async def resolve(self, type_: type[_T], /) -> _T:
+        factory = self._factories.get(type_)
+        if factory is None:
+            factory = self._factories[type_] = self._build_factory(type_)
+        return typing.cast("_T", await factory())
+
+    def _build_factory(self, type_: type[_T]) -> _Factory:
+        solved = self._container.solve(
+            Dependent(type_, scope=REQUEST_SCOPE), scopes=[REQUEST_SCOPE]
+        )
+        if (
+            solved.dependency.call is type_
+            and len(solved.dag) == 1
+            and not any(solved.dag[solved.dependency])
+        ):
+
+            async def construct() -> typing.Any:
+                return type_()
+
+            return construct
+
+        async def execute() -> typing.Any:
+            async with self._container.enter_scope(REQUEST_SCOPE) as state:
+                return await solved.execute_async(executor=self._executor, state=state)
+
+        return execute

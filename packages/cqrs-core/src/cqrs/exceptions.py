@@ -1,0 +1,92 @@
+"""Every error cqrs-core raises, in one tree.
+
+```
+CQRSError
+├── ConfigurationError            a setup mistake, raised while bootstrapping
+│   ├── DuplicateBindingError     one request type bound to two handlers
+│   ├── InvalidBindingError       a binding that cannot work (wrong kind of handler)
+│   └── FallbackTypeMismatchError primary and fallback handle different types
+├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
+├── EventHandlingError            one or more event handlers failed
+└── MissingDependencyError        (also an ImportError) an optional package is absent
+```
+
+Setup mistakes are `ConfigurationError`s so that a service fails at start-up
+rather than on the first request. Runtime failures are separate classes.
+"""
+
+from __future__ import annotations
+
+import typing
+
+__all__ = (
+    "CQRSError",
+    "ConfigurationError",
+    "DuplicateBindingError",
+    "InvalidBindingError",
+    "FallbackTypeMismatchError",
+    "RequestHandlerNotFoundError",
+    "EventHandlingError",
+    "MissingDependencyError",
+)
+
+
+class CQRSError(Exception):
+    """Base class of every error raised by cqrs-core."""
+
+
+class ConfigurationError(CQRSError):
+    """The mediator was set up wrongly; the message says how to fix it."""
+
+
+class DuplicateBindingError(ConfigurationError):
+    """A request type was bound to a second handler.
+
+    A request has exactly one handler. Bind a list of `CORRequestHandler`s to
+    build a chain, or `RequestHandlerFallback` to add a fallback.
+    """
+
+
+class InvalidBindingError(ConfigurationError):
+    """A binding that cannot work, for example a plain handler for streaming."""
+
+
+class FallbackTypeMismatchError(ConfigurationError):
+    """A fallback whose primary and fallback handle different message types."""
+
+
+class RequestHandlerNotFoundError(CQRSError, LookupError):
+    """No handler is bound for the request type that was sent."""
+
+    def __init__(self, request_type: type[object]) -> None:
+        self.request_type = request_type
+        super().__init__(
+            f"No handler is bound for {request_type.__qualname__}. Bind one in the "
+            f"commands_mapper or queries_mapper given to bootstrap, e.g. "
+            f"`mapper.bind({request_type.__name__}, {request_type.__name__}Handler)`."
+        )
+
+
+class EventHandlingError(CQRSError):
+    """One or more event handlers raised; the others still ran.
+
+    `failures` lists `(event, handler type, exception)` for each failed handler;
+    the first exception is also the `__cause__`.
+    """
+
+    def __init__(
+        self, failures: typing.Sequence[tuple[object, type[object], BaseException]]
+    ) -> None:
+        self.failures = tuple(failures)
+        names = ", ".join(
+            f"{handler.__qualname__}({type(event).__name__}): {exc!r}"
+            for event, handler, exc in self.failures
+        )
+        super().__init__(f"{len(self.failures)} event handler(s) failed: {names}")
+
+
+class MissingDependencyError(CQRSError, ImportError):
+    """An optional dependency is not installed; the message names what to install."""
+
+    def __init__(self, feature: str, install: str) -> None:
+        super().__init__(f"{feature} needs an optional dependency: pip install '{install}'")

@@ -1,0 +1,14 @@
+"""`KafkaMessageBroker`, provided by the `cqrs-kafka` distribution.
+
+This module keeps the import path `cqrs.message_brokers.kafka` working; it
+re-exports `cqrs_kafka` and names the distribution to install when it is absent.
+"""
+
+from cqrs.exceptions import MissingDependencyError
+
+try:
+    from cqrs_kafka import KafkaMessageBroker  # pyright: ignore[reportMissingImports, reportUnknownVariableType]
+except ImportError as exc:
+    raise MissingDependencyError("cqrs.message_brokers.kafka", "cqrs-kafka") from exc
+
+__all__ = ("KafkaMessageBroker",)

@@ -1,0 +1,59 @@
+"""The message broker port: where notification events leave the service.
+
+>>> import asyncio
+>>> class PrintBroker:
+...     async def send_message(self, message: Message) -> None:
+...         print(message.topic, message.message_name)
+>>> message = Message(message_name="joined", topic="users", payload={})
+>>> asyncio.run(PrintBroker().send_message(message))
+users joined
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+import uuid
+
+from cqrs.events.event import NotificationEvent
+
+__all__ = ("Message", "MessageBroker")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    """One message for the broker.
+
+    `payload` is the event's wire dict; `message_id` its `event_id`, which a
+    consumer's inbox uses to drop duplicates; `key` the partition key, so one
+    key's messages stay in order.
+    """
+
+    message_name: str
+    topic: str
+    payload: typing.Mapping[str, typing.Any]
+    message_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
+    key: str | None = None
+
+    @classmethod
+    def from_event(cls, event: NotificationEvent[typing.Any]) -> Message:
+        """The message carrying `event`, with the event's id, name and topic."""
+        return cls(
+            message_name=event.event_name,
+            topic=event.topic,
+            payload=event.to_dict(),
+            message_id=event.event_id,
+        )
+
+
+@typing.runtime_checkable
+class MessageBroker(typing.Protocol):
+    """Publishes messages to a broker."""
+
+    async def send_message(self, message: Message) -> None:
+        """Publish `message` to `message.topic`.
+
+        Returns once the broker has taken the message; raises the adapter's
+        error if it could not be published (nothing is retried here).
+        """
+        ...
