@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import typing
 
+from cqrs.container.factory_cache import Factory, FactoryCachingContainer
 from cqrs.exceptions import ConfigurationError, MissingDependencyError
 
 try:
@@ -32,29 +33,20 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 __all__ = ("DependencyInjectorCQRSContainer",)
 
-_T = typing.TypeVar("_T")
-_Factory = typing.Callable[[], typing.Awaitable[typing.Any]]
 
-
-class DependencyInjectorCQRSContainer:
+class DependencyInjectorCQRSContainer(FactoryCachingContainer):
     """`cqrs.container.Container` over a dependency-injector container."""
 
     def __init__(self, container: containers.Container) -> None:
+        super().__init__()
         self._container = container
-        self._factories: dict[type[typing.Any], _Factory] = {}
 
     @property
     def container(self) -> containers.Container:
         """The wrapped dependency-injector container."""
         return self._container
 
-    async def resolve(self, type_: type[_T], /) -> _T:
-        factory = self._factories.get(type_)
-        if factory is None:
-            factory = self._factories[type_] = self._build_factory(type_)
-        return typing.cast("_T", await factory())
-
-    def _build_factory(self, type_: type[typing.Any]) -> _Factory:
+    def _build_factory(self, type_: type[typing.Any]) -> Factory:
         provider = self._provider_for(type_)
         if provider is not None:
             found = provider
@@ -82,7 +74,7 @@ class DependencyInjectorCQRSContainer:
                 fallback = provider
         return fallback
 
-    def _constructor_factory(self, type_: type[typing.Any]) -> _Factory:
+    def _constructor_factory(self, type_: type[typing.Any]) -> Factory:
         hints = typing.get_type_hints(type_.__init__)
         names = [
             name

@@ -21,36 +21,30 @@ import di
 from di.dependent import Dependent
 from di.executors import AsyncExecutor
 
+from cqrs.container.factory_cache import Factory, FactoryCachingContainer
+
 __all__ = ("DIContainer", "REQUEST_SCOPE")
 
-_T = typing.TypeVar("_T")
-_Factory = typing.Callable[[], typing.Awaitable[typing.Any]]
 
 REQUEST_SCOPE: typing.Final = "request"
 
 
-class DIContainer:
+class DIContainer(FactoryCachingContainer):
     """`cqrs.container.Container` over a `di.Container`."""
 
-    __slots__ = ("_container", "_executor", "_factories")
+    __slots__ = ("_container", "_executor")
 
     def __init__(self, container: di.Container | None = None) -> None:
+        super().__init__()
         self._container = container if container is not None else di.Container()
         self._executor = AsyncExecutor()
-        self._factories: dict[type[typing.Any], _Factory] = {}
 
     @property
     def container(self) -> di.Container:
         """The wrapped `di.Container`, to add binds."""
         return self._container
 
-    async def resolve(self, type_: type[_T], /) -> _T:
-        factory = self._factories.get(type_)
-        if factory is None:
-            factory = self._factories[type_] = self._build_factory(type_)
-        return typing.cast("_T", await factory())
-
-    def _build_factory(self, type_: type[_T]) -> _Factory:
+    def _build_factory(self, type_: type[typing.Any]) -> Factory:
         solved = self._container.solve(
             Dependent(type_, scope=REQUEST_SCOPE), scopes=[REQUEST_SCOPE]
         )

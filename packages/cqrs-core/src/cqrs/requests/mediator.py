@@ -22,6 +22,7 @@ middlewares. `send` is then one dict lookup and the route.
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 import typing
@@ -51,18 +52,26 @@ _Invoker = typing.Callable[
 _Stream = typing.AsyncIterator[typing.Any]
 
 
-class _MediatorBase:
+class _MediatorBase(abc.ABC):
     def __init__(
         self,
         request_map: RequestMap,
         container: Container,
-        event_emitter: EventEmitter | None,
-        middlewares: typing.Sequence[Middleware],
+        event_emitter: EventEmitter | None = None,
+        middlewares: typing.Sequence[Middleware] = (),
     ) -> None:
         self._request_map = request_map
         self._container = container
         self._emitter = event_emitter or EventEmitter(EventMap(), container)
         self._middlewares = tuple(middlewares)
+        # Every bound type is compiled now, so binding mistakes surface at bootstrap.
+        self._routes: dict[type[typing.Any], typing.Any] = {}
+        for request_type, _ in request_map.items():
+            self._compile(request_type)
+
+    @abc.abstractmethod
+    def _compile(self, request_type: type[typing.Any]) -> typing.Any:
+        """Build, store and return the route of `request_type`."""
 
     async def _emit(self, events: typing.Sequence[object]) -> None:
         await self._emitter.emit_all(events)
@@ -71,17 +80,7 @@ class _MediatorBase:
 class RequestMediator(_MediatorBase):
     """Sends each request to its one handler and returns the handler's response."""
 
-    def __init__(
-        self,
-        request_map: RequestMap,
-        container: Container,
-        event_emitter: EventEmitter | None = None,
-        middlewares: typing.Sequence[Middleware] = (),
-    ) -> None:
-        super().__init__(request_map, container, event_emitter, middlewares)
-        self._routes: dict[type[typing.Any], HandleType] = {}
-        for request_type, _ in request_map.items():
-            self._compile(request_type)
+    _routes: dict[type[typing.Any], HandleType]
 
     async def send(self, request: IRequest[_ResT]) -> _ResT:
         """Handle `request` and return its handler's response.
@@ -196,17 +195,7 @@ class StreamingRequestMediator(_MediatorBase):
     (`aclose()`) closes the handler's generator, running its cleanup.
     """
 
-    def __init__(
-        self,
-        request_map: RequestMap,
-        container: Container,
-        event_emitter: EventEmitter | None = None,
-        middlewares: typing.Sequence[Middleware] = (),
-    ) -> None:
-        super().__init__(request_map, container, event_emitter, middlewares)
-        self._routes: dict[type[typing.Any], typing.Callable[[typing.Any], _Stream]] = {}
-        for request_type, _ in request_map.items():
-            self._compile(request_type)
+    _routes: dict[type[typing.Any], typing.Callable[[typing.Any], _Stream]]
 
     def stream(self, request: IRequest[_ResT]) -> typing.AsyncIterator[_ResT]:
         """Return the async iterator of `request`'s responses.
