@@ -1,0 +1,101 @@
+"""Saga data: the context, statuses and the step log.
+
+The context is a dataclass subclass of `SagaContext`; it is persisted as a
+snake_case JSON dict after every step, so everything in it must be
+JSON-serialisable through pydantic (str, numbers, UUID, datetime, lists,
+nested dataclasses...).
+
+>>> import dataclasses
+>>> @dataclasses.dataclass
+... class OrderContext(SagaContext):
+...     order_id: str
+...     reservation_id: str | None = None
+>>> OrderContext.from_dict(**OrderContext(order_id="o1").to_dict())
+OrderContext(order_id='o1', reservation_id=None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import typing
+import uuid
+
+from cqrs._message import DataclassSerializable
+
+__all__ = (
+    "SagaContext",
+    "SagaStatus",
+    "SagaStepAction",
+    "SagaStepStatus",
+    "SagaLogEntry",
+    "SagaState",
+)
+
+
+@dataclasses.dataclass
+class SagaContext(DataclassSerializable):
+    """Base of saga contexts: the data the steps share (subclass it as a dataclass)."""
+
+
+class SagaStatus(str, enum.Enum):
+    """Where a saga is in its life.
+
+    `pending` (created, no step ran) -> `running` -> `completed`; or, when a
+    step fails, `compensating` -> `failed` (every completed step undone) or
+    `compensation_failed` (a compensation kept failing; needs recovery or an
+    operator).
+    """
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPENSATING = "compensating"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    COMPENSATION_FAILED = "compensation_failed"
+
+    @property
+    def is_final(self) -> bool:
+        """`completed` and `failed` never change again."""
+        return self in (SagaStatus.COMPLETED, SagaStatus.FAILED)
+
+
+class SagaStepAction(str, enum.Enum):
+    """What a log entry records: a step's `act` or its `compensate`."""
+
+    ACT = "act"
+    COMPENSATE = "compensate"
+
+
+class SagaStepStatus(str, enum.Enum):
+    """Outcome of one action of one step."""
+
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class SagaLogEntry:
+    """One line of a saga's step log, read back in the order it was written."""
+
+    saga_id: uuid.UUID
+    step_name: str
+    action: SagaStepAction
+    status: SagaStepStatus
+    timestamp: datetime.datetime
+    details: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SagaState:
+    """A saga as stored: its status, last context and version."""
+
+    saga_id: uuid.UUID
+    name: str
+    status: SagaStatus
+    context: typing.Mapping[str, typing.Any]
+    version: int
+    recovery_attempts: int = 0
+    error: str | None = None

@@ -1,0 +1,109 @@
+"""`Saga`: an ordered list of steps, checked when the class is defined.
+
+>>> import dataclasses
+>>> from cqrs.saga.models import SagaContext
+>>> from cqrs.saga.step import SagaStepHandler, SagaStepResult
+>>> @dataclasses.dataclass
+... class Ctx(SagaContext):
+...     pass
+>>> class Reserve(SagaStepHandler[Ctx, None]):
+...     async def act(self, context: Ctx) -> SagaStepResult[Ctx, None]:
+...         return self._generate_step_result(None)
+>>> class OrderSaga(Saga[Ctx]):
+...     steps = [Reserve]
+>>> [step.name for step in OrderSaga.step_definitions()]
+['Reserve']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from cqrs.exceptions import ConfigurationError
+from cqrs.saga.fallback import Fallback
+from cqrs.saga.step import ContextT, SagaStepHandler
+
+__all__ = ("Saga", "SagaStep", "SagaDefinitionError")
+
+StepHandlerType = type[SagaStepHandler[typing.Any, typing.Any]]
+
+
+class SagaDefinitionError(ConfigurationError):
+    """A saga's `steps` cannot work: empty, not steps, or a step class listed twice."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SagaStep:
+    """One position of a saga: its handler class and, optionally, a fallback."""
+
+    position: int
+    handler: StepHandlerType
+    fallback: Fallback | None = None
+
+    @property
+    def name(self) -> str:
+        """The step's name in the log: its (primary) handler's class name."""
+        return self.handler.__name__
+
+    @property
+    def handler_names(self) -> tuple[str, ...]:
+        """Names of the classes that may act at this position."""
+        if self.fallback is None:
+            return (self.name,)
+        return (self.name, self.fallback.fallback.__name__)
+
+
+class Saga(typing.Generic[ContextT]):
+    """Subclass with `steps = [StepA, Fallback(step=StepB, fallback=StepC), ...]`.
+
+    Steps run in order; when one fails, those that completed are compensated
+    in reverse. A step class may appear once only, because the log names
+    steps by class; a mistake raises `SagaDefinitionError` at class creation.
+    """
+
+    steps: typing.ClassVar[typing.Sequence[StepHandlerType | Fallback]] = ()
+    _definitions: typing.ClassVar[tuple[SagaStep, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "steps" in cls.__dict__:
+            cls._definitions = _define(cls.__qualname__, cls.steps)
+
+    @classmethod
+    def step_definitions(cls) -> tuple[SagaStep, ...]:
+        """The steps, in order, with their positions and fallbacks."""
+        return cls._definitions
+
+    @classmethod
+    def saga_name(cls) -> str:
+        """The name the saga is stored under."""
+        return cls.__qualname__
+
+
+def _define(
+    saga_name: str, steps: typing.Sequence[StepHandlerType | Fallback]
+) -> tuple[SagaStep, ...]:
+    if not steps:
+        raise SagaDefinitionError(f"{saga_name}.steps is empty; list at least one step.")
+    definitions: list[SagaStep] = []
+    seen: set[str] = set()
+    for position, item in enumerate(steps):
+        if isinstance(item, Fallback):
+            step = SagaStep(position, item.step, item)
+        elif isinstance(item, type) and issubclass(item, SagaStepHandler):
+            step = SagaStep(position, item)
+        else:
+            raise SagaDefinitionError(
+                f"{saga_name}.steps[{position}] is {item!r}; list SagaStepHandler "
+                f"subclasses or Fallback(step=..., fallback=...)."
+            )
+        for name in step.handler_names:
+            if name in seen:
+                raise SagaDefinitionError(
+                    f"{saga_name} lists a step named {name} more than once; the log names "
+                    f"steps by class name, so give each position a class of its own."
+                )
+            seen.add(name)
+        definitions.append(step)
+    return tuple(definitions)
