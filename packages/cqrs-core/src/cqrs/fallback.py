@@ -35,13 +35,43 @@ async def call_with_fallback(
     try:
         if circuit_breaker is None:
             return await primary()
-        return await circuit_breaker.call(identifier, primary)
+        outcome = await circuit_breaker.call(
+            identifier, _passing_through, primary, failure_exceptions
+        )
     except Exception as exc:
         tripped = circuit_breaker is not None and circuit_breaker.is_circuit_breaker_error(exc)
         if not tripped and failure_exceptions and not isinstance(exc, failure_exceptions):
             raise
         logger.warning("%s failed (%r); running its fallback", identifier, exc)
         return await fallback()
+    if isinstance(outcome, _NotAFailure):
+        raise outcome.error
+    return outcome
+
+
+class _NotAFailure:
+    """An exception outside `failure_exceptions`, carried past the breaker.
+
+    The breaker must neither count it as a failure nor swap it for its own
+    error when it trips, so the call returns it and it is raised afterwards.
+    """
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+async def _passing_through(
+    primary: typing.Callable[[], typing.Awaitable[_T]],
+    failure_exceptions: tuple[type[BaseException], ...],
+) -> _T | _NotAFailure:
+    try:
+        return await primary()
+    except Exception as exc:
+        if failure_exceptions and not isinstance(exc, failure_exceptions):
+            return _NotAFailure(exc)
+        raise
 
 
 class HandlerFallback:

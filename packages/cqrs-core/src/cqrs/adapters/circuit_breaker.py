@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import typing
 
-from cqrs.exceptions import MissingDependencyError
+from cqrs.exceptions import ConfigurationError, MissingDependencyError
 
 try:
     import aiobreaker
@@ -41,7 +41,7 @@ class AioBreakerAdapter:
         storage_factory: typing.Callable[[str], CircuitBreakerStorage] | None = None,
     ) -> None:
         if fail_max < 1:
-            raise ValueError(f"fail_max must be at least 1, got {fail_max}")
+            raise ConfigurationError(f"fail_max must be at least 1, got {fail_max}.")
         self._fail_max = fail_max
         self._timeout = (
             timeout_duration
