@@ -24,6 +24,8 @@ logger = logging.getLogger("cqrs.events")
 
 _Invoker = typing.Callable[[typing.Any], typing.Awaitable[None]]
 _Failure = tuple[object, type[typing.Any], BaseException]
+# A handler to run for an event type: its class (for reports) and its invoker.
+_Step = tuple[type[typing.Any], _Invoker]
 
 
 class EventDispatcher:
@@ -50,12 +52,11 @@ class EventDispatcher:
         self._max_concurrent = max_concurrent
         self._parallel = concurrent and max_concurrent > 1
         self._invokers: dict[EventBinding, _Invoker] = {}
+        self._plans: dict[type[typing.Any], tuple[_Step, ...]] = {}
 
     async def dispatch(self, events: typing.Iterable[object]) -> None:
         """Run every handler of every event; raise `EventHandlingError` if any failed."""
-        jobs = [
-            (event, binding) for event in events for binding in self._event_map.get(type(event))
-        ]
+        jobs = [(event, step) for event in events for step in self._plan(type(event))]
         if not jobs:
             return
         if self._parallel and len(jobs) > 1:
@@ -72,30 +73,40 @@ class EventDispatcher:
                 )
             raise EventHandlingError(failures) from failures[0][2]
 
-    async def _run_sequential(self, jobs: list[tuple[object, EventBinding]]) -> list[_Failure]:
+    def _plan(self, event_type: type[typing.Any]) -> tuple[_Step, ...]:
+        # Built on an event type's first dispatch: the map is complete by then.
+        plan = self._plans.get(event_type)
+        if plan is None:
+            plan = self._plans[event_type] = tuple(
+                (_handler_type(binding), self._invoker(binding))
+                for binding in self._event_map.get(event_type)
+            )
+        return plan
+
+    async def _run_sequential(self, jobs: list[tuple[object, _Step]]) -> list[_Failure]:
         failures: list[_Failure] = []
-        for event, binding in jobs:
+        for event, (handler_type, invoke) in jobs:
             try:
-                await self._invoker(binding)(event)
+                await invoke(event)
             except Exception as exc:
-                failures.append((event, _handler_type(binding), exc))
+                failures.append((event, handler_type, exc))
         return failures
 
-    async def _run_parallel(self, jobs: list[tuple[object, EventBinding]]) -> list[_Failure]:
+    async def _run_parallel(self, jobs: list[tuple[object, _Step]]) -> list[_Failure]:
         semaphore = asyncio.Semaphore(self._max_concurrent)
 
-        async def run(event: object, invoker: _Invoker) -> None:
+        async def run(event: object, invoke: _Invoker) -> None:
             async with semaphore:
-                await invoker(event)
+                await invoke(event)
 
         results = await asyncio.gather(
-            *(run(event, self._invoker(binding)) for event, binding in jobs),
+            *(run(event, invoke) for event, (_, invoke) in jobs),
             return_exceptions=True,
         )
         failures: list[_Failure] = []
-        for (event, binding), result in zip(jobs, results, strict=False):
+        for (event, (handler_type, _)), result in zip(jobs, results, strict=True):
             if isinstance(result, Exception):
-                failures.append((event, _handler_type(binding), result))
+                failures.append((event, handler_type, result))
             elif isinstance(result, BaseException):
                 raise result
         return failures
