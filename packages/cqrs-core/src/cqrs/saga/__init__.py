@@ -1,5 +1,52 @@
-"""Orchestrated sagas. `SagaMap` binds saga context types to sagas."""
+"""Orchestrated sagas: steps with compensation, persisted, recoverable after a crash."""
 
+from cqrs.saga.errors import (
+    SagaAlreadyExistsError,
+    SagaConcurrencyError,
+    SagaError,
+    SagaNotFoundError,
+)
+from cqrs.saga.execution import CompensationPolicy, SagaRunner
+from cqrs.saga.fallback import Fallback
 from cqrs.saga.map import SagaMap
+from cqrs.saga.mediator import SagaMediator, SagaNotBoundError
+from cqrs.saga.models import (
+    SagaContext,
+    SagaLogEntry,
+    SagaState,
+    SagaStatus,
+    SagaStepAction,
+    SagaStepStatus,
+)
+from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
+from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
+from cqrs.saga.step import SagaStepHandler, SagaStepResult
+from cqrs.saga.storage import ISagaStorage, MemorySagaStorage
 
-__all__ = ("SagaMap",)
+__all__ = (
+    "Saga",
+    "SagaStep",
+    "SagaStepHandler",
+    "SagaStepResult",
+    "SagaContext",
+    "Fallback",
+    "SagaMap",
+    "SagaMediator",
+    "SagaRunner",
+    "CompensationPolicy",
+    "recover_saga",
+    "SagaRecoveryWorker",
+    "ISagaStorage",
+    "MemorySagaStorage",
+    "SagaState",
+    "SagaStatus",
+    "SagaLogEntry",
+    "SagaStepAction",
+    "SagaStepStatus",
+    "SagaError",
+    "SagaNotFoundError",
+    "SagaAlreadyExistsError",
+    "SagaConcurrencyError",
+    "SagaNotBoundError",
+    "SagaDefinitionError",
+)

@@ -1,0 +1,46 @@
+"""Saga runtime errors (setup mistakes are `SagaDefinitionError`, in `cqrs.saga.saga`).
+
+```
+CQRSError
+└── SagaError
+    ├── SagaNotFoundError        no saga stored under that id
+    ├── SagaAlreadyExistsError   create_saga of an id that exists
+    └── SagaConcurrencyError     another worker holds the saga, or its version moved
+```
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from cqrs.exceptions import CQRSError
+
+__all__ = ("SagaError", "SagaNotFoundError", "SagaAlreadyExistsError", "SagaConcurrencyError")
+
+
+class SagaError(CQRSError):
+    """Base of the saga runtime errors."""
+
+
+class SagaNotFoundError(SagaError, LookupError):
+    """No saga is stored under the id."""
+
+    def __init__(self, saga_id: uuid.UUID) -> None:
+        self.saga_id = saga_id
+        super().__init__(f"saga {saga_id} does not exist in this storage")
+
+
+class SagaAlreadyExistsError(SagaError):
+    """A saga with this id was created already."""
+
+    def __init__(self, saga_id: uuid.UUID) -> None:
+        self.saga_id = saga_id
+        super().__init__(f"saga {saga_id} exists already")
+
+
+class SagaConcurrencyError(SagaError):
+    """Another worker is running this saga, or advanced it first.
+
+    Nothing was run twice; leave the saga to the worker that holds it (or to
+    recovery once its lease expires).
+    """

@@ -1,0 +1,90 @@
+"""`SagaMediator`: runs the saga bound to a context's type and streams step results.
+
+>>> import asyncio, dataclasses, uuid
+>>> from cqrs.container.di import DIContainer
+>>> from cqrs.saga.map import SagaMap
+>>> from cqrs.saga.models import SagaContext
+>>> from cqrs.saga.saga import Saga
+>>> from cqrs.saga.step import SagaStepHandler, SagaStepResult
+>>> from cqrs.saga.storage.memory import MemorySagaStorage
+>>> @dataclasses.dataclass
+... class Ctx(SagaContext):
+...     done: bool = False
+>>> class Finish(SagaStepHandler[Ctx, None]):
+...     async def act(self, context: Ctx) -> SagaStepResult[Ctx, None]:
+...         context.done = True
+...         return self._generate_step_result(None)
+>>> class DocSaga(Saga[Ctx]):
+...     steps = [Finish]
+>>> sagas = SagaMap()
+>>> sagas.bind(Ctx, DocSaga)
+>>> mediator = SagaMediator(sagas, DIContainer(), MemorySagaStorage())
+>>> async def run():
+...     return [r.step_type.__name__ async for r in mediator.stream(Ctx(), saga_id=uuid.uuid4())]
+>>> asyncio.run(run())
+['Finish']
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing
+import uuid
+
+from cqrs.container.protocol import Container
+from cqrs.saga.errors import SagaError
+from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy, SagaRunner
+from cqrs.saga.map import SagaMap
+from cqrs.saga.models import SagaContext
+from cqrs.saga.step import SagaStepResult
+from cqrs.saga.storage.protocol import ISagaStorage
+
+__all__ = ("SagaMediator", "SagaNotBoundError")
+
+
+class SagaNotBoundError(SagaError, LookupError):
+    """No saga is bound to the context's type in the `SagaMap`."""
+
+
+class SagaMediator:
+    """Starts or resumes sagas; one result per completed step."""
+
+    def __init__(
+        self,
+        saga_map: SagaMap,
+        container: Container,
+        storage: ISagaStorage,
+        *,
+        compensation: CompensationPolicy = DEFAULT_COMPENSATION,
+        lease: datetime.timedelta = DEFAULT_LEASE,
+    ) -> None:
+        self._storage = storage
+        # Each bound saga gets its runner now, so definition problems surface here.
+        self._runners = {
+            context_type: SagaRunner(
+                saga_type, container, storage, compensation=compensation, lease=lease
+            )
+            for context_type, saga_type in saga_map.items()
+        }
+
+    @property
+    def storage(self) -> ISagaStorage:
+        """Where the sagas are persisted, e.g. to read `get_step_history`."""
+        return self._storage
+
+    def stream(
+        self, context: SagaContext, saga_id: uuid.UUID | None = None
+    ) -> typing.AsyncIterator[SagaStepResult[typing.Any, typing.Any]]:
+        """Run the saga for `context` under `saga_id` (a new id when omitted).
+
+        An existing unfinished `saga_id` resumes from its stored context; a
+        finished one yields nothing. Raises `SagaNotBoundError` at once when
+        no saga is bound to the context's type.
+        """
+        runner = self._runners.get(type(context))
+        if runner is None:
+            raise SagaNotBoundError(
+                f"no saga is bound to {type(context).__qualname__}; bind one in the "
+                f"sagas_mapper, e.g. `mapper.bind({type(context).__name__}, MySaga)`."
+            )
+        return runner.stream(context, saga_id or uuid.uuid4())
