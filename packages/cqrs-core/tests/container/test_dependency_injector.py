@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import abc
+import typing
 
 import pytest
 from dependency_injector import containers, providers
 
 import cqrs
 from cqrs.container.dependency_injector import DependencyInjectorCQRSContainer
+from cqrs.exceptions import ConfigurationError
 from cqrs.requests.bootstrap import bootstrap
 
 
@@ -189,3 +191,26 @@ async def test_overriding_a_provider_changes_what_handlers_get() -> None:
 
     with app.settings.override(providers.Object(Settings(greeting="hi"))):
         assert await mediator.send(Greet(name="Ada")) == "hi Ada at utc"
+
+
+class _PlainPort(typing.Protocol):
+    def ping(self) -> str: ...
+
+
+class _PortImpl:
+    def ping(self) -> str:
+        return "pong"
+
+
+class _NeedsPort:
+    def __init__(self, port: _PlainPort) -> None:
+        self.port = port
+
+
+async def test_plain_protocol_without_its_provider_is_a_configuration_error() -> None:
+    class App(containers.DeclarativeContainer):
+        impl = providers.Factory(_PortImpl)
+
+    adapter = DependencyInjectorCQRSContainer(App())
+    with pytest.raises(ConfigurationError, match="_PlainPort"):
+        await adapter.resolve(_NeedsPort)

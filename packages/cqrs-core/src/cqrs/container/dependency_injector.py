@@ -56,7 +56,11 @@ class DependencyInjectorCQRSContainer(FactoryCachingContainer):
                 return await value if inspect.isawaitable(value) else value
 
             return provide
-        if inspect.isabstract(type_) or not inspect.isclass(type_):
+        if (
+            inspect.isabstract(type_)
+            or not inspect.isclass(type_)
+            or getattr(type_, "_is_protocol", False)
+        ):
             raise ConfigurationError(
                 f"No provider in {type(self._container).__name__} provides {type_!r}; "
                 f"add one, e.g. `providers.Factory(SomeImplementation)`."
@@ -70,7 +74,7 @@ class DependencyInjectorCQRSContainer(FactoryCachingContainer):
             provides = getattr(provider, "provides", None)
             if provides is type_:
                 return provider
-            if fallback is None and inspect.isclass(provides) and issubclass(provides, type_):
+            if fallback is None and inspect.isclass(provides) and _is_subclass(provides, type_):
                 fallback = provider
         return fallback
 
@@ -96,3 +100,12 @@ class DependencyInjectorCQRSContainer(FactoryCachingContainer):
             return type_(**kwargs)
 
         return construct
+
+
+def _is_subclass(candidate: type[typing.Any], type_: type[typing.Any]) -> bool:
+    # A plain (not runtime-checkable) Protocol refuses issubclass; only a
+    # provider of exactly that type can serve it then.
+    try:
+        return issubclass(candidate, type_)
+    except TypeError:
+        return False
