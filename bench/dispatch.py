@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import os
 import platform
-import statistics
-import time
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import di
 from di.dependent import Dependent
+from harness import Case, Result, measure, print_table
 
 import cqrs
 from cqrs.events.map import EventMap
@@ -42,10 +39,6 @@ from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
 from cqrs.requests.map import RequestMap
 
 STREAM_CHUNKS = 100  # responses per stream in the streaming case
-WARMUP_FRACTION = 10  # warm-up runs --n // WARMUP_FRACTION calls of each side
-
-# Runs `n` calls and returns how many units (calls, or chunks) it timed.
-Runner = Callable[[int], Awaitable[int]]
 
 
 # --- messages and handlers ---------------------------------------------------
@@ -150,14 +143,6 @@ class GetItemHandler(cqrs.RequestHandler[GetItem, Res]):
 # --- cases -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Case:
-    name: str
-    direct: Runner
-    mediator: Runner
-    target: float | None  # None: informational
-
-
 def send_case() -> Case:
     mediator = bootstrap(
         di_container=di.Container(),
@@ -259,83 +244,7 @@ def di_case() -> Case:
 # --- measurement -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Result:
-    case: Case
-    direct_ns: float
-    mediator_ns: float
-
-    @property
-    def ratio(self) -> float:
-        return self.mediator_ns / self.direct_ns
-
-    @property
-    def ok(self) -> bool | None:
-        return None if self.case.target is None else self.ratio <= self.case.target
-
-
-async def time_per_unit(run: Runner, n: int) -> float:
-    """Run one rep of `n` calls with the GC off; return nanoseconds per unit."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter_ns()
-        units = await run(n)
-        elapsed = time.perf_counter_ns() - start
-    finally:
-        gc.enable()
-    return elapsed / units
-
-
-async def measure(case: Case, n: int, reps: int) -> Result:
-    """Warm both sides up, then alternate their reps; return the medians."""
-    warmup = max(1, n // WARMUP_FRACTION)
-    await case.direct(warmup)
-    await case.mediator(warmup)
-    samples: dict[Runner, list[float]] = {case.direct: [], case.mediator: []}
-    order = [case.direct, case.mediator]
-    for _ in range(reps):
-        for run in order:
-            samples[run].append(await time_per_unit(run, n))
-        order.reverse()
-    return Result(
-        case,
-        statistics.median(samples[case.direct]),
-        statistics.median(samples[case.mediator]),
-    )
-
-
 # --- report ------------------------------------------------------------------
-
-HEADER = ("case", "direct µs/call", "mediator µs/call", "ratio", "target", "ok")
-
-
-def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = [HEADER]
-    for result in results:
-        target = result.case.target
-        rows.append(
-            (
-                result.case.name,
-                f"{result.direct_ns / 1000:.3f}",
-                f"{result.mediator_ns / 1000:.3f}",
-                f"{result.ratio:.2f}",
-                "-" if target is None else f"<= {target:.1f}",
-                {None: "info", True: "yes", False: "NO"}[result.ok],
-            )
-        )
-    return rows
-
-
-def print_table(results: list[Result]) -> None:
-    rows = table_rows(results)
-    widths = [max(len(row[col]) for row in rows) for col in range(len(HEADER))]
-    for index, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-        print("  ".join(cells))
-        if index == 0:
-            print("  ".join("-" * width for width in widths))
 
 
 def print_report(results: list[Result], args: argparse.Namespace) -> None:
