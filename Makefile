@@ -43,6 +43,7 @@ test-isolated: uv
 
 bench: sync
 	$(UV) run python bench/dispatch.py
+	$(UV) run python bench/saga.py
 
 build: uv
 	@for package in $(PACKAGES); do $(UV) build --package $$package --no-sources -o dist || exit 1; done
