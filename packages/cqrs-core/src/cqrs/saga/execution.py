@@ -32,7 +32,7 @@ from cqrs.saga.models import (
     SagaStepAction,
     SagaStepStatus,
 )
-from cqrs.saga.saga import Saga, SagaStep
+from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.protocol import ISagaStorage
 
@@ -80,7 +80,13 @@ class SagaRunner:
         self.storage = storage
         self.compensation = compensation
         self.lease = lease
+        if not (isinstance(saga_type, type) and issubclass(saga_type, Saga)):
+            raise SagaDefinitionError(f"{saga_type!r} is not a Saga subclass.")
         self.steps = saga_type.step_definitions()
+        if not self.steps:
+            raise SagaDefinitionError(
+                f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class."
+            )
         self.handlers_by_name: dict[str, _StepType] = {}
         for step in self.steps:
             self.handlers_by_name[step.handler.__name__] = step.handler
@@ -121,6 +127,7 @@ class _Run:
     version: int
     status: SagaStatus
     history: list[SagaLogEntry]
+    error: str | None
 
     @classmethod
     async def load(
@@ -138,6 +145,7 @@ class _Run:
             state.version,
             state.status,
             await storage.get_step_history(saga_id),
+            state.error,
         )
 
     @property
@@ -178,7 +186,10 @@ class _Run:
         try:
             result, acted_name = await self._run_act(step)
         except Exception as exc:
-            await storage.start_compensation(self.saga_id, step.name, _describe(exc))
+            # Fenced by the version: a worker that lost the saga cannot start undoing it.
+            self.error = _describe(exc)
+            await storage.start_compensation(self.saga_id, step.name, self.error, self.version)
+            self.status = SagaStatus.COMPENSATING
             self.history = await storage.get_step_history(self.saga_id)
             await self._compensate()
             raise
@@ -211,7 +222,7 @@ class _Run:
 
     async def _compensate(self) -> None:
         if self.status is not SagaStatus.COMPENSATING:
-            await self.storage.update_status(self.saga_id, SagaStatus.COMPENSATING)
+            await self.storage.update_status(self.saga_id, SagaStatus.COMPENSATING, self.error)
             self.status = SagaStatus.COMPENSATING
         compensated = {
             entry.step_name
@@ -224,7 +235,7 @@ class _Run:
             if name not in compensated:
                 all_undone = await self._compensate_step(name) and all_undone
         final = SagaStatus.FAILED if all_undone else SagaStatus.COMPENSATION_FAILED
-        await self.storage.update_status(self.saga_id, final)
+        await self.storage.update_status(self.saga_id, final, self.error)
         self.status = final
 
     async def _compensate_step(self, name: str) -> bool:

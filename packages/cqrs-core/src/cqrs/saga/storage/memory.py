@@ -90,8 +90,15 @@ class MemorySagaStorage:
         record = self._record(saga_id)
         record.log.append(SagaLogEntry(saga_id, step_name, action, status, self._clock(), details))
 
-    async def start_compensation(self, saga_id: uuid.UUID, step_name: str, error: str) -> None:
+    async def start_compensation(
+        self, saga_id: uuid.UUID, step_name: str, error: str, current_version: int
+    ) -> None:
         record = self._record(saga_id)
+        if record.state.version != current_version or record.state.status.is_final:
+            raise SagaConcurrencyError(
+                f"saga {saga_id} moved on (version {record.state.version}, status "
+                f"{record.state.status.value}); this worker may not compensate it"
+            )
         record.log.append(
             SagaLogEntry(
                 saga_id,

@@ -72,11 +72,15 @@ class ISagaStorage(typing.Protocol):
         """Append one entry to the step log."""
         ...
 
-    async def start_compensation(self, saga_id: uuid.UUID, step_name: str, error: str) -> None:
+    async def start_compensation(
+        self, saga_id: uuid.UUID, step_name: str, error: str, current_version: int
+    ) -> None:
         """In one atomic write: log `step_name`'s act as failed and set `compensating`.
 
         There is no moment at which the failure is recorded but the saga could
-        still be resumed forward, nor the reverse.
+        still be resumed forward, nor the reverse. Raises `SagaConcurrencyError`
+        when the version is no longer `current_version` or the saga is finished:
+        a worker that lost the saga must not start undoing it.
         """
         ...
 

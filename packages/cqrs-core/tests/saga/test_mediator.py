@@ -1,0 +1,271 @@
+"""`SagaMediator`: runs the saga bound to a context's type and streams step results."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import uuid
+
+import pytest
+
+import cqrs
+from cqrs.container.di import DIContainer
+from cqrs.saga.errors import SagaConcurrencyError, SagaError
+from cqrs.saga.execution import CompensationPolicy
+from cqrs.saga.mediator import SagaMediator, SagaNotBoundError
+from cqrs.saga.models import SagaContext, SagaStatus
+from cqrs.saga.saga import Saga
+from cqrs.saga.step import SagaStepHandler, SagaStepResult
+from cqrs.saga.storage.memory import MemorySagaStorage
+
+CALLS: list[str] = []
+GATES: dict[str, asyncio.Event] = {}
+CRASH_ONCE: set[str] = set()
+FAIL: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def fresh_state() -> None:
+    CALLS.clear()
+    GATES.clear()
+    CRASH_ONCE.clear()
+    FAIL.clear()
+
+
+class Crash(BaseException):
+    """Stands in for the process dying mid-saga."""
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class TripContext(SagaContext):
+    traveller: str = "ada"
+    flight: str | None = None
+    hotel: str | None = None
+
+
+@dataclasses.dataclass
+class RefundContext(SagaContext):
+    amount: int = 0
+    refunded: bool = False
+
+
+class TripStep(SagaStepHandler[TripContext, str]):
+    field = ""
+
+    async def act(self, context: TripContext) -> SagaStepResult[TripContext, str]:
+        name = type(self).__name__
+        CALLS.append(f"act:{name}:{context.traveller}")
+        if name in GATES:
+            await GATES.pop(name).wait()
+        if name in CRASH_ONCE:
+            CRASH_ONCE.discard(name)
+            raise Crash(name)
+        if name in FAIL:
+            raise StepFailed(name)
+        setattr(context, self.field, f"{self.field}-for-{context.traveller}")
+        return self._generate_step_result(getattr(context, self.field))
+
+    async def compensate(self, context: TripContext) -> None:
+        name = type(self).__name__
+        CALLS.append(f"compensate:{name}")
+        if f"compensate:{name}" in FAIL:
+            raise StepFailed(f"cannot undo {name}")
+
+
+class BookFlight(TripStep):
+    field = "flight"
+
+
+class BookHotel(TripStep):
+    field = "hotel"
+
+
+class IssueRefund(SagaStepHandler[RefundContext, int]):
+    async def act(self, context: RefundContext) -> SagaStepResult[RefundContext, int]:
+        CALLS.append("act:IssueRefund")
+        context.refunded = True
+        return self._generate_step_result(context.amount)
+
+
+class TripSaga(Saga[TripContext]):
+    steps = [BookFlight, BookHotel]
+
+
+class RefundSaga(Saga[RefundContext]):
+    steps = [IssueRefund]
+
+
+def mediator_for(storage: MemorySagaStorage | None = None, **options: object) -> SagaMediator:
+    sagas = cqrs.SagaMap()
+    sagas.bind(TripContext, TripSaga)
+    sagas.bind(RefundContext, RefundSaga)
+    return SagaMediator(sagas, DIContainer(), storage or MemorySagaStorage(), **options)  # type: ignore[arg-type]
+
+
+async def names(
+    mediator: SagaMediator,
+    context: SagaContext,
+    saga_id: uuid.UUID,
+    into: list[str] | None = None,
+) -> list[str]:
+    """Stream the saga; the names of the steps yielded, also appended to `into`."""
+    yielded = [] if into is None else into
+    async for result in mediator.stream(context, saga_id=saga_id):
+        yielded.append(result.step_type.__name__)
+    return yielded
+
+
+def test_an_unbound_context_raises_not_bound_at_once() -> None:
+    @dataclasses.dataclass
+    class UnboundContext(SagaContext):
+        pass
+
+    with pytest.raises(SagaNotBoundError, match="UnboundContext"):
+        mediator_for().stream(UnboundContext(), saga_id=uuid.uuid4())
+
+
+def test_not_bound_is_a_saga_error_and_a_lookup_error() -> None:
+    assert issubclass(SagaNotBoundError, SagaError)
+    assert issubclass(SagaNotBoundError, LookupError)
+    assert cqrs.saga.SagaNotBoundError is SagaNotBoundError
+
+
+def test_a_subclass_of_a_bound_context_is_not_bound() -> None:
+    @dataclasses.dataclass
+    class BusinessTripContext(TripContext):
+        pass
+
+    with pytest.raises(SagaNotBoundError):
+        mediator_for().stream(BusinessTripContext(), saga_id=uuid.uuid4())
+
+
+async def test_stream_yields_one_result_per_completed_step() -> None:
+    results = [r async for r in mediator_for().stream(TripContext(), saga_id=uuid.uuid4())]
+
+    assert results == [
+        SagaStepResult(response="flight-for-ada", step_type=BookFlight),
+        SagaStepResult(response="hotel-for-ada", step_type=BookHotel),
+    ]
+
+
+async def test_each_context_type_runs_its_own_saga() -> None:
+    storage = MemorySagaStorage()
+    mediator = mediator_for(storage)
+    refund_id = uuid.uuid4()
+
+    assert await names(mediator, RefundContext(amount=30), refund_id) == ["IssueRefund"]
+
+    state = await storage.load_saga_state(refund_id)
+    assert (state.name, dict(state.context)) == ("RefundSaga", {"amount": 30, "refunded": True})
+
+
+async def test_without_a_saga_id_every_stream_starts_a_new_saga() -> None:
+    mediator = mediator_for()
+
+    for _ in range(2):
+        assert [r.step_type async for r in mediator.stream(TripContext())] == [
+            BookFlight,
+            BookHotel,
+        ]
+
+    assert CALLS.count("act:BookFlight:ada") == 2
+
+
+async def test_the_storage_property_is_the_given_storage() -> None:
+    storage = MemorySagaStorage()
+
+    assert mediator_for(storage).storage is storage
+
+
+async def test_streaming_a_completed_saga_id_again_yields_nothing() -> None:
+    mediator, saga_id = mediator_for(), uuid.uuid4()
+    await names(mediator, TripContext(), saga_id)
+    CALLS.clear()
+
+    assert await names(mediator, TripContext(), saga_id) == []
+    assert CALLS == []
+
+
+async def test_streaming_an_unfinished_saga_id_resumes_from_the_stored_context() -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    mediator = mediator_for(storage)
+    CRASH_ONCE.add("BookHotel")
+    with pytest.raises(Crash):
+        await names(mediator, TripContext(traveller="ada"), saga_id)
+
+    resumed = await names(mediator, TripContext(traveller="someone-else"), saga_id)
+
+    assert resumed == ["BookHotel"]
+    assert CALLS == ["act:BookFlight:ada", "act:BookHotel:ada", "act:BookHotel:ada"]
+    assert (await storage.load_saga_state(saga_id)).status is SagaStatus.COMPLETED
+
+
+async def test_two_concurrent_streams_of_one_new_saga_run_each_act_once() -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    mediator = mediator_for(storage)
+    release = GATES["BookFlight"] = asyncio.Event()
+
+    async def stream_and_let_go() -> list[str] | SagaConcurrencyError:
+        try:
+            return await names(mediator, TripContext(), saga_id)
+        except SagaConcurrencyError as exc:
+            return exc
+        finally:
+            release.set()
+
+    outcomes = await asyncio.gather(stream_and_let_go(), stream_and_let_go())
+
+    assert CALLS == ["act:BookFlight:ada", "act:BookHotel:ada"]
+    assert ["BookFlight", "BookHotel"] in outcomes
+    assert sum(isinstance(outcome, SagaConcurrencyError) for outcome in outcomes) == 1
+    assert (await storage.load_saga_state(saga_id)).status is SagaStatus.COMPLETED
+
+
+async def test_a_failing_step_reaches_the_stream_consumer_after_compensation() -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    FAIL.add("BookHotel")
+    yielded: list[str] = []
+
+    with pytest.raises(StepFailed, match="BookHotel"):
+        await names(mediator_for(storage), TripContext(), saga_id, into=yielded)
+
+    assert yielded == ["BookFlight"]
+    assert CALLS[-1] == "compensate:BookFlight"
+    assert (await storage.load_saga_state(saga_id)).status is SagaStatus.FAILED
+
+
+async def test_the_compensation_policy_reaches_the_runners() -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    FAIL.update({"BookHotel", "compensate:BookFlight"})
+    mediator = mediator_for(storage, compensation=CompensationPolicy(attempts=1))
+
+    with pytest.raises(StepFailed):
+        await names(mediator, TripContext(), saga_id)
+
+    assert CALLS.count("compensate:BookFlight") == 1
+    assert (await storage.load_saga_state(saga_id)).status is SagaStatus.COMPENSATION_FAILED
+
+
+class LeaseRecordingStorage(MemorySagaStorage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.leases: list[datetime.timedelta] = []
+
+    async def claim(self, saga_id, owner, lease) -> bool:
+        self.leases.append(lease)
+        return await super().claim(saga_id, owner, lease)
+
+
+async def test_the_lease_reaches_the_runners() -> None:
+    storage = LeaseRecordingStorage()
+    lease = datetime.timedelta(seconds=7)
+
+    await names(mediator_for(storage, lease=lease), TripContext(), uuid.uuid4())
+
+    assert storage.leases
+    assert set(storage.leases) == {lease}
