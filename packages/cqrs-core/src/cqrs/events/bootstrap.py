@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typing
 
+from cqrs._bootstrap import filled, run_startup_hooks
 from cqrs.container.resolve import as_container
 from cqrs.events.map import EventMap
 from cqrs.events.mediator import EventMediator
@@ -29,13 +30,9 @@ def bootstrap(
     `di_container` is a `di.Container`, any `cqrs.container.Container`, or
     `None` for an empty `di.Container`; `on_startup` functions run once, first.
     """
-    for hook in on_startup:
-        hook()
-    events = EventMap()
-    if events_mapper is not None:
-        events_mapper(events)
+    run_startup_hooks(on_startup)
     return EventMediator(
-        events,
+        filled(EventMap(), events_mapper),
         as_container(di_container),
         middlewares,
         max_concurrent_event_handlers=max_concurrent_event_handlers,

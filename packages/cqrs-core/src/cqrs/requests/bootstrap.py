@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import typing
 
+from cqrs._bootstrap import filled, run_startup_hooks
 from cqrs.container.protocol import Container
 from cqrs.container.resolve import as_container
 from cqrs.events.emitter import EventEmitter
@@ -107,18 +108,11 @@ def _prepare(
     max_concurrent_event_handlers: int,
     concurrent_event_handle_enable: bool,
 ) -> tuple[Container, RequestMap, EventEmitter]:
-    for hook in on_startup:
-        hook()
+    run_startup_hooks(on_startup)
     container = as_container(di_container)
-    requests = RequestMap()
-    for mapper in request_mappers:
-        if mapper is not None:
-            mapper(requests)
-    events = EventMap()
-    if domain_events_mapper is not None:
-        domain_events_mapper(events)
+    requests = filled(RequestMap(), *request_mappers)
     emitter = EventEmitter(
-        events,
+        filled(EventMap(), domain_events_mapper),
         container,
         message_broker,
         max_concurrent_event_handlers=max_concurrent_event_handlers,

@@ -73,9 +73,6 @@ class _MediatorBase(abc.ABC):
     def _compile(self, request_type: type[typing.Any]) -> typing.Any:
         """Build, store and return the route of `request_type`."""
 
-    async def _emit(self, events: typing.Sequence[object]) -> None:
-        await self._emitter.emit_all(events)
-
 
 class RequestMediator(_MediatorBase):
     """Sends each request to its one handler and returns the handler's response."""
@@ -109,7 +106,7 @@ class RequestMediator(_MediatorBase):
     def _plain_route(self, handler_type: type[typing.Any]) -> HandleType:
         # The hot path, fused into one coroutine: resolve, handle, emit.
         resolve = self._container.resolve
-        emit = self._emit
+        emit = self._emitter.emit_all
 
         async def route(request: typing.Any) -> typing.Any:
             handler = await resolve(handler_type)
@@ -123,7 +120,7 @@ class RequestMediator(_MediatorBase):
 
     def _generic_route(self, binding: RequestBinding) -> HandleType:
         invoke = self._invoker(binding)
-        emit = self._emit
+        emit = self._emitter.emit_all
 
         async def route(request: typing.Any) -> typing.Any:
             response, events = await invoke(request)
@@ -276,7 +273,7 @@ class StreamingRequestMediator(_MediatorBase):
         A handler whose `clear_events` empties its list starts again from 0;
         one that keeps accumulating is not sent the same event twice.
         """
-        await self._emit(events[emitted:])
+        await self._emitter.emit_all(events[emitted:])
         handler.clear_events()
         return len(handler.events)
 

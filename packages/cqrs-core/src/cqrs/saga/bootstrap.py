@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import typing
 
+from cqrs._bootstrap import filled, run_startup_hooks
 from cqrs.container.resolve import as_container
 from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy
 from cqrs.saga.map import SagaMap
@@ -36,13 +37,9 @@ def bootstrap(
     sets the retries of failing compensations; `lease` how long a worker
     holds a saga before another may take it over.
     """
-    for hook in on_startup:
-        hook()
-    sagas = SagaMap()
-    if sagas_mapper is not None:
-        sagas_mapper(sagas)
+    run_startup_hooks(on_startup)
     return SagaMediator(
-        sagas,
+        filled(SagaMap(), sagas_mapper),
         as_container(di_container),
         saga_storage if saga_storage is not None else MemorySagaStorage(),
         compensation=compensation,

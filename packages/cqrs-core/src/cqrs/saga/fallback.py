@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import typing
 
+from cqrs.circuit_breaker import ICircuitBreaker
 from cqrs.fallback import HandlerFallback
 from cqrs.saga.step import SagaStepHandler
 
@@ -37,7 +38,7 @@ class Fallback(HandlerFallback):
         self,
         step: type[SagaStepHandler[typing.Any, typing.Any]],
         fallback: type[SagaStepHandler[typing.Any, typing.Any]],
-        circuit_breaker: typing.Any = None,
+        circuit_breaker: ICircuitBreaker | None = None,
         failure_exceptions: tuple[type[BaseException], ...] = (),
     ) -> None:
         super().__init__(step, fallback, failure_exceptions, circuit_breaker)
