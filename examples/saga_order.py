@@ -21,7 +21,8 @@ back (the failed charge itself is not "undone") and the caller gets the
 gateway's error. Finally a worker is killed in the middle of a charge; the
 saga is left `running` in the storage, and `recover_saga` finishes it from the
 stored context without reserving the paper a second time.
-`storage.get_step_history(saga_id)` shows what happened, step by step.
+`storage.get_step_history(saga_id)` lists each step once it is done: the charge
+the killed worker had begun left no entry; the one recovery ran is there.
 
 The breaker belongs to the saga class, so its state lasts as long as the
 process, as it would in a service: run `main()` once per process.

@@ -74,14 +74,12 @@ def test_a_killed_worker_leaves_the_saga_running_until_recovered(run: Run) -> No
     assert run.report.recovered_status == "completed"
 
 
-def test_the_history_shows_the_interrupted_charge_run_again(run: Run) -> None:
+def test_the_history_shows_each_step_once_the_interrupted_charge_left_no_entry(run: Run) -> None:
+    # A local step is logged once it is done: the charge the killed worker began is
+    # not in the log, and the one recovery ran again is.
     assert run.report.recovered_history == [
-        ("ReservePaperStep", "act", "started"),
         ("ReservePaperStep", "act", "completed"),
-        ("ChargeCustomerStep", "act", "started"),
-        ("ChargeCustomerStep", "act", "started"),
         ("ChargeCustomerStep", "act", "completed"),
-        ("BookCourierStep", "act", "started"),
         ("PostOfficeStep", "act", "completed"),
     ]
 

@@ -46,7 +46,7 @@ from cqrs.message_brokers import (
     MessageBroker,
 )
 from cqrs.middlewares import LoggingMiddleware, Middleware
-from cqrs.outbox import OutboxedEventMap
+from cqrs.outbox import MemoryOutbox, OutboxedEventMap, OutboxedEventRepository
 from cqrs.registry import HandlerRegistry
 from cqrs.requests import (
     CORRequestHandler,
@@ -111,6 +111,8 @@ __all__ = (
     "MessageBroker",
     "DevnullMessageBroker",
     "InMemoryMessageBroker",
+    "OutboxedEventRepository",
+    "MemoryOutbox",
     "Middleware",
     "LoggingMiddleware",
     # errors

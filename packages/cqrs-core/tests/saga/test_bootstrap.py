@@ -100,7 +100,11 @@ async def test_a_raw_di_container_and_the_default_storage_work() -> None:
     state = await mediator.storage.load_saga_state(saga_id)
     assert state.status is SagaStatus.COMPLETED
     assert state.context["transfer_id"] == "sandbox-transfer:acc-1:100"
-    assert len(await mediator.storage.get_step_history(saga_id)) == 4
+    history = await mediator.storage.get_step_history(saga_id)
+    assert [(e.step_name, e.action.value, e.status.value) for e in history] == [
+        ("ApprovePayout", "act", "completed"),
+        ("TransferFunds", "act", "completed"),
+    ]
 
 
 async def test_steps_get_the_implementation_bound_in_the_container() -> None:
@@ -190,7 +194,14 @@ async def test_the_compensation_policy_is_passed_on() -> None:
 
 async def test_the_lease_is_passed_on() -> None:
     class ClaimSpy(MemorySagaStorage):
+        """Records the lease of every claim, the one a saga may be created with included."""
+
         leases: typing.ClassVar[list[datetime.timedelta]] = []
+
+        async def create_saga(self, saga_id, name, context, **claim) -> None:
+            if claim.get("lease") is not None:
+                self.leases.append(claim["lease"])
+            await super().create_saga(saga_id, name, context, **claim)
 
         async def claim(self, saga_id, owner, lease) -> bool:
             self.leases.append(lease)
@@ -206,4 +217,5 @@ async def test_the_lease_is_passed_on() -> None:
 
     await run(mediator, PayoutContext(), uuid.uuid4())
 
+    assert storage.leases
     assert set(storage.leases) == {datetime.timedelta(seconds=3)}

@@ -198,11 +198,21 @@ async def test_streaming_an_unfinished_saga_id_resumes_from_the_stored_context()
     with pytest.raises(Crash):
         await names(mediator, TripContext(traveller="ada"), saga_id)
 
-    resumed = await names(mediator, TripContext(traveller="someone-else"), saga_id)
+    other = TripContext(traveller="someone-else")
+    resumed = await names(mediator, other, saga_id)
 
     assert resumed == ["BookHotel"]
     assert CALLS == ["act:BookFlight:ada", "act:BookHotel:ada", "act:BookHotel:ada"]
     assert (await storage.load_saga_state(saga_id)).status is SagaStatus.COMPLETED
+    assert (other.flight, other.hotel) == (None, None)  # the stored context ran, not this one
+
+
+async def test_a_new_saga_runs_on_the_callers_context_object() -> None:
+    context = TripContext(traveller="grace")
+
+    await names(mediator_for(), context, uuid.uuid4())
+
+    assert (context.flight, context.hotel) == ("flight-for-grace", "hotel-for-grace")
 
 
 async def test_two_concurrent_streams_of_one_new_saga_run_each_act_once() -> None:
@@ -252,9 +262,16 @@ async def test_the_compensation_policy_reaches_the_runners() -> None:
 
 
 class LeaseRecordingStorage(MemorySagaStorage):
+    """Records the lease of every claim, the one a saga may be created with included."""
+
     def __init__(self) -> None:
         super().__init__()
         self.leases: list[datetime.timedelta] = []
+
+    async def create_saga(self, saga_id, name, context, **claim) -> None:
+        if claim.get("lease") is not None:
+            self.leases.append(claim["lease"])
+        await super().create_saga(saga_id, name, context, **claim)
 
     async def claim(self, saga_id, owner, lease) -> bool:
         self.leases.append(lease)

@@ -102,7 +102,13 @@ def test_statuses_and_actions_are_their_string_values() -> None:
     assert SagaStatus.COMPENSATING == "compensating"
     assert SagaStepAction.ACT.value == "act"
     assert SagaStepAction.COMPENSATE.value == "compensate"
-    assert [status.value for status in SagaStepStatus] == ["started", "completed", "failed"]
+    assert [status.value for status in SagaStepStatus] == [
+        "started",
+        "completed",
+        "failed",
+        "timed_out",
+    ]
+    assert SagaStepStatus("timed_out") is SagaStepStatus.TIMED_OUT
 
 
 def test_log_entries_are_immutable() -> None:

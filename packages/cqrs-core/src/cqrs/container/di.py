@@ -53,6 +53,7 @@ class DIContainer(FactoryCachingContainer):
             and len(solved.dag) == 1
             and not any(solved.dag[solved.dependency])
         ):
+            self._constructors[type_] = type_
 
             async def construct() -> typing.Any:
                 return type_()

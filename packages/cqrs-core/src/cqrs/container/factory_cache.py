@@ -15,13 +15,18 @@ Factory = typing.Callable[[], typing.Awaitable[typing.Any]]
 class FactoryCachingContainer(abc.ABC):
     """Implements `Container.resolve` over a per-type factory built on first use."""
 
-    __slots__ = ("_factories",)
+    __slots__ = ("_constructors", "_factories")
 
     def __init__(self) -> None:
         self._factories: dict[type[typing.Any], Factory] = {}
+        # Types an adapter found it can build by a plain call: no coroutine needed.
+        self._constructors: dict[type[typing.Any], typing.Callable[[], typing.Any]] = {}
 
     async def resolve(self, type_: type[_T], /) -> _T:
         """Return a new instance of `type_` from its cached factory."""
+        constructor = self._constructors.get(type_)
+        if constructor is not None:
+            return typing.cast("_T", constructor())
         factory = self._factories.get(type_)
         if factory is None:
             factory = self._factories[type_] = self._build_factory(type_)

@@ -36,13 +36,14 @@ class Message:
     key: str | None = None
 
     @classmethod
-    def from_event(cls, event: NotificationEvent[typing.Any]) -> Message:
+    def from_event(cls, event: NotificationEvent[typing.Any], key: str | None = None) -> Message:
         """The message carrying `event`, with the event's id, name and topic."""
         return cls(
             message_name=event.event_name,
             topic=event.topic,
             payload=event.to_dict(),
             message_id=event.event_id,
+            key=key,
         )
 
 

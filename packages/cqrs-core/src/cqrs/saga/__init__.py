@@ -5,11 +5,14 @@ from cqrs.saga.errors import (
     SagaConcurrencyError,
     SagaError,
     SagaNotFoundError,
+    SagaStepTimeoutError,
+    SagaTypeMismatchError,
 )
 from cqrs.saga.execution import CompensationPolicy, SagaRunner
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator, SagaNotBoundError
+from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import (
     SagaContext,
     SagaLogEntry,
@@ -17,6 +20,7 @@ from cqrs.saga.models import (
     SagaStatus,
     SagaStepAction,
     SagaStepStatus,
+    SagaWait,
 )
 from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
 from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
@@ -28,6 +32,7 @@ __all__ = (
     "SagaStep",
     "SagaStepHandler",
     "SagaStepResult",
+    "MessagingStep",
     "SagaContext",
     "Fallback",
     "SagaMap",
@@ -43,10 +48,13 @@ __all__ = (
     "SagaLogEntry",
     "SagaStepAction",
     "SagaStepStatus",
+    "SagaWait",
     "SagaError",
     "SagaNotFoundError",
     "SagaAlreadyExistsError",
     "SagaConcurrencyError",
     "SagaNotBoundError",
     "SagaDefinitionError",
+    "SagaTypeMismatchError",
+    "SagaStepTimeoutError",
 )

@@ -12,7 +12,7 @@ import typing
 
 from cqrs._bootstrap import filled, run_startup_hooks
 from cqrs.container.resolve import as_container
-from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy
+from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy, utc_now
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.storage.memory import MemorySagaStorage
@@ -28,6 +28,7 @@ def bootstrap(
     on_startup: typing.Sequence[typing.Callable[[], object]] = (),
     compensation: CompensationPolicy = DEFAULT_COMPENSATION,
     lease: datetime.timedelta = DEFAULT_LEASE,
+    clock: typing.Callable[[], datetime.datetime] = utc_now,
 ) -> SagaMediator:
     """Return a `SagaMediator` for the sagas `sagas_mapper` binds.
 
@@ -35,7 +36,9 @@ def bootstrap(
     `cqrs.container.Container`, or `None`); `saga_storage` defaults to a
     `MemorySagaStorage`, which does not survive the process. `compensation`
     sets the retries of failing compensations; `lease` how long a worker
-    holds a saga before another may take it over.
+    holds a saga before another may take it over; `clock` dates messaging
+    steps' deadlines (tests pass a `cqrs.testing.FakeClock`, shared with the
+    storage).
     """
     run_startup_hooks(on_startup)
     return SagaMediator(
@@ -44,4 +47,5 @@ def bootstrap(
         saga_storage if saga_storage is not None else MemorySagaStorage(),
         compensation=compensation,
         lease=lease,
+        clock=clock,
     )

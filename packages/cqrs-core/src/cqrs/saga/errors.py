@@ -5,7 +5,9 @@ CQRSError
 └── SagaError
     ├── SagaNotFoundError        no saga stored under that id
     ├── SagaAlreadyExistsError   create_saga of an id that exists
-    └── SagaConcurrencyError     another worker holds the saga, or its version moved
+    ├── SagaConcurrencyError     another worker holds the saga, or its version moved
+    ├── SagaTypeMismatchError    the stored saga is of another class than the one given
+    └── SagaStepTimeoutError     a messaging step got no reply before its deadline
 ```
 """
 
@@ -15,7 +17,14 @@ import uuid
 
 from cqrs.exceptions import CQRSError
 
-__all__ = ("SagaError", "SagaNotFoundError", "SagaAlreadyExistsError", "SagaConcurrencyError")
+__all__ = (
+    "SagaError",
+    "SagaNotFoundError",
+    "SagaAlreadyExistsError",
+    "SagaConcurrencyError",
+    "SagaTypeMismatchError",
+    "SagaStepTimeoutError",
+)
 
 
 class SagaError(CQRSError):
@@ -43,4 +52,23 @@ class SagaConcurrencyError(SagaError):
 
     Nothing was run twice; leave the saga to the worker that holds it (or to
     recovery once its lease expires).
+    """
+
+
+class SagaTypeMismatchError(SagaError):
+    """The saga stored under the id is not of the saga class it was resumed with."""
+
+    def __init__(self, saga_id: uuid.UUID, stored: str, given: str) -> None:
+        self.saga_id = saga_id
+        super().__init__(
+            f"saga {saga_id} is stored as a {stored}, not a {given}; resume it with the "
+            f"saga class whose saga_name() is {stored!r}."
+        )
+
+
+class SagaStepTimeoutError(SagaError, TimeoutError):
+    """A messaging step's reply did not arrive before its deadline.
+
+    The saga compensates, the timed-out step included: its command may have
+    been carried out even though no reply came.
     """

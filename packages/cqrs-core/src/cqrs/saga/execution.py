@@ -2,35 +2,58 @@
 
 Guarantees, whatever the crash point or concurrency:
 
-* one worker at a time advances a saga (a lease, `claim`, plus optimistic
-  versions on the context), so two starts or two recoveries of one saga run
-  each `act` at most once between them;
-* a step failure is recorded together with the move to `compensating`
-  (`start_compensation`), so no recovery can run the saga forward after it;
-* completed steps are compensated once each, in reverse, each retried with
-  exponential backoff; one that keeps failing leaves `compensation_failed`;
+* one worker at a time advances a saga (a lease, `claim`, plus a version
+  that every write is fenced by), so two starts, two recoveries or two
+  deliveries of one saga run each `act` at most once between them;
+* every step transition is one atomic `record_step`: the log entry, the
+  context, what the saga waits for and the commands it sends (staged in the
+  outbox) are written together;
+* a step failure is recorded together with the move to `compensating`, so no
+  recovery can run the saga forward after it;
+* completed steps are compensated once each, strictly in reverse, each
+  retried with exponential backoff; one that keeps failing stops the
+  compensation in `compensation_failed`, from which recovery carries on;
+* a messaging step whose reply does not come in time is compensated as well;
 * a step interrupted by a crash (its `act` started but not recorded done) is
   run again on recovery: write acts to be idempotent.
+
+The lease is renewed before a step once half of it has passed, so a step
+that takes less than half the lease (30 s by default) never loses it; give
+slower steps a longer `lease`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime
+import itertools
+import logging
+import time
 import typing
 import uuid
 
+from cqrs._generics import generic_args
 from cqrs.container.protocol import Container
+from cqrs.events.event import NotificationEvent
 from cqrs.fallback import call_with_fallback
-from cqrs.saga.errors import SagaAlreadyExistsError, SagaConcurrencyError
+from cqrs.message_brokers.protocol import Message
+from cqrs.outbox.repository import outbox_message
+from cqrs.saga.errors import (
+    SagaAlreadyExistsError,
+    SagaConcurrencyError,
+    SagaStepTimeoutError,
+    SagaTypeMismatchError,
+)
+from cqrs.saga.fallback import Fallback
+from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import (
     SagaContext,
-    SagaLogEntry,
+    SagaState,
     SagaStatus,
     SagaStepAction,
     SagaStepStatus,
+    SagaWait,
 )
 from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
@@ -38,13 +61,26 @@ from cqrs.saga.storage.protocol import ISagaStorage
 
 __all__ = ("CompensationPolicy", "SagaRunner", "DEFAULT_COMPENSATION", "DEFAULT_LEASE")
 
+logger = logging.getLogger("cqrs.saga")
+
 _Result = SagaStepResult[typing.Any, typing.Any]
 _StepType = type[SagaStepHandler[typing.Any, typing.Any]]
+_Reply = NotificationEvent[typing.Any]
+# How one step's compensation went: undone, waiting for a reply, or given up.
+_Outcome = typing.Literal["done", "waiting", "failed"]
+
+ACT, COMPENSATE = SagaStepAction.ACT, SagaStepAction.COMPENSATE
+STARTED, COMPLETED = SagaStepStatus.STARTED, SagaStepStatus.COMPLETED
+FAILED, TIMED_OUT = SagaStepStatus.FAILED, SagaStepStatus.TIMED_OUT
 
 
 @dataclasses.dataclass(frozen=True)
 class CompensationPolicy:
-    """How often and how patiently a failing compensation is retried."""
+    """How often and how patiently a failing compensation is retried.
+
+    A messaging compensation is resent up to `attempts` times, each send
+    waiting its step's `compensation_timeout` for a reply.
+    """
 
     attempts: int = 3
     initial_delay: float = 0.1
@@ -61,6 +97,13 @@ class CompensationPolicy:
 
 DEFAULT_COMPENSATION: typing.Final = CompensationPolicy()
 DEFAULT_LEASE: typing.Final = datetime.timedelta(seconds=60)
+# How long `deliver` keeps asking for a saga another worker is briefly holding.
+DEFAULT_CLAIM_WAIT: typing.Final = datetime.timedelta(seconds=5)
+
+
+def utc_now() -> datetime.datetime:
+    """The default clock: now, in UTC."""
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class SagaRunner:
@@ -72,53 +115,159 @@ class SagaRunner:
         container: Container,
         storage: ISagaStorage,
         *,
+        context_type: type[SagaContext] | None = None,
         compensation: CompensationPolicy = DEFAULT_COMPENSATION,
         lease: datetime.timedelta = DEFAULT_LEASE,
+        claim_wait: datetime.timedelta = DEFAULT_CLAIM_WAIT,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
+        if not (isinstance(saga_type, type) and issubclass(saga_type, Saga)):
+            raise SagaDefinitionError(f"{saga_type!r} is not a Saga subclass.")
         self.saga_type = saga_type
+        self.saga_name = saga_type.saga_name()
         self.container = container
         self.storage = storage
         self.compensation = compensation
         self.lease = lease
-        if not (isinstance(saga_type, type) and issubclass(saga_type, Saga)):
-            raise SagaDefinitionError(f"{saga_type!r} is not a Saga subclass.")
+        self.claim_wait = claim_wait
+        self.clock = clock
         self.steps = saga_type.step_definitions()
         if not self.steps:
             raise SagaDefinitionError(
                 f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class."
             )
+        self.context_type = context_type or _context_type_of(saga_type)
+        # Owner tokens: unique per runner (random prefix) and per pass (counter),
+        # without paying for a uuid4 on every pass.
+        self._owner_prefix = f"{uuid.uuid4().hex}:"
+        self._passes = itertools.count()
+        # Precomputed: an ABC subclass check costs more than a set lookup per step.
+        self._messaging_steps = frozenset(
+            step.position for step in self.steps if issubclass(step.handler, MessagingStep)
+        )
+        self._half_lease = lease.total_seconds() / 2
         self.handlers_by_name: dict[str, _StepType] = {}
+        self.steps_by_name: dict[str, SagaStep] = {}
         for step in self.steps:
-            self.handlers_by_name[step.handler.__name__] = step.handler
-            if step.fallback is not None:
-                self.handlers_by_name[step.fallback.fallback.__name__] = step.fallback.fallback
+            for handler in step.handler_types:
+                self.handlers_by_name[handler.__name__] = handler
+                self.steps_by_name[handler.__name__] = step
+            if issubclass(step.handler, MessagingStep) and not step.handler.replies:
+                raise SagaDefinitionError(
+                    f"{step.name} is a messaging step without `replies`; list the event "
+                    f"names that answer its command."
+                )
 
     async def stream(
         self, context: SagaContext, saga_id: uuid.UUID
     ) -> typing.AsyncIterator[_Result]:
         """Start (or resume) saga `saga_id`; yield each step's result as it completes.
 
-        A saga that exists already resumes from its stored context; a finished
-        one yields nothing. Raises the failing step's error after compensating,
-        and `SagaConcurrencyError` if another worker holds the saga.
+        A new saga runs on `context` itself; one that exists already resumes
+        from its stored context; a finished one yields nothing. The pass ends
+        when the saga finishes or waits for a messaging step's reply. Raises
+        the failing step's error after compensating, and
+        `SagaConcurrencyError` if another worker holds the saga.
         """
-        with contextlib.suppress(SagaAlreadyExistsError):
-            await self.storage.create_saga(saga_id, self.saga_type.saga_name(), context.to_dict())
-        owner = uuid.uuid4().hex
-        if not await self.storage.claim(saga_id, owner, self.lease):
-            raise SagaConcurrencyError(f"saga {saga_id} is being run by another worker")
+        owner = self._new_owner()
         try:
-            run = await _Run.load(self, saga_id, owner, type(context))
+            await self.storage.create_saga(
+                saga_id, self.saga_name, context.to_dict(), owner=owner, lease=self.lease
+            )
+        except SagaAlreadyExistsError:
+            async for result in self._resume(saga_id, type(context)):
+                yield result
+            return
+        # A new saga, created already claimed: it can only go forward.
+        run = _Run.new(self, saga_id, owner, context)
+        try:
+            async for result in run.forward():
+                yield result
+        finally:
+            if not run.status.is_final:  # finishing released it
+                await self.storage.release(saga_id, owner)
+
+    def resume(self, saga_id: uuid.UUID) -> typing.AsyncIterator[_Result]:
+        """Carry on stored saga `saga_id` from where it stands, as `stream` does.
+
+        This is what recovery runs: forward after the last completed step,
+        on through compensation, or into a timeout whose deadline has passed.
+        """
+        return self._resume(saga_id, self.context_type)
+
+    async def _resume(
+        self, saga_id: uuid.UUID, context_type: type[SagaContext] | None
+    ) -> typing.AsyncIterator[_Result]:
+        owner = await self._claim(saga_id)
+        try:
+            run = await _Run.load(self, saga_id, owner, context_type)
             if run is not None:
                 async for result in run.advance():
                     yield result
         finally:
             await self.storage.release(saga_id, owner)
 
+    async def deliver(self, saga_id: uuid.UUID, reply: _Reply) -> SagaState:
+        """Hand `reply` to the step saga `saga_id` waits on, run the saga on, return its state.
 
-@dataclasses.dataclass
+        A reply the saga does not wait for (a duplicate, a late one, or a stray
+        event name) changes nothing. A step that fails now is compensated and
+        recorded, not raised: the reply was handled. Raises
+        `SagaConcurrencyError` when another worker keeps the saga past
+        `claim_wait`, so the caller can redeliver later.
+        """
+        owner = self._new_owner()
+        await self._claim_patiently(saga_id, owner)
+        try:
+            run = await _Run.load(self, saga_id, owner, self.context_type)
+            if run is not None:
+                try:
+                    async for _ in run.receive(reply):
+                        pass
+                except Exception as exc:
+                    # A step's failure is compensated and stored by now: the reply was
+                    # handled. Anything else (storage, container) must reach the caller.
+                    if exc is not run.failure:
+                        raise
+        finally:
+            await self.storage.release(saga_id, owner)
+        return await self.storage.load_saga_state(saga_id)
+
+    def is_messaging(self, step: SagaStep) -> bool:
+        """Whether `step` is a `MessagingStep` (sends a command, waits for a reply)."""
+        return step.position in self._messaging_steps
+
+    def _new_owner(self) -> str:
+        return f"{self._owner_prefix}{next(self._passes)}"
+
+    async def _claim(self, saga_id: uuid.UUID) -> str:
+        owner = self._new_owner()
+        if not await self.storage.claim(saga_id, owner, self.lease):
+            raise SagaConcurrencyError(f"saga {saga_id} is being run by another worker")
+        return owner
+
+    async def _claim_patiently(self, saga_id: uuid.UUID, owner: str) -> None:
+        deadline = time.monotonic() + self.claim_wait.total_seconds()
+        delay = 0.005
+        while not await self.storage.claim(saga_id, owner, self.lease):
+            if time.monotonic() >= deadline:
+                raise SagaConcurrencyError(
+                    f"saga {saga_id} is held by another worker; deliver the reply again later"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def _context_type_of(saga_type: type[Saga[typing.Any]]) -> type[SagaContext] | None:
+    args = generic_args(saga_type, Saga)
+    if args and isinstance(args[0], type) and issubclass(args[0], SagaContext):
+        return args[0]
+    return None
+
+
+@dataclasses.dataclass(slots=True)
 class _Run:
-    """One worker's pass over one saga, from its stored state."""
+    """One worker's pass over one saga, from its stored (or just created) state."""
 
     runner: SagaRunner
     saga_id: uuid.UUID
@@ -126,82 +275,157 @@ class _Run:
     context: SagaContext
     version: int
     status: SagaStatus
-    history: list[SagaLogEntry]
-    error: str | None
+    error: str | None = None
+    waiting: SagaWait | None = None
+    # Names of the handlers whose act completed, or timed out (their effect is
+    # unknown), and of those whose compensation completed.
+    acted: set[str] = dataclasses.field(default_factory=lambda: set[str]())
+    compensated: set[str] = dataclasses.field(default_factory=lambda: set[str]())
+    lease_renew_at: float = 0.0
+    # The step error this pass recorded (and compensated), if any.
+    failure: BaseException | None = None
+
+    @classmethod
+    def new(cls, runner: SagaRunner, saga_id: uuid.UUID, owner: str, context: SagaContext) -> _Run:
+        run = cls(runner, saga_id, owner, context, version=1, status=SagaStatus.PENDING)
+        run._leased()
+        return run
 
     @classmethod
     async def load(
-        cls, runner: SagaRunner, saga_id: uuid.UUID, owner: str, context_type: type[SagaContext]
+        cls,
+        runner: SagaRunner,
+        saga_id: uuid.UUID,
+        owner: str,
+        context_type: type[SagaContext] | None,
     ) -> _Run | None:
         storage = runner.storage
         state = await storage.load_saga_state(saga_id)
+        if state.name != runner.saga_name:
+            raise SagaTypeMismatchError(saga_id, state.name, runner.saga_name)
         if state.status.is_final:
             return None
-        return cls(
+        if context_type is None:
+            raise SagaDefinitionError(
+                f"cannot rebuild the context of {runner.saga_name}: declare the saga as "
+                f"Saga[YourContext] or pass context_type to SagaRunner."
+            )
+        run = cls(
             runner,
             saga_id,
             owner,
             context_type.from_dict(**state.context),
             state.version,
             state.status,
-            await storage.get_step_history(saga_id),
             state.error,
+            state.waiting,
         )
+        run._leased()
+        failed = False
+        for entry in await storage.get_step_history(saga_id):
+            if entry.action is ACT:
+                if entry.status in (COMPLETED, TIMED_OUT):
+                    run.acted.add(entry.step_name)
+                failed = failed or entry.status in (FAILED, TIMED_OUT)
+            elif entry.status is COMPLETED:
+                run.compensated.add(entry.step_name)
+        if failed and run.status in (SagaStatus.PENDING, SagaStatus.RUNNING):
+            # Only a storage that lost part of a write could get here; never go forward.
+            run.status = SagaStatus.COMPENSATING
+        return run
 
     @property
     def storage(self) -> ISagaStorage:
         return self.runner.storage
 
+    # -- passes -------------------------------------------------------------
+
     async def advance(self) -> typing.AsyncIterator[_Result]:
-        if self._must_compensate():
+        """Run the saga as far as it goes: forward, or through its compensation."""
+        if self.waiting is not None:
+            if self.runner.clock() < self.waiting.deadline:
+                return  # still waiting for a reply, within its deadline
+            await self._time_out(self.waiting)
+            return
+        if self.status in (SagaStatus.COMPENSATING, SagaStatus.COMPENSATION_FAILED):
             await self._compensate()
             return
-        if self.status is SagaStatus.PENDING:
-            await self.storage.update_status(self.saga_id, SagaStatus.RUNNING)
-        acted = self._acted()
+        async for result in self.forward():
+            yield result
+
+    async def receive(self, reply: _Reply) -> typing.AsyncIterator[_Result]:
+        """Apply `reply` if the saga waits for it, then go on as far as it goes."""
+        waiting = self.waiting
+        if waiting is None or not self._expects(waiting, reply):
+            logger.info(
+                "saga %s ignored a %r reply: it waits for %s",
+                self.saga_id,
+                reply.event_name,
+                "nothing" if waiting is None else f"{waiting.step_name} ({waiting.action.value})",
+            )
+            return
+        handler = await self._resolve(waiting.step_name)
+        assert isinstance(handler, MessagingStep)
+        if waiting.action is COMPENSATE:
+            await self._receive_compensation_reply(handler, waiting, reply)
+            return
+        try:
+            result = await handler.on_reply(self.context, reply)
+        except Exception as exc:
+            await self._fail(waiting.step_name, exc)
+            raise
+        step = self.runner.steps_by_name[waiting.step_name]
+        await self._record(waiting.step_name, ACT, COMPLETED, saga_status=self._status_after(step))
+        self.acted.add(waiting.step_name)
+        yield result
+        async for result in self.forward():
+            yield result
+
+    # -- forward --------------------------------------------------------------
+
+    async def forward(self) -> typing.AsyncIterator[_Result]:
+        """Run the steps not acted yet, in order, until the end or a messaging step."""
+        acted = self.acted
         for step in self.runner.steps:
-            if any(name in acted for name in step.handler_names):
+            if acted and not acted.isdisjoint(step.handler_names):
                 continue
+            if time.monotonic() >= self.lease_renew_at:
+                await self._renew_lease()
+            if self.runner.is_messaging(step):
+                await self._send(step)
+                return
             yield await self._act(step)
-        await self.storage.update_status(self.saga_id, SagaStatus.COMPLETED)
-
-    def _must_compensate(self) -> bool:
-        return self.status in (SagaStatus.COMPENSATING, SagaStatus.COMPENSATION_FAILED) or any(
-            entry.action is SagaStepAction.ACT and entry.status is SagaStepStatus.FAILED
-            for entry in self.history
-        )
-
-    def _acted(self) -> list[str]:
-        return [
-            entry.step_name
-            for entry in self.history
-            if entry.action is SagaStepAction.ACT and entry.status is SagaStepStatus.COMPLETED
-        ]
+        if self.status is not SagaStatus.COMPLETED:
+            await self.storage.update_status(self.saga_id, SagaStatus.COMPLETED)
+            self.status = SagaStatus.COMPLETED
 
     async def _act(self, step: SagaStep) -> _Result:
-        storage = self.storage
-        if not await storage.claim(self.saga_id, self.owner, self.runner.lease):
-            raise SagaConcurrencyError(f"saga {self.saga_id}: the lease was lost to another worker")
-        await storage.log_step(self.saga_id, step.name, SagaStepAction.ACT, SagaStepStatus.STARTED)
         try:
-            result, acted_name = await self._run_act(step)
+            if step.fallback is None:
+                handler = await self.runner.container.resolve(step.handler)
+                result, acted_name = await handler.act(self.context), step.name
+            else:
+                result, acted_name = await self._act_with_fallback(step, step.fallback)
         except Exception as exc:
-            # Fenced by the version: a worker that lost the saga cannot start undoing it.
-            self.error = _describe(exc)
-            await storage.start_compensation(self.saga_id, step.name, self.error, self.version)
-            self.status = SagaStatus.COMPENSATING
-            self.history = await storage.get_step_history(self.saga_id)
-            await self._compensate()
+            await self._fail(step.name, exc)
             raise
-        self.version = await storage.update_context(
-            self.saga_id, self.context.to_dict(), self.version
+        # The hot path: the one write a local step needs, without `_record`'s generality.
+        saga_status = self._status_after(step)
+        self.version = await self.runner.storage.record_step(
+            self.saga_id,
+            acted_name,
+            ACT,
+            COMPLETED,
+            context=self.context.to_dict(),
+            current_version=self.version,
+            saga_status=saga_status,
         )
-        await storage.log_step(
-            self.saga_id, acted_name, SagaStepAction.ACT, SagaStepStatus.COMPLETED
-        )
+        if saga_status is not None:
+            self.status = saga_status
+        self.acted.add(acted_name)
         return result
 
-    async def _run_act(self, step: SagaStep) -> tuple[_Result, str]:
+    async def _act_with_fallback(self, step: SagaStep, fallback: Fallback) -> tuple[_Result, str]:
         resolve = self.runner.container.resolve
         context = self.context
 
@@ -209,9 +433,6 @@ class _Run:
             handler = await resolve(handler_type)
             return await handler.act(context), handler_type.__name__
 
-        fallback = step.fallback
-        if fallback is None:
-            return await act_with(step.handler)
         return await call_with_fallback(
             fallback.identifier,
             lambda: act_with(fallback.primary),
@@ -220,49 +441,244 @@ class _Run:
             fallback.circuit_breaker,
         )
 
-    async def _compensate(self) -> None:
-        if self.status is not SagaStatus.COMPENSATING:
-            await self.storage.update_status(self.saga_id, SagaStatus.COMPENSATING, self.error)
-            self.status = SagaStatus.COMPENSATING
-        compensated = {
-            entry.step_name
-            for entry in self.history
-            if entry.action is SagaStepAction.COMPENSATE
-            and entry.status is SagaStepStatus.COMPLETED
-        }
-        all_undone = True
-        for name in reversed(self._acted()):
-            if name not in compensated:
-                all_undone = await self._compensate_step(name) and all_undone
-        final = SagaStatus.FAILED if all_undone else SagaStatus.COMPENSATION_FAILED
-        await self.storage.update_status(self.saga_id, final, self.error)
-        self.status = final
+    async def _send(self, step: SagaStep) -> None:
+        """Send a messaging step's command and record the saga as waiting, in one write."""
+        try:
+            handler = typing.cast(
+                MessagingStep[typing.Any, typing.Any], await self._resolve(step.name)
+            )
+            command = await handler.command(self.context, self.saga_id)
+            message = outbox_message(command, handler.partition_key(self.context, self.saga_id))
+        except Exception as exc:
+            await self._fail(step.name, exc)
+            raise
+        wait = SagaWait(step.name, ACT, self.runner.clock() + handler.timeout)
+        saga_status = SagaStatus.RUNNING if self.status is SagaStatus.PENDING else None
+        await self._record(
+            step.name, ACT, STARTED, saga_status=saga_status, wait=wait, messages=(message,)
+        )
 
-    async def _compensate_step(self, name: str) -> bool:
-        storage, saga_id = self.storage, self.saga_id
-        handler_type = self.runner.handlers_by_name[name]
+    def _status_after(self, step: SagaStep) -> SagaStatus | None:
+        if step is self.runner.steps[-1]:
+            return SagaStatus.COMPLETED
+        return SagaStatus.RUNNING if self.status is SagaStatus.PENDING else None
+
+    async def _fail(self, step_name: str, exc: BaseException, *, timed_out: bool = False) -> None:
+        """Record the failure and the move to compensating in one write, then compensate."""
+        self.failure = exc
+        self.error = _describe(exc)
+        await self._record(
+            step_name,
+            ACT,
+            TIMED_OUT if timed_out else FAILED,
+            details=self.error,
+            saga_status=SagaStatus.COMPENSATING,
+            error=self.error,
+        )
+        if timed_out:
+            self.acted.add(step_name)
+        await self._compensate()
+
+    async def _time_out(self, waiting: SagaWait) -> None:
+        if waiting.action is COMPENSATE:
+            handler = await self._resolve(waiting.step_name)
+            assert isinstance(handler, MessagingStep)
+            await self._compensation_try_failed(
+                handler, waiting, TIMED_OUT, f"no reply within {handler.compensation_timeout}"
+            )
+            return
+        handler_type = self.runner.handlers_by_name[waiting.step_name]
+        timeout = typing.cast(type[MessagingStep[typing.Any, typing.Any]], handler_type).timeout
+        error = SagaStepTimeoutError(
+            f"{waiting.step_name} got no reply within {timeout}; its command may have been "
+            f"carried out, so it is compensated too"
+        )
+        await self._fail(waiting.step_name, error, timed_out=True)
+        raise error
+
+    # -- compensation -----------------------------------------------------------
+
+    async def _compensate(self) -> None:
+        """Undo what was done, strictly in reverse; stop at a compensation that keeps failing."""
+        if self.status is not SagaStatus.COMPENSATING:
+            await self.storage.update_status(self.saga_id, SagaStatus.COMPENSATING)
+            self.status = SagaStatus.COMPENSATING
+        for name in reversed(self._done_in_order()):
+            if name in self.compensated:
+                continue
+            if time.monotonic() >= self.lease_renew_at:
+                await self._renew_lease()
+            handler = await self._resolve(name)
+            if isinstance(handler, MessagingStep):
+                outcome = await self._send_compensation(handler, name, attempt=1)
+            else:
+                outcome = await self._compensate_locally(handler, name)
+            if outcome == "waiting":
+                return
+            if outcome == "failed":
+                await self._finish(SagaStatus.COMPENSATION_FAILED)
+                return
+        await self._finish(SagaStatus.FAILED)
+
+    def _done_in_order(self) -> list[str]:
+        return [
+            name for step in self.runner.steps for name in step.handler_names if name in self.acted
+        ]
+
+    async def _compensate_locally(
+        self, handler: SagaStepHandler[typing.Any, typing.Any], name: str
+    ) -> _Outcome:
         delays = self.runner.compensation.delays()
         while True:
-            await storage.log_step(saga_id, name, SagaStepAction.COMPENSATE, SagaStepStatus.STARTED)
             try:
-                handler = await self.runner.container.resolve(handler_type)
                 await handler.compensate(self.context)
             except Exception as exc:
-                await storage.log_step(
-                    saga_id, name, SagaStepAction.COMPENSATE, SagaStepStatus.FAILED, _describe(exc)
-                )
+                await self._record(name, COMPENSATE, FAILED, details=_describe(exc))
                 delay = next(delays, None)
                 if delay is None:
-                    return False
+                    return "failed"
                 await asyncio.sleep(delay)
                 continue
-            self.version = await storage.update_context(
-                saga_id, self.context.to_dict(), self.version
+            return await self._compensated(name)
+
+    async def _send_compensation(
+        self,
+        handler: MessagingStep[typing.Any, typing.Any],
+        name: str,
+        attempt: int,
+        previous_try: tuple[SagaStepStatus, str] | None = None,
+    ) -> _Outcome:
+        """Send the compensation command, waiting for its reply if the step expects one.
+
+        On a resend, `previous_try` (how the last send ended) is logged in the
+        same write as the new send, so a crash cannot reset the attempt count.
+        """
+        try:
+            command = await handler.compensation_command(self.context, self.saga_id)
+            message = (
+                None
+                if command is None
+                else outbox_message(command, handler.partition_key(self.context, self.saga_id))
             )
-            await storage.log_step(
-                saga_id, name, SagaStepAction.COMPENSATE, SagaStepStatus.COMPLETED
-            )
-            return True
+        except Exception as exc:
+            # Building the command is local code: a bug there is not cured by resending.
+            await self._log_previous_try(name, previous_try)
+            await self._record(name, COMPENSATE, FAILED, details=_describe(exc))
+            return "failed"
+        if message is None or not handler.compensation_replies:
+            await self._log_previous_try(name, previous_try)
+            return await self._compensated(name, messages=() if message is None else (message,))
+        wait = SagaWait(
+            name, COMPENSATE, self.runner.clock() + handler.compensation_timeout, attempt
+        )
+        if previous_try is None:
+            status, details = STARTED, None
+        else:
+            status, details = previous_try[0], f"{previous_try[1]}; sent again (attempt {attempt})"
+        await self._record(
+            name, COMPENSATE, status, details=details, wait=wait, messages=(message,)
+        )
+        return "waiting"
+
+    async def _log_previous_try(
+        self, name: str, previous_try: tuple[SagaStepStatus, str] | None
+    ) -> None:
+        if previous_try is not None:
+            await self._record(name, COMPENSATE, previous_try[0], details=previous_try[1])
+
+    async def _compensated(self, name: str, messages: typing.Sequence[Message] = ()) -> _Outcome:
+        await self._record(name, COMPENSATE, COMPLETED, messages=messages)
+        self.compensated.add(name)
+        return "done"
+
+    async def _receive_compensation_reply(
+        self, handler: MessagingStep[typing.Any, typing.Any], waiting: SagaWait, reply: _Reply
+    ) -> None:
+        try:
+            await handler.on_compensation_reply(self.context, reply)
+        except Exception as exc:
+            await self._compensation_try_failed(handler, waiting, FAILED, _describe(exc))
+            return
+        await self._compensated(waiting.step_name)
+        await self._compensate()
+
+    async def _compensation_try_failed(
+        self,
+        handler: MessagingStep[typing.Any, typing.Any],
+        waiting: SagaWait,
+        status: SagaStepStatus,
+        details: str,
+    ) -> None:
+        """Resend the compensation command while attempts remain; else stop compensating."""
+        if waiting.attempt >= self.runner.compensation.attempts:
+            await self._record(waiting.step_name, COMPENSATE, status, details=details)
+            await self._finish(SagaStatus.COMPENSATION_FAILED)
+            return
+        outcome = await self._send_compensation(
+            handler, waiting.step_name, waiting.attempt + 1, previous_try=(status, details)
+        )
+        if outcome == "done":
+            await self._compensate()
+        elif outcome == "failed":
+            await self._finish(SagaStatus.COMPENSATION_FAILED)
+
+    async def _finish(self, status: SagaStatus) -> None:
+        await self.storage.update_status(self.saga_id, status)
+        self.status = status
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _expects(self, waiting: SagaWait, reply: _Reply) -> bool:
+        handler_type = typing.cast(
+            type[MessagingStep[typing.Any, typing.Any]],
+            self.runner.handlers_by_name[waiting.step_name],
+        )
+        expected = (
+            handler_type.replies if waiting.action is ACT else handler_type.compensation_replies
+        )
+        return reply.event_name in expected
+
+    async def _resolve(self, name: str) -> SagaStepHandler[typing.Any, typing.Any]:
+        return await self.runner.container.resolve(self.runner.handlers_by_name[name])
+
+    async def _record(
+        self,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        *,
+        details: str | None = None,
+        saga_status: SagaStatus | None = None,
+        error: str | None = None,
+        wait: SagaWait | None = None,
+        messages: typing.Sequence[Message] = (),
+    ) -> None:
+        self.version = await self.storage.record_step(
+            self.saga_id,
+            step_name,
+            action,
+            status,
+            context=self.context.to_dict(),
+            current_version=self.version,
+            details=details,
+            saga_status=saga_status,
+            error=error,
+            wait=wait,
+            messages=messages,
+        )
+        self.waiting = wait
+        if saga_status is not None:
+            self.status = saga_status
+
+    def _leased(self) -> None:
+        # Renew once half the lease is gone: often enough to keep it, rarely enough
+        # to cost nothing on short steps.
+        self.lease_renew_at = time.monotonic() + self.runner._half_lease  # pyright: ignore[reportPrivateUsage]
+
+    async def _renew_lease(self) -> None:
+        if not await self.storage.claim(self.saga_id, self.owner, self.runner.lease):
+            raise SagaConcurrencyError(f"saga {self.saga_id}: the lease was lost to another worker")
+        self._leased()
 
 
 def _describe(exc: BaseException) -> str:

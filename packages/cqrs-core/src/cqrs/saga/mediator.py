@@ -3,7 +3,7 @@
 >>> import asyncio, dataclasses, uuid
 >>> from cqrs.container.di import DIContainer
 >>> from cqrs.saga.map import SagaMap
->>> from cqrs.saga.models import SagaContext
+>>> from cqrs.saga.models import SagaContext, SagaState
 >>> from cqrs.saga.saga import Saga
 >>> from cqrs.saga.step import SagaStepHandler, SagaStepResult
 >>> from cqrs.saga.storage.memory import MemorySagaStorage
@@ -32,10 +32,17 @@ import typing
 import uuid
 
 from cqrs.container.protocol import Container
+from cqrs.events.event import NotificationEvent
 from cqrs.saga.errors import SagaError
-from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy, SagaRunner
+from cqrs.saga.execution import (
+    DEFAULT_COMPENSATION,
+    DEFAULT_LEASE,
+    CompensationPolicy,
+    SagaRunner,
+    utc_now,
+)
 from cqrs.saga.map import SagaMap
-from cqrs.saga.models import SagaContext
+from cqrs.saga.models import SagaContext, SagaState
 from cqrs.saga.step import SagaStepResult
 from cqrs.saga.storage.protocol import ISagaStorage
 
@@ -47,7 +54,10 @@ class SagaNotBoundError(SagaError, LookupError):
 
 
 class SagaMediator:
-    """Starts or resumes sagas; one result per completed step."""
+    """Starts or resumes sagas; one result per completed step.
+
+    `clock` dates reply deadlines; give the storage the same one.
+    """
 
     def __init__(
         self,
@@ -57,15 +67,23 @@ class SagaMediator:
         *,
         compensation: CompensationPolicy = DEFAULT_COMPENSATION,
         lease: datetime.timedelta = DEFAULT_LEASE,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
         self._storage = storage
         # Each bound saga gets its runner now, so definition problems surface here.
         self._runners = {
             context_type: SagaRunner(
-                saga_type, container, storage, compensation=compensation, lease=lease
+                saga_type,
+                container,
+                storage,
+                context_type=context_type,
+                compensation=compensation,
+                lease=lease,
+                clock=clock,
             )
             for context_type, saga_type in saga_map.items()
         }
+        self._runners_by_name = {runner.saga_name: runner for runner in self._runners.values()}
 
     @property
     def storage(self) -> ISagaStorage:
@@ -88,3 +106,23 @@ class SagaMediator:
                 f"sagas_mapper, e.g. `mapper.bind({type(context).__name__}, MySaga)`."
             )
         return runner.stream(context, saga_id or uuid.uuid4())
+
+    async def deliver(self, saga_id: uuid.UUID, reply: NotificationEvent[typing.Any]) -> SagaState:
+        """Hand a reply event to saga `saga_id` and run the saga on; return its state.
+
+        Call it from the event handler that consumes replies, on any instance.
+        A reply the saga does not wait for is ignored (so redelivery is
+        harmless); a step that fails now is compensated and recorded in the
+        returned state rather than raised. Raises `SagaNotFoundError` for an
+        unknown id, `SagaNotBoundError` when the saga's class is not bound
+        here, and `SagaConcurrencyError` when another worker keeps holding
+        the saga (deliver again later).
+        """
+        state = await self._storage.load_saga_state(saga_id)
+        runner = self._runners_by_name.get(state.name)
+        if runner is None:
+            raise SagaNotBoundError(
+                f"saga {saga_id} is a {state.name}, which no binding in this mediator's "
+                f"sagas_mapper runs; bind its context type to it."
+            )
+        return await runner.deliver(saga_id, reply)

@@ -31,6 +31,7 @@ __all__ = (
     "SagaStepStatus",
     "SagaLogEntry",
     "SagaState",
+    "SagaWait",
 )
 
 
@@ -69,11 +70,17 @@ class SagaStepAction(str, enum.Enum):
 
 
 class SagaStepStatus(str, enum.Enum):
-    """Outcome of one action of one step."""
+    """Outcome of one action of one step.
+
+    `started` marks a command sent to another service (a messaging step) whose
+    reply is awaited; `timed_out` one whose reply did not come in time, so
+    its effect is unknown and the step is compensated like a completed one.
+    """
 
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
+    TIMED_OUT = "timed_out"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +96,22 @@ class SagaLogEntry:
 
 
 @dataclasses.dataclass(frozen=True)
+class SagaWait:
+    """What a suspended saga waits for: a reply to the command one step sent.
+
+    `action` says whether the command was the step's act or its compensation;
+    `attempt` counts the sends of a compensation command (retried on timeout).
+    """
+
+    step_name: str
+    action: SagaStepAction
+    deadline: datetime.datetime
+    attempt: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
 class SagaState:
-    """A saga as stored: its status, last context and version."""
+    """A saga as stored: its status, last context and version, and what it waits for."""
 
     saga_id: uuid.UUID
     name: str
@@ -99,3 +120,4 @@ class SagaState:
     version: int
     recovery_attempts: int = 0
     error: str | None = None
+    waiting: SagaWait | None = None

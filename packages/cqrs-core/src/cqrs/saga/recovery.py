@@ -2,7 +2,9 @@
 
 A saga interrupted while running resumes after its last completed step; one
 interrupted while compensating (or left `compensation_failed`) carries on
-compensating. Steps that completed are never run again.
+compensating; one waiting for a reply past its deadline times out and
+compensates. Steps that completed are never run again. The worker is also
+what fires messaging steps' timeouts, so run one wherever sagas wait.
 
 >>> import di
 >>> from cqrs.saga.storage.memory import MemorySagaStorage
@@ -19,8 +21,14 @@ import typing
 import uuid
 
 from cqrs.container.resolve import as_container
-from cqrs.saga.errors import SagaConcurrencyError
-from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy, SagaRunner
+from cqrs.saga.errors import SagaConcurrencyError, SagaStepTimeoutError
+from cqrs.saga.execution import (
+    DEFAULT_COMPENSATION,
+    DEFAULT_LEASE,
+    CompensationPolicy,
+    SagaRunner,
+    utc_now,
+)
 from cqrs.saga.models import SagaContext, SagaStatus
 from cqrs.saga.saga import Saga
 from cqrs.saga.storage.protocol import ISagaStorage
@@ -39,20 +47,26 @@ async def recover_saga(
     *,
     compensation: CompensationPolicy = DEFAULT_COMPENSATION,
     lease: datetime.timedelta = DEFAULT_LEASE,
+    clock: typing.Callable[[], datetime.datetime] = utc_now,
 ) -> SagaStatus:
     """Resume saga `saga_id` from its stored state and return its final status.
 
-    `container` may be the same raw `di.Container` given to bootstrap. Raises
+    `container` may be the same raw `di.Container` given to bootstrap; `clock`
+    must agree with the storage's (it decides whether a reply is overdue). Raises
     the error of a step that fails now (after compensating), and
     `SagaConcurrencyError` when another worker holds the saga.
     """
     saga_type = saga if isinstance(saga, type) else type(saga)
     runner = SagaRunner(
-        saga_type, as_container(container), storage, compensation=compensation, lease=lease
+        saga_type,
+        as_container(container),
+        storage,
+        context_type=context_builder,
+        compensation=compensation,
+        lease=lease,
+        clock=clock,
     )
-    state = await storage.load_saga_state(saga_id)
-    context = context_builder.from_dict(**state.context)
-    async for _ in runner.stream(context, saga_id):
+    async for _ in runner.resume(saga_id):
         pass
     return (await storage.load_saga_state(saga_id)).status
 
@@ -73,6 +87,8 @@ class SagaRecoveryWorker:
     max_recovery_attempts: int = 5
     stale_after: datetime.timedelta = datetime.timedelta(seconds=60)
     compensation: CompensationPolicy = DEFAULT_COMPENSATION
+    lease: datetime.timedelta = DEFAULT_LEASE
+    clock: typing.Callable[[], datetime.datetime] = utc_now
 
     async def run_once(self) -> int:
         """Recover one batch; return how many sagas were attempted."""
@@ -102,7 +118,10 @@ class SagaRecoveryWorker:
             logger.error("saga %s is a %s, which this worker does not know", saga_id, state.name)
             await self.storage.increment_recovery_attempts(saga_id)
             return
-        attempt = await self.storage.increment_recovery_attempts(saga_id)
+        # A reply's deadline passing is the saga's normal course, not a failed recovery:
+        # only count passes over sagas that are stuck.
+        overdue_reply = state.waiting is not None
+        attempt = 0 if overdue_reply else await self.storage.increment_recovery_attempts(saga_id)
         saga_type, context_type = known
         try:
             status = await recover_saga(
@@ -112,10 +131,16 @@ class SagaRecoveryWorker:
                 self.container,
                 self.storage,
                 compensation=self.compensation,
+                lease=self.lease,
+                clock=self.clock,
             )
         except SagaConcurrencyError:
             logger.info("saga %s is held by another worker; skipped", saga_id)
+        except SagaStepTimeoutError as timeout:
+            logger.warning("saga %s: %s", saga_id, timeout)
         except Exception:
+            if overdue_reply:
+                attempt = await self.storage.increment_recovery_attempts(saga_id)
             logger.exception("saga %s failed during recovery attempt %d", saga_id, attempt)
         else:
             logger.info("saga %s recovered on attempt %d: %s", saga_id, attempt, status.value)

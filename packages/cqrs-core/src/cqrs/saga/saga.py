@@ -22,6 +22,7 @@ import typing
 
 from cqrs.exceptions import ConfigurationError
 from cqrs.saga.fallback import Fallback
+from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.step import ContextT, SagaStepHandler
 
 __all__ = ("Saga", "SagaStep", "SagaDefinitionError")
@@ -35,23 +36,27 @@ class SagaDefinitionError(ConfigurationError):
 
 @dataclasses.dataclass(frozen=True)
 class SagaStep:
-    """One position of a saga: its handler class and, optionally, a fallback."""
+    """One position of a saga: its handler class and, optionally, a fallback.
+
+    `name` is the step's name in the log (its primary handler's class name);
+    `handler_types` and `handler_names` the classes that may act at this
+    position, the handler first, then its fallback.
+    """
 
     position: int
     handler: StepHandlerType
     fallback: Fallback | None = None
 
-    @property
-    def name(self) -> str:
-        """The step's name in the log: its (primary) handler's class name."""
-        return self.handler.__name__
+    # Derived once: the engine reads them on every step.
+    name: str = dataclasses.field(init=False)
+    handler_types: tuple[StepHandlerType, ...] = dataclasses.field(init=False)
+    handler_names: tuple[str, ...] = dataclasses.field(init=False)
 
-    @property
-    def handler_names(self) -> tuple[str, ...]:
-        """Names of the classes that may act at this position."""
-        if self.fallback is None:
-            return (self.name,)
-        return (self.name, self.fallback.fallback.__name__)
+    def __post_init__(self) -> None:
+        types = (self.handler,) if self.fallback is None else (self.handler, self.fallback.fallback)
+        object.__setattr__(self, "name", self.handler.__name__)
+        object.__setattr__(self, "handler_types", types)
+        object.__setattr__(self, "handler_names", tuple(t.__name__ for t in types))
 
 
 class Saga(typing.Generic[ContextT]):
@@ -91,6 +96,12 @@ def _define(
     for position, item in enumerate(steps):
         if isinstance(item, Fallback):
             step = SagaStep(position, item.step, item)
+            if any(issubclass(handler, MessagingStep) for handler in step.handler_types):
+                raise SagaDefinitionError(
+                    f"{saga_name}.steps[{position}] puts a messaging step in a Fallback; "
+                    f"fallbacks are for local steps (a messaging step fails by its reply "
+                    f"or timeout, which a fallback cannot retry safely)."
+                )
         elif isinstance(item, type) and issubclass(item, SagaStepHandler):
             step = SagaStep(position, item)
         else:

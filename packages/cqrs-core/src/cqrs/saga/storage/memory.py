@@ -1,7 +1,8 @@
 """`MemorySagaStorage`: saga storage in a dict, for tests and single-process use.
 
-It honours the whole contract, leases and versions included, so concurrency
-bugs show up in unit tests too.
+It honours the whole contract, leases, versions and the outbox included, so
+concurrency bugs show up in unit tests too. Messages that steps send are
+staged in `storage.outbox`, a `MemoryOutbox`.
 
 >>> import asyncio, uuid
 >>> storage = MemorySagaStorage()
@@ -18,8 +19,17 @@ import datetime
 import typing
 import uuid
 
+from cqrs.message_brokers.protocol import Message
+from cqrs.outbox.memory import MemoryOutbox
 from cqrs.saga.errors import SagaAlreadyExistsError, SagaConcurrencyError, SagaNotFoundError
-from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepAction, SagaStepStatus
+from cqrs.saga.models import (
+    SagaLogEntry,
+    SagaState,
+    SagaStatus,
+    SagaStepAction,
+    SagaStepStatus,
+    SagaWait,
+)
 from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
 
 __all__ = ("MemorySagaStorage",)
@@ -29,35 +39,76 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-@dataclasses.dataclass
+_FINAL: typing.Final = frozenset(status for status in SagaStatus if status.is_final)
+_Entry = tuple[str, SagaStepAction, SagaStepStatus, datetime.datetime, "str | None"]
+
+
+@dataclasses.dataclass(slots=True)
 class _Record:
-    state: SagaState
+    """One saga, changed in place; its context is copied on the way in and out."""
+
+    saga_id: uuid.UUID
+    name: str
+    status: SagaStatus
+    context: typing.Mapping[str, typing.Any]
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    log: list[SagaLogEntry] = dataclasses.field(default_factory=lambda: list[SagaLogEntry]())
+    version: int = 1
+    recovery_attempts: int = 0
+    error: str | None = None
+    waiting: SagaWait | None = None
+    # Entries as tuples; `SagaLogEntry` objects are built when the log is read.
+    log: list[_Entry] = dataclasses.field(default_factory=lambda: list[_Entry]())
     owner: str | None = None
     lease_until: datetime.datetime | None = None
+
+    def state(self) -> SagaState:
+        return SagaState(
+            self.saga_id,
+            self.name,
+            self.status,
+            _copy_context(self.context),
+            self.version,
+            self.recovery_attempts,
+            self.error,
+            self.waiting,
+        )
 
 
 class MemorySagaStorage:
     """`ISagaStorage` in process memory. Each method completes without awaiting,
     so on one event loop every call is atomic."""
 
-    def __init__(self, clock: typing.Callable[[], datetime.datetime] = _now) -> None:
+    def __init__(
+        self,
+        clock: typing.Callable[[], datetime.datetime] = _now,
+        outbox: MemoryOutbox | None = None,
+    ) -> None:
         self._clock = clock
-        self._records: dict[uuid.UUID, _Record] = {}
+        # Keyed by `saga_id.int`: hashing a UUID object runs Python code, an int's does not.
+        self._records: dict[int, _Record] = {}
+        self.outbox = outbox if outbox is not None else MemoryOutbox(clock)
 
     async def create_saga(
-        self, saga_id: uuid.UUID, name: str, context: typing.Mapping[str, typing.Any]
+        self,
+        saga_id: uuid.UUID,
+        name: str,
+        context: typing.Mapping[str, typing.Any],
+        *,
+        owner: str | None = None,
+        lease: datetime.timedelta | None = None,
     ) -> None:
-        if saga_id in self._records:
+        key = saga_id.int
+        if key in self._records:
             raise SagaAlreadyExistsError(saga_id)
         now = self._clock()
-        state = SagaState(saga_id, name, SagaStatus.PENDING, dict(context), version=1)
-        self._records[saga_id] = _Record(state, created_at=now, updated_at=now)
+        record = _Record(saga_id, name, SagaStatus.PENDING, _copy_context(context), now, now)
+        if owner is not None and lease is not None:
+            record.owner, record.lease_until = owner, now + lease
+        self._records[key] = record
 
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
-        return self._record(saga_id).state
+        return self._record(saga_id).state()
 
     async def update_context(
         self,
@@ -66,18 +117,24 @@ class MemorySagaStorage:
         current_version: int,
     ) -> int:
         record = self._record(saga_id)
-        if record.state.version != current_version:
+        if record.version != current_version:
             raise SagaConcurrencyError(
-                f"saga {saga_id} is at version {record.state.version}, not {current_version}: "
+                f"saga {saga_id} is at version {record.version}, not {current_version}: "
                 f"another worker advanced it"
             )
-        self._change(record, context=dict(context), version=current_version + 1)
-        return current_version + 1
+        record.context = _copy_context(context)
+        record.version += 1
+        record.updated_at = self._clock()
+        return record.version
 
     async def update_status(
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
-        self._change(self._record(saga_id), status=status, error=error)
+        record = self._record(saga_id)
+        self._set_status(record, status)
+        if error is not None:
+            record.error = error
+        record.updated_at = self._clock()
 
     async def log_step(
         self,
@@ -88,31 +145,45 @@ class MemorySagaStorage:
         details: str | None = None,
     ) -> None:
         record = self._record(saga_id)
-        record.log.append(SagaLogEntry(saga_id, step_name, action, status, self._clock(), details))
+        record.log.append((step_name, action, status, self._clock(), details))
 
-    async def start_compensation(
-        self, saga_id: uuid.UUID, step_name: str, error: str, current_version: int
-    ) -> None:
+    async def record_step(
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        *,
+        context: typing.Mapping[str, typing.Any],
+        current_version: int,
+        details: str | None = None,
+        saga_status: SagaStatus | None = None,
+        error: str | None = None,
+        wait: SagaWait | None = None,
+        messages: typing.Sequence[Message] = (),
+    ) -> int:
         record = self._record(saga_id)
-        if record.state.version != current_version or record.state.status.is_final:
+        if record.version != current_version or record.status in _FINAL:
             raise SagaConcurrencyError(
-                f"saga {saga_id} moved on (version {record.state.version}, status "
-                f"{record.state.status.value}); this worker may not compensate it"
+                f"saga {saga_id} moved on (version {record.version}, status "
+                f"{record.status.value}); this worker may not record {step_name}"
             )
-        record.log.append(
-            SagaLogEntry(
-                saga_id,
-                step_name,
-                SagaStepAction.ACT,
-                SagaStepStatus.FAILED,
-                self._clock(),
-                error,
-            )
-        )
-        self._change(record, status=SagaStatus.COMPENSATING, error=error)
+        now = self._clock()
+        record.log.append((step_name, action, status, now, details))
+        record.context = _copy_context(context)
+        record.version += 1
+        record.waiting = wait
+        if saga_status is not None:
+            self._set_status(record, saga_status)
+        if error is not None:
+            record.error = error
+        if messages:
+            self.outbox.stage(messages)
+        record.updated_at = now
+        return record.version
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        return list(self._record(saga_id).log)
+        return [SagaLogEntry(saga_id, *entry) for entry in self._record(saga_id).log]
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         record = self._record(saga_id)
@@ -143,26 +214,52 @@ class MemorySagaStorage:
         candidates = [
             record
             for record in self._records.values()
-            if record.state.status in RECOVERABLE_STATUSES
-            and record.state.recovery_attempts < max_recovery_attempts
-            and record.updated_at <= now - stale_after
+            if record.status in RECOVERABLE_STATUSES
+            and record.recovery_attempts < max_recovery_attempts
             and (record.lease_until is None or record.lease_until <= now)
+            and _is_due(record, now, stale_after)
         ]
         candidates.sort(key=lambda record: record.created_at)
-        return [record.state.saga_id for record in candidates[:limit]]
+        return [record.saga_id for record in candidates[:limit]]
 
     async def increment_recovery_attempts(self, saga_id: uuid.UUID) -> int:
         record = self._record(saga_id)
-        attempts = record.state.recovery_attempts + 1
-        self._change(record, recovery_attempts=attempts)
-        return attempts
+        record.recovery_attempts += 1
+        record.updated_at = self._clock()
+        return record.recovery_attempts
+
+    @staticmethod
+    def _set_status(record: _Record, status: SagaStatus) -> None:
+        record.status = status
+        if status in _FINAL:
+            record.owner, record.lease_until = None, None
 
     def _record(self, saga_id: uuid.UUID) -> _Record:
         try:
-            return self._records[saga_id]
+            return self._records[saga_id.int]
         except KeyError:
             raise SagaNotFoundError(saga_id) from None
 
-    def _change(self, record: _Record, **changes: typing.Any) -> None:
-        record.state = dataclasses.replace(record.state, **changes)
-        record.updated_at = self._clock()
+
+def _copy_context(context: typing.Mapping[str, typing.Any]) -> dict[str, typing.Any]:
+    return {key: _json_copy(item) for key, item in context.items()}
+
+
+def _json_copy(value: typing.Any) -> typing.Any:
+    """Copy a JSON-shaped value (dicts and lists all the way down), as a database would.
+
+    Cheaper than `copy.deepcopy`, which matters: every step writes a context.
+    """
+    if isinstance(value, dict):
+        return {
+            key: _json_copy(item) for key, item in typing.cast(dict[str, typing.Any], value).items()
+        }
+    if isinstance(value, list):
+        return [_json_copy(item) for item in typing.cast(list[typing.Any], value)]
+    return value
+
+
+def _is_due(record: _Record, now: datetime.datetime, stale_after: datetime.timedelta) -> bool:
+    if record.waiting is not None:
+        return record.waiting.deadline <= now
+    return record.updated_at <= now - stale_after

@@ -1,8 +1,9 @@
 """The saga storage port: state, context and step log of each saga.
 
 Method names follow those users of other saga libraries already implement;
-`start_compensation`, `claim` and `release` are what correctness under crashes
-and concurrency needs on top. Every storage must pass the contract suite in
+`record_step` (one atomic write per step transition, outbox messages
+included), `claim` and `release` are what correctness under crashes and
+concurrency needs on top. Every storage must pass the contract suite in
 `cqrs.testing.saga_storage`.
 """
 
@@ -12,7 +13,15 @@ import datetime
 import typing
 import uuid
 
-from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepAction, SagaStepStatus
+from cqrs.message_brokers.protocol import Message
+from cqrs.saga.models import (
+    SagaLogEntry,
+    SagaState,
+    SagaStatus,
+    SagaStepAction,
+    SagaStepStatus,
+    SagaWait,
+)
 
 __all__ = ("ISagaStorage", "RECOVERABLE_STATUSES")
 
@@ -29,12 +38,20 @@ class ISagaStorage(typing.Protocol):
     unless they say otherwise."""
 
     async def create_saga(
-        self, saga_id: uuid.UUID, name: str, context: typing.Mapping[str, typing.Any]
+        self,
+        saga_id: uuid.UUID,
+        name: str,
+        context: typing.Mapping[str, typing.Any],
+        *,
+        owner: str | None = None,
+        lease: datetime.timedelta | None = None,
     ) -> None:
         """Store a new saga, status `pending`, version 1.
 
-        Raises `SagaAlreadyExistsError` if the id exists (even when two
-        creations race: exactly one succeeds).
+        With `owner` and `lease`, the saga is created already claimed by
+        `owner` (as `claim` would), in the same write. Raises
+        `SagaAlreadyExistsError` if the id exists (even when two creations
+        race: exactly one succeeds).
         """
         ...
 
@@ -58,7 +75,11 @@ class ISagaStorage(typing.Protocol):
     async def update_status(
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
-        """Set the status (and the error that led to it, if any)."""
+        """Set the status and, when `error` is given, the error that led to it.
+
+        Moving to `completed` or `failed` also releases any claim: a finished
+        saga has no owner.
+        """
         ...
 
     async def log_step(
@@ -72,15 +93,34 @@ class ISagaStorage(typing.Protocol):
         """Append one entry to the step log."""
         ...
 
-    async def start_compensation(
-        self, saga_id: uuid.UUID, step_name: str, error: str, current_version: int
-    ) -> None:
-        """In one atomic write: log `step_name`'s act as failed and set `compensating`.
+    async def record_step(
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        *,
+        context: typing.Mapping[str, typing.Any],
+        current_version: int,
+        details: str | None = None,
+        saga_status: SagaStatus | None = None,
+        error: str | None = None,
+        wait: SagaWait | None = None,
+        messages: typing.Sequence[Message] = (),
+    ) -> int:
+        """Record one step transition in a single atomic write; return the new version.
 
-        There is no moment at which the failure is recorded but the saga could
-        still be resumed forward, nor the reverse. Raises `SagaConcurrencyError`
-        when the version is no longer `current_version` or the saga is finished:
-        a worker that lost the saga must not start undoing it.
+        The write appends the log entry (`step_name`, `action`, `status`,
+        `details`), replaces the context, bumps the version, sets what the saga
+        waits for to `wait` (clearing it when `None`), sets the status to
+        `saga_status` and the error to `error` when they are given, and stages
+        `messages` in the outbox that belongs to this storage. All of it
+        happens, or none. A `saga_status` of `completed` or `failed` also
+        releases any claim, as `update_status` does.
+
+        Raises `SagaConcurrencyError`, writing nothing, when the stored version
+        is not `current_version` or the saga is `completed` or `failed`: a
+        worker that lost the saga must not move it on (nor start undoing it).
         """
         ...
 
@@ -106,11 +146,16 @@ class ISagaStorage(typing.Protocol):
         max_recovery_attempts: int = 5,
         stale_after: datetime.timedelta = datetime.timedelta(seconds=60),
     ) -> list[uuid.UUID]:
-        """Ids of unfinished sagas worth recovering, oldest first.
+        """Ids of unfinished sagas worth recovering, oldest (first created) first.
 
-        A saga qualifies when its status is in `RECOVERABLE_STATUSES`, it has
-        not changed for `stale_after`, nobody holds a live claim on it, and it
-        was recovered fewer than `max_recovery_attempts` times. Empty when none.
+        A saga qualifies when its status is in `RECOVERABLE_STATUSES`, nobody
+        holds a live claim on it, it was recovered fewer than
+        `max_recovery_attempts` times, and either it waits for a reply whose
+        deadline has passed (a timeout to act on) or it waits for nothing and
+        has not changed for `stale_after`. A saga waiting for a reply within
+        its deadline is not stuck and does not qualify. A saga changes when
+        `update_context`, `update_status`, `record_step` or
+        `increment_recovery_attempts` writes it. Empty when none.
         """
         ...
 

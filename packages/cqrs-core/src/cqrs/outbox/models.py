@@ -1,0 +1,34 @@
+"""What the outbox holds: one row per message, with its delivery state."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+
+from cqrs.message_brokers.protocol import Message
+
+__all__ = ("OutboxStatus", "OutboxedEvent")
+
+
+class OutboxStatus(str, enum.Enum):
+    """Delivery state of an outbox row."""
+
+    PENDING = "pending"
+    PUBLISHED = "published"
+    DEAD = "dead"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxedEvent:
+    """A message stored in the outbox.
+
+    `id` grows with every write, so it orders rows; `message.key` is the
+    partition key whose rows are published in `id` order.
+    """
+
+    id: int
+    message: Message
+    created_at: datetime.datetime
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0

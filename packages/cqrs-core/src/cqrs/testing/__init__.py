@@ -1,0 +1,20 @@
+"""Test support: in-memory ports, a fake clock, a saga harness and storage contracts.
+
+`cqrs.testing.saga_storage` holds the contract suite every saga storage must
+pass; it needs pytest and pytest-asyncio, so it is imported on its own.
+"""
+
+from cqrs.outbox.memory import MemoryOutbox
+from cqrs.saga.storage.memory import MemorySagaStorage
+from cqrs.testing.clock import FakeClock
+from cqrs.testing.saga import HarnessError, InjectedFailure, SagaOutcome, SagaTestHarness
+
+__all__ = (
+    "FakeClock",
+    "MemoryOutbox",
+    "MemorySagaStorage",
+    "SagaTestHarness",
+    "SagaOutcome",
+    "InjectedFailure",
+    "HarnessError",
+)
