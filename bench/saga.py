@@ -11,6 +11,11 @@ another:
 * engine   `mediator.stream(context, saga_id=...)` from `cqrs.saga.bootstrap`
            on `MemorySagaStorage`: lease, step log, versioned context, statuses.
 
+An informational second case, `storage writes alone`, makes the same
+storage calls the engine makes for one saga (create it claimed, one
+`record_step` per step) inline, with no engine around them: the part of the
+gap that the storage's guarantees cost, whatever the engine does.
+
 Target: the engine's throughput is at least half the runner's, so the last
 line `ratio_saga_over_runner` (engine sagas/s over runner sagas/s) is >= 0.5.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime
 import os
 import platform
 import typing
@@ -30,7 +36,7 @@ from harness import Case, Result, measure, print_table
 
 import cqrs
 from cqrs.saga import bootstrap
-from cqrs.saga.models import SagaContext
+from cqrs.saga.models import SagaContext, SagaStatus, SagaStepAction, SagaStepStatus
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
@@ -120,6 +126,40 @@ def saga_case() -> Case:
     return Case("3-step saga", runner, engine, target=1 / TARGET)
 
 
+def storage_floor_case() -> Case:
+    storage = MemorySagaStorage()
+    store: dict[uuid.UUID, dict[str, typing.Any]] = {}
+    lease = datetime.timedelta(seconds=60)
+    last = len(STEPS) - 1
+
+    async def runner(n: int) -> int:
+        for index in range(n):
+            await run_by_hand(TripContext(trip_id=str(index)), store)
+        return n
+
+    async def writes_alone(n: int) -> int:
+        for index in range(n):
+            context, saga_id = TripContext(trip_id=str(index)), uuid.uuid4()
+            await storage.create_saga(
+                saga_id, "TripSaga", context.to_dict(), owner="bench", lease=lease
+            )
+            version = 1
+            for position, step_type in enumerate(STEPS):
+                await step_type().act(context)
+                version = await storage.record_step(
+                    saga_id,
+                    step_type.__name__,
+                    SagaStepAction.ACT,
+                    SagaStepStatus.COMPLETED,
+                    context=context.to_dict(),
+                    current_version=version,
+                    saga_status=SagaStatus.COMPLETED if position == last else None,
+                )
+        return n
+
+    return Case("storage writes alone (info)", runner, writes_alone, target=None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7, help="reps per side (default 7)")
@@ -128,13 +168,14 @@ def main() -> None:
     if args.reps < 1 or args.n < 1:
         parser.error("--reps and --n must be at least 1")
     result: Result = asyncio.run(measure(saga_case(), args.n, args.reps))
+    floor: Result = asyncio.run(measure(storage_floor_case(), args.n, args.reps))
     print(
         f"cqrs saga benchmark: cqrs-core {cqrs.__version__}, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, median of {args.reps} reps "
         f"x {args.n} sagas (µs per saga; ratio = engine time / runner time)"
     )
     print()
-    print_table([result])
+    print_table([result, floor])
     throughput = 1 / result.ratio
     print()
     print(f"engine {1e9 / result.mediator_ns:,.0f} sagas/s, runner {1e9 / result.direct_ns:,.0f}")
