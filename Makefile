@@ -2,7 +2,7 @@
 # they install uv with pip when it is missing and sync the workspace.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-PACKAGES := cqrs-core
+PACKAGES := cqrs-core cqrs-sqla
 
 .PHONY: help uv sync lint test test-isolated bench demo build
 
@@ -44,6 +44,7 @@ test-isolated: uv
 bench: sync
 	$(UV) run python bench/dispatch.py
 	$(UV) run python bench/saga.py
+	$(UV) run python bench/outbox_relay.py
 
 build: uv
 	@for package in $(PACKAGES); do $(UV) build --package $$package --no-sources -o dist || exit 1; done

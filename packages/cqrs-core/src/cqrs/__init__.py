@@ -13,6 +13,8 @@
 'hello Ada'
 """
 
+import typing
+
 from cqrs.circuit_breaker import ICircuitBreaker
 from cqrs.container.protocol import Container
 from cqrs.events import (
@@ -39,6 +41,7 @@ from cqrs.exceptions import (
     MissingDependencyError,
     RequestHandlerNotFoundError,
 )
+from cqrs.inbox import InboxRepository, MemoryInbox
 from cqrs.message_brokers import (
     DevnullMessageBroker,
     InMemoryMessageBroker,
@@ -46,7 +49,7 @@ from cqrs.message_brokers import (
     MessageBroker,
 )
 from cqrs.middlewares import LoggingMiddleware, Middleware
-from cqrs.outbox import MemoryOutbox, OutboxedEventMap, OutboxedEventRepository
+from cqrs.outbox import EventProducer, MemoryOutbox, OutboxedEventMap, OutboxedEventRepository
 from cqrs.registry import HandlerRegistry
 from cqrs.requests import (
     CORRequestHandler,
@@ -64,6 +67,11 @@ from cqrs.requests import (
 )
 from cqrs.response import DCResponse, IResponse, PydanticResponse, Response
 from cqrs.saga import SagaMap
+
+if typing.TYPE_CHECKING:  # at run time, `__getattr__` below imports it on first use
+    from cqrs_sqla.outbox import (
+        SqlAlchemyOutboxedEventRepository as SqlAlchemyOutboxedEventRepository,
+    )
 
 __version__ = "0.1.0"
 
@@ -113,6 +121,9 @@ __all__ = (
     "InMemoryMessageBroker",
     "OutboxedEventRepository",
     "MemoryOutbox",
+    "EventProducer",
+    "InboxRepository",
+    "MemoryInbox",
     "Middleware",
     "LoggingMiddleware",
     # errors
@@ -126,3 +137,17 @@ __all__ = (
     "MissingDependencyError",
     "__version__",
 )
+
+
+def __getattr__(name: str) -> typing.Any:
+    # `cqrs.SqlAlchemyOutboxedEventRepository`, the documented path, comes from the
+    # cqrs-sqla distribution; it is not in `__all__`, so `import *` works without it.
+    if name == "SqlAlchemyOutboxedEventRepository":
+        try:
+            from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "cqrs.SqlAlchemyOutboxedEventRepository", "cqrs-sqla"
+            ) from exc
+        return SqlAlchemyOutboxedEventRepository
+    raise AttributeError(f"module 'cqrs' has no attribute {name!r}")

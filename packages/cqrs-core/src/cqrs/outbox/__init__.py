@@ -3,6 +3,8 @@
 from cqrs.outbox.map import OutboxedEventMap
 from cqrs.outbox.memory import MemoryOutbox, MemoryOutboxSession
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.producer import EventProducer, ProducerRepository
+from cqrs.outbox.relay import OutboxClaim, OutboxRelay, OutboxStore, RetryPolicy
 from cqrs.outbox.repository import OutboxedEventRepository, UnregisteredEventError
 
 __all__ = (
@@ -13,4 +15,10 @@ __all__ = (
     "MemoryOutbox",
     "MemoryOutboxSession",
     "UnregisteredEventError",
+    "OutboxRelay",
+    "OutboxStore",
+    "OutboxClaim",
+    "RetryPolicy",
+    "EventProducer",
+    "ProducerRepository",
 )

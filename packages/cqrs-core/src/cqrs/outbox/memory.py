@@ -22,6 +22,9 @@ with` block without committing.
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import dataclasses
 import datetime
 import types
@@ -31,6 +34,7 @@ from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
 from cqrs.outbox.repository import outbox_message
 
 __all__ = ("MemoryOutbox", "MemoryOutboxSession")
@@ -48,12 +52,15 @@ class MemoryOutboxSession:
 
 
 class MemoryOutbox:
-    """`OutboxedEventRepository` over a list; `rows()` shows what was committed."""
+    """`OutboxedEventRepository` and `OutboxStore` over a list; `rows()` shows what
+    was committed. Relays on one event loop share it safely."""
 
     def __init__(self, clock: typing.Callable[[], datetime.datetime] = _now) -> None:
         self._clock = clock
         self._rows: list[OutboxedEvent] = []
         self._session: MemoryOutboxSession | None = None
+        self._held: set[int] = set()  # row ids claimed by a relay right now
+        self._new_rows = asyncio.Event()
 
     async def __aenter__(self) -> MemoryOutboxSession:
         self._session = MemoryOutboxSession()
@@ -92,6 +99,44 @@ class MemoryOutbox:
         now = self._clock()
         for message in messages:
             self._rows.append(OutboxedEvent(len(self._rows) + 1, message, now))
+        self._new_rows.set()
+
+    def claim(self, limit: int, retry: RetryPolicy) -> OutboxClaim:
+        """A batch of due rows for a relay (see `cqrs.outbox.relay.OutboxStore`)."""
+        now = self._clock()
+        candidates = [
+            row
+            for row in self._rows
+            if row.status is OutboxStatus.PENDING
+            and row.id not in self._held
+            and (row.next_attempt_at is None or row.next_attempt_at <= now)
+        ][:limit]
+        last = candidates[-1].id if candidates else 0
+        pending_by_key: dict[str, list[int]] = collections.defaultdict(list)
+        for row in self._rows[:last]:
+            if row.status is OutboxStatus.PENDING and row.message.key is not None:
+                pending_by_key[row.message.key].append(row.id)
+        rows = publishable(candidates, pending_by_key)
+        self._held.update(row.id for row in rows)
+        return _MemoryClaim(self, rows, retry)
+
+    async def wait_for_rows(self, timeout: float) -> None:
+        """Return when rows were committed since the last call, or after `timeout`."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._new_rows.wait(), timeout)
+        self._new_rows.clear()
+
+    def replay_dead(self) -> int:
+        """Make every dead row pending again, due now; return how many."""
+        dead = [row for row in self._rows if row.status is OutboxStatus.DEAD]
+        for row in dead:
+            self._replace(row, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=None)
+        if dead:
+            self._new_rows.set()
+        return len(dead)
+
+    def _replace(self, row: OutboxedEvent, **changes: typing.Any) -> None:
+        self._rows[row.id - 1] = dataclasses.replace(row, **changes)
 
     def rows(self, status: OutboxStatus | None = None) -> list[OutboxedEvent]:
         """Committed rows in write order, optionally only those in `status`."""
@@ -101,6 +146,24 @@ class MemoryOutbox:
         """Committed messages in write order, optionally only those for `topic`."""
         return [row.message for row in self._rows if topic is None or row.message.topic == topic]
 
+    def _close_claim(self, claim: _MemoryClaim, mark: bool) -> None:
+        self._held.difference_update(row.id for row in claim.rows)
+        if not mark:
+            return
+        now = self._clock()
+        for row in claim.done:
+            self._replace(row, status=OutboxStatus.PUBLISHED, attempts=row.attempts + 1)
+        for row, error in claim.errors:
+            attempts = row.attempts + 1
+            dead = attempts >= claim.retry.max_attempts
+            self._replace(
+                row,
+                status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
+                attempts=attempts,
+                next_attempt_at=now + claim.retry.delay(attempts),
+                last_error=error,
+            )
+
     def _open(self, session: MemoryOutboxSession | None) -> MemoryOutboxSession:
         session = session or self._session
         if session is None:
@@ -108,3 +171,32 @@ class MemoryOutbox:
                 "no outbox session is open; use `async with outbox as session:` and pass it."
             )
         return session
+
+
+class _MemoryClaim:
+    """A relay's hold on some rows of a `MemoryOutbox`."""
+
+    def __init__(self, outbox: MemoryOutbox, rows: list[OutboxedEvent], retry: RetryPolicy) -> None:
+        self.rows = rows
+        self.retry = retry
+        self.done: list[OutboxedEvent] = []
+        # A list, not a dict: rows hold their payload dict, so they are not hashable.
+        self.errors: list[tuple[OutboxedEvent, str]] = []
+        self._outbox = outbox
+
+    def published(self, row: OutboxedEvent) -> None:
+        self.done.append(row)
+
+    def failed(self, row: OutboxedEvent, error: str) -> None:
+        self.errors.append((row, error))
+
+    async def __aenter__(self) -> _MemoryClaim:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        self._outbox._close_claim(self, mark=exc is None)  # pyright: ignore[reportPrivateUsage]

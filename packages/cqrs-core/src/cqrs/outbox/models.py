@@ -32,3 +32,6 @@ class OutboxedEvent:
     created_at: datetime.datetime
     status: OutboxStatus = OutboxStatus.PENDING
     attempts: int = 0
+    #: When a failed row may be tried again; `None`: due now.
+    next_attempt_at: datetime.datetime | None = None
+    last_error: str | None = None

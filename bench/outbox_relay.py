@@ -1,0 +1,401 @@
+"""The SQL outbox on PostgreSQL: relay throughput, write cost and idle polls, against raw asyncpg.
+
+Run with `uv run python bench/outbox_relay.py [--reps 5] [--rows 10000]` (or `make bench`).
+
+The script creates a throwaway database on the PostgreSQL server named by
+`BENCH_POSTGRES_URL` (default `postgresql://postgres@127.0.0.1:5432/postgres`;
+only used to create and drop the throwaway one) and drops it at the end.
+
+* relay   drain `--rows` pending rows (100 partition keys) to an in-memory sink:
+          `OutboxRelay(SqlAlchemyOutboxStore(engine, schema), sink).run_once()`
+          until it finds nothing, against a hand-written asyncpg relay
+          (`SELECT ... FOR UPDATE SKIP LOCKED LIMIT 100`, hand each row to the
+          sink, `UPDATE ... WHERE id = ANY($1)`, commit). Both take batches of
+          100 on one connection. Target: library rows/s >= 0.75 x raw rows/s.
+* write   commit 1 (then 10) events per transaction through
+          `SqlAlchemyOutboxedEventRepository` (`async with outbox as session`,
+          `outbox.add`, `outbox.commit`) against asyncpg inserting the same
+          rows in a transaction. Target: library >= 0.9 x raw throughput.
+* poll    one `run_once()` that finds nothing due, on a table keeping 500 000
+          published rows against an empty table. Target: <= 1.5 x.
+
+Every figure is the median over `--reps` reps; the two sides of a case
+alternate, swapping order every rep, and the garbage collector is off while
+a rep is timed. The script always exits 0: it warns, it does not fail. The
+last line is `ratio_relay_over_raw` (library relay rows/s over raw rows/s).
+Publishing to Kafka is not measured here: that arrives with cqrs-kafka.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import time
+import typing
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import pydantic
+import sqlalchemy as sa
+from harness import Case, Result, measure, print_table
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+import cqrs
+import cqrs_sqla
+from cqrs.outbox.relay import OutboxRelay
+from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla.relay import SqlAlchemyOutboxStore
+from cqrs_sqla.schema import Schema, TableNames, create_all
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+RELAY_TARGET = 0.75  # library relay throughput / raw relay throughput, at least
+WRITE_TARGET = 0.9  # library write throughput / raw write throughput, at least
+POLL_TARGET = 1.5  # idle poll time with 500k published rows / on an empty table, at most
+BATCH = 100
+KEYS = 100
+KEPT_ROWS = 500_000
+POLLS = 200  # idle polls per rep
+
+
+class OrderPlaced(pydantic.BaseModel):
+    order_id: str
+    amount: int
+
+
+EVENT_NAME = "bench_order_placed"
+cqrs.OutboxedEventMap.register(EVENT_NAME, cqrs.NotificationEvent[OrderPlaced])
+
+
+class Sink:
+    """The broker of the benchmark: counts what it is handed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def send_message(self, message: object) -> None:
+        self.count += 1
+
+
+# --- database -------------------------------------------------------------------
+
+
+def urls(admin: str, database: str) -> tuple[str, str]:
+    """The asyncpg and the SQLAlchemy URL of `database` on `admin`'s server."""
+    url = sa.make_url(admin).set(drivername="postgresql", database=database)
+    raw = url.render_as_string(hide_password=False)
+    return raw, url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+async def admin_execute(admin: str, statement: str) -> None:
+    raw, _ = urls(admin, sa.make_url(admin).database or "postgres")
+    connection = await asyncpg.connect(raw)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def schema_named(name: str) -> Schema:
+    return Schema(TableNames(outbox=name, inbox=f"{name}_inbox", saga=f"{name}_saga",
+                             saga_log=f"{name}_saga_log"))  # fmt: skip
+
+
+async def fill(connection: asyncpg.Connection, table: str, rows: int, status: str) -> None:
+    """Empty `table`, then write `rows` rows in `status` with one INSERT ... SELECT."""
+    await connection.execute(f"TRUNCATE {table}")
+    await connection.execute(
+        f"""
+        INSERT INTO {table} (event_id, event_name, topic, partition_key, payload, status,
+                             attempts, created_at, next_attempt_at, published_at)
+        SELECT id, '{EVENT_NAME}', 'orders', 'order-' || (g % {KEYS}),
+               convert_to(json_build_object(
+                   'event_id', id, 'event_name', '{EVENT_NAME}', 'topic', 'orders',
+                   'event_timestamp', now(),
+                   'payload', json_build_object('order_id', 'order-' || (g % {KEYS}),
+                                                'amount', g))::text, 'UTF8'),
+               $1::text, 0, now(), now(), CASE WHEN $1::text = 'published' THEN now() END
+        FROM (SELECT gen_random_uuid() AS id, g FROM generate_series(1, $2) AS g) AS source
+        """,
+        status,
+        rows,
+    )
+    await connection.execute(f"ANALYZE {table}")
+
+
+# --- relay ----------------------------------------------------------------------
+
+
+async def raw_relay(connection: asyncpg.Connection, table: str, sink: Sink) -> int:
+    """The hand-written relay: claim with SKIP LOCKED, publish, mark, commit; until empty."""
+    select = f"""
+        SELECT id, event_id, event_name, topic, partition_key, payload FROM {table}
+        WHERE status = 'pending' AND next_attempt_at <= now()
+        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+    """
+    update = f"""
+        UPDATE {table} SET status = 'published', attempts = attempts + 1, published_at = now()
+        WHERE id = ANY($1)
+    """
+    total = 0
+    while True:
+        async with connection.transaction():
+            rows = await connection.fetch(select, BATCH)
+            if not rows:
+                return total
+            for row in rows:
+                await sink.send_message(
+                    (row["topic"], row["partition_key"], row["event_id"], row["payload"])
+                )
+            await connection.execute(update, [row["id"] for row in rows])
+        total += len(rows)
+
+
+async def relay_case(
+    raw_url: str, engine: AsyncEngine, rows: int, reps: int
+) -> tuple[Result, float, float]:
+    """Median ns per row of each side, draining `rows` rows each rep; and rows/s of each."""
+    raw_schema, lib_schema = schema_named("bench_relay_raw"), schema_named("bench_relay_lib")
+    for schema in (raw_schema, lib_schema):
+        await create_all(engine, schema)
+    connection = await asyncpg.connect(raw_url)
+    store = SqlAlchemyOutboxStore(engine, lib_schema)
+    sink = Sink()
+    relay = OutboxRelay(store, sink, batch_size=BATCH)
+
+    async def library() -> int:
+        total = 0
+        while published := await relay.run_once():
+            total += published
+        return total
+
+    async def raw() -> int:
+        return await raw_relay(connection, raw_schema.outbox.name, sink)
+
+    sides: dict[str, tuple[str, Callable[[], Awaitable[int]]]] = {
+        "raw": (raw_schema.outbox.name, raw),
+        "library": (lib_schema.outbox.name, library),
+    }
+    samples: dict[str, list[float]] = {"raw": [], "library": []}
+    order = ["raw", "library"]
+    try:
+        for rep in range(reps + 1):  # the first rep warms both sides up
+            for side in order:
+                table, run = sides[side]
+                await fill(connection, table, rows, "pending")
+                elapsed, published = await timed(run)
+                if published != rows:
+                    raise RuntimeError(f"{side} relay published {published} of {rows} rows")
+                if rep:
+                    samples[side].append(elapsed / published)
+            order.reverse()
+    finally:
+        await connection.close()
+    raw_ns, lib_ns = statistics.median(samples["raw"]), statistics.median(samples["library"])
+    case = Case(f"relay {rows} rows (per row)", _unused, _unused, target=1 / RELAY_TARGET)
+    return Result(case, raw_ns, lib_ns), 1e9 / raw_ns, 1e9 / lib_ns
+
+
+async def timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
+    """Run once with the GC off; return the nanoseconds it took and what it returned."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        units = await run()
+        return time.perf_counter_ns() - start, units
+    finally:
+        gc.enable()
+
+
+async def _unused(n: int) -> int:
+    return n
+
+
+# --- writes ---------------------------------------------------------------------
+
+
+def event(index: int) -> cqrs.NotificationEvent[OrderPlaced]:
+    return cqrs.NotificationEvent[OrderPlaced](
+        event_name=EVENT_NAME,
+        topic="orders",
+        payload=OrderPlaced(order_id=f"order-{index % KEYS}", amount=index),
+    )
+
+
+async def write_cases(raw_url: str, engine: AsyncEngine, n: int, reps: int) -> list[Result]:
+    raw_schema, lib_schema = schema_named("bench_write_raw"), schema_named("bench_write_lib")
+    for schema in (raw_schema, lib_schema):
+        await create_all(engine, schema)
+    outbox = SqlAlchemyOutboxedEventRepository(
+        async_sessionmaker(engine, expire_on_commit=False), schema=lib_schema
+    )
+    pool = await asyncpg.create_pool(raw_url, min_size=1, max_size=1)
+    insert = f"""
+        INSERT INTO {raw_schema.outbox.name} (event_id, event_name, topic, partition_key,
+            payload, status, attempts, created_at, next_attempt_at)
+        VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)
+    """
+    notify = f"SELECT pg_notify('{raw_schema.outbox.name}_new', '')"
+
+    def raw_writer(per_tx: int, with_notify: bool) -> Callable[[int], Awaitable[int]]:
+        async def run(n: int) -> int:
+            for tx in range(n):
+                now = datetime.datetime.now(datetime.timezone.utc)
+                rows = []
+                for index in range(tx * per_tx, (tx + 1) * per_tx):
+                    e = event(index)
+                    body = json.dumps(e.to_dict(), separators=(",", ":"), ensure_ascii=False)
+                    rows.append(
+                        (e.event_id, e.event_name, e.topic, e.payload.order_id, body.encode(), now)
+                    )
+                async with pool.acquire() as connection, connection.transaction():
+                    if per_tx == 1:
+                        await connection.execute(insert, *rows[0])
+                    else:
+                        await connection.executemany(insert, rows)
+                    if with_notify:
+                        await connection.execute(notify)
+            return n
+
+        return run
+
+    def library_writer(per_tx: int) -> Callable[[int], Awaitable[int]]:
+        async def run(n: int) -> int:
+            for tx in range(n):
+                async with outbox as session:
+                    for index in range(tx * per_tx, (tx + 1) * per_tx):
+                        e = event(index)
+                        outbox.add(session, e, key=e.payload.order_id)
+                    await outbox.commit(session)
+            return n
+
+        return run
+
+    target = 1 / WRITE_TARGET
+    cases = [
+        Case("write 1 event/tx", raw_writer(1, False), library_writer(1), target),
+        Case("write 10 events/tx", raw_writer(10, False), library_writer(10), target),
+        Case("write 1 event/tx, raw + NOTIFY (info)", raw_writer(1, True), library_writer(1), None),
+    ]
+    try:
+        return [await measure(case, n, reps) for case in cases]
+    finally:
+        await pool.close()
+
+
+# --- idle polls -----------------------------------------------------------------
+
+
+async def poll_case(raw_url: str, engine: AsyncEngine, reps: int) -> Result:
+    empty_schema, kept_schema = schema_named("bench_poll_empty"), schema_named("bench_poll_kept")
+    for schema in (empty_schema, kept_schema):
+        await create_all(engine, schema)
+    connection = await asyncpg.connect(raw_url)
+    try:
+        await fill(connection, empty_schema.outbox.name, 0, "published")
+        await fill(connection, kept_schema.outbox.name, KEPT_ROWS, "published")
+        await connection.execute(f"VACUUM ANALYZE {kept_schema.outbox.name}")
+    finally:
+        await connection.close()
+
+    def idle_polls(schema: Schema) -> Callable[[int], Awaitable[int]]:
+        relay = OutboxRelay(SqlAlchemyOutboxStore(engine, schema), Sink(), batch_size=BATCH)
+
+        async def run(n: int) -> int:
+            for _ in range(n):
+                if await relay.run_once():
+                    raise RuntimeError("an idle poll published something")
+            return n
+
+        return run
+
+    case = Case(
+        f"idle poll, {KEPT_ROWS // 1000}k published rows kept vs empty",
+        idle_polls(empty_schema),
+        idle_polls(kept_schema),
+        target=POLL_TARGET,
+    )
+    return await measure(case, POLLS, reps)
+
+
+# --- report ---------------------------------------------------------------------
+
+
+async def run_all(admin: str, rows: int, writes: int, reps: int) -> dict[str, typing.Any]:
+    database = f"bench_outbox_{uuid.uuid4().hex[:12]}"
+    await admin_execute(admin, f'CREATE DATABASE "{database}"')
+    raw_url, sqla_url = urls(admin, database)
+    engine = create_async_engine(sqla_url)
+    try:
+        async with engine.connect() as connection:
+            version = (await connection.execute(sa.text("SHOW server_version"))).scalar_one()
+        relay, raw_rate, lib_rate = await relay_case(raw_url, engine, rows, reps)
+        written = await write_cases(raw_url, engine, writes, reps)
+        poll = await poll_case(raw_url, engine, reps)
+    finally:
+        await engine.dispose()
+        await admin_execute(admin, f'DROP DATABASE "{database}" WITH (FORCE)')
+    return {
+        "version": version,
+        "relay": relay,
+        "raw_rate": raw_rate,
+        "lib_rate": lib_rate,
+        "writes": written,
+        "poll": poll,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="reps per side (default 5)")
+    parser.add_argument("--rows", type=int, default=10_000, help="rows per relay rep (10000)")
+    parser.add_argument("--writes", type=int, default=300, help="transactions per write rep (300)")
+    args = parser.parse_args()
+    if args.reps < 1 or args.rows < 1 or args.writes < 1:
+        parser.error("--reps, --rows and --writes must be at least 1")
+    admin = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
+    figures = asyncio.run(run_all(admin, args.rows, args.writes, args.reps))
+    relay: Result = figures["relay"]
+    writes: list[Result] = figures["writes"]
+    poll: Result = figures["poll"]
+
+    print(
+        f"cqrs outbox benchmark: cqrs-core {cqrs.__version__}, cqrs-sqla {cqrs_sqla.__version__}, "
+        f"PostgreSQL {figures['version']}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, median of {args.reps} reps"
+    )
+    print("(µs per row, transaction or poll; 'direct' = raw asyncpg, or the empty table for")
+    print(" the poll; ratio = library time / direct time)")
+    print()
+    print_table([relay, *writes, poll])
+    print()
+    print(
+        f"relay: library {figures['lib_rate']:,.0f} rows/s, raw {figures['raw_rate']:,.0f} rows/s"
+    )
+    print("Kafka: relaying to Kafka is measured with cqrs-kafka (bench/kafka_produce.py), later.")
+    write_ratios = [1 / result.ratio for result in writes[:2]]
+    relay_ratio = 1 / relay.ratio
+    for name, ratio, target in [
+        ("library relay throughput", relay_ratio, RELAY_TARGET),
+        ("library write throughput (1/tx)", write_ratios[0], WRITE_TARGET),
+        ("library write throughput (10/tx)", write_ratios[1], WRITE_TARGET),
+    ]:
+        if ratio < target:
+            print(f"WARNING: {name} is {ratio:.0%} of raw (target {target:.0%})")
+    if poll.ratio > POLL_TARGET:
+        print(f"WARNING: idle polls take {poll.ratio:.2f}x with rows kept (target {POLL_TARGET}x)")
+    print(f"ratio_write1_over_raw={write_ratios[0]:.3f}")
+    print(f"ratio_write10_over_raw={write_ratios[1]:.3f}")
+    print(f"ratio_poll_kept_over_empty={poll.ratio:.3f}")
+    print(f"ratio_relay_over_raw={relay_ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""`cqrs.SqlAlchemyOutboxedEventRepository`: taken from cqrs-sqla on use, named when absent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import cqrs
+
+
+def test_without_cqrs_sqla_the_name_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cqrs_sqla", None)
+    monkeypatch.setitem(sys.modules, "cqrs_sqla.outbox", None)
+
+    with pytest.raises(cqrs.MissingDependencyError, match="pip install 'cqrs-sqla'") as caught:
+        _ = cqrs.SqlAlchemyOutboxedEventRepository
+
+    assert isinstance(caught.value, ImportError)
+    assert isinstance(caught.value.__cause__, ImportError)
+
+
+def test_other_unknown_names_are_attribute_errors() -> None:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        _ = cqrs.NoSuchThing  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_the_optional_name_is_not_in_all_so_star_imports_never_need_it() -> None:
+    assert "SqlAlchemyOutboxedEventRepository" not in cqrs.__all__
+    assert "EventProducer" in cqrs.__all__
+
+
+def test_importing_cqrs_does_not_import_cqrs_sqla() -> None:
+    code = "import sys, cqrs; from cqrs import *; print('cqrs_sqla' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+
+    assert (result.returncode, result.stdout.strip()) == (0, "False"), result.stderr

@@ -1,0 +1,23 @@
+"""SQLAlchemy adapters for cqrs-core: outbox, inbox and saga storage."""
+
+from cqrs_sqla.inbox import SqlAlchemyInbox
+from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla.relay import SqlAlchemyOutboxStore
+from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
+from cqrs_sqla.schema import Schema, TableNames, create_all
+from cqrs_sqla.sqlite import configure_sqlite, create_sqlite_engine
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "Schema",
+    "TableNames",
+    "create_all",
+    "SqlAlchemyInbox",
+    "SqlAlchemyOutboxedEventRepository",
+    "SqlAlchemyOutboxStore",
+    "SqlAlchemySagaStorage",
+    "configure_sqlite",
+    "create_sqlite_engine",
+    "__version__",
+)

@@ -1,0 +1,85 @@
+"""How a message becomes an outbox row and back: JSON body, optional compression,
+and the W3C trace context of the writing transaction.
+
+>>> import uuid
+>>> from cqrs.compressors.zlib import ZlibCompressor
+>>> from cqrs.message_brokers.protocol import Message
+>>> message = Message("joined", "users", {"user_id": "u1"}, uuid.uuid4(), key="u1")
+>>> body, encoding = encode_payload(message.payload, ZlibCompressor())
+>>> encoding, decode_payload(body, encoding)
+('zlib', {'user_id': 'u1'})
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import typing
+
+from cqrs.compressors.protocol import Compressor
+from cqrs.compressors.zlib import ZlibCompressor
+from cqrs.message_brokers.protocol import Message
+
+__all__ = ("encode_payload", "decode_payload", "outbox_values", "trace_context")
+
+_DECOMPRESSORS: dict[str, Compressor] = {"zlib": ZlibCompressor()}
+
+
+def encode_payload(
+    payload: typing.Mapping[str, typing.Any], compressor: Compressor | None
+) -> tuple[bytes, str | None]:
+    """The stored body of `payload` and its content encoding (`None`: plain JSON)."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    if compressor is None:
+        return body, None
+    return compressor.compress(body), compressor.name
+
+
+def decode_payload(
+    body: bytes, content_encoding: str | None, compressor: Compressor | None = None
+) -> dict[str, typing.Any]:
+    """The payload dict stored as `body`."""
+    if content_encoding is not None:
+        if compressor is not None and compressor.name == content_encoding:
+            body = compressor.decompress(body)
+        elif content_encoding in _DECOMPRESSORS:
+            body = _DECOMPRESSORS[content_encoding].decompress(body)
+        else:
+            raise ValueError(
+                f"outbox row is encoded with {content_encoding!r}; pass a compressor with "
+                f"that name to read it"
+            )
+    return typing.cast(dict[str, typing.Any], json.loads(body))
+
+
+def trace_context() -> tuple[str | None, str | None]:
+    """The current `traceparent` and `tracestate`, when OpenTelemetry is in use."""
+    try:
+        from opentelemetry import propagate  # pyright: ignore[reportMissingImports]
+    except ImportError:
+        return None, None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # pyright: ignore[reportUnknownMemberType]
+    return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+def outbox_values(
+    message: Message, now: datetime.datetime, compressor: Compressor | None = None
+) -> dict[str, typing.Any]:
+    """Column values of the outbox row that stores `message`, written at `now`."""
+    body, content_encoding = encode_payload(message.payload, compressor)
+    traceparent, tracestate = trace_context()
+    return {
+        "event_id": message.message_id,
+        "event_name": message.message_name,
+        "topic": message.topic,
+        "partition_key": message.key,
+        "payload": body,
+        "content_encoding": content_encoding,
+        "traceparent": traceparent,
+        "tracestate": tracestate,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }

@@ -1,0 +1,175 @@
+"""`SqlAlchemyOutboxedEventRepository`: events staged on the caller's session, inserted at commit.
+
+`add` is synchronous (as in the handlers users already write): it checks the
+event's name, encodes it and stages it on the session. The rows are inserted
+by the session's own commit, in the same transaction as the business
+writes, whichever way the commit is called (`outbox.commit(session)` or
+`session.commit()`); a rollback drops them. On PostgreSQL the commit also
+notifies waiting relays.
+
+The repository is also the outbox's relay side: `claim` and
+`wait_for_rows` go to `store`, a `SqlAlchemyOutboxStore` on the session
+factory's engine, so the object can be handed to `OutboxRelay` or
+`cqrs.EventProducer` as it is.
+
+```python
+outbox = SqlAlchemyOutboxedEventRepository(session_factory, ZlibCompressor())
+async with outbox as session:
+    session.add(order)                       # business writes
+    outbox.add(session, order_placed, key=str(order.id))
+    await outbox.commit(session)
+```
+"""
+
+from __future__ import annotations
+
+import datetime
+import types
+import typing
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from cqrs.compressors.protocol import Compressor
+from cqrs.events.event import NotificationEvent
+from cqrs.exceptions import ConfigurationError
+from cqrs.outbox.relay import OutboxClaim, RetryPolicy
+from cqrs.outbox.repository import outbox_message
+from cqrs_sqla.encoding import outbox_values
+from cqrs_sqla.notify import channel_of
+from cqrs_sqla.relay import SqlAlchemyOutboxStore
+from cqrs_sqla.schema import Schema
+
+__all__ = ("SqlAlchemyOutboxedEventRepository",)
+
+_STAGED: typing.Final = "cqrs_sqla.outbox.staged"
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class SqlAlchemyOutboxedEventRepository:
+    """`cqrs.OutboxedEventRepository` on an SQLAlchemy async session, and the
+    `cqrs.outbox.OutboxStore` of the same table."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        compressor: Compressor | None = None,
+        *,
+        schema: Schema | None = None,
+        clock: typing.Callable[[], datetime.datetime] = _utc_now,
+    ) -> None:
+        self.session_factory = session_factory
+        self.compressor = compressor
+        self.schema = schema or Schema()
+        self._clock = clock
+        self._session: AsyncSession | None = None
+        self._store: SqlAlchemyOutboxStore | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = self.session_factory()
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()  # rolls back whatever was not committed
+
+    def add(
+        self, session: AsyncSession, event: NotificationEvent[typing.Any], *, key: str | None = None
+    ) -> None:
+        """Stage `event` on `session`; it is inserted when the session commits.
+
+        Raises `UnregisteredEventError` before anything touches the session
+        when the event's name is not in `OutboxedEventMap`.
+        """
+        values = outbox_values(outbox_message(event, key), self._clock(), self.compressor)
+        sync_session = session.sync_session
+        if not sa_event.contains(sync_session, "before_commit", _insert_staged):
+            sa_event.listen(sync_session, "before_commit", _insert_staged)
+            sa_event.listen(sync_session, "after_rollback", _drop_staged)
+        staged = typing.cast(
+            "dict[sa.Table, list[dict[str, typing.Any]]]",
+            sync_session.info.setdefault(_STAGED, {}),
+        )
+        staged.setdefault(self.schema.outbox, []).append(values)
+
+    async def commit(self, session: AsyncSession | None = None) -> None:
+        """Commit the session (the open one when omitted): business rows and events together."""
+        await self._open(session).commit()
+
+    async def rollback(self, session: AsyncSession | None = None) -> None:
+        """Roll the session back; its staged events are dropped."""
+        await self._open(session).rollback()
+
+    @property
+    def store(self) -> SqlAlchemyOutboxStore:
+        """The relay side of this outbox, made on first use: a `SqlAlchemyOutboxStore`
+        on the session factory's engine, with this schema, compressor and clock.
+
+        Call `await repository.store.close()` when done if rows were waited for
+        (on PostgreSQL that holds a listening connection).
+        """
+        if self._store is None:
+            self._store = SqlAlchemyOutboxStore(
+                _engine_of(self.session_factory),
+                self.schema,
+                compressor=self.compressor,
+                clock=self._clock,
+            )
+        return self._store
+
+    def claim(self, limit: int, retry: RetryPolicy) -> OutboxClaim:
+        """A batch of due rows for a relay or a producer (see `SqlAlchemyOutboxStore.claim`)."""
+        return self.store.claim(limit, retry)
+
+    async def wait_for_rows(self, timeout: float) -> None:
+        """Return when new rows may have committed, or after `timeout` seconds."""
+        await self.store.wait_for_rows(timeout)
+
+    def _open(self, session: AsyncSession | None) -> AsyncSession:
+        session = session or self._session
+        if session is None:
+            raise ConfigurationError(
+                "no outbox session is open; use `async with outbox as session:` and pass it."
+            )
+        return session
+
+
+def _engine_of(session_factory: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine the factory's sessions are bound to."""
+    bind = session_factory.kw.get("bind")
+    if isinstance(bind, AsyncConnection):
+        return bind.engine
+    if not isinstance(bind, AsyncEngine):
+        raise ConfigurationError(
+            "the outbox's session factory is not bound to one engine, so the relay side "
+            "cannot find its database; build cqrs_sqla.relay.SqlAlchemyOutboxStore(engine, "
+            "schema) and hand that to the relay or producer instead."
+        )
+    return bind
+
+
+def _insert_staged(sync_session: Session) -> None:
+    # Runs inside the commit, where SQLAlchemy allows synchronous calls on async engines.
+    staged = typing.cast(
+        "dict[sa.Table, list[dict[str, typing.Any]]]", sync_session.info.pop(_STAGED, {})
+    )
+    postgresql = sync_session.get_bind().dialect.name == "postgresql"
+    for table, rows in staged.items():
+        sync_session.execute(table.insert(), rows)
+        if postgresql:
+            sync_session.execute(sa.select(sa.func.pg_notify(channel_of(table), "")))
+
+
+def _drop_staged(sync_session: Session) -> None:
+    sync_session.info.pop(_STAGED, None)

@@ -1,0 +1,373 @@
+"""`SqlAlchemyOutboxStore`: the relay's side of the SQL outbox (see `cqrs.outbox.relay`).
+
+A claim is one transaction, held while the relay publishes:
+
+* PostgreSQL: the due rows are locked `FOR UPDATE SKIP LOCKED`, and each key
+  in the batch with a transaction-scoped advisory lock, so relays running at
+  once take disjoint rows and never two rows of one key; a key whose earlier
+  rows are still pending elsewhere (held by another relay, or waiting for
+  their retry) is left for later. Closing the claim marks the published rows
+  in one statement and the failed ones in another, then commits, which
+  releases the locks. A relay that dies mid-claim rolls back: its rows go
+  out again, with the same event ids.
+* SQLite: claims are serialised across processes by an exclusive lock on a
+  file next to the database (`<db>.relay.lock`), so relays take turns.
+
+`wait_for_rows` listens for the outbox's `NOTIFY` on PostgreSQL, so a relay
+wakes as soon as rows commit; on SQLite it waits for the poll interval.
+
+Rows must be written per key in commit order (the usual case when each
+aggregate's writes are serialised by its own row lock): the relay orders a
+key's rows by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime
+import fcntl
+import os
+import types
+import typing
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cqrs.compressors.protocol import Compressor
+from cqrs.message_brokers.protocol import Message
+from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.relay import RetryPolicy, publishable
+from cqrs_sqla.encoding import decode_payload
+from cqrs_sqla.notify import channel
+from cqrs_sqla.schema import Schema
+
+__all__ = ("SqlAlchemyOutboxStore",)
+
+# Namespace of the relay's advisory locks (the first of the two-int form).
+_LOCK_NAMESPACE: typing.Final = 0x6371_7273  # "cqrs"
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class SqlAlchemyOutboxStore:
+    """`cqrs.outbox.relay.OutboxStore` on an SQLAlchemy async engine."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        schema: Schema,
+        *,
+        compressor: Compressor | None = None,
+        clock: typing.Callable[[], datetime.datetime] = _utc_now,
+    ) -> None:
+        self.engine = engine
+        self.schema = schema
+        self.compressor = compressor
+        self.clock = clock
+        self._listener: typing.Any = None  # the asyncpg connection LISTENing, once started
+        self._listener_source: AsyncConnection | None = None
+        self._notified = asyncio.Event()
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def claim(self, limit: int, retry: RetryPolicy) -> _SqlClaim:
+        """A batch of due rows, held until the claim is closed."""
+        return _SqlClaim(self, limit, retry)
+
+    async def wait_for_rows(self, timeout: float) -> None:
+        """Return when the outbox was notified of new rows, or after `timeout` seconds."""
+        if self.is_postgresql:
+            await self._listen()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._notified.wait(), timeout)
+        self._notified.clear()
+
+    async def dead_rows(self, limit: int = 100) -> list[OutboxedEvent]:
+        """Rows given up after too many failed attempts, oldest first."""
+        async with self.engine.connect() as connection:
+            result = await connection.execute(
+                self._select()
+                .where(self.schema.outbox.c.status == OutboxStatus.DEAD.value)
+                .order_by(self.schema.outbox.c.id)
+                .limit(limit)
+            )
+            return [self._row(row) for row in result]
+
+    async def replay_dead(self, ids: typing.Collection[int] | None = None) -> int:
+        """Make dead rows (all, or those in `ids`) pending again, due now; return how many."""
+        outbox = self.schema.outbox
+        statement = (
+            outbox.update()
+            .where(outbox.c.status == OutboxStatus.DEAD.value)
+            .values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=self.clock())
+        )
+        if ids is not None:
+            statement = statement.where(outbox.c.id.in_(list(ids)))
+        async with self.engine.begin() as connection:
+            return (await connection.execute(statement)).rowcount
+
+    async def purge_published(self, older_than: datetime.datetime) -> int:
+        """Delete rows published before `older_than` (the retention policy); return how many."""
+        outbox = self.schema.outbox
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                outbox.delete().where(
+                    outbox.c.status == OutboxStatus.PUBLISHED.value,
+                    outbox.c.published_at < older_than,
+                )
+            )
+            return result.rowcount
+
+    async def close(self) -> None:
+        """Stop listening for notifications."""
+        source, listener = self._listener_source, self._listener
+        self._listener_source = self._listener = None
+        try:
+            if listener is not None:
+                # The connection goes back to the pool: it must not stay subscribed.
+                await listener.remove_listener(channel(self.schema), self._on_notify)
+        finally:
+            if source is not None:
+                await source.close()
+
+    async def _listen(self) -> None:
+        if self._listener is not None:
+            return
+        source = await self.engine.connect()
+        raw = await source.get_raw_connection()
+        driver = typing.cast(typing.Any, raw.driver_connection)
+        await driver.add_listener(channel(self.schema), self._on_notify)
+        self._listener_source, self._listener = source, driver
+
+    def _on_notify(self, *_: object) -> None:
+        self._notified.set()
+
+    def _select(self) -> sa.Select[typing.Any]:
+        outbox = self.schema.outbox
+        return sa.select(
+            outbox.c.id,
+            outbox.c.event_id,
+            outbox.c.event_name,
+            outbox.c.topic,
+            outbox.c.partition_key,
+            outbox.c.payload,
+            outbox.c.content_encoding,
+            outbox.c.status,
+            outbox.c.attempts,
+            outbox.c.created_at,
+            outbox.c.next_attempt_at,
+            outbox.c.last_error,
+        )
+
+    def _row(self, row: sa.Row[typing.Any]) -> OutboxedEvent:
+        message = Message(
+            message_name=row.event_name,
+            topic=row.topic,
+            payload=decode_payload(row.payload, row.content_encoding, self.compressor),
+            message_id=typing.cast(uuid.UUID, row.event_id),
+            key=row.partition_key,
+        )
+        return OutboxedEvent(
+            id=row.id,
+            message=message,
+            created_at=row.created_at,
+            status=OutboxStatus(row.status),
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+        )
+
+
+class _SqlClaim:
+    """One relay's batch: a transaction from `__aenter__` to `__aexit__`."""
+
+    def __init__(self, store: SqlAlchemyOutboxStore, limit: int, retry: RetryPolicy) -> None:
+        self._store = store
+        self._limit = limit
+        self._retry = retry
+        self._rows: list[OutboxedEvent] = []
+        self._done: list[int] = []
+        self._errors: dict[int, tuple[int, str]] = {}
+        self._connection: AsyncConnection | None = None
+        self._file_lock: int | None = None
+
+    @property
+    def rows(self) -> list[OutboxedEvent]:
+        return self._rows
+
+    def published(self, row: OutboxedEvent) -> None:
+        self._done.append(row.id)
+
+    def failed(self, row: OutboxedEvent, error: str) -> None:
+        self._errors[row.id] = (row.attempts + 1, error)
+
+    async def __aenter__(self) -> _SqlClaim:
+        store = self._store
+        if not store.is_postgresql:
+            self._file_lock = await _lock_sqlite_file(store.engine)
+        self._connection = connection = await store.engine.connect()
+        try:
+            await connection.begin()
+            self._rows = await self._take(connection)
+        except BaseException:
+            await self._close(commit=False)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        if exc is None:
+            try:
+                await self._mark()
+            except BaseException:
+                await self._close(commit=False)
+                raise
+        await self._close(commit=exc is None)
+
+    async def _take(self, connection: AsyncConnection) -> list[OutboxedEvent]:
+        store, outbox = self._store, self._store.schema.outbox
+        now = store.clock()
+        query = (
+            store._select()  # pyright: ignore[reportPrivateUsage]
+            .where(outbox.c.status == OutboxStatus.PENDING.value, outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.id)
+            .limit(self._limit)
+        )
+        if store.is_postgresql:
+            query = query.with_for_update(skip_locked=True)
+        candidates = [
+            store._row(row)  # pyright: ignore[reportPrivateUsage]
+            for row in await connection.execute(query)
+        ]
+        keys = sorted({row.message.key for row in candidates if row.message.key is not None})
+        if store.is_postgresql and keys:
+            keys = sorted(await _lock_keys(connection, keys))
+            candidates = [
+                row for row in candidates if row.message.key is None or row.message.key in keys
+            ]
+        if not candidates:
+            return []
+        return publishable(candidates, await self._pending_ids(connection, keys, candidates[-1].id))
+
+    async def _pending_ids(
+        self, connection: AsyncConnection, keys: list[str], up_to: int
+    ) -> dict[str, list[int]]:
+        outbox = self._store.schema.outbox
+        pending: dict[str, list[int]] = collections.defaultdict(list)
+        if not keys:
+            return pending
+        result = await connection.execute(
+            sa.select(outbox.c.partition_key, outbox.c.id)
+            .where(
+                outbox.c.status == OutboxStatus.PENDING.value,
+                _one_of(outbox.c.partition_key, keys, array_of=self._array_of(sa.String())),
+                outbox.c.id <= up_to,
+            )
+            .order_by(outbox.c.id)
+        )
+        for key, row_id in result:
+            pending[key].append(row_id)
+        return pending
+
+    def _array_of(
+        self, item: sa.types.TypeEngine[typing.Any]
+    ) -> sa.types.TypeEngine[typing.Any] | None:
+        return item if self._store.is_postgresql else None
+
+    async def _mark(self) -> None:
+        connection, store = self._connection, self._store
+        assert connection is not None
+        outbox, now = store.schema.outbox, store.clock()
+        if self._done:
+            await connection.execute(
+                outbox.update()
+                .where(_one_of(outbox.c.id, self._done, array_of=self._array_of(sa.BigInteger())))
+                .values(
+                    status=OutboxStatus.PUBLISHED.value,
+                    attempts=outbox.c.attempts + 1,
+                    published_at=now,
+                )
+            )
+        for row_id, (attempts, error) in self._errors.items():
+            dead = attempts >= self._retry.max_attempts
+            await connection.execute(
+                outbox.update()
+                .where(outbox.c.id == row_id)
+                .values(
+                    status=(OutboxStatus.DEAD if dead else OutboxStatus.PENDING).value,
+                    attempts=attempts,
+                    next_attempt_at=now + self._retry.delay(attempts),
+                    last_error=error[:2000],
+                )
+            )
+
+    async def _close(self, *, commit: bool) -> None:
+        connection, self._connection = self._connection, None
+        try:
+            if connection is not None:
+                if commit:
+                    await connection.commit()
+                await connection.close()
+        finally:
+            if self._file_lock is not None:
+                os.close(self._file_lock)  # closing the descriptor releases the lock
+                self._file_lock = None
+
+
+# One statement whatever the number of keys, so it is compiled once and cached.
+_LOCK_KEYS: typing.Final = sa.text(
+    "SELECT key, pg_try_advisory_xact_lock(:namespace, hashtext(key)) AS locked "
+    "FROM unnest(CAST(:keys AS text[])) AS key"
+).bindparams(
+    sa.bindparam("namespace", _LOCK_NAMESPACE, type_=sa.Integer()),
+    sa.bindparam("keys", type_=postgresql.ARRAY(sa.String())),
+)
+
+
+async def _lock_keys(connection: AsyncConnection, keys: list[str]) -> set[str]:
+    """Try the advisory lock of each key; return the keys now held.
+
+    Trying never waits, so the order of the keys does not matter.
+    """
+    result = await connection.execute(_LOCK_KEYS, {"keys": keys})
+    return {key for key, locked in result if locked}
+
+
+def _one_of(
+    column: sa.ColumnElement[typing.Any],
+    values: typing.Sequence[typing.Any],
+    *,
+    array_of: sa.types.TypeEngine[typing.Any] | None,
+) -> sa.ColumnElement[bool]:
+    """`column IN values`; with `array_of` (PostgreSQL), `column = ANY(:array)` instead:
+    one cached statement for any number of values, where an expanding IN is rendered
+    anew on every execution."""
+    if array_of is None:
+        return column.in_(values)
+    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(array_of)))
+
+
+async def _lock_sqlite_file(engine: AsyncEngine) -> int | None:
+    """Take the exclusive relay lock of a SQLite database file (waiting for it)."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    descriptor = os.open(f"{database}.relay.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor

@@ -1,0 +1,429 @@
+"""`SqlAlchemySagaStorage`: the cqrs-core saga storage on SQLAlchemy 2 (async).
+
+Sagas live in the schema's `saga` table (one row each: status, JSON context,
+version, claim, what the saga waits for) and their step log in `saga_log`,
+read back in the order of its monotonic id. `record_step` stages the step's
+messages in the schema's outbox table in the same transaction as the step,
+so they are published if, and only if, the step is recorded.
+
+Every method is one short transaction. Times come from the storage's clock,
+never from the database's `now()`: the workers' clocks must agree for leases
+and staleness to mean the same to all of them. On SQLite, create the engine with
+`cqrs_sqla.sqlite.create_sqlite_engine` (or `configure_sqlite`): concurrent
+writers need its `BEGIN IMMEDIATE` transactions.
+
+```python
+engine = create_sqlite_engine("sqlite+aiosqlite:///app.db")  # or create_async_engine(pg_url)
+storage = SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
+```
+"""
+
+from __future__ import annotations
+
+import datetime
+import typing
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cqrs.compressors.protocol import Compressor
+from cqrs.message_brokers.protocol import Message
+from cqrs.saga.errors import SagaAlreadyExistsError, SagaConcurrencyError, SagaNotFoundError
+from cqrs.saga.models import (
+    SagaLogEntry,
+    SagaState,
+    SagaStatus,
+    SagaStepAction,
+    SagaStepStatus,
+    SagaWait,
+)
+from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
+from cqrs_sqla.encoding import outbox_values
+from cqrs_sqla.notify import notify_new_rows
+from cqrs_sqla.schema import Schema
+
+__all__ = ("SqlAlchemySagaStorage",)
+
+_FINAL: typing.Final = tuple(status.value for status in SagaStatus if status.is_final)
+_RECOVERABLE: typing.Final = tuple(status.value for status in RECOVERABLE_STATUSES)
+_NOT_WAITING: typing.Final[dict[str, object]] = {
+    "waiting_step": None,
+    "waiting_action": None,
+    "waiting_deadline": None,
+    "waiting_attempt": None,
+}
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class SqlAlchemySagaStorage:
+    """`ISagaStorage` on the schema's `saga`, `saga_log` and outbox tables.
+
+    `session_factory` opens the sessions (one per method call, one
+    transaction each); `clock` gives every time the storage writes or
+    compares; `compressor`, when given, compresses the payloads of the
+    messages `record_step` stages.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        schema: Schema,
+        *,
+        clock: typing.Callable[[], datetime.datetime] = _utc_now,
+        compressor: Compressor | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._schema = schema
+        self._saga = schema.saga
+        self._log = schema.saga_log
+        self._clock = clock
+        self._compressor = compressor
+
+    async def create_saga(
+        self,
+        saga_id: uuid.UUID,
+        name: str,
+        context: typing.Mapping[str, typing.Any],
+        *,
+        owner: str | None = None,
+        lease: datetime.timedelta | None = None,
+    ) -> None:
+        """Insert the saga, `pending` at version 1, claimed when `owner` and `lease` are given."""
+        now = self._clock()
+        claim = (owner, now + lease) if owner is not None and lease is not None else (None, None)
+        insert = self._saga.insert().values(
+            id=saga_id,
+            name=name,
+            status=SagaStatus.PENDING.value,
+            context=dict(context),
+            version=1,
+            recovery_attempts=0,
+            owner=claim[0],
+            lease_until=claim[1],
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._session_factory.begin() as session:
+                await session.execute(insert)
+        except exc.IntegrityError as error:
+            raise SagaAlreadyExistsError(saga_id) from error
+
+    async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
+        """The saga's status, context (a fresh dict), version and what it waits for."""
+        query = sa.select(self._saga).where(self._saga.c.id == saga_id)
+        async with self._session_factory.begin() as session:
+            row = (await session.execute(query)).mappings().one_or_none()
+        if row is None:
+            raise SagaNotFoundError(saga_id)
+        return _state(row)
+
+    async def update_context(
+        self,
+        saga_id: uuid.UUID,
+        context: typing.Mapping[str, typing.Any],
+        current_version: int,
+    ) -> int:
+        """Replace the context if the version is `current_version`; return the new version."""
+        update = self._fenced(saga_id, current_version).values(
+            context=dict(context), version=self._saga.c.version + 1, updated_at=self._clock()
+        )
+        async with self._session_factory.begin() as session:
+            if await _changed(session, update) == 0:
+                raise await self._refusal(session, saga_id, current_version)
+        return current_version + 1
+
+    async def update_status(
+        self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
+    ) -> None:
+        """Set the status (and the error, when given); a final status releases the claim."""
+        update = (
+            self._saga.update()
+            .where(self._saga.c.id == saga_id)
+            .values(updated_at=self._clock(), **_status_values(status, error))
+        )
+        async with self._session_factory.begin() as session:
+            if await _changed(session, update) == 0:
+                raise SagaNotFoundError(saga_id)
+
+    async def log_step(
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        details: str | None = None,
+    ) -> None:
+        """Append one entry to the step log, stamped with the clock's time."""
+        insert = self._log.insert().values(
+            _log_values(saga_id, step_name, action, status, details, self._clock())
+        )
+        async with self._session_factory.begin() as session:
+            await self._require(session, saga_id)
+            await session.execute(insert)
+
+    async def record_step(
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        *,
+        context: typing.Mapping[str, typing.Any],
+        current_version: int,
+        details: str | None = None,
+        saga_status: SagaStatus | None = None,
+        error: str | None = None,
+        wait: SagaWait | None = None,
+        messages: typing.Sequence[Message] = (),
+    ) -> int:
+        """In one transaction: the fenced saga update, the log entry and the outbox rows.
+
+        Raises `SagaConcurrencyError`, writing nothing, when the version moved
+        or the saga is finished; any failing insert (say, a message whose id
+        the outbox holds already) also leaves everything as it was.
+        """
+        now = self._clock()
+        update = (
+            self._fenced(saga_id, current_version)
+            .where(self._saga.c.status.not_in(_FINAL))
+            .values(
+                context=dict(context),
+                version=self._saga.c.version + 1,
+                updated_at=now,
+                **_wait_values(wait),
+                **_status_values(saga_status, error),
+            )
+        )
+        log = self._log.insert().values(
+            _log_values(saga_id, step_name, action, status, details, now)
+        )
+        async with self._session_factory.begin() as session:
+            if await _changed(session, update) == 0:
+                raise await self._refusal(session, saga_id, current_version)
+            await session.execute(log)
+            await self._stage(session, messages, now)
+        return current_version + 1
+
+    async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
+        """The step log in write order (by the log's id, never by timestamp)."""
+        log = self._log
+        query = (
+            sa.select(log.c.step_name, log.c.action, log.c.status, log.c.created_at, log.c.details)
+            .where(log.c.saga_id == saga_id)
+            .order_by(log.c.id)
+        )
+        async with self._session_factory.begin() as session:
+            rows = (await session.execute(query)).mappings().all()
+            if not rows:
+                await self._require(session, saga_id)
+        return [_log_entry(saga_id, row) for row in rows]
+
+    async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
+        """Take or renew the claim in one conditional UPDATE; False while another holds it."""
+        now = self._clock()
+        saga = self._saga
+        update = (
+            saga.update()
+            .where(
+                saga.c.id == saga_id,
+                sa.or_(
+                    saga.c.owner.is_(None),
+                    saga.c.owner == owner,
+                    saga.c.lease_until.is_(None),
+                    saga.c.lease_until <= now,
+                ),
+            )
+            .values(owner=owner, lease_until=now + lease)
+        )
+        async with self._session_factory.begin() as session:
+            if await _changed(session, update) == 1:
+                return True
+            await self._require(session, saga_id)
+        return False
+
+    async def release(self, saga_id: uuid.UUID, owner: str) -> None:
+        """Drop `owner`'s claim; nothing happens when `owner` does not hold it."""
+        saga = self._saga
+        update = (
+            saga.update()
+            .where(saga.c.id == saga_id, saga.c.owner == owner)
+            .values(owner=None, lease_until=None)
+        )
+        async with self._session_factory.begin() as session:
+            if await _changed(session, update) == 0:
+                await self._require(session, saga_id)
+
+    async def get_sagas_for_recovery(
+        self,
+        limit: int,
+        *,
+        max_recovery_attempts: int = 5,
+        stale_after: datetime.timedelta = datetime.timedelta(seconds=60),
+    ) -> list[uuid.UUID]:
+        """Ids of unfinished, unclaimed sagas that are overdue or stale, oldest first."""
+        now = self._clock()
+        saga = self._saga
+        waiting = saga.c.waiting_deadline.is_not(None)
+        query = (
+            sa.select(saga.c.id)
+            .where(
+                saga.c.status.in_(_RECOVERABLE),
+                saga.c.recovery_attempts < max_recovery_attempts,
+                sa.or_(saga.c.lease_until.is_(None), saga.c.lease_until <= now),
+                sa.or_(
+                    sa.and_(waiting, saga.c.waiting_deadline <= now),
+                    sa.and_(~waiting, saga.c.updated_at <= now - stale_after),
+                ),
+            )
+            .order_by(saga.c.created_at, saga.c.id)
+            .limit(limit)
+        )
+        async with self._session_factory.begin() as session:
+            ids = (await session.execute(query)).scalars().all()
+        return [typing.cast(uuid.UUID, saga_id) for saga_id in ids]
+
+    async def increment_recovery_attempts(self, saga_id: uuid.UUID) -> int:
+        """Count one more recovery attempt; return the new count."""
+        saga = self._saga
+        update = (
+            saga.update()
+            .where(saga.c.id == saga_id)
+            .values(recovery_attempts=saga.c.recovery_attempts + 1, updated_at=self._clock())
+            .returning(saga.c.recovery_attempts)
+        )
+        async with self._session_factory.begin() as session:
+            attempts = (await session.execute(update)).scalar_one_or_none()
+        if attempts is None:
+            raise SagaNotFoundError(saga_id)
+        return typing.cast(int, attempts)
+
+    # -- shared pieces --------------------------------------------------------
+
+    def _fenced(self, saga_id: uuid.UUID, current_version: int) -> sa.Update:
+        """An UPDATE of the saga that matches only at `current_version`."""
+        saga = self._saga
+        return saga.update().where(saga.c.id == saga_id, saga.c.version == current_version)
+
+    async def _require(self, session: AsyncSession, saga_id: uuid.UUID) -> None:
+        """Raise `SagaNotFoundError` unless the saga exists."""
+        query = sa.select(self._saga.c.id).where(self._saga.c.id == saga_id)
+        if (await session.execute(query)).first() is None:
+            raise SagaNotFoundError(saga_id)
+
+    async def _refusal(
+        self, session: AsyncSession, saga_id: uuid.UUID, current_version: int
+    ) -> Exception:
+        """Why a fenced UPDATE matched no row: the saga is unknown, moved on or finished."""
+        saga = self._saga
+        query = sa.select(saga.c.version, saga.c.status).where(saga.c.id == saga_id)
+        row = (await session.execute(query)).mappings().one_or_none()
+        if row is None:
+            return SagaNotFoundError(saga_id)
+        return SagaConcurrencyError(
+            f"saga {saga_id} moved on (version {row['version']}, status {row['status']}); "
+            f"a write at version {current_version} was refused"
+        )
+
+    async def _stage(
+        self, session: AsyncSession, messages: typing.Sequence[Message], now: datetime.datetime
+    ) -> None:
+        """Insert `messages` into the outbox, in order, and wake the relays."""
+        if not messages:
+            return
+        rows = [outbox_values(message, now, self._compressor) for message in messages]
+        await session.execute(self._schema.outbox.insert(), rows)
+        await notify_new_rows(session, self._schema)
+
+
+async def _changed(session: AsyncSession, update: sa.Update) -> int:
+    """Run `update`; return how many rows it matched."""
+    result = typing.cast("sa.CursorResult[typing.Any]", await session.execute(update))
+    return result.rowcount
+
+
+def _status_values(status: SagaStatus | None, error: str | None) -> dict[str, object]:
+    """Column values for a new status and error; `None` leaves them as they are."""
+    values: dict[str, object] = {}
+    if status is not None:
+        values["status"] = status.value
+        if status.is_final:  # a finished saga has no owner
+            values.update(owner=None, lease_until=None)
+    if error is not None:
+        values["error"] = error
+    return values
+
+
+def _wait_values(wait: SagaWait | None) -> dict[str, object]:
+    """The `waiting_*` column values of `wait` (all NULL when the saga waits for nothing)."""
+    if wait is None:
+        return dict(_NOT_WAITING)
+    return {
+        "waiting_step": wait.step_name,
+        "waiting_action": wait.action.value,
+        "waiting_deadline": wait.deadline,
+        "waiting_attempt": wait.attempt,
+    }
+
+
+def _wait(row: sa.RowMapping) -> SagaWait | None:
+    """What a saga row says the saga waits for; inverse of `_wait_values`."""
+    deadline = typing.cast("datetime.datetime | None", row["waiting_deadline"])
+    if deadline is None:
+        return None
+    return SagaWait(
+        typing.cast(str, row["waiting_step"]),
+        SagaStepAction(row["waiting_action"]),
+        deadline,
+        typing.cast(int, row["waiting_attempt"]),
+    )
+
+
+def _state(row: sa.RowMapping) -> SagaState:
+    """The `SagaState` of a saga row."""
+    return SagaState(
+        saga_id=typing.cast(uuid.UUID, row["id"]),
+        name=typing.cast(str, row["name"]),
+        status=SagaStatus(row["status"]),
+        context=typing.cast(dict[str, typing.Any], row["context"]),
+        version=typing.cast(int, row["version"]),
+        recovery_attempts=typing.cast(int, row["recovery_attempts"]),
+        error=typing.cast("str | None", row["error"]),
+        waiting=_wait(row),
+    )
+
+
+def _log_values(
+    saga_id: uuid.UUID,
+    step_name: str,
+    action: SagaStepAction,
+    status: SagaStepStatus,
+    details: str | None,
+    now: datetime.datetime,
+) -> dict[str, object]:
+    """Column values of one step log row."""
+    return {
+        "saga_id": saga_id,
+        "step_name": step_name,
+        "action": action.value,
+        "status": status.value,
+        "details": details,
+        "created_at": now,
+    }
+
+
+def _log_entry(saga_id: uuid.UUID, row: sa.RowMapping) -> SagaLogEntry:
+    """The `SagaLogEntry` of a step log row; inverse of `_log_values`."""
+    return SagaLogEntry(
+        saga_id,
+        typing.cast(str, row["step_name"]),
+        SagaStepAction(row["action"]),
+        SagaStepStatus(row["status"]),
+        typing.cast(datetime.datetime, row["created_at"]),
+        typing.cast("str | None", row["details"]),
+    )

@@ -1,0 +1,102 @@
+"""SQLite engines fit for concurrent writers: `BEGIN IMMEDIATE` and a busy timeout.
+
+Python's sqlite3 driver (and aiosqlite on top of it) starts transactions
+lazily, at the first INSERT/UPDATE/DELETE, and never for a SELECT: the reads
+a transaction makes before its first write run outside it, unisolated, so
+two read-then-write transactions can both act on what they read and one
+update is lost. `configure_sqlite` applies the recipe of the SQLAlchemy SQLite
+documentation ("Enabling Non-Legacy SQLite Transactional Modes"): the driver
+stops issuing `BEGIN` itself and SQLAlchemy issues `BEGIN IMMEDIATE` at the
+start of every transaction. Each transaction then takes the write lock
+first, waits for it up to the busy timeout, and runs serialised with the
+others: real SERIALIZABLE isolation, and no lock upgrade to fail on.
+
+It also turns foreign keys on, so the schema's `ON DELETE CASCADE` holds.
+
+Every cqrs-sqla component writing to one SQLite file (saga storage, outbox,
+inbox, relays) expects its engine configured this way.
+
+>>> engine = create_sqlite_engine("sqlite+aiosqlite:///app.db")
+>>> configure_sqlite(engine)
+Traceback (most recent call last):
+  ...
+ValueError: engine sqlite+aiosqlite:///app.db is configured for SQLite already
+"""
+
+from __future__ import annotations
+
+import typing
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+__all__ = ("configure_sqlite", "create_sqlite_engine", "DEFAULT_BUSY_TIMEOUT")
+
+DEFAULT_BUSY_TIMEOUT: typing.Final = 30.0
+"""Seconds a transaction waits for another one's write lock before failing."""
+
+
+class _SQLiteConnection(typing.Protocol):
+    """The part of a sqlite3 / aiosqlite connection the recipe sets."""
+
+    isolation_level: str | None
+
+
+def create_sqlite_engine(
+    url: str | sa.URL,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    foreign_keys: bool = True,
+    **kwargs: typing.Any,
+) -> AsyncEngine:
+    """`create_async_engine(url, **kwargs)`, then `configure_sqlite` on it.
+
+    Any other database's URL gives its engine unchanged, so one call can
+    create the engine of every deployment.
+    """
+    return configure_sqlite(
+        create_async_engine(url, **kwargs), busy_timeout=busy_timeout, foreign_keys=foreign_keys
+    )
+
+
+def configure_sqlite(
+    engine: AsyncEngine,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    foreign_keys: bool = True,
+) -> AsyncEngine:
+    """Make every transaction of a SQLite `engine` begin with `BEGIN IMMEDIATE`; return it.
+
+    Call it before the engine's first connection (it configures connections
+    as they are opened). `busy_timeout` is in seconds. An engine of another
+    database is returned untouched. Configuring an engine twice raises
+    `ValueError`. Not compatible with the `AUTOCOMMIT` isolation level.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    sync_engine = engine.sync_engine
+    if event.contains(sync_engine, "begin", _begin_immediate):
+        raise ValueError(f"engine {engine.url} is configured for SQLite already")
+    pragmas = [f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}"]
+    pragmas.append(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+
+    def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # The driver must not issue BEGIN itself; `_begin_immediate` does.
+        typing.cast(_SQLiteConnection, dbapi_connection).isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    event.listen(sync_engine, "connect", on_connect)
+    event.listen(sync_engine, "begin", _begin_immediate)
+    return engine
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

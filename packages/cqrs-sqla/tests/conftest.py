@@ -1,0 +1,91 @@
+"""Databases for the tests: a throwaway PostgreSQL database per run, SQLite files per test.
+
+PostgreSQL is the machine's server (127.0.0.1:5432, user postgres, trust auth)
+unless `CQRS_TEST_POSTGRES_URL` names another server (an SQLAlchemy URL with
+the asyncpg driver; its database is only used to create and drop the
+throwaway one). Tests never skip for a missing server: they fail, loudly.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import itertools
+import os
+import pathlib
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from cqrs_sqla.schema import Schema, TableNames, create_all
+from cqrs_sqla.sqlite import create_sqlite_engine
+
+ADMIN_URL = os.environ.get(
+    "CQRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+_tables = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> collections.abc.Iterator[str]:
+    """A database created for this test run, dropped after it."""
+    import asyncio
+
+    name = f"cqrs_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.make_url(ADMIN_URL)
+
+    async def run(statement: str) -> None:
+        engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(sa.text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    """Each test that asks for a database runs once per database."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> collections.abc.AsyncIterator[AsyncEngine]:
+    engine = create_sqlite_engine(database_url)  # any other URL: a plain async engine
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def schema(engine: AsyncEngine) -> collections.abc.AsyncIterator[Schema]:
+    """Fresh tables for each test: unique names, created now, dropped after."""
+    prefix = f"t{os.getpid()}_{next(_tables)}_"
+    schema = Schema(
+        TableNames(
+            outbox=f"{prefix}outbox",
+            inbox=f"{prefix}inbox",
+            saga=f"{prefix}saga",
+            saga_log=f"{prefix}saga_log",
+        )
+    )
+    await create_all(engine, schema)
+    yield schema
+    async with engine.begin() as connection:
+        await connection.run_sync(schema.metadata.drop_all)
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,174 @@
+"""`SqlAlchemySagaStorage` against the saga storage contract on PostgreSQL and SQLite,
+plus what only it has: the atomic outbox write, compression and NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cqrs.compressors.zlib import ZlibCompressor
+from cqrs.message_brokers.protocol import Message
+from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
+from cqrs.saga.storage.protocol import ISagaStorage
+from cqrs.testing.clock import FakeClock
+from cqrs.testing.saga_storage import SagaStorageContract
+from cqrs_sqla.encoding import decode_payload
+from cqrs_sqla.notify import channel
+from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
+from cqrs_sqla.schema import Schema
+from cqrs_sqla.sqlite import configure_sqlite
+
+_ACT, _STARTED = SagaStepAction.ACT, SagaStepStatus.STARTED
+
+
+async def _outbox_messages(
+    session_factory: async_sessionmaker[AsyncSession], schema: Schema
+) -> list[Message]:
+    outbox = schema.outbox
+    async with session_factory() as session:
+        rows = (await session.execute(sa.select(outbox).order_by(outbox.c.id))).mappings().all()
+    return [
+        Message(
+            message_name=row["event_name"],
+            topic=row["topic"],
+            payload=decode_payload(row["payload"], row["content_encoding"]),
+            message_id=row["event_id"],
+            key=row["partition_key"],
+        )
+        for row in rows
+    ]
+
+
+class TestSqlAlchemySagaStorage(SagaStorageContract):
+    @pytest.fixture
+    def storage(
+        self,
+        clock: FakeClock,
+        session_factory: async_sessionmaker[AsyncSession],
+        schema: Schema,
+    ) -> SqlAlchemySagaStorage:
+        return SqlAlchemySagaStorage(session_factory, schema, clock=clock)
+
+    async def staged_messages(self, storage: ISagaStorage) -> list[Message]:
+        assert isinstance(storage, SqlAlchemySagaStorage)
+        return await _outbox_messages(storage._session_factory, storage._schema)
+
+
+def _message(name: str, message_id: uuid.UUID | None = None) -> Message:
+    return Message(
+        message_name=name,
+        topic="parcels",
+        payload={"parcel_id": "p-1", "note": "Zoë " * 50},
+        message_id=message_id or uuid.uuid4(),
+        key="p-1",
+    )
+
+
+async def test_a_record_step_whose_outbox_insert_fails_writes_nothing(
+    session_factory: async_sessionmaker[AsyncSession], schema: Schema
+) -> None:
+    clock = FakeClock()
+    storage = SqlAlchemySagaStorage(session_factory, schema, clock=clock)
+    saga_id = uuid.uuid4()
+    await storage.create_saga(saga_id, "ParcelSaga", {"parcel_id": "p-1"})
+    sent = _message("Weigh")
+    version = await storage.record_step(
+        saga_id, "Weigh", _ACT, _STARTED, context={"step": 1}, current_version=1, messages=[sent]
+    )
+    before = (await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id))
+    clock.advance(seconds=1)
+
+    with pytest.raises(sa.exc.IntegrityError):
+        await storage.record_step(
+            saga_id,
+            "Label",
+            _ACT,
+            _STARTED,
+            context={"step": 2},
+            current_version=version,
+            saga_status=SagaStatus.RUNNING,
+            error="should not stick",
+            messages=[_message("Label"), _message("Again", sent.message_id)],
+        )
+
+    after = (await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id))
+    assert after == before
+    assert after[0].version == version
+    assert await _outbox_messages(session_factory, schema) == [sent]
+
+
+async def test_messages_are_compressed_when_a_compressor_is_given(
+    session_factory: async_sessionmaker[AsyncSession], schema: Schema
+) -> None:
+    storage = SqlAlchemySagaStorage(session_factory, schema, compressor=ZlibCompressor())
+    saga_id = uuid.uuid4()
+    await storage.create_saga(saga_id, "ParcelSaga", {})
+    message = _message("Weigh")
+
+    await storage.record_step(
+        saga_id, "Weigh", _ACT, _STARTED, context={}, current_version=1, messages=[message]
+    )
+
+    outbox = schema.outbox
+    async with session_factory() as session:
+        row = (await session.execute(sa.select(outbox))).mappings().one()
+    assert row["content_encoding"] == "zlib"
+    assert b"parcel_id" not in row["payload"]
+    assert len(row["payload"]) < len(str(message.payload).encode())
+    assert await _outbox_messages(session_factory, schema) == [message]
+
+
+async def test_the_default_clock_is_time_zone_aware_utc(
+    session_factory: async_sessionmaker[AsyncSession], schema: Schema
+) -> None:
+    storage = SqlAlchemySagaStorage(session_factory, schema)
+    saga_id = uuid.uuid4()
+    await storage.create_saga(saga_id, "ParcelSaga", {})
+
+    await storage.log_step(saga_id, "Weigh", _ACT, _STARTED)
+
+    (entry,) = await storage.get_step_history(saga_id)
+    assert entry.timestamp.utcoffset() is not None
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_record_step_with_messages_notifies_the_relays(
+    session_factory: async_sessionmaker[AsyncSession], schema: Schema, postgres_url: str
+) -> None:
+    storage = SqlAlchemySagaStorage(session_factory, schema)
+    saga_id = uuid.uuid4()
+    await storage.create_saga(saga_id, "ParcelSaga", {})
+    notified = asyncio.Event()
+    dsn = sa.make_url(postgres_url).set(drivername="postgresql")
+    listener = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    try:
+        await listener.add_listener(channel(schema), lambda *_: notified.set())
+        await storage.record_step(
+            saga_id,
+            "Label",
+            _ACT,
+            _STARTED,
+            context={},
+            current_version=1,
+            messages=[_message("Label")],
+        )
+
+        await asyncio.wait_for(notified.wait(), timeout=5)
+    finally:
+        await listener.close()
+
+
+async def test_configure_sqlite_refuses_a_second_call_and_leaves_other_engines_alone(
+    engine: AsyncEngine,
+) -> None:
+    if engine.dialect.name == "sqlite":
+        with pytest.raises(ValueError, match="configured for SQLite already"):
+            configure_sqlite(engine)
+    else:
+        assert configure_sqlite(engine) is engine  # and again: nothing to configure
+        assert configure_sqlite(engine) is engine
