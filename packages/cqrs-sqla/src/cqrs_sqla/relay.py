@@ -11,7 +11,9 @@ A claim is one transaction, held while the relay publishes:
   releases the locks. A relay that dies mid-claim rolls back: its rows go
   out again, with the same event ids.
 * SQLite: claims are serialised across processes by an exclusive lock on a
-  file next to the database (`<db>.relay.lock`), so relays take turns.
+  file next to the database (`<db>.relay.lock`), so relays take turns. The
+  rows are read in one short transaction and marked in another, so the
+  database's single write lock is not held while the relay publishes.
 
 `wait_for_rows` listens for the outbox's `NOTIFY` on PostgreSQL, so a relay
 wakes as soon as rows commit; on SQLite it waits for the poll interval.
@@ -217,6 +219,10 @@ class _SqlClaim:
         try:
             await connection.begin()
             self._rows = await self._take(connection)
+            if not store.is_postgresql:
+                # The file lock keeps other relays out; holding SQLite's write lock
+                # while publishing would stall every writer of the database instead.
+                await connection.commit()
         except BaseException:
             await self._close(commit=False)
             raise
@@ -289,6 +295,8 @@ class _SqlClaim:
     async def _mark(self) -> None:
         connection, store = self._connection, self._store
         assert connection is not None
+        if not connection.in_transaction():
+            await connection.begin()
         outbox, now = store.schema.outbox, store.clock()
         if self._done:
             await connection.execute(
@@ -317,7 +325,7 @@ class _SqlClaim:
         connection, self._connection = self._connection, None
         try:
             if connection is not None:
-                if commit:
+                if commit and connection.in_transaction():
                     await connection.commit()
                 await connection.close()
         finally:

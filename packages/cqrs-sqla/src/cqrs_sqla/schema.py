@@ -121,6 +121,7 @@ def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
         sa.Column("published_at", UTCDateTime(), nullable=True),
         # Partial indexes: the relay's scans touch pending rows only, however many
         # delivered rows the table keeps.
+        sa.Index(f"ix_{name}_pending_id", "id", postgresql_where=pending, sqlite_where=pending),
         sa.Index(
             f"ix_{name}_pending",
             "next_attempt_at",

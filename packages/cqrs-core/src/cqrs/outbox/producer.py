@@ -78,19 +78,21 @@ class ProducerRepository:
 
     async def commit(self, session: typing.Any = None) -> None:
         """Mark the held batch (published rows done, failed ones backing off, the rest
-        pending) and let it go."""
+        pending) and let it go; with a `session`, or with no batch held, commit the
+        outbox's own transaction instead."""
         if session is None and self._producer.batch:
             await self._producer._close_batch(mark=True)  # pyright: ignore[reportPrivateUsage]
             return
-        await self.outbox_method("commit")(session)
+        await self._outbox_method("commit")(session)
 
     async def rollback(self, session: typing.Any = None) -> None:
-        """Let the held batch go without marking anything: all its rows stay pending,
-        so the published ones go out again."""
+        """Let the held batch go without marking anything (all its rows stay pending,
+        so the published ones go out again); with a `session`, or with no batch held,
+        roll the outbox's own transaction back."""
         if session is None and self._producer.batch:
             await self._producer._close_batch(mark=False)  # pyright: ignore[reportPrivateUsage]
             return
-        await self.outbox_method("rollback")(session)
+        await self._outbox_method("rollback")(session)
 
     def claim(self, limit: int, retry: RetryPolicy) -> OutboxClaim:
         """The outbox's own `claim` (see `OutboxStore`)."""
@@ -100,7 +102,7 @@ class ProducerRepository:
         """The outbox's own `wait_for_rows` (see `OutboxStore`)."""
         await self.outbox.wait_for_rows(timeout)
 
-    def outbox_method(self, name: str) -> typing.Callable[..., typing.Awaitable[None]]:
+    def _outbox_method(self, name: str) -> typing.Callable[..., typing.Awaitable[None]]:
         """The outbox's method `name`; `TypeError` when it has none."""
         method = getattr(self.outbox, name, None)
         if not callable(method):
