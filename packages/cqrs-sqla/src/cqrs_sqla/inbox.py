@@ -54,15 +54,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cqrs.clock import utc_now
 from cqrs.exceptions import ConfigurationError
 from cqrs.inbox.repository import check_cutoff, check_key
 from cqrs_sqla.schema import Schema
 
 __all__ = ("SqlAlchemyInbox",)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class SqlAlchemyInbox:
@@ -73,7 +70,7 @@ class SqlAlchemyInbox:
     """
 
     def __init__(
-        self, schema: Schema, *, clock: typing.Callable[[], datetime.datetime] = _now
+        self, schema: Schema, *, clock: typing.Callable[[], datetime.datetime] = utc_now
     ) -> None:
         self._schema = schema
         self._clock = clock

@@ -32,6 +32,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from cqrs.clock import utc_now
 from cqrs.compressors.protocol import Compressor
 from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError
@@ -47,10 +48,6 @@ __all__ = ("SqlAlchemyOutboxedEventRepository",)
 _STAGED: typing.Final = "cqrs_sqla.outbox.staged"
 
 
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 class SqlAlchemyOutboxedEventRepository:
     """`cqrs.OutboxedEventRepository` on an SQLAlchemy async session, and the
     `cqrs.outbox.OutboxStore` of the same table."""
@@ -61,7 +58,7 @@ class SqlAlchemyOutboxedEventRepository:
         compressor: Compressor | None = None,
         *,
         schema: Schema | None = None,
-        clock: typing.Callable[[], datetime.datetime] = _utc_now,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
         self.session_factory = session_factory
         self.compressor = compressor

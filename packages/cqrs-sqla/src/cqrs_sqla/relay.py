@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cqrs.clock import utc_now
 from cqrs.compressors.protocol import Compressor
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
@@ -53,10 +54,6 @@ __all__ = ("SqlAlchemyOutboxStore",)
 _LOCK_NAMESPACE: typing.Final = 0x6371_7273  # "cqrs"
 
 
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 class SqlAlchemyOutboxStore:
     """`cqrs.outbox.relay.OutboxStore` on an SQLAlchemy async engine."""
 
@@ -66,7 +63,7 @@ class SqlAlchemyOutboxStore:
         schema: Schema,
         *,
         compressor: Compressor | None = None,
-        clock: typing.Callable[[], datetime.datetime] = _utc_now,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
         self.engine = engine
         self.schema = schema

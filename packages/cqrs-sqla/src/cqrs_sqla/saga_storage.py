@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cqrs.clock import utc_now
 from cqrs.compressors.protocol import Compressor
 from cqrs.message_brokers.protocol import Message
 from cqrs.saga.errors import SagaAlreadyExistsError, SagaConcurrencyError, SagaNotFoundError
@@ -56,10 +57,6 @@ _NOT_WAITING: typing.Final[dict[str, object]] = {
 }
 
 
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 class SqlAlchemySagaStorage:
     """`ISagaStorage` on the schema's `saga`, `saga_log` and outbox tables.
 
@@ -74,7 +71,7 @@ class SqlAlchemySagaStorage:
         session_factory: async_sessionmaker[AsyncSession],
         schema: Schema,
         *,
-        clock: typing.Callable[[], datetime.datetime] = _utc_now,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
         compressor: Compressor | None = None,
     ) -> None:
         self._session_factory = session_factory

@@ -31,6 +31,7 @@ import pydantic
 from typing_extensions import TypeVar
 
 from cqrs._message import DataclassSerializable, PydanticSerializable, Serializable
+from cqrs.clock import utc_now
 
 __all__ = (
     "IEvent",
@@ -42,10 +43,6 @@ __all__ = (
 )
 
 PayloadT = TypeVar("PayloadT", default=typing.Any)
-
-
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class IEvent(Serializable):
@@ -78,7 +75,7 @@ class NotificationEvent(Event, typing.Generic[PayloadT]):
     """
 
     event_id: uuid.UUID = pydantic.Field(default_factory=uuid.uuid4)
-    event_timestamp: datetime.datetime = pydantic.Field(default_factory=_utc_now)
+    event_timestamp: datetime.datetime = pydantic.Field(default_factory=utc_now)
     event_name: str
     topic: str = pydantic.Field(
         default="", validation_alias=pydantic.AliasChoices("topic", "event_topic")

@@ -38,16 +38,13 @@ import uuid
 
 from typing_extensions import Self
 
+from cqrs.clock import utc_now
 from cqrs.exceptions import ConfigurationError, CQRSError
 from cqrs.inbox.repository import InboxRecord, check_cutoff, check_key
 
 __all__ = ("MemoryInbox", "MemoryInboxSession", "InboxDeadlockError")
 
 _Key = tuple[str, uuid.UUID]
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class InboxDeadlockError(CQRSError):
@@ -195,7 +192,7 @@ class MemoryInbox:
     than a cutoff.
     """
 
-    def __init__(self, clock: typing.Callable[[], datetime.datetime] = _now) -> None:
+    def __init__(self, clock: typing.Callable[[], datetime.datetime] = utc_now) -> None:
         self._ledger = _Ledger(clock)
 
     def session(self) -> MemoryInboxSession:

@@ -30,6 +30,7 @@ import datetime
 import types
 import typing
 
+from cqrs.clock import utc_now
 from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError
 from cqrs.message_brokers.protocol import Message
@@ -38,10 +39,6 @@ from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
 from cqrs.outbox.repository import outbox_message
 
 __all__ = ("MemoryOutbox", "MemoryOutboxSession")
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 @dataclasses.dataclass
@@ -55,7 +52,7 @@ class MemoryOutbox:
     """`OutboxedEventRepository` and `OutboxStore` over a list; `rows()` shows what
     was committed. Relays on one event loop share it safely."""
 
-    def __init__(self, clock: typing.Callable[[], datetime.datetime] = _now) -> None:
+    def __init__(self, clock: typing.Callable[[], datetime.datetime] = utc_now) -> None:
         self._clock = clock
         self._rows: list[OutboxedEvent] = []
         self._session: MemoryOutboxSession | None = None

@@ -11,8 +11,9 @@ import datetime
 import typing
 
 from cqrs._bootstrap import filled, run_startup_hooks
+from cqrs.clock import utc_now
 from cqrs.container.resolve import as_container
-from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy, utc_now
+from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.storage.memory import MemorySagaStorage

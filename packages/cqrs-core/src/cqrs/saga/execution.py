@@ -34,6 +34,7 @@ import typing
 import uuid
 
 from cqrs._generics import generic_args
+from cqrs.clock import utc_now
 from cqrs.container.protocol import Container
 from cqrs.events.event import NotificationEvent
 from cqrs.fallback import call_with_fallback
@@ -99,11 +100,6 @@ DEFAULT_COMPENSATION: typing.Final = CompensationPolicy()
 DEFAULT_LEASE: typing.Final = datetime.timedelta(seconds=60)
 # How long `deliver` keeps asking for a saga another worker is briefly holding.
 DEFAULT_CLAIM_WAIT: typing.Final = datetime.timedelta(seconds=5)
-
-
-def utc_now() -> datetime.datetime:
-    """The default clock: now, in UTC."""
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class SagaRunner:

@@ -31,6 +31,7 @@ import datetime
 import typing
 import uuid
 
+from cqrs.clock import utc_now
 from cqrs.container.protocol import Container
 from cqrs.events.event import NotificationEvent
 from cqrs.saga.errors import SagaError
@@ -39,7 +40,6 @@ from cqrs.saga.execution import (
     DEFAULT_LEASE,
     CompensationPolicy,
     SagaRunner,
-    utc_now,
 )
 from cqrs.saga.map import SagaMap
 from cqrs.saga.models import SagaContext, SagaState

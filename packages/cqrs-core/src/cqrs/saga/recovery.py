@@ -20,6 +20,7 @@ import logging
 import typing
 import uuid
 
+from cqrs.clock import utc_now
 from cqrs.container.resolve import as_container
 from cqrs.saga.errors import SagaConcurrencyError, SagaStepTimeoutError
 from cqrs.saga.execution import (
@@ -27,7 +28,6 @@ from cqrs.saga.execution import (
     DEFAULT_LEASE,
     CompensationPolicy,
     SagaRunner,
-    utc_now,
 )
 from cqrs.saga.models import SagaContext, SagaStatus
 from cqrs.saga.saga import Saga

@@ -19,6 +19,7 @@ import datetime
 import typing
 import uuid
 
+from cqrs.clock import utc_now
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.memory import MemoryOutbox
 from cqrs.saga.errors import SagaAlreadyExistsError, SagaConcurrencyError, SagaNotFoundError
@@ -33,10 +34,6 @@ from cqrs.saga.models import (
 from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
 
 __all__ = ("MemorySagaStorage",)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 _FINAL: typing.Final = frozenset(status for status in SagaStatus if status.is_final)
@@ -81,7 +78,7 @@ class MemorySagaStorage:
 
     def __init__(
         self,
-        clock: typing.Callable[[], datetime.datetime] = _now,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
         outbox: MemoryOutbox | None = None,
     ) -> None:
         self._clock = clock
