@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import cqrs
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.outbox.repository import UnregisteredEventError
+from cqrs.testing import registered_outbox_events
 from cqrs_sqla.encoding import decode_payload
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
@@ -25,11 +26,9 @@ class Shipped(pydantic.BaseModel):
 
 @pytest.fixture(autouse=True)
 def registered() -> collections.abc.Iterator[None]:
-    cqrs.OutboxedEventMap.register(f"{PREFIX}shipped", cqrs.NotificationEvent[Shipped])
-    yield
-    registry = cqrs.OutboxedEventMap._registry
-    for name in [name for name in registry if name.startswith(PREFIX)]:
-        del registry[name]
+    """The registry is process-wide: leave it as it was."""
+    with registered_outbox_events({f"{PREFIX}shipped": cqrs.NotificationEvent[Shipped]}):
+        yield
 
 
 def shipped(order_id: str) -> cqrs.NotificationEvent[Shipped]:

@@ -16,7 +16,7 @@ from cqrs.compressors import zlib
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox import OutboxRelay, RetryPolicy
-from cqrs.testing import FakeClock
+from cqrs.testing import FakeClock, registered_outbox_events
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
@@ -32,11 +32,9 @@ class Joined(pydantic.BaseModel):
 
 @pytest.fixture(autouse=True)
 def registered() -> collections.abc.Iterator[None]:
-    cqrs.OutboxedEventMap.register(f"{PREFIX}joined", cqrs.NotificationEvent[Joined])
-    yield
-    registry = cqrs.OutboxedEventMap._registry
-    for name in [name for name in registry if name.startswith(PREFIX)]:
-        del registry[name]
+    """The registry is process-wide: leave it as it was."""
+    with registered_outbox_events({f"{PREFIX}joined": cqrs.NotificationEvent[Joined]}):
+        yield
 
 
 @pytest.fixture

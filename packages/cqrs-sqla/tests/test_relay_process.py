@@ -24,6 +24,7 @@ import cqrs
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.relay import OutboxRelay
+from cqrs.testing import registered_outbox_events
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import channel
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
@@ -41,11 +42,9 @@ class Placed(pydantic.BaseModel):
 
 @pytest.fixture(autouse=True)
 def registered() -> collections.abc.Iterator[None]:
-    cqrs.OutboxedEventMap.register(f"{PREFIX}placed", cqrs.NotificationEvent[Placed])
-    yield
-    registry = cqrs.OutboxedEventMap._registry
-    for name in [name for name in registry if name.startswith(PREFIX)]:
-        del registry[name]
+    """The registry is process-wide: leave it as it was."""
+    with registered_outbox_events({f"{PREFIX}placed": cqrs.NotificationEvent[Placed]}):
+        yield
 
 
 @pytest.fixture

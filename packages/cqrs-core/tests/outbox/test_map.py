@@ -8,6 +8,7 @@ import pydantic
 import pytest
 
 import cqrs
+from cqrs.testing import registered_outbox_events
 
 PREFIX = "tests.outbox.test_map."
 
@@ -22,11 +23,9 @@ class Left(pydantic.BaseModel):
 
 @pytest.fixture(autouse=True)
 def forget_registered_names() -> collections.abc.Iterator[None]:
-    """The registry is class-level state: remove what each test added."""
-    yield
-    registry = cqrs.OutboxedEventMap._registry
-    for name in [name for name in registry if name.startswith(PREFIX)]:
-        del registry[name]
+    """The registry is process-wide: leave it as it was."""
+    with registered_outbox_events():
+        yield
 
 
 def test_register_then_get_returns_the_class() -> None:

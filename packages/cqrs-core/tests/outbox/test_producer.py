@@ -16,7 +16,7 @@ import cqrs
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox import EventProducer, MemoryOutbox, OutboxRelay, OutboxStatus, RetryPolicy
-from cqrs.testing import FakeClock
+from cqrs.testing import FakeClock, registered_outbox_events
 
 PREFIX = "tests.outbox.test_producer."
 RETRY = RetryPolicy(max_attempts=2, initial_delay=datetime.timedelta(seconds=10))
@@ -29,11 +29,9 @@ class Shipped(pydantic.BaseModel):
 
 @pytest.fixture(autouse=True)
 def registered() -> collections.abc.Iterator[None]:
-    cqrs.OutboxedEventMap.register(f"{PREFIX}shipped", cqrs.NotificationEvent[Shipped])
-    yield
-    registry = cqrs.OutboxedEventMap._registry
-    for name in [name for name in registry if name.startswith(PREFIX)]:
-        del registry[name]
+    """The registry is process-wide: leave it as it was."""
+    with registered_outbox_events({f"{PREFIX}shipped": cqrs.NotificationEvent[Shipped]}):
+        yield
 
 
 @pytest.fixture

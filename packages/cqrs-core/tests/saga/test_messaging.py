@@ -34,7 +34,7 @@ from cqrs.saga.recovery import SagaRecoveryWorker
 from cqrs.saga.saga import Saga, SagaDefinitionError
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
-from cqrs.testing import FakeClock
+from cqrs.testing import FakeClock, registered_outbox_events
 
 ACT, COMPENSATE = SagaStepAction.ACT, SagaStepAction.COMPENSATE
 
@@ -112,13 +112,11 @@ def fresh_world() -> None:
 
 @pytest.fixture(autouse=True)
 def registered_commands() -> collections.abc.Iterator[None]:
-    """Register this module's command names; the registry is process-wide, so clean up."""
-    for name in (RESERVE, RELEASE):
-        cqrs.OutboxedEventMap.register(name, cqrs.NotificationEvent[StockCommand])
-    yield
-    registry = cqrs.OutboxedEventMap._registry
-    for name in [name for name in registry if name.startswith(PREFIX)]:
-        del registry[name]
+    """The registry is process-wide: leave it as it was."""
+    with registered_outbox_events(
+        dict.fromkeys((RESERVE, RELEASE), cqrs.NotificationEvent[StockCommand])
+    ):
+        yield
 
 
 # --- the saga ------------------------------------------------------------------------

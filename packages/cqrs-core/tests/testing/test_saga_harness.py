@@ -20,7 +20,14 @@ from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import SagaContext, SagaLogEntry, SagaStatus, SagaStepAction
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
-from cqrs.testing import FakeClock, HarnessError, InjectedFailure, SagaOutcome, SagaTestHarness
+from cqrs.testing import (
+    FakeClock,
+    HarnessError,
+    InjectedFailure,
+    SagaOutcome,
+    SagaTestHarness,
+    registered_outbox_events,
+)
 
 PREFIX = "tests.testing.test_saga_harness."
 BOOK = PREFIX + "book_hotel"
@@ -39,13 +46,11 @@ class HotelCommand(pydantic.BaseModel):
 
 @pytest.fixture(autouse=True)
 def registered_commands() -> collections.abc.Iterator[None]:
-    """Register this module's command names; the registry is process-wide, so clean up."""
-    for name in (BOOK, CANCEL):
-        cqrs.OutboxedEventMap.register(name, cqrs.NotificationEvent[HotelCommand])
-    yield
-    registry = cqrs.OutboxedEventMap._registry
-    for name in [name for name in registry if name.startswith(PREFIX)]:
-        del registry[name]
+    """The registry is process-wide: leave it as it was."""
+    with registered_outbox_events(
+        dict.fromkeys((BOOK, CANCEL), cqrs.NotificationEvent[HotelCommand])
+    ):
+        yield
 
 
 @dataclasses.dataclass

@@ -39,7 +39,7 @@ from cqrs.exceptions import ConfigurationError
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy
 from cqrs.outbox.repository import outbox_message
 from cqrs_sqla.encoding import outbox_values
-from cqrs_sqla.notify import channel_of
+from cqrs_sqla.notify import notify_statement
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
 
@@ -165,7 +165,7 @@ def _insert_staged(sync_session: Session) -> None:
     for table, rows in staged.items():
         sync_session.execute(table.insert(), rows)
         if postgresql:
-            sync_session.execute(sa.select(sa.func.pg_notify(channel_of(table), "")))
+            sync_session.execute(notify_statement(table))
 
 
 def _drop_staged(sync_session: Session) -> None:

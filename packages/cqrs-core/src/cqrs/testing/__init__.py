@@ -7,6 +7,7 @@ pass; it needs pytest and pytest-asyncio, so it is imported on its own.
 from cqrs.outbox.memory import MemoryOutbox
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.testing.clock import FakeClock
+from cqrs.testing.outbox import registered_outbox_events
 from cqrs.testing.saga import HarnessError, InjectedFailure, SagaOutcome, SagaTestHarness
 
 __all__ = (
@@ -17,4 +18,5 @@ __all__ = (
     "SagaOutcome",
     "InjectedFailure",
     "HarnessError",
+    "registered_outbox_events",
 )
