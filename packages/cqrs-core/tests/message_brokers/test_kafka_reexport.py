@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 import pytest
 
 import cqrs
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("cqrs_kafka") is not None,
-    reason="cqrs-kafka is installed, so the re-exports import",
-)
-
 KAFKA_MODULES = ["cqrs.message_brokers.kafka", "cqrs.adapters.kafka"]
+
+
+@pytest.fixture(autouse=True)
+def without_cqrs_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `cqrs_kafka` unimportable, and forget the re-export modules if loaded."""
+    monkeypatch.setitem(sys.modules, "cqrs_kafka", None)
+    for module in KAFKA_MODULES:
+        monkeypatch.delitem(sys.modules, module, raising=False)
 
 
 @pytest.mark.parametrize("module", KAFKA_MODULES)

@@ -20,7 +20,7 @@ from cqrs.compressors.protocol import Compressor
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.protocol import Message
 
-__all__ = ("encode_payload", "decode_payload", "outbox_values", "trace_context")
+__all__ = ("encode_payload", "decode_payload", "outbox_values", "message_headers")
 
 _DECOMPRESSORS: dict[str, Compressor] = {"zlib": ZlibCompressor()}
 
@@ -52,23 +52,11 @@ def decode_payload(
     return typing.cast(dict[str, typing.Any], json.loads(body))
 
 
-def trace_context() -> tuple[str | None, str | None]:
-    """The current `traceparent` and `tracestate`, when OpenTelemetry is in use."""
-    try:
-        from opentelemetry import propagate  # pyright: ignore[reportMissingImports]
-    except ImportError:
-        return None, None
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)  # pyright: ignore[reportUnknownMemberType]
-    return carrier.get("traceparent"), carrier.get("tracestate")
-
-
 def outbox_values(
     message: Message, now: datetime.datetime, compressor: Compressor | None = None
 ) -> dict[str, typing.Any]:
     """Column values of the outbox row that stores `message`, written at `now`."""
     body, content_encoding = encode_payload(message.payload, compressor)
-    traceparent, tracestate = trace_context()
     return {
         "event_id": message.message_id,
         "event_name": message.message_name,
@@ -76,10 +64,17 @@ def outbox_values(
         "partition_key": message.key,
         "payload": body,
         "content_encoding": content_encoding,
-        "traceparent": traceparent,
-        "tracestate": tracestate,
+        # The writer's W3C trace context, which `Message.from_event` captured.
+        "traceparent": message.headers.get("traceparent"),
+        "tracestate": message.headers.get("tracestate"),
         "status": "pending",
         "attempts": 0,
         "created_at": now,
         "next_attempt_at": now,
     }
+
+
+def message_headers(traceparent: str | None, tracestate: str | None) -> dict[str, str]:
+    """The headers of a message read back from an outbox row: its trace context."""
+    stored = {"traceparent": traceparent, "tracestate": tracestate}
+    return {name: value for name, value in stored.items() if value}

@@ -44,7 +44,7 @@ from cqrs.compressors.protocol import Compressor
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.relay import RetryPolicy, publishable
-from cqrs_sqla.encoding import decode_payload
+from cqrs_sqla.encoding import decode_payload, message_headers
 from cqrs_sqla.notify import channel
 from cqrs_sqla.schema import Schema
 
@@ -159,6 +159,8 @@ class SqlAlchemyOutboxStore:
             outbox.c.partition_key,
             outbox.c.payload,
             outbox.c.content_encoding,
+            outbox.c.traceparent,
+            outbox.c.tracestate,
             outbox.c.status,
             outbox.c.attempts,
             outbox.c.created_at,
@@ -173,6 +175,7 @@ class SqlAlchemyOutboxStore:
             payload=decode_payload(row.payload, row.content_encoding, self.compressor),
             message_id=typing.cast(uuid.UUID, row.event_id),
             key=row.partition_key,
+            headers=message_headers(row.traceparent, row.tracestate),
         )
         return OutboxedEvent(
             id=row.id,

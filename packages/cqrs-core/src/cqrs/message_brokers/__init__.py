@@ -6,6 +6,12 @@
 
 from cqrs.message_brokers.devnull import DevnullMessageBroker
 from cqrs.message_brokers.memory import InMemoryMessageBroker
-from cqrs.message_brokers.protocol import Message, MessageBroker
+from cqrs.message_brokers.protocol import BatchMessageBroker, Message, MessageBroker
 
-__all__ = ("Message", "MessageBroker", "DevnullMessageBroker", "InMemoryMessageBroker")
+__all__ = (
+    "Message",
+    "MessageBroker",
+    "BatchMessageBroker",
+    "DevnullMessageBroker",
+    "InMemoryMessageBroker",
+)

@@ -16,8 +16,9 @@ import typing
 import uuid
 
 from cqrs.events.event import NotificationEvent
+from cqrs.tracing import trace_headers
 
-__all__ = ("Message", "MessageBroker")
+__all__ = ("Message", "MessageBroker", "BatchMessageBroker")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -26,7 +27,8 @@ class Message:
 
     `payload` is the event's wire dict; `message_id` its `event_id`, which a
     consumer's inbox uses to drop duplicates; `key` the partition key, so one
-    key's messages stay in order.
+    key's messages stay in order; `headers` travel beside the payload (the
+    outbox keeps the writer's W3C trace context there).
     """
 
     message_name: str
@@ -34,16 +36,19 @@ class Message:
     payload: typing.Mapping[str, typing.Any]
     message_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     key: str | None = None
+    headers: typing.Mapping[str, str] = dataclasses.field(default_factory=dict[str, str])
 
     @classmethod
     def from_event(cls, event: NotificationEvent[typing.Any], key: str | None = None) -> Message:
-        """The message carrying `event`, with the event's id, name and topic."""
+        """The message carrying `event`, with the event's id, name and topic, and the
+        current W3C trace context (when OpenTelemetry is in use) as headers."""
         return cls(
             message_name=event.event_name,
             topic=event.topic,
             payload=event.to_dict(),
             message_id=event.event_id,
             key=key,
+            headers=trace_headers(),
         )
 
 
@@ -56,5 +61,24 @@ class MessageBroker(typing.Protocol):
 
         Returns once the broker has taken the message; raises the adapter's
         error if it could not be published (nothing is retried here).
+        """
+        ...
+
+
+@typing.runtime_checkable
+class BatchMessageBroker(MessageBroker, typing.Protocol):
+    """A broker that can publish many messages without waiting for each one.
+
+    The outbox relay uses `send_batch` when the broker has it: one call per
+    claimed batch instead of one round trip per row.
+    """
+
+    async def send_batch(
+        self, messages: typing.Sequence[Message]
+    ) -> typing.Sequence[BaseException | None]:
+        """Publish `messages` in order; return one outcome per message (`None` when it
+        was published, else the error), in the same order.
+
+        Messages with the same key must reach the broker in the order given.
         """
         ...

