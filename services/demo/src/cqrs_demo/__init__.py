@@ -1,0 +1,1 @@
+"""`cqrs-demo`: the reference system on one machine."""

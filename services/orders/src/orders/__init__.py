@@ -1,0 +1,1 @@
+"""The orders service of the reference system."""
