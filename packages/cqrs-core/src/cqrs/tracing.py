@@ -5,7 +5,7 @@ Messages carry the trace context of the code that produced them
 consumer, also across the outbox gap. Without OpenTelemetry, or outside a
 recording span, there is nothing to carry and `trace_headers` is empty.
 
->>> trace_headers() if not opentelemetry_installed() else {}
+>>> trace_headers()  # outside any span
 {}
 """
 

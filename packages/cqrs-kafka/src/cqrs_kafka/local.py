@@ -91,6 +91,12 @@ def _receive(connection: socket.socket, size: int) -> bytes:
     return data
 
 
+def _temporary_log() -> pathlib.Path:
+    descriptor, path = tempfile.mkstemp(prefix="cqrs-kafka-broker-", suffix=".log")
+    os.close(descriptor)
+    return pathlib.Path(path)
+
+
 class LocalKafkaBroker:
     """One Tansu broker process on `host:port` (a free port when `port` is None).
 
@@ -110,11 +116,7 @@ class LocalKafkaBroker:
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.startup_timeout = startup_timeout
-        self.log_path = pathlib.Path(
-            log_path
-            if log_path is not None
-            else tempfile.mkstemp(prefix="cqrs-kafka-broker-", suffix=".log")[1]
-        )
+        self.log_path = pathlib.Path(log_path) if log_path is not None else _temporary_log()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -11,20 +11,33 @@ async def test_publish(kafka_bootstrap_servers: str) -> None:
 
 `kafka_bootstrap_servers` is `$CQRS_TEST_KAFKA_BOOTSTRAP_SERVERS` when set (an
 external Kafka), else the address of `local_kafka`, a `LocalKafkaBroker`
-(needs `cqrs-kafka[local]`). `kafka_topic` makes a fresh topic name per test.
+(needs `cqrs-kafka[local]`). `kafka_topic` makes a fresh topic name per test,
+and `read_records` reads what a test published back from the topic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import os
+import typing
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
 from cqrs_kafka.local import LocalKafkaBroker
 
-__all__ = ("BOOTSTRAP_ENV", "local_kafka", "kafka_bootstrap_servers", "kafka_topic")
+__all__ = (
+    "BOOTSTRAP_ENV",
+    "local_kafka",
+    "kafka_bootstrap_servers",
+    "kafka_topic",
+    "read_records",
+)
+
+Record = ConsumerRecord[bytes, bytes]
 
 #: Environment variable naming an external broker for the tests.
 BOOTSTRAP_ENV = "CQRS_TEST_KAFKA_BOOTSTRAP_SERVERS"
@@ -53,3 +66,41 @@ def kafka_topic(request: pytest.FixtureRequest) -> str:
     return f"test.{request.node.name[:40]}.{uuid.uuid4().hex[:8]}".replace("[", "-").replace(
         "]", ""
     )
+
+
+async def read_records(
+    bootstrap_servers: str, topic: str, count: int, timeout: float = 30.0
+) -> list[Record]:
+    """The first `count` records of `topic`, from all partitions, from the start.
+
+    Raises `AssertionError` when fewer arrive within `timeout` seconds. Records
+    of one partition come in their order; partitions interleave.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(records) < count:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"{len(records)} of {count} records arrived on {topic} in {timeout}s"
+                )
+            getmany = typing.cast(
+                "typing.Callable[..., typing.Awaitable[dict[typing.Any, list[Record]]]]",
+                consumer.getmany,  # pyright: ignore[reportUnknownMemberType]
+            )
+            batches = await getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
+            for batch in batches.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records[:count]
