@@ -163,6 +163,39 @@ async def test_published_rows_are_purged_by_retention(
     assert await statuses(engine, schema) == [("pending", 0)]
 
 
+async def test_the_relay_applies_the_retention_policy_on_its_schedule(
+    engine: AsyncEngine, schema: Schema, clock: FakeClock, store: SqlAlchemyOutboxStore
+) -> None:
+    await write(engine, schema, clock, "a", "b")
+    relay = OutboxRelay(
+        store,
+        InMemoryMessageBroker(),
+        retention=datetime.timedelta(hours=1),
+        purge_interval=datetime.timedelta(hours=2),
+        clock=clock,
+    )
+    await relay.run_once()
+
+    assert await relay.purge_if_due() == 0  # published just now: kept
+    clock.advance(datetime.timedelta(minutes=90))
+    assert await relay.purge_if_due() == 0  # old enough, but the last purge was 90 min ago
+    clock.advance(datetime.timedelta(minutes=30))
+    assert await relay.purge_if_due() == 2
+    assert await statuses(engine, schema) == []
+
+
+async def test_without_retention_the_relay_keeps_every_row(
+    engine: AsyncEngine, schema: Schema, clock: FakeClock, store: SqlAlchemyOutboxStore
+) -> None:
+    await write(engine, schema, clock, "a")
+    relay = OutboxRelay(store, InMemoryMessageBroker(), retention=None, clock=clock)
+    await relay.run_once()
+    clock.advance(datetime.timedelta(days=365))
+
+    assert await relay.purge_if_due() == 0
+    assert await statuses(engine, schema) == [("published", 1)]
+
+
 async def test_each_key_keeps_its_order_through_several_failures(
     engine: AsyncEngine, schema: Schema, clock: FakeClock, store: SqlAlchemyOutboxStore
 ) -> None:

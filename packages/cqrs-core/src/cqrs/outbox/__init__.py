@@ -4,7 +4,13 @@ from cqrs.outbox.map import OutboxedEventMap
 from cqrs.outbox.memory import MemoryOutbox, MemoryOutboxSession
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.producer import EventProducer, ProducerRepository
-from cqrs.outbox.relay import OutboxClaim, OutboxRelay, OutboxStore, RetryPolicy
+from cqrs.outbox.relay import (
+    OutboxClaim,
+    OutboxRelay,
+    OutboxStore,
+    RetainingOutboxStore,
+    RetryPolicy,
+)
 from cqrs.outbox.repository import OutboxedEventRepository, UnregisteredEventError
 
 __all__ = (
@@ -17,6 +23,7 @@ __all__ = (
     "UnregisteredEventError",
     "OutboxRelay",
     "OutboxStore",
+    "RetainingOutboxStore",
     "OutboxClaim",
     "RetryPolicy",
     "EventProducer",

@@ -41,10 +41,18 @@ import logging
 import types
 import typing
 
+from cqrs.clock import Clock, utc_now
 from cqrs.message_brokers.protocol import BatchMessageBroker, MessageBroker
 from cqrs.outbox.models import OutboxedEvent
 
-__all__ = ("OutboxClaim", "OutboxStore", "OutboxRelay", "RetryPolicy", "publishable")
+__all__ = (
+    "OutboxClaim",
+    "OutboxStore",
+    "RetainingOutboxStore",
+    "OutboxRelay",
+    "RetryPolicy",
+    "publishable",
+)
 
 logger = logging.getLogger("cqrs.outbox.relay")
 
@@ -107,6 +115,15 @@ class OutboxStore(typing.Protocol):
         ...
 
 
+@typing.runtime_checkable
+class RetainingOutboxStore(OutboxStore, typing.Protocol):
+    """A store that can delete published rows, which `OutboxRelay` then does on a schedule."""
+
+    async def purge_published(self, older_than: datetime.datetime) -> int:
+        """Delete the rows published before `older_than`; return how many."""
+        ...
+
+
 def publishable(
     rows: typing.Sequence[OutboxedEvent], pending_by_key: typing.Mapping[str, typing.Sequence[int]]
 ) -> list[OutboxedEvent]:
@@ -138,7 +155,13 @@ def publishable(
 
 
 class OutboxRelay:
-    """Moves rows from an `OutboxStore` to a `MessageBroker`."""
+    """Moves rows from an `OutboxStore` to a `MessageBroker`.
+
+    With a `RetainingOutboxStore` (cqrs-sqla's), `run_forever` also applies the
+    retention policy: every `purge_interval` it deletes the rows published
+    more than `retention` ago, so the table holds recent history only.
+    `retention=None` keeps every row.
+    """
 
     def __init__(
         self,
@@ -148,14 +171,23 @@ class OutboxRelay:
         batch_size: int = 100,
         poll_interval: float = 1.0,
         retry: RetryPolicy = RetryPolicy(),
+        retention: datetime.timedelta | None = datetime.timedelta(days=7),
+        purge_interval: datetime.timedelta = datetime.timedelta(minutes=10),
+        clock: Clock = utc_now,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if retention is not None and retention < datetime.timedelta(0):
+            raise ValueError(f"retention must not be negative, got {retention}")
         self.store = store
         self.broker = broker
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry = retry
+        self.retention = retention
+        self.purge_interval = purge_interval
+        self.clock = clock
+        self._next_purge: datetime.datetime | None = None
 
     async def run_once(self) -> int:
         """Claim one batch, publish it, mark it; return how many rows were published."""
@@ -175,6 +207,7 @@ class OutboxRelay:
         relay waits for new rows (or `poll_interval`)."""
         stop = stop or asyncio.Event()
         while not stop.is_set():
+            await self.purge_if_due()
             try:
                 published = await self.run_once()
             except Exception:
@@ -182,6 +215,29 @@ class OutboxRelay:
                 published = 0
             if published < self.batch_size:
                 await self._pause(stop)
+
+    async def purge_if_due(self) -> int:
+        """Apply the retention policy if `purge_interval` has passed since the last time;
+        return how many rows were deleted. A failure is logged, not raised."""
+        store = self.store
+        if self.retention is None or not isinstance(store, RetainingOutboxStore):
+            return 0
+        now = self.clock()
+        if self._next_purge is not None and now < self._next_purge:
+            return 0
+        self._next_purge = now + self.purge_interval
+        try:
+            purged = await store.purge_published(now - self.retention)
+        except Exception as exc:
+            logger.warning("outbox retention purge failed: %s", exc)
+            return 0
+        if purged:
+            logger.info(
+                "outbox retention: deleted %d rows published before %s",
+                purged,
+                now - self.retention,
+            )
+        return purged
 
     async def _pause(self, stop: asyncio.Event) -> None:
         """Wait for new rows, `poll_interval` or `stop`, whichever comes first."""
