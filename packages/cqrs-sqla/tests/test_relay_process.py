@@ -200,6 +200,32 @@ async def test_notify_wakes_a_waiting_postgresql_relay_and_a_rollback_does_not(
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_relay_listens_again_after_its_connection_was_killed(
+    engine: AsyncEngine,
+    schema: Schema,
+    store: SqlAlchemyOutboxStore,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await store.wait_for_rows(0.01)  # starts listening
+    listener = store._listener  # pyright: ignore[reportPrivateUsage]
+    backend = await listener.fetchval("SELECT pg_backend_pid()")
+    async with engine.connect() as connection:
+        await connection.execute(sa.text(f"SELECT pg_terminate_backend({backend})"))
+
+    async def listener_noticed() -> bool:
+        return bool(listener.is_closed())
+
+    await until(listener_noticed, "the listening connection to close")
+    # Notifications may have been lost meanwhile: the first wait returns at once.
+    await asyncio.wait_for(store.wait_for_rows(30), 10)
+    waiter = asyncio.ensure_future(store.wait_for_rows(30))
+    await commit_event(session_factory, schema, "o1")
+    await asyncio.wait_for(waiter, 10)
+
+    assert store._listener is not listener  # pyright: ignore[reportPrivateUsage]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_a_closed_store_leaves_its_pooled_connection_listening_to_nothing(
     database_url: str, schema: Schema
 ) -> None:

@@ -137,9 +137,24 @@ class SqlAlchemyOutboxStore:
             if source is not None:
                 await source.close()
 
+    async def _drop_listener(self) -> None:
+        """Forget a listening connection that died, without failing on it."""
+        source = self._listener_source
+        self._listener_source = self._listener = None
+        if source is not None:
+            with contextlib.suppress(Exception):
+                await source.invalidate()
+                await source.close()
+
     async def _listen(self) -> None:
         if self._listener is not None:
-            return
+            if not self._listener.is_closed():
+                return
+            # The server went away (restart, failover): listen again on a new
+            # connection, and look at the table once, as notifications sent
+            # meanwhile were lost.
+            await self._drop_listener()
+            self._notified.set()
         source = await self.engine.connect()
         raw = await source.get_raw_connection()
         driver = typing.cast(typing.Any, raw.driver_connection)
