@@ -4,11 +4,11 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PACKAGES := cqrs-core cqrs-sqla
 
-.PHONY: help uv sync lint test test-isolated bench demo build
+.PHONY: help uv sync lint test test-isolated bench demo build browser
 
 help:
 	@echo "make test   - install what is needed, lint, run every test"
-	@echo "make demo   - run the reference system (arrives with the services)"
+	@echo "make demo   - run the reference system: orders, inventory, a local broker (Ctrl-C stops)"
 	@echo "make lint   - ruff, pyright strict on packages/, import-linter contracts"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make build  - build every package on its own into dist/"
@@ -26,9 +26,16 @@ lint: sync
 	$(UV) run pyright
 	$(UV) run lint-imports
 
-test: lint
+test: lint browser
 	$(UV) run pytest
 	$(MAKE) test-isolated
+
+# The web page's end-to-end test drives Debian's Chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "could not install chromium: the browser test will be skipped"; }
 
 # Each package's own tests, in an environment holding that package alone
 # (with its extras), which proves it leans on no other member's dependencies.
@@ -49,6 +56,6 @@ bench: sync
 build: uv
 	@for package in $(PACKAGES); do $(UV) build --package $$package --no-sources -o dist || exit 1; done
 
-demo:
-	@echo "make demo starts the reference system, which is not built yet (see README)."
-	@exit 1
+# DEMO_ARGS passes options through, e.g. make demo DEMO_ARGS="--orders-port 8080".
+demo: sync
+	$(UV) run cqrs-demo $(DEMO_ARGS)
