@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 
@@ -10,6 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.schema import Schema, TableNames, create_all
+
+TABLES = ("outbox", "inbox", "saga", "saga_log")
 
 
 async def test_create_all_makes_every_table_and_is_idempotent(
@@ -74,3 +77,19 @@ def test_constraint_names_follow_the_naming_convention() -> None:
 
     assert schema.outbox.primary_key.name == "pk_outbox"
     assert {c.name for c in schema.outbox.constraints} >= {"uq_outbox_event_id"}
+
+
+async def test_processes_creating_a_fresh_schema_at_once_do_not_collide(
+    engine: AsyncEngine,
+) -> None:
+    """Services starting together each call `create_all` on an empty database."""
+    schema = Schema(TableNames(**{n: f"race_{uuid.uuid4().hex[:8]}_{n}" for n in TABLES}))
+    try:
+        await asyncio.gather(*(create_all(engine, schema) for _ in range(6)))
+
+        async with engine.connect() as connection:
+            names = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+        assert set(schema.metadata.tables) <= set(names)
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(schema.metadata.drop_all)

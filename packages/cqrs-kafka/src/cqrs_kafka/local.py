@@ -178,12 +178,36 @@ class LocalKafkaBroker:
         return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
     def pause(self) -> None:
-        """Freeze the broker (SIGSTOP): it keeps its sockets but answers nothing."""
+        """Freeze the broker (SIGSTOP): it keeps its sockets but answers nothing.
+
+        Returns once the process is stopped, not merely signalled.
+        """
         self._signal(signal.SIGSTOP)
+        self._wait_until_stopped(True)
 
     def resume(self) -> None:
-        """Thaw a paused broker (SIGCONT)."""
+        """Thaw a paused broker (SIGCONT); returns once it runs again."""
         self._signal(signal.SIGCONT)
+        self._wait_until_stopped(False)
+
+    def _wait_until_stopped(self, stopped: bool, timeout: float = 5.0) -> None:
+        """Wait for the kernel to show the process (not) stopped; Linux only, a no-op
+        where /proc is missing."""
+        assert self._process is not None
+        stat = pathlib.Path(f"/proc/{self._process.pid}/stat")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                # The state follows the parenthesised command name: "pid (comm) T ...".
+                state = stat.read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return
+            if (state in {"T", "t"}) == stopped:
+                return
+            time.sleep(0.005)
+        raise LocalBrokerError(
+            f"the local broker did not {'stop' if stopped else 'continue'} within {timeout}s"
+        )
 
     def _signal(self, signum: int) -> None:
         if self._process is None or not self.running:
@@ -230,10 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     except LocalBrokerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"Kafka-protocol broker on {broker.bootstrap_servers} (Ctrl-C stops it)", flush=True)
-    # Blocked only now: the broker process must not inherit the mask.
+    except KeyboardInterrupt:  # Ctrl-C while it was starting
+        broker.stop()
+        return 130
+    # Blocked only now, as the broker process must not inherit the mask, and
+    # before the ready line, which is what a supervisor waits for.
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    print(f"Kafka-protocol broker on {broker.bootstrap_servers} (Ctrl-C stops it)", flush=True)
     signal.sigwait(stop_signals)
     broker.stop()
     return 0

@@ -36,7 +36,9 @@ async def ensure_topics(
     except aiokafka.errors.KafkaConnectionError as exc:
         await admin.close()
         raise BrokerUnavailableError(
-            f"no Kafka broker answered at {bootstrap_servers}: {exc}"
+            f"no Kafka broker answered at {bootstrap_servers}: {exc}. Check "
+            "KAFKA_BOOTSTRAP_SERVERS and that the broker runs "
+            "(python -m cqrs_kafka.local starts a local one)."
         ) from exc
     try:
         existing = set(await admin.list_topics())

@@ -90,9 +90,20 @@ class Schema:
         self.saga_log = _saga_log_table(self.names.saga_log, self.names.saga, self.metadata)
 
 
+#: Advisory lock key that serialises `create_all` across processes on PostgreSQL.
+_CREATE_ALL_LOCK = 0x6371_7273_5F73_716C  # "cqrs_sql"
+
+
 async def create_all(engine: AsyncEngine, schema: Schema) -> None:
-    """Create the tables and indexes that do not exist yet (never alters existing ones)."""
+    """Create the tables and indexes that do not exist yet (never alters existing ones).
+
+    Several processes may call it at once on a fresh database: on PostgreSQL
+    they take turns (an advisory lock), since "check, then create" would
+    otherwise race (with `create_sqlite_engine`, SQLite's write lock does the same).
+    """
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_ALL_LOCK)))
         await connection.run_sync(schema.metadata.create_all)
 
 
