@@ -2,7 +2,7 @@
 # they install uv with pip when it is missing and sync the workspace.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-PACKAGES := cqrs-core cqrs-sqla
+PACKAGES := cqrs-core cqrs-sqla cqrs-kafka
 
 .PHONY: help uv sync lint test test-isolated bench demo build browser
 
@@ -35,7 +35,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing chromium for the browser test"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-		|| echo "could not install chromium: the browser test will be skipped"; }
+		|| { echo "could not install chromium (apt-get install chromium chromium-driver)"; exit 1; }; }
 
 # Each package's own tests, in an environment holding that package alone
 # (with its extras), which proves it leans on no other member's dependencies.
@@ -52,6 +52,7 @@ bench: sync
 	$(UV) run python bench/dispatch.py
 	$(UV) run python bench/saga.py
 	$(UV) run python bench/outbox_relay.py
+	$(UV) run python bench/kafka_produce.py
 
 build: uv
 	@for package in $(PACKAGES); do $(UV) build --package $$package --no-sources -o dist || exit 1; done

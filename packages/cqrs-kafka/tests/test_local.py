@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pathlib
 import signal
 import subprocess
@@ -77,6 +79,7 @@ def test_the_command_line_runs_until_interrupted() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # so a failure below can kill the broker with it
     )
     try:
         assert process.stdout is not None
@@ -87,6 +90,7 @@ def test_the_command_line_runs_until_interrupted() -> None:
         process.communicate(timeout=15)
         assert process.returncode == 0
     finally:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
     assert not broker_answers("127.0.0.1", port, timeout=0.2)

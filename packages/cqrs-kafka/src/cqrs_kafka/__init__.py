@@ -4,6 +4,9 @@
   bootstrap) with the partition key as record key and id, name, content type
   and trace context as headers; `KafkaProducerAdapter` and
   `kafka_producer_factory` build its producer.
+- `subscribe_events` registers a FastStream subscriber that decodes records
+  into events for the `EventMediator`, with an inbox, retries, a dead-letter
+  topic and offsets committed only after the handler's transaction.
 - `LocalKafkaBroker` (`cqrs_kafka.local`) runs a local Kafka-protocol broker
   for development and tests; `cqrs_kafka.testing` has pytest fixtures on it.
 
@@ -12,6 +15,15 @@ and `cqrs.adapters.kafka` re-export these names.
 """
 
 from cqrs_kafka.broker import KafkaMessageBroker
+from cqrs_kafka.consumer import (
+    ConsumerRetry,
+    Delivery,
+    NoDeliveryError,
+    current_delivery,
+    subscribe_events,
+)
+from cqrs_kafka.dead_letter import DeadLetterError
+from cqrs_kafka.decoding import UndecodableRecordError
 from cqrs_kafka.errors import (
     BrokerUnavailableError,
     KafkaAdapterError,
@@ -31,4 +43,11 @@ __all__ = (
     "BrokerUnavailableError",
     "PublishError",
     "LocalBrokerError",
+    "subscribe_events",
+    "ConsumerRetry",
+    "Delivery",
+    "current_delivery",
+    "NoDeliveryError",
+    "UndecodableRecordError",
+    "DeadLetterError",
 )

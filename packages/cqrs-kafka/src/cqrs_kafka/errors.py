@@ -4,7 +4,10 @@
 KafkaAdapterError
 ├── BrokerUnavailableError   no broker answered at the bootstrap servers
 ├── PublishError             a message could not be published
-└── LocalBrokerError         the local development broker could not start
+├── LocalBrokerError         the local development broker could not start
+├── NoDeliveryError          current_delivery() outside a handler (cqrs_kafka.delivery)
+├── UndecodableRecordError   a record that is not an event we know (cqrs_kafka.decoding)
+└── DeadLetterError          a record could not be dead-lettered (cqrs_kafka.dead_letter)
 ```
 """
 

@@ -12,7 +12,8 @@ async def test_publish(kafka_bootstrap_servers: str) -> None:
 `kafka_bootstrap_servers` is `$CQRS_TEST_KAFKA_BOOTSTRAP_SERVERS` when set (an
 external Kafka), else the address of `local_kafka`, a `LocalKafkaBroker`
 (needs `cqrs-kafka[local]`). `kafka_topic` makes a fresh topic name per test,
-and `read_records` reads what a test published back from the topic.
+`read_records` reads what a test published back from the topic, and
+`committed_offset` tells how far a consumer group has committed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from cqrs_kafka.local import LocalKafkaBroker
 
@@ -35,6 +36,7 @@ __all__ = (
     "kafka_bootstrap_servers",
     "kafka_topic",
     "read_records",
+    "committed_offset",
 )
 
 Record = ConsumerRecord[bytes, bytes]
@@ -104,3 +106,22 @@ async def read_records(
     finally:
         await consumer.stop()
     return records[:count]
+
+
+async def committed_offset(
+    bootstrap_servers: str, group: str, topic: str, partition: int = 0
+) -> int | None:
+    """The offset `group` has committed on `topic`'s `partition` (None if none yet),
+    read without joining the group."""
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        committed = typing.cast(
+            "typing.Callable[[TopicPartition], typing.Awaitable[int | None]]",
+            reader.committed,  # pyright: ignore[reportUnknownMemberType]
+        )
+        return await committed(TopicPartition(topic, partition))
+    finally:
+        await reader.stop()

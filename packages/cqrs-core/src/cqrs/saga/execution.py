@@ -34,6 +34,7 @@ import typing
 import uuid
 
 from cqrs._generics import generic_args
+from cqrs.backoff import exponential_delays
 from cqrs.clock import utc_now
 from cqrs.container.protocol import Container
 from cqrs.events.event import NotificationEvent
@@ -90,10 +91,12 @@ class CompensationPolicy:
 
     def delays(self) -> typing.Iterator[float]:
         """The pauses between attempts (one fewer than `attempts`)."""
-        delay = self.initial_delay
-        for _ in range(self.attempts - 1):
-            yield delay
-            delay = min(delay * self.multiplier, self.max_delay)
+        return exponential_delays(
+            self.attempts,
+            initial=self.initial_delay,
+            multiplier=self.multiplier,
+            maximum=self.max_delay,
+        )
 
 
 DEFAULT_COMPENSATION: typing.Final = CompensationPolicy()
