@@ -1,0 +1,1 @@
+"""The inventory's adapters: SQLAlchemy storage, the outbox replies, Kafka, the wire messages."""

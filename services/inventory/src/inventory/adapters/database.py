@@ -1,0 +1,64 @@
+"""The inventory's database: its engine, its tables, and whether it answers.
+
+`INVENTORY_DATABASE_URL` is an SQLAlchemy async URL: SQLite (`sqlite+aiosqlite`,
+the default) or PostgreSQL (`postgresql+asyncpg`).
+
+```
+engine = create_engine("sqlite+aiosqlite:///./inventory.db")
+schema = Schema()                      # cqrs_sqla: outbox, inbox (and saga) tables
+await create_schema(engine, schema)    # plus stock and reservations; idempotent
+assert await database_answers(engine)
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cqrs_sqla.schema import Schema, create_all
+from cqrs_sqla.sqlite import create_sqlite_engine
+from inventory.adapters import tables
+from inventory.adapters.unit_of_work import storage_errors
+
+__all__ = ("create_engine", "create_schema", "database_answers")
+
+logger = logging.getLogger("inventory.database")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for `url`; a SQLite one lets one writer in at a time (`BEGIN IMMEDIATE`).
+
+    >>> create_engine("sqlite+aiosqlite:///inventory.db").dialect.name
+    'sqlite'
+    """
+    return create_sqlite_engine(url)  # any other database's URL gives a plain engine
+
+
+async def create_schema(engine: AsyncEngine, schema: Schema) -> None:
+    """Create the tables that are missing: `schema`'s and the inventory's own.
+
+    Raises `StorageUnavailableError` when the database does not answer.
+    """
+    with storage_errors():
+        await create_all(engine, schema)
+        async with engine.begin() as connection:
+            await connection.run_sync(tables.metadata.create_all)
+
+
+async def database_answers(engine: AsyncEngine, timeout: float = 5.0) -> bool:
+    """Whether the database runs a `SELECT 1` within `timeout` seconds."""
+    try:
+        await asyncio.wait_for(_select_one(engine), timeout)
+    except Exception as exc:
+        logger.warning("the database did not answer: %s: %s", type(exc).__name__, exc)
+        return False
+    return True
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("SELECT 1"))

@@ -1,0 +1,127 @@
+"""The inventory on Kafka: its topics, the consumer's unit of work, the outbox relay.
+
+- `Topics`: the command and reply topics with their dead-letter topics and
+  partition counts; `ensure_inventory_topics` creates the missing ones.
+- `DeliveryUnitOfWork`: handlers of consumed commands work in the
+  transaction the consumer opened for the record, so the inbox record, the
+  stock change and the reply commit together.
+- `running_relay`: publishes the outbox's rows (the replies) to Kafka until
+  the block ends.
+
+```
+await ensure_inventory_topics("localhost:9092", Topics())
+async with running_relay(outbox, "localhost:9092"):
+    ...  # replies committed meanwhile reach inventory.replies
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import dataclasses
+import typing
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cqrs.outbox.relay import OutboxRelay
+from cqrs_kafka.broker import KafkaMessageBroker
+from cqrs_kafka.delivery import current_delivery
+from cqrs_kafka.producer import kafka_producer_factory
+from cqrs_kafka.topics import ensure_topics
+from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from inventory.adapters.unit_of_work import SqlUnitOfWork, storage_errors
+
+__all__ = (
+    "CONSUMER_GROUP",
+    "DeliveryUnitOfWork",
+    "Topics",
+    "ensure_inventory_topics",
+    "running_relay",
+)
+
+CONSUMER_GROUP: typing.Final = "inventory"
+"""The consumer group reading the command topic (and the inbox's consumer name)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Topics:
+    """The topics the inventory reads and writes (tests give them names of their own).
+
+    >>> Topics().partitions()
+    {'inventory.commands': 3, 'inventory.replies': 3, 'inventory.commands.dlq': 1, \
+'inventory.replies.dlq': 1}
+    """
+
+    commands: str = "inventory.commands"
+    replies: str = "inventory.replies"
+
+    @property
+    def commands_dead_letter(self) -> str:
+        """Where commands that cannot be handled end up."""
+        return f"{self.commands}.dlq"
+
+    @property
+    def replies_dead_letter(self) -> str:
+        """Where the orders service puts replies it cannot handle."""
+        return f"{self.replies}.dlq"
+
+    def partitions(self) -> dict[str, int]:
+        """Every topic with its partition count (dead-letter topics have one)."""
+        return {
+            self.commands: 3,
+            self.replies: 3,
+            self.commands_dead_letter: 1,
+            self.replies_dead_letter: 1,
+        }
+
+
+async def ensure_inventory_topics(bootstrap_servers: str, topics: Topics) -> None:
+    """Create the topics of `topics` that do not exist yet.
+
+    Raises `cqrs_kafka.BrokerUnavailableError` when no broker answers.
+    """
+    await ensure_topics(bootstrap_servers, topics.partitions())
+
+
+class DeliveryUnitOfWork:
+    """`UnitOfWorkFactory` joining the transaction of the record being consumed.
+
+    The consumer commits or rolls that transaction back; the unit of work only
+    lends its session to the repositories and replies.
+    """
+
+    def __init__(self, outbox: SqlAlchemyOutboxedEventRepository, replies_topic: str) -> None:
+        self._outbox = outbox
+        self._replies_topic = replies_topic
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> collections.abc.AsyncGenerator[SqlUnitOfWork, None]:
+        # The consumer is subscribed with a transaction, so its deliveries carry a session.
+        session = typing.cast(AsyncSession, current_delivery().session)
+        with storage_errors():
+            yield SqlUnitOfWork(session, self._outbox, self._replies_topic)
+
+
+@contextlib.asynccontextmanager
+async def running_relay(
+    outbox: SqlAlchemyOutboxedEventRepository, bootstrap_servers: str
+) -> collections.abc.AsyncGenerator[None, None]:
+    """Run an outbox relay publishing `outbox`'s rows to Kafka until the block ends.
+
+    A broker that is down is retried with backoff, so the relay outlives it.
+    """
+    broker = KafkaMessageBroker(kafka_producer_factory(bootstrap_servers))
+    relay = OutboxRelay(outbox.store, broker)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run_forever(stop), name="inventory-outbox-relay")
+    try:
+        yield
+    finally:
+        stop.set()
+        try:
+            await task
+        finally:
+            await broker.close()
+            await outbox.store.close()

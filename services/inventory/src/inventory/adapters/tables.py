@@ -1,0 +1,49 @@
+"""The inventory's own tables, on a `MetaData` of their own.
+
+The outbox and inbox tables come from `cqrs_sqla.schema.Schema` and live in
+the same database (`inventory.adapters.database.create_schema` makes both).
+
+- `stock`: one row per sku, with what is free to reserve and what is held;
+  neither may go below zero (check constraints back the domain's rules up).
+- `reservations`: one row per (order, sku), `held` or `released`.
+
+>>> sorted(metadata.tables)
+['reservations', 'stock']
+"""
+
+from __future__ import annotations
+
+import typing
+
+import sqlalchemy as sa
+
+from cqrs_sqla.schema import NAMING_CONVENTION, UTCDateTime
+from inventory.domain import MAX_SKU_LENGTH
+
+__all__ = ("MAX_ORDER_ID_LENGTH", "metadata", "reservations", "stock")
+
+MAX_ORDER_ID_LENGTH: typing.Final = 255
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+stock = sa.Table(
+    "stock",
+    metadata,
+    sa.Column("sku", sa.String(MAX_SKU_LENGTH), primary_key=True),
+    sa.Column("available", sa.Integer(), nullable=False),
+    sa.Column("reserved", sa.Integer(), nullable=False),
+    sa.CheckConstraint("available >= 0", name="available_not_negative"),
+    sa.CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+)
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("order_id", sa.String(MAX_ORDER_ID_LENGTH), primary_key=True),
+    sa.Column("sku", sa.String(MAX_SKU_LENGTH), sa.ForeignKey("stock.sku"), primary_key=True),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reserved_at", UTCDateTime(), nullable=False),
+    sa.Column("released_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+)

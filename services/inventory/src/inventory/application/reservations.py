@@ -1,0 +1,101 @@
+"""The commands of the orders service: reserve an order's stock, release it.
+
+Both arrive as notification events on `inventory.commands` and are handled
+inside the consumer's transaction (inbox record, stock change and reply
+commit together), through the `UnitOfWorkFactory` the handlers are given.
+The wire models are the adapters' (`inventory.adapters.messages`); the
+handlers read their payloads through the protocols below.
+
+```
+events.bind(ReserveStock, ReserveStockHandler)  # the wire event types
+events.bind(ReleaseStock, ReleaseStockHandler)
+```
+"""
+
+from __future__ import annotations
+
+import typing
+
+import cqrs
+from inventory.application.ports import UnitOfWorkFactory
+from inventory.domain import OrderLine, Rejected, release_order, reserve_order
+
+__all__ = (
+    "ReleaseStockCommand",
+    "ReleaseStockHandler",
+    "ReserveStockCommand",
+    "ReserveStockHandler",
+    "StockRequest",
+)
+
+
+class StockRequest(typing.Protocol):
+    """One item of a `reserve_stock` command."""
+
+    @property
+    def sku(self) -> str: ...
+
+    @property
+    def quantity(self) -> int: ...
+
+
+class ReserveStockCommand(typing.Protocol):
+    """The payload of `reserve_stock`: hold all `items` for the order, or nothing."""
+
+    @property
+    def order_id(self) -> str: ...
+
+    @property
+    def items(self) -> typing.Sequence[StockRequest]: ...
+
+
+class ReleaseStockCommand(typing.Protocol):
+    """The payload of `release_stock`: give back what the order holds."""
+
+    @property
+    def order_id(self) -> str: ...
+
+
+class ReserveStockHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]]):
+    """Holds all the order's items and replies `stock_reserved`, or holds nothing and
+    replies `stock_rejected`; an order that has reservations already gets
+    `stock_reserved` again, with no change."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def handle(self, event: cqrs.NotificationEvent[typing.Any]) -> None:
+        command: ReserveStockCommand = event.payload
+        order_id = command.order_id
+        lines = [OrderLine(item.sku, item.quantity) for item in command.items]
+        async with self._unit_of_work() as work:
+            # Stock first: whoever holds a sku's row decides about its units alone.
+            stock = await work.stock.lock({line.sku for line in lines})
+            existing = await work.reservations.of_order(order_id)
+            outcome = reserve_order(order_id, lines, stock, existing)
+            if isinstance(outcome, Rejected):
+                work.replies.stock_rejected(order_id, outcome.skus)
+                return
+            await work.stock.save(stock[reservation.sku] for reservation in outcome.made)
+            await work.reservations.add(outcome.made)
+            work.replies.stock_reserved(order_id)
+
+
+class ReleaseStockHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]]):
+    """Gives back what the order holds and replies `stock_released` (also when it
+    held nothing: unknown and released orders are a no-op)."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def handle(self, event: cqrs.NotificationEvent[typing.Any]) -> None:
+        command: ReleaseStockCommand = event.payload
+        order_id = command.order_id
+        async with self._unit_of_work() as work:
+            # The order's rows first, so a second release waits and then sees them released.
+            reservations = await work.reservations.lock_order(order_id)
+            stock = await work.stock.lock({reservation.sku for reservation in reservations})
+            released = release_order(reservations, stock)
+            await work.stock.save(stock[reservation.sku] for reservation in released)
+            await work.reservations.save(released)
+            work.replies.stock_released(order_id)

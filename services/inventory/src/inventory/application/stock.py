@@ -1,0 +1,85 @@
+"""Stock levels over HTTP: the `Restock` command and the `GetStock` query.
+
+```
+mediator = cqrs.requests.bootstrap.bootstrap(
+    di_container=container,  # binds UnitOfWorkFactory
+    commands_mapper=lambda m: m.bind(Restock, RestockHandler),
+    queries_mapper=lambda m: m.bind(GetStock, GetStockHandler),
+)
+view = await mediator.send(Restock(sku="tea", quantity=10))
+```
+"""
+
+from __future__ import annotations
+
+import cqrs
+from inventory.application.errors import UnknownSkuError
+from inventory.application.ports import UnitOfWorkFactory
+from inventory.domain import Stock
+
+__all__ = ("GetStock", "GetStockHandler", "Restock", "RestockHandler", "StockView")
+
+
+class StockView(cqrs.Response):
+    """A sku's stock level as the API shows it.
+
+    >>> StockView.of(Stock("tea", available=3, reserved=1)).to_dict()
+    {'sku': 'tea', 'available': 3, 'reserved': 1}
+    """
+
+    sku: str
+    available: int
+    reserved: int
+
+    @classmethod
+    def of(cls, stock: Stock) -> StockView:
+        return cls(sku=stock.sku, available=stock.available, reserved=stock.reserved)
+
+
+class Restock(cqrs.Request[StockView]):
+    """Add `quantity` units of `sku` (a sku seen for the first time starts at zero).
+
+    >>> Restock(sku="tea", quantity=10).quantity
+    10
+    """
+
+    sku: str
+    quantity: int
+
+
+class GetStock(cqrs.Request[StockView]):
+    """The stock level of `sku`.
+
+    >>> GetStock(sku="tea").sku
+    'tea'
+    """
+
+    sku: str
+
+
+class RestockHandler(cqrs.RequestHandler[Restock, StockView]):
+    """Adds the units under the sku's row lock, so concurrent restocks and reserves queue."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def handle(self, request: Restock) -> StockView:
+        async with self._unit_of_work() as work:
+            stock = await work.stock.lock_or_create(request.sku)
+            stock.restock(request.quantity)
+            await work.stock.save([stock])
+        return StockView.of(stock)
+
+
+class GetStockHandler(cqrs.RequestHandler[GetStock, StockView]):
+    """Reads the committed level; `UnknownSkuError` for a sku never restocked."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def handle(self, request: GetStock) -> StockView:
+        async with self._unit_of_work() as work:
+            stock = await work.stock.get(request.sku)
+        if stock is None:
+            raise UnknownSkuError(request.sku)
+        return StockView.of(stock)

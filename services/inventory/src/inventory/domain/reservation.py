@@ -1,0 +1,168 @@
+"""Reservations: the stock an order holds, and the two rules that make and free them.
+
+`reserve_order` is all or nothing: every line of the order is held, or none
+is and the order is rejected with the skus that are short. An order that
+already has reservations is not reserved twice. `release_order` gives an
+order's held units back; releasing twice frees nothing the second time.
+
+>>> stock = {"tea": Stock("tea", available=5)}
+>>> outcome = reserve_order("o-1", [OrderLine("tea", 2)], stock, existing=())
+>>> [(r.sku, r.quantity) for r in outcome.made], stock["tea"].available
+([('tea', 2)], 3)
+>>> reserve_order("o-2", [OrderLine("tea", 9), OrderLine("cup", 1)], stock, existing=())
+Rejected(skus=('cup', 'tea'))
+>>> [r.status.value for r in release_order(outcome.made, stock)], stock["tea"].available
+(['released'], 5)
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+import typing
+
+from inventory.domain.errors import InvalidOrderLinesError
+from inventory.domain.stock import Stock, check_sku, positive_quantity
+
+__all__ = (
+    "OrderLine",
+    "Rejected",
+    "Reservation",
+    "ReservationStatus",
+    "Reserved",
+    "release_order",
+    "reserve_order",
+)
+
+
+class ReservationStatus(enum.Enum):
+    """Whether a reservation still holds its units.
+
+    >>> ReservationStatus("held") is ReservationStatus.HELD
+    True
+    """
+
+    HELD = "held"
+    RELEASED = "released"
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderLine:
+    """One line of an order to reserve: a sku and how many units of it.
+
+    >>> OrderLine("tea", 0)
+    Traceback (most recent call last):
+      ...
+    inventory.domain.errors.InvalidQuantityError: quantity must be a whole number above zero, got 0
+    """
+
+    sku: str
+    quantity: int
+
+    def __post_init__(self) -> None:
+        check_sku(self.sku)
+        positive_quantity(self.quantity)
+
+
+@dataclasses.dataclass
+class Reservation:
+    """The units of one sku held for one order.
+
+    >>> Reservation("o-1", "tea", 2).status
+    <ReservationStatus.HELD: 'held'>
+    """
+
+    order_id: str
+    sku: str
+    quantity: int
+    status: ReservationStatus = ReservationStatus.HELD
+
+    def release(self, stock: Stock) -> bool:
+        """Give the held units back to `stock`; `False` (and nothing changes) if released."""
+        if self.status is ReservationStatus.RELEASED:
+            return False
+        if stock.sku != self.sku:
+            raise ValueError(
+                f"a reservation of {self.sku!r} cannot free units of {stock.sku!r}; "
+                f"pass the stock of the reservation's own sku"
+            )
+        stock.free(self.quantity)
+        self.status = ReservationStatus.RELEASED
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Reserved:
+    """The order holds its stock; `made` are the reservations this call created
+    (none when the order had reservations already).
+
+    >>> Reserved(made=()).made
+    ()
+    """
+
+    made: tuple[Reservation, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejected:
+    """Nothing was reserved: `skus` (sorted) lack the units the order asks for.
+
+    >>> Rejected(skus=("tea",)).skus
+    ('tea',)
+    """
+
+    skus: tuple[str, ...]
+
+
+def reserve_order(
+    order_id: str,
+    lines: typing.Iterable[OrderLine],
+    stock: typing.Mapping[str, Stock],
+    existing: typing.Collection[Reservation],
+) -> Reserved | Rejected:
+    """Hold every line of the order in `stock` (sku -> level), or nothing.
+
+    Lines of one sku are added up. A sku missing from `stock` has nothing
+    available. When the order already has reservations (`existing`, held or
+    released) nothing changes: a command seen twice must not hold twice, and a
+    released order stays released. Raises `InvalidOrderLinesError` when there
+    are no lines.
+    """
+    if existing:
+        return Reserved(made=())
+    wanted = _quantities_by_sku(lines)
+    short = tuple(
+        sku
+        for sku, quantity in wanted.items()
+        if sku not in stock or stock[sku].available < quantity
+    )
+    if short:
+        return Rejected(skus=short)
+    made: list[Reservation] = []
+    for sku, quantity in wanted.items():
+        stock[sku].hold(quantity)
+        made.append(Reservation(order_id, sku, quantity))
+    return Reserved(made=tuple(made))
+
+
+def release_order(
+    reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+) -> tuple[Reservation, ...]:
+    """Free the held units of `reservations` into `stock`; return the reservations released now.
+
+    Released ones are skipped, so releasing twice frees nothing the second time.
+    """
+    return tuple(
+        reservation for reservation in reservations if reservation.release(stock[reservation.sku])
+    )
+
+
+def _quantities_by_sku(lines: typing.Iterable[OrderLine]) -> dict[str, int]:
+    """Total quantity per sku, in sku order (the order stock rows are locked in)."""
+    totals: collections.Counter[str] = collections.Counter()
+    for line in lines:
+        totals[line.sku] += line.quantity
+    if not totals:
+        raise InvalidOrderLinesError("an order to reserve needs at least one line")
+    return dict(sorted(totals.items()))

@@ -1,0 +1,91 @@
+"""`Stock`: how many units of one sku are free to reserve and how many are held.
+
+Units only move between `available` and `reserved`, or come in by a restock,
+so `available + reserved` is always the total ever restocked.
+
+>>> stock = Stock("tea")
+>>> stock.restock(10)
+>>> stock.hold(3)
+>>> stock.available, stock.reserved
+(7, 3)
+>>> stock.free(3)
+>>> stock.available, stock.reserved
+(10, 0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from inventory.domain.errors import InvalidQuantityError, InvalidSkuError, StockLevelError
+
+__all__ = ("MAX_SKU_LENGTH", "Stock", "check_sku", "positive_quantity")
+
+MAX_SKU_LENGTH: typing.Final = 255
+"""The longest sku the inventory keeps, in characters."""
+
+
+def check_sku(sku: str) -> str:
+    """`sku` itself when it is 1 to `MAX_SKU_LENGTH` characters; `InvalidSkuError` if not.
+
+    >>> check_sku("tea")
+    'tea'
+    """
+    if not isinstance(sku, str) or not 0 < len(sku) <= MAX_SKU_LENGTH:
+        raise InvalidSkuError(f"a sku is a string of 1 to {MAX_SKU_LENGTH} characters, got {sku!r}")
+    return sku
+
+
+def positive_quantity(quantity: int) -> int:
+    """`quantity` itself when it is a whole number above zero; `InvalidQuantityError` if not.
+
+    >>> positive_quantity(2)
+    2
+    """
+    # bool is an int to Python, but "True units" is a caller's bug.
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise InvalidQuantityError(f"quantity must be a whole number above zero, got {quantity!r}")
+    return quantity
+
+
+@dataclasses.dataclass
+class Stock:
+    """The stock level of one sku."""
+
+    sku: str
+    available: int = 0
+    reserved: int = 0
+
+    def __post_init__(self) -> None:
+        check_sku(self.sku)
+
+    def restock(self, quantity: int) -> None:
+        """Add `quantity` new units to `available`."""
+        self.available += positive_quantity(quantity)
+
+    def hold(self, quantity: int) -> None:
+        """Move `quantity` units from `available` to `reserved`.
+
+        Raises `StockLevelError` when fewer than `quantity` are available.
+        """
+        if positive_quantity(quantity) > self.available:
+            raise StockLevelError(
+                f"cannot hold {quantity} of {self.sku!r}: only {self.available} available; "
+                f"check the level first (inventory.domain.reserve_order does)"
+            )
+        self.available -= quantity
+        self.reserved += quantity
+
+    def free(self, quantity: int) -> None:
+        """Move `quantity` held units back from `reserved` to `available`.
+
+        Raises `StockLevelError` when fewer than `quantity` are reserved.
+        """
+        if positive_quantity(quantity) > self.reserved:
+            raise StockLevelError(
+                f"cannot free {quantity} of {self.sku!r}: only {self.reserved} reserved; "
+                f"free what a reservation holds (inventory.domain.release_order does)"
+            )
+        self.reserved -= quantity
+        self.available += quantity

@@ -1,0 +1,58 @@
+"""The Kafka side of `serve`: a FastStream broker consuming `inventory.commands`.
+
+Each command is handled once per message id (the inbox), in a transaction
+that commits the inbox record, the stock change and the reply together;
+failures are retried, then the record goes to `inventory.commands.dlq`.
+
+```
+consumer = create_consumer("localhost:9092", mediator, outbox, schema, Topics())
+await consumer.start()  # in the app's lifespan; consumer.stop() on shutdown
+```
+"""
+
+from __future__ import annotations
+
+import typing
+
+from faststream.kafka import KafkaBroker
+
+import cqrs
+from cqrs_kafka.consumer import ConsumerRetry, subscribe_events
+from cqrs_sqla.inbox import SqlAlchemyInbox
+from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla.schema import Schema
+from inventory.adapters.kafka import CONSUMER_GROUP, Topics
+from inventory.adapters.messages import MESSAGES, RELEASE_STOCK, RESERVE_STOCK
+
+__all__ = ("COMMAND_RETRY", "create_consumer")
+
+COMMAND_RETRY: typing.Final = ConsumerRetry(attempts=5, initial_delay=0.5)
+"""Five tries per command, 0.5 s, 1 s, 2 s and 4 s apart, before it is dead-lettered:
+a brief database outage passes unnoticed, and a partition is not held up for long."""
+
+
+def create_consumer(
+    bootstrap_servers: str,
+    mediator: cqrs.EventMediator,
+    outbox: SqlAlchemyOutboxedEventRepository,
+    schema: Schema,
+    topics: Topics,
+) -> KafkaBroker:
+    """A FastStream `KafkaBroker` (not started) feeding the commands topic to `mediator`.
+
+    The transactions are the outbox's session factory's, so the replies the
+    handlers stage are written with the inbox record.
+    """
+    broker = KafkaBroker(bootstrap_servers, client_id=CONSUMER_GROUP)
+    subscribe_events(
+        broker,
+        topics.commands,
+        group_id=CONSUMER_GROUP,
+        mediator=mediator,
+        events={name: MESSAGES[name] for name in (RESERVE_STOCK, RELEASE_STOCK)},
+        transaction=outbox.session_factory.begin,
+        inbox=SqlAlchemyInbox(schema),
+        retry=COMMAND_RETRY,
+        dead_letter_topic=topics.commands_dead_letter,
+    )
+    return broker

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cqrs_kafka.local import free_port
+from cqrs_sqla.schema import Schema
+from inventory.adapters.database import create_engine, create_schema, database_answers
+from inventory.application.errors import StorageUnavailableError
+
+
+async def test_create_schema_makes_every_table_and_may_run_again(
+    engine: AsyncEngine, schema: Schema
+) -> None:
+    await create_schema(engine, schema)  # the fixture ran it once already
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+    assert {"stock", "reservations", schema.outbox.name, schema.inbox.name} <= set(names)
+
+
+async def test_the_database_answers(engine: AsyncEngine) -> None:
+    assert await database_answers(engine)
+
+
+async def test_an_unreachable_database_does_not_answer() -> None:
+    # A PostgreSQL server that is down. (A SQLite file that cannot be opened would do
+    # too, but aiosqlite leaves a thread behind that outlives the test's event loop.)
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/inventory")
+    try:
+        assert not await database_answers(engine)
+        with pytest.raises(StorageUnavailableError, match="check INVENTORY_DATABASE_URL"):
+            await create_schema(engine, Schema())
+    finally:
+        await engine.dispose()

@@ -1,0 +1,154 @@
+"""Reserve and release through the event mediator, on SQLite and PostgreSQL.
+
+The handlers run in a transaction of their own per command here
+(`TransactionPerUnit`); the Kafka consumer runs them in the transaction it
+opens for each record instead (tests/adapters/test_kafka.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import typing
+
+import pytest
+
+import cqrs
+from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.application import Restock
+from inventory.domain import InvalidOrderLinesError
+from inventory.main import event_mediator, request_mediator
+
+Command = collections.abc.Callable[..., cqrs.NotificationEvent[typing.Any]]
+Read = collections.abc.Callable[[], collections.abc.Awaitable[typing.Any]]
+Restocker = collections.abc.Callable[..., collections.abc.Awaitable[None]]
+
+
+@pytest.fixture
+def commands(unit_of_work: TransactionPerUnit) -> cqrs.EventMediator:
+    return event_mediator(unit_of_work)
+
+
+@pytest.fixture
+def restock(unit_of_work: TransactionPerUnit) -> Restocker:
+    """`await restock(tea=5)`, through the HTTP side's mediator."""
+    mediator = request_mediator(unit_of_work)
+
+    async def restock(**quantities: int) -> None:
+        for sku, quantity in quantities.items():
+            await mediator.send(Restock(sku=sku, quantity=quantity))
+
+    return restock
+
+
+async def test_reserve_holds_every_item_and_replies_reserved(
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    levels: Read,
+    reservations: Read,
+    replies: Read,
+) -> None:
+    await restock(tea=5, cup=2)
+    await commands.send(reserve_stock("o-1", tea=2, cup=2))
+    assert await levels() == {"tea": (3, 2), "cup": (0, 2)}
+    assert await reservations() == [("o-1", "cup", 2, "held"), ("o-1", "tea", 2, "held")]
+    assert await replies() == [("stock_reserved", "o-1", {"order_id": "o-1"})]
+
+
+async def test_reserve_short_of_one_sku_holds_nothing_and_names_the_short_skus(
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    levels: Read,
+    reservations: Read,
+    replies: Read,
+) -> None:
+    await restock(tea=5, cup=1)
+    await commands.send(reserve_stock("o-1", tea=2, cup=2, kettle=1))
+    assert await levels() == {"tea": (5, 0), "cup": (1, 0)}
+    assert await reservations() == []
+    rejected = {"order_id": "o-1", "reason": "insufficient_stock", "skus": ["cup", "kettle"]}
+    assert await replies() == [("stock_rejected", "o-1", rejected)]
+
+
+async def test_a_second_reserve_of_an_order_replies_again_without_holding_more(
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    levels: Read,
+    reservations: Read,
+    replies: Read,
+) -> None:
+    await restock(tea=5)
+    await commands.send(reserve_stock("o-1", tea=2))
+    await commands.send(reserve_stock("o-1", tea=2))  # another event id: past the inbox
+    assert await levels() == {"tea": (3, 2)}
+    assert await reservations() == [("o-1", "tea", 2, "held")]
+    assert [name for name, _, _ in await replies()] == ["stock_reserved"] * 2
+
+
+async def test_release_gives_the_stock_back_and_a_second_release_changes_nothing(
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    release_stock: Command,
+    levels: Read,
+    reservations: Read,
+    replies: Read,
+) -> None:
+    await restock(tea=5, cup=2)
+    await commands.send(reserve_stock("o-1", tea=2, cup=1))
+    await commands.send(release_stock("o-1"))
+    assert await levels() == {"tea": (5, 0), "cup": (2, 0)}
+    assert await reservations() == [("o-1", "cup", 1, "released"), ("o-1", "tea", 2, "released")]
+    await commands.send(release_stock("o-1"))
+    assert await levels() == {"tea": (5, 0), "cup": (2, 0)}
+    released = ("stock_released", "o-1", {"order_id": "o-1"})
+    assert (await replies())[1:] == [released, released]
+
+
+async def test_releasing_an_unknown_order_replies_released(
+    commands: cqrs.EventMediator, release_stock: Command, replies: Read
+) -> None:
+    await commands.send(release_stock("o-404"))
+    assert await replies() == [("stock_released", "o-404", {"order_id": "o-404"})]
+
+
+async def test_a_released_order_is_not_reserved_again(
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    release_stock: Command,
+    levels: Read,
+) -> None:
+    await restock(tea=5)
+    await commands.send(reserve_stock("o-1", tea=2))
+    await commands.send(release_stock("o-1"))
+    await commands.send(reserve_stock("o-1", tea=2))  # late: the order was given up
+    assert await levels() == {"tea": (5, 0)}
+
+
+async def test_a_reserve_without_items_fails_and_replies_nothing(
+    commands: cqrs.EventMediator, reserve_stock: Command, replies: Read
+) -> None:
+    with pytest.raises(cqrs.EventHandlingError) as raised:
+        await commands.send(reserve_stock("o-1"))
+    assert isinstance(raised.value.__cause__, InvalidOrderLinesError)
+    assert await replies() == []
+
+
+async def test_concurrent_reserves_never_oversell(
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    levels: Read,
+    reservations: Read,
+    replies: Read,
+) -> None:
+    await restock(tea=10)
+    await asyncio.gather(*(commands.send(reserve_stock(f"o-{n}", tea=1)) for n in range(20)))
+    assert await levels() == {"tea": (0, 10)}
+    assert len(await reservations()) == 10
+    names = sorted(name for name, _, _ in await replies())
+    assert names == ["stock_rejected"] * 10 + ["stock_reserved"] * 10

@@ -1,0 +1,70 @@
+"""Restock and read stock levels through the request mediator, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import typing
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+import cqrs
+from cqrs_kafka.local import free_port
+from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from inventory.adapters.database import create_engine
+from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.application import GetStock, Restock, StockView
+from inventory.application.errors import StorageUnavailableError, UnknownSkuError
+from inventory.domain import InvalidQuantityError
+from inventory.main import request_mediator
+
+Read = collections.abc.Callable[[], collections.abc.Awaitable[typing.Any]]
+
+
+@pytest.fixture
+def mediator(unit_of_work: TransactionPerUnit) -> cqrs.RequestMediator:
+    return request_mediator(unit_of_work)
+
+
+async def test_restocks_add_up(mediator: cqrs.RequestMediator) -> None:
+    assert await mediator.send(Restock(sku="tea", quantity=4)) == StockView(
+        sku="tea", available=4, reserved=0
+    )
+    await mediator.send(Restock(sku="tea", quantity=6))
+    assert await mediator.send(GetStock(sku="tea")) == StockView(
+        sku="tea", available=10, reserved=0
+    )
+
+
+async def test_an_unknown_sku_is_an_error_that_says_to_restock(
+    mediator: cqrs.RequestMediator,
+) -> None:
+    with pytest.raises(UnknownSkuError, match=r"restock it first \(POST /stock/kettle/restock\)"):
+        await mediator.send(GetStock(sku="kettle"))
+
+
+async def test_a_rejected_restock_of_a_new_sku_leaves_no_row(
+    mediator: cqrs.RequestMediator, levels: Read
+) -> None:
+    with pytest.raises(InvalidQuantityError):
+        await mediator.send(Restock(sku="tea", quantity=0))
+    assert await levels() == {}
+
+
+async def test_concurrent_first_restocks_of_a_sku_all_count(
+    mediator: cqrs.RequestMediator, levels: Read
+) -> None:
+    await asyncio.gather(*(mediator.send(Restock(sku="tea", quantity=1)) for _ in range(10)))
+    assert await levels() == {"tea": (10, 0)}
+
+
+async def test_a_database_that_does_not_answer_is_storage_unavailable() -> None:
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/inventory")
+    try:
+        outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine))
+        mediator = request_mediator(TransactionPerUnit(outbox, "inventory.replies"))
+        with pytest.raises(StorageUnavailableError, match="INVENTORY_DATABASE_URL"):
+            await mediator.send(GetStock(sku="tea"))
+    finally:
+        await engine.dispose()

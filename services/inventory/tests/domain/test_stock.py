@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from inventory.domain import (
+    MAX_SKU_LENGTH,
+    InvalidQuantityError,
+    InvalidSkuError,
+    Stock,
+    StockLevelError,
+)
+
+
+def test_restock_adds_to_available() -> None:
+    stock = Stock("tea", available=2, reserved=1)
+    stock.restock(5)
+    assert (stock.available, stock.reserved) == (7, 1)
+
+
+def test_hold_and_free_move_units_between_available_and_reserved() -> None:
+    stock = Stock("tea", available=5)
+    stock.hold(3)
+    assert (stock.available, stock.reserved) == (2, 3)
+    stock.free(2)
+    assert (stock.available, stock.reserved) == (4, 1)
+
+
+def test_holding_more_than_available_changes_nothing() -> None:
+    stock = Stock("tea", available=2)
+    with pytest.raises(StockLevelError, match="only 2 available"):
+        stock.hold(3)
+    assert (stock.available, stock.reserved) == (2, 0)
+
+
+def test_freeing_more_than_reserved_changes_nothing() -> None:
+    stock = Stock("tea", available=2, reserved=1)
+    with pytest.raises(StockLevelError, match="only 1 reserved"):
+        stock.free(2)
+    assert (stock.available, stock.reserved) == (2, 1)
+
+
+@pytest.mark.parametrize("quantity", [0, -1, True, 1.5])
+def test_quantities_are_whole_numbers_above_zero(quantity: object) -> None:
+    stock = Stock("tea")
+    for change in (stock.restock, stock.hold, stock.free):
+        with pytest.raises(InvalidQuantityError, match="above zero"):
+            change(quantity)  # type: ignore[arg-type]
+    assert (stock.available, stock.reserved) == (0, 0)
+
+
+@pytest.mark.parametrize("sku", ["", "x" * (MAX_SKU_LENGTH + 1)])
+def test_a_sku_has_one_to_the_maximum_characters(sku: str) -> None:
+    with pytest.raises(InvalidSkuError, match=f"1 to {MAX_SKU_LENGTH} characters"):
+        Stock(sku)

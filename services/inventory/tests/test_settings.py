@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from inventory.settings import Settings, SettingsError
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    assert Settings.from_environment({}) == Settings(
+        database_url="sqlite+aiosqlite:///./inventory.db",
+        host="127.0.0.1",
+        port=8001,
+        kafka_bootstrap_servers="localhost:9092",
+        relay_in_process=False,
+    )
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_environment(
+        {
+            "INVENTORY_DATABASE_URL": "postgresql+asyncpg://postgres@db/inventory",
+            "INVENTORY_HOST": "0.0.0.0",
+            "INVENTORY_PORT": "9001",
+            "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
+            "INVENTORY_RELAY_IN_PROCESS": "true",
+        }
+    )
+    assert settings == Settings(
+        database_url="postgresql+asyncpg://postgres@db/inventory",
+        host="0.0.0.0",
+        port=9001,
+        kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092",
+        relay_in_process=True,
+    )
+
+
+def test_an_empty_variable_takes_the_default() -> None:
+    assert Settings.from_environment({"INVENTORY_PORT": ""}).port == 8001
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("INVENTORY_PORT", "eighty"),
+        ("INVENTORY_PORT", "70000"),
+        ("INVENTORY_RELAY_IN_PROCESS", "sometimes"),
+        ("INVENTORY_DATABASE_URL", "not a url"),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable}='{value}' is not valid: "):
+        Settings.from_environment({variable: value})
