@@ -402,6 +402,44 @@ async def test_a_record_whose_handler_keeps_failing_is_dead_lettered_and_the_nex
     assert headers["event_name"] == PLACED
 
 
+async def test_an_outage_longer_than_the_retries_is_waited_out_not_dead_lettered(
+    kafka_bootstrap_servers: str, topic: str, group: str
+) -> None:
+    await produce(kafka_bootstrap_servers, placed("o1", topic))
+    tries: list[int] = []
+
+    class DatabaseDown(ConnectionError):
+        pass
+
+    async def handle(event: NotificationEvent[typing.Any]) -> None:
+        tries.append(len(tries) + 1)
+        if len(tries) <= 2 * FAST_RETRY.attempts:  # twice the retry budget
+            raise RuntimeError("the repository failed") from DatabaseDown("database is down")
+
+    async with consuming(
+        kafka_bootstrap_servers,
+        topic,
+        group=group,
+        mediator=mediator_for(handle),
+        retry=FAST_RETRY,
+    ):
+        await until_committed(kafka_bootstrap_servers, group, topic, 1)
+
+    assert len(tries) == 2 * FAST_RETRY.attempts + 1
+    assert await end_offset(kafka_bootstrap_servers, f"{topic}.dlq") == 0
+
+
+def test_only_errors_of_the_transient_types_are_waited_out() -> None:
+    retry = ConsumerRetry(transient=(ConnectionError,))
+    wrapped = RuntimeError("the repository failed")
+    wrapped.__cause__ = ConnectionRefusedError("database is down")
+
+    assert retry.is_transient(wrapped)
+    assert retry.is_transient(EventHandlingError([(object(), object, wrapped)]))
+    assert not retry.is_transient(ValueError("bad payload"))
+    assert not ConsumerRetry(transient=()).is_transient(wrapped)
+
+
 async def test_a_redelivered_message_is_dropped_by_the_inbox(
     kafka_bootstrap_servers: str, topic: str, group: str
 ) -> None:

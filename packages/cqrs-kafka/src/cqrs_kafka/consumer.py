@@ -60,7 +60,7 @@ from typing_extensions import TypeVar
 
 from cqrs.backoff import exponential_delays
 from cqrs.events.mediator import EventMediator
-from cqrs.exceptions import ConfigurationError
+from cqrs.exceptions import ConfigurationError, EventHandlingError
 from cqrs.inbox.repository import InboxRepository, check_key
 from cqrs_kafka.dead_letter import Record, dead_letter_topic, publish_dead_letter
 from cqrs_kafka.decoding import (
@@ -110,6 +110,12 @@ class ConsumerRetry:
     second is `initial_delay` seconds, each next one `multiplier` times
     longer, at most `max_delay`. A partition waits while its record is retried.
 
+    An error of a `transient` type (by default `ConnectionError` and
+    `TimeoutError`, also when it is the cause of the handler's error) means
+    "not now" rather than "never": a database or network outage. Such a
+    record is retried every `max_delay` seconds until it succeeds or fails
+    otherwise, instead of being dead-lettered during the outage.
+
     >>> list(ConsumerRetry(attempts=5, initial_delay=0.5, max_delay=1.5).delays())
     [0.5, 1.0, 1.5, 1.5]
     """
@@ -118,6 +124,7 @@ class ConsumerRetry:
     initial_delay: float = 0.1
     multiplier: float = 2.0
     max_delay: float = 5.0
+    transient: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -130,6 +137,23 @@ class ConsumerRetry:
                 "ConsumerRetry needs initial_delay >= 0, max_delay >= 0 and multiplier >= 1; "
                 f"got {self.initial_delay}, {self.max_delay} and {self.multiplier}."
             )
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether `error`, or an error it wraps, is one of the `transient` types."""
+        seen: set[int] = set()
+        pending: list[BaseException] = [error]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            if isinstance(current, self.transient):
+                return True
+            if isinstance(current, EventHandlingError):
+                pending.extend(failure[2] for failure in current.failures)
+            if current.__cause__ is not None:
+                pending.append(current.__cause__)
+        return False
 
     def delays(self) -> collections.abc.Iterator[float]:
         """The pauses between tries, in seconds (one fewer than `attempts`)."""
@@ -296,7 +320,9 @@ class _EventConsumer(typing.Generic[SessionT]):
             except Exception as error:
                 pause = next(pauses, None)
                 if pause is None:
-                    return error
+                    if not self.retry.is_transient(error):
+                        return error
+                    pause = self.retry.max_delay
                 logger.warning(
                     "handling %s %s failed, trying again in %.2fs: %s",
                     delivery.event_name,
