@@ -51,13 +51,12 @@ import typing
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqrs.clock import utc_now
-from cqrs.exceptions import ConfigurationError
 from cqrs.inbox.repository import check_cutoff, check_key
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.statements import insert_unless_present
 
 __all__ = ("SqlAlchemyInbox",)
 
@@ -92,7 +91,7 @@ class SqlAlchemyInbox:
         table = self._schema.inbox
         dialect = session.get_bind(clause=table).dialect.name
         values = {"consumer": consumer, "message_id": message_id, "received_at": received_at}
-        statement = _insert_unless_present(dialect, table, values)
+        statement = insert_unless_present(dialect, table, values, "SqlAlchemyInbox")
         result = await session.execute(statement)
         return typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 1
 
@@ -120,20 +119,6 @@ class SqlAlchemyInbox:
             return await _delete(sessions, statement)
         async with sessions() as session, session.begin():
             return await _delete(session, statement)
-
-
-def _insert_unless_present(
-    dialect: str, table: sa.Table, values: dict[str, typing.Any]
-) -> sa.Insert:
-    key = list(table.primary_key.columns)
-    if dialect == "postgresql":
-        return postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
-    if dialect == "sqlite":
-        return sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=key)
-    raise ConfigurationError(
-        f"SqlAlchemyInbox supports PostgreSQL and SQLite, not {dialect!r}: it needs "
-        f"INSERT ... ON CONFLICT DO NOTHING."
-    )
 
 
 async def _delete(session: AsyncSession, statement: sa.Delete) -> int:

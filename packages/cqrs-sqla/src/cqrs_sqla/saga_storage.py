@@ -25,7 +25,6 @@ import typing
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cqrs.clock import utc_now
@@ -44,6 +43,7 @@ from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import notify_new_rows
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.statements import insert_unless_present
 
 __all__ = ("SqlAlchemySagaStorage",)
 
@@ -93,23 +93,25 @@ class SqlAlchemySagaStorage:
         """Insert the saga, `pending` at version 1, claimed when `owner` and `lease` are given."""
         now = self._clock()
         claim = (owner, now + lease) if owner is not None and lease is not None else (None, None)
-        insert = self._saga.insert().values(
-            id=saga_id,
-            name=name,
-            status=SagaStatus.PENDING.value,
-            context=dict(context),
-            version=1,
-            recovery_attempts=0,
-            owner=claim[0],
-            lease_until=claim[1],
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            async with self._session_factory.begin() as session:
-                await session.execute(insert)
-        except exc.IntegrityError as error:
-            raise SagaAlreadyExistsError(saga_id) from error
+        values = {
+            "id": saga_id,
+            "name": name,
+            "status": SagaStatus.PENDING.value,
+            "context": dict(context),
+            "version": 1,
+            "recovery_attempts": 0,
+            "owner": claim[0],
+            "lease_until": claim[1],
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self._session_factory.begin() as session:
+            dialect = session.get_bind(clause=self._saga).dialect.name
+            insert = insert_unless_present(dialect, self._saga, values, "SqlAlchemySagaStorage")
+            result = typing.cast("sa.CursorResult[typing.Any]", await session.execute(insert))
+            created = result.rowcount == 1
+        if not created:
+            raise SagaAlreadyExistsError(saga_id)
 
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
         """The saga's status, context (a fresh dict), version and what it waits for."""
