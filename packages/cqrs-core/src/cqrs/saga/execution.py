@@ -479,17 +479,16 @@ class _Run:
         await self._compensate()
 
     async def _time_out(self, waiting: SagaWait) -> None:
+        # The handler instance, not its class: a container may set its timeouts.
+        handler = await self._resolve(waiting.step_name)
+        assert isinstance(handler, MessagingStep)
         if waiting.action is COMPENSATE:
-            handler = await self._resolve(waiting.step_name)
-            assert isinstance(handler, MessagingStep)
             await self._compensation_try_failed(
                 handler, waiting, TIMED_OUT, f"no reply within {handler.compensation_timeout}"
             )
             return
-        handler_type = self.runner.handlers_by_name[waiting.step_name]
-        timeout = typing.cast(type[MessagingStep[typing.Any, typing.Any]], handler_type).timeout
         error = SagaStepTimeoutError(
-            f"{waiting.step_name} got no reply within {timeout}; its command may have been "
+            f"{waiting.step_name} got no reply within {handler.timeout}; its command may have been "
             f"carried out, so it is compensated too"
         )
         await self._fail(waiting.step_name, error, timed_out=True)
@@ -517,7 +516,8 @@ class _Run:
             if outcome == "failed":
                 await self._finish(SagaStatus.COMPENSATION_FAILED)
                 return
-        await self._finish(SagaStatus.FAILED)
+        if self.status is not SagaStatus.FAILED:  # nothing was left to compensate
+            await self._finish(SagaStatus.FAILED)
 
     def _done_in_order(self) -> list[str]:
         return [
@@ -586,7 +586,16 @@ class _Run:
             await self._record(name, COMPENSATE, previous_try[0], details=previous_try[1])
 
     async def _compensated(self, name: str, messages: typing.Sequence[Message] = ()) -> _Outcome:
-        await self._record(name, COMPENSATE, COMPLETED, messages=messages)
+        # The last compensation ends the saga in the same write, so no reader
+        # sees a saga with nothing left to undo still `compensating`.
+        last = set(self.acted) - self.compensated == {name}
+        await self._record(
+            name,
+            COMPENSATE,
+            COMPLETED,
+            messages=messages,
+            saga_status=SagaStatus.FAILED if last else None,
+        )
         self.compensated.add(name)
         return "done"
 

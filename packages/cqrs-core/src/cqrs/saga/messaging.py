@@ -62,9 +62,9 @@ class MessagingStep(SagaStepHandler[ContextT, StepResponseT]):
     """
 
     replies: typing.ClassVar[typing.Collection[str]] = ()
-    timeout: typing.ClassVar[datetime.timedelta] = datetime.timedelta(seconds=30)
+    timeout: datetime.timedelta = datetime.timedelta(seconds=30)
     compensation_replies: typing.ClassVar[typing.Collection[str]] = ()
-    compensation_timeout: typing.ClassVar[datetime.timedelta] = datetime.timedelta(seconds=30)
+    compensation_timeout: datetime.timedelta = datetime.timedelta(seconds=30)
 
     @abc.abstractmethod
     async def command(self, context: ContextT, saga_id: uuid.UUID) -> Reply:
