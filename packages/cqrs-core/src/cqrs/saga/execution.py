@@ -516,7 +516,9 @@ class _Run:
             if outcome == "failed":
                 await self._finish(SagaStatus.COMPENSATION_FAILED)
                 return
-        if self.status is not SagaStatus.FAILED:  # nothing was left to compensate
+        # The last compensation wrote `failed` itself (`_compensated`); with nothing
+        # left to compensate, the saga ends here.
+        if typing.cast(SagaStatus, self.status) is not SagaStatus.FAILED:
             await self._finish(SagaStatus.FAILED)
 
     def _done_in_order(self) -> list[str]:
