@@ -88,7 +88,7 @@ def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
                 f"{result.direct_ns / 1000:.3f}",
                 f"{result.mediator_ns / 1000:.3f}",
                 f"{result.ratio:.2f}",
-                "-" if target is None else f"<= {target:.1f}",
+                "-" if target is None else f"<= {target:.2f}",
                 {None: "info", True: "yes", False: "NO"}[result.ok],
             )
         )

@@ -4,7 +4,9 @@ Run with `uv run python bench/outbox_relay.py [--reps 5] [--rows 10000]` (or `ma
 
 The script creates a throwaway database on the PostgreSQL server named by
 `BENCH_POSTGRES_URL` (default `postgresql://postgres@127.0.0.1:5432/postgres`;
-only used to create and drop the throwaway one) and drops it at the end.
+only used to create and drop the throwaway one) and drops it at the end. The
+Kafka relay publishes to `KAFKA_BOOTSTRAP_SERVERS` when set, else to a local
+Tansu broker started for the run (see bench/kafka_produce.py).
 
 * relay   drain `--rows` pending rows (100 partition keys) to an in-memory sink:
           `OutboxRelay(SqlAlchemyOutboxStore(engine, schema), sink).run_once()`
@@ -12,6 +14,11 @@ only used to create and drop the throwaway one) and drops it at the end.
           (`SELECT ... FOR UPDATE SKIP LOCKED LIMIT 100`, hand each row to the
           sink, `UPDATE ... WHERE id = ANY($1)`, commit). Both take batches of
           100 on one connection. Target: library rows/s >= 0.75 x raw rows/s.
+* kafka   the same drain to a fresh 4-partition Kafka topic: the relay with a
+          `KafkaMessageBroker` (which takes each batch through `send_batch`),
+          against the hand-written relay sending each row of a batch with
+          aiokafka (`await producer.send(...)`, the stored body as the value)
+          and gathering the acknowledgements before its `UPDATE`. Same target.
 * write   commit 1 (then 10) events per transaction through
           `SqlAlchemyOutboxedEventRepository` (`async with outbox as session`,
           `outbox.add`, `outbox.commit`) against asyncpg inserting the same
@@ -22,8 +29,9 @@ only used to create and drop the throwaway one) and drops it at the end.
 Every figure is the median over `--reps` reps; the two sides of a case
 alternate, swapping order every rep, and the garbage collector is off while
 a rep is timed. The script always exits 0: it warns, it does not fail. The
-last line is `ratio_relay_over_raw` (library relay rows/s over raw rows/s).
-Publishing to Kafka is not measured here: that arrives with cqrs-kafka.
+last line is `ratio_relay_over_raw` (library relay rows/s over raw rows/s, to
+the in-memory sink); the line before it, `ratio_kafka_relay_over_raw`, is the
+same ratio for the relay to Kafka.
 """
 
 from __future__ import annotations
@@ -41,15 +49,20 @@ import typing
 import uuid
 from collections.abc import Awaitable, Callable
 
+import aiokafka
 import asyncpg
 import pydantic
 import sqlalchemy as sa
 from harness import Case, Result, measure, print_table
+from kafka_produce import kafka_description, kafka_server, raw_producer, untimed
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 import cqrs
 import cqrs_sqla
 from cqrs.outbox.relay import OutboxRelay
+from cqrs_kafka.broker import KafkaMessageBroker
+from cqrs_kafka.producer import KafkaProducerAdapter
+from cqrs_kafka.topics import ensure_topics
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema, TableNames, create_all
@@ -62,6 +75,8 @@ BATCH = 100
 KEYS = 100
 KEPT_ROWS = 500_000
 POLLS = 200  # idle polls per rep
+SINK_TOPIC = "orders"  # the topic of the rows that go to the in-memory sink
+KAFKA_PARTITIONS = 4
 
 
 class OrderPlaced(pydantic.BaseModel):
@@ -107,16 +122,18 @@ def schema_named(name: str) -> Schema:
                              saga_log=f"{name}_saga_log"))  # fmt: skip
 
 
-async def fill(connection: asyncpg.Connection, table: str, rows: int, status: str) -> None:
-    """Empty `table`, then write `rows` rows in `status` with one INSERT ... SELECT."""
+async def fill(
+    connection: asyncpg.Connection, table: str, rows: int, status: str, topic: str = SINK_TOPIC
+) -> None:
+    """Empty `table`, then write `rows` rows for `topic` in `status` with one INSERT ... SELECT."""
     await connection.execute(f"TRUNCATE {table}")
     await connection.execute(
         f"""
         INSERT INTO {table} (event_id, event_name, topic, partition_key, payload, status,
                              attempts, created_at, next_attempt_at, published_at)
-        SELECT id, '{EVENT_NAME}', 'orders', 'order-' || (g % {KEYS}),
+        SELECT id, '{EVENT_NAME}', '{topic}', 'order-' || (g % {KEYS}),
                convert_to(json_build_object(
-                   'event_id', id, 'event_name', '{EVENT_NAME}', 'topic', 'orders',
+                   'event_id', id, 'event_name', '{EVENT_NAME}', 'topic', '{topic}',
                    'event_timestamp', now(),
                    'payload', json_build_object('order_id', 'order-' || (g % {KEYS}),
                                                 'amount', g))::text, 'UTF8'),
@@ -131,8 +148,13 @@ async def fill(connection: asyncpg.Connection, table: str, rows: int, status: st
 
 # --- relay ----------------------------------------------------------------------
 
+# Publishes one claimed batch of raw rows (topic, key, event id, name, stored body).
+RawPublish = Callable[[list[asyncpg.Record]], Awaitable[None]]
+# Drains a table; returns how many rows it published.
+Drain = Callable[[], Awaitable[int]]
 
-async def raw_relay(connection: asyncpg.Connection, table: str, sink: Sink) -> int:
+
+async def raw_relay(connection: asyncpg.Connection, table: str, publish: RawPublish) -> int:
     """The hand-written relay: claim with SKIP LOCKED, publish, mark, commit; until empty."""
     select = f"""
         SELECT id, event_id, event_name, topic, partition_key, payload FROM {table}
@@ -149,57 +171,130 @@ async def raw_relay(connection: asyncpg.Connection, table: str, sink: Sink) -> i
             rows = await connection.fetch(select, BATCH)
             if not rows:
                 return total
-            for row in rows:
-                await sink.send_message(
-                    (row["topic"], row["partition_key"], row["event_id"], row["payload"])
-                )
+            await publish(rows)
             await connection.execute(update, [row["id"] for row in rows])
         total += len(rows)
 
 
-async def relay_case(
-    raw_url: str, engine: AsyncEngine, rows: int, reps: int
-) -> tuple[Result, float, float]:
-    """Median ns per row of each side, draining `rows` rows each rep; and rows/s of each."""
-    raw_schema, lib_schema = schema_named("bench_relay_raw"), schema_named("bench_relay_lib")
-    for schema in (raw_schema, lib_schema):
-        await create_all(engine, schema)
-    connection = await asyncpg.connect(raw_url)
-    store = SqlAlchemyOutboxStore(engine, lib_schema)
-    sink = Sink()
-    relay = OutboxRelay(store, sink, batch_size=BATCH)
+def raw_to_sink(sink: Sink) -> RawPublish:
+    async def publish(rows: list[asyncpg.Record]) -> None:
+        for row in rows:
+            await sink.send_message(
+                (row["topic"], row["partition_key"], row["event_id"], row["payload"])
+            )
 
-    async def library() -> int:
+    return publish
+
+
+def raw_to_kafka(producer: aiokafka.AIOKafkaProducer) -> RawPublish:
+    """Send every row of the batch (its stored body as the value, as-is), then wait for all."""
+
+    async def publish(rows: list[asyncpg.Record]) -> None:
+        acks = []
+        for row in rows:
+            headers = [
+                ("message_id", str(row["event_id"]).encode()),
+                ("event_name", row["event_name"].encode()),
+                ("content-type", b"application/json"),
+            ]
+            key = row["partition_key"].encode()
+            acks.append(await producer.send(row["topic"], row["payload"], key=key, headers=headers))
+        await asyncio.gather(*acks)
+
+    return publish
+
+
+def drain(relay: OutboxRelay) -> Drain:
+    async def run() -> int:
         total = 0
         while published := await relay.run_once():
             total += published
         return total
 
-    async def raw() -> int:
-        return await raw_relay(connection, raw_schema.outbox.name, sink)
+    return run
 
-    sides: dict[str, tuple[str, Callable[[], Awaitable[int]]]] = {
+
+async def compare_drains(
+    connection: asyncpg.Connection,
+    sides: dict[str, tuple[str, Drain]],
+    rows: int,
+    reps: int,
+    topic: str,
+) -> dict[str, float]:
+    """Median ns per row of each side (name -> its table and drain), refilling its table
+    with `rows` pending rows for `topic` before every rep; the first rep is a warm-up."""
+    samples: dict[str, list[float]] = {side: [] for side in sides}
+    order = list(sides)
+    for rep in range(reps + 1):
+        for side in order:
+            table, run = sides[side]
+            await fill(connection, table, rows, "pending", topic)
+            elapsed, published = await timed(run)
+            if published != rows:
+                raise RuntimeError(f"{side} relay published {published} of {rows} rows")
+            if rep:
+                samples[side].append(elapsed / published)
+        order.reverse()
+    return {side: statistics.median(values) for side, values in samples.items()}
+
+
+def relay_result(name: str, ns: dict[str, float]) -> Result:
+    case = Case(name, untimed, untimed, target=1 / RELAY_TARGET)
+    return Result(case, ns["raw"], ns["library"])
+
+
+async def relay_case(raw_url: str, engine: AsyncEngine, rows: int, reps: int) -> Result:
+    """The relay to an in-memory sink: median ns per row of each side."""
+    raw_schema, lib_schema = schema_named("bench_relay_raw"), schema_named("bench_relay_lib")
+    for schema in (raw_schema, lib_schema):
+        await create_all(engine, schema)
+    connection = await asyncpg.connect(raw_url)
+    sink = Sink()
+    relay = OutboxRelay(SqlAlchemyOutboxStore(engine, lib_schema), sink, batch_size=BATCH)
+
+    async def raw() -> int:
+        return await raw_relay(connection, raw_schema.outbox.name, raw_to_sink(sink))
+
+    sides = {
         "raw": (raw_schema.outbox.name, raw),
-        "library": (lib_schema.outbox.name, library),
+        "library": (lib_schema.outbox.name, drain(relay)),
     }
-    samples: dict[str, list[float]] = {"raw": [], "library": []}
-    order = ["raw", "library"]
     try:
-        for rep in range(reps + 1):  # the first rep warms both sides up
-            for side in order:
-                table, run = sides[side]
-                await fill(connection, table, rows, "pending")
-                elapsed, published = await timed(run)
-                if published != rows:
-                    raise RuntimeError(f"{side} relay published {published} of {rows} rows")
-                if rep:
-                    samples[side].append(elapsed / published)
-            order.reverse()
+        ns = await compare_drains(connection, sides, rows, reps, SINK_TOPIC)
     finally:
         await connection.close()
-    raw_ns, lib_ns = statistics.median(samples["raw"]), statistics.median(samples["library"])
-    case = Case(f"relay {rows} rows (per row)", _unused, _unused, target=1 / RELAY_TARGET)
-    return Result(case, raw_ns, lib_ns), 1e9 / raw_ns, 1e9 / lib_ns
+    return relay_result(f"relay {rows} rows to a sink (per row)", ns)
+
+
+async def kafka_relay_case(
+    raw_url: str, engine: AsyncEngine, bootstrap: str, rows: int, reps: int
+) -> Result:
+    """The relay to Kafka (a fresh topic of `KAFKA_PARTITIONS` partitions): median ns per row
+    of `KafkaMessageBroker` under `OutboxRelay` and of asyncpg + aiokafka by hand."""
+    raw_schema, lib_schema = schema_named("bench_kafka_raw"), schema_named("bench_kafka_lib")
+    for schema in (raw_schema, lib_schema):
+        await create_all(engine, schema)
+    topic = f"bench.relay.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, {topic: KAFKA_PARTITIONS})
+    adapter = KafkaProducerAdapter(bootstrap, topics=[topic])
+    producer = await raw_producer(adapter)
+    connection = await asyncpg.connect(raw_url)
+    try:
+        async with KafkaMessageBroker(adapter) as broker:
+            relay = OutboxRelay(SqlAlchemyOutboxStore(engine, lib_schema), broker, batch_size=BATCH)
+
+            async def raw() -> int:
+                return await raw_relay(connection, raw_schema.outbox.name, raw_to_kafka(producer))
+
+            sides = {
+                "raw": (raw_schema.outbox.name, raw),
+                "library": (lib_schema.outbox.name, drain(relay)),
+            }
+            ns = await compare_drains(connection, sides, rows, reps, topic)
+    finally:
+        await connection.close()
+        await producer.stop()
+    return relay_result(f"relay {rows} rows to Kafka (per row)", ns)
 
 
 async def timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
@@ -212,10 +307,6 @@ async def timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
         return time.perf_counter_ns() - start, units
     finally:
         gc.enable()
-
-
-async def _unused(n: int) -> int:
-    return n
 
 
 # --- writes ---------------------------------------------------------------------
@@ -328,7 +419,9 @@ async def poll_case(raw_url: str, engine: AsyncEngine, reps: int) -> Result:
 # --- report ---------------------------------------------------------------------
 
 
-async def run_all(admin: str, rows: int, writes: int, reps: int) -> dict[str, typing.Any]:
+async def run_all(
+    admin: str, bootstrap: str, rows: int, writes: int, reps: int
+) -> dict[str, typing.Any]:
     database = f"bench_outbox_{uuid.uuid4().hex[:12]}"
     await admin_execute(admin, f'CREATE DATABASE "{database}"')
     raw_url, sqla_url = urls(admin, database)
@@ -336,7 +429,8 @@ async def run_all(admin: str, rows: int, writes: int, reps: int) -> dict[str, ty
     try:
         async with engine.connect() as connection:
             version = (await connection.execute(sa.text("SHOW server_version"))).scalar_one()
-        relay, raw_rate, lib_rate = await relay_case(raw_url, engine, rows, reps)
+        relay = await relay_case(raw_url, engine, rows, reps)
+        kafka_relay = await kafka_relay_case(raw_url, engine, bootstrap, rows, reps)
         written = await write_cases(raw_url, engine, writes, reps)
         poll = await poll_case(raw_url, engine, reps)
     finally:
@@ -345,11 +439,16 @@ async def run_all(admin: str, rows: int, writes: int, reps: int) -> dict[str, ty
     return {
         "version": version,
         "relay": relay,
-        "raw_rate": raw_rate,
-        "lib_rate": lib_rate,
+        "kafka_relay": kafka_relay,
         "writes": written,
         "poll": poll,
     }
+
+
+def rows_per_second(result: Result) -> str:
+    return (
+        f"library {1e9 / result.mediator_ns:,.0f} rows/s, raw {1e9 / result.direct_ns:,.0f} rows/s"
+    )
 
 
 def main() -> None:
@@ -361,29 +460,31 @@ def main() -> None:
     if args.reps < 1 or args.rows < 1 or args.writes < 1:
         parser.error("--reps, --rows and --writes must be at least 1")
     admin = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
-    figures = asyncio.run(run_all(admin, args.rows, args.writes, args.reps))
+    with kafka_server() as bootstrap:
+        figures = asyncio.run(run_all(admin, bootstrap, args.rows, args.writes, args.reps))
     relay: Result = figures["relay"]
+    kafka_relay: Result = figures["kafka_relay"]
     writes: list[Result] = figures["writes"]
     poll: Result = figures["poll"]
 
     print(
         f"cqrs outbox benchmark: cqrs-core {cqrs.__version__}, cqrs-sqla {cqrs_sqla.__version__}, "
-        f"PostgreSQL {figures['version']}, Python {platform.python_version()}, "
+        f"PostgreSQL {figures['version']}, aiokafka {aiokafka.__version__} on a "
+        f"{kafka_description()}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, median of {args.reps} reps"
     )
-    print("(µs per row, transaction or poll; 'direct' = raw asyncpg, or the empty table for")
-    print(" the poll; ratio = library time / direct time)")
+    print("(µs per row, transaction or poll; 'direct' = raw asyncpg (+ raw aiokafka for Kafka),")
+    print(" or the empty table for the poll; ratio = library time / direct time)")
     print()
-    print_table([relay, *writes, poll])
+    print_table([relay, kafka_relay, *writes, poll])
     print()
-    print(
-        f"relay: library {figures['lib_rate']:,.0f} rows/s, raw {figures['raw_rate']:,.0f} rows/s"
-    )
-    print("Kafka: relaying to Kafka is measured with cqrs-kafka (bench/kafka_produce.py), later.")
+    print(f"relay to an in-memory sink: {rows_per_second(relay)}")
+    print(f"relay to Kafka ({KAFKA_PARTITIONS} partitions): {rows_per_second(kafka_relay)}")
     write_ratios = [1 / result.ratio for result in writes[:2]]
-    relay_ratio = 1 / relay.ratio
+    relay_ratio, kafka_ratio = 1 / relay.ratio, 1 / kafka_relay.ratio
     for name, ratio, target in [
-        ("library relay throughput", relay_ratio, RELAY_TARGET),
+        ("library relay throughput (sink)", relay_ratio, RELAY_TARGET),
+        ("library relay throughput (Kafka)", kafka_ratio, RELAY_TARGET),
         ("library write throughput (1/tx)", write_ratios[0], WRITE_TARGET),
         ("library write throughput (10/tx)", write_ratios[1], WRITE_TARGET),
     ]:
@@ -391,9 +492,12 @@ def main() -> None:
             print(f"WARNING: {name} is {ratio:.0%} of raw (target {target:.0%})")
     if poll.ratio > POLL_TARGET:
         print(f"WARNING: idle polls take {poll.ratio:.2f}x with rows kept (target {POLL_TARGET}x)")
+    print("(ratio_kafka_relay_over_raw: relay to Kafka; ratio_relay_over_raw, the headline:")
+    print(" relay to the in-memory sink)")
     print(f"ratio_write1_over_raw={write_ratios[0]:.3f}")
     print(f"ratio_write10_over_raw={write_ratios[1]:.3f}")
     print(f"ratio_poll_kept_over_empty={poll.ratio:.3f}")
+    print(f"ratio_kafka_relay_over_raw={kafka_ratio:.3f}")
     print(f"ratio_relay_over_raw={relay_ratio:.3f}")
 
 

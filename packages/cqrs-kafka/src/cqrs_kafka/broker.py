@@ -44,25 +44,45 @@ EVENT_NAME_HEADER = "event_name"
 CONTENT_TYPE_HEADER = "content-type"
 CONTENT_TYPE = "application/json"
 
+# Built once: `json.dumps` with options makes a new encoder on every call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_CONTENT_TYPE_PAIR: Header = (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())
+
 
 def record_value(message: Message) -> bytes:
     """The record value: the message payload as compact UTF-8 JSON."""
-    return json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return _COMPACT_JSON.encode(message.payload).encode()
 
 
-def record_headers(message: Message) -> list[Header]:
-    """The record headers of `message` (id, event name, content type, trace context)."""
+def record_headers(
+    message: Message, current_trace: typing.Mapping[str, str] | None = None
+) -> list[Header]:
+    """The record headers of `message` (id, event name, content type, trace context).
+
+    A message read from the outbox carries its writer's trace context; any
+    other gets `current_trace`, by default the current span's (`trace_headers()`).
+    Building many records at once, look it up once and pass it.
+
+    >>> import uuid
+    >>> message = Message("joined", "users", {"user_id": "u1"}, uuid.UUID(int=1), key="u1")
+    >>> for name, value in record_headers(message, current_trace={}):
+    ...     print(name, value)
+    message_id b'00000000-0000-0000-0000-000000000001'
+    event_name b'joined'
+    content-type b'application/json'
+    """
     headers: list[Header] = [
         (MESSAGE_ID_HEADER, str(message.message_id).encode()),
         (EVENT_NAME_HEADER, message.message_name.encode()),
-        (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),
+        _CONTENT_TYPE_PAIR,
     ]
-    # A message read from the outbox carries its writer's trace context; any
-    # other continues the current span's.
     extra = message.headers
     if "traceparent" not in extra:
-        extra = {**extra, **trace_headers()}
-    headers.extend((name, value.encode()) for name, value in extra.items())
+        trace = trace_headers() if current_trace is None else current_trace
+        if trace:
+            extra = {**extra, **trace}
+    if extra:
+        headers += [(name, value.encode()) for name, value in extra.items()]
     return headers
 
 
@@ -79,12 +99,14 @@ class KafkaMessageBroker:
         if log_level is not None:
             logging.getLogger("aiokafka").setLevel(log_level)
 
-    async def _enqueue(self, message: Message) -> asyncio.Future[RecordMetadata]:
+    async def _enqueue(
+        self, message: Message, current_trace: typing.Mapping[str, str] | None = None
+    ) -> asyncio.Future[RecordMetadata]:
         return await self.producer.enqueue(
             message.topic,
             record_value(message),
             key=None if message.key is None else message.key.encode(),
-            headers=record_headers(message),
+            headers=record_headers(message, current_trace),
         )
 
     async def send_message(self, message: Message) -> None:
@@ -104,6 +126,8 @@ class KafkaMessageBroker:
         """
         pending: list[asyncio.Future[RecordMetadata] | BaseException] = []
         failed_keys: set[str] = set()
+        # One span for the whole batch: looking it up per message was a fifth of the cost.
+        current_trace = trace_headers()
         for message in messages:
             if message.key is not None and message.key in failed_keys:
                 pending.append(
@@ -111,7 +135,7 @@ class KafkaMessageBroker:
                 )
                 continue
             try:
-                pending.append(await self._enqueue(message))
+                pending.append(await self._enqueue(message, current_trace))
             except KafkaError as exc:
                 pending.append(_publish_error(message, exc))
                 if message.key is not None:
