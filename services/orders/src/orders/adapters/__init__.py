@@ -1,0 +1,1 @@
+"""The orders service's adapters: SQLAlchemy storage, Kafka wiring, wire messages, payment."""

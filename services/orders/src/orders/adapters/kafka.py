@@ -1,0 +1,101 @@
+"""Orders on Kafka: the topics, the consumer of the inventory's replies, the outbox relay.
+
+- `create_topics` makes the command and reply topics (and their dead-letter
+  topics) that do not exist yet.
+- `subscribe_replies` consumes `inventory.replies` in group `orders` into an
+  `EventMediator`, whose handler delivers each reply to its saga.
+- `running_relay` publishes the outbox (the saga's commands) to Kafka for as
+  long as its block runs.
+
+```
+await create_topics("localhost:9092")
+subscribe_replies(broker, event_mediator)
+async with running_relay(database, "localhost:9092"):
+    ...
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import typing
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+
+from cqrs.events.mediator import EventMediator
+from cqrs.outbox.relay import OutboxRelay
+from cqrs_kafka.broker import KafkaMessageBroker
+from cqrs_kafka.consumer import ConsumerRetry, subscribe_events
+from cqrs_kafka.producer import kafka_producer_factory
+from cqrs_kafka.topics import ensure_topics
+from orders.adapters.database import Database
+from orders.adapters.messages import (
+    INVENTORY_COMMANDS,
+    INVENTORY_REPLIES,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+)
+from orders.application.inventory import STOCK_REJECTED, STOCK_RELEASED, STOCK_RESERVED
+
+__all__ = ("TOPICS", "REPLIES_GROUP", "create_topics", "subscribe_replies", "running_relay")
+
+#: Every topic of the orders-inventory conversation, with its partition count.
+TOPICS: typing.Final[typing.Mapping[str, int]] = {
+    INVENTORY_COMMANDS: 3,
+    INVENTORY_REPLIES: 3,
+    f"{INVENTORY_COMMANDS}.dlq": 1,
+    f"{INVENTORY_REPLIES}.dlq": 1,
+}
+#: The consumer group reading the replies.
+REPLIES_GROUP: typing.Final = "orders"
+
+
+async def create_topics(bootstrap_servers: str) -> None:
+    """Create the topics of `TOPICS` that are missing; `BrokerUnavailableError` if no broker."""
+    await ensure_topics(bootstrap_servers, TOPICS)
+
+
+def subscribe_replies(broker: KafkaBroker, mediator: EventMediator) -> DefaultSubscriber:
+    """Consume `inventory.replies` into `mediator`; failing replies go to its `.dlq`.
+
+    No inbox, and no transaction around the handlers: the saga ignores a reply
+    it no longer waits for, so a redelivered one is harmless already, and
+    `SagaMediator.deliver` writes in transactions of its own (an enclosing one
+    would hold SQLite's single write lock while they wait for it).
+    """
+    return subscribe_events(
+        broker,
+        INVENTORY_REPLIES,
+        group_id=REPLIES_GROUP,
+        mediator=mediator,
+        events={
+            STOCK_RESERVED: StockReserved,
+            STOCK_REJECTED: StockRejected,
+            # Decoded, so it is not dead-lettered, and dropped: nothing waits for it.
+            STOCK_RELEASED: StockReleased,
+        },
+        retry=ConsumerRetry(attempts=5),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_relay(
+    database: Database, bootstrap_servers: str
+) -> collections.abc.AsyncGenerator[OutboxRelay, None]:
+    """Relay the outbox to Kafka in a task until the block ends, then flush and disconnect."""
+    store = database.outbox_store()
+    broker = KafkaMessageBroker(kafka_producer_factory(bootstrap_servers))
+    relay = OutboxRelay(store, broker)
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(relay.run_forever(stop))
+    try:
+        yield relay
+    finally:
+        stop.set()
+        await task
+        await broker.close()
+        await store.close()

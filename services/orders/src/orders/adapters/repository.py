@@ -1,0 +1,106 @@
+"""`SqlAlchemyOrderRepository`: the application's `OrderRepository` on one `AsyncSession`.
+
+It writes on the session it is given and never commits: the unit of work
+(`orders.adapters.transactions`) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import typing
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cqrs.clock import utc_now
+from orders.adapters.tables import order_items, orders
+from orders.application.errors import OrderNotFoundError
+from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
+
+__all__ = ("SqlAlchemyOrderRepository",)
+
+CENTS_PER_UNIT: typing.Final = 100
+
+
+class SqlAlchemyOrderRepository:
+    """Orders and their items in the `orders` and `order_items` tables."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
+    ) -> None:
+        self._session = session
+        self._clock = clock
+
+    async def add(self, order: Order) -> None:
+        """Insert the order and its items."""
+        now = self._clock()
+        await self._session.execute(
+            orders.insert().values(
+                id=order.order_id,
+                customer_id=order.customer_id,
+                status=order.status.value,
+                reason=_reason_value(order),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await self._session.execute(
+            order_items.insert(),
+            [
+                {
+                    "order_id": order.order_id,
+                    "line": line,
+                    "sku": item.sku,
+                    "quantity": item.quantity,
+                    "unit_price_cents": int(item.unit_price * CENTS_PER_UNIT),
+                }
+                for line, item in enumerate(order.items)
+            ],
+        )
+
+    async def get(self, order_id: uuid.UUID) -> Order | None:
+        """The stored order, or `None`."""
+        row = (
+            (await self._session.execute(sa.select(orders).where(orders.c.id == order_id)))
+            .mappings()
+            .one_or_none()
+        )
+        if row is None:
+            return None
+        items = await self._session.execute(
+            sa.select(order_items.c.sku, order_items.c.quantity, order_items.c.unit_price_cents)
+            .where(order_items.c.order_id == order_id)
+            .order_by(order_items.c.line)
+        )
+        reason = typing.cast("str | None", row["reason"])
+        return Order(
+            order_id=order_id,
+            customer_id=row["customer_id"],
+            items=tuple(
+                OrderItem(sku, quantity, decimal.Decimal(cents) / CENTS_PER_UNIT)
+                for sku, quantity, cents in items
+            ),
+            status=OrderStatus(row["status"]),
+            reason=None if reason is None else RejectionReason(reason),
+        )
+
+    async def update(self, order: Order) -> None:
+        """Store the order's status and reason; `OrderNotFoundError` when it is not stored."""
+        result = await self._session.execute(
+            orders.update()
+            .where(orders.c.id == order.order_id)
+            .values(
+                status=order.status.value, reason=_reason_value(order), updated_at=self._clock()
+            )
+        )
+        if typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 0:
+            raise OrderNotFoundError(order.order_id)
+
+
+def _reason_value(order: Order) -> str | None:
+    return None if order.reason is None else order.reason.value

@@ -1,0 +1,46 @@
+"""What the orders use cases and the order saga raise.
+
+```
+OrdersApplicationError
+├── OrderNotFoundError     no order has that id
+├── PaymentDeclinedError   the payment port refused the charge (fails the saga)
+└── StockRejectedError     the inventory could not reserve the items (fails the saga)
+```
+"""
+
+from __future__ import annotations
+
+import typing
+import uuid
+
+__all__ = (
+    "OrdersApplicationError",
+    "OrderNotFoundError",
+    "PaymentDeclinedError",
+    "StockRejectedError",
+)
+
+
+class OrdersApplicationError(Exception):
+    """Base of the orders application's errors."""
+
+
+class OrderNotFoundError(OrdersApplicationError, LookupError):
+    """No order has the id asked for."""
+
+    def __init__(self, order_id: uuid.UUID | str) -> None:
+        super().__init__(f"no order {order_id}; check the id returned by POST /orders")
+        self.order_id = str(order_id)
+
+
+class PaymentDeclinedError(OrdersApplicationError):
+    """The payment provider refused to charge the order."""
+
+
+class StockRejectedError(OrdersApplicationError):
+    """The inventory could not reserve every item of the order."""
+
+    def __init__(self, order_id: str, skus: typing.Sequence[str]) -> None:
+        super().__init__(f"order {order_id}: not enough stock of {', '.join(skus) or 'its items'}")
+        self.order_id = order_id
+        self.skus = list(skus)

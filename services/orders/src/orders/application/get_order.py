@@ -1,0 +1,105 @@
+"""Read an order with its saga's step log.
+
+The saga is read before the order: the saga's steps write the order's outcome
+before they log it, so an order read after a finished saga shows that outcome.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+
+import pydantic
+
+import cqrs
+from cqrs.saga.errors import SagaNotFoundError
+from cqrs.saga.models import SagaLogEntry, SagaStepAction
+from cqrs.saga.storage.protocol import ISagaStorage
+from orders.application.errors import OrderNotFoundError
+from orders.application.ports import Transactions
+from orders.domain.order import Order, OrderStatus, RejectionReason
+
+__all__ = ("GetOrder", "OrderDetails", "OrderLine", "HistoryEntry", "GetOrderHandler")
+
+
+class OrderLine(cqrs.Response):
+    """One item of an order."""
+
+    sku: str
+    quantity: int
+    unit_price: decimal.Decimal
+
+
+class HistoryEntry(cqrs.Response):
+    """One transition of the order's saga: a step's act or compensation, and how it went."""
+
+    step: str
+    action: SagaStepAction
+    status: str
+    at: datetime.datetime
+
+    @classmethod
+    def of(cls, entry: SagaLogEntry) -> HistoryEntry:
+        """The entry of one line of the saga's step log."""
+        return cls(
+            step=entry.step_name, action=entry.action, status=entry.status.value, at=entry.timestamp
+        )
+
+
+class OrderDetails(cqrs.Response):
+    """An order, its outcome and its saga's history (oldest first)."""
+
+    order_id: str
+    customer_id: str
+    status: OrderStatus
+    reason: RejectionReason | None
+    items: list[OrderLine]
+    total: decimal.Decimal
+    history: list[HistoryEntry]
+    #: Whether the saga has ended: the status is final and the history complete.
+    finished: bool = pydantic.Field(exclude=True)
+
+    @classmethod
+    def of(cls, order: Order, history: list[HistoryEntry], finished: bool) -> OrderDetails:
+        return cls(
+            order_id=str(order.order_id),
+            customer_id=order.customer_id,
+            status=order.status,
+            reason=order.reason,
+            items=[
+                OrderLine(sku=item.sku, quantity=item.quantity, unit_price=item.unit_price)
+                for item in order.items
+            ],
+            total=order.total,
+            history=history,
+            finished=finished,
+        )
+
+
+class GetOrder(cqrs.Request[OrderDetails]):
+    """Ask for order `order_id`."""
+
+    order_id: uuid.UUID
+
+
+class GetOrderHandler(cqrs.RequestHandler[GetOrder, OrderDetails]):
+    """Reads the order and its saga. Raises `OrderNotFoundError` for an unknown id."""
+
+    def __init__(self, transactions: Transactions, sagas: ISagaStorage) -> None:
+        self._transactions = transactions
+        self._sagas = sagas
+
+    async def handle(self, request: GetOrder) -> OrderDetails:
+        try:
+            saga = await self._sagas.load_saga_state(request.order_id)
+        except SagaNotFoundError:
+            # Order and saga are created together: no saga, no order.
+            raise OrderNotFoundError(request.order_id) from None
+        log = await self._sagas.get_step_history(request.order_id)
+        async with self._transactions() as work:
+            order = await work.orders.get(request.order_id)
+        if order is None:
+            raise OrderNotFoundError(request.order_id)
+        history = [HistoryEntry.of(entry) for entry in log]
+        return OrderDetails.of(order, history, finished=saga.status.is_final)

@@ -1,0 +1,70 @@
+"""Place an order: store it pending, create its saga in the same transaction, start the saga.
+
+The order and its saga commit together, so no order is left without a saga to
+decide it (and no saga without its order); the saga then runs in the
+background, and the recovery worker finishes it should this process die first.
+"""
+
+from __future__ import annotations
+
+import decimal
+
+import pydantic
+
+import cqrs
+from orders.application.ports import SagaLauncher, Transactions
+from orders.application.saga import OrderSaga, OrderSagaContext
+from orders.domain.order import Order, OrderItem, OrderStatus
+
+__all__ = ("PlaceOrder", "PlaceOrderItem", "OrderPlaced", "PlaceOrderHandler")
+
+
+class PlaceOrderItem(pydantic.BaseModel):
+    """One line of a new order; the domain checks the values (`OrderItem`)."""
+
+    sku: str
+    quantity: int
+    unit_price: decimal.Decimal = pydantic.Field(examples=["12.50"])
+
+
+class OrderPlaced(cqrs.Response):
+    """The new order's id and status (always `pending`: the saga decides later)."""
+
+    order_id: str
+    status: OrderStatus
+
+
+class PlaceOrder(cqrs.Request[OrderPlaced]):
+    """Place an order for `customer_id`.
+
+    >>> PlaceOrder.model_validate(
+    ...     {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 1, "unit_price": "2.50"}]}
+    ... ).items[0].unit_price
+    Decimal('2.50')
+    """
+
+    customer_id: str
+    items: list[PlaceOrderItem]
+
+
+class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
+    """Stores the order and its saga in one transaction, then launches the saga.
+
+    Raises `InvalidOrderError` when the order breaks a rule.
+    """
+
+    def __init__(self, transactions: Transactions, sagas: SagaLauncher) -> None:
+        self._transactions = transactions
+        self._sagas = sagas
+
+    async def handle(self, request: PlaceOrder) -> OrderPlaced:
+        order = Order.place(
+            request.customer_id,
+            (OrderItem(item.sku, item.quantity, item.unit_price) for item in request.items),
+        )
+        context = OrderSagaContext.of(order)
+        async with self._transactions() as work:
+            await work.orders.add(order)
+            await work.sagas.create_saga(context.saga_id, OrderSaga.saga_name(), context.to_dict())
+        self._sagas.launch(context.saga_id)
+        return OrderPlaced(order_id=context.order_id, status=order.status)

@@ -1,0 +1,81 @@
+"""The ports the orders use cases and the saga need, each implemented by an adapter.
+
+`Transactions` opens a unit of work: one database transaction holding the
+order repository and a saga storage, so an order and its saga are written
+together or not at all. `PaymentPort` charges and refunds. `SagaLauncher`
+runs a stored saga in the background.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import typing
+import uuid
+
+from cqrs.saga.storage.protocol import ISagaStorage
+from orders.domain.order import Order
+
+__all__ = ("OrderRepository", "UnitOfWork", "Transactions", "PaymentPort", "SagaLauncher")
+
+
+class OrderRepository(typing.Protocol):
+    """The stored orders, within one unit of work."""
+
+    async def add(self, order: Order) -> None:
+        """Store a new order with its items."""
+        ...
+
+    async def get(self, order_id: uuid.UUID) -> Order | None:
+        """The order with `order_id`, or `None` when there is none."""
+        ...
+
+    async def update(self, order: Order) -> None:
+        """Store the order's status and reason (its items never change).
+
+        Raises `OrderNotFoundError` when the order is not stored.
+        """
+        ...
+
+
+class UnitOfWork(typing.Protocol):
+    """What one transaction reaches: the orders, and the sagas in the same transaction."""
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def sagas(self) -> ISagaStorage: ...
+
+
+class Transactions(typing.Protocol):
+    """Opens units of work: `async with transactions() as work: ...`.
+
+    The transaction commits when the block exits cleanly and rolls back when
+    it raises.
+    """
+
+    def __call__(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork]: ...
+
+
+class PaymentPort(typing.Protocol):
+    """Takes money for an order, and gives it back."""
+
+    async def charge(self, order_id: str, customer_id: str, amount: decimal.Decimal) -> None:
+        """Charge `amount` for the order; charging the same order again changes nothing.
+
+        Raises `PaymentDeclinedError` when the charge is refused.
+        """
+        ...
+
+    async def refund(self, order_id: str, amount: decimal.Decimal) -> None:
+        """Give back what the order was charged; refunding twice changes nothing."""
+        ...
+
+
+class SagaLauncher(typing.Protocol):
+    """Runs stored sagas without making the caller wait."""
+
+    def launch(self, saga_id: uuid.UUID) -> None:
+        """Start running saga `saga_id` (stored already) in the background."""
+        ...

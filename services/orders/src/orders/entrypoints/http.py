@@ -1,0 +1,138 @@
+"""The orders HTTP API, its web page and its health check.
+
+- `POST /orders`: 202 `{"order_id", "status": "pending"}` with `Location: /orders/{id}`;
+  422 for invalid input.
+- `GET /orders/{id}`: 200, the order with its saga's history; 404 for an unknown or
+  malformed id.
+- `GET /orders/{id}/events`: `text/event-stream` of the saga's transitions (see
+  `orders.entrypoints.sse`).
+- `GET /`: the web page that places an order and follows it live.
+- `GET /health`: 200 when every probe answers, else 503; `"ok"`/`"unavailable"` per probe.
+
+`create_app` takes the request mediator that serves the use cases; the
+service's wiring (`orders.main`) adds its lifespan, which runs the Kafka
+consumer and the background workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import logging
+import typing
+import uuid
+
+import fastapi
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+
+import cqrs
+from orders.application.errors import OrderNotFoundError
+from orders.application.get_order import GetOrder, OrderDetails
+from orders.application.place_order import OrderPlaced, PlaceOrder
+from orders.entrypoints import sse
+from orders.entrypoints.errors import install_error_handling
+
+__all__ = ("create_app", "Probe", "PROBE_TIMEOUT")
+
+logger = logging.getLogger("orders.http")
+
+#: Tells whether a dependency answers: True when it does.
+Probe = typing.Callable[[], typing.Awaitable[bool]]
+#: Seconds a health probe may take before it counts as unavailable.
+PROBE_TIMEOUT: typing.Final = 2.0
+
+
+def create_app(
+    mediator: cqrs.RequestMediator,
+    *,
+    probes: typing.Mapping[str, Probe] | None = None,
+    lifespan: typing.Callable[[fastapi.FastAPI], typing.AsyncContextManager[None]] | None = None,
+    stopping: typing.Callable[[], bool] = lambda: False,
+    poll_interval: float = 0.25,
+    keepalive: float = 15.0,
+) -> fastapi.FastAPI:
+    """The FastAPI app of the orders service.
+
+    `probes` name the dependencies `/health` checks; `stopping()` turning
+    true ends the event streams (the server is shutting down);
+    `poll_interval` and `keepalive` (seconds) pace them.
+
+    ```
+    app = create_app(mediator, probes={"database": database_answers})
+    ```
+    """
+    app = fastapi.FastAPI(title="orders", lifespan=lifespan)
+    install_error_handling(app)
+    page = (importlib.resources.files("orders.entrypoints") / "static" / "index.html").read_text(
+        "utf-8"
+    )
+    checks = dict(probes or {})
+
+    @app.post("/orders", status_code=202)
+    async def place_order(command: PlaceOrder, response: fastapi.Response) -> OrderPlaced:
+        placed = await mediator.send(command)
+        response.headers["Location"] = f"/orders/{placed.order_id}"
+        return placed
+
+    @app.get("/orders/{order_id}")
+    async def get_order(order_id: str) -> OrderDetails:
+        return await mediator.send(_get_order(order_id))
+
+    @app.get("/orders/{order_id}/events", response_model=None)
+    async def order_events(
+        order_id: str, last_event_id: typing.Annotated[str | None, fastapi.Header()] = None
+    ) -> fastapi.Response:
+        query = _get_order(order_id)
+        details = await mediator.send(query)
+        after = sse.resume_position(last_event_id)
+        if details.finished and after >= len(details.history):
+            # Nothing left to send: 204 tells an EventSource to stop reconnecting.
+            return fastapi.Response(status_code=204)
+        events = sse.order_events(
+            lambda: mediator.send(query),
+            details,
+            after,
+            poll_interval=poll_interval,
+            keepalive=keepalive,
+            stopping=stopping,
+        )
+        return StreamingResponse(
+            events,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return page
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        names = list(checks)
+        answers = await asyncio.gather(*(_answers(name, checks[name]) for name in names))
+        healthy = all(answers)
+        body = {
+            name: "ok" if up else "unavailable" for name, up in zip(names, answers, strict=True)
+        }
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", **body},
+            status_code=200 if healthy else 503,
+        )
+
+    return app
+
+
+def _get_order(order_id: str) -> GetOrder:
+    """The query for `order_id`; a malformed id names no order (404, not 422)."""
+    try:
+        return GetOrder(order_id=uuid.UUID(order_id))
+    except ValueError:
+        raise OrderNotFoundError(order_id) from None
+
+
+async def _answers(name: str, probe: Probe) -> bool:
+    try:
+        return await asyncio.wait_for(probe(), PROBE_TIMEOUT)
+    except Exception:
+        logger.warning("health: %s does not answer", name, exc_info=True)
+        return False

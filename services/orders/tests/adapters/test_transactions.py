@@ -1,0 +1,60 @@
+"""An order and its saga commit together, or not at all."""
+
+from __future__ import annotations
+
+import decimal
+import uuid
+
+import pytest
+
+from cqrs.saga.errors import SagaNotFoundError
+from cqrs.saga.models import SagaStatus
+from orders.adapters.database import Database
+from orders.domain.order import Order, OrderItem
+
+
+class Abort(Exception):
+    pass
+
+
+async def place_then_fail(database: Database, order: Order) -> None:
+    async with database.transactions()() as work:
+        await work.orders.add(order)
+        await work.sagas.create_saga(order.order_id, "OrderSaga", {"order_id": "x"})
+        raise Abort
+
+
+def new_order() -> Order:
+    return Order.place("c-1", [OrderItem("tea", 1, decimal.Decimal("1.00"))])
+
+
+async def test_an_order_and_its_saga_commit_together(database: Database) -> None:
+    order = new_order()
+
+    async with database.transactions()() as work:
+        await work.orders.add(order)
+        await work.sagas.create_saga(order.order_id, "OrderSaga", {"order_id": "x"})
+
+    state = await database.saga_storage().load_saga_state(order.order_id)
+    assert state.status is SagaStatus.PENDING
+    async with database.transactions()() as work:
+        assert await work.orders.get(order.order_id) == order
+
+
+async def test_a_failing_unit_of_work_keeps_neither(database: Database) -> None:
+    order = new_order()
+
+    with pytest.raises(Abort):
+        await place_then_fail(database, order)
+
+    with pytest.raises(SagaNotFoundError):
+        await database.saga_storage().load_saga_state(order.order_id)
+    async with database.transactions()() as work:
+        assert await work.orders.get(order.order_id) is None
+
+
+async def test_the_unit_of_work_sees_its_own_saga_before_commit(database: Database) -> None:
+    saga_id = uuid.uuid4()
+    async with database.transactions()() as work:
+        await work.sagas.create_saga(saga_id, "OrderSaga", {})
+        assert (await work.sagas.load_saga_state(saga_id)).version == 1

@@ -1,0 +1,102 @@
+"""Fixtures for the orders tests: the wire messages registered, and databases.
+
+Storage-backed tests run on SQLite (a file per test) and on PostgreSQL: the
+machine's server (127.0.0.1:5432, user postgres, trust auth) unless
+`CQRS_TEST_POSTGRES_URL` names another (an asyncpg URL whose database is
+only used to create and drop a throwaway one for the run). A missing server
+fails the tests; it does not skip them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import os
+import pathlib
+import typing
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from cqrs.testing import registered_outbox_events
+from orders.adapters import tables
+from orders.adapters.database import Database
+from orders.adapters.messages import MESSAGES
+from orders.main import Orders, build
+from orders.settings import Settings
+
+ADMIN_URL = os.environ.get(
+    "CQRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(autouse=True)
+def orders_messages() -> collections.abc.Iterator[None]:
+    """The orders messages registered for the test only (inventory registers its own copies)."""
+    with registered_outbox_events(MESSAGES):
+        yield
+
+
+@pytest.fixture(scope="session")
+def orders_postgres_url() -> collections.abc.Iterator[str]:
+    """A PostgreSQL database created for this run, dropped after it."""
+    name = f"orders_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.make_url(ADMIN_URL)
+
+    async def run(statement: str) -> None:
+        engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(sa.text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
+    """Each test that asks for a database runs once per database."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("orders_postgres_url")
+    return f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
+
+
+@pytest.fixture
+async def database(database_url: str) -> collections.abc.AsyncIterator[Database]:
+    """The service's database with its tables, emptied after the test."""
+    database = Database.connect(database_url)
+    await database.create_schema()
+    yield database
+    async with database.engine.begin() as connection:
+        await connection.run_sync(tables.metadata.drop_all)
+        await connection.run_sync(database.schema.metadata.drop_all)
+    await database.close()
+
+
+RowCounts = typing.Callable[[], typing.Awaitable[dict[str, int]]]
+
+
+@pytest.fixture
+def stored_rows(database: Database) -> RowCounts:
+    """Counts the rows of the orders and saga tables."""
+
+    async def count() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async with database.engine.connect() as connection:
+            for name, table in (("orders", tables.orders), ("sagas", database.schema.saga)):
+                query = sa.select(sa.func.count()).select_from(table)
+                counts[name] = (await connection.execute(query)).scalar_one()
+        return counts
+
+    return count
+
+
+@pytest.fixture
+def orders(database: Database) -> Orders:
+    """The service wired on the test database; Kafka is never started."""
+    return build(Settings(database_url=str(database.engine.url)), database=database)

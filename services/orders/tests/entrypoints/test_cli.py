@@ -1,0 +1,155 @@
+"""`python -m orders serve|relay|migrate` as real processes, stopped by signals."""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import os
+import pathlib
+import re
+import signal
+import sqlite3
+import sys
+
+import httpx
+import pytest
+
+STARTUP = 90.0  # seconds: joining the consumer group can take a while on the local broker
+SHUTDOWN = 30.0
+ORDER = {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 1, "unit_price": "1.00"}]}
+
+
+class Child:
+    """A child process whose merged output is read line by line, and kept."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._new_line = asyncio.Condition()
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, command: str, env: dict[str, str]) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "orders",
+            command,
+            env={**os.environ, **env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        return cls(process)
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            async with self._new_line:
+                self.lines.append(raw.decode(errors="replace").rstrip())
+                self._new_line.notify_all()
+        async with self._new_line:
+            self._new_line.notify_all()
+
+    async def wait_for_line(self, pattern: str, timeout: float = STARTUP) -> re.Match[str]:
+        """The first output line matching `pattern`; fails after `timeout` seconds."""
+
+        def found() -> re.Match[str] | None:
+            return next(filter(None, (re.search(pattern, line) for line in self.lines)), None)
+
+        async with self._new_line:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    self._new_line.wait_for(lambda: found() or self._reader.done()), timeout
+                )
+        match = found()
+        assert match, f"no line matching {pattern!r}; output:\n" + "\n".join(self.lines[-40:])
+        return match
+
+    async def stop(self, signum: int) -> int:
+        """Send `signum`; return the exit status."""
+        self.process.send_signal(signum)
+        status = await asyncio.wait_for(self.process.wait(), SHUTDOWN)
+        await self._reader
+        return status
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        await self._reader
+
+
+@pytest.fixture
+def env(tmp_path: pathlib.Path, kafka_bootstrap_servers: str) -> dict[str, str]:
+    return {
+        "ORDERS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}",
+        "ORDERS_HOST": "127.0.0.1",
+        "ORDERS_PORT": "0",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+    }
+
+
+@contextlib.asynccontextmanager
+async def running(command: str, env: dict[str, str]) -> collections.abc.AsyncIterator[Child]:
+    child = await Child.start(command, env)
+    try:
+        yield child
+    finally:
+        await child.kill()
+
+
+async def read_until(lines: collections.abc.AsyncIterator[str], wanted: str | None) -> None:
+    """Read `lines` up to the line `wanted`, or to their end when it is `None`."""
+    async for line in lines:
+        if line == wanted:
+            return
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_serve_announces_itself_serves_and_stops_cleanly(
+    env: dict[str, str], signum: int
+) -> None:
+    async with running("serve", env) as child:
+        match = await child.wait_for_line(r"^orders listening on (http://127\.0\.0\.1:\d+)$")
+        async with httpx.AsyncClient(base_url=match[1], timeout=10) as client:
+            health = await client.get("/health")
+            assert (health.status_code, health.json()) == (
+                200,
+                {"status": "ok", "database": "ok", "broker": "ok"},
+            )
+            placed = await client.post("/orders", json=ORDER)
+            assert placed.status_code == 202
+            # Nobody answers the reserve command: the stream stays open until the stop.
+            async with client.stream("GET", placed.headers["location"] + "/events") as events:
+                lines = events.aiter_lines()
+                await asyncio.wait_for(read_until(lines, "id: 2"), 10)
+
+                assert await child.stop(signum) == 0
+                # The stream ends with the server instead of holding its shutdown.
+                await asyncio.wait_for(read_until(lines, None), SHUTDOWN)
+
+    assert "Traceback" not in "\n".join(child.lines)
+
+
+async def test_relay_runs_until_stopped(env: dict[str, str]) -> None:
+    async with running("relay", env) as child:
+        await child.wait_for_line(r"^orders relay publishing to ")
+
+        assert await child.stop(signal.SIGTERM) == 0
+
+
+async def test_migrate_creates_the_tables_and_exits(env: dict[str, str]) -> None:
+    async with running("migrate", env) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 0
+
+    database = env["ORDERS_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert {"orders", "order_items", "outbox", "inbox", "saga", "saga_log"} <= names
+
+
+async def test_a_bad_setting_stops_the_command_with_a_message(env: dict[str, str]) -> None:
+    async with running("migrate", {**env, "ORDERS_PORT": "eighty"}) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
+        await child.wait_for_line(r"ORDERS_PORT='eighty' is not a port number")

@@ -1,0 +1,165 @@
+"""The wired service: crash recovery and timeouts on a real database, and Kafka end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import dataclasses
+import datetime
+import decimal
+import typing
+import uuid
+
+import httpx
+import sqlalchemy as sa
+from faststream.kafka import KafkaBroker
+
+from orders.adapters.database import Database
+from orders.adapters.messages import (
+    INVENTORY_COMMANDS,
+    INVENTORY_REPLIES,
+    StockReserved,
+    StockReservedPayload,
+)
+from orders.application.get_order import GetOrder, OrderDetails
+from orders.application.inventory import RELEASE_STOCK, RESERVE_STOCK, STOCK_RESERVED
+from orders.application.place_order import PlaceOrder, PlaceOrderHandler, PlaceOrderItem
+from orders.domain.order import OrderStatus, RejectionReason
+from orders.entrypoints.http import create_app
+from orders.main import Orders, build, running
+from orders.settings import Settings
+
+DEADLINE = 60.0
+
+
+class DiesBeforeLaunching:
+    """A `SagaLauncher` in a process that dies before it gets to run the saga."""
+
+    def launch(self, saga_id: uuid.UUID) -> None:
+        pass
+
+
+def tea_order() -> PlaceOrder:
+    item = PlaceOrderItem(sku="tea", quantity=2, unit_price=decimal.Decimal("4.00"))
+    return PlaceOrder(customer_id="c-1", items=[item])
+
+
+def stock_reserved(order_id: str) -> StockReserved:
+    payload = StockReservedPayload(order_id=order_id)
+    return StockReserved(event_name=STOCK_RESERVED, topic=INVENTORY_REPLIES, payload=payload)
+
+
+async def details(orders: Orders, order_id: str) -> OrderDetails:
+    return await orders.requests.send(GetOrder(order_id=uuid.UUID(order_id)))
+
+
+async def outbox(database: Database) -> list[tuple[str, str | None]]:
+    """(event name, key) of every command the saga staged, in order."""
+    table = database.schema.outbox
+    query = sa.select(table.c.event_name, table.c.partition_key).order_by(table.c.id)
+    async with database.engine.connect() as connection:
+        return [(name, key) for name, key in await connection.execute(query)]
+
+
+async def until(
+    condition: typing.Callable[[], typing.Awaitable[bool]], deadline: float = DEADLINE
+) -> None:
+    """Poll `condition` until it holds; fail after `deadline` seconds."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline
+    while not await condition():
+        assert loop.time() < give_up, f"not reached within {deadline}s"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_saga_left_by_a_crash_is_finished_by_another_instance(
+    database: Database,
+) -> None:
+    settings = Settings(database_url=str(database.engine.url))
+    # The process dies right after the commit: the background pass never runs.
+    placing = PlaceOrderHandler(database.transactions(), DiesBeforeLaunching())
+    placed = await placing.handle(tea_order())
+    assert await outbox(database) == []
+
+    survivor = build(settings, database=database)
+    recovery = dataclasses.replace(survivor.recovery, stale_after=datetime.timedelta(0))
+    assert await recovery.run_once() == 1
+
+    assert await outbox(database) == [(RESERVE_STOCK, placed.order_id)]
+    await survivor.events.send(stock_reserved(placed.order_id))
+    assert (await details(survivor, placed.order_id)).status is OrderStatus.CONFIRMED
+
+
+async def test_the_recovery_worker_times_out_a_silent_inventory(database: Database) -> None:
+    settings = Settings(
+        database_url=str(database.engine.url), reply_timeout=datetime.timedelta(milliseconds=1)
+    )
+    orders = build(settings, database=database)
+    placed = await orders.requests.send(tea_order())
+    await orders.launcher.join()
+
+    async def rejected() -> bool:
+        await orders.recovery.run_once()
+        return (await details(orders, placed.order_id)).status is OrderStatus.REJECTED
+
+    await until(rejected)
+    order = await details(orders, placed.order_id)
+    assert order.reason is RejectionReason.INVENTORY_TIMEOUT
+    assert order.finished
+    assert await outbox(database) == [
+        (RESERVE_STOCK, placed.order_id),
+        (RELEASE_STOCK, placed.order_id),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def fake_inventory(
+    bootstrap_servers: str, order_ids: set[str]
+) -> collections.abc.AsyncIterator[KafkaBroker]:
+    """A stand-in inventory: answers the reserve_stock of `order_ids` with stock_reserved."""
+    broker = KafkaBroker(bootstrap_servers)
+
+    @broker.subscriber(
+        INVENTORY_COMMANDS, group_id=f"fake-inventory-{uuid.uuid4()}", auto_offset_reset="earliest"
+    )
+    async def answer(command: dict[str, typing.Any]) -> None:
+        order_id = command["payload"]["order_id"]
+        if command["event_name"] != RESERVE_STOCK or order_id not in order_ids:
+            return  # another test's command
+        reply = stock_reserved(order_id)
+        await broker.publish(reply.to_dict(), INVENTORY_REPLIES, key=order_id.encode())
+
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+async def test_an_order_is_confirmed_over_kafka(
+    database: Database, kafka_bootstrap_servers: str
+) -> None:
+    settings = Settings(
+        database_url=str(database.engine.url),
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        relay_in_process=True,
+    )
+    orders = build(settings, database=database)
+    order_ids: set[str] = set()
+    transport = httpx.ASGITransport(app=create_app(orders.requests))
+    async with (
+        running(orders),
+        fake_inventory(kafka_bootstrap_servers, order_ids),
+        httpx.AsyncClient(transport=transport, base_url="http://orders") as client,
+    ):
+        response = await client.post("/orders", json=tea_order().model_dump(mode="json"))
+        assert response.status_code == 202
+        order_id = response.json()["order_id"]
+        order_ids.add(order_id)
+
+        async def confirmed() -> bool:
+            order = (await client.get(f"/orders/{order_id}")).json()
+            return bool(order["status"] == "confirmed")
+
+        await until(confirmed)
