@@ -1,0 +1,156 @@
+"""The reference system as processes: inventory and orders, each a server and a relay.
+
+`ReferenceSystem` starts them the way the shared contract says
+(`python -m S serve` and `python -m S relay`, configured by environment
+variables) under a `Supervisor`: the two servers first, until both answer
+`GET /health`, then the two outbox relays, which then find the schema made.
+The launcher, the end-to-end tests and the benchmark all start the system
+through it.
+
+```
+config = SystemConfig(
+    bootstrap_servers="127.0.0.1:9092",
+    orders_database_url="sqlite+aiosqlite:///./orders.db",
+    inventory_database_url="sqlite+aiosqlite:///./inventory.db",
+)
+with Supervisor() as supervisor:
+    system = ReferenceSystem(config, supervisor).start()
+    print(system.url("orders"))              # http://127.0.0.1:8000
+```
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import os
+import sys
+import typing
+
+from cqrs_demo.health import wait_until_healthy
+from cqrs_demo.processes import ChildProcess, Supervisor
+
+__all__ = ("SERVICES", "PROCESSES", "Service", "SystemConfig", "ReferenceSystem", "relay_name")
+
+Service = typing.Literal["inventory", "orders"]
+#: The services, in start order.
+SERVICES: tuple[Service, ...] = ("inventory", "orders")
+
+
+def relay_name(service: Service) -> str:
+    """The process name of `service`'s outbox relay.
+
+    >>> relay_name("orders")
+    'orders-relay'
+    """
+    return f"{service}-relay"
+
+
+#: Every process of the system by name: each service's server, then its relay.
+PROCESSES: tuple[str, ...] = (*SERVICES, *(relay_name(service) for service in SERVICES))
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemConfig:
+    """Where the system's processes listen and what they connect to.
+
+    `environment` is added to every process's environment (on top of the
+    launcher's own), for settings such as `ORDERS_REPLY_TIMEOUT_SECONDS`.
+
+    >>> config = SystemConfig("127.0.0.1:9092", "sqlite+aiosqlite:///o.db", "sqlite:///i.db")
+    >>> config.url("inventory")
+    'http://127.0.0.1:8001'
+    """
+
+    bootstrap_servers: str
+    orders_database_url: str
+    inventory_database_url: str
+    orders_port: int = 8000
+    inventory_port: int = 8001
+    host: str = "127.0.0.1"
+    environment: collections.abc.Mapping[str, str] = dataclasses.field(
+        default_factory=dict[str, str]
+    )
+    startup_timeout: float = 60.0
+
+    def port(self, service: Service) -> int:
+        """The HTTP port of `service`."""
+        return self.orders_port if service == "orders" else self.inventory_port
+
+    def url(self, service: Service) -> str:
+        """The base URL of `service`'s HTTP API."""
+        return f"http://{self.host}:{self.port(service)}"
+
+    def process_environment(self) -> dict[str, str]:
+        """The environment every process of the system gets."""
+        return {
+            **os.environ,
+            **self.environment,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "ORDERS_DATABASE_URL": self.orders_database_url,
+            "INVENTORY_DATABASE_URL": self.inventory_database_url,
+            "ORDERS_HOST": self.host,
+            "ORDERS_PORT": str(self.orders_port),
+            "INVENTORY_HOST": self.host,
+            "INVENTORY_PORT": str(self.inventory_port),
+            # The relays run as their own processes (so a test can kill one).
+            "ORDERS_RELAY_IN_PROCESS": "false",
+            "INVENTORY_RELAY_IN_PROCESS": "false",
+            # Children's lines reach the launcher as they are written.
+            "PYTHONUNBUFFERED": "1",
+        }
+
+
+class ReferenceSystem:
+    """The four processes of the reference system under one `Supervisor`."""
+
+    def __init__(self, config: SystemConfig, supervisor: Supervisor) -> None:
+        self.config = config
+        self.supervisor = supervisor
+
+    def url(self, service: Service) -> str:
+        """The base URL of `service`'s HTTP API, for example `http://127.0.0.1:8000`."""
+        return self.config.url(service)
+
+    def start(self) -> ReferenceSystem:
+        """Start the servers, wait until both answer `GET /health`, then start the relays.
+
+        Raises `StartupError` naming the process that did not come up.
+        """
+        environment = self.config.process_environment()
+        for service in SERVICES:
+            self.supervisor.start(service, _command(service, "serve"), environment)
+        for service in SERVICES:
+            self._wait_until_healthy(service)
+        for service in SERVICES:
+            self.supervisor.start(relay_name(service), _command(service, "relay"), environment)
+        return self
+
+    def _wait_until_healthy(self, service: Service) -> None:
+        wait_until_healthy(
+            self.supervisor[service],
+            f"{self.url(service)}/health",
+            timeout=self.config.startup_timeout,
+        )
+
+    def process(self, name: str) -> ChildProcess:
+        """The process called `name` (one of `PROCESSES`)."""
+        return self.supervisor[name]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process `name`, as a crash would end it."""
+        self.supervisor.kill(name)
+
+    def restart(self, name: str) -> None:
+        """Start the process `name` again; a server is waited for until it is healthy."""
+        self.supervisor.restart(name)
+        if name in SERVICES:
+            self._wait_until_healthy(name)
+
+    def stop(self) -> None:
+        """Stop every process (relays first, then the servers)."""
+        self.supervisor.stop_all()
+
+
+def _command(service: Service, verb: str) -> list[str]:
+    return [sys.executable, "-m", service, verb]

@@ -1,0 +1,46 @@
+"""The reference system started for a test module, through the demo launcher's code.
+
+Each started system has its own broker (a fresh `LocalKafkaBroker`), its own
+databases and free ports, so two systems never share a topic or a consumer
+group. The processes' output goes to `system.log` in the given folder.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import contextlib
+import pathlib
+
+from cqrs_demo import ReferenceSystem, Supervisor, SystemConfig
+from cqrs_kafka.local import LocalKafkaBroker, free_port
+
+from .databases import service_databases
+
+#: Seconds a service gets to answer GET /health after a (re)start.
+STARTUP_TIMEOUT = 90.0
+
+
+@contextlib.contextmanager
+def started_system(
+    database: str,
+    folder: pathlib.Path,
+    environment: collections.abc.Mapping[str, str] | None = None,
+) -> collections.abc.Iterator[ReferenceSystem]:
+    """Start a broker and the four processes on `database` ("sqlite" or "postgresql");
+    stop and drop everything on exit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        broker = stack.enter_context(LocalKafkaBroker(log_path=folder / "broker.log"))
+        urls = stack.enter_context(service_databases(database, folder))
+        log = stack.enter_context((folder / "system.log").open("a", buffering=1))
+        supervisor = stack.enter_context(Supervisor(output=log))
+        config = SystemConfig(
+            bootstrap_servers=broker.bootstrap_servers,
+            orders_database_url=urls["orders"],
+            inventory_database_url=urls["inventory"],
+            orders_port=free_port(),
+            inventory_port=free_port(),
+            environment=dict(environment or {}),
+            startup_timeout=STARTUP_TIMEOUT,
+        )
+        yield ReferenceSystem(config, supervisor).start()

@@ -1,0 +1,78 @@
+"""The orders page in headless Chromium (Debian's, driven through its chromedriver)."""
+
+from __future__ import annotations
+
+import collections.abc
+import pathlib
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from cqrs_demo import ReferenceSystem
+
+from .running import started_system
+from .shop import Shop
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+# Headless, and nothing that would reach out of the machine or need a GPU.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> collections.abc.Iterator[ReferenceSystem]:
+    with started_system("sqlite", tmp_path_factory.mktemp("system-web")) as system:
+        yield system
+
+
+@pytest.fixture
+def browser(tmp_path: pathlib.Path) -> collections.abc.Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(
+        options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def fill(browser: webdriver.Chrome, element_id: str, value: str) -> None:
+    field = browser.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(value)
+
+
+async def test_an_order_placed_on_the_page_ends_confirmed(
+    shop: Shop, browser: webdriver.Chrome, sku: str
+) -> None:
+    await shop.restock(sku, 5)
+    browser.get(f"{shop.orders_url}/")
+    assert browser.find_element(By.ID, "order-form").is_displayed()
+
+    fill(browser, "customer", "carol")
+    fill(browser, "sku", sku)
+    fill(browser, "quantity", "2")
+    fill(browser, "unit-price", "3.25")
+    browser.find_element(By.ID, "place").click()
+
+    def final_status(driver: webdriver.Chrome) -> str | None:
+        text = driver.find_element(By.ID, "status").text
+        return text if text in {"confirmed", "rejected"} else None
+
+    assert WebDriverWait(browser, 60).until(final_status) == "confirmed"
+    assert await shop.stock(sku) == {"sku": sku, "available": 3, "reserved": 2}
