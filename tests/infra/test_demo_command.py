@@ -11,7 +11,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def test_make_demo_runs_cqrs_demo() -> None:
     dry_run = subprocess.run(
-        ["make", "-n", "demo", "DEMO_ARGS=--orders-port 8123"],
+        # Under `make test` this runs inside make: without --no-print-directory
+        # the nested make would end its output with "Leaving directory".
+        ["make", "--no-print-directory", "-n", "demo", "DEMO_ARGS=--orders-port 8123"],
         cwd=ROOT,
         capture_output=True,
         text=True,
