@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
-import os
 import pathlib
 import signal
 import sys
@@ -21,13 +20,12 @@ from cqrs_kafka.testing import committed_offset
 from cqrs_kafka.topics import ensure_topics
 from cqrs_sqla.schema import Schema, create_all
 from cqrs_sqla.sqlite import create_sqlite_engine
+from cqrs_sqla.testing import admin_url
 
 from .consumer_child import PAYMENT_TAKEN, Payment, PaymentTaken, effects_table, schema_for
 
 CHILD = pathlib.Path(__file__).with_name("consumer_child.py")
-POSTGRES_URL = os.environ.get(
-    "CQRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_URL = admin_url()
 DEADLINE = 60.0  # seconds; every wait below ends by then or fails
 
 

@@ -12,45 +12,26 @@ import collections.abc
 import itertools
 import os
 import pathlib
-import uuid
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from cqrs_sqla.schema import Schema, TableNames, create_all
 from cqrs_sqla.sqlite import create_sqlite_engine
+from cqrs_sqla.testing import throwaway_postgres_database
 
-ADMIN_URL = os.environ.get(
-    "CQRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 _tables = itertools.count()
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> collections.abc.Iterator[str]:
     """A database created for this test run, dropped after it."""
-    import asyncio
-
-    name = f"cqrs_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.make_url(ADMIN_URL)
-
-    async def run(statement: str) -> None:
-        engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(sa.text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with throwaway_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

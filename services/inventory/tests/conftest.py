@@ -18,21 +18,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
-import os
 import pathlib
 import typing
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cqrs.testing import registered_outbox_events
 from cqrs_sqla.encoding import decode_payload
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.testing import throwaway_postgres_database
 from inventory.adapters import tables
 from inventory.adapters.database import create_engine, create_schema
 from inventory.adapters.messages import (
@@ -47,9 +45,6 @@ from inventory.adapters.messages import (
 )
 from inventory.adapters.unit_of_work import TransactionPerUnit
 
-ADMIN_URL = os.environ.get(
-    "CQRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 COMMANDS_TOPIC = "inventory.commands"
 REPLIES_TOPIC = "inventory.replies"
 
@@ -60,22 +55,11 @@ def _inventory_messages() -> collections.abc.Iterator[None]:
         yield
 
 
-async def _administer(statement: str) -> None:
-    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(sa.text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def postgresql_url() -> collections.abc.Iterator[str]:
     """A PostgreSQL database of this test's own, dropped after it."""
-    name = f"inventory_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_administer(f'CREATE DATABASE "{name}"'))
-    yield sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_administer(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with throwaway_postgres_database("inventory_test") as url:
+        yield url
 
 
 @pytest.fixture

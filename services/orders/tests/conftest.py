@@ -9,27 +9,20 @@ fails the tests; it does not skip them.
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
-import os
 import pathlib
 import typing
-import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from cqrs.testing import registered_outbox_events
+from cqrs_sqla.testing import throwaway_postgres_database
 from orders.adapters import tables
 from orders.adapters.database import Database
 from orders.adapters.messages import MESSAGES
 from orders.main import Orders, build
 from orders.settings import Settings
-
-ADMIN_URL = os.environ.get(
-    "CQRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -42,20 +35,8 @@ def orders_messages() -> collections.abc.Iterator[None]:
 @pytest.fixture(scope="session")
 def orders_postgres_url() -> collections.abc.Iterator[str]:
     """A PostgreSQL database created for this run, dropped after it."""
-    name = f"orders_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.make_url(ADMIN_URL)
-
-    async def run(statement: str) -> None:
-        engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(sa.text(statement))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with throwaway_postgres_database("orders_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,60 @@
+"""Throwaway PostgreSQL databases for tests.
+
+Tests get a database of their own, created on the server named by
+`$CQRS_TEST_POSTGRES_URL` (an SQLAlchemy asyncpg URL; its database is only
+used to create and drop the throwaway ones), by default the local server as
+user postgres. A missing server makes the tests fail, never skip.
+
+```
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with throwaway_postgres_database("billing_test") as url:
+        yield url
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import os
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+__all__ = ("POSTGRES_ENV", "admin_url", "throwaway_postgres_database")
+
+#: Environment variable naming the PostgreSQL server the tests use.
+POSTGRES_ENV = "CQRS_TEST_POSTGRES_URL"
+_DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_url() -> str:
+    """The URL of the tests' PostgreSQL server (`$CQRS_TEST_POSTGRES_URL` or the local one)."""
+    return os.environ.get(POSTGRES_ENV) or _DEFAULT_ADMIN_URL
+
+
+@contextlib.contextmanager
+def throwaway_postgres_database(
+    prefix: str = "cqrs_test",
+) -> collections.abc.Generator[str, None, None]:
+    """Create a database named `<prefix>_<random>`, yield its URL, then drop it (and its
+    connections). Call it outside a running event loop (a session fixture, say)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.make_url(admin_url())
+    asyncio.run(_administer(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_administer(admin, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+async def _administer(admin: sa.URL, statement: str) -> None:
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
