@@ -8,6 +8,11 @@ and the W3C trace context of the writing transaction.
 >>> body, encoding = encode_payload(message.payload, ZlibCompressor())
 >>> encoding, decode_payload(body, encoding)
 ('zlib', {'user_id': 'u1'})
+>>> import datetime
+>>> now = datetime.datetime.now(datetime.timezone.utc)
+>>> row = {"id": 7, **outbox_values(message, now), "last_error": None}
+>>> outbox_event(row).message == message
+True
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from __future__ import annotations
 import datetime
 import json
 import typing
+import uuid
 
 from cqrs.compressors.protocol import Compressor
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.protocol import Message
+from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 
-__all__ = ("encode_payload", "decode_payload", "outbox_values", "message_headers")
+__all__ = ("encode_payload", "decode_payload", "outbox_values", "outbox_event", "message_headers")
 
 _DECOMPRESSORS: dict[str, Compressor] = {"zlib": ZlibCompressor()}
 
@@ -78,3 +85,27 @@ def message_headers(traceparent: str | None, tracestate: str | None) -> dict[str
     """The headers of a message read back from an outbox row: its trace context."""
     stored = {"traceparent": traceparent, "tracestate": tracestate}
     return {name: value for name, value in stored.items() if value}
+
+
+def outbox_event(
+    row: typing.Mapping[typing.Any, typing.Any], compressor: Compressor | None = None
+) -> OutboxedEvent:
+    """The outbox row `row` (column name -> value, as a driver record or an
+    SQLAlchemy row mapping gives it) read back as an `OutboxedEvent`."""
+    message = Message(
+        message_name=row["event_name"],
+        topic=row["topic"],
+        payload=decode_payload(row["payload"], row["content_encoding"], compressor),
+        message_id=typing.cast(uuid.UUID, row["event_id"]),
+        key=row["partition_key"],
+        headers=message_headers(row["traceparent"], row["tracestate"]),
+    )
+    return OutboxedEvent(
+        id=row["id"],
+        message=message,
+        created_at=row["created_at"],
+        status=OutboxStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+    )

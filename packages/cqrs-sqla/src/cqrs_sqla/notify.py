@@ -3,18 +3,20 @@
 `NOTIFY` inside a transaction is delivered when (and only if) it commits,
 so a relay listening on `channel(schema)` hears of exactly the rows that
 became visible; relays poll as well, so a missed notification only delays.
+`insert_notifying` writes outbox rows and notifies in one statement, so a
+write costs one round trip, not two.
 """
 
 from __future__ import annotations
 
+import functools
 import typing
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqrs_sqla.schema import Schema
 
-__all__ = ("channel", "channel_of", "notify_new_rows", "notify_statement")
+__all__ = ("channel", "channel_of", "insert_notifying")
 
 
 def channel(schema: Schema) -> str:
@@ -27,12 +29,44 @@ def channel_of(outbox: sa.Table) -> str:
     return f"{outbox.name}_new"
 
 
-def notify_statement(outbox: sa.Table) -> sa.Select[tuple[typing.Any]]:
-    """The PostgreSQL statement that notifies the relays of `outbox`."""
-    return sa.select(sa.func.pg_notify(channel_of(outbox), ""))
+def insert_notifying(
+    connection: sa.Connection,
+    outbox: sa.Table,
+    rows: typing.Sequence[typing.Mapping[str, typing.Any]],
+) -> None:
+    """Insert `rows` (column values, all with the same columns) into `outbox` within the
+    connection's transaction; on PostgreSQL, notify its relays in the same statement.
+
+    ```python
+    insert_notifying(session.connection(), schema.outbox, [outbox_values(message, now)])
+    ```
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(outbox.insert(), list(rows))
+        return
+    columns = tuple(rows[0])
+    arrays = tuple([row[column] for row in rows] for column in columns)
+    connection.exec_driver_sql(
+        _insert_notifying_sql(connection.dialect, outbox, columns),
+        (*arrays, channel_of(outbox)),
+    )
 
 
-async def notify_new_rows(session: AsyncSession, schema: Schema) -> None:
-    """Within the session's transaction: tell relays that outbox rows are coming."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(notify_statement(schema.outbox))
+@functools.lru_cache(maxsize=64)
+def _insert_notifying_sql(dialect: sa.Dialect, outbox: sa.Table, columns: tuple[str, ...]) -> str:
+    """`INSERT ... SELECT FROM unnest(<one array per column>)`, then `pg_notify`: one
+    statement for any number of rows, written once per table and columns. The insert
+    runs whether or not the final SELECT reads it, as every data-modifying WITH does."""
+    quote = dialect.identifier_preparer
+    arrays = ", ".join(
+        f"${number}::{outbox.c[column].type.compile(dialect)}[]"
+        for number, column in enumerate(columns, start=1)
+    )
+    return (
+        f"WITH inserted AS (INSERT INTO {quote.format_table(outbox)} "
+        f"({', '.join(quote.quote(column) for column in columns)}) "
+        f"SELECT * FROM unnest({arrays})) "
+        f"SELECT pg_notify(${len(columns) + 1}, '')"
+    )

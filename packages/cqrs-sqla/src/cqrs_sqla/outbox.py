@@ -39,7 +39,7 @@ from cqrs.exceptions import ConfigurationError
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy
 from cqrs.outbox.repository import outbox_message
 from cqrs_sqla.encoding import outbox_values
-from cqrs_sqla.notify import notify_statement
+from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
 
@@ -161,11 +161,8 @@ def _insert_staged(sync_session: Session) -> None:
     staged = typing.cast(
         "dict[sa.Table, list[dict[str, typing.Any]]]", sync_session.info.pop(_STAGED, {})
     )
-    postgresql = sync_session.get_bind().dialect.name == "postgresql"
     for table, rows in staged.items():
-        sync_session.execute(table.insert(), rows)
-        if postgresql:
-            sync_session.execute(notify_statement(table))
+        insert_notifying(sync_session.connection(), table, rows)
 
 
 def _drop_staged(sync_session: Session) -> None:

@@ -2,12 +2,13 @@
 
 A claim is one transaction, held while the relay publishes:
 
-* PostgreSQL: the due rows are locked `FOR UPDATE SKIP LOCKED`, and each key
-  in the batch with a transaction-scoped advisory lock, so relays running at
-  once take disjoint rows and never two rows of one key; a key whose earlier
-  rows are still pending elsewhere (held by another relay, or waiting for
-  their retry) is left for later. Closing the claim marks the published rows
-  in one statement and the failed ones in another, then commits, which
+* PostgreSQL (asyncpg): one statement locks the due rows `FOR UPDATE SKIP
+  LOCKED` and each key in the batch with a transaction-scoped advisory lock,
+  so relays running at once take disjoint rows and never two rows of one
+  key, and leaves for later a key whose earlier rows are still pending
+  elsewhere (held by another relay, or waiting for their retry); see
+  `cqrs_sqla.postgres_claim`. Closing the claim marks the published rows in
+  one statement and the failed ones in another, then commits, which
   releases the locks. A relay that dies mid-claim rolls back: its rows go
   out again, with the same event ids.
 * SQLite: claims are serialised across processes by an exclusive lock on a
@@ -33,25 +34,20 @@ import fcntl
 import os
 import types
 import typing
-import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cqrs.clock import utc_now
 from cqrs.compressors.protocol import Compressor
-from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
-from cqrs.outbox.relay import RetryPolicy, publishable
-from cqrs_sqla.encoding import decode_payload, message_headers
+from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
+from cqrs_sqla.encoding import outbox_event
 from cqrs_sqla.notify import channel
+from cqrs_sqla.postgres_claim import ERROR_LENGTH, PostgresClaim, status_after
 from cqrs_sqla.schema import Schema
 
 __all__ = ("SqlAlchemyOutboxStore",)
-
-# Namespace of the relay's advisory locks (the first of the two-int form).
-_LOCK_NAMESPACE: typing.Final = 0x6371_7273  # "cqrs"
 
 
 class SqlAlchemyOutboxStore:
@@ -77,9 +73,18 @@ class SqlAlchemyOutboxStore:
     def is_postgresql(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    def claim(self, limit: int, retry: RetryPolicy) -> _SqlClaim:
+    def claim(self, limit: int, retry: RetryPolicy) -> OutboxClaim:
         """A batch of due rows, held until the claim is closed."""
-        return _SqlClaim(self, limit, retry)
+        if self.is_postgresql:
+            return PostgresClaim(
+                self.engine,
+                self.schema.outbox,
+                limit=limit,
+                retry=retry,
+                compressor=self.compressor,
+                clock=self.clock,
+            )
+        return _SqliteClaim(self, limit, retry)
 
     async def wait_for_rows(self, timeout: float) -> None:
         """Return when the outbox was notified of new rows, or after `timeout` seconds."""
@@ -184,27 +189,12 @@ class SqlAlchemyOutboxStore:
         )
 
     def _row(self, row: sa.Row[typing.Any]) -> OutboxedEvent:
-        message = Message(
-            message_name=row.event_name,
-            topic=row.topic,
-            payload=decode_payload(row.payload, row.content_encoding, self.compressor),
-            message_id=typing.cast(uuid.UUID, row.event_id),
-            key=row.partition_key,
-            headers=message_headers(row.traceparent, row.tracestate),
-        )
-        return OutboxedEvent(
-            id=row.id,
-            message=message,
-            created_at=row.created_at,
-            status=OutboxStatus(row.status),
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-            last_error=row.last_error,
-        )
+        return outbox_event(row._mapping, self.compressor)  # pyright: ignore[reportPrivateUsage]
 
 
-class _SqlClaim:
-    """One relay's batch: a transaction from `__aenter__` to `__aexit__`."""
+class _SqliteClaim:
+    """One relay's batch on SQLite: read under the file lock, marked in a second
+    transaction when closed."""
 
     def __init__(self, store: SqlAlchemyOutboxStore, limit: int, retry: RetryPolicy) -> None:
         self._store = store
@@ -226,18 +216,16 @@ class _SqlClaim:
     def failed(self, row: OutboxedEvent, error: str) -> None:
         self._errors[row.id] = (row.attempts + 1, error)
 
-    async def __aenter__(self) -> _SqlClaim:
+    async def __aenter__(self) -> _SqliteClaim:
         store = self._store
-        if not store.is_postgresql:
-            self._file_lock = await _lock_sqlite_file(store.engine)
+        self._file_lock = await _lock_sqlite_file(store.engine)
         self._connection = connection = await store.engine.connect()
         try:
             await connection.begin()
             self._rows = await self._take(connection)
-            if not store.is_postgresql:
-                # The file lock keeps other relays out; holding SQLite's write lock
-                # while publishing would stall every writer of the database instead.
-                await connection.commit()
+            # The file lock keeps other relays out; holding SQLite's write lock
+            # while publishing would stall every writer of the database instead.
+            await connection.commit()
         except BaseException:
             await self._close(commit=False)
             raise
@@ -266,18 +254,11 @@ class _SqlClaim:
             .order_by(outbox.c.id)
             .limit(self._limit)
         )
-        if store.is_postgresql:
-            query = query.with_for_update(skip_locked=True)
         candidates = [
             store._row(row)  # pyright: ignore[reportPrivateUsage]
             for row in await connection.execute(query)
         ]
         keys = sorted({row.message.key for row in candidates if row.message.key is not None})
-        if store.is_postgresql and keys:
-            keys = sorted(await _lock_keys(connection, keys))
-            candidates = [
-                row for row in candidates if row.message.key is None or row.message.key in keys
-            ]
         if not candidates:
             return []
         return publishable(candidates, await self._pending_ids(connection, keys, candidates[-1].id))
@@ -293,7 +274,7 @@ class _SqlClaim:
             sa.select(outbox.c.partition_key, outbox.c.id)
             .where(
                 outbox.c.status == OutboxStatus.PENDING.value,
-                _one_of(outbox.c.partition_key, keys, array_of=self._array_of(sa.String())),
+                outbox.c.partition_key.in_(keys),
                 outbox.c.id <= up_to,
             )
             .order_by(outbox.c.id)
@@ -301,11 +282,6 @@ class _SqlClaim:
         for key, row_id in result:
             pending[key].append(row_id)
         return pending
-
-    def _array_of(
-        self, item: sa.types.TypeEngine[typing.Any]
-    ) -> sa.types.TypeEngine[typing.Any] | None:
-        return item if self._store.is_postgresql else None
 
     async def _mark(self) -> None:
         connection, store = self._connection, self._store
@@ -316,7 +292,7 @@ class _SqlClaim:
         if self._done:
             await connection.execute(
                 outbox.update()
-                .where(_one_of(outbox.c.id, self._done, array_of=self._array_of(sa.BigInteger())))
+                .where(outbox.c.id.in_(self._done))
                 .values(
                     status=OutboxStatus.PUBLISHED.value,
                     attempts=outbox.c.attempts + 1,
@@ -324,15 +300,14 @@ class _SqlClaim:
                 )
             )
         for row_id, (attempts, error) in self._errors.items():
-            dead = attempts >= self._retry.max_attempts
             await connection.execute(
                 outbox.update()
                 .where(outbox.c.id == row_id)
                 .values(
-                    status=(OutboxStatus.DEAD if dead else OutboxStatus.PENDING).value,
+                    status=status_after(attempts, self._retry).value,
                     attempts=attempts,
                     next_attempt_at=now + self._retry.delay(attempts),
-                    last_error=error[:2000],
+                    last_error=error[:ERROR_LENGTH],
                 )
             )
 
@@ -347,39 +322,6 @@ class _SqlClaim:
             if self._file_lock is not None:
                 os.close(self._file_lock)  # closing the descriptor releases the lock
                 self._file_lock = None
-
-
-# One statement whatever the number of keys, so it is compiled once and cached.
-_LOCK_KEYS: typing.Final = sa.text(
-    "SELECT key, pg_try_advisory_xact_lock(:namespace, hashtext(key)) AS locked "
-    "FROM unnest(CAST(:keys AS text[])) AS key"
-).bindparams(
-    sa.bindparam("namespace", _LOCK_NAMESPACE, type_=sa.Integer()),
-    sa.bindparam("keys", type_=postgresql.ARRAY(sa.String())),
-)
-
-
-async def _lock_keys(connection: AsyncConnection, keys: list[str]) -> set[str]:
-    """Try the advisory lock of each key; return the keys now held.
-
-    Trying never waits, so the order of the keys does not matter.
-    """
-    result = await connection.execute(_LOCK_KEYS, {"keys": keys})
-    return {key for key, locked in result if locked}
-
-
-def _one_of(
-    column: sa.ColumnElement[typing.Any],
-    values: typing.Sequence[typing.Any],
-    *,
-    array_of: sa.types.TypeEngine[typing.Any] | None,
-) -> sa.ColumnElement[bool]:
-    """`column IN values`; with `array_of` (PostgreSQL), `column = ANY(:array)` instead:
-    one cached statement for any number of values, where an expanding IN is rendered
-    anew on every execution."""
-    if array_of is None:
-        return column.in_(values)
-    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(array_of)))
 
 
 async def _lock_sqlite_file(engine: AsyncEngine) -> int | None:

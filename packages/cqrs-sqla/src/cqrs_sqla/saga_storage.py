@@ -41,7 +41,7 @@ from cqrs.saga.models import (
 )
 from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
 from cqrs_sqla.encoding import outbox_values
-from cqrs_sqla.notify import notify_new_rows
+from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.schema import Schema
 from cqrs_sqla.statements import insert_unless_present
 
@@ -336,8 +336,9 @@ class SqlAlchemySagaStorage:
         if not messages:
             return
         rows = [outbox_values(message, now, self._compressor) for message in messages]
-        await session.execute(self._schema.outbox.insert(), rows)
-        await notify_new_rows(session, self._schema)
+        outbox = self._schema.outbox
+        # One round trip: the rows and, on PostgreSQL, the relays' wake-up call.
+        await session.run_sync(lambda sync: insert_notifying(sync.connection(), outbox, rows))
 
 
 async def _changed(session: AsyncSession, update: sa.Update) -> int:

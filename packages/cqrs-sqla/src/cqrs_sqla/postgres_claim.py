@@ -1,0 +1,228 @@
+"""The relay's claim on PostgreSQL: one statement to take a batch, one to mark it.
+
+A claim is one transaction, run on the asyncpg connection under the
+engine's pooled one (the relay's hot loop: no ORM, no per-batch compile).
+Taking a batch is a single statement that
+
+* locks the first due rows `FOR UPDATE SKIP LOCKED`, so relays running at
+  once take disjoint rows;
+* takes a transaction-scoped advisory lock per key of those rows, so no two
+  relays hold rows of one key, and drops the rows whose key another relay
+  holds;
+* drops each row that has an earlier pending row of its key outside the
+  batch (held by another relay, or waiting for its retry), so a key's rows
+  go out in id order.
+
+Closing the claim marks the published rows, then the failed ones (backoff,
+or dead after the last attempt), one statement each, and commits, which
+releases the locks. A relay that dies mid-claim rolls back: its rows go out
+again, with the same event ids.
+
+```python
+async with PostgresClaim(engine, schema.outbox, limit=100, retry=RetryPolicy()) as claim:
+    for row in claim.rows:
+        claim.published(row)
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import functools
+import types
+import typing
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cqrs.clock import utc_now
+from cqrs.compressors.protocol import Compressor
+from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.relay import RetryPolicy
+from cqrs_sqla.encoding import outbox_event
+
+__all__ = ("PostgresClaim",)
+
+# Namespace of the relay's advisory locks (the first of the two-int form).
+_LOCK_NAMESPACE: typing.Final = 0x6371_7273  # "cqrs"
+# The stored error is cut to this many characters (the SQLite claim's too).
+ERROR_LENGTH: typing.Final = 2000
+
+
+@dataclasses.dataclass(frozen=True)
+class _Statements:
+    """The claim's SQL for one outbox table, built once per table."""
+
+    take: str
+    mark_published: str
+    mark_failed: str
+
+
+@functools.lru_cache(maxsize=64)
+def _statements(table: str) -> _Statements:
+    """The statements for `table`, a quoted (and maybe schema-qualified) name."""
+    return _Statements(
+        # $1: now, $2: the batch size. The CTEs with locking functions run once
+        # each, in full, before the final SELECT reads them.
+        take=f"""
+            WITH candidate AS MATERIALIZED (
+                SELECT id, event_id, event_name, topic, partition_key, payload,
+                       content_encoding, traceparent, tracestate, status, attempts,
+                       created_at, next_attempt_at, last_error
+                FROM {table}
+                WHERE status = 'pending' AND next_attempt_at <= $1
+                ORDER BY id LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            ),
+            held AS MATERIALIZED (
+                SELECT key FROM (
+                    SELECT DISTINCT partition_key AS key FROM candidate
+                    WHERE partition_key IS NOT NULL
+                ) AS batch_keys
+                WHERE pg_try_advisory_xact_lock({_LOCK_NAMESPACE}, hashtext(key))
+            )
+            SELECT * FROM candidate AS claimed
+            WHERE claimed.partition_key IS NULL OR (
+                claimed.partition_key IN (SELECT key FROM held)
+                AND NOT EXISTS (
+                    SELECT 1 FROM {table} AS earlier
+                    WHERE earlier.status = 'pending'
+                      AND earlier.partition_key = claimed.partition_key
+                      AND earlier.id < claimed.id
+                      AND earlier.id NOT IN (SELECT id FROM candidate)
+                )
+            )
+            ORDER BY claimed.id
+        """,
+        # $1: the ids, $2: now.
+        mark_published=f"""
+            UPDATE {table}
+            SET status = '{OutboxStatus.PUBLISHED.value}', attempts = attempts + 1,
+                published_at = $2
+            WHERE id = ANY($1::bigint[])
+        """,
+        # One row per failed id: its new status, attempts, next try and error.
+        mark_failed=f"""
+            UPDATE {table} AS target
+            SET status = failed.status, attempts = failed.attempts,
+                next_attempt_at = failed.next_attempt_at, last_error = failed.last_error
+            FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[])
+                AS failed(id, status, attempts, next_attempt_at, last_error)
+            WHERE target.id = failed.id
+        """,
+    )
+
+
+class PostgresClaim:
+    """One relay's batch on PostgreSQL: a transaction from `__aenter__` to `__aexit__`.
+
+    The engine must use the asyncpg driver.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: sa.Table,
+        *,
+        limit: int,
+        retry: RetryPolicy,
+        compressor: Compressor | None = None,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
+    ) -> None:
+        self._engine = engine
+        self._statements = _statements(engine.dialect.identifier_preparer.format_table(table))
+        self._limit = limit
+        self._retry = retry
+        self._compressor = compressor
+        self._clock = clock
+        self._rows: list[OutboxedEvent] = []
+        self._done: list[int] = []
+        self._errors: dict[int, tuple[int, str]] = {}
+        self._source: AsyncConnection | None = None
+        # The asyncpg connection under the pooled one, and its transaction once started.
+        self._driver: typing.Any = None
+        self._transaction: typing.Any = None
+
+    @property
+    def rows(self) -> list[OutboxedEvent]:
+        return self._rows
+
+    def published(self, row: OutboxedEvent) -> None:
+        self._done.append(row.id)
+
+    def failed(self, row: OutboxedEvent, error: str) -> None:
+        self._errors[row.id] = (row.attempts + 1, error)
+
+    async def __aenter__(self) -> PostgresClaim:
+        self._source = source = await self._engine.connect()
+        try:
+            raw = await source.get_raw_connection()
+            self._driver = driver = typing.cast(typing.Any, raw.driver_connection)
+            self._transaction = driver.transaction()
+            await self._transaction.start()
+            records = await driver.fetch(self._statements.take, self._clock(), self._limit)
+            self._rows = [outbox_event(record, self._compressor) for record in records]
+        except BaseException:
+            await self._close(commit=False)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        await self._close(commit=exc is None)
+
+    async def _mark(self, driver: typing.Any) -> None:
+        now = self._clock()
+        if self._done:
+            await driver.execute(self._statements.mark_published, self._done, now)
+        if self._errors:
+            # One row per failed id: (id, status, attempts, next try, error).
+            failures = [
+                (
+                    row_id,
+                    status_after(tries, self._retry).value,
+                    tries,
+                    now + self._retry.delay(tries),
+                    error[:ERROR_LENGTH],
+                )
+                for row_id, (tries, error) in self._errors.items()
+            ]
+            await driver.execute(self._statements.mark_failed, *zip(*failures, strict=True))
+
+    async def _close(self, *, commit: bool) -> None:
+        """Mark and commit (or roll back), then hand the connection back to the pool.
+
+        A connection whose transaction could not be finished is discarded, not pooled.
+        """
+        source, driver, transaction = self._source, self._driver, self._transaction
+        self._source = self._driver = self._transaction = None
+        if source is None:
+            return
+        try:
+            if transaction is not None:
+                if commit:
+                    await self._mark(driver)
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+        except BaseException:
+            if transaction is not None and not transaction.is_completed():
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()
+            if transaction is not None and not transaction.is_completed():
+                await source.invalidate()
+            raise
+        finally:
+            await source.close()
+
+
+def status_after(attempts: int, retry: RetryPolicy) -> OutboxStatus:
+    """The status of a row that has now failed `attempts` times: dead after the last try
+    (shared with the SQLite claim)."""
+    return OutboxStatus.DEAD if attempts >= retry.max_attempts else OutboxStatus.PENDING
