@@ -247,9 +247,13 @@ async def test_a_rejection_ends_the_stream_with_its_reason(client: Client, order
 
     response = await stream_while(client, order_id, reject(orders, order_id))
 
-    *_, (_, name, last) = events_of(response.text)
+    *earlier, (_, name, last) = events_of(response.text)
     assert name == "status"
     assert (last["order_status"], last["reason"]) == ("rejected", "insufficient_stock")
+    # Each transition says what the order was then: pending until the end.
+    assert {(event["order_status"], event["reason"]) for _, _, event in earlier} == {
+        ("pending", None)
+    }
 
 
 async def test_last_event_id_resumes_after_that_event(client: Client, orders: Orders) -> None:

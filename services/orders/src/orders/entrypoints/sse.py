@@ -102,7 +102,9 @@ def _transition(details: OrderDetails, position: int) -> str:
         "action": entry.action.value,
         "status": entry.status,
         "at": entry.at.isoformat(),
-        "order_status": details.status.value,
-        "reason": None if details.reason is None else details.reason.value,
+        # The order is decided by its saga's end: until the last event it is
+        # pending, even when a replay of an old stream knows the outcome already.
+        "order_status": details.status.value if last else OrderStatus.PENDING.value,
+        "reason": None if details.reason is None or not last else details.reason.value,
     }
     return frame("status" if last else "transition", data, event_id=position)
