@@ -5,9 +5,10 @@ Run with `uv run python bench/saga.py [--reps 7] [--n 5000]`.
 Both sides run the same three steps over the same context, one saga after
 another:
 
-* runner   a hand-written loop: build each step, `act`, save the context as a
-           dict after every step (the least a crash-safe runner must do), and
-           compensate in reverse on failure (never triggered here);
+* runner   a hand-written loop: save the context as a dict before the first
+           step and after every step (the least a crash-safe runner must
+           do), build each step, `act`, and compensate in reverse on failure
+           (never triggered here);
 * engine   `mediator.stream(context, saga_id=...)` from `cqrs.saga.bootstrap`
            on `MemorySagaStorage`: lease, step log, versioned context, statuses.
 
@@ -89,6 +90,9 @@ class TripSaga(Saga[TripContext]):
 async def run_by_hand(context: TripContext, store: dict[uuid.UUID, dict[str, typing.Any]]) -> None:
     """The baseline: the smallest runner that could survive a crash."""
     saga_id = uuid.uuid4()
+    # Saved before the first act as well: without it, a crash inside that act
+    # leaves no trace of the saga, so its effect is never retried nor undone.
+    store[saga_id] = {"step": 0, "context": context.to_dict()}
     done: list[SagaStepHandler[TripContext, None]] = []
     try:
         for step_type in STEPS:

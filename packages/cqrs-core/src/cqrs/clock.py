@@ -10,6 +10,7 @@ True
 from __future__ import annotations
 
 import datetime
+import functools
 import typing
 
 __all__ = ("Clock", "utc_now")
@@ -17,6 +18,6 @@ __all__ = ("Clock", "utc_now")
 Clock = typing.Callable[[], datetime.datetime]
 
 
-def utc_now() -> datetime.datetime:
-    """Now, time zone aware, in UTC."""
-    return datetime.datetime.now(datetime.timezone.utc)
+#: Now, time zone aware, in UTC. A partial rather than a function: storages call
+#: it on every write, and this saves a Python frame each time.
+utc_now: Clock = functools.partial(datetime.datetime.now, datetime.timezone.utc)

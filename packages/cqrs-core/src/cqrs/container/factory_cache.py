@@ -26,11 +26,11 @@ class FactoryCachingContainer(abc.ABC):
         """Return a new instance of `type_` from its cached factory."""
         constructor = self._constructors.get(type_)
         if constructor is not None:
-            return typing.cast("_T", constructor())
+            return constructor()  # the hot path: no cast call
         factory = self._factories.get(type_)
         if factory is None:
             factory = self._factories[type_] = self._build_factory(type_)
-        return typing.cast("_T", await factory())
+        return await factory()
 
     @abc.abstractmethod
     def _build_factory(self, type_: type[typing.Any]) -> Factory:

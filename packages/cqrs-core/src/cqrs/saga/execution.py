@@ -74,6 +74,11 @@ _Outcome = typing.Literal["done", "waiting", "failed"]
 ACT, COMPENSATE = SagaStepAction.ACT, SagaStepAction.COMPENSATE
 STARTED, COMPLETED = SagaStepStatus.STARTED, SagaStepStatus.COMPLETED
 FAILED, TIMED_OUT = SagaStepStatus.FAILED, SagaStepStatus.TIMED_OUT
+# The saga statuses the hot path reads, as module constants: on Python 3.11 reading
+# a member off an enum class costs as much as a small function call.
+SAGA_PENDING, SAGA_RUNNING = SagaStatus.PENDING, SagaStatus.RUNNING
+SAGA_COMPLETED: typing.Final = SagaStatus.COMPLETED
+_FINAL_STATUSES: typing.Final = frozenset(status for status in SagaStatus if status.is_final)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,10 +185,14 @@ class SagaRunner:
         # A new saga, created already claimed: it can only go forward.
         run = _Run.new(self, saga_id, owner, context)
         try:
-            async for result in run.forward():
+            # The status check saves a call once the last step completed the saga.
+            while (
+                run.status is not SAGA_COMPLETED
+                and (result := await run.step_forward()) is not None
+            ):
                 yield result
         finally:
-            if not run.status.is_final:  # finishing released it
+            if run.status not in _FINAL_STATUSES:  # finishing released it
                 await self.storage.release(saga_id, owner)
 
     def resume(self, saga_id: uuid.UUID) -> typing.AsyncIterator[_Result]:
@@ -264,6 +273,10 @@ def _context_type_of(saga_type: type[Saga[typing.Any]]) -> type[SagaContext] | N
     return None
 
 
+# Typed for the checker, yet a plain `set` call: `set[str]()` builds a generic alias each time.
+_new_name_set = typing.cast("typing.Callable[[], set[str]]", set)
+
+
 @dataclasses.dataclass(slots=True)
 class _Run:
     """One worker's pass over one saga, from its stored (or just created) state."""
@@ -278,15 +291,17 @@ class _Run:
     waiting: SagaWait | None = None
     # Names of the handlers whose act completed, or timed out (their effect is
     # unknown), and of those whose compensation completed.
-    acted: set[str] = dataclasses.field(default_factory=lambda: set[str]())
-    compensated: set[str] = dataclasses.field(default_factory=lambda: set[str]())
+    acted: set[str] = dataclasses.field(default_factory=_new_name_set)
+    compensated: set[str] = dataclasses.field(default_factory=_new_name_set)
+    # Every step before this position has acted (see `step_forward`).
+    cursor: int = 0
     lease_renew_at: float = 0.0
     # The step error this pass recorded (and compensated), if any.
     failure: BaseException | None = None
 
     @classmethod
     def new(cls, runner: SagaRunner, saga_id: uuid.UUID, owner: str, context: SagaContext) -> _Run:
-        run = cls(runner, saga_id, owner, context, version=1, status=SagaStatus.PENDING)
+        run = cls(runner, saga_id, owner, context, 1, SAGA_PENDING)
         run._leased()
         return run
 
@@ -349,7 +364,9 @@ class _Run:
         if self.status in (SagaStatus.COMPENSATING, SagaStatus.COMPENSATION_FAILED):
             await self._compensate()
             return
-        async for result in self.forward():
+        while (
+            self.status is not SAGA_COMPLETED and (result := await self.step_forward()) is not None
+        ):
             yield result
 
     async def receive(self, reply: _Reply) -> typing.AsyncIterator[_Result]:
@@ -377,38 +394,46 @@ class _Run:
         await self._record(waiting.step_name, ACT, COMPLETED, saga_status=self._status_after(step))
         self.acted.add(waiting.step_name)
         yield result
-        async for result in self.forward():
+        while (
+            self.status is not SAGA_COMPLETED and (result := await self.step_forward()) is not None
+        ):
             yield result
 
     # -- forward --------------------------------------------------------------
 
-    async def forward(self) -> typing.AsyncIterator[_Result]:
-        """Run the steps not acted yet, in order, until the end or a messaging step."""
-        acted = self.acted
-        for step in self.runner.steps:
-            if acted and not acted.isdisjoint(step.handler_names):
-                continue
-            if time.monotonic() >= self.lease_renew_at:
-                await self._renew_lease()
-            if self.runner.is_messaging(step):
-                await self._send(step)
-                return
-            yield await self._act(step)
-        if self.status is not SagaStatus.COMPLETED:
-            await self.storage.update_status(self.saga_id, SagaStatus.COMPLETED)
-            self.status = SagaStatus.COMPLETED
+    async def step_forward(self) -> _Result | None:
+        """Run the first step not acted yet and return its result.
 
-    async def _act(self, step: SagaStep) -> _Result:
+        None once the saga has completed, or when the step was a messaging
+        step that now waits for its reply. Going forward is calling this until
+        it returns None: a loop rather than an async generator, as each
+        generator layer costs the engine more per step than its own checks.
+        """
+        steps, acted = self.runner.steps, self.acted
+        while self.cursor < len(steps) and not acted.isdisjoint(steps[self.cursor].handler_names):
+            self.cursor += 1
+        if self.cursor == len(steps):
+            if self.status is not SAGA_COMPLETED:
+                await self.storage.update_status(self.saga_id, SAGA_COMPLETED)
+                self.status = SAGA_COMPLETED
+            return None
+        step = steps[self.cursor]
+        if time.monotonic() >= self.lease_renew_at:
+            await self._renew_lease()
+        if step.position in self.runner._messaging_steps:  # pyright: ignore[reportPrivateUsage]
+            await self._send(step)
+            return None
+        # A local step, the hot path: act, then the one write it needs.
+        acted_name = step.name
         try:
             if step.fallback is None:
                 handler = await self.runner.container.resolve(step.handler)
-                result, acted_name = await handler.act(self.context), step.name
+                result = await handler.act(self.context)
             else:
                 result, acted_name = await self._act_with_fallback(step, step.fallback)
         except Exception as exc:
             await self._fail(step.name, exc)
             raise
-        # The hot path: the one write a local step needs, without `_record`'s generality.
         saga_status = self._status_after(step)
         self.version = await self.runner.storage.record_step(
             self.saga_id,
@@ -421,7 +446,8 @@ class _Run:
         )
         if saga_status is not None:
             self.status = saga_status
-        self.acted.add(acted_name)
+        acted.add(acted_name)
+        self.cursor = step.position + 1
         return result
 
     async def _act_with_fallback(self, step: SagaStep, fallback: Fallback) -> tuple[_Result, str]:
@@ -459,8 +485,8 @@ class _Run:
 
     def _status_after(self, step: SagaStep) -> SagaStatus | None:
         if step is self.runner.steps[-1]:
-            return SagaStatus.COMPLETED
-        return SagaStatus.RUNNING if self.status is SagaStatus.PENDING else None
+            return SAGA_COMPLETED
+        return SAGA_RUNNING if self.status is SAGA_PENDING else None
 
     async def _fail(self, step_name: str, exc: BaseException, *, timed_out: bool = False) -> None:
         """Record the failure and the move to compensating in one write, then compensate."""

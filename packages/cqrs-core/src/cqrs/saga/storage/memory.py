@@ -37,7 +37,13 @@ __all__ = ("MemorySagaStorage",)
 
 
 _FINAL: typing.Final = frozenset(status for status in SagaStatus if status.is_final)
+# A module constant: reading a member off the enum class costs an attribute lookup per write.
+_PENDING: typing.Final = SagaStatus.PENDING
 _Entry = tuple[str, SagaStepAction, SagaStepStatus, datetime.datetime, "str | None"]
+
+
+# Typed for the checker, yet a plain `list` call: `list[_Entry]()` builds a generic alias each time.
+_new_log = typing.cast("typing.Callable[[], list[_Entry]]", list)
 
 
 @dataclasses.dataclass(slots=True)
@@ -55,7 +61,7 @@ class _Record:
     error: str | None = None
     waiting: SagaWait | None = None
     # Entries as tuples; `SagaLogEntry` objects are built when the log is read.
-    log: list[_Entry] = dataclasses.field(default_factory=lambda: list[_Entry]())
+    log: list[_Entry] = dataclasses.field(default_factory=_new_log)
     owner: str | None = None
     lease_until: datetime.datetime | None = None
 
@@ -99,7 +105,7 @@ class MemorySagaStorage:
         if key in self._records:
             raise SagaAlreadyExistsError(saga_id)
         now = self._clock()
-        record = _Record(saga_id, name, SagaStatus.PENDING, _copy_context(context), now, now)
+        record = _Record(saga_id, name, _PENDING, _copy_context(context), now, now)
         if owner is not None and lease is not None:
             record.owner, record.lease_until = owner, now + lease
         self._records[key] = record
@@ -159,7 +165,10 @@ class MemorySagaStorage:
         wait: SagaWait | None = None,
         messages: typing.Sequence[Message] = (),
     ) -> int:
-        record = self._record(saga_id)
+        # `_record` inlined: this runs once per saga step.
+        record = self._records.get(saga_id.int)
+        if record is None:
+            raise SagaNotFoundError(saga_id)
         if record.version != current_version or record.status in _FINAL:
             raise SagaConcurrencyError(
                 f"saga {saga_id} moved on (version {record.version}, status "
@@ -245,13 +254,16 @@ def _copy_context(context: typing.Mapping[str, typing.Any]) -> dict[str, typing.
     every step writes one.
     """
     copy = dict(context)
-    for key, value in copy.items():
+    # Most contexts are flat, and one scan of the values costs less than
+    # walking them all to copy: only a context with containers is walked.
+    for value in copy.values():
         if type(value) in _CONTAINERS:
-            copy[key] = _json_copy(value)
+            return _json_copy(copy)
     return copy
 
 
-_CONTAINERS: typing.Final = (dict, list)
+# A set: `in` on a tuple of types compares each one, a set hashes once.
+_CONTAINERS: typing.Final = frozenset((dict, list))
 
 
 def _json_copy(value: typing.Any) -> typing.Any:
