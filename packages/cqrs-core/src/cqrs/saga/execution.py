@@ -145,8 +145,9 @@ class SagaRunner:
         # without paying for a uuid4 on every pass.
         self._owner_prefix = f"{uuid.uuid4().hex}:"
         self._passes = itertools.count()
-        # Precomputed: an ABC subclass check costs more than a set lookup per step.
-        self._messaging_steps = frozenset(
+        # The positions of the messaging steps, precomputed: an ABC subclass
+        # check costs more than a set lookup per step.
+        self.messaging_positions = frozenset(
             step.position for step in self.steps if issubclass(step.handler, MessagingStep)
         )
         self._half_lease = lease.total_seconds() / 2
@@ -240,10 +241,6 @@ class SagaRunner:
         finally:
             await self.storage.release(saga_id, owner)
         return await self.storage.load_saga_state(saga_id)
-
-    def is_messaging(self, step: SagaStep) -> bool:
-        """Whether `step` is a `MessagingStep` (sends a command, waits for a reply)."""
-        return step.position in self._messaging_steps
 
     def _new_owner(self) -> str:
         return f"{self._owner_prefix}{next(self._passes)}"
@@ -420,7 +417,7 @@ class _Run:
         step = steps[self.cursor]
         if time.monotonic() >= self.lease_renew_at:
             await self._renew_lease()
-        if step.position in self.runner._messaging_steps:  # pyright: ignore[reportPrivateUsage]
+        if step.position in self.runner.messaging_positions:
             await self._send(step)
             return None
         # A local step, the hot path: act, then the one write it needs.
