@@ -39,16 +39,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cqrs.clock import utc_now
 from cqrs.compressors.protocol import Compressor
-from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.models import OutboxStatus
 from cqrs.outbox.relay import RetryPolicy
+from cqrs_sqla.claim_outcomes import ERROR_LENGTH, ClaimOutcomes, status_after
 from cqrs_sqla.encoding import outbox_event
 
 __all__ = ("PostgresClaim",)
 
 # Namespace of the relay's advisory locks (the first of the two-int form).
 _LOCK_NAMESPACE: typing.Final = 0x6371_7273  # "cqrs"
-# The stored error is cut to this many characters (the SQLite claim's too).
-ERROR_LENGTH: typing.Final = 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +114,7 @@ def _statements(table: str) -> _Statements:
     )
 
 
-class PostgresClaim:
+class PostgresClaim(ClaimOutcomes):
     """One relay's batch on PostgreSQL: a transaction from `__aenter__` to `__aexit__`.
 
     The engine must use the asyncpg driver.
@@ -131,29 +130,16 @@ class PostgresClaim:
         compressor: Compressor | None = None,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
+        super().__init__(retry)
         self._engine = engine
         self._statements = _statements(engine.dialect.identifier_preparer.format_table(table))
         self._limit = limit
-        self._retry = retry
         self._compressor = compressor
         self._clock = clock
-        self._rows: list[OutboxedEvent] = []
-        self._done: list[int] = []
-        self._errors: dict[int, tuple[int, str]] = {}
         self._source: AsyncConnection | None = None
         # The asyncpg connection under the pooled one, and its transaction once started.
         self._driver: typing.Any = None
         self._transaction: typing.Any = None
-
-    @property
-    def rows(self) -> list[OutboxedEvent]:
-        return self._rows
-
-    def published(self, row: OutboxedEvent) -> None:
-        self._done.append(row.id)
-
-    def failed(self, row: OutboxedEvent, error: str) -> None:
-        self._errors[row.id] = (row.attempts + 1, error)
 
     async def __aenter__(self) -> PostgresClaim:
         self._source = source = await self._engine.connect()
@@ -220,9 +206,3 @@ class PostgresClaim:
             raise
         finally:
             await source.close()
-
-
-def status_after(attempts: int, retry: RetryPolicy) -> OutboxStatus:
-    """The status of a row that has now failed `attempts` times: dead after the last try
-    (shared with the SQLite claim)."""
-    return OutboxStatus.DEAD if attempts >= retry.max_attempts else OutboxStatus.PENDING

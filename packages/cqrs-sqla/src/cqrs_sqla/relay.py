@@ -42,9 +42,10 @@ from cqrs.clock import utc_now
 from cqrs.compressors.protocol import Compressor
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
+from cqrs_sqla.claim_outcomes import ERROR_LENGTH, ClaimOutcomes, status_after
 from cqrs_sqla.encoding import outbox_event
 from cqrs_sqla.notify import channel
-from cqrs_sqla.postgres_claim import ERROR_LENGTH, PostgresClaim, status_after
+from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.schema import Schema
 
 __all__ = ("SqlAlchemyOutboxStore",)
@@ -192,29 +193,16 @@ class SqlAlchemyOutboxStore:
         return outbox_event(row._mapping, self.compressor)  # pyright: ignore[reportPrivateUsage]
 
 
-class _SqliteClaim:
+class _SqliteClaim(ClaimOutcomes):
     """One relay's batch on SQLite: read under the file lock, marked in a second
     transaction when closed."""
 
     def __init__(self, store: SqlAlchemyOutboxStore, limit: int, retry: RetryPolicy) -> None:
+        super().__init__(retry)
         self._store = store
         self._limit = limit
-        self._retry = retry
-        self._rows: list[OutboxedEvent] = []
-        self._done: list[int] = []
-        self._errors: dict[int, tuple[int, str]] = {}
         self._connection: AsyncConnection | None = None
         self._file_lock: int | None = None
-
-    @property
-    def rows(self) -> list[OutboxedEvent]:
-        return self._rows
-
-    def published(self, row: OutboxedEvent) -> None:
-        self._done.append(row.id)
-
-    def failed(self, row: OutboxedEvent, error: str) -> None:
-        self._errors[row.id] = (row.attempts + 1, error)
 
     async def __aenter__(self) -> _SqliteClaim:
         store = self._store
