@@ -6,6 +6,7 @@ import asyncio
 import collections
 import collections.abc
 import json
+import uuid
 
 import pydantic
 import pytest
@@ -19,6 +20,7 @@ from cqrs_kafka import (
     PublishError,
     kafka_producer_factory,
 )
+from cqrs_kafka.broker import record_value
 from cqrs_kafka.local import free_port
 from cqrs_kafka.testing import read_records
 from cqrs_kafka.topics import ensure_topics
@@ -197,3 +199,11 @@ async def test_close_flushes_and_a_later_send_reconnects(
 
     records = await read_records(kafka_bootstrap_servers, kafka_topic, 2)
     assert [json.loads(r.value)["payload"]["sequence"] for r in records] == [1, 2]
+
+
+def test_a_stored_message_goes_out_with_its_json_body_unchanged() -> None:
+    body = b'{"order_id": "o1",  "sequence": 1}'  # not as json.dumps would write it
+    stored = Message.from_json("shipped", "orders", body, uuid.UUID(int=1), key="o1")
+
+    assert record_value(stored) == body
+    assert record_value(Message("shipped", "orders", {"order_id": "o1"})) == b'{"order_id":"o1"}'

@@ -50,7 +50,10 @@ _CONTENT_TYPE_PAIR: Header = (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())
 
 
 def record_value(message: Message) -> bytes:
-    """The record value: the message payload as compact UTF-8 JSON."""
+    """The record value: the message payload as UTF-8 JSON (compact, or as stored
+    for a message read back from the outbox, whose `body` goes out unchanged)."""
+    if message.body is not None:
+        return message.body
     return _COMPACT_JSON.encode(message.payload).encode()
 
 

@@ -20,16 +20,24 @@ from __future__ import annotations
 import datetime
 import json
 import typing
-import uuid
 
 from cqrs.compressors.protocol import Compressor
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 
-__all__ = ("encode_payload", "decode_payload", "outbox_values", "outbox_event", "message_headers")
+__all__ = (
+    "encode_payload",
+    "decode_payload",
+    "stored_json",
+    "outbox_values",
+    "outbox_event",
+    "message_headers",
+)
 
 _DECOMPRESSORS: dict[str, Compressor] = {"zlib": ZlibCompressor()}
+_JSON_DECODER = json.JSONDecoder()
+_STATUSES = {status.value: status for status in OutboxStatus}
 
 
 def encode_payload(
@@ -46,17 +54,25 @@ def decode_payload(
     body: bytes, content_encoding: str | None, compressor: Compressor | None = None
 ) -> dict[str, typing.Any]:
     """The payload dict stored as `body`."""
-    if content_encoding is not None:
-        if compressor is not None and compressor.name == content_encoding:
-            body = compressor.decompress(body)
-        elif content_encoding in _DECOMPRESSORS:
-            body = _DECOMPRESSORS[content_encoding].decompress(body)
-        else:
-            raise ValueError(
-                f"outbox row is encoded with {content_encoding!r}; pass a compressor with "
-                f"that name to read it"
-            )
-    return typing.cast(dict[str, typing.Any], json.loads(body))
+    # Decoding to text first skips `json.loads`'s sniffing of the bytes' encoding.
+    text = stored_json(body, content_encoding, compressor).decode()
+    return typing.cast(dict[str, typing.Any], _JSON_DECODER.decode(text))
+
+
+def stored_json(
+    body: bytes, content_encoding: str | None, compressor: Compressor | None = None
+) -> bytes:
+    """The payload JSON stored as `body`, decompressed if it was compressed."""
+    if content_encoding is None:
+        return body
+    if compressor is not None and compressor.name == content_encoding:
+        return compressor.decompress(body)
+    if content_encoding in _DECOMPRESSORS:
+        return _DECOMPRESSORS[content_encoding].decompress(body)
+    raise ValueError(
+        f"outbox row is encoded with {content_encoding!r}; pass a compressor with "
+        f"that name to read it"
+    )
 
 
 def outbox_values(
@@ -83,6 +99,8 @@ def outbox_values(
 
 def message_headers(traceparent: str | None, tracestate: str | None) -> dict[str, str]:
     """The headers of a message read back from an outbox row: its trace context."""
+    if traceparent is None and tracestate is None:
+        return {}
     stored = {"traceparent": traceparent, "tracestate": tracestate}
     return {name: value for name, value in stored.items() if value}
 
@@ -92,20 +110,21 @@ def outbox_event(
 ) -> OutboxedEvent:
     """The outbox row `row` (column name -> value, as a driver record or an
     SQLAlchemy row mapping gives it) read back as an `OutboxedEvent`."""
-    message = Message(
-        message_name=row["event_name"],
-        topic=row["topic"],
-        payload=decode_payload(row["payload"], row["content_encoding"], compressor),
-        message_id=typing.cast(uuid.UUID, row["event_id"]),
-        key=row["partition_key"],
-        headers=message_headers(row["traceparent"], row["tracestate"]),
+    # This runs for every row a relay claims: the payload stays JSON until read.
+    message = Message.from_json(
+        row["event_name"],
+        row["topic"],
+        stored_json(row["payload"], row["content_encoding"], compressor),
+        row["event_id"],
+        row["partition_key"],
+        message_headers(row["traceparent"], row["tracestate"]),
     )
     return OutboxedEvent(
-        id=row["id"],
-        message=message,
-        created_at=row["created_at"],
-        status=OutboxStatus(row["status"]),
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
+        row["id"],
+        message,
+        row["created_at"],
+        _STATUSES[row["status"]],
+        row["attempts"],
+        row["next_attempt_at"],
+        row["last_error"],
     )

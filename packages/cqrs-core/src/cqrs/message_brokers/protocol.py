@@ -12,6 +12,7 @@ users joined
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 import uuid
 
@@ -37,6 +38,44 @@ class Message:
     message_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     key: str | None = None
     headers: typing.Mapping[str, str] = dataclasses.field(default_factory=dict[str, str])
+    #: The payload as UTF-8 JSON, for a message read back from storage (see
+    #: `from_json`); `None` otherwise. A broker that sends JSON can send these
+    #: bytes as they are instead of encoding `payload` again.
+    body: bytes | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def from_json(
+        cls,
+        message_name: str,
+        topic: str,
+        body: bytes,
+        message_id: uuid.UUID,
+        key: str | None = None,
+        headers: typing.Mapping[str, str] | None = None,
+    ) -> Message:
+        """The message whose payload is the JSON object `body`, decoded only when
+        `payload` is first read: a relay passing stored messages on to a broker that
+        takes `body` never decodes them.
+
+        >>> message = Message.from_json("joined", "users", b'{"user_id":"u1"}', uuid.UUID(int=1))
+        >>> message.body, message.payload
+        (b'{"user_id":"u1"}', {'user_id': 'u1'})
+        """
+        message = cls(message_name, topic, {}, message_id, key, {} if headers is None else headers)
+        # Frozen: set as the generated __init__ does. With `payload` unset, its
+        # first read goes to __getattr__, which decodes `body`.
+        object.__setattr__(message, "body", body)
+        object.__delattr__(message, "payload")
+        return message
+
+    def __getattr__(self, name: typing.Literal["payload"]) -> typing.Mapping[str, typing.Any]:
+        # Only reached while a slot is unset: the payload of a `from_json` message
+        # before its first read.
+        if name == "payload" and self.body is not None:
+            payload = json.loads(self.body)
+            object.__setattr__(self, "payload", payload)
+            return typing.cast(typing.Mapping[str, typing.Any], payload)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def from_event(cls, event: NotificationEvent[typing.Any], key: str | None = None) -> Message:
