@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxStatus
@@ -224,3 +225,28 @@ async def test_each_key_keeps_its_order_through_several_failures(
     final = await statuses(engine, schema)
     assert {index: n for index, (_, n) in enumerate(final) if n > 1} == {0: 3, 4: 2, 6: 2}
     assert {status for status, _ in final} == {"published"}
+
+
+async def test_claimed_messages_carry_the_stored_json_and_decode_it_on_read(
+    engine: AsyncEngine, schema: Schema, clock: FakeClock
+) -> None:
+    message = Message("placed", "orders", {"order_id": "o1", "note": "é"}, uuid.uuid4(), key="o1")
+    async with engine.begin() as connection:
+        await connection.execute(
+            schema.outbox.insert(), [outbox_values(message, clock(), ZlibCompressor())]
+        )
+    store = SqlAlchemyOutboxStore(engine, schema, clock=clock)
+
+    async with store.claim(10, NO_WAIT) as claim:
+        (row,) = claim.rows
+        body = row.message.body
+        claim.published(row)
+
+    # Decompressed, byte for byte what the writer encoded: a broker can send it as is.
+    assert body == '{"order_id":"o1","note":"é"}'.encode()
+    assert row.message == message
+    async with engine.connect() as connection:
+        published_at = (
+            await connection.execute(sa.select(schema.outbox.c.published_at))
+        ).scalar_one()
+    assert published_at == clock()

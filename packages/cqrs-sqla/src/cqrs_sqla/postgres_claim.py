@@ -13,10 +13,10 @@ Taking a batch is a single statement that
   batch (held by another relay, or waiting for its retry), so a key's rows
   go out in id order.
 
-Closing the claim marks the published rows, then the failed ones (backoff,
-or dead after the last attempt), one statement each, and commits, which
-releases the locks. A relay that dies mid-claim rolls back: its rows go out
-again, with the same event ids.
+Closing the claim marks the failed rows (backoff, or dead after the last
+attempt) in one statement, then the published ones and commits in one round
+trip, which releases the locks. A relay that dies mid-claim rolls back: its
+rows go out again, with the same event ids.
 
 ```python
 async with PostgresClaim(engine, schema.outbox, limit=100, retry=RetryPolicy()) as claim:
@@ -55,24 +55,38 @@ class _Statements:
     """The claim's SQL for one outbox table, built once per table."""
 
     take: str
-    mark_published: str
     mark_failed: str
+    # The published rows' UPDATE up to its values (see `publish_and_commit`).
+    mark_published_at: str
+
+    def publish_and_commit(self, ids: typing.Iterable[int], now: datetime.datetime) -> str:
+        """The text of one simple-protocol query that marks `ids` published at `now`
+        and commits: one round trip where a parameterised UPDATE and a COMMIT take two.
+        Only integers and a timestamp formatted here go into the text."""
+        id_list = ",".join(str(int(row_id)) for row_id in ids)
+        return (
+            f"{self.mark_published_at} '{now.isoformat()}'::timestamptz "
+            f"WHERE id = ANY('{{{id_list}}}'::bigint[]); COMMIT"
+        )
 
 
 @functools.lru_cache(maxsize=64)
-def _statements(table: str) -> _Statements:
-    """The statements for `table`, a quoted (and maybe schema-qualified) name."""
+def _statements(table: str, limit: int) -> _Statements:
+    """The statements for `table`, a quoted (and maybe schema-qualified) name, taking
+    batches of up to `limit` rows."""
     return _Statements(
-        # $1: now, $2: the batch size. The CTEs with locking functions run once
-        # each, in full, before the final SELECT reads them.
+        # $1: now. The batch size is written into the text, not passed: knowing
+        # it, PostgreSQL settles on one generic plan instead of planning every
+        # claim again. The CTEs with locking functions run once each, in full,
+        # before the final SELECT reads them.
         take=f"""
             WITH candidate AS MATERIALIZED (
                 SELECT id, event_id, event_name, topic, partition_key, payload,
-                       content_encoding, traceparent, tracestate, status, attempts,
-                       created_at, next_attempt_at, last_error
+                       content_encoding, traceparent, tracestate, attempts, created_at,
+                       last_error
                 FROM {table}
                 WHERE status = 'pending' AND next_attempt_at <= $1
-                ORDER BY id LIMIT $2
+                ORDER BY id LIMIT {int(limit)}
                 FOR UPDATE SKIP LOCKED
             ),
             held AS MATERIALIZED (
@@ -81,27 +95,36 @@ def _statements(table: str) -> _Statements:
                     WHERE partition_key IS NOT NULL
                 ) AS batch_keys
                 WHERE pg_try_advisory_xact_lock({_LOCK_NAMESPACE}, hashtext(key))
+            ),
+            -- How many pending rows up to the batch's last id the batch does not
+            -- hold. Usually none: then no row can have an earlier pending row of
+            -- its key outside the batch, and the per-row probe below is skipped.
+            outside AS MATERIALIZED (
+                SELECT count(*) - (SELECT count(*) FROM candidate) AS rows
+                FROM {table}
+                WHERE status = 'pending' AND id <= (SELECT max(id) FROM candidate)
             )
-            SELECT * FROM candidate AS claimed
+            -- Every claimed row is pending and due: `next_attempt_at` NULL says so
+            -- without decoding a timestamp per row.
+            SELECT claimed.*, 'pending' AS status, NULL::timestamptz AS next_attempt_at
+            FROM candidate AS claimed
             WHERE claimed.partition_key IS NULL OR (
                 claimed.partition_key IN (SELECT key FROM held)
-                AND NOT EXISTS (
+                -- CASE, not OR: it fixes the order, so the probe runs only if needed.
+                AND CASE WHEN (SELECT rows FROM outside) = 0 THEN true ELSE NOT EXISTS (
                     SELECT 1 FROM {table} AS earlier
                     WHERE earlier.status = 'pending'
                       AND earlier.partition_key = claimed.partition_key
                       AND earlier.id < claimed.id
                       AND earlier.id NOT IN (SELECT id FROM candidate)
-                )
+                ) END
             )
             ORDER BY claimed.id
         """,
-        # $1: the ids, $2: now.
-        mark_published=f"""
+        mark_published_at=f"""
             UPDATE {table}
             SET status = '{OutboxStatus.PUBLISHED.value}', attempts = attempts + 1,
-                published_at = $2
-            WHERE id = ANY($1::bigint[])
-        """,
+                published_at =""",
         # One row per failed id: its new status, attempts, next try and error.
         mark_failed=f"""
             UPDATE {table} AS target
@@ -132,23 +155,24 @@ class PostgresClaim(ClaimOutcomes):
     ) -> None:
         super().__init__(retry)
         self._engine = engine
-        self._statements = _statements(engine.dialect.identifier_preparer.format_table(table))
-        self._limit = limit
+        self._statements = _statements(
+            engine.dialect.identifier_preparer.format_table(table), limit
+        )
         self._compressor = compressor
         self._clock = clock
         self._source: AsyncConnection | None = None
-        # The asyncpg connection under the pooled one, and its transaction once started.
+        # The asyncpg connection under the pooled one. Its transaction is begun and
+        # ended with plain BEGIN/COMMIT/ROLLBACK, so the last UPDATE can share the
+        # COMMIT's round trip.
         self._driver: typing.Any = None
-        self._transaction: typing.Any = None
 
     async def __aenter__(self) -> PostgresClaim:
         self._source = source = await self._engine.connect()
         try:
             raw = await source.get_raw_connection()
             self._driver = driver = typing.cast(typing.Any, raw.driver_connection)
-            self._transaction = driver.transaction()
-            await self._transaction.start()
-            records = await driver.fetch(self._statements.take, self._clock(), self._limit)
+            await driver.execute("BEGIN")
+            records = await driver.fetch(self._statements.take, self._clock())
             self._rows = [outbox_event(record, self._compressor) for record in records]
         except BaseException:
             await self._close(commit=False)
@@ -163,10 +187,8 @@ class PostgresClaim(ClaimOutcomes):
     ) -> None:
         await self._close(commit=exc is None)
 
-    async def _mark(self, driver: typing.Any) -> None:
+    async def _mark_and_commit(self, driver: typing.Any) -> None:
         now = self._clock()
-        if self._done:
-            await driver.execute(self._statements.mark_published, self._done, now)
         if self._errors:
             # One row per failed id: (id, status, attempts, next try, error).
             failures = [
@@ -180,28 +202,34 @@ class PostgresClaim(ClaimOutcomes):
                 for row_id, (tries, error) in self._errors.items()
             ]
             await driver.execute(self._statements.mark_failed, *zip(*failures, strict=True))
+        if self._done:
+            await driver.execute(self._statements.publish_and_commit(self._done, now))
+        else:
+            await driver.execute("COMMIT")
 
     async def _close(self, *, commit: bool) -> None:
         """Mark and commit (or roll back), then hand the connection back to the pool.
 
         A connection whose transaction could not be finished is discarded, not pooled.
         """
-        source, driver, transaction = self._source, self._driver, self._transaction
-        self._source = self._driver = self._transaction = None
+        source, driver = self._source, self._driver
+        self._source = self._driver = None
         if source is None:
             return
+        if driver is None:  # the connection failed before a transaction began
+            await source.close()
+            return
         try:
-            if transaction is not None:
+            if driver.is_in_transaction():
                 if commit:
-                    await self._mark(driver)
-                    await transaction.commit()
+                    await self._mark_and_commit(driver)
                 else:
-                    await transaction.rollback()
+                    await driver.execute("ROLLBACK")
         except BaseException:
-            if transaction is not None and not transaction.is_completed():
+            if driver.is_in_transaction():
                 with contextlib.suppress(Exception):
-                    await transaction.rollback()
-            if transaction is not None and not transaction.is_completed():
+                    await driver.execute("ROLLBACK")
+            if driver.is_in_transaction():
                 await source.invalidate()
             raise
         finally:
