@@ -90,10 +90,8 @@ class SqlAlchemyOutboxedEventRepository:
         when the event's name is not in `OutboxedEventMap`.
         """
         values = outbox_values(outbox_message(event, key), self._clock(), self.compressor)
+        _hook_commits()
         sync_session = session.sync_session
-        if not sa_event.contains(sync_session, "before_commit", _insert_staged):
-            sa_event.listen(sync_session, "before_commit", _insert_staged)
-            sa_event.listen(sync_session, "after_rollback", _drop_staged)
         staged = typing.cast(
             "dict[sa.Table, list[dict[str, typing.Any]]]",
             sync_session.info.setdefault(_STAGED, {}),
@@ -154,6 +152,18 @@ def _engine_of(session_factory: async_sessionmaker[AsyncSession]) -> AsyncEngine
             "schema) and hand that to the relay or producer instead."
         )
     return bind
+
+
+def _hook_commits() -> None:
+    """Make every session's commit insert its staged rows, and its rollback drop them.
+
+    Hooked on the `Session` class once per process: listeners added to each
+    session cost more than a small transaction's insert. For a session with
+    nothing staged, the hooks only look up a key in its `info`.
+    """
+    if not sa_event.contains(Session, "before_commit", _insert_staged):
+        sa_event.listen(Session, "before_commit", _insert_staged)
+        sa_event.listen(Session, "after_rollback", _drop_staged)
 
 
 def _insert_staged(sync_session: Session) -> None:
