@@ -10,7 +10,8 @@ and the W3C trace context of the writing transaction.
 ('zlib', {'user_id': 'u1'})
 >>> import datetime
 >>> now = datetime.datetime.now(datetime.timezone.utc)
->>> row = {"id": 7, **outbox_values(message, now), "last_error": None}
+>>> row = {"id": 7, "status": "pending", "attempts": 0, "last_error": None,
+...        **outbox_values(message, now)}
 >>> outbox_event(row).message == message
 True
 """
@@ -36,6 +37,8 @@ __all__ = (
 )
 
 _DECOMPRESSORS: dict[str, Compressor] = {"zlib": ZlibCompressor()}
+# Built once: `json.dumps` and `json.loads` with options build a new one per call.
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _JSON_DECODER = json.JSONDecoder()
 _STATUSES = {status.value: status for status in OutboxStatus}
 
@@ -44,7 +47,7 @@ def encode_payload(
     payload: typing.Mapping[str, typing.Any], compressor: Compressor | None
 ) -> tuple[bytes, str | None]:
     """The stored body of `payload` and its content encoding (`None`: plain JSON)."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    body = _JSON_ENCODER.encode(payload).encode()
     if compressor is None:
         return body, None
     return compressor.compress(body), compressor.name
@@ -78,7 +81,10 @@ def stored_json(
 def outbox_values(
     message: Message, now: datetime.datetime, compressor: Compressor | None = None
 ) -> dict[str, typing.Any]:
-    """Column values of the outbox row that stores `message`, written at `now`."""
+    """Column values of the outbox row that stores `message`, written at `now`.
+
+    `status` and `attempts` are left to their column defaults (pending, none).
+    """
     body, content_encoding = encode_payload(message.payload, compressor)
     return {
         "event_id": message.message_id,
@@ -90,8 +96,6 @@ def outbox_values(
         # The writer's W3C trace context, which `Message.from_event` captured.
         "traceparent": message.headers.get("traceparent"),
         "tracestate": message.headers.get("tracestate"),
-        "status": "pending",
-        "attempts": 0,
         "created_at": now,
         "next_attempt_at": now,
     }

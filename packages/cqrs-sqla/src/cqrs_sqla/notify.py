@@ -46,12 +46,22 @@ def insert_notifying(
     if connection.dialect.name != "postgresql":
         connection.execute(outbox.insert(), list(rows))
         return
-    columns = tuple(rows[0])
+    # A column that is NULL in every row and NULL by default is left out: each
+    # array costs its encoding, and most rows carry no trace context or compression.
+    columns = tuple(
+        column
+        for column in rows[0]
+        if not _null_by_default(outbox.c[column]) or any(row[column] is not None for row in rows)
+    )
     arrays = tuple([row[column] for row in rows] for column in columns)
     connection.exec_driver_sql(
         _insert_notifying_sql(connection.dialect, outbox, columns),
         (*arrays, channel_of(outbox)),
     )
+
+
+def _null_by_default(column: sa.Column[typing.Any]) -> bool:
+    return column.nullable is True and column.server_default is None and column.default is None
 
 
 @functools.lru_cache(maxsize=64)
