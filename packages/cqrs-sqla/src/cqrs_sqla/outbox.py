@@ -24,6 +24,7 @@ async with outbox as session:
 from __future__ import annotations
 
 import datetime
+import functools
 import types
 import typing
 
@@ -78,8 +79,14 @@ class SqlAlchemyOutboxedEventRepository:
         traceback: types.TracebackType | None,
     ) -> None:
         session, self._session = self._session, None
-        if session is not None:
+        if session is None:
+            return
+        if session.in_transaction():
             await session.close()  # rolls back whatever was not committed
+        else:
+            # Nothing to roll back or release, so no I/O: closing directly saves
+            # the async round through a greenlet that most transactions end with.
+            session.sync_session.close()
 
     def add(
         self, session: AsyncSession, event: NotificationEvent[typing.Any], *, key: str | None = None
@@ -154,6 +161,7 @@ def _engine_of(session_factory: async_sessionmaker[AsyncSession]) -> AsyncEngine
     return bind
 
 
+@functools.cache
 def _hook_commits() -> None:
     """Make every session's commit insert its staged rows, and its rollback drop them.
 
@@ -161,9 +169,8 @@ def _hook_commits() -> None:
     session cost more than a small transaction's insert. For a session with
     nothing staged, the hooks only look up a key in its `info`.
     """
-    if not sa_event.contains(Session, "before_commit", _insert_staged):
-        sa_event.listen(Session, "before_commit", _insert_staged)
-        sa_event.listen(Session, "after_rollback", _drop_staged)
+    sa_event.listen(Session, "before_commit", _insert_staged)
+    sa_event.listen(Session, "after_rollback", _drop_staged)
 
 
 def _insert_staged(sync_session: Session) -> None:
