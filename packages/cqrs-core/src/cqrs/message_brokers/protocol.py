@@ -61,11 +61,17 @@ class Message:
         >>> message.body, message.payload
         (b'{"user_id":"u1"}', {'user_id': 'u1'})
         """
-        message = cls(message_name, topic, {}, message_id, key, {} if headers is None else headers)
-        # Frozen: set as the generated __init__ does. With `payload` unset, its
-        # first read goes to __getattr__, which decodes `body`.
-        object.__setattr__(message, "body", body)
-        object.__delattr__(message, "payload")
+        # Frozen: fields are set as the generated __init__ sets them, but `payload`
+        # stays unset, so its first read goes to __getattr__, which decodes `body`.
+        # (Not through __init__ and a delete: this runs for every relayed row.)
+        message = object.__new__(cls)
+        set_field = object.__setattr__
+        set_field(message, "message_name", message_name)
+        set_field(message, "topic", topic)
+        set_field(message, "message_id", message_id)
+        set_field(message, "key", key)
+        set_field(message, "headers", {} if headers is None else headers)
+        set_field(message, "body", body)
         return message
 
     def __getattr__(self, name: typing.Literal["payload"]) -> typing.Mapping[str, typing.Any]:
