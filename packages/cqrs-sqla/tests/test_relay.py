@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.memory import InMemoryMessageBroker
@@ -250,3 +251,40 @@ async def test_claimed_messages_carry_the_stored_json_and_decode_it_on_read(
             await connection.execute(sa.select(schema.outbox.c.published_at))
         ).scalar_one()
     assert published_at == clock()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_relay_recovers_when_the_server_drops_its_connection(
+    database_url: str,
+    engine: AsyncEngine,
+    schema: Schema,
+    clock: FakeClock,
+    store: SqlAlchemyOutboxStore,
+) -> None:
+    await write(engine, schema, clock, "a", "b")
+    broker = InMemoryMessageBroker()
+    relay = OutboxRelay(store, broker, batch_size=1)
+    assert await relay.run_once() == 1
+    # What a server restart or an idle timeout does to the pooled connections,
+    # from a connection outside the relay's pool.
+    outsider = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with outsider.connect() as connection:
+            await connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await outsider.dispose()
+
+    outcomes: list[int | str] = []
+    for _ in range(3):
+        try:
+            outcomes.append(await relay.run_once())
+        except Exception as exc:  # the pass that meets the dead connection fails
+            outcomes.append(type(exc).__name__)
+
+    assert 1 in outcomes, outcomes
+    assert [m.key for m in broker.messages] == ["a", "b"]

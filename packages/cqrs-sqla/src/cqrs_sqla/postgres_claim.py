@@ -210,7 +210,9 @@ class PostgresClaim(ClaimOutcomes):
     async def _close(self, *, commit: bool) -> None:
         """Mark and commit (or roll back), then hand the connection back to the pool.
 
-        A connection whose transaction could not be finished is discarded, not pooled.
+        A connection whose transaction could not be finished, or that the server
+        dropped, is discarded, not pooled: the pool does not see errors raised on
+        the driver directly, and would hand the dead connection to every later claim.
         """
         source, driver = self._source, self._driver
         self._source = self._driver = None
@@ -226,11 +228,11 @@ class PostgresClaim(ClaimOutcomes):
                 else:
                     await driver.execute("ROLLBACK")
         except BaseException:
-            if driver.is_in_transaction():
+            if driver.is_in_transaction() and not driver.is_closed():
                 with contextlib.suppress(Exception):
                     await driver.execute("ROLLBACK")
-            if driver.is_in_transaction():
-                await source.invalidate()
             raise
         finally:
+            if driver.is_closed() or driver.is_in_transaction():
+                await source.invalidate()
             await source.close()
