@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import datetime
+import random
 import uuid
 
 import pytest
@@ -288,3 +289,49 @@ async def test_the_relay_recovers_when_the_server_drops_its_connection(
 
     assert 1 in outcomes, outcomes
     assert [m.key for m in broker.messages] == ["a", "b"]
+
+
+class RandomlyFailingBroker(InMemoryMessageBroker):
+    """Refuses about a fifth of the messages (seeded, so a run can be replayed), and
+    yields to the loop on every send so that relays running at once interleave."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.random = random.Random(seed)
+
+    async def send_message(self, message: Message) -> None:
+        await asyncio.sleep(0)
+        if self.random.random() < 0.2:
+            raise ConnectionError(f"broker refused {message.message_name}")
+        await super().send_message(message)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_relays_at_once_keep_each_keys_order_through_random_failures(
+    engine: AsyncEngine, schema: Schema, clock: FakeClock, seed: int
+) -> None:
+    keys = [f"k{index % 6}" for index in range(180)]
+    ids = await write(engine, schema, clock, *keys)
+    broker = RandomlyFailingBroker(seed)
+    # Failed rows are due again at once, so the relays keep contending for them.
+    retry = RetryPolicy(max_attempts=1000, initial_delay=datetime.timedelta(0))
+    relays = [
+        OutboxRelay(
+            SqlAlchemyOutboxStore(engine, schema, clock=clock), broker, batch_size=7, retry=retry
+        )
+        for _ in range(4)
+    ]
+
+    async def drain(relay: OutboxRelay) -> None:
+        for _ in range(2000):
+            if len(broker.messages) == len(ids):
+                return
+            await relay.run_once()
+        raise AssertionError(f"relays stalled after {len(broker.messages)} of {len(ids)}")
+
+    await asyncio.gather(*(drain(relay) for relay in relays))
+
+    assert sorted(m.message_id for m in broker.messages) == sorted(ids)  # each once
+    for key in sorted(set(keys)):
+        in_key = [m.message_id for m in broker.messages if m.key == key]
+        assert in_key == [i for i, k in zip(ids, keys, strict=True) if k == key], key

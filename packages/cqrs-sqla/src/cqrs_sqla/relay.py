@@ -3,14 +3,13 @@
 A claim is one transaction, held while the relay publishes:
 
 * PostgreSQL (asyncpg): one statement locks the due rows `FOR UPDATE SKIP
-  LOCKED` and each key in the batch with a transaction-scoped advisory lock,
-  so relays running at once take disjoint rows and never two rows of one
-  key, and leaves for later a key whose earlier rows are still pending
-  elsewhere (held by another relay, or waiting for their retry); see
-  `cqrs_sqla.postgres_claim`. Closing the claim marks the published rows in
-  one statement and the failed ones in another, then commits, which
-  releases the locks. A relay that dies mid-claim rolls back: its rows go
-  out again, with the same event ids.
+  LOCKED`, so relays running at once take disjoint rows, and leaves for
+  later each row whose key has an earlier row still pending elsewhere (held
+  by another relay, or waiting for its retry), so no two relays publish one
+  key's rows at once; see `cqrs_sqla.postgres_claim`. Closing the claim
+  marks the failed rows, then the published ones together with the commit,
+  which releases the locks. A relay that dies mid-claim rolls back: its
+  rows go out again, with the same event ids.
 * SQLite: claims are serialised across processes by an exclusive lock on a
   file next to the database (`<db>.relay.lock`), so relays take turns. The
   rows are read in one short transaction and marked in another, so the
