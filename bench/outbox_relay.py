@@ -8,7 +8,7 @@ only used to create and drop the throwaway one) and drops it at the end. The
 Kafka relay publishes to `KAFKA_BOOTSTRAP_SERVERS` when set, else to a local
 Tansu broker started for the run (see bench/kafka_produce.py).
 
-* relay   drain `--rows` pending rows (100 partition keys) to an in-memory sink:
+* relay   drain pending rows (100 partition keys) to an in-memory sink:
           `OutboxRelay(SqlAlchemyOutboxStore(engine, schema), sink).run_once()`
           until it finds nothing, against a hand-written asyncpg relay
           (`SELECT ... FOR UPDATE SKIP LOCKED LIMIT 100`, hand each row to the
@@ -26,18 +26,19 @@ Tansu broker started for the run (see bench/kafka_produce.py).
 * write   commit 1 (then 10) events per transaction through
           `SqlAlchemyOutboxedEventRepository` (`async with outbox as session`,
           `outbox.add`, `outbox.commit`) against asyncpg inserting the same
-          rows in a transaction; `--writes` transactions per rep, timed in
-          slices of a fifth that alternate between the sides, so both see the
-          same disk (every commit waits for a WAL flush). Target: library >=
-          0.9 x raw throughput.
+          rows in a transaction. Target: library >= 0.9 x raw throughput.
 * poll    one `run_once()` that finds nothing due, on a table keeping 500 000
           published rows against an empty table. Target: <= 1.5 x.
 
-Every figure is the median over `--reps` reps; the two sides of a case
-alternate, swapping order every rep, and the garbage collector is off while
-a rep is timed. The script always exits 0: it warns, it does not fail. The
-last line is `ratio_relay_over_raw` (library relay rows/s over raw rows/s, to
-the in-memory sink); the line before it, `ratio_kafka_relay_over_raw`, is the
+Every figure is the median over `--reps` reps of `--rows` rows per relay
+side (`--writes` transactions per write side), each rep timed in five
+slices in which the sides take turns, swapping order every slice: this
+machine's speed drifts over seconds, and taking turns often lets both sides
+see the same machine (and, for writes, the same disk: every commit waits
+for a WAL flush). The garbage collector is off while a slice is timed.
+The script always exits 0: it warns, it does not fail. The last line is
+`ratio_relay_over_raw` (library relay rows/s over raw rows/s, to the
+in-memory sink); the line before it, `ratio_kafka_relay_over_raw`, is the
 same ratio for the relay to Kafka.
 """
 
@@ -82,7 +83,7 @@ BATCH = 100
 KEYS = 100
 KEPT_ROWS = 500_000
 POLLS = 200  # idle polls per rep
-WRITE_SLICES = 5  # a write rep is timed in this many alternating slices
+SLICES = 5  # a relay or write rep is timed in this many slices, the sides taking turns
 SINK_TOPIC = "orders"  # the topic of the rows that go to the in-memory sink
 KAFKA_PARTITIONS = 4
 
@@ -238,11 +239,16 @@ async def compare_drains(
     reps: int,
     topic: str,
 ) -> dict[str, float]:
-    """Median ns per row of each side (name -> its table and drain), refilling its table
-    with `rows` pending rows for `topic` before every rep; the first rep is a warm-up."""
+    """Median ns per row of each side (name -> its table and drain) over `reps` reps.
+
+    A rep is `SLICES` drains per side, taking turns, each of `rows / SLICES` pending
+    rows for `topic` written just before it: taking turns often, both sides see the
+    same machine (this one's speed drifts over seconds). The first round is a warm-up.
+    """
+    rows = max(1, rows // SLICES)
     samples: dict[str, list[float]] = {side: [] for side in sides}
     order = list(sides)
-    for rep in range(reps + 1):
+    for rep in range(reps * SLICES + 1):
         for side in order:
             table, run = sides[side]
             await fill(connection, table, rows, "pending", topic)
@@ -287,7 +293,7 @@ async def relay_case(raw_url: str, engine: AsyncEngine, rows: int, reps: int) ->
     finally:
         await connection.close()
     return [
-        relay_result(f"relay {rows} rows to a sink (per row)", ns),
+        relay_result("relay to a sink (per row)", ns),
         relay_result("  same, sink without send_batch (info)", ns, "per_message"),
     ]
 
@@ -320,7 +326,7 @@ async def kafka_relay_case(
     finally:
         await connection.close()
         await producer.stop()
-    return relay_result(f"relay {rows} rows to Kafka (per row)", ns)
+    return relay_result("relay to Kafka (per row)", ns)
 
 
 async def timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
@@ -402,8 +408,8 @@ async def write_cases(raw_url: str, engine: AsyncEngine, n: int, reps: int) -> l
         Case("write 1 event/tx, raw + NOTIFY (info)", raw_writer(1, True), library_writer(1), None),
     ]
     try:
-        slice_size = max(1, n // WRITE_SLICES)
-        return [await measure(case, slice_size, reps * WRITE_SLICES) for case in cases]
+        slice_size = max(1, n // SLICES)
+        return [await measure(case, slice_size, reps * SLICES) for case in cases]
     finally:
         await pool.close()
 
@@ -482,7 +488,9 @@ def rows_per_second(result: Result) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="reps per side (default 5)")
-    parser.add_argument("--rows", type=int, default=10_000, help="rows per relay rep (10000)")
+    parser.add_argument(
+        "--rows", type=int, default=10_000, help="rows per relay rep and side (10000)"
+    )
     parser.add_argument("--writes", type=int, default=300, help="transactions per write rep (300)")
     args = parser.parse_args()
     if args.reps < 1 or args.rows < 1 or args.writes < 1:
