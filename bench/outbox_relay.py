@@ -14,10 +14,12 @@ Tansu broker started for the run (see bench/kafka_produce.py).
           (`SELECT ... FOR UPDATE SKIP LOCKED LIMIT 100`, hand each row to the
           sink, `UPDATE ... WHERE id = ANY($1)`, commit). Both take batches of
           100 on one connection. The sink takes a batch at a time
-          (`send_batch`), as the library's own brokers do; the same drain to a
-          sink with `send_message` only, which the relay publishes per key
-          concurrently, is shown for information. Target: library rows/s >=
-          0.75 x raw rows/s.
+          (`send_batch`), as the library's own brokers do. The library's
+          marks commit without waiting for the WAL flush (its default; the
+          raw loop's commits wait), so two more drains are shown for
+          information: with `synchronous_marks=True`, and to a sink with
+          `send_message` only, which the relay publishes per key
+          concurrently. Target: library rows/s >= 0.75 x raw rows/s.
 * kafka   the same drain to a fresh 4-partition Kafka topic: the relay with a
           `KafkaMessageBroker` (which takes each batch through `send_batch`),
           against the hand-written relay sending each row of a batch with
@@ -268,25 +270,33 @@ def relay_result(name: str, ns: dict[str, float], side: str = "library") -> Resu
 
 async def relay_case(raw_url: str, engine: AsyncEngine, rows: int, reps: int) -> list[Result]:
     """The relay to an in-memory sink, which takes whole batches, and (for information)
-    to one that takes a message per call: median ns per row of each side."""
-    names = ("raw", "lib", "lib_per_message")
-    raw_schema, lib_schema, per_message_schema = (schema_named(f"bench_relay_{n}") for n in names)
-    for schema in (raw_schema, lib_schema, per_message_schema):
+    the same with marks that wait for the WAL flush, and to a sink that takes a message
+    per call: median ns per row of each side."""
+    names = ("raw", "lib", "lib_synchronous", "lib_per_message")
+    schemas = dict(zip(names, (schema_named(f"bench_relay_{name}") for name in names)))
+    for schema in schemas.values():
         await create_all(engine, schema)
     connection = await asyncpg.connect(raw_url)
     sink = Sink()
-    relay = OutboxRelay(SqlAlchemyOutboxStore(engine, lib_schema), sink, batch_size=BATCH)
-    per_message = OutboxRelay(
-        SqlAlchemyOutboxStore(engine, per_message_schema), MessageSink(), batch_size=BATCH
-    )
+
+    def relay(name: str, broker: MessageSink, **store_options: bool) -> Drain:
+        store = SqlAlchemyOutboxStore(engine, schemas[name], **store_options)
+        return drain(OutboxRelay(store, broker, batch_size=BATCH))
 
     async def raw() -> int:
-        return await raw_relay(connection, raw_schema.outbox.name, raw_to_sink(sink))
+        return await raw_relay(connection, schemas["raw"].outbox.name, raw_to_sink(sink))
 
     sides = {
-        "raw": (raw_schema.outbox.name, raw),
-        "library": (lib_schema.outbox.name, drain(relay)),
-        "per_message": (per_message_schema.outbox.name, drain(per_message)),
+        "raw": (schemas["raw"].outbox.name, raw),
+        "library": (schemas["lib"].outbox.name, relay("lib", sink)),
+        "synchronous": (
+            schemas["lib_synchronous"].outbox.name,
+            relay("lib_synchronous", sink, synchronous_marks=True),
+        ),
+        "per_message": (
+            schemas["lib_per_message"].outbox.name,
+            relay("lib_per_message", MessageSink()),
+        ),
     }
     try:
         ns = await compare_drains(connection, sides, rows, reps, SINK_TOPIC)
@@ -294,6 +304,7 @@ async def relay_case(raw_url: str, engine: AsyncEngine, rows: int, reps: int) ->
         await connection.close()
     return [
         relay_result("relay to a sink (per row)", ns),
+        relay_result("  same, synchronous_marks=True (info)", ns, "synchronous"),
         relay_result("  same, sink without send_batch (info)", ns, "per_message"),
     ]
 
@@ -462,7 +473,7 @@ async def run_all(
     try:
         async with engine.connect() as connection:
             version = (await connection.execute(sa.text("SHOW server_version"))).scalar_one()
-        relay, per_message = await relay_case(raw_url, engine, rows, reps)
+        relay, synchronous, per_message = await relay_case(raw_url, engine, rows, reps)
         kafka_relay = await kafka_relay_case(raw_url, engine, bootstrap, rows, reps)
         written = await write_cases(raw_url, engine, writes, reps)
         poll = await poll_case(raw_url, engine, reps)
@@ -472,6 +483,7 @@ async def run_all(
     return {
         "version": version,
         "relay": relay,
+        "synchronous": synchronous,
         "per_message": per_message,
         "kafka_relay": kafka_relay,
         "writes": written,
@@ -499,6 +511,7 @@ def main() -> None:
     with kafka_server() as bootstrap:
         figures = asyncio.run(run_all(admin, bootstrap, args.rows, args.writes, args.reps))
     relay: Result = figures["relay"]
+    synchronous: Result = figures["synchronous"]
     per_message: Result = figures["per_message"]
     kafka_relay: Result = figures["kafka_relay"]
     writes: list[Result] = figures["writes"]
@@ -513,7 +526,7 @@ def main() -> None:
     print("(µs per row, transaction or poll; 'direct' = raw asyncpg (+ raw aiokafka for Kafka),")
     print(" or the empty table for the poll; ratio = library time / direct time)")
     print()
-    print_table([relay, per_message, kafka_relay, *writes, poll])
+    print_table([relay, synchronous, per_message, kafka_relay, *writes, poll])
     print()
     print(f"relay to an in-memory sink: {rows_per_second(relay)}")
     print(f"relay to Kafka ({KAFKA_PARTITIONS} partitions): {rows_per_second(kafka_relay)}")

@@ -6,6 +6,7 @@ import asyncio
 import collections.abc
 import datetime
 import random
+import typing
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ from cqrs.outbox.models import OutboxStatus
 from cqrs.outbox.relay import OutboxRelay, RetryPolicy
 from cqrs.testing import FakeClock
 from cqrs_sqla.encoding import outbox_values
+from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
 
@@ -335,3 +337,23 @@ async def test_relays_at_once_keep_each_keys_order_through_random_failures(
     for key in sorted(set(keys)):
         in_key = [m.message_id for m in broker.messages if m.key == key]
         assert in_key == [i for i, k in zip(ids, keys, strict=True) if k == key], key
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("synchronous_marks", [False, True])
+async def test_marks_commit_without_waiting_for_the_flush_unless_asked(
+    engine: AsyncEngine, schema: Schema, clock: FakeClock, synchronous_marks: bool
+) -> None:
+    await write(engine, schema, clock, "a")
+    async with engine.connect() as connection:
+        server_default = (await connection.execute(sa.text("SHOW synchronous_commit"))).scalar()
+    store = SqlAlchemyOutboxStore(engine, schema, clock=clock, synchronous_marks=synchronous_marks)
+
+    async with store.claim(10, NO_WAIT) as claim:
+        driver = typing.cast(PostgresClaim, claim)._driver  # pyright: ignore[reportPrivateUsage]
+        in_claim = await driver.fetchval("SHOW synchronous_commit")
+        claim.published(claim.rows[0])
+
+    assert in_claim == (server_default if synchronous_marks else "off")
+    assert server_default != "off"  # else this test shows nothing
+    assert await statuses(engine, schema) == [("published", 1)]

@@ -60,6 +60,9 @@ __all__ = ("PostgresClaim",)
 # planning it for every batch after each ANALYZE of the table, for a while or
 # for good, depending on its estimates.
 _BEGIN: typing.Final = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
+# The same, with a commit that does not wait for the WAL flush (see
+# `PostgresClaim`): a mark lost to a crash only republishes rows.
+_BEGIN_ASYNCHRONOUS: typing.Final = f"{_BEGIN}; SET LOCAL synchronous_commit = off"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +147,14 @@ def _statements(table: str, limit: int) -> _Statements:
 class PostgresClaim(ClaimOutcomes):
     """One relay's batch on PostgreSQL: a transaction from `__aenter__` to `__aexit__`.
 
-    The engine must use the asyncpg driver.
+    The engine must use the asyncpg driver. Unless `synchronous_marks` is set,
+    the transaction commits with `synchronous_commit = off`: the relay does not
+    wait for the server to flush its marks to disk. A server crash can then
+    lose the marks of about the last second (`wal_writer_delay` x 3), and
+    those rows are published again with the same event ids, as after a relay
+    crash: at-least-once delivery, which consumers' inboxes make exactly-once
+    in effect. Nothing else is at risk: the rows themselves were written by
+    the application's own, synchronous, commits.
     """
 
     def __init__(
@@ -156,9 +166,11 @@ class PostgresClaim(ClaimOutcomes):
         retry: RetryPolicy,
         compressor: Compressor | None = None,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
+        synchronous_marks: bool = False,
     ) -> None:
         super().__init__(retry)
         self._engine = engine
+        self._begin = _BEGIN if synchronous_marks else _BEGIN_ASYNCHRONOUS
         self._statements = _statements(
             engine.dialect.identifier_preparer.format_table(table), limit
         )
@@ -175,7 +187,7 @@ class PostgresClaim(ClaimOutcomes):
         try:
             raw = await source.get_raw_connection()
             self._driver = driver = typing.cast(typing.Any, raw.driver_connection)
-            await driver.execute(_BEGIN)
+            await driver.execute(self._begin)
             records = await driver.fetch(self._statements.take, self._clock())
             self._rows = [outbox_event(record, self._compressor) for record in records]
         except BaseException:

@@ -51,7 +51,14 @@ __all__ = ("SqlAlchemyOutboxStore",)
 
 
 class SqlAlchemyOutboxStore:
-    """`cqrs.outbox.relay.OutboxStore` on an SQLAlchemy async engine."""
+    """`cqrs.outbox.relay.OutboxStore` on an SQLAlchemy async engine.
+
+    On PostgreSQL the relay's marks (published, failed) commit without waiting
+    for the WAL flush, which makes a batch about a sixth faster; a server crash
+    can then cost a republish of the last second's rows, never a lost one (see
+    `cqrs_sqla.postgres_claim.PostgresClaim`). `synchronous_marks=True` makes
+    them wait as every other commit does.
+    """
 
     def __init__(
         self,
@@ -60,11 +67,13 @@ class SqlAlchemyOutboxStore:
         *,
         compressor: Compressor | None = None,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
+        synchronous_marks: bool = False,
     ) -> None:
         self.engine = engine
         self.schema = schema
         self.compressor = compressor
         self.clock = clock
+        self.synchronous_marks = synchronous_marks
         self._listener: typing.Any = None  # the asyncpg connection LISTENing, once started
         self._listener_source: AsyncConnection | None = None
         self._notified = asyncio.Event()
@@ -83,6 +92,7 @@ class SqlAlchemyOutboxStore:
                 retry=retry,
                 compressor=self.compressor,
                 clock=self.clock,
+                synchronous_marks=self.synchronous_marks,
             )
         return _SqliteClaim(self, limit, retry)
 
