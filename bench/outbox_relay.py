@@ -273,7 +273,7 @@ async def relay_case(raw_url: str, engine: AsyncEngine, rows: int, reps: int) ->
     the same with marks that wait for the WAL flush, and to a sink that takes a message
     per call: median ns per row of each side."""
     names = ("raw", "lib", "lib_synchronous", "lib_per_message")
-    schemas = dict(zip(names, (schema_named(f"bench_relay_{name}") for name in names)))
+    schemas = {name: schema_named(f"bench_relay_{name}") for name in names}
     for schema in schemas.values():
         await create_all(engine, schema)
     connection = await asyncpg.connect(raw_url)
