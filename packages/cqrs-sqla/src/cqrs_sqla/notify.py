@@ -53,10 +53,13 @@ def insert_notifying(
         for column in rows[0]
         if not _null_by_default(outbox.c[column]) or any(row[column] is not None for row in rows)
     )
-    arrays = tuple([row[column] for row in rows] for column in columns)
+    if len(rows) == 1:  # the common case: plain parameters, no arrays to encode
+        values = tuple(rows[0][column] for column in columns)
+    else:
+        values = tuple([row[column] for row in rows] for column in columns)
     connection.exec_driver_sql(
-        _insert_notifying_sql(connection.dialect, outbox, columns),
-        (*arrays, channel_of(outbox)),
+        _insert_notifying_sql(connection.dialect, outbox, columns, single=len(rows) == 1),
+        (*values, channel_of(outbox)),
     )
 
 
@@ -65,18 +68,22 @@ def _null_by_default(column: sa.Column[typing.Any]) -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_notifying_sql(dialect: sa.Dialect, outbox: sa.Table, columns: tuple[str, ...]) -> str:
-    """`INSERT ... SELECT FROM unnest(<one array per column>)`, then `pg_notify`: one
-    statement for any number of rows, written once per table and columns. The insert
-    runs whether or not the final SELECT reads it, as every data-modifying WITH does."""
+def _insert_notifying_sql(
+    dialect: sa.Dialect, outbox: sa.Table, columns: tuple[str, ...], *, single: bool
+) -> str:
+    """`INSERT ... VALUES (<one parameter per column>)` for a `single` row, else
+    `INSERT ... SELECT FROM unnest(<one array per column>)`, then `pg_notify`: one
+    statement for any number of rows, written once per table, columns and form. The
+    insert runs whether or not the final SELECT reads it, as every data-modifying
+    WITH does."""
     quote = dialect.identifier_preparer
-    arrays = ", ".join(
-        f"${number}::{outbox.c[column].type.compile(dialect)}[]"
+    parameters = ", ".join(
+        f"${number}::{outbox.c[column].type.compile(dialect)}{'' if single else '[]'}"
         for number, column in enumerate(columns, start=1)
     )
+    source = f"VALUES ({parameters})" if single else f"SELECT * FROM unnest({parameters})"
     return (
         f"WITH inserted AS (INSERT INTO {quote.format_table(outbox)} "
-        f"({', '.join(quote.quote(column) for column in columns)}) "
-        f"SELECT * FROM unnest({arrays})) "
+        f"({', '.join(quote.quote(column) for column in columns)}) {source}) "
         f"SELECT pg_notify(${len(columns) + 1}, '')"
     )
