@@ -79,6 +79,8 @@ class _Statements:
         and commits: one round trip where a parameterised UPDATE and a COMMIT take two.
         Only integers and a timestamp formatted here go into the text."""
         id_list = ",".join(str(int(row_id)) for row_id in ids)
+        if now.tzinfo is None:  # as asyncpg reads a naive timestamp: UTC
+            now = now.replace(tzinfo=datetime.timezone.utc)
         return (
             f"{self.mark_published_at} '{now.isoformat()}'::timestamptz "
             f"WHERE id = ANY('{{{id_list}}}'::bigint[]); COMMIT"
@@ -92,8 +94,8 @@ def _statements(table: str, limit: int) -> _Statements:
     return _Statements(
         # $1: now. The batch size is written into the text, not passed: knowing
         # it, PostgreSQL settles on one generic plan instead of planning every
-        # claim again. The CTEs with locking functions run once each, in full,
-        # before the final SELECT reads them.
+        # claim again. The materialized CTEs run once each, in full (so every
+        # candidate row is locked), before the final SELECT reads them.
         take=f"""
             WITH candidate AS MATERIALIZED (
                 SELECT id, event_id, event_name, topic, partition_key, payload,
