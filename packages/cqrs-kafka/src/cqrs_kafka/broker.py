@@ -24,14 +24,13 @@ True
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import typing
 
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
-from cqrs.message_brokers.protocol import Message
+from cqrs.message_brokers.protocol import Message, payload_json
 from cqrs.tracing import trace_headers
 from cqrs_kafka.errors import PublishError
 from cqrs_kafka.producer import Header, KafkaProducerAdapter
@@ -44,8 +43,6 @@ EVENT_NAME_HEADER = "event_name"
 CONTENT_TYPE_HEADER = "content-type"
 CONTENT_TYPE = "application/json"
 
-# Built once: `json.dumps` with options makes a new encoder on every call.
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _CONTENT_TYPE_PAIR: Header = (CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())
 
 
@@ -54,7 +51,7 @@ def record_value(message: Message) -> bytes:
     for a message read back from the outbox, whose `body` goes out unchanged)."""
     if message.body is not None:
         return message.body
-    return _COMPACT_JSON.encode(message.payload).encode()
+    return payload_json(message.payload)
 
 
 def record_headers(

@@ -3,7 +3,7 @@ and the W3C trace context of the writing transaction.
 
 >>> import uuid
 >>> from cqrs.compressors.zlib import ZlibCompressor
->>> from cqrs.message_brokers.protocol import Message
+>>> from cqrs.message_brokers.protocol import Message, payload_from_json, payload_json
 >>> message = Message("joined", "users", {"user_id": "u1"}, uuid.uuid4(), key="u1")
 >>> body, encoding = encode_payload(message.payload, ZlibCompressor())
 >>> encoding, decode_payload(body, encoding)
@@ -19,12 +19,11 @@ True
 from __future__ import annotations
 
 import datetime
-import json
 import typing
 
 from cqrs.compressors.protocol import Compressor
 from cqrs.compressors.zlib import ZlibCompressor
-from cqrs.message_brokers.protocol import Message
+from cqrs.message_brokers.protocol import Message, payload_from_json, payload_json
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 
 __all__ = (
@@ -37,9 +36,6 @@ __all__ = (
 )
 
 _DECOMPRESSORS: dict[str, Compressor] = {"zlib": ZlibCompressor()}
-# Built once: `json.dumps` and `json.loads` with options build a new one per call.
-_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_JSON_DECODER = json.JSONDecoder()
 _STATUSES = {status.value: status for status in OutboxStatus}
 
 
@@ -47,7 +43,7 @@ def encode_payload(
     payload: typing.Mapping[str, typing.Any], compressor: Compressor | None
 ) -> tuple[bytes, str | None]:
     """The stored body of `payload` and its content encoding (`None`: plain JSON)."""
-    body = _JSON_ENCODER.encode(payload).encode()
+    body = payload_json(payload)
     if compressor is None:
         return body, None
     return compressor.compress(body), compressor.name
@@ -57,9 +53,7 @@ def decode_payload(
     body: bytes, content_encoding: str | None, compressor: Compressor | None = None
 ) -> dict[str, typing.Any]:
     """The payload dict stored as `body`."""
-    # Decoding to text first skips `json.loads`'s sniffing of the bytes' encoding.
-    text = stored_json(body, content_encoding, compressor).decode()
-    return typing.cast(dict[str, typing.Any], _JSON_DECODER.decode(text))
+    return payload_from_json(stored_json(body, content_encoding, compressor))
 
 
 def stored_json(
