@@ -48,10 +48,11 @@ def insert_notifying(
         return
     # A column that is NULL in every row and NULL by default is left out: each
     # array costs its encoding, and most rows carry no trace context or compression.
+    optional = _null_by_default(outbox)
     columns = tuple(
         column
         for column in rows[0]
-        if not _null_by_default(outbox.c[column]) or any(row[column] is not None for row in rows)
+        if column not in optional or any(row[column] is not None for row in rows)
     )
     if len(rows) == 1:  # the common case: plain parameters, no arrays to encode
         values = tuple(rows[0][column] for column in columns)
@@ -63,8 +64,14 @@ def insert_notifying(
     )
 
 
-def _null_by_default(column: sa.Column[typing.Any]) -> bool:
-    return column.nullable is True and column.server_default is None and column.default is None
+@functools.lru_cache(maxsize=64)
+def _null_by_default(outbox: sa.Table) -> frozenset[str]:
+    """The columns of `outbox` that are NULL when an INSERT leaves them out."""
+    return frozenset(
+        column.name
+        for column in outbox.columns
+        if column.nullable and column.server_default is None and column.default is None
+    )
 
 
 @functools.lru_cache(maxsize=64)
