@@ -7,7 +7,7 @@ CQRSError
 │   ├── InvalidBindingError       a binding that cannot work (wrong kind of handler)
 │   └── FallbackTypeMismatchError primary and fallback handle different types
 ├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
-├── EventHandlingError            one or more event handlers failed
+├── EventHandlingError            every event handler failure of one dispatch
 └── MissingDependencyError        (also an ImportError) an optional package is absent
 ```
 
@@ -70,8 +70,10 @@ class RequestHandlerNotFoundError(CQRSError, LookupError):
 class EventHandlingError(CQRSError):
     """One or more event handlers raised; the others still ran.
 
-    `failures` lists `(event, handler type, exception)` for each failed handler;
-    the first exception is also the `__cause__`.
+    `failures` lists `(event, handler type, exception)` for each failed handler.
+    A mediator does not raise this itself: it raises the first failed
+    handler's own exception (as python-cqrs did), with this report attached
+    as that exception's `event_handling_error` attribute.
     """
 
     def __init__(

@@ -193,13 +193,13 @@ async def test_failing_event_handler_does_not_stop_the_others_and_send_raises(
         max_concurrent_event_handlers=max_concurrent,
     )
 
-    with pytest.raises(cqrs.EventHandlingError) as error:
+    with pytest.raises(RuntimeError, match="projection down") as error:
         await mediator.send(PlaceOrder(order_id="o1"))
 
-    [(event, failed_handler, exc)] = error.value.failures
-    assert (event, failed_handler) == (placed, Failing)
-    assert isinstance(exc, RuntimeError)
-    assert "Failing" in str(error.value)
+    report = error.value.event_handling_error
+    [(event, failed_handler, exc)] = report.failures
+    assert (event, failed_handler, exc) == (placed, Failing, error.value)
+    assert "Failing" in str(report)
     assert handled == ["o1"]
     assert [message.message_name for message in broker.messages] == ["order_placed"]
 

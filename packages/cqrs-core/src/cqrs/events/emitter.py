@@ -1,9 +1,12 @@
 """`EventEmitter`: where the events a request handler recorded go.
 
 Domain events (any event that is not a `NotificationEvent`) go to their
-in-process handlers; notification events go to the message broker. Domain
-handler failures are raised after the notifications were published, so one
-failing projection never keeps other services uninformed.
+in-process handlers; notification events go to the message broker. Events
+the domain handlers record in their `events` (follow-ups) are emitted the
+same way, breadth first. Domain handler failures are raised after every
+event was emitted, so one failing projection never keeps other services
+uninformed; what is raised is the first failed handler's own exception (see
+`cqrs.events.dispatcher.raise_failures`).
 
 >>> import asyncio
 >>> from cqrs.container.di import DIContainer
@@ -17,10 +20,14 @@ from __future__ import annotations
 import typing
 
 from cqrs.container.protocol import Container
-from cqrs.events.dispatcher import EventDispatcher
+from cqrs.events.dispatcher import (
+    EventDispatcher,
+    HandlerFailure,
+    LevelOutcome,
+    raise_failures,
+)
 from cqrs.events.event import NotificationEvent
 from cqrs.events.map import EventMap
-from cqrs.exceptions import EventHandlingError
 from cqrs.message_brokers.devnull import DevnullMessageBroker
 from cqrs.message_brokers.protocol import Message, MessageBroker
 
@@ -52,12 +59,28 @@ class EventEmitter:
         """Where notification events are published."""
         return self._broker
 
-    async def emit(self, event: object) -> None:
-        """Emit one event."""
-        await self.emit_all((event,))
+    async def emit(self, event: object) -> list[object]:
+        """Emit one event; return the follow-ups its handlers recorded, not emitted.
+
+        Raises the first failed handler's exception after every handler ran.
+        """
+        follow_ups, failures = await self._emit_level((event,))
+        raise_failures(failures)
+        return follow_ups
 
     async def emit_all(self, events: typing.Iterable[object]) -> None:
-        """Emit events in order; raise `EventHandlingError` after all were emitted."""
+        """Emit events in order, then their follow-ups, breadth first.
+
+        Raises the first failed handler's exception once everything was emitted.
+        """
+        failures: list[HandlerFailure] = []
+        level = list(events)
+        while level:
+            level, failed = await self._emit_level(level)
+            failures += failed
+        raise_failures(failures)
+
+    async def _emit_level(self, events: typing.Iterable[object]) -> LevelOutcome:
         domain_events: list[object] = []
         notifications: list[NotificationEvent[typing.Any]] = []
         for event in events:
@@ -65,13 +88,9 @@ class EventEmitter:
                 notifications.append(typing.cast("NotificationEvent[typing.Any]", event))
             else:
                 domain_events.append(event)
-        failed: EventHandlingError | None = None
-        if domain_events:
-            try:
-                await self._dispatcher.dispatch(domain_events)
-            except EventHandlingError as exc:
-                failed = exc
+        outcome: LevelOutcome = (
+            await self._dispatcher.run(domain_events) if domain_events else ([], [])
+        )
         for notification in notifications:
             await self._broker.send_message(Message.from_event(notification))
-        if failed is not None:
-            raise failed
+        return outcome

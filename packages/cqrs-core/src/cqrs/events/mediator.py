@@ -49,9 +49,11 @@ class EventMediator:
         self._send = wrap(middlewares, self._dispatch)
 
     async def send(self, event: object) -> None:
-        """Handle `event`; raise `EventHandlingError` after all handlers ran if any failed.
+        """Handle `event` and, breadth first, the follow-ups its handlers record.
 
-        An event type with no handlers is accepted and ignored.
+        An event type with no handlers is accepted and ignored. When handlers
+        fail, the first one's exception is raised after all handlers ran; its
+        `event_handling_error` attribute lists every failure.
         """
         await self._send(event)
 

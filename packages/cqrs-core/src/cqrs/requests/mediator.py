@@ -82,9 +82,11 @@ class RequestMediator(_MediatorBase):
     async def send(self, request: IRequest[_ResT]) -> _ResT:
         """Handle `request` and return its handler's response.
 
-        Raises `RequestHandlerNotFoundError` when its type is not bound,
-        `EventHandlingError` when a domain event handler failed, and whatever
-        the handler raised.
+        Raises `RequestHandlerNotFoundError` when its type is not bound, and
+        whatever the handler raised. When domain event handlers fail (after
+        the response was made), the first failed one's exception is raised
+        once all of them ran; its `event_handling_error` attribute lists
+        every failure.
         """
         route = self._routes.get(type(request))
         if route is None:
