@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import typing
 
-__all__ = ("run_startup_hooks", "filled")
+from cqrs.events.map import EventMap
+
+__all__ = ("run_startup_hooks", "filled", "StartupHook", "EventsMapper")
 
 _M = typing.TypeVar("_M")
 
+StartupHook = typing.Callable[[], object]
+EventsMapper = typing.Callable[[EventMap], None]
 
-def run_startup_hooks(on_startup: typing.Iterable[typing.Callable[[], object]]) -> None:
+
+def run_startup_hooks(on_startup: typing.Iterable[StartupHook]) -> None:
     """Call each `on_startup` function once, in order, before anything is built."""
     for hook in on_startup:
         hook()

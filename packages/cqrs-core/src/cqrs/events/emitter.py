@@ -31,7 +31,7 @@ from cqrs.events.map import EventMap
 from cqrs.message_brokers.devnull import DevnullMessageBroker
 from cqrs.message_brokers.protocol import Message, MessageBroker
 
-__all__ = ("EventEmitter",)
+__all__ = ("EventEmitter", "mediator_emitter")
 
 
 class EventEmitter:
@@ -46,6 +46,10 @@ class EventEmitter:
         max_concurrent_event_handlers: int = 1,
         concurrent_event_handle_enable: bool = True,
     ) -> None:
+        self._event_map = event_map
+        self._container = container
+        self._max_concurrent = max_concurrent_event_handlers
+        self._concurrent = concurrent_event_handle_enable
         self._dispatcher = EventDispatcher(
             event_map,
             container,
@@ -58,6 +62,33 @@ class EventEmitter:
     def message_broker(self) -> MessageBroker:
         """Where notification events are published."""
         return self._broker
+
+    def configured(
+        self,
+        max_concurrent_event_handlers: int | None = None,
+        concurrent_event_handle_enable: bool | None = None,
+    ) -> EventEmitter:
+        """This emitter, or one on the same map, container and broker with other
+        handler concurrency (a `None` keeps this emitter's setting)."""
+        max_concurrent = (
+            self._max_concurrent
+            if max_concurrent_event_handlers is None
+            else max_concurrent_event_handlers
+        )
+        concurrent = (
+            self._concurrent
+            if concurrent_event_handle_enable is None
+            else concurrent_event_handle_enable
+        )
+        if (max_concurrent, concurrent) == (self._max_concurrent, self._concurrent):
+            return self
+        return EventEmitter(
+            self._event_map,
+            self._container,
+            self._broker,
+            max_concurrent_event_handlers=max_concurrent,
+            concurrent_event_handle_enable=concurrent,
+        )
 
     async def emit(self, event: object) -> list[object]:
         """Emit one event; return the follow-ups its handlers recorded, not emitted.
@@ -94,3 +125,25 @@ class EventEmitter:
         for notification in notifications:
             await self._broker.send_message(Message.from_event(notification))
         return outcome
+
+
+def mediator_emitter(
+    container: Container,
+    event_emitter: EventEmitter | None = None,
+    event_map: EventMap | None = None,
+    max_concurrent_event_handlers: int | None = None,
+    concurrent_event_handle_enable: bool | None = None,
+) -> EventEmitter:
+    """The emitter of a mediator built with python-cqrs's keywords.
+
+    `event_emitter` when given (its own map decides the handlers, as in
+    python-cqrs, so `event_map` is then unused), else a new emitter on
+    `event_map` without a broker; either way with the given concurrency.
+    """
+    if event_emitter is not None:
+        return event_emitter.configured(
+            max_concurrent_event_handlers, concurrent_event_handle_enable
+        )
+    return EventEmitter(event_map or EventMap(), container).configured(
+        max_concurrent_event_handlers, concurrent_event_handle_enable
+    )

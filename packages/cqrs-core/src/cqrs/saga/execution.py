@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import itertools
 import logging
+import math
 import time
 import typing
 import uuid
@@ -61,13 +62,21 @@ from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.protocol import ISagaStorage
 
-__all__ = ("CompensationPolicy", "SagaRunner", "DEFAULT_COMPENSATION", "DEFAULT_LEASE")
+__all__ = (
+    "CompensationPolicy",
+    "SagaRunner",
+    "EmitEvents",
+    "DEFAULT_COMPENSATION",
+    "DEFAULT_LEASE",
+)
 
 logger = logging.getLogger("cqrs.saga")
 
 _Result = SagaStepResult[typing.Any, typing.Any]
 _StepType = type[SagaStepHandler[typing.Any, typing.Any]]
 _Reply = NotificationEvent[typing.Any]
+#: Emits the events a local step recorded (see `SagaRunner`'s `emit`).
+EmitEvents = typing.Callable[[typing.Sequence[object]], typing.Awaitable[None]]
 # How one step's compensation went: undone, waiting for a reply, or given up.
 _Outcome = typing.Literal["done", "waiting", "failed"]
 
@@ -94,6 +103,27 @@ class CompensationPolicy:
     multiplier: float = 2.0
     max_delay: float = 5.0
 
+    def with_retry(
+        self,
+        count: int | None = None,
+        delay: float | None = None,
+        backoff: float | None = None,
+    ) -> CompensationPolicy:
+        """This policy with python-cqrs's `compensation_retry_*` settings applied.
+
+        `count` is the number of attempts, `delay` the first pause and
+        `backoff` its multiplier; python-cqrs did not cap the pauses, so once
+        any of them is given neither does this policy. All `None`: `self`.
+        """
+        if count is None and delay is None and backoff is None:
+            return self
+        return CompensationPolicy(
+            attempts=self.attempts if count is None else count,
+            initial_delay=self.initial_delay if delay is None else delay,
+            multiplier=self.multiplier if backoff is None else backoff,
+            max_delay=math.inf,
+        )
+
     def delays(self) -> typing.Iterator[float]:
         """The pauses between attempts (one fewer than `attempts`)."""
         return exponential_delays(
@@ -111,7 +141,13 @@ DEFAULT_CLAIM_WAIT: typing.Final = datetime.timedelta(seconds=5)
 
 
 class SagaRunner:
-    """Runs sagas of one class; one runner serves any number of saga instances."""
+    """Runs sagas of one class; one runner serves any number of saga instances.
+
+    `emit`, when given, gets the events each local step recorded in its
+    `events`, once the step is recorded and before its result is yielded;
+    an error it raises reaches the caller and leaves the saga where it is
+    (the step stays done; recovery carries on from there).
+    """
 
     def __init__(
         self,
@@ -124,6 +160,7 @@ class SagaRunner:
         lease: datetime.timedelta = DEFAULT_LEASE,
         claim_wait: datetime.timedelta = DEFAULT_CLAIM_WAIT,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
+        emit: EmitEvents | None = None,
     ) -> None:
         if not (isinstance(saga_type, type) and issubclass(saga_type, Saga)):
             raise SagaDefinitionError(f"{saga_type!r} is not a Saga subclass.")
@@ -135,6 +172,7 @@ class SagaRunner:
         self.lease = lease
         self.claim_wait = claim_wait
         self.clock = clock
+        self.emit = emit
         self.steps = saga_type.step_definitions()
         if not self.steps:
             raise SagaDefinitionError(
@@ -427,7 +465,7 @@ class _Run:
                 handler = await self.runner.container.resolve(step.handler)
                 result = await handler.act(self.context)
             else:
-                result, acted_name = await self._act_with_fallback(step, step.fallback)
+                result, acted_name, handler = await self._act_with_fallback(step, step.fallback)
         except Exception as exc:
             await self._fail(step.name, exc)
             raise
@@ -445,15 +483,25 @@ class _Run:
             self.status = saga_status
         acted.add(acted_name)
         self.cursor = step.position + 1
+        emit = self.runner.emit
+        if emit is not None:
+            events = handler.events
+            if events:
+                await emit(events)
         return result
 
-    async def _act_with_fallback(self, step: SagaStep, fallback: Fallback) -> tuple[_Result, str]:
+    async def _act_with_fallback(
+        self, step: SagaStep, fallback: Fallback
+    ) -> tuple[_Result, str, SagaStepHandler[typing.Any, typing.Any]]:
+        """Act with the primary or its fallback; return the result, who acted, and its handler."""
         resolve = self.runner.container.resolve
         context = self.context
 
-        async def act_with(handler_type: _StepType) -> tuple[_Result, str]:
+        async def act_with(
+            handler_type: _StepType,
+        ) -> tuple[_Result, str, SagaStepHandler[typing.Any, typing.Any]]:
             handler = await resolve(handler_type)
-            return await handler.act(context), handler_type.__name__
+            return await handler.act(context), handler_type.__name__, handler
 
         return await call_with_fallback(
             fallback.identifier,
