@@ -39,7 +39,7 @@ from cqrs.saga.models import (
     SagaStepStatus,
     SagaWait,
 )
-from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
+from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES, staleness
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.schema import Schema
@@ -126,16 +126,26 @@ class SqlAlchemySagaStorage:
         self,
         saga_id: uuid.UUID,
         context: typing.Mapping[str, typing.Any],
-        current_version: int,
+        current_version: int | None = None,
     ) -> int:
-        """Replace the context if the version is `current_version`; return the new version."""
-        update = self._fenced(saga_id, current_version).values(
-            context=dict(context), version=self._saga.c.version + 1, updated_at=self._clock()
+        """Replace the context, if the version is `current_version` when one is given;
+        return the new version."""
+        saga = self._saga
+        update = (
+            (saga.update().where(saga.c.id == saga_id))
+            if current_version is None
+            else self._fenced(saga_id, current_version)
         )
+        update = update.values(
+            context=dict(context), version=saga.c.version + 1, updated_at=self._clock()
+        ).returning(saga.c.version)
         async with self._session_factory.begin() as session:
-            if await _changed(session, update) == 0:
+            version = (await session.execute(update)).scalar_one_or_none()
+            if version is None:
+                if current_version is None:
+                    raise SagaNotFoundError(saga_id)
                 raise await self._refusal(session, saga_id, current_version)
-        return current_version + 1
+        return typing.cast(int, version)
 
     async def update_status(
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
@@ -210,7 +220,8 @@ class SqlAlchemySagaStorage:
         return current_version + 1
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        """The step log in write order (by the log's id, never by timestamp)."""
+        """The step log in write order (by the log's id, never by timestamp); empty
+        for an unknown saga."""
         log = self._log
         query = (
             sa.select(log.c.step_name, log.c.action, log.c.status, log.c.created_at, log.c.details)
@@ -219,8 +230,6 @@ class SqlAlchemySagaStorage:
         )
         async with self._session_factory.begin() as session:
             rows = (await session.execute(query)).mappings().all()
-            if not rows:
-                await self._require(session, saga_id)
         return [_log_entry(saga_id, row) for row in rows]
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
@@ -261,18 +270,24 @@ class SqlAlchemySagaStorage:
     async def get_sagas_for_recovery(
         self,
         limit: int,
-        *,
         max_recovery_attempts: int = 5,
-        stale_after: datetime.timedelta = datetime.timedelta(seconds=60),
+        stale_after_seconds: float | None = None,
+        saga_name: str | None = None,
+        *,
+        stale_after: datetime.timedelta = DEFAULT_STALE_AFTER,
     ) -> list[uuid.UUID]:
-        """Ids of unfinished, unclaimed sagas that are overdue or stale, oldest first."""
+        """Ids of unfinished, unclaimed sagas that are overdue or stale, oldest first
+        (of `saga_name` only, when given)."""
         now = self._clock()
+        stale_after = staleness(stale_after, stale_after_seconds)
         saga = self._saga
         waiting = saga.c.waiting_deadline.is_not(None)
+        named = sa.true() if saga_name is None else saga.c.name == saga_name
         query = (
             sa.select(saga.c.id)
             .where(
                 saga.c.status.in_(_RECOVERABLE),
+                named,
                 saga.c.recovery_attempts < max_recovery_attempts,
                 sa.or_(saga.c.lease_until.is_(None), saga.c.lease_until <= now),
                 sa.or_(
