@@ -20,6 +20,7 @@ storage = SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import typing
 import uuid
@@ -40,6 +41,7 @@ from cqrs.saga.models import (
     SagaWait,
 )
 from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES, staleness
+from cqrs.saga.storage.run import SagaStorageRun, scoped_run
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.schema import Schema
@@ -164,17 +166,21 @@ class SqlAlchemySagaStorage:
         self,
         saga_id: uuid.UUID,
         step_name: str,
-        action: SagaStepAction,
+        action: SagaStepAction | typing.Literal["act", "compensate"],
         status: SagaStepStatus,
         details: str | None = None,
     ) -> None:
         """Append one entry to the step log, stamped with the clock's time."""
         insert = self._log.insert().values(
-            _log_values(saga_id, step_name, action, status, details, self._clock())
+            _log_values(saga_id, step_name, SagaStepAction(action), status, details, self._clock())
         )
         async with self._session_factory.begin() as session:
             await self._require(session, saga_id)
             await session.execute(insert)
+
+    def create_run(self) -> contextlib.AbstractAsyncContextManager[SagaStorageRun]:
+        """python-cqrs's scoped run over this storage (see `cqrs.saga.storage.run`)."""
+        return scoped_run(self)
 
     async def record_step(
         self,

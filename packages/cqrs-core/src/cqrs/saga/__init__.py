@@ -26,6 +26,7 @@ from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
 from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage import ISagaStorage, MemorySagaStorage
+from cqrs.saga.transaction import SagaTransaction
 
 __all__ = (
     "Saga",
@@ -37,6 +38,7 @@ __all__ = (
     "Fallback",
     "SagaMap",
     "SagaMediator",
+    "SagaTransaction",
     "SagaRunner",
     "CompensationPolicy",
     "recover_saga",

@@ -203,7 +203,7 @@ class SagaRunner:
 
     async def stream(
         self, context: SagaContext, saga_id: uuid.UUID
-    ) -> typing.AsyncIterator[_Result]:
+    ) -> typing.AsyncGenerator[_Result, None]:
         """Start (or resume) saga `saga_id`; yield each step's result as it completes.
 
         A new saga runs on `context` itself; one that exists already resumes
@@ -211,6 +211,12 @@ class SagaRunner:
         when the saga finishes or waits for a messaging step's reply. Raises
         the failing step's error after compensating, and
         `SagaConcurrencyError` if another worker holds the saga.
+
+        An exception thrown into the stream at a result (`athrow`, as a
+        python-cqrs `saga.transaction()` block that raises does) fails the
+        saga at its next step and compensates what was done, then comes back
+        out; a saga the last step completed stays completed. Closing the
+        stream early (`aclose`, or `break`) only stops it: recovery resumes.
         """
         owner = self._new_owner()
         try:
@@ -229,12 +235,16 @@ class SagaRunner:
                 run.status is not SAGA_COMPLETED
                 and (result := await run.step_forward()) is not None
             ):
-                yield result
+                try:
+                    yield result
+                except Exception as exc:
+                    await run.abort(exc)
+                    raise
         finally:
             if run.status not in _FINAL_STATUSES:  # finishing released it
                 await self.storage.release(saga_id, owner)
 
-    def resume(self, saga_id: uuid.UUID) -> typing.AsyncIterator[_Result]:
+    def resume(self, saga_id: uuid.UUID) -> typing.AsyncGenerator[_Result, None]:
         """Carry on stored saga `saga_id` from where it stands, as `stream` does.
 
         This is what recovery runs: forward after the last completed step,
@@ -244,7 +254,7 @@ class SagaRunner:
 
     async def _resume(
         self, saga_id: uuid.UUID, context_type: type[SagaContext] | None
-    ) -> typing.AsyncIterator[_Result]:
+    ) -> typing.AsyncGenerator[_Result, None]:
         owner = await self._claim(saga_id)
         try:
             run = await _Run.load(self, saga_id, owner, context_type)
@@ -402,7 +412,20 @@ class _Run:
         while (
             self.status is not SAGA_COMPLETED and (result := await self.step_forward()) is not None
         ):
-            yield result
+            try:
+                yield result
+            except Exception as exc:
+                await self.abort(exc)
+                raise
+
+    async def abort(self, error: Exception) -> None:
+        """The caller failed between two steps: fail the next step with `error`, compensate.
+
+        A completed saga has nothing left to undo and stays completed.
+        """
+        if self.status is SAGA_COMPLETED:
+            return
+        await self._fail(self.runner.steps[self.cursor].name, error)
 
     async def receive(self, reply: _Reply) -> typing.AsyncIterator[_Result]:
         """Apply `reply` if the saga waits for it, then go on as far as it goes."""

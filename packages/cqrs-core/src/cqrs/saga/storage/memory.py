@@ -14,6 +14,7 @@ staged in `storage.outbox`, a `MemoryOutbox`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import typing
@@ -32,6 +33,7 @@ from cqrs.saga.models import (
     SagaWait,
 )
 from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES, staleness
+from cqrs.saga.storage.run import SagaStorageRun, scoped_run
 
 __all__ = ("MemorySagaStorage",)
 
@@ -143,12 +145,16 @@ class MemorySagaStorage:
         self,
         saga_id: uuid.UUID,
         step_name: str,
-        action: SagaStepAction,
+        action: SagaStepAction | typing.Literal["act", "compensate"],
         status: SagaStepStatus,
         details: str | None = None,
     ) -> None:
         record = self._record(saga_id)
-        record.log.append((step_name, action, status, self._clock(), details))
+        record.log.append((step_name, SagaStepAction(action), status, self._clock(), details))
+
+    def create_run(self) -> contextlib.AbstractAsyncContextManager[SagaStorageRun]:
+        """python-cqrs's scoped run over this storage (see `cqrs.saga.storage.run`)."""
+        return scoped_run(self)
 
     async def record_step(
         self,

@@ -99,11 +99,11 @@ class ISagaStorage(typing.Protocol):
         self,
         saga_id: uuid.UUID,
         step_name: str,
-        action: SagaStepAction,
+        action: SagaStepAction | typing.Literal["act", "compensate"],
         status: SagaStepStatus,
         details: str | None = None,
     ) -> None:
-        """Append one entry to the step log."""
+        """Append one entry to the step log (`action` may be python-cqrs's plain string)."""
         ...
 
     async def record_step(
