@@ -42,7 +42,7 @@ from cqrs.outbox.repository import outbox_message
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
-from cqrs_sqla.schema import Schema
+from cqrs_sqla.schema import Schema, default_schema
 
 __all__ = ("SqlAlchemyOutboxedEventRepository",)
 
@@ -63,7 +63,7 @@ class SqlAlchemyOutboxedEventRepository:
     ) -> None:
         self.session_factory = session_factory
         self.compressor = compressor
-        self.schema = schema or Schema()
+        self.schema = schema or default_schema()
         self._clock = clock
         self._session: AsyncSession | None = None
         self._store: SqlAlchemyOutboxStore | None = None

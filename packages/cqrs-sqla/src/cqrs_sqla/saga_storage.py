@@ -44,7 +44,7 @@ from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES
 from cqrs.saga.storage.run import SagaStorageRun, scoped_run
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
-from cqrs_sqla.schema import Schema
+from cqrs_sqla.schema import Schema, default_schema
 from cqrs_sqla.statements import insert_unless_present
 
 __all__ = ("SqlAlchemySagaStorage",)
@@ -63,21 +63,21 @@ class SqlAlchemySagaStorage:
     """`ISagaStorage` on the schema's `saga`, `saga_log` and outbox tables.
 
     `session_factory` opens the sessions (one per method call, one
-    transaction each); `clock` gives every time the storage writes or
-    compares; `compressor`, when given, compresses the payloads of the
-    messages `record_step` stages.
+    transaction each); `schema` defaults to `default_schema()`; `clock`
+    gives every time the storage writes or compares; `compressor`, when
+    given, compresses the payloads of the messages `record_step` stages.
     """
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        schema: Schema,
+        schema: Schema | None = None,
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         compressor: Compressor | None = None,
     ) -> None:
         self._session_factory = session_factory
-        self._schema = schema
+        self._schema = schema = schema if schema is not None else default_schema()
         self._saga = schema.saga
         self._log = schema.saga_log
         self._clock = clock

@@ -1,6 +1,6 @@
 """`EventEmitter`: where the events a request handler recorded go.
 
-Domain events (any event that is not a `NotificationEvent`) go to their
+Domain events (any event that is not an `INotificationEvent`) go to their
 in-process handlers; notification events go to the message broker. Events
 the domain handlers record in their `events` (follow-ups) are emitted the
 same way, breadth first. Domain handler failures are raised after every
@@ -26,7 +26,7 @@ from cqrs.events.dispatcher import (
     LevelOutcome,
     raise_failures,
 )
-from cqrs.events.event import NotificationEvent
+from cqrs.events.event import INotificationEvent
 from cqrs.events.map import EventMap
 from cqrs.message_brokers.devnull import DevnullMessageBroker
 from cqrs.message_brokers.protocol import Message, MessageBroker
@@ -113,10 +113,10 @@ class EventEmitter:
 
     async def _emit_level(self, events: typing.Iterable[object]) -> LevelOutcome:
         domain_events: list[object] = []
-        notifications: list[NotificationEvent[typing.Any]] = []
+        notifications: list[INotificationEvent[typing.Any]] = []
         for event in events:
-            if isinstance(event, NotificationEvent):
-                notifications.append(typing.cast("NotificationEvent[typing.Any]", event))
+            if isinstance(event, INotificationEvent):
+                notifications.append(typing.cast("INotificationEvent[typing.Any]", event))
             else:
                 domain_events.append(event)
         outcome: LevelOutcome = (

@@ -2,7 +2,7 @@
 
 from cqrs.outbox.map import OutboxedEventMap
 from cqrs.outbox.memory import MemoryOutbox, MemoryOutboxSession
-from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.models import EventStatus, OutboxedEvent, OutboxStatus
 from cqrs.outbox.producer import EventProducer, ProducerRepository
 from cqrs.outbox.relay import (
     OutboxClaim,
@@ -18,6 +18,7 @@ __all__ = (
     "OutboxedEventRepository",
     "OutboxedEvent",
     "OutboxStatus",
+    "EventStatus",
     "MemoryOutbox",
     "MemoryOutboxSession",
     "UnregisteredEventError",

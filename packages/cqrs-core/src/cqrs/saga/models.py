@@ -22,12 +22,13 @@ import enum
 import typing
 import uuid
 
-from typing_extensions import Self
+from typing_extensions import Self, TypeVar
 
 from cqrs._message import DataclassSerializable
 
 __all__ = (
     "SagaContext",
+    "ContextT",
     "SagaStatus",
     "SagaStepAction",
     "SagaStepStatus",
@@ -55,6 +56,10 @@ class SagaContext(DataclassSerializable):
     def model_dump(self) -> dict[str, typing.Any]:
         """The same as `to_dict` (python-cqrs's alias)."""
         return self.to_dict()
+
+
+#: A saga's context type, as its steps and `Saga[...]` declare it.
+ContextT = TypeVar("ContextT", bound=SagaContext)
 
 
 class _ValueEnum(str, enum.Enum):

@@ -29,12 +29,13 @@ import typing
 from typing_extensions import TypeVar
 
 from cqrs.events.event_handler import EventSource
-from cqrs.saga.models import SagaContext
+from cqrs.saga.models import ContextT
 
-__all__ = ("SagaStepHandler", "SagaStepResult", "ContextT", "StepResponseT")
+__all__ = ("SagaStepHandler", "SagaStepResult", "ContextT", "StepResponseT", "Resp")
 
-ContextT = TypeVar("ContextT", bound=SagaContext)
 StepResponseT = TypeVar("StepResponseT", default=typing.Any)
+#: python-cqrs's name for `StepResponseT`.
+Resp = StepResponseT
 
 
 @dataclasses.dataclass(frozen=True)
