@@ -16,6 +16,8 @@
 import importlib
 import typing
 
+# First, and on import: over a python-cqrs installation the modules below may not be ours.
+import cqrs._python_cqrs  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from cqrs.circuit_breaker import ICircuitBreaker
 from cqrs.compressors import Compressor, ZlibCompressor
 from cqrs.container.di import DIContainer
@@ -49,6 +51,7 @@ from cqrs.exceptions import (
     FallbackTypeMismatchError,
     InvalidBindingError,
     MissingDependencyError,
+    PythonCqrsInstalledError,
     RequestHandlerNotFoundError,
 )
 from cqrs.inbox import InboxRepository, MemoryInbox
@@ -180,6 +183,7 @@ __all__ = (
     "RequestHandlerNotFoundError",
     "EventHandlingError",
     "MissingDependencyError",
+    "PythonCqrsInstalledError",
     "__version__",
 )
 

@@ -8,7 +8,8 @@ CQRSError
 │   └── FallbackTypeMismatchError primary and fallback handle different types
 ├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
 ├── EventHandlingError            every event handler failure of one dispatch
-└── MissingDependencyError        (also an ImportError) an optional package is absent
+├── MissingDependencyError        (also an ImportError) an optional package is absent
+└── PythonCqrsInstalledError      (also an ImportError) python-cqrs shares this environment
 ```
 
 Setup mistakes are `ConfigurationError`s so that a service fails at start-up
@@ -28,6 +29,7 @@ __all__ = (
     "RequestHandlerNotFoundError",
     "EventHandlingError",
     "MissingDependencyError",
+    "PythonCqrsInstalledError",
 )
 
 
@@ -47,12 +49,18 @@ class DuplicateBindingError(ConfigurationError):
     """
 
 
-class InvalidBindingError(ConfigurationError):
-    """A binding that cannot work, for example a plain handler for streaming."""
+class InvalidBindingError(ConfigurationError, TypeError):
+    """A binding that cannot work, for example a plain handler for streaming.
+
+    Also a `TypeError`, which python-cqrs raised for a fallback of non-handlers.
+    """
 
 
-class FallbackTypeMismatchError(ConfigurationError):
-    """A fallback whose primary and fallback handle different message types."""
+class FallbackTypeMismatchError(ConfigurationError, TypeError):
+    """A fallback whose primary and fallback handle different message types.
+
+    Also a `TypeError`, as python-cqrs raised it.
+    """
 
 
 class RequestHandlerNotFoundError(CQRSError, LookupError):
@@ -92,3 +100,21 @@ class MissingDependencyError(CQRSError, ImportError):
 
     def __init__(self, feature: str, install: str) -> None:
         super().__init__(f"{feature} needs an optional dependency: pip install '{install}'")
+
+
+class PythonCqrsInstalledError(CQRSError, ImportError):
+    """python-cqrs is installed too: both install the `cqrs` package, so files are mixed.
+
+    Raised by `import cqrs`; the message says how to repair the environment.
+    """
+
+    def __init__(self, version: str, location: str) -> None:
+        self.version = version
+        self.location = location
+        super().__init__(
+            f"python-cqrs {version} is installed in {location}, next to cqrs-core. Both "
+            f"install the `cqrs` import package, so their files are now mixed. Remove "
+            f"python-cqrs, then reinstall cqrs-core (uninstalling deletes the files they "
+            f"share): pip uninstall -y python-cqrs && pip install --force-reinstall "
+            f"--no-deps cqrs-core"
+        )

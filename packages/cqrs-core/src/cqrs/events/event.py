@@ -171,6 +171,12 @@ class DCNotificationEvent(DCEvent, INotificationEvent[PayloadT], typing.Generic[
     def __hash__(self) -> int:
         return hash(self.event_id)
 
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Set before a subclass's own @dataclass runs, so it keeps this hash instead
+        # of generating one over every field (a dict payload is not hashable).
+        cls.__hash__ = DCNotificationEvent.__hash__
+
 
 def _aware(value: datetime.datetime) -> datetime.datetime:
     """`value`, a naive one taken as UTC."""

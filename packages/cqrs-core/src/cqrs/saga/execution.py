@@ -176,7 +176,8 @@ class SagaRunner:
         self.steps = saga_type.step_definitions()
         if not self.steps:
             raise SagaDefinitionError(
-                f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class."
+                f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class "
+                f"(python-cqrs completed a saga without steps at once; here it is a mistake)."
             )
         self.context_type = context_type or _context_type_of(saga_type)
         # Owner tokens: unique per runner (random prefix) and per pass (counter),

@@ -130,7 +130,11 @@ def _define(
     saga_name: str, steps: typing.Sequence[StepHandlerType | Fallback]
 ) -> tuple[SagaStep, ...]:
     if not steps:
-        raise SagaDefinitionError(f"{saga_name}.steps is empty; list at least one step.")
+        raise SagaDefinitionError(
+            f"{saga_name}.steps is empty; list at least one step. (python-cqrs completed "
+            f"a saga without steps at once; here that is taken for a mistake: give the saga "
+            f"its first step, or call what it stood for directly.)"
+        )
     definitions: list[SagaStep] = []
     seen: set[str] = set()
     for position, item in enumerate(steps):
