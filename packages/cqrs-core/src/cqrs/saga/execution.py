@@ -66,6 +66,7 @@ __all__ = (
     "CompensationPolicy",
     "SagaRunner",
     "EmitEvents",
+    "ContextBuilder",
     "DEFAULT_COMPENSATION",
     "DEFAULT_LEASE",
 )
@@ -75,6 +76,8 @@ logger = logging.getLogger("cqrs.saga")
 _Result = SagaStepResult[typing.Any, typing.Any]
 _StepType = type[SagaStepHandler[typing.Any, typing.Any]]
 _Reply = NotificationEvent[typing.Any]
+#: Builds a saga's context from its stored dict (python-cqrs's `context_builder`).
+ContextBuilder = typing.Callable[[typing.Mapping[str, typing.Any]], SagaContext]
 #: Emits the events a local step recorded (see `SagaRunner`'s `emit`).
 EmitEvents = typing.Callable[[typing.Sequence[object]], typing.Awaitable[None]]
 # How one step's compensation went: undone, waiting for a reply, or given up.
@@ -155,7 +158,7 @@ class SagaRunner:
         container: Container,
         storage: ISagaStorage,
         *,
-        context_type: type[SagaContext] | None = None,
+        context_type: type[SagaContext] | ContextBuilder | None = None,
         compensation: CompensationPolicy = DEFAULT_COMPENSATION,
         lease: datetime.timedelta = DEFAULT_LEASE,
         claim_wait: datetime.timedelta = DEFAULT_CLAIM_WAIT,
@@ -179,7 +182,7 @@ class SagaRunner:
                 f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class "
                 f"(python-cqrs completed a saga without steps at once; here it is a mistake)."
             )
-        self.context_type = context_type or _context_type_of(saga_type)
+        self.build_context = _context_builder(context_type or _context_type_of(saga_type))
         # Owner tokens: unique per runner (random prefix) and per pass (counter),
         # without paying for a uuid4 on every pass.
         self._owner_prefix = f"{uuid.uuid4().hex}:"
@@ -225,7 +228,7 @@ class SagaRunner:
                 saga_id, self.saga_name, context.to_dict(), owner=owner, lease=self.lease
             )
         except SagaAlreadyExistsError:
-            async for result in self._resume(saga_id, type(context)):
+            async for result in self._resume(saga_id, type(context).from_dict):
                 yield result
             return
         # A new saga, created already claimed: it can only go forward.
@@ -251,14 +254,14 @@ class SagaRunner:
         This is what recovery runs: forward after the last completed step,
         on through compensation, or into a timeout whose deadline has passed.
         """
-        return self._resume(saga_id, self.context_type)
+        return self._resume(saga_id, self.build_context)
 
     async def _resume(
-        self, saga_id: uuid.UUID, context_type: type[SagaContext] | None
+        self, saga_id: uuid.UUID, build_context: ContextBuilder | None
     ) -> typing.AsyncGenerator[_Result, None]:
         owner = await self._claim(saga_id)
         try:
-            run = await _Run.load(self, saga_id, owner, context_type)
+            run = await _Run.load(self, saga_id, owner, build_context)
             if run is not None:
                 async for result in run.advance():
                     yield result
@@ -277,7 +280,7 @@ class SagaRunner:
         owner = self._new_owner()
         await self._claim_patiently(saga_id, owner)
         try:
-            run = await _Run.load(self, saga_id, owner, self.context_type)
+            run = await _Run.load(self, saga_id, owner, self.build_context)
             if run is not None:
                 try:
                     async for _ in run.receive(reply):
@@ -310,6 +313,15 @@ class SagaRunner:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+def _context_builder(
+    context_type: type[SagaContext] | ContextBuilder | None,
+) -> ContextBuilder | None:
+    """How to rebuild a context: the class's `from_dict`, or the given function."""
+    if isinstance(context_type, type) and issubclass(context_type, SagaContext):
+        return context_type.from_dict
+    return typing.cast("ContextBuilder | None", context_type)
 
 
 def _context_type_of(saga_type: type[Saga[typing.Any]]) -> type[SagaContext] | None:
@@ -357,7 +369,7 @@ class _Run:
         runner: SagaRunner,
         saga_id: uuid.UUID,
         owner: str,
-        context_type: type[SagaContext] | None,
+        build_context: ContextBuilder | None,
     ) -> _Run | None:
         storage = runner.storage
         state = await storage.load_saga_state(saga_id)
@@ -365,7 +377,7 @@ class _Run:
             raise SagaTypeMismatchError(saga_id, state.name, runner.saga_name)
         if state.status.is_final:
             return None
-        if context_type is None:
+        if build_context is None:
             raise SagaDefinitionError(
                 f"cannot rebuild the context of {runner.saga_name}: declare the saga as "
                 f"Saga[YourContext] or pass context_type to SagaRunner."
@@ -374,7 +386,7 @@ class _Run:
             runner,
             saga_id,
             owner,
-            context_type.from_dict(**state.context),
+            build_context(state.context),
             state.version,
             state.status,
             state.error,
