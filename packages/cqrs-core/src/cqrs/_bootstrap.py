@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typing
 
+from cqrs.container.protocol import Container
+from cqrs.events.emitter import EventEmitter
 from cqrs.events.map import EventMap
+from cqrs.message_brokers.protocol import MessageBroker
 
-__all__ = ("run_startup_hooks", "filled", "StartupHook", "EventsMapper")
+__all__ = ("run_startup_hooks", "filled", "domain_events_emitter", "StartupHook", "EventsMapper")
 
 _M = typing.TypeVar("_M")
 
@@ -26,3 +29,21 @@ def filled(empty_map: _M, *mappers: typing.Callable[[_M], None] | None) -> _M:
         if mapper is not None:
             mapper(empty_map)
     return empty_map
+
+
+def domain_events_emitter(
+    container: Container,
+    domain_events_mapper: EventsMapper | None,
+    message_broker: MessageBroker | None,
+    max_concurrent_event_handlers: int,
+    concurrent_event_handle_enable: bool,
+) -> EventEmitter:
+    """The emitter of the events handlers and steps record: to the handlers
+    `domain_events_mapper` binds, notifications to `message_broker`."""
+    return EventEmitter(
+        filled(EventMap(), domain_events_mapper),
+        container,
+        message_broker,
+        max_concurrent_event_handlers=max_concurrent_event_handlers,
+        concurrent_event_handle_enable=concurrent_event_handle_enable,
+    )

@@ -25,7 +25,13 @@ from cqrs.events.map import EventBinding, EventMap
 from cqrs.exceptions import ConfigurationError, EventHandlingError
 from cqrs.fallback import call_with_fallback
 
-__all__ = ("EventDispatcher", "HandlerFailure", "LevelOutcome", "raise_failures")
+__all__ = (
+    "EventDispatcher",
+    "HandlerFailure",
+    "LevelOutcome",
+    "breadth_first",
+    "raise_failures",
+)
 
 logger = logging.getLogger("cqrs.events")
 
@@ -71,14 +77,9 @@ class EventDispatcher:
         Raises the first failed handler's exception once every handler ran
         (see `raise_failures`).
         """
-        failures: list[HandlerFailure] = []
-        level = list(events)
-        while level:
-            level, failed = await self.run(level)
-            failures += failed
-        raise_failures(failures)
+        raise_failures(await breadth_first(self.run, events))
 
-    async def run(self, events: typing.Iterable[object]) -> LevelOutcome:
+    async def run(self, events: list[object]) -> LevelOutcome:
         """Run every handler of `events` once; return their follow-ups and failures.
 
         Follow-ups come in the order of the handlers that recorded them.
@@ -174,6 +175,20 @@ class EventDispatcher:
 
 def _handler_type(binding: EventBinding) -> type[typing.Any]:
     return binding.primary if isinstance(binding, EventHandlerFallback) else binding
+
+
+async def breadth_first(
+    run_level: typing.Callable[[list[object]], typing.Awaitable[LevelOutcome]],
+    events: typing.Iterable[object],
+) -> list[HandlerFailure]:
+    """Run `events` through `run_level`, then their follow-ups, level by level, until
+    none are left; return every failure."""
+    failures: list[HandlerFailure] = []
+    level = list(events)
+    while level:
+        level, failed = await run_level(level)
+        failures += failed
+    return failures
 
 
 def raise_failures(failures: typing.Sequence[HandlerFailure]) -> None:

@@ -22,8 +22,8 @@ import typing
 from cqrs.container.protocol import Container
 from cqrs.events.dispatcher import (
     EventDispatcher,
-    HandlerFailure,
     LevelOutcome,
+    breadth_first,
     raise_failures,
 )
 from cqrs.events.event import INotificationEvent
@@ -95,7 +95,7 @@ class EventEmitter:
 
         Raises the first failed handler's exception after every handler ran.
         """
-        follow_ups, failures = await self._emit_level((event,))
+        follow_ups, failures = await self._emit_level([event])
         raise_failures(failures)
         return follow_ups
 
@@ -104,14 +104,9 @@ class EventEmitter:
 
         Raises the first failed handler's exception once everything was emitted.
         """
-        failures: list[HandlerFailure] = []
-        level = list(events)
-        while level:
-            level, failed = await self._emit_level(level)
-            failures += failed
-        raise_failures(failures)
+        raise_failures(await breadth_first(self._emit_level, events))
 
-    async def _emit_level(self, events: typing.Iterable[object]) -> LevelOutcome:
+    async def _emit_level(self, events: list[object]) -> LevelOutcome:
         domain_events: list[object] = []
         notifications: list[INotificationEvent[typing.Any]] = []
         for event in events:

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import typing
 
-from cqrs._bootstrap import EventsMapper, StartupHook, filled, run_startup_hooks
+from cqrs._bootstrap import (
+    EventsMapper,
+    StartupHook,
+    domain_events_emitter,
+    filled,
+    run_startup_hooks,
+)
 from cqrs.container.protocol import Container
 from cqrs.container.resolve import as_container
 from cqrs.events.emitter import EventEmitter
-from cqrs.events.map import EventMap
 from cqrs.message_brokers.protocol import MessageBroker
 from cqrs.middlewares.base import Middleware
 from cqrs.requests.map import RequestMap
@@ -110,11 +115,11 @@ def _prepare(
     run_startup_hooks(on_startup or ())
     container = as_container(di_container)
     requests = filled(RequestMap(), *request_mappers)
-    emitter = EventEmitter(
-        filled(EventMap(), domain_events_mapper),
+    emitter = domain_events_emitter(
         container,
+        domain_events_mapper,
         message_broker,
-        max_concurrent_event_handlers=max_concurrent_event_handlers,
-        concurrent_event_handle_enable=concurrent_event_handle_enable,
+        max_concurrent_event_handlers,
+        concurrent_event_handle_enable,
     )
     return container, requests, emitter

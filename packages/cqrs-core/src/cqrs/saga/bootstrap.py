@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime
 import typing
 
-from cqrs._bootstrap import EventsMapper, StartupHook, filled, run_startup_hooks
+from cqrs._bootstrap import (
+    EventsMapper,
+    StartupHook,
+    domain_events_emitter,
+    filled,
+    run_startup_hooks,
+)
 from cqrs.clock import utc_now
 from cqrs.container.resolve import as_container
-from cqrs.events.emitter import EventEmitter
-from cqrs.events.map import EventMap
 from cqrs.message_brokers.protocol import MessageBroker
 from cqrs.middlewares.base import Middleware
 from cqrs.saga.execution import DEFAULT_COMPENSATION, DEFAULT_LEASE, CompensationPolicy
@@ -58,12 +62,12 @@ def bootstrap(
     del middlewares  # python-cqrs took them for sagas and never applied them
     run_startup_hooks(on_startup or ())
     container = as_container(di_container)
-    emitter = EventEmitter(
-        filled(EventMap(), domain_events_mapper),
+    emitter = domain_events_emitter(
         container,
+        domain_events_mapper,
         message_broker,
-        max_concurrent_event_handlers=max_concurrent_event_handlers,
-        concurrent_event_handle_enable=concurrent_event_handle_enable,
+        max_concurrent_event_handlers,
+        concurrent_event_handle_enable,
     )
     return SagaMediator(
         filled(SagaMap(), sagas_mapper),
