@@ -36,6 +36,7 @@ from cqrs.exceptions import (
     CQRSError,
     DuplicateBindingError,
     EventHandlingError,
+    EventTooLargeError,
     FallbackTypeMismatchError,
     InvalidBindingError,
     MissingDependencyError,
@@ -134,6 +135,7 @@ __all__ = (
     "FallbackTypeMismatchError",
     "RequestHandlerNotFoundError",
     "EventHandlingError",
+    "EventTooLargeError",
     "MissingDependencyError",
     "__version__",
 )
