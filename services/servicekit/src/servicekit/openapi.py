@@ -1,0 +1,79 @@
+"""What the OpenAPI documents say about errors and health, so they describe the API.
+
+- `problem_responses(404, 503, ...)`: a route's `responses=`, each status
+  answering `application/problem+json` with the `Problem` schema, which
+  `document_problems` (called by `install_problem_details`) adds to the
+  document's components.
+- `health_responses()`: `GET /health`'s 200 and 503, a `HealthReport` each.
+
+```
+@app.get("/stock/{sku}", responses=problem_responses(404, 422, 500, 503))
+async def get_stock(sku: Sku) -> StockView: ...
+```
+"""
+
+from __future__ import annotations
+
+import typing
+
+import fastapi
+import pydantic
+
+from servicekit.problems import PROBLEM_JSON, Problem, title_of
+
+__all__ = ("HealthReport", "document_problems", "health_responses", "problem_responses")
+
+Responses = dict[int | str, dict[str, typing.Any]]
+"""FastAPI's `responses=` argument of a route."""
+
+_SCHEMAS: typing.Final = "#/components/schemas/"
+
+
+class HealthReport(pydantic.BaseModel):
+    """`GET /health`'s answer: `status` and, per dependency (`database`, `broker`),
+    `"ok"` or `"unavailable"`."""
+
+    model_config = pydantic.ConfigDict(extra="allow")
+
+    status: typing.Literal["ok", "unavailable"]
+    __pydantic_extra__: dict[str, typing.Literal["ok", "unavailable"]]  # pyright: ignore[reportIncompatibleVariableOverride]
+
+
+def problem_responses(*statuses: int) -> Responses:
+    """The `responses=` declaring that a route may answer each of `statuses` with a problem.
+
+    >>> problem_responses(404)[404]["content"]
+    {'application/problem+json': {'schema': {'$ref': '#/components/schemas/Problem'}}}
+    """
+    return {
+        status: {
+            "description": title_of(status),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": f"{_SCHEMAS}Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def health_responses() -> Responses:
+    """The `responses=` of a health route: 200 when every dependency answers, else 503."""
+    report = {"application/json": {"schema": {"$ref": f"{_SCHEMAS}HealthReport"}}}
+    return {
+        200: {"description": "Every dependency answers", "content": report},
+        503: {"description": "Some dependency does not answer", "content": report},
+    }
+
+
+def document_problems(app: fastapi.FastAPI) -> None:
+    """Add the `Problem` and `HealthReport` schemas to `app`'s OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict[str, typing.Any]:
+        document = build()  # FastAPI builds it once and keeps it
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, HealthReport):
+            schema = model.model_json_schema(ref_template=f"{_SCHEMAS}{{model}}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+        return document
+
+    app.openapi = openapi
