@@ -38,3 +38,18 @@ def test_the_health_report_is_documented_for_200_and_503(app: fastapi.FastAPI) -
     }
     report = document["components"]["schemas"]["HealthReport"]
     assert report["additionalProperties"] == {"enum": ["ok", "unavailable"], "type": "string"}
+
+
+def test_the_422_fastapi_declares_by_itself_is_the_validation_problem(
+    app: fastapi.FastAPI,
+) -> None:
+    @app.get("/echo/{word}")
+    async def echo(word: str) -> str:
+        return word
+
+    document = app.openapi()
+
+    assert document["paths"]["/echo/{word}"]["get"]["responses"]["422"]["content"] == {
+        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+    assert "HTTPValidationError" not in document["components"]["schemas"]

@@ -64,7 +64,9 @@ def health_responses() -> Responses:
 
 
 def document_problems(app: fastapi.FastAPI) -> None:
-    """Add the `Problem` and `HealthReport` schemas to `app`'s OpenAPI components."""
+    """Add the `Problem` and `HealthReport` schemas to `app`'s OpenAPI components, and
+    make the 422 FastAPI declares by itself (on a route with parameters but no 422 of
+    its own) the validation problem it is, in place of FastAPI's own error body."""
     build = app.openapi
 
     def openapi() -> dict[str, typing.Any]:
@@ -74,6 +76,21 @@ def document_problems(app: fastapi.FastAPI) -> None:
             schema = model.model_json_schema(ref_template=f"{_SCHEMAS}{{model}}")
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
+        _replace_fastapi_validation_errors(document)
         return document
 
     app.openapi = openapi
+
+
+def _replace_fastapi_validation_errors(document: dict[str, typing.Any]) -> None:
+    fastapi_error = {"$ref": f"{_SCHEMAS}HTTPValidationError"}
+    problem = problem_responses(422)[422]
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            declared = operation.get("responses", {}).get("422", {})
+            if declared.get("content", {}).get("application/json", {}).get("schema") == (
+                fastapi_error
+            ):
+                operation["responses"]["422"] = problem
+    for name in ("HTTPValidationError", "ValidationError"):
+        document["components"]["schemas"].pop(name, None)
