@@ -59,7 +59,7 @@ async def client(
 async def test_restock_adds_units_and_get_shows_the_level(client: httpx.AsyncClient) -> None:
     first = await client.post("/stock/tea/restock", json={"quantity": 4})
     assert (first.status_code, first.json()) == (200, {"sku": "tea", "available": 4, "reserved": 0})
-    await client.post("/stock/tea/restock", json={"quantity": 6})
+    await client.post("/stock/tea/restock", json={"quantity": 6.0})  # JSON's integer 6
     level = await client.get("/stock/tea")
     assert level.status_code == 200
     assert level.json() == {"sku": "tea", "available": 10, "reserved": 0}
@@ -85,7 +85,6 @@ async def test_an_unknown_sku_is_a_404_saying_to_restock(client: httpx.AsyncClie
         ({"quantity": -3}, "quantity"),
         ({"quantity": "5"}, "quantity"),
         ({"quantity": 2.5}, "quantity"),
-        ({"quantity": 5.0}, "quantity"),
         ({"quantity": True}, "quantity"),
         ({"quantity": MAX_STOCK_LEVEL + 1}, "quantity"),
         ({"quantity": 10**30}, "quantity"),

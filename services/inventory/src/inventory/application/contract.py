@@ -5,7 +5,8 @@ The wire messages (`inventory.adapters.messages`) and the HTTP API are made of
 these, so every bound is in their JSON schemas and OpenAPI document, and
 checked where a value comes in. A text (an id, a sku) has no control
 character (NUL, tab, newline...), is not only spaces and holds no lone
-surrogate; an integer is a JSON integer (`true`, `"3"` and `3.0` are refused).
+surrogate; an integer is a JSON integer (`true`, `"3"` and `2.5` are refused,
+`3.0` is 3, as JSON Schema has it).
 
 >>> import pydantic
 >>> def refusal(value: str) -> str:
@@ -51,9 +52,27 @@ Sku = typing.Annotated[
 OrderId = typing.Annotated[
     str, pydantic.Field(min_length=1, max_length=MAX_ORDER_ID_LENGTH, pattern=TEXT_PATTERN)
 ]
-LineQuantity = typing.Annotated[int, pydantic.Field(strict=True, ge=1, le=MAX_LINE_QUANTITY)]
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer, so it is one here too; `true` and "3" are
+    # not, and the strict validation after this refuses them.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+LineQuantity = typing.Annotated[
+    int,
+    pydantic.Field(strict=True, ge=1, le=MAX_LINE_QUANTITY),
+    pydantic.BeforeValidator(_whole_number),
+]
 """Units of one line of an order."""
-RestockQuantity = typing.Annotated[int, pydantic.Field(strict=True, ge=1, le=MAX_STOCK_LEVEL)]
+RestockQuantity = typing.Annotated[
+    int,
+    pydantic.Field(strict=True, ge=1, le=MAX_STOCK_LEVEL),
+    pydantic.BeforeValidator(_whole_number),
+]
 """Units one restock adds."""
 StockLevel = typing.Annotated[int, pydantic.Field(ge=0, le=MAX_STOCK_LEVEL)]
 """Units of a sku available, or reserved."""

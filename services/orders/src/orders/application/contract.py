@@ -5,8 +5,11 @@ The HTTP API and the wire messages (`orders.adapters.messages`) are made of
 these, so every bound is in the OpenAPI document and the messages' JSON
 schemas, and checked where a value comes in. A text (an id, a sku) has no
 control character (NUL, tab, newline...), is not only spaces and holds no lone
-surrogate; a quantity is a JSON integer (`true`, `"3"` and `3.0` are refused);
-a price has at most two decimal places.
+surrogate; a quantity is a JSON integer (`true`, `"3"` and `2.5` are refused,
+`3.0` is 3, as JSON Schema has it);
+a price is a JSON string of a decimal number from 0 to `MAX_UNIT_PRICE` with at
+most two decimal places (`"12.50"`; a JSON number is refused: binary floats
+cannot say every amount of cents).
 
 >>> import pydantic
 >>> def refusal(value: str) -> str:
@@ -24,6 +27,7 @@ a price has at most two decimal places.
 from __future__ import annotations
 
 import decimal
+import re
 import typing
 
 import pydantic
@@ -36,7 +40,15 @@ from orders.domain.limits import (
     MAX_UNIT_PRICE,
 )
 
-__all__ = ("TEXT_PATTERN", "CustomerId", "OrderId", "Quantity", "Sku", "UnitPrice")
+__all__ = (
+    "PRICE_PATTERN",
+    "TEXT_PATTERN",
+    "CustomerId",
+    "OrderId",
+    "Quantity",
+    "Sku",
+    "UnitPrice",
+)
 
 TEXT_PATTERN: typing.Final = r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"
 """Text without control characters that is not only spaces."""
@@ -50,10 +62,37 @@ OrderId = typing.Annotated[
 Sku = typing.Annotated[
     str, pydantic.Field(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT_PATTERN)
 ]
-Quantity = typing.Annotated[int, pydantic.Field(strict=True, ge=1, le=MAX_QUANTITY)]
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer, so it is one here too; `true` and "3" are
+    # not, and the strict validation after this refuses them.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Quantity = typing.Annotated[
+    int, pydantic.Field(strict=True, ge=1, le=MAX_QUANTITY), pydantic.BeforeValidator(_whole_number)
+]
 """Units of one item of an order (one line of `reserve_stock`)."""
+PRICE_PATTERN: typing.Final = r"^((0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?|1000000000(\.0{1,2})?)$"
+"""0 to `MAX_UNIT_PRICE` (1,000,000,000), at most two decimal places, no sign or exponent."""
+_PRICE: typing.Final = re.compile(PRICE_PATTERN)
+
+
+def _price_text(value: object) -> object:
+    if not isinstance(value, str) or not _PRICE.fullmatch(value):
+        raise ValueError(
+            f"a price is a string of a number from 0 to {MAX_UNIT_PRICE:.0f} with at most two "
+            f'decimal places, such as "12.50"'
+        )
+    return value
+
+
 UnitPrice = typing.Annotated[
     decimal.Decimal,
-    pydantic.Field(ge=0, le=MAX_UNIT_PRICE, decimal_places=2, examples=["12.50"]),
+    pydantic.BeforeValidator(_price_text),
+    pydantic.WithJsonSchema({"type": "string", "pattern": PRICE_PATTERN, "examples": ["12.50"]}),
 ]
-"""A price in the currency's units, to the cent: `"12.50"` (a JSON number is taken too)."""
+"""A price in the currency's units, to the cent, as a string (`PRICE_PATTERN`)."""
