@@ -82,6 +82,9 @@ _PRICE: typing.Final = re.compile(PRICE_PATTERN)
 
 
 def _price_text(value: object) -> object:
+    # Code builds prices as Decimals: they meet the same rule as the JSON text.
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        value = format(value, "f")
     if not isinstance(value, str) or not _PRICE.fullmatch(value):
         raise ValueError(
             f"a price is a string of a number from 0 to {MAX_UNIT_PRICE:.0f} with at most two "
