@@ -8,6 +8,7 @@ CQRSError
 │   └── FallbackTypeMismatchError primary and fallback handle different types
 ├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
 ├── EventHandlingError            every event handler failure of one dispatch
+├── EventTooLargeError            (also a ValueError) an event above the outbox's size limit
 ├── MissingDependencyError        (also an ImportError) an optional package is absent
 └── PythonCqrsInstalledError      (also an ImportError) python-cqrs shares this environment
 ```
@@ -28,6 +29,7 @@ __all__ = (
     "FallbackTypeMismatchError",
     "RequestHandlerNotFoundError",
     "EventHandlingError",
+    "EventTooLargeError",
     "MissingDependencyError",
     "PythonCqrsInstalledError",
 )
@@ -93,6 +95,26 @@ class EventHandlingError(CQRSError):
             for event, handler, exc in self.failures
         )
         super().__init__(f"{len(self.failures)} event handler(s) failed: {names}")
+
+
+class EventTooLargeError(CQRSError, ValueError):
+    """The outbox refused an event whose encoded size is above its limit: no broker
+    would take it, so it was not stored (nothing of the transaction is lost but it).
+
+    `size` and `max_bytes` are in bytes.
+    """
+
+    def __init__(self, event_name: str, size: int, max_bytes: int) -> None:
+        self.event_name = event_name
+        self.size = size
+        self.max_bytes = max_bytes
+        super().__init__(
+            f"event {event_name!r} is {size} bytes encoded, above the outbox's limit of "
+            f"{max_bytes} bytes, so no broker would take it; send less (a reference to the "
+            f"data rather than the data), or raise the outbox's max_message_bytes together "
+            f"with the broker's own limit (Kafka: the producer's max_request_size and the "
+            f"topic's max.message.bytes)"
+        )
 
 
 class MissingDependencyError(CQRSError, ImportError):

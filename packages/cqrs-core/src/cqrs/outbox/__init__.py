@@ -11,7 +11,11 @@ from cqrs.outbox.relay import (
     RetainingOutboxStore,
     RetryPolicy,
 )
-from cqrs.outbox.repository import OutboxedEventRepository, UnregisteredEventError
+from cqrs.outbox.repository import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    OutboxedEventRepository,
+    UnregisteredEventError,
+)
 
 __all__ = (
     "OutboxedEventMap",
@@ -22,6 +26,7 @@ __all__ = (
     "MemoryOutbox",
     "MemoryOutboxSession",
     "UnregisteredEventError",
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "OutboxRelay",
     "OutboxStore",
     "RetainingOutboxStore",
