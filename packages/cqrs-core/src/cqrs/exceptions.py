@@ -9,6 +9,10 @@ CQRSError
 ├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
 ├── EventHandlingError            every event handler failure of one dispatch
 ├── EventTooLargeError            (also a ValueError) an event above the outbox's size limit
+├── PermanentError                a failure retrying cannot fix: dead-lettered at once
+│   └── UndecodableRecordError    (also a ValueError) a consumed record is no known event
+├── NoDeliveryError               (also a LookupError) current_delivery() outside a handler
+├── RecordRefusedError            the in-memory broker refused a record (too large, refusing)
 ├── MissingDependencyError        (also an ImportError) an optional package is absent
 └── PythonCqrsInstalledError      (also an ImportError) python-cqrs shares this environment
 ```
@@ -30,6 +34,10 @@ __all__ = (
     "RequestHandlerNotFoundError",
     "EventHandlingError",
     "EventTooLargeError",
+    "PermanentError",
+    "UndecodableRecordError",
+    "NoDeliveryError",
+    "RecordRefusedError",
     "MissingDependencyError",
     "PythonCqrsInstalledError",
 )
@@ -115,6 +123,35 @@ class EventTooLargeError(CQRSError, ValueError):
             f"with the broker's own limit (Kafka: the producer's max_request_size and the "
             f"topic's max.message.bytes)"
         )
+
+
+class PermanentError(CQRSError):
+    """A failure that retrying cannot fix: raise it (or a subclass) from an event handler.
+
+    A consumer (`cqrs.consumer`) sends a record whose handling raised one to
+    the dead-letter topic on the first try, instead of retrying it and
+    holding up its partition. So do pydantic's `ValidationError` and the
+    types a consumer's `ConsumerRetry.permanent` names. Raise it for input
+    that is wrong for good (an unknown SKU, a quantity of 0), not for an
+    outage: a `ConnectionError` or `TimeoutError` is waited out instead.
+    """
+
+
+class UndecodableRecordError(PermanentError, ValueError):
+    """A consumed record that is not an event the consumer knows: bad JSON, an event
+    name with no class, a value its class rejects, or no usable message id.
+
+    Retrying cannot help; the consumer sends the record to its dead-letter topic.
+    """
+
+
+class NoDeliveryError(CQRSError, LookupError):
+    """`current_delivery()` was called outside the handling of a consumed record."""
+
+
+class RecordRefusedError(CQRSError):
+    """The in-memory broker (`cqrs.consumer.memory.MemoryBroker`) refused a record: it is
+    over the broker's `max_record_size`, or its topic was told to `refuse` records."""
 
 
 class MissingDependencyError(CQRSError, ImportError):

@@ -30,16 +30,19 @@ import typing
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
-from cqrs.message_brokers.protocol import Message, payload_json
+from cqrs.message_brokers.protocol import (
+    EVENT_NAME_HEADER,
+    MESSAGE_ID_HEADER,
+    Message,
+    payload_json,
+)
 from cqrs.tracing import trace_headers
 from cqrs_kafka.errors import PublishError
 from cqrs_kafka.producer import Header, KafkaProducerAdapter
 
 __all__ = ("KafkaMessageBroker", "record_headers", "record_value")
 
-#: Header names written on every record.
-MESSAGE_ID_HEADER = "message_id"
-EVENT_NAME_HEADER = "event_name"
+#: Header names written on every record, besides `MESSAGE_ID_HEADER` and `EVENT_NAME_HEADER`.
 CONTENT_TYPE_HEADER = "content-type"
 CONTENT_TYPE = "application/json"
 

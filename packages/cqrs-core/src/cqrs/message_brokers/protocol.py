@@ -19,7 +19,20 @@ import uuid
 from cqrs.events.event import INotificationEvent
 from cqrs.tracing import trace_headers
 
-__all__ = ("Message", "MessageBroker", "BatchMessageBroker", "payload_json", "payload_from_json")
+__all__ = (
+    "Message",
+    "MessageBroker",
+    "BatchMessageBroker",
+    "payload_json",
+    "payload_from_json",
+    "MESSAGE_ID_HEADER",
+    "EVENT_NAME_HEADER",
+)
+
+#: Headers a broker adapter writes beside each message's payload, and a consumer reads:
+#: the message id (what consumers' inboxes deduplicate on) and the event name.
+MESSAGE_ID_HEADER: typing.Final = "message_id"
+EVENT_NAME_HEADER: typing.Final = "event_name"
 
 # Built once: `json.dumps` with options builds a new encoder on every call.
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
