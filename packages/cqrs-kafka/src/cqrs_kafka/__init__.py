@@ -4,9 +4,11 @@
   bootstrap) with the partition key as record key and id, name, content type
   and trace context as headers; `KafkaProducerAdapter` and
   `kafka_producer_factory` build its producer.
-- `subscribe_events` registers a FastStream subscriber that decodes records
-  into events for the `EventMediator`, with an inbox, retries, a dead-letter
-  topic and offsets committed only after the handler's transaction.
+- `subscribe_events` registers a FastStream subscriber that runs cqrs-core's
+  consumer pipeline (`cqrs.consumer`) on Kafka: records decoded into events
+  for the `EventMediator`, an inbox, retries, permanent failures
+  dead-lettered at once, partitions handled side by side, offsets committed
+  in batches once settled, and a `ConsumerHealth` for `/health`.
 - `LocalKafkaBroker` (`cqrs_kafka.local`) runs a local Kafka-protocol broker
   for development and tests; `cqrs_kafka.testing` has pytest fixtures on it.
 
@@ -14,18 +16,16 @@ Installed next to cqrs-core, the seed import paths `cqrs.message_brokers.kafka`
 and `cqrs.adapters.kafka` re-export these names.
 """
 
+from cqrs.consumer import ConsumerHealth, DeadLetterRetry
+from cqrs.consumer.delivery import Delivery, current_delivery
+from cqrs.consumer.retry import ConsumerRetry
+from cqrs.exceptions import NoDeliveryError, PermanentError, UndecodableRecordError
 from cqrs_kafka.broker import KafkaMessageBroker
-from cqrs_kafka.consumer import (
-    ConsumerRetry,
-    Delivery,
-    NoDeliveryError,
-    current_delivery,
-    subscribe_events,
-)
-from cqrs_kafka.dead_letter import DeadLetterError
-from cqrs_kafka.decoding import UndecodableRecordError
+from cqrs_kafka.consumer import EventSubscriber, subscribe_events
+from cqrs_kafka.dead_letter import KafkaDeadLetters
 from cqrs_kafka.errors import (
     BrokerUnavailableError,
+    DeadLetterError,
     KafkaAdapterError,
     LocalBrokerError,
     PublishError,
@@ -43,11 +43,17 @@ __all__ = (
     "BrokerUnavailableError",
     "PublishError",
     "LocalBrokerError",
+    "DeadLetterError",
     "subscribe_events",
+    "EventSubscriber",
+    "KafkaDeadLetters",
+    # cqrs-core's consumer names, re-exported
     "ConsumerRetry",
+    "DeadLetterRetry",
+    "ConsumerHealth",
+    "PermanentError",
     "Delivery",
     "current_delivery",
     "NoDeliveryError",
     "UndecodableRecordError",
-    "DeadLetterError",
 )

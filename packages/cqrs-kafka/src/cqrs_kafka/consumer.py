@@ -1,25 +1,24 @@
-"""`subscribe_events`: a FastStream subscriber that hands Kafka records to an
-`EventMediator`, at least once, with an inbox, retries and a dead-letter topic.
+"""`subscribe_events`: cqrs's consumer pipeline (`cqrs.consumer`) on Kafka, started and
+stopped with a FastStream `KafkaBroker`.
 
-For each record, one at a time and in order per partition:
+What happens to each record is `cqrs.consumer.EventPipeline`'s: decoded,
+handled once (inbox) in a transaction, retried, or dead-lettered (at once
+when the failure is permanent). This module binds it to Kafka:
 
-1. The JSON value becomes the `NotificationEvent` class its `event_name`
-   names (`cqrs_kafka.decoding`). A record that cannot be decoded goes to the
-   dead-letter topic (`cqrs_kafka.dead_letter`).
-2. Inside `transaction()`, when given, `inbox.record` drops a message this
-   consumer handled before; otherwise the mediator runs the event's handlers,
-   which reach the record and the session through `current_delivery()`.
-   Leaving the block commits.
-3. A failure rolls the transaction back and tries again after a pause
-   (`ConsumerRetry`); when the tries are used up, the record goes to the
-   dead-letter topic.
-4. Only then is the record's offset committed. A consumer that dies before
-   it gets the record again; the inbox makes that harmless.
-
-A record that could be neither handled nor dead-lettered is not skipped: the
-consumer seeks back to it and reads it again. Stopping the broker (or the
-FastStream app) lets the record in progress finish and commit, for up to the
-broker's `graceful_timeout`.
+- `EventSubscriber`, the FastStream subscriber `subscribe_events` registers,
+  owns an aiokafka consumer in the group; the broker starts and stops it.
+  Records are fetched in batches and run by `cqrs.consumer.EventConsumer`:
+  partitions side by side, each in order, so a record being retried holds
+  up its own partition only.
+- Offsets are committed in batches, each one past its partition's last
+  settled record, so a record that was neither handled nor dead-lettered is
+  never passed over. A consumer that dies gets its unsettled records again;
+  the inbox makes the second delivery harmless.
+- Before a rebalance takes partitions away, their tries in progress finish
+  and their offsets are committed. Stopping the broker (or the FastStream
+  app) does the same for every partition, for up to the broker's
+  `graceful_timeout` (then the tries are cancelled and rolled back).
+- Dead letters go through the broker's producer (`cqrs_kafka.dead_letter`).
 
 >>> from faststream.kafka import KafkaBroker
 >>> from cqrs.container.di import DIContainer
@@ -35,56 +34,57 @@ broker's `graceful_timeout`.
 ...     transaction=lambda: inbox.session().begin(),
 ...     inbox=inbox,
 ... )
->>> subscriber.topics
-['orders']
+>>> subscriber.topics, subscriber.health.healthy
+(['orders'], True)
 
 Run it with `faststream.FastStream(broker)` or `await broker.start()`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
-import contextlib
-import dataclasses
-import logging
+import inspect
 import typing
-import uuid
 
+import aiokafka
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.structs import TopicPartition
+from faststream._internal.broker.registrator import Registrator
+from faststream._internal.endpoint.subscriber.call_item import CallsCollection
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.subscriber.usecase import DefaultSubscriber
-from faststream.message import StreamMessage
-from faststream.middlewares import AckPolicy
-from typing_extensions import TypeVar
-
-from cqrs.backoff import exponential_delays
-from cqrs.events.mediator import EventMediator
-from cqrs.exceptions import ConfigurationError, EventHandlingError
-from cqrs.inbox.repository import InboxRepository, check_key
-from cqrs_kafka.dead_letter import Record, dead_letter_topic, publish_dead_letter
-from cqrs_kafka.decoding import (
-    AnyEvent,
-    EventDecoder,
-    EventTypes,
-    UndecodableRecordError,
-    as_text,
-    text_headers,
+from faststream.kafka.configs import KafkaBrokerConfig
+from faststream.kafka.subscriber.config import (
+    KafkaSubscriberConfig,
+    KafkaSubscriberSpecificationConfig,
 )
-from cqrs_kafka.delivery import Delivery, NoDeliveryError, current_delivery, delivering
+from faststream.kafka.subscriber.specification import KafkaSubscriberSpecification
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.middlewares import AckPolicy
+
+from cqrs.consumer.dead_letter import DeadLetterRetry
+from cqrs.consumer.decoding import EventTypes
+from cqrs.consumer.delivery import Delivery, NoDeliveryError, current_delivery
+from cqrs.consumer.event_consumer import EventConsumer
+from cqrs.consumer.health import ConsumerHealth
+from cqrs.consumer.pipeline import EventPipeline, Transaction
+from cqrs.consumer.record import Partition, Record
+from cqrs.consumer.retry import ConsumerRetry
+from cqrs.events.mediator import EventMediator
+from cqrs.exceptions import ConfigurationError
+from cqrs.inbox.repository import InboxRepository
+from cqrs_kafka.dead_letter import KafkaDeadLetters
 
 __all__ = (
     "ConsumerRetry",
     "Delivery",
+    "EventSubscriber",
     "NoDeliveryError",
     "current_delivery",
     "subscribe_events",
 )
 
-logger = logging.getLogger("cqrs_kafka.consumer")
-
-SessionT = TypeVar("SessionT", default=typing.Any)
-Transaction = collections.abc.Callable[[], contextlib.AbstractAsyncContextManager[SessionT]]
+_DEFAULT_RETRY = ConsumerRetry()
+_DEFAULT_DEAD_LETTER_RETRY = DeadLetterRetry()
 
 # Options that would break what the consumer promises: records decoded by
 # event_name, and offsets committed only once a record was settled.
@@ -93,76 +93,26 @@ _RESERVED_OPTIONS = frozenset(
         "batch",
         "ack_policy",
         "auto_commit",
+        "enable_auto_commit",
         "no_ack",
         "parser",
         "decoder",
         "key_deserializer",
         "value_deserializer",
+        "listener",
+        "max_workers",
+        "pattern",
+        "partitions",
     }
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class ConsumerRetry:
-    """How often a failing record is handled again, and how long to wait in between.
-
-    `attempts` counts every try, the first included; the pause before the
-    second is `initial_delay` seconds, each next one `multiplier` times
-    longer, at most `max_delay`. A partition waits while its record is retried.
-
-    An error of a `transient` type (by default `ConnectionError` and
-    `TimeoutError`, also when it is the cause of the handler's error) means
-    "not now" rather than "never": a database or network outage. Such a
-    record is retried every `max_delay` seconds until it succeeds or fails
-    otherwise, instead of being dead-lettered during the outage.
-
-    >>> list(ConsumerRetry(attempts=5, initial_delay=0.5, max_delay=1.5).delays())
-    [0.5, 1.0, 1.5, 1.5]
-    """
-
-    attempts: int = 5
-    initial_delay: float = 0.1
-    multiplier: float = 2.0
-    max_delay: float = 5.0
-    transient: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ConfigurationError(
-                f"ConsumerRetry.attempts counts the first try too: give 1 or more, "
-                f"not {self.attempts}."
-            )
-        if self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:
-            raise ConfigurationError(
-                "ConsumerRetry needs initial_delay >= 0, max_delay >= 0 and multiplier >= 1; "
-                f"got {self.initial_delay}, {self.max_delay} and {self.multiplier}."
-            )
-
-    def is_transient(self, error: BaseException) -> bool:
-        """Whether `error`, or an error it wraps, is one of the `transient` types."""
-        seen: set[int] = set()
-        pending: list[BaseException] = [error]
-        while pending:
-            current = pending.pop()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            if isinstance(current, self.transient):
-                return True
-            if isinstance(current, EventHandlingError):
-                pending.extend(failure[2] for failure in current.failures)
-            if current.__cause__ is not None:
-                pending.append(current.__cause__)
-        return False
-
-    def delays(self) -> collections.abc.Iterator[float]:
-        """The pauses between tries, in seconds (one fewer than `attempts`)."""
-        return exponential_delays(
-            self.attempts,
-            initial=self.initial_delay,
-            multiplier=self.multiplier,
-            maximum=self.max_delay,
-        )
+# aiokafka consumer arguments that come from the broker or from subscribe_events itself.
+_FROM_THE_BROKER = frozenset(
+    {"self", "topics", "loop", "bootstrap_servers", "client_id", "group_id"}
+)
+_CONSUMER_OPTIONS = frozenset(inspect.signature(aiokafka.AIOKafkaConsumer).parameters) - (
+    _FROM_THE_BROKER | _RESERVED_OPTIONS
+)
+_SCHEMA_OPTIONS = frozenset({"title", "description", "include_in_schema"})
 
 
 def subscribe_events(
@@ -171,193 +121,220 @@ def subscribe_events(
     group_id: str,
     mediator: EventMediator | collections.abc.Callable[[], EventMediator],
     events: EventTypes = (),
-    transaction: Transaction[SessionT] | None = None,
-    inbox: InboxRepository[SessionT] | None = None,
-    retry: ConsumerRetry = ConsumerRetry(),
+    transaction: Transaction[typing.Any] | None = None,
+    inbox: InboxRepository[typing.Any] | None = None,
+    retry: ConsumerRetry = _DEFAULT_RETRY,
     dead_letter_topic: str | None = None,
+    dead_letter_retry: DeadLetterRetry = _DEFAULT_DEAD_LETTER_RETRY,
     consumer_name: str | None = None,
-    **subscriber_options: typing.Any,
-) -> DefaultSubscriber:
+    health: ConsumerHealth | None = None,
+    max_buffered: int = 100,
+    **options: typing.Any,
+) -> EventSubscriber:
     """Subscribe `broker` to `topics` in consumer group `group_id`; return the subscriber.
 
-    - `mediator`: the `EventMediator`, or a function returning it, called for
-      each record (cache it, e.g. with `functools.lru_cache`, for one per process).
-    - `events`: classes to decode, as `{event_name: class}` or as classes whose
-      name is their `event_name` default or their `OutboxedEventMap`
-      registration. Names not given are looked up in `OutboxedEventMap`.
-    - `transaction`: opens a transaction and yields its session, committing on
-      a clean exit (e.g. `async_sessionmaker(engine).begin`). Handlers find the
-      session in `current_delivery().session`.
-    - `inbox`: drops messages this consumer handled already; needs `transaction`.
-    - `retry`: tries per record before it is dead-lettered.
-    - `dead_letter_topic`: where failed records go; `<topic>.dlq` by default.
+    - `mediator`, `events`, `transaction`, `inbox`, `retry`,
+      `dead_letter_topic` (`<topic>.dlq` by default) and `dead_letter_retry`:
+      as for `cqrs.consumer.EventPipeline`.
     - `consumer_name`: the consumer's name in the inbox; `group_id` by default.
-    - `subscriber_options`: passed to `broker.subscriber` (`auto_offset_reset`
-      defaults to "earliest": a new group starts from the first record).
+    - `health`: where the consumer reports troubles (`subscriber.health`); a
+      new `ConsumerHealth` by default. Put it in the service's `/health`.
+    - `max_buffered`: records a partition holds waiting before it is paused.
+    - `options`: `aiokafka.AIOKafkaConsumer` arguments (`fetch_max_wait_ms`,
+      `session_timeout_ms`, ...; `auto_offset_reset` defaults to "earliest":
+      a new group starts from the first record), and the AsyncAPI `title`,
+      `description` and `include_in_schema`.
 
     Raises `ConfigurationError` for an inbox without a transaction, for no
-    topics, or for subscriber options it sets itself.
+    topics, and for options it sets itself or does not know.
     """
     if not topics:
         raise ConfigurationError("subscribe_events needs at least one topic to consume.")
-    if inbox is not None and transaction is None:
-        raise ConfigurationError(
-            "an inbox records each message in the handler's transaction: pass transaction= "
-            "too, e.g. transaction=async_sessionmaker(engine).begin."
-        )
-    reserved = sorted(_RESERVED_OPTIONS & subscriber_options.keys())
-    if reserved:
-        raise ConfigurationError(
-            f"subscribe_events sets {', '.join(reserved)} itself (records are decoded by "
-            f"event_name and committed once handled): leave them out."
-        )
-    name = group_id if consumer_name is None else consumer_name
-    if inbox is not None:
-        check_key(name, uuid.UUID(int=0))  # fail now, not on every record
-    consumer = _EventConsumer(
-        broker=broker,
+    _check_options(options)
+    pipeline = EventPipeline[typing.Any](
         mediator=mediator,
-        decoder=EventDecoder(events),
+        dead_letters=KafkaDeadLetters(broker),
+        consumer_name=group_id if consumer_name is None else consumer_name,
+        events=events,
         transaction=transaction,
         inbox=inbox,
         retry=retry,
         dead_letter_topic=dead_letter_topic,
-        consumer_name=name,
+        dead_letter_retry=dead_letter_retry,
+        health=health,
     )
-    options: dict[str, typing.Any] = {"auto_offset_reset": "earliest", **subscriber_options}
-    subscriber = typing.cast(
-        "DefaultSubscriber",
-        broker.subscriber(*topics, group_id=group_id, ack_policy=AckPolicy.MANUAL, **options),
+    schema = {name: options.pop(name) for name in _SCHEMA_OPTIONS & options.keys()}
+    outer = typing.cast("KafkaBrokerConfig", broker.config)
+    revocations = _ReleaseOnRevoke()
+    calls = CallsCollection[typing.Any]()
+    subscriber = EventSubscriber(
+        KafkaSubscriberConfig(
+            topics=topics,
+            group_id=group_id,
+            connection_args={"auto_offset_reset": "earliest", **options},
+            listener=revocations,
+            no_reply=True,
+            _outer_config=outer,
+            _ack_policy=AckPolicy.MANUAL,
+        ),
+        KafkaSubscriberSpecification(
+            _outer_config=outer,
+            calls=calls,
+            specification_config=KafkaSubscriberSpecificationConfig(
+                topics=topics,
+                title_=schema.get("title"),
+                description_=schema.get("description"),
+                include_in_schema=schema.get("include_in_schema", True),
+            ),
+        ),
+        calls,
+        pipeline=pipeline,
+        max_buffered=max_buffered,
     )
-    subscriber(consumer.consume, parser=_parse_leniently, decoder=_raw_value)
+    revocations.subscriber = subscriber
+    # FastStream builds its own subscribers in a factory with no place for another
+    # class; this registers ours the way that factory does.
+    register = typing.cast(
+        "collections.abc.Callable[[KafkaBroker, EventSubscriber], object]",
+        Registrator.subscriber,  # pyright: ignore[reportUnknownMemberType]
+    )
+    register(broker, subscriber)
     return subscriber
 
 
-async def _parse_leniently(
-    record: Record,
-    parse: collections.abc.Callable[[Record], collections.abc.Awaitable[StreamMessage[Record]]],
-) -> StreamMessage[Record]:
-    # FastStream decodes header values as strict UTF-8 and drops a record it cannot
-    # parse, and the next record's commit would then pass over it: parse a copy with
-    # readable headers instead, keeping the original record as the raw message.
-    readable = dataclasses.replace(
-        record, headers=[(name, as_text(value).encode()) for name, value in record.headers]
-    )
-    message = await parse(readable)
-    message.raw_message = record
-    return message
+def _check_options(options: collections.abc.Mapping[str, typing.Any]) -> None:
+    reserved = sorted(_RESERVED_OPTIONS & options.keys())
+    if reserved:
+        raise ConfigurationError(
+            f"subscribe_events sets {', '.join(reserved)} itself (records are decoded by "
+            f"event_name, partitions consumed side by side and committed once settled): "
+            f"leave them out."
+        )
+    unknown = sorted(options.keys() - _CONSUMER_OPTIONS - _SCHEMA_OPTIONS - _FROM_THE_BROKER)
+    if unknown:
+        raise ConfigurationError(
+            f"subscribe_events does not know {', '.join(unknown)}: it takes "
+            f"aiokafka.AIOKafkaConsumer arguments and title, description, include_in_schema."
+        )
+    from_broker = sorted(_FROM_THE_BROKER & options.keys())
+    if from_broker:
+        raise ConfigurationError(
+            f"{', '.join(from_broker)} come from the KafkaBroker and subscribe_events' own "
+            f"arguments: leave them out."
+        )
 
 
-async def _raw_value(message: StreamMessage[Record]) -> bytes:
-    # The consumer decodes values itself: a bad one must reach the dead-letter topic,
-    # not fail inside FastStream.
-    return message.body
+class EventSubscriber(DefaultSubscriber):
+    """The FastStream subscriber of `subscribe_events`: an aiokafka consumer whose records
+    an `EventConsumer` settles, started and stopped with its broker.
 
-
-class _EventConsumer(typing.Generic[SessionT]):
-    """Settles each record: handled (or a known duplicate), or dead-lettered."""
+    `health` tells whether the consumer gets on with its records.
+    """
 
     def __init__(
         self,
+        config: KafkaSubscriberConfig,
+        specification: KafkaSubscriberSpecification,
+        calls: CallsCollection[typing.Any],
         *,
-        broker: KafkaBroker,
-        mediator: EventMediator | collections.abc.Callable[[], EventMediator],
-        decoder: EventDecoder,
-        transaction: Transaction[SessionT] | None,
-        inbox: InboxRepository[SessionT] | None,
-        retry: ConsumerRetry,
-        dead_letter_topic: str | None,
-        consumer_name: str,
+        pipeline: EventPipeline[typing.Any],
+        max_buffered: int,
     ) -> None:
-        self.broker = broker
-        self.mediator = mediator
-        self.decoder = decoder
-        self.transaction = transaction
-        self.inbox = inbox
-        self.retry = retry
-        self.dead_letter_topic = dead_letter_topic
-        self.consumer_name = consumer_name
+        super().__init__(config, specification, calls)  # pyright: ignore[reportUnknownMemberType]
+        self.pipeline = pipeline
+        self.max_buffered = max_buffered
+        self._events: EventConsumer | None = None
 
-    async def consume(self, value: bytes, message: KafkaMessage) -> None:
-        """FastStream's handler: settle the record, then commit its offset."""
-        record = typing.cast("Record", message.raw_message)  # pyright: ignore[reportUnknownMemberType]
-        try:
-            await self.settle(value, record)
-        except BaseException:
-            # Neither handled nor dead-lettered: seek back so the record is read again
-            # and no later commit passes over it.
-            await message.nack()
-            raise
-        await message.ack()
+    @property
+    def health(self) -> ConsumerHealth:
+        """The consumer's `ConsumerHealth`, for a `/health` route."""
+        return self.pipeline.health
 
-    async def settle(self, value: bytes, record: Record) -> None:
-        """Handle the record, or dead-letter it; raise only if neither worked."""
-        headers = text_headers(record.headers)
-        try:
-            decoded = self.decoder.decode(value, headers)
-        except UndecodableRecordError as error:
-            await self.dead_letter(record, error, attempts=0)
-            return
-        delivery = Delivery(
-            message_id=decoded.message_id,
-            event_name=decoded.event.event_name,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=None if record.key is None else as_text(record.key),
-            headers=headers,
+    async def start(self) -> None:
+        """Join the group (FastStream's part), then fetch and settle records."""
+        await super().start()
+        assert self.consumer is not None  # set by the start above
+        self._events = EventConsumer(
+            _KafkaTransport(self.consumer),
+            self.pipeline,
+            max_buffered=self.max_buffered,
+            stop_timeout=self._graceful_timeout,
         )
-        error = await self.handle(delivery, decoded.event)
-        if error is not None:
-            await self.dead_letter(record, error, attempts=self.retry.attempts)
+        self._events.start()
 
-    async def handle(self, delivery: Delivery, event: AnyEvent) -> Exception | None:
-        """Try the event up to `retry.attempts` times; return the last error, if all failed."""
-        pauses = self.retry.delays()
-        while True:
-            try:
-                await self.handle_once(delivery, event)
-            except Exception as error:
-                pause = next(pauses, None)
-                if pause is None:
-                    if not self.retry.is_transient(error):
-                        return error
-                    pause = self.retry.max_delay
-                logger.warning(
-                    "handling %s %s failed, trying again in %.2fs: %s",
-                    delivery.event_name,
-                    delivery.message_id,
-                    pause,
-                    error,
-                )
-                await asyncio.sleep(pause)
-            else:
-                return None
+    async def stop(self) -> None:
+        """Let the tries in progress finish (up to the broker's `graceful_timeout`), commit,
+        then leave the group."""
+        self.running = False
+        events, self._events = self._events, None
+        if events is not None:
+            await events.stop()
+        await super().stop()
 
-    async def handle_once(self, delivery: Delivery, event: AnyEvent) -> None:
-        """One try: in the transaction, when there is one, after the inbox check."""
-        if self.transaction is None:
-            await self.dispatch(delivery, event)
-            return
-        async with self.transaction() as session:
-            if self.inbox is not None and not await self.inbox.record(
-                session, self.consumer_name, delivery.message_id
-            ):
-                logger.info(
-                    "%s handled %s %s already; skipping it",
-                    self.consumer_name,
-                    delivery.event_name,
-                    delivery.message_id,
-                )
-                return
-            await self.dispatch(dataclasses.replace(delivery, session=session), event)
+    async def release(self, partitions: collections.abc.Collection[Partition]) -> None:
+        """Give up `partitions` before a rebalance moves them (see `EventConsumer.release`)."""
+        if self._events is not None:
+            await self._events.release(partitions)
 
-    async def dispatch(self, delivery: Delivery, event: AnyEvent) -> None:
-        """Run the event's handlers with `delivery` as the current delivery."""
-        mediator = self.mediator if isinstance(self.mediator, EventMediator) else self.mediator()
-        with delivering(delivery):
-            await mediator.send(event)
+    @property
+    def _graceful_timeout(self) -> float:
+        # The broker's graceful_timeout; None means FastStream does not wait at all.
+        return self._outer_config.graceful_timeout or 0.0
 
-    async def dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
-        topic = dead_letter_topic(record.topic, self.dead_letter_topic)
-        await publish_dead_letter(self.broker, topic, record, error, attempts)
+
+class _ReleaseOnRevoke(ConsumerRebalanceListener):
+    """Gives partitions up before a rebalance takes them away.
+
+    aiokafka awaits the listener's methods when they are coroutines (its base
+    class declares them plain).
+    """
+
+    subscriber: EventSubscriber | None = None
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
+        if self.subscriber is not None:
+            await self.subscriber.release([Partition(tp.topic, tp.partition) for tp in revoked])
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
+        """Nothing to do: the consumer starts each partition at its committed offset."""
+
+
+_Batches = dict[TopicPartition, list[aiokafka.ConsumerRecord[bytes, bytes]]]
+
+
+class _KafkaTransport:
+    """`cqrs.consumer.ConsumerTransport` on an aiokafka consumer in a group."""
+
+    #: How long an empty fetch waits, in milliseconds (the caller just asks again).
+    FETCH_TIMEOUT_MS = 1000
+
+    def __init__(self, consumer: aiokafka.AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+
+    async def fetch(self, max_records: int) -> list[Record]:
+        getmany = typing.cast(
+            "collections.abc.Callable[..., collections.abc.Awaitable[_Batches]]",
+            self.consumer.getmany,  # pyright: ignore[reportUnknownMemberType]
+        )
+        batches = await getmany(timeout_ms=self.FETCH_TIMEOUT_MS, max_records=max_records)
+        return [record for batch in batches.values() for record in batch]
+
+    def pause(self, partition: Partition) -> None:
+        tp = TopicPartition(*partition)
+        if tp in self.consumer.assignment():
+            self.consumer.pause(tp)  # pyright: ignore[reportUnknownMemberType]
+
+    def resume(self, partition: Partition) -> None:
+        tp = TopicPartition(*partition)
+        if tp in self.consumer.assignment():
+            self.consumer.resume(tp)  # pyright: ignore[reportUnknownMemberType]
+
+    async def commit(self, positions: collections.abc.Mapping[Partition, int]) -> None:
+        assigned = self.consumer.assignment()
+        offsets = {
+            tp: offset
+            for tp, offset in ((TopicPartition(*p), offset) for p, offset in positions.items())
+            if tp in assigned
+        }
+        if offsets:
+            await self.consumer.commit(offsets)  # pyright: ignore[reportUnknownMemberType]

@@ -5,17 +5,26 @@ KafkaAdapterError
 ├── BrokerUnavailableError   no broker answered at the bootstrap servers
 ├── PublishError             a message could not be published
 ├── LocalBrokerError         the local development broker could not start
-├── NoDeliveryError          current_delivery() outside a handler (cqrs_kafka.delivery)
-├── UndecodableRecordError   a record that is not an event we know (cqrs_kafka.decoding)
-└── DeadLetterError          a record could not be dead-lettered (cqrs_kafka.dead_letter)
+└── DeadLetterError          a record could not be dead-lettered (the consumer tries again)
 ```
+
+The consumer's other errors are cqrs-core's (`cqrs.exceptions`), which
+`cqrs_kafka` re-exports: `NoDeliveryError` (`current_delivery()` outside a
+handler) and `UndecodableRecordError` (a record that is no event we know; a
+`PermanentError`).
 """
 
 from __future__ import annotations
 
 from cqrs.exceptions import CQRSError
 
-__all__ = ("KafkaAdapterError", "BrokerUnavailableError", "PublishError", "LocalBrokerError")
+__all__ = (
+    "KafkaAdapterError",
+    "BrokerUnavailableError",
+    "PublishError",
+    "LocalBrokerError",
+    "DeadLetterError",
+)
 
 
 class KafkaAdapterError(CQRSError):
@@ -36,3 +45,13 @@ class PublishError(KafkaAdapterError):
 
 class LocalBrokerError(KafkaAdapterError):
     """The local Tansu broker could not be found, started or reached."""
+
+
+class DeadLetterError(KafkaAdapterError):
+    """A record could not be published to its dead-letter topic; the cause is chained.
+
+    The record's offset is not committed, and its partition waits while the
+    consumer tries again after a growing pause (its health turns unhealthy
+    if this lasts). Check that the dead-letter topic exists
+    (`cqrs_kafka.topics.ensure_topics`) and that the consumer may write to it.
+    """

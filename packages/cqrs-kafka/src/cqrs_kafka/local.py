@@ -103,6 +103,10 @@ class LocalKafkaBroker:
     Its output goes to `log_path` (a temporary file by default), which start-up
     errors quote. `pause` and `resume` freeze and thaw the process (SIGSTOP and
     SIGCONT), for tests of clients that must ride out a stalled broker.
+
+    `schema_registry` names a directory of JSON schemas: the broker refuses a
+    record of topic `T` whose value does not match `T.json`, read on each
+    produce. Tests use it to make a topic refuse writes and take them again.
     """
 
     def __init__(
@@ -112,11 +116,13 @@ class LocalKafkaBroker:
         host: str = "127.0.0.1",
         startup_timeout: float = 30.0,
         log_path: str | os.PathLike[str] | None = None,
+        schema_registry: str | os.PathLike[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.startup_timeout = startup_timeout
         self.log_path = pathlib.Path(log_path) if log_path is not None else _temporary_log()
+        self.schema_registry = None if schema_registry is None else pathlib.Path(schema_registry)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -149,9 +155,16 @@ class LocalKafkaBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
+        if self.schema_registry is not None:
+            # Tansu reads a file:// URL relative to its working directory.
+            command += ["--schema-registry", "file://."]
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.schema_registry,
             )
         self._wait_until_ready()
         return self

@@ -78,6 +78,7 @@ __all__ = (
     "MemoryConsumerHarness",
     "RunningConsumer",
     "DEADLINE",
+    "until",
 )
 
 #: Seconds any wait of the suite may take before the test fails.
@@ -202,7 +203,7 @@ class MemoryConsumerHarness(ConsumerHarness):
         return self.broker.position(group, topic, partition)
 
     async def records(self, topic: str, count: int) -> list[Record]:
-        await _until(lambda: len(self.broker.records(topic)) >= count, f"{count} on {topic}")
+        await until(lambda: len(self.broker.records(topic)) >= count, f"{count} on {topic}")
         return list(self.broker.records(topic)[:count])
 
     async def count(self, topic: str) -> int:
@@ -220,8 +221,9 @@ class MemoryConsumerHarness(ConsumerHarness):
 # -- helpers ------------------------------------------------------------------
 
 
-async def _until(condition: collections.abc.Callable[[], bool], what: str) -> None:
-    """Poll `condition` until it holds; fail after `DEADLINE` seconds."""
+async def until(condition: collections.abc.Callable[[], bool], what: str) -> None:
+    """Poll `condition` until it holds; fail (`AssertionError`, naming `what`) after
+    `DEADLINE` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE
     while not condition():
@@ -379,7 +381,7 @@ class ConsumerContract:
         async with harness.consume(
             topic, group=group, stop_timeout=5.0, mediator=_mediator(seen), events=_EVENTS
         ) as consumer:
-            await _until(lambda: len(seen.handled) == 3, "three events")
+            await until(lambda: len(seen.handled) == 3, "three events")
             await _until_committed(harness, group, topic, 0, 3)
 
         assert seen.order_ids() == ["o0", "o1", "o2"]
@@ -424,7 +426,7 @@ class ConsumerContract:
         async with harness.consume(
             topic, group=group, stop_timeout=5.0, mediator=_mediator(handle), events=_EVENTS
         ):
-            await _until(lambda: len(seen) == 60, "every record")
+            await until(lambda: len(seen) == 60, "every record")
             for partition in range(3):
                 await _until_committed(harness, group, topic, partition, 20)
 
@@ -518,7 +520,7 @@ class ConsumerContract:
         async with harness.consume(
             topic, group=group, stop_timeout=5.0, mediator=_mediator(seen), events=_EVENTS
         ):
-            await _until(lambda: bool(seen.handled), "the good record")
+            await until(lambda: bool(seen.handled), "the good record")
             dead = await harness.records(f"{topic}.dlq", len(bad_records))
             await _until_committed(harness, group, topic, 0, len(bad_records) + 1)
 
@@ -700,14 +702,14 @@ class ConsumerContract:
                 await _produce_order(harness, topic, "poison", partition=0)
                 await _produce_order(harness, topic, "behind", partition=0)
                 await _produce_order(harness, topic, "beside", partition=1)
-                await _until(lambda: "beside" in seen.order_ids(), "the other partition")
-                await _until(lambda: not health.healthy, "the consumer to turn unhealthy")
+                await until(lambda: "beside" in seen.order_ids(), "the other partition")
+                await until(lambda: not health.healthy, "the consumer to turn unhealthy")
                 failures = health.dead_letter_failures
                 committed_during = await harness.committed(group, topic, 0)
                 handled_during = seen.order_ids()
                 logged = [r for r in caplog.records if "could not dead-letter" in r.getMessage()]
             (dead,) = await harness.records(f"{topic}.dlq", 1)
-            await _until(lambda: health.healthy, "the consumer to turn healthy again")
+            await until(lambda: health.healthy, "the consumer to turn healthy again")
             await _until_committed(harness, group, topic, 0, 2)
 
         # Tries 0.05, 0.1, 0.2, 0.4, 0.4 ... s apart: a handful in the second it took
@@ -756,7 +758,7 @@ class ConsumerContract:
             baseline = [await latency(f"base-{n}", 1 + n % 2) for n in range(10)]
             await _produce_order(harness, topic, "stuck", partition=0)
             await _produce_order(harness, topic, "behind", partition=0)
-            await _until(lambda: stuck_tries > _FAST_RETRY.attempts, "the stuck record's retries")
+            await until(lambda: stuck_tries > _FAST_RETRY.attempts, "the stuck record's retries")
             during = [await latency(f"during-{n}", 1 + n % 2) for n in range(10)]
             behind_waited = not handled["behind"].is_set()
             outage_over.set()
@@ -831,7 +833,7 @@ class ConsumerContract:
             )
             await asyncio.wait_for(started.wait(), DEADLINE)
             stopping = asyncio.ensure_future(stack.aclose())
-            await _until(consumer.stopping, "the consumer to begin stopping")
+            await until(consumer.stopping, "the consumer to begin stopping")
             release.set()
             await asyncio.wait_for(stopping, DEADLINE)
 
