@@ -25,6 +25,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 import cqrs
+from cqrs.consumer import ConsumerHealth
 from cqrs.events import bootstrap as events_bootstrap
 from cqrs.requests import bootstrap as requests_bootstrap
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
@@ -103,6 +104,7 @@ class Inventory:
     outbox: SqlAlchemyOutboxedEventRepository
     mediator: cqrs.RequestMediator
     consumer: KafkaBroker
+    consumer_health: ConsumerHealth
 
     @contextlib.asynccontextmanager
     async def running(self) -> collections.abc.AsyncGenerator[None, None]:
@@ -126,6 +128,10 @@ class Inventory:
         """Publish the outbox's replies to Kafka until the block ends."""
         return running_relay(self.outbox, self.settings.kafka_bootstrap_servers)
 
+    async def consumer_healthy(self) -> bool:
+        """Health probe: the command consumer gets on with its records."""
+        return self.consumer_health.healthy
+
     def _lifespan(self, _app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
         return self.running()
 
@@ -136,6 +142,7 @@ class Inventory:
             {
                 "database": lambda: database_answers(self.engine),
                 "broker": lambda: self.consumer.ping(timeout=BROKER_PING_TIMEOUT),
+                "consumer": self.consumer_healthy,
             },
             lifespan=self._lifespan,
         )
@@ -148,6 +155,7 @@ def build(settings: Settings, topics: Topics | None = None) -> Inventory:
     engine = create_engine(settings.database_url)
     schema = Schema()
     outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine), schema=schema)
+    consumer_health = ConsumerHealth()
     return Inventory(
         settings=settings,
         topics=topics,
@@ -161,7 +169,9 @@ def build(settings: Settings, topics: Topics | None = None) -> Inventory:
             outbox,
             schema,
             topics,
+            consumer_health,
         ),
+        consumer_health=consumer_health,
     )
 
 

@@ -233,11 +233,11 @@ async def test_health_follows_the_broker(sqlite_url: str) -> None:
             await inventory.consumer.stop()
     assert (healthy.status_code, healthy.json()) == (
         200,
-        {"status": "ok", "database": "ok", "broker": "ok"},
+        {"status": "ok", "database": "ok", "broker": "ok", "consumer": "ok"},
     )
     assert (paused.status_code, paused.json()) == (
         503,
-        {"status": "unavailable", "database": "ok", "broker": "unavailable"},
+        {"status": "unavailable", "database": "ok", "broker": "unavailable", "consumer": "ok"},
     )
     assert back.status_code == 200
 
@@ -246,3 +246,14 @@ async def test_health_is_503_when_no_broker_was_ever_reached(sqlite_url: str) ->
     async with client_of(inventory_on(sqlite_url)) as client:
         response = await client.get("/health")
     assert (response.status_code, response.json()["broker"]) == (503, "unavailable")
+
+
+async def test_health_is_503_naming_the_consumer_when_it_cannot_get_past_a_record(
+    sqlite_url: str,
+) -> None:
+    inventory = inventory_on(sqlite_url)
+    inventory.consumer_health.unhealthy_after = 0.0
+    inventory.consumer_health.trouble("dead-letter inventory.commands[0]@3", "the topic refuses")
+    async with client_of(inventory) as client:
+        response = await client.get("/health")
+    assert (response.status_code, response.json()["consumer"]) == (503, "unavailable")

@@ -28,6 +28,7 @@ from di.dependent import Dependent
 from faststream.kafka import KafkaBroker
 
 import cqrs
+from cqrs.consumer import ConsumerHealth
 from cqrs.container.di import DIContainer
 from cqrs.events import bootstrap as events_bootstrap
 from cqrs.requests import bootstrap as requests_bootstrap
@@ -81,6 +82,8 @@ class Orders:
     recovery: SagaRecoveryWorker
     #: The FastStream broker with the reply consumer (started by `running`).
     broker: KafkaBroker
+    #: How the reply consumer gets on with its records.
+    consumer_health: ConsumerHealth
 
     async def database_answers(self) -> bool:
         """Health probe: the database runs a query."""
@@ -90,6 +93,10 @@ class Orders:
     async def broker_answers(self) -> bool:
         """Health probe: the Kafka cluster answers the consumer's broker."""
         return await self.broker.ping(timeout=BROKER_PING_TIMEOUT)
+
+    async def consumer_healthy(self) -> bool:
+        """Health probe: the reply consumer gets on with its records."""
+        return self.consumer_health.healthy
 
 
 def build(settings: Settings, *, database: Database | None = None) -> Orders:
@@ -120,7 +127,7 @@ def build(settings: Settings, *, database: Database | None = None) -> Orders:
     )
     events = events_bootstrap.bootstrap(di_container=container, events_mapper=_map_replies)
     broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=logger)
-    subscribe_replies(broker, events)
+    replies = subscribe_replies(broker, events)
     return Orders(
         settings=settings,
         database=database,
@@ -139,6 +146,7 @@ def build(settings: Settings, *, database: Database | None = None) -> Orders:
             lease=SAGA_LEASE,
         ),
         broker=broker,
+        consumer_health=replies.health,
     )
 
 
@@ -176,7 +184,11 @@ def create_app(
 
     return http.create_app(
         orders.requests,
-        probes={"database": orders.database_answers, "broker": orders.broker_answers},
+        probes={
+            "database": orders.database_answers,
+            "broker": orders.broker_answers,
+            "consumer": orders.consumer_healthy,
+        },
         lifespan=lifespan,
         stopping=stopping,
     )

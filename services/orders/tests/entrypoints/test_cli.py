@@ -116,7 +116,7 @@ async def test_serve_announces_itself_serves_and_stops_cleanly(
             health = await client.get("/health")
             assert (health.status_code, health.json()) == (
                 200,
-                {"status": "ok", "database": "ok", "broker": "ok"},
+                {"status": "ok", "database": "ok", "broker": "ok", "consumer": "ok"},
             )
             placed = await client.post("/orders", json=ORDER)
             assert placed.status_code == 202

@@ -4,10 +4,12 @@ Each command is handled once per message id (the inbox), in a transaction
 that commits the inbox record, the stock change and the reply together;
 failures are retried, then the record goes to `inventory.commands.dlq`. A
 command without a readable order id cannot be decoded (nor answered): it
-goes to the dead-letter topic too (`inventory.adapters.messages.COMMANDS`).
+goes to the dead-letter topic at once (`inventory.adapters.messages.COMMANDS`).
+The consumer reports what it cannot get past to `health` (`GET /health`).
 
 ```
-consumer = create_consumer("localhost:9092", mediator, outbox, schema, Topics())
+health = ConsumerHealth()
+consumer = create_consumer("localhost:9092", mediator, outbox, schema, Topics(), health)
 await consumer.start()  # in the app's lifespan; consumer.stop() on shutdown
 ```
 """
@@ -19,6 +21,7 @@ import typing
 from faststream.kafka import KafkaBroker
 
 import cqrs
+from cqrs.consumer import ConsumerHealth
 from cqrs_kafka.consumer import ConsumerRetry, subscribe_events
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
@@ -39,6 +42,7 @@ def create_consumer(
     outbox: SqlAlchemyOutboxedEventRepository,
     schema: Schema,
     topics: Topics,
+    health: ConsumerHealth,
 ) -> KafkaBroker:
     """A FastStream `KafkaBroker` (not started) feeding the commands topic to `mediator`.
 
@@ -56,5 +60,6 @@ def create_consumer(
         inbox=SqlAlchemyInbox(schema),
         retry=COMMAND_RETRY,
         dead_letter_topic=topics.commands_dead_letter,
+        health=health,
     )
     return broker

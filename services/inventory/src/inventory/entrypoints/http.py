@@ -4,7 +4,7 @@
 |-----------------------------|-----------------------------------------------------------|
 | `POST /stock/{sku}/restock` | body `{"quantity": n}`: adds n units, returns the level  |
 | `GET /stock/{sku}`          | the level `{"sku", "available", "reserved"}`; 404 if unknown |
-| `GET /health`               | 200 when the database and the broker answer, else 503     |
+| `GET /health`               | 200 when every probe answers, else 503 (see below)        |
 
 Every error is an RFC 9457 problem (`servicekit`): 422 for a request that
 breaks the contract (`inventory.application.contract`, in the OpenAPI
@@ -12,6 +12,10 @@ document) or a value the database refuses, 404 for an unknown sku, 409 for a
 restock past the most a sku holds, 413 for a body over `MAX_BODY_BYTES`, 415
 for one that is not JSON, 503 when the database does not answer and 500 for
 anything else; never a stack trace (the error is logged).
+
+`GET /health` names each probe "ok" or "unavailable": the database, the
+broker, and the command consumer (unhealthy while a trouble it cannot get
+past lasts, such as a dead-letter topic that refuses records).
 
 ```
 app = create_app(mediator, {"database": database_probe, "broker": broker_probe})

@@ -23,12 +23,11 @@ import contextlib
 import typing
 
 from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import DefaultSubscriber
 
 from cqrs.events.mediator import EventMediator
 from cqrs.outbox.relay import OutboxRelay
 from cqrs_kafka.broker import KafkaMessageBroker
-from cqrs_kafka.consumer import ConsumerRetry, subscribe_events
+from cqrs_kafka.consumer import ConsumerRetry, EventSubscriber, subscribe_events
 from cqrs_kafka.producer import kafka_producer_factory
 from cqrs_kafka.topics import ensure_topics
 from orders.adapters.database import Database
@@ -59,8 +58,9 @@ async def create_topics(bootstrap_servers: str) -> None:
     await ensure_topics(bootstrap_servers, TOPICS)
 
 
-def subscribe_replies(broker: KafkaBroker, mediator: EventMediator) -> DefaultSubscriber:
+def subscribe_replies(broker: KafkaBroker, mediator: EventMediator) -> EventSubscriber:
     """Consume `inventory.replies` into `mediator`; failing replies go to its `.dlq`.
+    The subscriber's `health` tells whether it gets on with its records.
 
     No inbox, and no transaction around the handlers: the saga ignores a reply
     it no longer waits for, so a redelivered one is harmless already, and
