@@ -52,6 +52,7 @@ from cqrs.exceptions import (
     FallbackTypeMismatchError,
     InvalidBindingError,
     MissingDependencyError,
+    PermanentError,
     PythonCqrsInstalledError,
     RequestHandlerNotFoundError,
 )
@@ -184,6 +185,7 @@ __all__ = (
     "RequestHandlerNotFoundError",
     "EventHandlingError",
     "EventTooLargeError",
+    "PermanentError",
     "MissingDependencyError",
     "PythonCqrsInstalledError",
     "__version__",

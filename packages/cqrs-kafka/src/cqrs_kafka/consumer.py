@@ -60,6 +60,7 @@ from faststream.kafka.subscriber.config import (
 from faststream.kafka.subscriber.specification import KafkaSubscriberSpecification
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.middlewares import AckPolicy
+from typing_extensions import TypeVar
 
 from cqrs.consumer.dead_letter import DeadLetterRetry
 from cqrs.consumer.decoding import EventTypes
@@ -82,6 +83,8 @@ __all__ = (
     "current_delivery",
     "subscribe_events",
 )
+
+SessionT = TypeVar("SessionT", default=typing.Any)
 
 _DEFAULT_RETRY = ConsumerRetry()
 _DEFAULT_DEAD_LETTER_RETRY = DeadLetterRetry()
@@ -121,8 +124,8 @@ def subscribe_events(
     group_id: str,
     mediator: EventMediator | collections.abc.Callable[[], EventMediator],
     events: EventTypes = (),
-    transaction: Transaction[typing.Any] | None = None,
-    inbox: InboxRepository[typing.Any] | None = None,
+    transaction: Transaction[SessionT] | None = None,
+    inbox: InboxRepository[SessionT] | None = None,
     retry: ConsumerRetry = _DEFAULT_RETRY,
     dead_letter_topic: str | None = None,
     dead_letter_retry: DeadLetterRetry = _DEFAULT_DEAD_LETTER_RETRY,
@@ -151,7 +154,7 @@ def subscribe_events(
     if not topics:
         raise ConfigurationError("subscribe_events needs at least one topic to consume.")
     _check_options(options)
-    pipeline = EventPipeline[typing.Any](
+    pipeline = EventPipeline[SessionT](
         mediator=mediator,
         dead_letters=KafkaDeadLetters(broker),
         consumer_name=group_id if consumer_name is None else consumer_name,

@@ -1,7 +1,9 @@
 """Test support: in-memory ports, a fake clock, a saga harness and storage contracts.
 
 `cqrs.testing.saga_storage` holds the contract suite every saga storage must
-pass; it needs pytest and pytest-asyncio, so it is imported on its own.
+pass, and `cqrs.testing.consumer` the one every consumer transport (broker
+adapter) must pass; they need pytest and pytest-asyncio, so each is imported
+on its own.
 """
 
 from cqrs.outbox.memory import MemoryOutbox

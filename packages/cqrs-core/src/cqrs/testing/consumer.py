@@ -264,6 +264,27 @@ async def _produce_order(
     return event.event_id
 
 
+def _consuming(
+    harness: ConsumerHarness,
+    topic: str,
+    group: str,
+    handle: _Handle,
+    *,
+    stop_timeout: float = 5.0,
+    **pipeline: typing.Any,
+) -> contextlib.AbstractAsyncContextManager[RunningConsumer]:
+    """`harness.consume` with a mediator whose one handler of the order event calls
+    `handle`, and the order event to decode."""
+    return harness.consume(
+        topic,
+        group=group,
+        stop_timeout=stop_timeout,
+        mediator=_mediator(handle),
+        events=_EVENTS,
+        **pipeline,
+    )
+
+
 def _mediator(handle: _Handle) -> EventMediator:
     """A mediator whose one handler of the order event calls `handle`."""
 
@@ -378,9 +399,7 @@ class ConsumerContract:
         ids = [await _produce_order(harness, topic, f"o{n}") for n in range(3)]
         seen = _Seen()
 
-        async with harness.consume(
-            topic, group=group, stop_timeout=5.0, mediator=_mediator(seen), events=_EVENTS
-        ) as consumer:
+        async with _consuming(harness, topic, group, seen) as consumer:
             await until(lambda: len(seen.handled) == 3, "three events")
             await _until_committed(harness, group, topic, 0, 3)
 
@@ -423,9 +442,7 @@ class ConsumerContract:
             for partition in range(3):
                 await _produce_order(harness, topic, f"p{partition}-{n}", partition=partition)
 
-        async with harness.consume(
-            topic, group=group, stop_timeout=5.0, mediator=_mediator(handle), events=_EVENTS
-        ):
+        async with _consuming(harness, topic, group, handle):
             await until(lambda: len(seen) == 60, "every record")
             for partition in range(3):
                 await _until_committed(harness, group, topic, partition, 20)
@@ -450,12 +467,11 @@ class ConsumerContract:
             if len(sessions) < 3:
                 raise ConnectionError(f"try {len(sessions)} failed")
 
-        async with harness.consume(
+        async with _consuming(
+            harness,
             topic,
-            group=group,
-            stop_timeout=5.0,
-            mediator=_mediator(handle),
-            events=_EVENTS,
+            group,
+            handle,
             transaction=lambda: inbox.session().begin(),
             inbox=inbox,
             retry=_FAST_RETRY,
@@ -483,12 +499,11 @@ class ConsumerContract:
         await _produce_order(harness, topic, "o2")
         seen = _Seen()
 
-        async with harness.consume(
+        async with _consuming(
+            harness,
             topic,
-            group=group,
-            stop_timeout=5.0,
-            mediator=_mediator(seen),
-            events=_EVENTS,
+            group,
+            seen,
             transaction=lambda: inbox.session().begin(),
             inbox=inbox,
             consumer_name="billing",
@@ -517,9 +532,7 @@ class ConsumerContract:
         await _produce_order(harness, topic, "good")
         seen = _Seen()
 
-        async with harness.consume(
-            topic, group=group, stop_timeout=5.0, mediator=_mediator(seen), events=_EVENTS
-        ):
+        async with _consuming(harness, topic, group, seen):
             await until(lambda: bool(seen.handled), "the good record")
             dead = await harness.records(f"{topic}.dlq", len(bad_records))
             await _until_committed(harness, group, topic, 0, len(bad_records) + 1)
@@ -550,14 +563,7 @@ class ConsumerContract:
         await _produce_order(harness, topic, "next")
         seen = _Seen({"bad": _raise(error)})
 
-        async with harness.consume(
-            topic,
-            group=group,
-            stop_timeout=5.0,
-            mediator=_mediator(seen),
-            events=_EVENTS,
-            retry=retry,
-        ):
+        async with _consuming(harness, topic, group, seen, retry=retry):
             (dead,) = await harness.records(f"{topic}.dlq", 1)
             await _until_committed(harness, group, topic, 0, 2)
 
@@ -575,14 +581,7 @@ class ConsumerContract:
         await _produce_order(harness, topic, "next")
         seen = _Seen({"doomed": _raise(ValueError("the warehouse rejects doomed"))})
 
-        async with harness.consume(
-            topic,
-            group=group,
-            stop_timeout=5.0,
-            mediator=_mediator(seen),
-            events=_EVENTS,
-            retry=_FAST_RETRY,
-        ):
+        async with _consuming(harness, topic, group, seen, retry=_FAST_RETRY):
             (dead,) = await harness.records(f"{topic}.dlq", 1)
             await _until_committed(harness, group, topic, 0, 2)
 
@@ -606,14 +605,7 @@ class ConsumerContract:
 
         seen = _Seen({"o1": fail})
 
-        async with harness.consume(
-            topic,
-            group=group,
-            stop_timeout=5.0,
-            mediator=_mediator(seen),
-            events=_EVENTS,
-            retry=_FAST_RETRY,
-        ):
+        async with _consuming(harness, topic, group, seen, retry=_FAST_RETRY):
             await _until_committed(harness, group, topic, 0, 1)
 
         assert seen.calls == ["o1"] * (outage_tries + 1)
@@ -630,9 +622,7 @@ class ConsumerContract:
         await _produce_order(harness, topic, "next")
         seen = _Seen()
 
-        async with harness.consume(
-            topic, group=group, stop_timeout=5.0, mediator=_mediator(seen), events=_EVENTS
-        ) as consumer:
+        async with _consuming(harness, topic, group, seen) as consumer:
             (dead,) = await harness.records(f"{topic}.dlq", 1)
             await _until_committed(harness, group, topic, 0, 2)
             health = consumer.health.report()
@@ -660,9 +650,7 @@ class ConsumerContract:
         await _produce_order(harness, topic, "loud")
         seen = _Seen({"loud": _raise(_Permanent("sku " + "x" * 1_000_000 + " is unknown"))})
 
-        async with harness.consume(
-            topic, group=group, stop_timeout=5.0, mediator=_mediator(seen), events=_EVENTS
-        ) as consumer:
+        async with _consuming(harness, topic, group, seen) as consumer:
             (dead,) = await harness.records(f"{topic}.dlq", 1)
             await _until_committed(harness, group, topic, 0, 1)
             failures = consumer.health.dead_letter_failures
@@ -689,15 +677,7 @@ class ConsumerContract:
         retry = DeadLetterRetry(initial_delay=0.05, multiplier=2.0, max_delay=0.4)
         health = ConsumerHealth(unhealthy_after=1.0)
 
-        async with harness.consume(
-            topic,
-            group=group,
-            stop_timeout=5.0,
-            mediator=_mediator(seen),
-            events=_EVENTS,
-            dead_letter_retry=retry,
-            health=health,
-        ):
+        async with _consuming(harness, topic, group, seen, dead_letter_retry=retry, health=health):
             async with harness.refusing(f"{topic}.dlq"):
                 await _produce_order(harness, topic, "poison", partition=0)
                 await _produce_order(harness, topic, "behind", partition=0)
@@ -747,14 +727,7 @@ class ConsumerContract:
             await asyncio.wait_for(handled[order_id].wait(), DEADLINE)
             return loop.time() - produced
 
-        async with harness.consume(
-            topic,
-            group=group,
-            stop_timeout=5.0,
-            mediator=_mediator(handle),
-            events=_EVENTS,
-            retry=_FAST_RETRY,
-        ):
+        async with _consuming(harness, topic, group, handle, retry=_FAST_RETRY):
             baseline = [await latency(f"base-{n}", 1 + n % 2) for n in range(10)]
             await _produce_order(harness, topic, "stuck", partition=0)
             await _produce_order(harness, topic, "behind", partition=0)
@@ -787,9 +760,7 @@ class ConsumerContract:
                 await asyncio.Event().wait()  # until the consumer is stopped
             await first_run(event)
 
-        async with harness.consume(
-            topic, group=group, stop_timeout=0.1, mediator=_mediator(handle), events=_EVENTS
-        ):
+        async with _consuming(harness, topic, group, handle, stop_timeout=0.1):
             await asyncio.wait_for(blocked.wait(), DEADLINE)
             await _until_committed(harness, group, topic, 1, 5)
             await _until_committed(harness, group, topic, 0, 3)
@@ -798,9 +769,7 @@ class ConsumerContract:
         assert "a4" not in first_run.order_ids()
 
         second_run = _Seen()
-        async with harness.consume(
-            topic, group=group, stop_timeout=5.0, mediator=_mediator(second_run), events=_EVENTS
-        ):
+        async with _consuming(harness, topic, group, second_run):
             await _until_committed(harness, group, topic, 0, 5)
 
         assert second_run.order_ids() == ["a3", "a4"]
@@ -821,12 +790,12 @@ class ConsumerContract:
 
         async with contextlib.AsyncExitStack() as stack:
             consumer = await stack.enter_async_context(
-                harness.consume(
+                _consuming(
+                    harness,
                     topic,
-                    group=group,
+                    group,
+                    slow,
                     stop_timeout=DEADLINE,
-                    mediator=_mediator(slow),
-                    events=_EVENTS,
                     transaction=lambda: inbox.session().begin(),
                     inbox=inbox,
                 )
