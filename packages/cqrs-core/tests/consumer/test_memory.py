@@ -10,6 +10,12 @@ from cqrs.consumer.dead_letter import OMITTED_HEADER, DeadLetter
 from cqrs.consumer.memory import MemoryBroker, MemoryRecord
 from cqrs.consumer.record import Partition, text_headers
 from cqrs.exceptions import ConfigurationError, RecordRefusedError
+from cqrs.message_brokers.protocol import (
+    EVENT_NAME_HEADER,
+    MESSAGE_ID_HEADER,
+    Message,
+    MessageBroker,
+)
 
 
 def test_records_of_one_key_share_a_partition_and_offsets_count_up() -> None:
@@ -106,3 +112,20 @@ async def test_a_group_starts_where_it_committed_and_ignores_partitions_it_does_
 async def test_waiting_for_a_position_gives_up_after_its_timeout() -> None:
     with pytest.raises(TimeoutError, match="did not commit offset 1"):
         await MemoryBroker().wait_for_position("billing", "orders", 0, 1, timeout=0.05)
+
+
+async def test_a_message_sent_to_it_is_a_record_as_a_broker_adapter_writes_it() -> None:
+    broker = MemoryBroker(partitions=3)
+    message = Message("joined", "users", {"user_id": "u1"}, key="u1", headers={"trace": "t"})
+
+    await broker.send_message(message)
+
+    (record,) = broker.records("users")
+    assert record.key == b"u1"
+    assert record.value == b'{"user_id":"u1"}'
+    assert text_headers(record.headers) == {
+        MESSAGE_ID_HEADER: str(message.message_id),
+        EVENT_NAME_HEADER: "joined",
+        "trace": "t",
+    }
+    assert isinstance(broker, MessageBroker)

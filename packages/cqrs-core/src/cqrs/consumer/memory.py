@@ -4,10 +4,11 @@ letters in process memory, for unit tests and for trying a pipeline out.
 `MemoryBroker` keeps the records; `broker.transport(topics, group)` is a
 `ConsumerTransport` over them for an `EventConsumer` (one consumer per group:
 it is assigned every partition), and the broker itself is the
-`DeadLetterPublisher`. Like a real broker it has a record size limit
-(`max_record_size`, the dead letters fit it) and it can be told to refuse a
-topic's records (`refuse`), to see what a consumer does when its dead-letter
-topic cannot be written.
+`DeadLetterPublisher`. It is a `MessageBroker` too: a mediator or an outbox
+relay publishing to it writes records as a broker adapter does. Like a real
+broker it has a record size limit (`max_record_size`, the dead letters fit
+it) and it can be told to refuse a topic's records (`refuse`), to see what a
+consumer does when its dead-letter topic cannot be written.
 
 >>> import asyncio
 >>> broker = MemoryBroker(partitions=2)
@@ -30,6 +31,12 @@ import zlib
 from cqrs.consumer.dead_letter import DeadLetter, record_size
 from cqrs.consumer.record import Partition, text_headers
 from cqrs.exceptions import ConfigurationError, RecordRefusedError
+from cqrs.message_brokers.protocol import (
+    EVENT_NAME_HEADER,
+    MESSAGE_ID_HEADER,
+    Message,
+    payload_json,
+)
 
 __all__ = ("MemoryBroker", "MemoryRecord", "MemoryTransport")
 
@@ -119,6 +126,19 @@ class MemoryBroker:
         log.append(record)
         self._notify()
         return record
+
+    async def send_message(self, message: Message) -> None:
+        """Append `message` as broker adapters write it (`MessageBroker`): the payload as
+        JSON, the partition key as key, the id, the name and the message's own
+        headers as headers."""
+        value = message.body if message.body is not None else payload_json(message.payload)
+        headers = [
+            (MESSAGE_ID_HEADER, str(message.message_id).encode()),
+            (EVENT_NAME_HEADER, message.message_name.encode()),
+            *((name, text.encode()) for name, text in message.headers.items()),
+        ]
+        key = None if message.key is None else message.key.encode()
+        self.append(message.topic, value, key=key, headers=headers)
 
     def records(self, topic: str) -> list[MemoryRecord]:
         """Every record of `topic`, partition by partition, each in offset order."""
