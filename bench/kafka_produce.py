@@ -15,8 +15,9 @@ it. A fresh topic with `--partitions` partitions takes the records.
 * send_message `asyncio.gather` of one `send_message` per event, against the
                same raw loop (informational: every event is its own task).
 * consume      (informational) `--consume` records read in a new consumer group
-               through `cqrs_kafka.consumer.subscribe_events` (FastStream,
-               decoding, `EventMediator`, an offset commit per record), against
+               through `cqrs_kafka.consumer.subscribe_events` (cqrs.consumer's
+               pipeline: batches fetched, a worker per partition, decoding,
+               `EventMediator`, offsets committed in batches), against
                a hand-written aiokafka consumer: `getmany`, `json.loads` and
                `from_dict` into the same event class, the same handler called
                directly, a commit after each `getmany` batch; and against the
