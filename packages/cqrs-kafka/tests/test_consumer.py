@@ -345,6 +345,10 @@ def test_no_topics_and_a_consumer_name_the_inbox_cannot_store_are_refused_at_onc
     inbox = MemoryInbox()
     with pytest.raises(ConfigurationError, match="at least one topic"):
         subscribe_events(KafkaBroker(), group_id="g", mediator=mediator_for(Recorder()))
+    with pytest.raises(ConfigurationError, match="max_buffered >= 2"):
+        subscribe_events(
+            KafkaBroker(), "orders", group_id="g", mediator=mediator_for(Recorder()), max_buffered=1
+        )
     with pytest.raises(InvalidInboxKeyError):
         subscribe_events(
             KafkaBroker(),

@@ -245,8 +245,15 @@ class EventSubscriber(DefaultSubscriber):
     ) -> None:
         super().__init__(config, specification, calls)  # pyright: ignore[reportUnknownMemberType]
         self.pipeline = pipeline
-        self.max_buffered = max_buffered
-        self._events: EventConsumer | None = None
+        self._transport = _KafkaTransport()
+        # Built now, so that settings that cannot work fail when subscribing.
+        self._events = EventConsumer(
+            self._transport,
+            pipeline,
+            max_buffered=max_buffered,
+            # The broker's graceful_timeout; None means FastStream does not wait at all.
+            stop_timeout=self._outer_config.graceful_timeout or 0.0,
+        )
 
     @property
     def health(self) -> ConsumerHealth:
@@ -257,32 +264,19 @@ class EventSubscriber(DefaultSubscriber):
         """Join the group (FastStream's part), then fetch and settle records."""
         await super().start()
         assert self.consumer is not None  # set by the start above
-        self._events = EventConsumer(
-            _KafkaTransport(self.consumer),
-            self.pipeline,
-            max_buffered=self.max_buffered,
-            stop_timeout=self._graceful_timeout,
-        )
+        self._transport.consumer = self.consumer
         self._events.start()
 
     async def stop(self) -> None:
         """Let the tries in progress finish (up to the broker's `graceful_timeout`), commit,
         then leave the group."""
         self.running = False
-        events, self._events = self._events, None
-        if events is not None:
-            await events.stop()
+        await self._events.stop()
         await super().stop()
 
     async def release(self, partitions: collections.abc.Collection[Partition]) -> None:
         """Give up `partitions` before a rebalance moves them (see `EventConsumer.release`)."""
-        if self._events is not None:
-            await self._events.release(partitions)
-
-    @property
-    def _graceful_timeout(self) -> float:
-        # The broker's graceful_timeout; None means FastStream does not wait at all.
-        return self._outer_config.graceful_timeout or 0.0
+        await self._events.release(partitions)
 
 
 class _ReleaseOnRevoke(ConsumerRebalanceListener):
@@ -311,8 +305,8 @@ class _KafkaTransport:
     #: How long an empty fetch waits, in milliseconds (the caller just asks again).
     FETCH_TIMEOUT_MS = 1000
 
-    def __init__(self, consumer: aiokafka.AIOKafkaConsumer) -> None:
-        self.consumer = consumer
+    #: The subscriber's aiokafka consumer, once it has started.
+    consumer: aiokafka.AIOKafkaConsumer
 
     async def fetch(self, max_records: int) -> list[Record]:
         getmany = typing.cast(
