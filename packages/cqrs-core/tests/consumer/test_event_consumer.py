@@ -252,3 +252,26 @@ def test_an_inbox_needs_a_transaction_and_a_consumer_name_it_can_store() -> None
 
     with pytest.raises(ConfigurationError, match="pass transaction="):
         pipeline(handle, broker, inbox=MemoryInbox())
+
+
+async def test_a_worker_ended_by_a_stray_cancellation_stops_its_partition_and_says_so() -> None:
+    broker = MemoryBroker()
+    for n in range(3):
+        append(broker, f"o{n}")
+    health = ConsumerHealth(unhealthy_after=0.0)
+    handled: list[str] = []
+
+    async def handle(event: OrderPlaced) -> None:
+        if event.payload.order_id == "o1":
+            raise asyncio.CancelledError  # not the consumer's doing
+        handled.append(event.payload.order_id)
+
+    async with EventConsumer(
+        broker.transport(["orders"], "billing"), pipeline(handle, broker, health=health)
+    ):
+        await until(lambda: not health.healthy)
+        assert "worker orders[0]" in health.report()["troubles"][0]["what"]
+        await broker.wait_for_position("billing", "orders", 0, 1)
+
+    assert handled == ["o0"]  # o1 was not passed over
+    assert broker.position("billing", "orders", 0) == 1

@@ -71,6 +71,7 @@ class _PartitionWorker:
         self.task = asyncio.get_running_loop().create_task(
             self._run(), name=f"cqrs consumer {partition.topic}[{partition.partition}]"
         )
+        self.task.add_done_callback(self._ended)
 
     def put(self, record: Record) -> None:
         self.waiting.append(record)
@@ -94,6 +95,20 @@ class _PartitionWorker:
             if not outcome.settled:
                 return
             self.consumer.settled(self.partition, record.offset + 1)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # The pipeline settles every failure itself: a worker ends before its release
+        # only on a cancellation that did not come from the consumer (a handler's stray
+        # CancelledError, the event loop closing). Its partition stops where it is, and
+        # says so; the records it holds are consumed again after a restart.
+        if self.released.is_set():
+            return
+        why = "cancelled" if task.cancelled() else repr(task.exception())
+        where = f"{self.partition.topic}[{self.partition.partition}]"
+        self.consumer.pipeline.health.trouble(
+            f"worker {where}", f"its worker ended ({why}); restart the consumer"
+        )
+        logger.error("the worker of %s ended (%s); the partition waits for a restart", where, why)
 
     def release(self) -> None:
         """Start no other record: drop those waiting, end once the try in progress ends."""
