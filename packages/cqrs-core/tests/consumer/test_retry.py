@@ -11,6 +11,7 @@ from cqrs.consumer.retry import DEFAULT_PERMANENT, ConsumerRetry, wrapped_errors
 from cqrs.exceptions import (
     ConfigurationError,
     EventHandlingError,
+    EventTooLargeError,
     PermanentError,
     UndecodableRecordError,
 )
@@ -49,12 +50,13 @@ def test_permanent_errors_are_found_where_they_are_wrapped() -> None:
     assert retry.permanent_error(ValueError("odd")) is None
 
 
-def test_validation_and_decoding_errors_are_permanent_by_default() -> None:
+def test_validation_decoding_and_oversized_event_errors_are_permanent_by_default() -> None:
     retry = ConsumerRetry()
     error = validation_error()
 
     assert retry.permanent_error(error) is error
     assert retry.permanent_error(UndecodableRecordError("not JSON")) is not None
+    assert retry.permanent_error(EventTooLargeError("order_placed", 2_000_000, 1_000_000))
 
 
 def test_a_handlers_own_exception_with_the_report_attached_is_walked() -> None:

@@ -5,7 +5,8 @@ A failure is one of three kinds:
 - permanent: retrying cannot fix it. The record goes to the dead-letter
   topic on the first try, so it holds up its partition for one try only.
   `PermanentError` (which `UndecodableRecordError` is), pydantic's
-  `ValidationError`, and the types given as `permanent`.
+  `ValidationError`, `EventTooLargeError` (the handler stages an event no
+  broker would take), and the types given as `permanent`.
 - transient: "not now" rather than "never", an outage of a database or a
   network. `ConnectionError` and `TimeoutError`, or the types given as
   `transient`. Retried every `max_delay` seconds until the outage ends, never
@@ -42,7 +43,12 @@ import typing
 import pydantic
 
 from cqrs.backoff import exponential_delays
-from cqrs.exceptions import ConfigurationError, EventHandlingError, PermanentError
+from cqrs.exceptions import (
+    ConfigurationError,
+    EventHandlingError,
+    EventTooLargeError,
+    PermanentError,
+)
 
 __all__ = (
     "ConsumerRetry",
@@ -52,7 +58,11 @@ __all__ = (
 )
 
 #: Errors no retry can fix, by default.
-DEFAULT_PERMANENT: tuple[type[BaseException], ...] = (PermanentError, pydantic.ValidationError)
+DEFAULT_PERMANENT: tuple[type[BaseException], ...] = (
+    PermanentError,
+    pydantic.ValidationError,
+    EventTooLargeError,
+)
 #: Errors of an outage, by default (`asyncio.TimeoutError` is `TimeoutError` from 3.11 on).
 DEFAULT_TRANSIENT: tuple[type[BaseException], ...] = (
     ConnectionError,
