@@ -69,6 +69,14 @@ def test_a_handlers_own_exception_with_the_report_attached_is_walked() -> None:
     assert ConsumerRetry().permanent_error(first) is second
 
 
+def test_a_report_raised_by_a_handler_is_walked_with_the_report_attached_to_it() -> None:
+    root = OutOfStock("sku-4")
+    raised = failed(root)  # a handler's own EventHandlingError...
+    raised.event_handling_error = failed(raised)  # type: ignore[attr-defined]  # ...reported
+
+    assert ConsumerRetry().permanent_error(raised) is root
+
+
 def test_exception_groups_are_walked() -> None:
     group_type = getattr(builtins, "ExceptionGroup", None)  # built in from Python 3.11
     if group_type is None:

@@ -141,11 +141,11 @@ def wrapped_errors(error: BaseException) -> collections.abc.Iterator[BaseExcepti
         yield current
         if current.__cause__ is not None:
             pending.append(current.__cause__)
-        # The report is the error itself, or attached to the first handler's exception
-        # when the mediator raises that exception instead.
-        report = getattr(current, "event_handling_error", current)
-        if isinstance(report, EventHandlingError):
-            pending.extend(failure[2] for failure in report.failures)
+        # The report of failed handlers: the error itself, or attached to the first
+        # handler's exception when the mediator raises that exception instead.
+        for report in (current, getattr(current, "event_handling_error", None)):
+            if isinstance(report, EventHandlingError):
+                pending.extend(failure[2] for failure in report.failures)
         # Exception groups, built in (3.11+) or from the `exceptiongroup` backport.
         members: object = getattr(current, "exceptions", None)
         if isinstance(members, tuple):
