@@ -589,6 +589,7 @@ class ConsumerContract:
         assert seen.calls == ["doomed", "doomed", "doomed", "next"]
         headers = _headers(dead)
         assert headers[ATTEMPTS_HEADER] == "3"
+        assert headers[ERROR_HEADER] == "builtins.ValueError"  # the handler's own error
         assert "the warehouse rejects doomed" in headers[REASON_HEADER]
         assert headers[EVENT_NAME_HEADER] == _EVENT_NAME
 
