@@ -134,21 +134,25 @@ class SqlAlchemySagaStorage:
         )
         async with self._session_factory.begin() as session:
             if await _changed(session, update) == 0:
-                raise await self._refusal(session, saga_id, current_version)
+                raise await self._refusal(session, saga_id, f"a write at version {current_version}")
         return current_version + 1
 
     async def update_status(
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
-        """Set the status (and the error, when given); a final status releases the claim."""
+        """Set the status (and the error, when given); a final status releases the claim.
+
+        A resolved saga keeps its status (`SagaConcurrencyError`).
+        """
+        saga = self._saga
         update = (
-            self._saga.update()
-            .where(self._saga.c.id == saga_id)
+            saga.update()
+            .where(saga.c.id == saga_id, saga.c.status != SagaStatus.RESOLVED.value)
             .values(updated_at=self._clock(), **_status_values(status, error))
         )
         async with self._session_factory.begin() as session:
             if await _changed(session, update) == 0:
-                raise SagaNotFoundError(saga_id)
+                raise await self._refusal(session, saga_id, f"a move to {status.value}")
 
     async def log_step(
         self,
@@ -204,7 +208,7 @@ class SqlAlchemySagaStorage:
         )
         async with self._session_factory.begin() as session:
             if await _changed(session, update) == 0:
-                raise await self._refusal(session, saga_id, current_version)
+                raise await self._refusal(session, saga_id, f"a write at version {current_version}")
             await session.execute(log)
             await self._stage(session, messages, now)
         return current_version + 1
@@ -315,10 +319,9 @@ class SqlAlchemySagaStorage:
         if (await session.execute(query)).first() is None:
             raise SagaNotFoundError(saga_id)
 
-    async def _refusal(
-        self, session: AsyncSession, saga_id: uuid.UUID, current_version: int
-    ) -> Exception:
-        """Why a fenced UPDATE matched no row: the saga is unknown, moved on or finished."""
+    async def _refusal(self, session: AsyncSession, saga_id: uuid.UUID, refused: str) -> Exception:
+        """Why a fenced UPDATE (`refused`, as the error will say) matched no row: the saga
+        is unknown, moved on or finished."""
         saga = self._saga
         query = sa.select(saga.c.version, saga.c.status).where(saga.c.id == saga_id)
         row = (await session.execute(query)).mappings().one_or_none()
@@ -326,7 +329,7 @@ class SqlAlchemySagaStorage:
             return SagaNotFoundError(saga_id)
         return SagaConcurrencyError(
             f"saga {saga_id} moved on (version {row['version']}, status {row['status']}); "
-            f"a write at version {current_version} was refused"
+            f"{refused} was refused"
         )
 
     async def _stage(

@@ -7,7 +7,8 @@ CQRSError
     ├── SagaAlreadyExistsError   create_saga of an id that exists
     ├── SagaConcurrencyError     another worker holds the saga, or its version moved
     ├── SagaTypeMismatchError    the stored saga is of another class than the one given
-    └── SagaStepTimeoutError     a messaging step got no reply before its deadline
+    ├── SagaStepTimeoutError     a messaging step got no reply before its deadline
+    └── SagaNotRetriableError    an operator's retry of a saga there is nothing to run for
 ```
 """
 
@@ -24,6 +25,7 @@ __all__ = (
     "SagaConcurrencyError",
     "SagaTypeMismatchError",
     "SagaStepTimeoutError",
+    "SagaNotRetriableError",
 )
 
 
@@ -72,3 +74,9 @@ class SagaStepTimeoutError(SagaError, TimeoutError):
     The saga compensates, the timed-out step included: its command may have
     been carried out even though no reply came.
     """
+
+
+class SagaNotRetriableError(SagaError):
+    """An operator asked to retry a saga that cannot be run now: it is finished, it
+    waits for a reply within its deadline, or the worker asked does not know its
+    class. The message says which; nothing was run."""

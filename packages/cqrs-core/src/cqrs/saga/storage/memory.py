@@ -39,6 +39,7 @@ __all__ = ("MemorySagaStorage",)
 _FINAL: typing.Final = frozenset(status for status in SagaStatus if status.is_final)
 # A module constant: reading a member off the enum class costs an attribute lookup per write.
 _PENDING: typing.Final = SagaStatus.PENDING
+_RESOLVED: typing.Final = SagaStatus.RESOLVED
 _Entry = tuple[str, SagaStepAction, SagaStepStatus, datetime.datetime, "str | None"]
 
 
@@ -134,6 +135,10 @@ class MemorySagaStorage:
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
         record = self._record(saga_id)
+        if record.status is _RESOLVED:
+            raise SagaConcurrencyError(
+                f"saga {saga_id} was resolved by an operator; it may not become {status.value}"
+            )
         self._set_status(record, status)
         if error is not None:
             record.error = error
