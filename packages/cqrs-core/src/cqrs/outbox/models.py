@@ -12,11 +12,17 @@ __all__ = ("OutboxStatus", "OutboxedEvent")
 
 
 class OutboxStatus(str, enum.Enum):
-    """Delivery state of an outbox row."""
+    """Delivery state of an outbox row.
+
+    `pending` rows wait for the relay, which makes them `published`, or `dead`
+    after too many failed attempts. An operator replays a dead row (pending
+    again) or `discarded` it: kept, never published.
+    """
 
     PENDING = "pending"
     PUBLISHED = "published"
     DEAD = "dead"
+    DISCARDED = "discarded"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

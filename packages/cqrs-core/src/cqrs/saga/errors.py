@@ -8,7 +8,8 @@ CQRSError
     ├── SagaConcurrencyError     another worker holds the saga, or its version moved
     ├── SagaTypeMismatchError    the stored saga is of another class than the one given
     ├── SagaStepTimeoutError     a messaging step got no reply before its deadline
-    └── SagaNotRetriableError    an operator's retry of a saga there is nothing to run for
+    ├── SagaNotRetriableError    an operator's retry of a saga there is nothing to run for
+    └── SagaNotResolvableError   an operator's resolve of a saga that is finished already
 ```
 """
 
@@ -26,6 +27,7 @@ __all__ = (
     "SagaTypeMismatchError",
     "SagaStepTimeoutError",
     "SagaNotRetriableError",
+    "SagaNotResolvableError",
 )
 
 
@@ -80,3 +82,8 @@ class SagaNotRetriableError(SagaError):
     """An operator asked to retry a saga that cannot be run now: it is finished, it
     waits for a reply within its deadline, or the worker asked does not know its
     class. The message says which; nothing was run."""
+
+
+class SagaNotResolvableError(SagaError):
+    """An operator asked to resolve a saga that is finished already (`completed`,
+    `failed` or `resolved`); nothing was written."""
