@@ -7,6 +7,8 @@
 - `subscribe_events` registers a FastStream subscriber that decodes records
   into events for the `EventMediator`, with an inbox, retries, a dead-letter
   topic and offsets committed only after the handler's transaction.
+- `KafkaDeadLetterAdmin` lists dead letters and replays them to their
+  original topics (`cqrs.admin.DeadLetterAdmin`), recording each replay.
 - `LocalKafkaBroker` (`cqrs_kafka.local`) runs a local Kafka-protocol broker
   for development and tests; `cqrs_kafka.testing` has pytest fixtures on it.
 
@@ -23,6 +25,7 @@ from cqrs_kafka.consumer import (
     subscribe_events,
 )
 from cqrs_kafka.dead_letter import DeadLetterError
+from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.decoding import UndecodableRecordError
 from cqrs_kafka.errors import (
     BrokerUnavailableError,
@@ -50,4 +53,5 @@ __all__ = (
     "NoDeliveryError",
     "UndecodableRecordError",
     "DeadLetterError",
+    "KafkaDeadLetterAdmin",
 )
