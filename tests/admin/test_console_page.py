@@ -11,7 +11,6 @@ import dataclasses
 import socket
 import threading
 import time
-import uuid
 
 import pytest
 import uvicorn
@@ -24,13 +23,11 @@ from selenium.webdriver.support.ui import WebDriverWait
 from cqrs.admin.dead_letters import DeadLetterId, RawRecord
 from cqrs.admin.memory import MemoryDeadLetters
 from cqrs.admin.saga_admin import SagaAdmin
-from cqrs.container.di import DIContainer
 from cqrs.outbox.memory import MemoryOutbox
-from cqrs.saga.execution import CompensationPolicy, SagaRunner
 from cqrs.saga.models import SagaStatus
 from cqrs.saga.recovery import SagaRecoveryWorker
 from cqrs.saga.storage.memory import MemorySagaStorage
-from cqrs.testing.saga_admin import LabelPrinterDown, ParcelContext, ParcelSaga, Weigh
+from cqrs.testing.saga_admin import ParcelContext, ParcelSaga, leave_compensation_failed
 from cqrs_admin import BearerTokens, admin_router
 
 TOKEN = "alice-9f2c5e71d04b88aa71d0"
@@ -48,21 +45,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-async def _compensation_failed(storage: MemorySagaStorage) -> uuid.UUID:
-    saga_id = uuid.uuid4()
-    Weigh.scale_down = True
-    try:
-        runner = SagaRunner(
-            ParcelSaga, DIContainer(), storage, compensation=CompensationPolicy(attempts=1)
-        )
-        with pytest.raises(LabelPrinterDown):
-            async for _ in runner.stream(ParcelContext(), saga_id):
-                pass
-    finally:
-        Weigh.scale_down = False
-    return saga_id
 
 
 def _keep(dead_letters: MemoryDeadLetters, offset: int) -> DeadLetterId:
@@ -159,7 +141,7 @@ def test_the_page_lists_a_dead_letter_and_replays_it_after_confirmation(
 
 
 def test_a_saga_is_resolved_only_with_a_reason(console: Console, browser: webdriver.Chrome) -> None:
-    saga_id = asyncio.run(_compensation_failed(console.storage))
+    saga_id = asyncio.run(leave_compensation_failed(console.storage))
     browser.get(f"{console.url}#token={TOKEN}")
     row = WebDriverWait(browser, WAIT).until(lambda _: _row(browser, "saga-list", str(saga_id)))
     assert row is not None

@@ -17,16 +17,16 @@ from importlib import metadata
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from cqrs.container.di import DIContainer
 from cqrs.message_brokers.protocol import Message
-from cqrs.outbox.relay import OutboxRelay, RetryPolicy
-from cqrs.saga.execution import CompensationPolicy, SagaRunner
+from cqrs.saga.execution import CompensationPolicy
 from cqrs.saga.recovery import SagaRecoveryWorker
 from cqrs.saga.storage.protocol import ISagaStorage
-from cqrs.testing.saga_admin import LabelPrinterDown, ParcelContext, ParcelSaga, Weigh
+from cqrs.testing.outbox_admin import give_up_on_pending
+from cqrs.testing.saga_admin import ParcelContext, ParcelSaga, leave_compensation_failed
 from cqrs_admin.cli import main
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
+from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema, create_all
@@ -43,11 +43,6 @@ def recovery(storage: ISagaStorage) -> SagaRecoveryWorker:
         sagas={ParcelSaga.saga_name(): (ParcelSaga, ParcelContext)},
         compensation=_ONE_TRY,
     )
-
-
-class _Down:
-    async def send_message(self, message: Message) -> None:
-        raise ConnectionError("broker down")
 
 
 @pytest.fixture(scope="module")
@@ -86,36 +81,28 @@ async def _schema(url: str, *, create: bool) -> None:
 async def _dead_rows(url: str, *messages: Message) -> list[int]:
     """Write `messages`, let a relay whose broker is down kill them; their row ids."""
     engine = create_sqlite_engine(url)
-    store = SqlAlchemyOutboxStore(engine, Schema())
+    admin = SqlAlchemyOutboxAdmin(SqlAlchemyOutboxStore(engine, Schema()))
     try:
-        earlier = {row.id for row in await store.dead_rows(10_000)}
-        rows = [outbox_values(message, store.clock()) for message in messages]
+        earlier = {row.id for row in (await admin.list_dead(limit=500)).items}
+        rows = [outbox_values(message, admin.store.clock()) for message in messages]
         async with engine.begin() as connection:
             await connection.run_sync(
-                lambda sync: insert_notifying(sync, store.schema.outbox, rows)
+                lambda sync: insert_notifying(sync, admin.store.schema.outbox, rows)
             )
-        relay = OutboxRelay(store, _Down(), retry=RetryPolicy(max_attempts=1))
-        while len(dead := await store.dead_rows(10_000)) < len(earlier) + len(messages):
-            await relay.run_once()  # rows behind one of their key go on the next run
-        return [row.id for row in dead if row.id not in earlier]
+        await give_up_on_pending(admin, admin.store)
+        return [row.id for row in (await admin.list_dead(limit=500)).items if row.id not in earlier]
     finally:
         await engine.dispose()
 
 
 async def _compensation_failed(url: str) -> uuid.UUID:
     engine = create_sqlite_engine(url)
-    storage = SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
-    saga_id = uuid.uuid4()
-    Weigh.scale_down = True
     try:
-        runner = SagaRunner(ParcelSaga, DIContainer(), storage, compensation=_ONE_TRY)
-        with pytest.raises(LabelPrinterDown):
-            async for _ in runner.stream(ParcelContext(), saga_id):
-                pass
+        return await leave_compensation_failed(
+            SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
+        )
     finally:
-        Weigh.scale_down = False
         await engine.dispose()
-    return saga_id
 
 
 def _message(topic: str = "parcels", key: str = "p-1") -> Message:
@@ -264,7 +251,8 @@ def test_a_saga_is_resolved_with_a_reason_once(
     [
         (["outbox", "stats"], 2, "--database-url"),
         (["dead-letters", "list"], 2, "--bootstrap-servers"),
-        (["outbox", "dead", "--database-url", "sqlite+aiosqlite:////nonexistent/dir/x.db"], 5, ""),
+        (["outbox", "dead", "--database-url", "sqlite+aiosqlite:////nowhere/x.db"], 2, "/nowhere"),
+        (["sagas", "list", "--database-url", "postgresql+asyncpg://postgres@127.0.0.1:9/x"], 5, ""),
         (
             ["outbox", "dead", "--limit", "0", "--database-url", "sqlite+aiosqlite:///:memory:"],
             2,

@@ -11,15 +11,14 @@ import pytest
 from fastapi import FastAPI
 
 from cqrs.admin.dead_letters import RawRecord
-from cqrs.container.di import DIContainer
 from cqrs.exceptions import ConfigurationError
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.memory import MemoryOutbox
-from cqrs.outbox.relay import OutboxRelay, RetryPolicy
-from cqrs.saga.execution import CompensationPolicy, SagaRunner
+from cqrs.outbox.relay import OutboxRelay
 from cqrs.saga.models import SagaStatus
-from cqrs.testing.saga_admin import LabelPrinterDown, ParcelContext, ParcelSaga, Weigh
+from cqrs.testing.outbox_admin import give_up_on_pending
+from cqrs.testing.saga_admin import leave_compensation_failed
 from cqrs_admin import BearerTokens, NoCredentialError, admin_router
 from cqrs_admin.auth import TOKENS_ENV
 from cqrs_admin.problems import MAX_BODY_BYTES, PROBLEM_JSON
@@ -30,40 +29,18 @@ if typing.TYPE_CHECKING:
 BOB_TOKEN = "bob-77aa0c3e51f2b6d9"
 
 
-class _Down:
-    async def send_message(self, message: Message) -> None:
-        raise ConnectionError("broker down")
-
-
 def _message(topic: str = "parcels", key: str = "p-1") -> Message:
     return Message(message_name="Weighed", topic=topic, payload={"parcel_id": key}, key=key)
 
 
 async def _dead_rows(console: Console, *messages: Message) -> list[int]:
     console.outbox.stage(messages)
-    relay = OutboxRelay(console.outbox, _Down(), retry=RetryPolicy(max_attempts=1))
-    while any(topic.pending for topic in await console.outbox.stats()):
-        await relay.run_once()  # rows behind one of their key go on the next run
+    await give_up_on_pending(console.outbox, console.outbox)
     return [row.id for row in (await console.outbox.list_dead(limit=500)).items]
 
 
 async def _compensation_failed(console: Console) -> uuid.UUID:
-    Weigh.scale_down = True
-    saga_id = uuid.uuid4()
-    runner = SagaRunner(
-        ParcelSaga,
-        DIContainer(),
-        console.storage,
-        compensation=CompensationPolicy(attempts=1),
-        clock=console.clock,
-    )
-    try:
-        with pytest.raises(LabelPrinterDown):
-            async for _ in runner.stream(ParcelContext(), saga_id):
-                pass
-    finally:
-        Weigh.scale_down = False
-    return saga_id
+    return await leave_compensation_failed(console.storage, console.clock)
 
 
 def _dead_letter(console: Console, offset: int = 7) -> dict[str, object]:

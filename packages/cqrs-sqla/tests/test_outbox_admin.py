@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs.admin.outbox import OutboxAdmin
 from cqrs.message_brokers.protocol import Message
-from cqrs.outbox.relay import OutboxRelay, OutboxStore, RetryPolicy
+from cqrs.outbox.relay import OutboxStore
 from cqrs.testing.clock import FakeClock
-from cqrs.testing.outbox_admin import OutboxAdminContract
+from cqrs.testing.outbox_admin import OutboxAdminContract, give_up_on_pending
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import channel, insert_notifying
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
@@ -43,15 +43,10 @@ class TestSqlAlchemyOutboxAdmin(OutboxAdminContract):
         await _write(admin.store, messages)
 
 
-class _Down:
-    async def send_message(self, message: Message) -> None:
-        raise ConnectionError("down")
-
-
 async def _one_dead_row(engine: AsyncEngine, schema: Schema) -> SqlAlchemyOutboxAdmin:
     admin = SqlAlchemyOutboxAdmin(SqlAlchemyOutboxStore(engine, schema))
     await _write(admin.store, [Message(message_name="Weighed", topic="parcels", payload={})])
-    await OutboxRelay(admin.store, _Down(), retry=RetryPolicy(max_attempts=1)).run_once()
+    await give_up_on_pending(admin, admin.store)
     assert len((await admin.list_dead()).items) == 1
     return admin
 

@@ -118,15 +118,22 @@ class Session:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._exit.aclose()
 
-    def out(self, text: str) -> None:
-        print(text, file=sys.stdout)
-
-    def json(self, value: pydantic.BaseModel | typing.Sequence[pydantic.BaseModel]) -> None:
-        if isinstance(value, pydantic.BaseModel):
-            data: object = value.model_dump(mode="json")
+    def report(
+        self,
+        value: pydantic.BaseModel | typing.Sequence[pydantic.BaseModel],
+        for_people: typing.Callable[[], str],
+    ) -> int:
+        """Print `value` as one JSON document with `--json`, else `for_people()`; `EXIT_OK`."""
+        if self.args.json:
+            if isinstance(value, pydantic.BaseModel):
+                data: object = value.model_dump(mode="json")
+            else:
+                data = [item.model_dump(mode="json") for item in value]
+            text = json.dumps(data, indent=2, ensure_ascii=False)
         else:
-            data = [item.model_dump(mode="json") for item in value]
-        print(json.dumps(data, indent=2, ensure_ascii=False), file=sys.stdout)
+            text = for_people()
+        print(text, file=sys.stdout)
+        return EXIT_OK
 
     @property
     def actor(self) -> str:
@@ -175,6 +182,14 @@ class Session:
             )
         schema_module = _extra("cqrs_sqla.schema", "the database commands", "sqla")
         sqlite = _extra("cqrs_sqla.sqlite", "the database commands", "sqla")
+        sqlalchemy = _extra("sqlalchemy", "the database commands", "sqla")
+        parsed = sqlalchemy.make_url(url)
+        path = typing.cast("str | None", parsed.database)
+        # SQLite would create an empty database at a mistyped path, and the command would
+        # then fail on a missing table; say what is wrong instead.
+        sqlite_file = parsed.get_backend_name() == "sqlite" and path not in (None, "", ":memory:")
+        if sqlite_file and not os.path.isfile(str(path)):
+            raise UsageError(f"no SQLite database at {path}: check --database-url")
         engine = sqlite.create_sqlite_engine(url)  # any other database: a plain engine
         self._exit.push_async_callback(engine.dispose)
         return schema_module.Schema(), engine
@@ -212,29 +227,24 @@ def _when(moment: datetime.datetime | None) -> str:
     return "" if moment is None else moment.isoformat(timespec="seconds")
 
 
-def _next_page(session: Session, cursor: str | None) -> None:
-    if cursor is not None:
-        session.out(f"more: --cursor {cursor}")
+def _paged(text: str, next_cursor: str | None) -> str:
+    """A page's table, and how to ask for the next page."""
+    return text if next_cursor is None else f"{text}\nmore: --cursor {next_cursor}"
 
 
-def _audit(session: Session, entries: typing.Sequence[AuditEntry]) -> None:
-    views = [AuditEntryView.of(entry) for entry in entries]
-    if session.args.json:
-        session.json(views)
-        return
-    _audit_table(session, views)
-
-
-def _audit_table(session: Session, views: typing.Sequence[AuditEntryView]) -> None:
-    session.out(
-        table(
-            ["WHEN", "WHO", "WHAT", "ON", "WHY", "DETAILS"],
-            [
-                [_when(v.at), v.actor, v.action.value, v.target, v.reason, v.details or ""]
-                for v in views
-            ],
-        )
+def _audit_table(views: typing.Sequence[AuditEntryView]) -> str:
+    return table(
+        ["WHEN", "WHO", "WHAT", "ON", "WHY", "DETAILS"],
+        [
+            [_when(v.at), v.actor, v.action.value, v.target, v.reason, v.details or ""]
+            for v in views
+        ],
     )
+
+
+def _audit(session: Session, entries: typing.Sequence[AuditEntry]) -> int:
+    views = [AuditEntryView.of(entry) for entry in entries]
+    return session.report(views, lambda: _audit_table(views))
 
 
 async def outbox_dead(session: Session) -> int:
@@ -242,42 +252,28 @@ async def outbox_dead(session: Session) -> int:
     page = OutboxRowPage.of(
         await session.outbox().list_dead(topic=args.topic, cursor=args.cursor, limit=args.limit)
     )
-    if args.json:
-        session.json(page)
-        return EXIT_OK
-    session.out(
-        table(
-            ["ID", "TOPIC", "KEY", "EVENT", "ATTEMPTS", "LAST ERROR", "CREATED"],
-            [
-                [
-                    row.id,
-                    row.topic,
-                    row.key,
-                    row.event_name,
-                    row.attempts,
-                    row.last_error,
-                    _when(row.created_at),
-                ]
-                for row in page.items
-            ],
-        )
-    )
-    _next_page(session, page.next_cursor)
-    return EXIT_OK
+    rows = [
+        [
+            row.id,
+            row.topic,
+            row.key,
+            row.event_name,
+            row.attempts,
+            row.last_error,
+            _when(row.created_at),
+        ]
+        for row in page.items
+    ]
+    headers = ["ID", "TOPIC", "KEY", "EVENT", "ATTEMPTS", "LAST ERROR", "CREATED"]
+    return session.report(page, lambda: _paged(table(headers, rows), page.next_cursor))
 
 
 async def outbox_stats(session: Session) -> int:
     stats = [TopicStatsView.of(topic) for topic in await session.outbox().stats()]
-    if session.args.json:
-        session.json(stats)
-        return EXIT_OK
-    session.out(
-        table(
-            ["TOPIC", "PENDING", "DEAD", "OLDEST PENDING (S)"],
-            [[s.topic, s.pending, s.dead, s.oldest_pending_age_seconds] for s in stats],
-        )
+    rows = [[s.topic, s.pending, s.dead, s.oldest_pending_age_seconds] for s in stats]
+    return session.report(
+        stats, lambda: table(["TOPIC", "PENDING", "DEAD", "OLDEST PENDING (S)"], rows)
     )
-    return EXIT_OK
 
 
 async def outbox_replay(session: Session) -> int:
@@ -293,26 +289,19 @@ async def outbox_replay(session: Session) -> int:
             topic=topic, actor=session.actor, reason=args.reason, progress=bar.update
         )
         bar.finish(replayed)
-    if args.json:
-        session.json(ReplayedCount(replayed=replayed))
-    else:
-        session.out(f"replayed {replayed} dead outbox row(s)")
-    return EXIT_OK
+    return session.report(
+        ReplayedCount(replayed=replayed), lambda: f"replayed {replayed} dead outbox row(s)"
+    )
 
 
 async def outbox_discard(session: Session) -> int:
     args = session.args
     await session.outbox().discard(args.id, actor=session.actor, reason=args.reason)
-    if args.json:
-        session.json(DiscardedCount(discarded=1))
-    else:
-        session.out(f"discarded outbox row {args.id}")
-    return EXIT_OK
+    return session.report(DiscardedCount(discarded=1), lambda: f"discarded outbox row {args.id}")
 
 
 async def outbox_audit(session: Session) -> int:
-    _audit(session, await session.outbox().audit_log(limit=session.args.limit))
-    return EXIT_OK
+    return _audit(session, await session.outbox().audit_log(limit=session.args.limit))
 
 
 async def dead_letters_list(session: Session) -> int:
@@ -322,17 +311,9 @@ async def dead_letters_list(session: Session) -> int:
             topic=args.topic, cursor=args.cursor, limit=args.limit
         )
     )
-    if args.json:
-        session.json(page)
-        return EXIT_OK
-    session.out(
-        table(
-            ["KEPT AT", "FROM", "KEY", "REASON", "ATTEMPTS", "DEAD SINCE", "REPLAYED"],
-            map(_letter_row, page.items),
-        )
-    )
-    _next_page(session, page.next_cursor)
-    return EXIT_OK
+    headers = ["KEPT AT", "FROM", "KEY", "REASON", "ATTEMPTS", "DEAD SINCE", "REPLAYED"]
+    rows = [_letter_row(letter) for letter in page.items]
+    return session.report(page, lambda: _paged(table(headers, rows), page.next_cursor))
 
 
 def _letter_row(letter: DeadLetterView) -> list[object]:
@@ -359,16 +340,11 @@ async def dead_letters_replay(session: Session) -> int:
     await session.dead_letters().replay(
         where, actor=session.actor, reason=args.reason, force=args.force
     )
-    if args.json:
-        session.json(ReplayedCount(replayed=1))
-    else:
-        session.out(f"replayed dead letter {where.cursor}")
-    return EXIT_OK
+    return session.report(ReplayedCount(replayed=1), lambda: f"replayed dead letter {where.cursor}")
 
 
 async def dead_letters_audit(session: Session) -> int:
-    _audit(session, await session.dead_letters().audit_log(limit=session.args.limit))
-    return EXIT_OK
+    return _audit(session, await session.dead_letters().audit_log(limit=session.args.limit))
 
 
 async def sagas_list(session: Session) -> int:
@@ -385,51 +361,46 @@ async def sagas_list(session: Session) -> int:
     page = SagaPage.of(
         await session.sagas().list_sagas(query, cursor=args.cursor, limit=args.limit)
     )
-    if args.json:
-        session.json(page)
-        return EXIT_OK
-    session.out(
-        table(
-            ["SAGA", "NAME", "STATUS", "ERROR", "WAITS FOR", "RECOVERIES", "CREATED"],
-            [
-                [
-                    s.saga_id,
-                    s.name,
-                    s.status.value,
-                    s.error,
-                    ""
-                    if s.waiting_for is None
-                    else f"{s.waiting_for} until {_when(s.waiting_until)}",
-                    s.recovery_attempts,
-                    _when(s.created_at),
-                ]
-                for s in page.items
-            ],
-        )
-    )
-    _next_page(session, page.next_cursor)
-    return EXIT_OK
+    headers = ["SAGA", "NAME", "STATUS", "ERROR", "WAITS FOR", "RECOVERIES", "CREATED"]
+    rows = [
+        [
+            saga.saga_id,
+            saga.name,
+            saga.status.value,
+            saga.error,
+            ""
+            if saga.waiting_for is None
+            else f"{saga.waiting_for} until {_when(saga.waiting_until)}",
+            saga.recovery_attempts,
+            _when(saga.created_at),
+        ]
+        for saga in page.items
+    ]
+    return session.report(page, lambda: _paged(table(headers, rows), page.next_cursor))
 
 
 async def _show(session: Session, sagas: SagaAdmin, saga_id: uuid.UUID) -> int:
     saga = await sagas.get_saga(saga_id)
     view = SagaDetailView.with_audit(saga, await sagas.audit_log(target=saga_target(saga_id)))
-    if session.args.json:
-        session.json(view)
-        return EXIT_OK
-    session.out(f"saga {view.saga_id} ({view.name}): {view.status.value}, version {view.version}")
-    if view.error:
-        session.out(f"error: {view.error}")
-    session.out(
-        table(
-            ["STEP", "ACTION", "STATUS", "AT", "DETAILS"],
-            [[e.step, e.action.value, e.status.value, _when(e.at), e.details] for e in view.log],
+
+    def for_people() -> str:
+        lines = [f"saga {view.saga_id} ({view.name}): {view.status.value}, version {view.version}"]
+        if view.error:
+            lines.append(f"error: {view.error}")
+        lines.append(
+            table(
+                ["STEP", "ACTION", "STATUS", "AT", "DETAILS"],
+                [
+                    [e.step, e.action.value, e.status.value, _when(e.at), e.details]
+                    for e in view.log
+                ],
+            )
         )
-    )
-    if view.audit:
-        session.out("")
-        _audit_table(session, view.audit)
-    return EXIT_OK
+        if view.audit:
+            lines += ["", _audit_table(view.audit)]
+        return "\n".join(lines)
+
+    return session.report(view, for_people)
 
 
 async def sagas_show(session: Session) -> int:
@@ -454,8 +425,7 @@ async def sagas_resolve(session: Session) -> int:
 
 
 async def sagas_audit(session: Session) -> int:
-    _audit(session, await session.sagas().audit_log(limit=session.args.limit))
-    return EXIT_OK
+    return _audit(session, await session.sagas().audit_log(limit=session.args.limit))
 
 
 # -- parsing and running ---------------------------------------------------------------

@@ -41,6 +41,7 @@ from cqrs_sqla.audit import audit_entry_of, audit_query, audit_values
 from cqrs_sqla.saga_rows import (
     FINAL_STATUSES,
     log_entry_of,
+    log_query,
     log_values,
     rows_changed,
     status_values,
@@ -108,18 +109,13 @@ class SqlAlchemySagaAdmin:
 
     async def get_saga(self, saga_id: uuid.UUID) -> SagaDetail:
         """The saga with its context and step log, read in one transaction."""
-        saga, log = self._saga, self._log
+        saga = self._saga
         state = sa.select(*self._summary_columns(), saga.c.context).where(saga.c.id == saga_id)
-        history = (
-            sa.select(log.c.step_name, log.c.action, log.c.status, log.c.created_at, log.c.details)
-            .where(log.c.saga_id == saga_id)
-            .order_by(log.c.id)
-        )
         async with self._session_factory.begin() as session:
             row = (await session.execute(state)).mappings().one_or_none()
             if row is None:
                 raise SagaNotFoundError(saga_id)
-            entries = (await session.execute(history)).mappings().all()
+            entries = (await session.execute(log_query(self._log, saga_id))).mappings().all()
         return SagaDetail.of(
             _summary(row),
             typing.cast(dict[str, typing.Any], row["context"]),

@@ -32,6 +32,7 @@ __all__ = (
     "state_of",
     "log_values",
     "log_entry_of",
+    "log_query",
 )
 
 #: The `status` values of finished sagas.
@@ -119,6 +120,16 @@ def log_values(
         "details": details,
         "created_at": now,
     }
+
+
+def log_query(log: sa.Table, saga_id: uuid.UUID) -> sa.Select[typing.Any]:
+    """The step log of saga `saga_id` in write order (by the log's id, never by timestamp),
+    as rows `log_entry_of` reads."""
+    return (
+        sa.select(log.c.step_name, log.c.action, log.c.status, log.c.created_at, log.c.details)
+        .where(log.c.saga_id == saga_id)
+        .order_by(log.c.id)
+    )
 
 
 def log_entry_of(saga_id: uuid.UUID, row: sa.RowMapping) -> SagaLogEntry:

@@ -45,6 +45,7 @@ from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.saga_rows import (
     FINAL_STATUSES,
     log_entry_of,
+    log_query,
     log_values,
     rows_changed,
     state_of,
@@ -217,14 +218,8 @@ class SqlAlchemySagaStorage:
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
         """The step log in write order (by the log's id, never by timestamp)."""
-        log = self._log
-        query = (
-            sa.select(log.c.step_name, log.c.action, log.c.status, log.c.created_at, log.c.details)
-            .where(log.c.saga_id == saga_id)
-            .order_by(log.c.id)
-        )
         async with self._session_factory.begin() as session:
-            rows = (await session.execute(query)).mappings().all()
+            rows = (await session.execute(log_query(self._log, saga_id))).mappings().all()
             if not rows:
                 await self._require(session, saga_id)
         return [log_entry_of(saga_id, row) for row in rows]

@@ -45,6 +45,7 @@ from cqrs.admin.audit import AdminAction, AuditEntry
 from cqrs.admin.paging import MAX_PAGE_SIZE
 from cqrs.admin.saga_admin import SagaAdmin
 from cqrs.admin.sagas import SagaAdminStore, SagaQuery, SagaSummary, saga_target
+from cqrs.clock import utc_now
 from cqrs.container.di import DIContainer
 from cqrs.exceptions import InvalidAdminRequestError
 from cqrs.saga.errors import (
@@ -68,7 +69,16 @@ from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.protocol import ISagaStorage
 from cqrs.testing.clock import FakeClock
 
-__all__ = ("SagaAdminContract",)
+__all__ = (
+    "SagaAdminContract",
+    "ParcelSaga",
+    "ParcelContext",
+    "Weigh",
+    "PrintLabel",
+    "LabelPrinterDown",
+    "ScaleDown",
+    "leave_compensation_failed",
+)
 
 _ACT, _COMPENSATE = SagaStepAction.ACT, SagaStepAction.COMPENSATE
 _STARTED, _COMPLETED = SagaStepStatus.STARTED, SagaStepStatus.COMPLETED
@@ -121,6 +131,27 @@ class ParcelSaga(Saga[ParcelContext]):
 
 
 _ONE_TRY = CompensationPolicy(attempts=1)
+
+
+async def leave_compensation_failed(
+    storage: ISagaStorage, clock: typing.Callable[[], datetime.datetime] = utc_now
+) -> uuid.UUID:
+    """Run a new `ParcelSaga` on `storage` while `Weigh` cannot be undone; return its id.
+
+    The saga ends `compensation_failed`, as one that needs a person: `PrintLabel`
+    failed and `Weigh`'s compensation failed too. `Weigh` works again afterwards, so
+    a retry then compensates it.
+    """
+    Weigh.scale_down = True
+    saga_id = uuid.uuid4()
+    runner = SagaRunner(ParcelSaga, DIContainer(), storage, compensation=_ONE_TRY, clock=clock)
+    try:
+        with pytest.raises(LabelPrinterDown):
+            async for _ in runner.stream(ParcelContext(), saga_id):
+                pass
+    finally:
+        Weigh.scale_down = False
+    return saga_id
 
 
 class SagaAdminContract:
@@ -191,13 +222,7 @@ class SagaAdminContract:
         return [saga.saga_id for saga in page.items]
 
     async def _compensation_failed(self, storage: ISagaStorage, clock: FakeClock) -> uuid.UUID:
-        """Run `ParcelSaga` until it ends `compensation_failed` (the scale is down)."""
-        Weigh.scale_down = True
-        saga_id = uuid.uuid4()
-        runner = SagaRunner(ParcelSaga, DIContainer(), storage, compensation=_ONE_TRY, clock=clock)
-        with pytest.raises(LabelPrinterDown):
-            async for _ in runner.stream(ParcelContext(), saga_id):
-                pass
+        saga_id = await leave_compensation_failed(storage, clock)
         assert (await storage.load_saga_state(saga_id)).status is SagaStatus.COMPENSATION_FAILED
         return saga_id
 
@@ -527,7 +552,6 @@ class SagaAdminContract:
         self, storage: ISagaStorage, admin_store: SagaAdminStore, clock: FakeClock
     ) -> None:
         saga_id = await self._compensation_failed(storage, clock)
-        Weigh.scale_down = False
         clock.advance(seconds=30)
 
         state = await self._admin(admin_store, storage, clock).retry(
@@ -552,6 +576,7 @@ class SagaAdminContract:
         self, storage: ISagaStorage, admin_store: SagaAdminStore, clock: FakeClock
     ) -> None:
         saga_id = await self._compensation_failed(storage, clock)
+        Weigh.scale_down = True  # still broken
 
         state = await self._admin(admin_store, storage, clock).retry(saga_id, actor="alice")
 
@@ -563,7 +588,6 @@ class SagaAdminContract:
         self, storage: ISagaStorage, admin_store: SagaAdminStore, clock: FakeClock
     ) -> None:
         saga_id = await self._compensation_failed(storage, clock)
-        Weigh.scale_down = False
         assert await storage.claim(saga_id, "worker-a", _LEASE)
 
         with pytest.raises(SagaConcurrencyError):
@@ -589,7 +613,6 @@ class SagaAdminContract:
         self, storage: ISagaStorage, admin_store: SagaAdminStore, clock: FakeClock
     ) -> None:
         saga_id = await self._compensation_failed(storage, clock)
-        Weigh.scale_down = False
 
         with pytest.raises(InvalidAdminRequestError):
             await self._admin(admin_store, storage, clock).retry(saga_id, actor=" ")
