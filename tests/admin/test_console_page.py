@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -95,6 +96,34 @@ def _row(browser: webdriver.Chrome, table: str, key: str) -> WebElement | None:
     return rows[0] if rows else None
 
 
+def _wait(browser: webdriver.Chrome) -> WebDriverWait[webdriver.Chrome]:
+    # The page redraws its lists every refresh: an element found a moment ago may be gone.
+    return WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def _row_text(browser: webdriver.Chrome, table: str, key: str) -> str | None:
+    """The text of the row of `table` with that key once it shows, or `None` after `WAIT`."""
+
+    def text(_: object) -> str | None:
+        row = _row(browser, table, key)
+        return None if row is None else row.text
+
+    return _wait(browser).until(text)
+
+
+def _click(browser: webdriver.Chrome, table: str, key: str, action: str) -> None:
+    """Click the `action` button of the row of `table` with that key."""
+
+    def clicked(_: object) -> bool:
+        row = _row(browser, table, key)
+        if row is None:
+            return False
+        row.find_element(By.CSS_SELECTOR, f"button.{action}").click()
+        return True
+
+    _wait(browser).until(clicked)
+
+
 def _confirm(browser: webdriver.Chrome, reason: str | None) -> None:
     dialog = browser.find_element(By.ID, "confirm")
     WebDriverWait(browser, WAIT).until(lambda _: dialog.get_attribute("open") is not None)
@@ -109,27 +138,22 @@ def test_the_page_lists_a_dead_letter_and_replays_it_after_confirmation(
     where = _keep(console.dead_letters, offset=41)
     browser.get(f"{console.url}#token={TOKEN}")
 
-    row = WebDriverWait(browser, WAIT).until(
-        lambda _: _row(browser, "dead-letter-list", where.cursor)
-    )
-    assert row is not None
-    assert "<b>no handler</b> for 'weighed'" in row.text
-    assert "parcels/0/41" in row.text
+    text = _row_text(browser, "dead-letter-list", where.cursor)
+    assert text is not None
+    assert "<b>no handler</b> for 'weighed'" in text
+    assert "parcels/0/41" in text
     assert "#token" not in browser.current_url  # the token left the address bar
 
-    row.find_element(By.CSS_SELECTOR, "button.replay").click()
+    _click(browser, "dead-letter-list", where.cursor, "replay")
     browser.find_element(By.ID, "confirm-cancel").click()  # sends nothing: see the end
-
-    row = _row(browser, "dead-letter-list", where.cursor)
-    assert row is not None
-    row.find_element(By.CSS_SELECTOR, "button.replay").click()
+    _click(browser, "dead-letter-list", where.cursor, "replay")
     _confirm(browser, "the handler is deployed")
 
     def replayed(_: object) -> bool:
         current = _row(browser, "dead-letter-list", where.cursor)
         return current is not None and "by alice" in current.text
 
-    WebDriverWait(browser, WAIT).until(replayed)
+    _wait(browser).until(replayed)
     # One replay: had the cancelled one gone out, this one would have been refused.
     assert [(record.topic, record.key) for record in console.dead_letters.replayed] == [
         ("parcels", b"p-1")
@@ -143,15 +167,13 @@ def test_the_page_lists_a_dead_letter_and_replays_it_after_confirmation(
 def test_a_saga_is_resolved_only_with_a_reason(console: Console, browser: webdriver.Chrome) -> None:
     saga_id = asyncio.run(leave_compensation_failed(console.storage))
     browser.get(f"{console.url}#token={TOKEN}")
-    row = WebDriverWait(browser, WAIT).until(lambda _: _row(browser, "saga-list", str(saga_id)))
-    assert row is not None
 
-    row.find_element(By.CSS_SELECTOR, "button.resolve").click()
+    _click(browser, "saga-list", str(saga_id), "resolve")
     _confirm(browser, None)  # no reason: the form refuses to close
     assert browser.find_element(By.ID, "confirm").get_attribute("open") is not None
     _confirm(browser, "refunded by hand")
 
-    WebDriverWait(browser, WAIT).until(lambda _: _row(browser, "saga-list", str(saga_id)) is None)
+    _wait(browser).until(lambda _: _row(browser, "saga-list", str(saga_id)) is None)
     state = asyncio.run(console.storage.load_saga_state(saga_id))
     assert (state.status, console.storage.audit[-1].reason) == (
         SagaStatus.RESOLVED,
@@ -169,7 +191,7 @@ def test_the_page_shows_what_arrives_later_without_a_reload(
 
     where = _keep(console.dead_letters, offset=7)
 
-    WebDriverWait(browser, WAIT).until(lambda _: _row(browser, "dead-letter-list", where.cursor))
+    assert _row_text(browser, "dead-letter-list", where.cursor) is not None
 
 
 def test_a_wrong_token_shows_the_refusal_and_no_data(
