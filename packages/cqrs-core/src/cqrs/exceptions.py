@@ -10,10 +10,10 @@ CQRSError
 ├── EventHandlingError            one or more event handlers failed
 ├── MissingDependencyError        (also an ImportError) an optional package is absent
 └── AdminError                    an operator's action was refused (cqrs.admin)
-    ├── InvalidAdminRequestError  (also a ValueError) a bad actor, reason, filter, cursor...
-    ├── DeadRowNotFoundError      (also a LookupError) no dead outbox row has that id
-    ├── DeadLetterNotFoundError   (also a LookupError) no dead letter is kept at that place
-    ├── DeadLetterNotReplayableError  the dead letter does not say where it came from
+    ├── InvalidAdminRequestError        (also a ValueError) bad actor, reason, cursor...
+    ├── DeadRowNotFoundError            (also a LookupError) no dead outbox row has that id
+    ├── DeadLetterNotFoundError         (also a LookupError) nothing kept at that place
+    ├── DeadLetterNotReplayableError    it does not say where it came from
     └── DeadLetterAlreadyReplayedError  a second replay, not forced
 ```
 

@@ -102,6 +102,8 @@ class ScaleDown(Exception):
 
 @dataclasses.dataclass
 class ParcelContext(SagaContext):
+    """The parcel `ParcelSaga` ships, and its weight once weighed."""
+
     parcel_id: str = "p-1"
     weight: int | None = None
 
@@ -122,11 +124,15 @@ class Weigh(SagaStepHandler[ParcelContext, int]):
 
 
 class PrintLabel(SagaStepHandler[ParcelContext, None]):
+    """Always fails (`LabelPrinterDown`), so the saga compensates `Weigh`."""
+
     async def act(self, context: ParcelContext) -> SagaStepResult[ParcelContext, None]:
         raise LabelPrinterDown("out of labels")
 
 
 class ParcelSaga(Saga[ParcelContext]):
+    """`Weigh`, then `PrintLabel`, which fails: the saga the retry tests run."""
+
     steps = (Weigh, PrintLabel)
 
 
