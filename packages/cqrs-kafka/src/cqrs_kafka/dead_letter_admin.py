@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from cqrs.admin.audit import AdminAction, AuditEntry, audit_entry
+from cqrs.admin.audit import AdminAction, AuditEntry, audit_entry, newest_first
 from cqrs.admin.checks import checked_topic
 from cqrs.admin.dead_letters import DeadLetter, DeadLetterId, after_dead_letter
 from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
@@ -211,8 +211,7 @@ class KafkaDeadLetterAdmin:
         check_page_size(limit)
         async with self._turn:
             await self._read_audit(await self._started(), await self._partitions())
-            entries = [entry for entry in reversed(self._audit) if target in (None, entry.target)]
-        return entries[:limit]
+            return newest_first(self._audit, target=target, limit=limit)
 
     async def close(self) -> None:
         """Disconnect; a later call connects again."""

@@ -27,11 +27,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import itertools
 import typing
 
 import pydantic
 
 from cqrs.admin.checks import checked_text
+from cqrs.admin.paging import check_page_size
 
 __all__ = (
     "AdminAction",
@@ -39,6 +41,7 @@ __all__ = (
     "AuditDetails",
     "audit_entry",
     "check_note",
+    "newest_first",
     "MAX_ACTOR_LENGTH",
     "MAX_REASON_LENGTH",
 )
@@ -106,3 +109,14 @@ def check_note(actor: str, reason: str | None, *, reason_required: bool = False)
     checked_text(actor, "actor", MAX_ACTOR_LENGTH)
     if reason is not None or reason_required:
         checked_text(reason or "", "reason", MAX_REASON_LENGTH)
+
+
+def newest_first(
+    entries: typing.Sequence[AuditEntry], *, target: str | None, limit: int
+) -> list[AuditEntry]:
+    """The last `limit` of `entries` (kept oldest first), newest first, all or only those
+    on `target`: `audit_log` for the stores that keep their entries in a list. Raises
+    `InvalidAdminRequestError` for a `limit` out of 1..`MAX_PAGE_SIZE`."""
+    check_page_size(limit)
+    matching = (entry for entry in reversed(entries) if target in (None, entry.target))
+    return list(itertools.islice(matching, limit))

@@ -25,7 +25,7 @@ import dataclasses
 import datetime
 import typing
 
-from cqrs.admin.audit import AdminAction, AuditEntry, audit_entry
+from cqrs.admin.audit import AdminAction, AuditEntry, audit_entry, newest_first
 from cqrs.admin.checks import checked_topic
 from cqrs.admin.dead_letters import DeadLetter, DeadLetterId, RawRecord, after_dead_letter
 from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
@@ -128,8 +128,7 @@ class MemoryDeadLetters:
         self, *, target: str | None = None, limit: int = DEFAULT_PAGE_SIZE
     ) -> list[AuditEntry]:
         """The latest replays, newest first (see `DeadLetterAdmin`)."""
-        check_page_size(limit)
-        return [entry for entry in reversed(self._audit) if target in (None, entry.target)][:limit]
+        return newest_first(self._audit, target=target, limit=limit)
 
     def _letter(self, where: DeadLetterId) -> DeadLetter:
         for letter in self._letters:

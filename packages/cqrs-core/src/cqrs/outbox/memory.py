@@ -33,7 +33,7 @@ import typing
 
 import pydantic
 
-from cqrs.admin.audit import AdminAction, AuditEntry, audit_entry, check_note
+from cqrs.admin.audit import AdminAction, AuditEntry, audit_entry, check_note, newest_first
 from cqrs.admin.checks import checked_topic
 from cqrs.admin.outbox import (
     DEFAULT_REPLAY_BATCH,
@@ -226,9 +226,7 @@ class MemoryOutbox:
         self, *, target: str | None = None, limit: int = DEFAULT_PAGE_SIZE
     ) -> list[AuditEntry]:
         """The latest outbox actions, newest first (see `OutboxAdmin`)."""
-        check_page_size(limit)
-        entries = [entry for entry in reversed(self._audit) if target in (None, entry.target)]
-        return entries[:limit]
+        return newest_first(self._audit, target=target, limit=limit)
 
     def _dead_after(self, after: int, topic: str | None, limit: int) -> list[OutboxedEvent]:
         dead = (

@@ -19,7 +19,7 @@ import datetime
 import typing
 import uuid
 
-from cqrs.admin.audit import AdminAction, AuditDetails, AuditEntry, audit_entry
+from cqrs.admin.audit import AdminAction, AuditDetails, AuditEntry, audit_entry, newest_first
 from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
 from cqrs.admin.sagas import (
     SagaDetail,
@@ -360,8 +360,7 @@ class MemorySagaStorage:
         self, *, target: str | None = None, limit: int = DEFAULT_PAGE_SIZE
     ) -> list[AuditEntry]:
         """The latest saga actions, newest first (see `SagaAdminStore`)."""
-        check_page_size(limit)
-        return [entry for entry in reversed(self.audit) if target in (None, entry.target)][:limit]
+        return newest_first(self.audit, target=target, limit=limit)
 
     @staticmethod
     def _set_status(record: _Record, status: SagaStatus) -> None:
