@@ -26,6 +26,7 @@ import datetime
 import typing
 
 from cqrs.admin.audit import AuditEntry
+from cqrs.admin.checks import MAX_TOPIC_LENGTH, checked_text
 from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page
 from cqrs.exceptions import DeadLetterNotReplayableError, InvalidAdminRequestError
 
@@ -80,8 +81,7 @@ class DeadLetterId:
     @classmethod
     def checked(cls, topic: str, partition: int, offset: int) -> DeadLetterId:
         """The id, if its parts could name a kept record; else `InvalidAdminRequestError`."""
-        if not isinstance(topic, str) or not topic or len(topic) > 249 or "\x00" in topic:
-            raise InvalidAdminRequestError(f"{topic!r} is not a topic name")
+        checked_text(topic, "topic", MAX_TOPIC_LENGTH)
         for name, number in (("partition", partition), ("offset", offset)):
             if isinstance(number, bool) or not isinstance(number, int):
                 raise InvalidAdminRequestError(f"{name} must be a whole number, not {number!r}")

@@ -104,13 +104,15 @@ class OutboxAdmin(typing.Protocol):
         batch_size: int = DEFAULT_REPLAY_BATCH,
         progress: Progress | None = None,
     ) -> int:
-        """Replay every row of `topic` (or of any topic) that is dead when the call
-        starts; return how many were replayed (0 when none).
+        """Replay the dead rows of `topic` (or of every topic); return how many were
+        replayed (0 when none: then nothing is audited either).
 
         Rows go in id order, `batch_size` per transaction, each batch with its
         own audit entry listing the row ids; `progress` is told the running
-        total after each batch. A row that dies again meanwhile is not taken a
-        second time, so the call always ends.
+        total after each batch. Each row is taken at most once per call (one
+        that dies again meanwhile waits for the next call), so the call always
+        ends. Raises `InvalidAdminRequestError` for a `batch_size` out of
+        1..`MAX_PAGE_SIZE`.
         """
         ...
 
