@@ -2,7 +2,8 @@
 
 Each service keeps its own copy of the messages it exchanges (they share no
 code). These tests fail when the copies drift apart: a message one side
-sends that the other cannot read, or a topic one side writes that the
+sends that the other cannot read, bounds (lengths, counts, ranges) that one
+side declares otherwise than the other, or a topic one side writes that the
 other does not consume.
 """
 
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import typing
 
+import pydantic
 import pytest
 
 import cqrs
 from inventory.adapters import messages as inventory_messages
 from inventory.adapters.kafka import Topics
+from inventory.domain import InvalidOrderLinesError
 from orders.adapters import messages as orders_messages
+
+SKU = "s" * 64
+LARGEST_ORDER = {"order_id": "o" * 64, "items": [{"sku": SKU, "quantity": 10_000}] * 100}
 
 NAMES = sorted(orders_messages.MESSAGES)
 
@@ -68,3 +74,62 @@ def test_what_one_side_writes_the_other_reads_back_unchanged(name: str, directio
 def test_orders_writes_and_reads_the_topics_inventory_uses() -> None:
     assert Topics().commands == orders_messages.INVENTORY_COMMANDS
     assert Topics().replies == orders_messages.INVENTORY_REPLIES
+
+
+def test_the_bounds_are_declared_in_the_schemas() -> None:
+    # Both copies could drop a bound together and still be equal: pin the bounds.
+    schema = payload_schema(orders_messages.MESSAGES["reserve_stock"])
+    item = schema["$defs"]["StockItem"]["properties"]
+
+    assert schema["properties"]["order_id"]["maxLength"] == 64
+    assert (
+        schema["properties"]["items"]["minItems"],
+        schema["properties"]["items"]["maxItems"],
+    ) == (
+        1,
+        100,
+    )
+    assert (item["sku"]["maxLength"], item["quantity"]["maximum"]) == (64, 10_000)
+    assert "pattern" in item["sku"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"order_id": "o" * 65}, id="order id too long"),
+        pytest.param({"order_id": "o\x00"}, id="NUL in the order id"),
+        pytest.param({"items": []}, id="no items"),
+        pytest.param({"items": [{"sku": SKU, "quantity": 1}] * 101}, id="too many items"),
+        pytest.param({"items": [{"sku": SKU + "s", "quantity": 1}]}, id="sku too long"),
+        pytest.param({"items": [{"sku": "t\x00a", "quantity": 1}]}, id="NUL in a sku"),
+        pytest.param({"items": [{"sku": "tea", "quantity": 10_001}]}, id="quantity too large"),
+        pytest.param({"items": [{"sku": "tea", "quantity": 0}]}, id="quantity zero"),
+        pytest.param({"items": [{"sku": "tea", "quantity": True}]}, id="quantity true"),
+    ],
+)
+def test_what_breaks_a_bound_is_refused_by_both_sides_alike(overrides: dict[str, object]) -> None:
+    payload = {**LARGEST_ORDER, **overrides}
+    wire = {"event_name": "reserve_stock", "topic": Topics().commands, "payload": payload}
+
+    for side in (orders_messages, inventory_messages):
+        with pytest.raises(pydantic.ValidationError):
+            side.MESSAGES["reserve_stock"].model_validate(wire)
+    # The inventory's consumer reads any command with an order id, and refuses the
+    # items that break the contract, so that it can answer them.
+    try:
+        incoming = inventory_messages.IncomingReserveStock.model_validate(wire)
+    except pydantic.ValidationError:
+        assert "order_id" in overrides
+    else:
+        with pytest.raises(InvalidOrderLinesError):
+            incoming.payload.lines()
+
+
+def test_the_largest_order_orders_may_send_is_one_inventory_serves() -> None:
+    sent = orders_messages.MESSAGES["reserve_stock"].model_validate(
+        {"event_name": "reserve_stock", "topic": Topics().commands, "payload": LARGEST_ORDER}
+    )
+
+    received = inventory_messages.IncomingReserveStock.from_dict(**sent.to_dict())
+
+    assert len(received.payload.lines()) == 100

@@ -2,9 +2,15 @@
 
 import importlib.util
 
-# These modules re-export cqrs-kafka and raise ImportError without it.
-collect_ignore = (
-    []
-    if importlib.util.find_spec("cqrs_kafka")
-    else ["cqrs/adapters/kafka.py", "cqrs/message_brokers/kafka.py"]
-)
+# These modules re-export an adapter distribution and raise ImportError without it.
+_REEXPORTS = {
+    "cqrs_kafka": ["cqrs/adapters/kafka.py", "cqrs/message_brokers/kafka.py"],
+    "cqrs_sqla": ["cqrs/saga/storage/sqlalchemy.py", "cqrs/outbox/sqlalchemy.py"],
+}
+
+collect_ignore = [
+    path
+    for distribution, paths in _REEXPORTS.items()
+    if not importlib.util.find_spec(distribution)
+    for path in paths
+]

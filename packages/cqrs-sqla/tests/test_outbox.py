@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import cqrs
 from cqrs.compressors.zlib import ZlibCompressor
+from cqrs.message_brokers.protocol import payload_json
+from cqrs.outbox import DEFAULT_MAX_MESSAGE_BYTES
 from cqrs.outbox.repository import UnregisteredEventError
 from cqrs.testing import registered_outbox_events
 from cqrs_sqla.encoding import decode_payload
@@ -170,6 +172,47 @@ async def test_payloads_are_compressed_when_a_compressor_is_given(
     assert row.content_encoding == "zlib"
     assert len(row.payload) < len(str(event.to_dict()))
     assert decode_payload(row.payload, row.content_encoding) == event.to_dict()
+
+
+@pytest.mark.usefixtures("business")
+async def test_an_event_above_the_size_limit_is_refused_and_never_written(
+    engine: AsyncEngine,
+    schema: Schema,
+    session_factory: async_sessionmaker[AsyncSession],
+    orders: sa.Table,
+) -> None:
+    outbox = SqlAlchemyOutboxedEventRepository(session_factory, schema=schema)
+    huge = shipped("o-" + "x" * DEFAULT_MAX_MESSAGE_BYTES)
+
+    async with outbox as session:
+        await session.execute(orders.insert().values(id="o-1"))
+        with pytest.raises(cqrs.EventTooLargeError) as raised:
+            outbox.add(session, huge, key="o-1")
+        outbox.add(session, shipped("o-1"), key="o-1")
+        await outbox.commit(session)
+
+    [row] = await outbox_rows(engine, schema)
+    assert decode_payload(row.payload, row.content_encoding)["payload"] == {"order_id": "o-1"}
+    assert raised.value.size == len(payload_json(huge.to_dict())) + len("o-1")
+    assert await count(engine, orders) == 1
+
+
+async def test_the_size_limit_is_the_payload_json_before_compression(
+    engine: AsyncEngine, schema: Schema, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    event = shipped("o-" + "x" * 2000)  # compresses to a few dozen bytes
+    size = len(payload_json(event.to_dict()))
+    outbox = SqlAlchemyOutboxedEventRepository(
+        session_factory, ZlibCompressor(), schema=schema, max_message_bytes=size
+    )
+
+    async with outbox as session:
+        outbox.add(session, event)
+        with pytest.raises(cqrs.EventTooLargeError):
+            outbox.add(session, event, key="k")
+        await outbox.commit(session)
+
+    assert len(await outbox_rows(engine, schema)) == 1
 
 
 def test_the_seed_constructor_form_works(

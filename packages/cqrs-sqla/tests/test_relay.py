@@ -19,7 +19,7 @@ from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxStatus
 from cqrs.outbox.relay import OutboxRelay, RetryPolicy
-from cqrs.testing import FakeClock
+from cqrs.testing import BatchingBroker, FakeClock
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
@@ -107,6 +107,31 @@ async def test_a_failed_row_backs_off_and_holds_back_its_key_only(
     assert await relay.run_once() == 2
     assert [m.message_name for m in broker.messages] == ["event2", "event0", "event1"]
     assert await statuses(engine, schema) == [("published", 2), ("published", 1), ("published", 1)]
+
+
+@pytest.mark.parametrize("batches", [False, True], ids=["one-by-one", "in-batches"])
+async def test_rows_held_back_behind_a_failing_row_are_not_charged(
+    engine: AsyncEngine,
+    schema: Schema,
+    clock: FakeClock,
+    store: SqlAlchemyOutboxStore,
+    batches: bool,
+) -> None:
+    ids = await write(engine, schema, clock, "a", "a", "a", "b")
+    broker = FlakyBroker()
+    broker.failing["event0"] = NO_WAIT.max_attempts - 1
+    relay = OutboxRelay(store, BatchingBroker(broker) if batches else broker, retry=NO_WAIT)
+
+    for _ in range(NO_WAIT.max_attempts - 1):
+        await relay.run_once()
+        clock.advance(seconds=60)
+    held_back = await statuses(engine, schema)
+    while await relay.run_once():
+        pass
+
+    assert held_back == [("pending", 2), ("pending", 0), ("pending", 0), ("published", 1)]
+    assert [m.message_id for m in broker.messages] == [ids[3], *ids[:3]]
+    assert await statuses(engine, schema) == [("published", 3)] + [("published", 1)] * 3
 
 
 async def test_a_row_that_keeps_failing_goes_dead_and_can_be_replayed(

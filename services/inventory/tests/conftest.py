@@ -8,8 +8,8 @@
   skip for a missing server: they fail.
 - `engine`, `schema` (tables created), `outbox` and `unit_of_work` build on it;
   `levels`, `reservations` and `replies` read back what the inventory wrote.
-- `reserve_stock` and `release_stock` build commands as the orders service
-  sends them.
+- `reserve_stock` and `release_stock` build commands as the consumer reads
+  them (`reserve_stock` also with items the contract refuses).
 - The Kafka fixtures (`kafka_bootstrap_servers`, `kafka_topic`) come from
   `cqrs_kafka.testing`, which the workspace's pytest configuration loads.
 - The inventory's messages are registered in `OutboxedEventMap` for each test
@@ -22,6 +22,7 @@ import collections.abc
 import pathlib
 import typing
 
+import pydantic
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -37,11 +38,10 @@ from inventory.adapters.messages import (
     MESSAGES,
     RELEASE_STOCK,
     RESERVE_STOCK,
+    IncomingReserveStock,
+    IncomingReserveStockPayload,
     ReleaseStock,
     ReleaseStockPayload,
-    ReserveStock,
-    ReserveStockPayload,
-    StockItem,
 )
 from inventory.adapters.unit_of_work import TransactionPerUnit
 
@@ -99,13 +99,18 @@ def unit_of_work(outbox: SqlAlchemyOutboxedEventRepository) -> TransactionPerUni
 
 
 @pytest.fixture
-def reserve_stock() -> collections.abc.Callable[..., ReserveStock]:
-    """`reserve_stock("o-1", tea=2)`: the command for those quantities (sku=quantity)."""
+def reserve_stock() -> collections.abc.Callable[..., IncomingReserveStock]:
+    """`reserve_stock("o-1", tea=2)`: the command for those quantities (sku=quantity), as
+    the consumer reads it; `reserve_stock("o-1", items=...)` carries `items` as they are,
+    whether the contract allows them or not."""
 
-    def command(order_id: str, **quantities: int) -> ReserveStock:
-        items = [StockItem(sku=sku, quantity=quantity) for sku, quantity in quantities.items()]
-        payload = ReserveStockPayload(order_id=order_id, items=items)
-        return ReserveStock(event_name=RESERVE_STOCK, topic=COMMANDS_TOPIC, payload=payload)
+    def command(
+        order_id: str, items: pydantic.JsonValue = None, **quantities: int
+    ) -> IncomingReserveStock:
+        if items is None:
+            items = [{"sku": sku, "quantity": quantity} for sku, quantity in quantities.items()]
+        payload = IncomingReserveStockPayload(order_id=order_id, items=items)
+        return IncomingReserveStock(event_name=RESERVE_STOCK, topic=COMMANDS_TOPIC, payload=payload)
 
     return command
 

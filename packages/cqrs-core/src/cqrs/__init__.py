@@ -13,12 +13,19 @@
 'hello Ada'
 """
 
+import importlib
 import typing
 
+# First, and on import: over a python-cqrs installation the modules below may not be ours.
+import cqrs._python_cqrs  # noqa: F401  # pyright: ignore[reportUnusedImport]
 from cqrs.circuit_breaker import ICircuitBreaker
+from cqrs.compressors import Compressor, ZlibCompressor
+from cqrs.container.di import DIContainer
 from cqrs.container.protocol import Container
 from cqrs.events import (
     DCDomainEvent,
+    DCEvent,
+    DCNotificationEvent,
     DomainEvent,
     ECSTEvent,
     Event,
@@ -27,8 +34,13 @@ from cqrs.events import (
     EventHandlerFallback,
     EventMap,
     EventMediator,
+    IDomainEvent,
     IEvent,
+    INotificationEvent,
     NotificationEvent,
+    PydanticDomainEvent,
+    PydanticEvent,
+    PydanticNotificationEvent,
     SyncEventHandler,
 )
 from cqrs.exceptions import (
@@ -36,9 +48,11 @@ from cqrs.exceptions import (
     CQRSError,
     DuplicateBindingError,
     EventHandlingError,
+    EventTooLargeError,
     FallbackTypeMismatchError,
     InvalidBindingError,
     MissingDependencyError,
+    PythonCqrsInstalledError,
     RequestHandlerNotFoundError,
 )
 from cqrs.inbox import InboxRepository, MemoryInbox
@@ -49,7 +63,14 @@ from cqrs.message_brokers import (
     MessageBroker,
 )
 from cqrs.middlewares import LoggingMiddleware, Middleware
-from cqrs.outbox import EventProducer, MemoryOutbox, OutboxedEventMap, OutboxedEventRepository
+from cqrs.outbox import (
+    EventProducer,
+    EventStatus,
+    MemoryOutbox,
+    OutboxedEvent,
+    OutboxedEventMap,
+    OutboxedEventRepository,
+)
 from cqrs.registry import HandlerRegistry
 from cqrs.requests import (
     CORRequestHandler,
@@ -65,10 +86,16 @@ from cqrs.requests import (
     StreamingRequestMediator,
     SyncRequestHandler,
 )
+from cqrs.requests.mermaid import CoRMermaid
 from cqrs.response import DCResponse, IResponse, PydanticResponse, Response
-from cqrs.saga import SagaMap
+from cqrs.saga import SagaMap, SagaMediator
+from cqrs.saga.mermaid import SagaMermaid
+from cqrs.saga.models import ContextT
+from cqrs.saga.saga import Saga
+from cqrs.saga.step import Resp, SagaStepHandler, SagaStepResult
 
-if typing.TYPE_CHECKING:  # at run time, `__getattr__` below imports it on first use
+if typing.TYPE_CHECKING:  # at run time, `__getattr__` below imports them on first use
+    from cqrs_sqla.orm import rebind_outbox_model as rebind_outbox_model
     from cqrs_sqla.outbox import (
         SqlAlchemyOutboxedEventRepository as SqlAlchemyOutboxedEventRepository,
     )
@@ -97,12 +124,28 @@ __all__ = (
     "ICircuitBreaker",
     # events
     "IEvent",
+    "IDomainEvent",
+    "INotificationEvent",
     "Event",
+    "PydanticEvent",
+    "DCEvent",
     "DomainEvent",
+    "PydanticDomainEvent",
     "DCDomainEvent",
     "NotificationEvent",
+    "PydanticNotificationEvent",
+    "DCNotificationEvent",
     "ECSTEvent",
     "EventEmitter",
+    # sagas
+    "Saga",
+    "SagaStepHandler",
+    "SagaStepResult",
+    "Resp",
+    "ContextT",
+    # diagrams
+    "SagaMermaid",
+    "CoRMermaid",
     # maps and registration
     "RequestMap",
     "EventMap",
@@ -113,13 +156,19 @@ __all__ = (
     "RequestMediator",
     "StreamingRequestMediator",
     "EventMediator",
+    "SagaMediator",
     # ports and infrastructure
     "Container",
+    "DIContainer",
+    "Compressor",
+    "ZlibCompressor",
     "Message",
     "MessageBroker",
     "DevnullMessageBroker",
     "InMemoryMessageBroker",
     "OutboxedEventRepository",
+    "OutboxedEvent",
+    "EventStatus",
     "MemoryOutbox",
     "EventProducer",
     "InboxRepository",
@@ -134,20 +183,27 @@ __all__ = (
     "FallbackTypeMismatchError",
     "RequestHandlerNotFoundError",
     "EventHandlingError",
+    "EventTooLargeError",
     "MissingDependencyError",
+    "PythonCqrsInstalledError",
     "__version__",
 )
 
 
+# The documented names whose code is in the cqrs-sqla distribution; they are not
+# in `__all__`, so `import *` works without it.
+_FROM_CQRS_SQLA: typing.Final = {
+    "SqlAlchemyOutboxedEventRepository": "cqrs_sqla.outbox",
+    "rebind_outbox_model": "cqrs_sqla.orm",
+}
+
+
 def __getattr__(name: str) -> typing.Any:
-    # `cqrs.SqlAlchemyOutboxedEventRepository`, the documented path, comes from the
-    # cqrs-sqla distribution; it is not in `__all__`, so `import *` works without it.
-    if name == "SqlAlchemyOutboxedEventRepository":
-        try:
-            from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "cqrs.SqlAlchemyOutboxedEventRepository", "cqrs-sqla"
-            ) from exc
-        return SqlAlchemyOutboxedEventRepository
-    raise AttributeError(f"module 'cqrs' has no attribute {name!r}")
+    module_name = _FROM_CQRS_SQLA.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'cqrs' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise MissingDependencyError(f"cqrs.{name}", "cqrs-sqla") from exc
+    return getattr(module, name)

@@ -7,8 +7,10 @@ CQRSError
 │   ├── InvalidBindingError       a binding that cannot work (wrong kind of handler)
 │   └── FallbackTypeMismatchError primary and fallback handle different types
 ├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
-├── EventHandlingError            one or more event handlers failed
+├── EventHandlingError            every event handler failure of one dispatch
+├── EventTooLargeError            (also a ValueError) an event above the outbox's size limit
 ├── MissingDependencyError        (also an ImportError) an optional package is absent
+├── PythonCqrsInstalledError      (also an ImportError) python-cqrs shares this environment
 └── AdminError                    an operator's action was refused (cqrs.admin)
     ├── InvalidAdminRequestError        (also a ValueError) bad actor, reason, cursor...
     ├── DeadRowNotFoundError            (also a LookupError) no dead outbox row has that id
@@ -33,7 +35,9 @@ __all__ = (
     "FallbackTypeMismatchError",
     "RequestHandlerNotFoundError",
     "EventHandlingError",
+    "EventTooLargeError",
     "MissingDependencyError",
+    "PythonCqrsInstalledError",
     "AdminError",
     "InvalidAdminRequestError",
     "DeadRowNotFoundError",
@@ -59,12 +63,18 @@ class DuplicateBindingError(ConfigurationError):
     """
 
 
-class InvalidBindingError(ConfigurationError):
-    """A binding that cannot work, for example a plain handler for streaming."""
+class InvalidBindingError(ConfigurationError, TypeError):
+    """A binding that cannot work, for example a plain handler for streaming.
+
+    Also a `TypeError`, which python-cqrs raised for a fallback of non-handlers.
+    """
 
 
-class FallbackTypeMismatchError(ConfigurationError):
-    """A fallback whose primary and fallback handle different message types."""
+class FallbackTypeMismatchError(ConfigurationError, TypeError):
+    """A fallback whose primary and fallback handle different message types.
+
+    Also a `TypeError`, as python-cqrs raised it.
+    """
 
 
 class RequestHandlerNotFoundError(CQRSError, LookupError):
@@ -82,8 +92,10 @@ class RequestHandlerNotFoundError(CQRSError, LookupError):
 class EventHandlingError(CQRSError):
     """One or more event handlers raised; the others still ran.
 
-    `failures` lists `(event, handler type, exception)` for each failed handler;
-    the first exception is also the `__cause__`.
+    `failures` lists `(event, handler type, exception)` for each failed handler.
+    A mediator does not raise this itself: it raises the first failed
+    handler's own exception (as python-cqrs did), with this report attached
+    as that exception's `event_handling_error` attribute.
     """
 
     def __init__(
@@ -95,6 +107,26 @@ class EventHandlingError(CQRSError):
             for event, handler, exc in self.failures
         )
         super().__init__(f"{len(self.failures)} event handler(s) failed: {names}")
+
+
+class EventTooLargeError(CQRSError, ValueError):
+    """The outbox refused an event whose encoded size is above its limit: no broker
+    would take it, so it was not stored (nothing of the transaction is lost but it).
+
+    `size` and `max_bytes` are in bytes.
+    """
+
+    def __init__(self, event_name: str, size: int, max_bytes: int) -> None:
+        self.event_name = event_name
+        self.size = size
+        self.max_bytes = max_bytes
+        super().__init__(
+            f"event {event_name!r} is {size} bytes encoded, above the outbox's limit of "
+            f"{max_bytes} bytes, so no broker would take it; send less (a reference to the "
+            f"data rather than the data), or raise the outbox's max_message_bytes together "
+            f"with the broker's own limit (Kafka: the producer's max_request_size and the "
+            f"topic's max.message.bytes)"
+        )
 
 
 class MissingDependencyError(CQRSError, ImportError):
@@ -142,3 +174,21 @@ class DeadLetterAlreadyReplayedError(AdminError):
     A replay keeps the record's message id, so an inbox that handled it already
     drops the second copy.
     """
+
+
+class PythonCqrsInstalledError(CQRSError, ImportError):
+    """python-cqrs is installed too: both install the `cqrs` package, so files are mixed.
+
+    Raised by `import cqrs`; the message says how to repair the environment.
+    """
+
+    def __init__(self, version: str, location: str) -> None:
+        self.version = version
+        self.location = location
+        super().__init__(
+            f"python-cqrs {version} is installed in {location}, next to cqrs-core. Both "
+            f"install the `cqrs` import package, so their files are now mixed. Remove "
+            f"python-cqrs, then reinstall cqrs-core (uninstalling deletes the files they "
+            f"share): pip uninstall -y python-cqrs && pip install --force-reinstall "
+            f"--no-deps cqrs-core"
+        )

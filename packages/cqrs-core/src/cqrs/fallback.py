@@ -9,7 +9,7 @@ import logging
 import typing
 
 from cqrs._generics import generic_args
-from cqrs.circuit_breaker import ICircuitBreaker
+from cqrs.circuit_breaker import ICircuitBreaker, breaker_name
 from cqrs.exceptions import FallbackTypeMismatchError, InvalidBindingError
 
 __all__ = ("call_with_fallback", "HandlerFallback")
@@ -97,8 +97,8 @@ class HandlerFallback:
 
     @property
     def identifier(self) -> str:
-        """The name the circuit breaker counts failures under."""
-        return f"{self.primary.__module__}.{self.primary.__qualname__}"
+        """The name the circuit breaker counts failures under (see `breaker_name`)."""
+        return breaker_name(self.primary)
 
     def _check_types(self) -> None:
         kind = type(self).__name__

@@ -6,6 +6,7 @@ import datetime
 
 import aiobreaker
 import pytest
+from aiobreaker.storage.memory import CircuitMemoryStorage
 
 import cqrs
 from cqrs.adapters.circuit_breaker import AioBreakerAdapter
@@ -115,3 +116,25 @@ def test_fail_max_below_one_is_rejected_as_a_configuration_error(fail_max: int) 
     # max_concurrent_event_handlers, so a service fails at start-up.
     with pytest.raises(cqrs.ConfigurationError, match="fail_max"):
         AioBreakerAdapter(fail_max=fail_max)
+
+
+class ReserveStock:
+    """Stands in for a saga step class, which python-cqrs passed as the identifier."""
+
+
+async def test_a_class_identifier_is_counted_under_module_and_name() -> None:
+    named: list[str] = []
+
+    def storage_factory(name: str) -> CircuitMemoryStorage:
+        named.append(name)
+        return CircuitMemoryStorage(aiobreaker.CircuitBreakerState.CLOSED)
+
+    breaker = AioBreakerAdapter(fail_max=1, timeout_duration=600, storage_factory=storage_factory)
+    flaky = Flaky()
+
+    await fail_times(breaker, f"{__name__}.ReserveStock", flaky, 1)
+    with pytest.raises(aiobreaker.CircuitBreakerError):
+        await breaker.call(ReserveStock, flaky)  # the same breaker, open now
+
+    assert named == [f"{__name__}.ReserveStock"]
+    assert flaky.calls == 1

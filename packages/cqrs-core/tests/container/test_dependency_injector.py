@@ -214,3 +214,30 @@ async def test_plain_protocol_without_its_provider_is_a_configuration_error() ->
     adapter = DependencyInjectorCQRSContainer(App())
     with pytest.raises(ConfigurationError, match="_PlainPort"):
         await adapter.resolve(_NeedsPort)
+
+
+async def test_an_attached_container_is_used_as_python_cqrs_attached_it() -> None:
+    adapter = DependencyInjectorCQRSContainer()
+    app = App()
+
+    adapter.attach_external_container(app)
+
+    assert adapter.external_container is app
+    assert (await adapter.resolve(Settings)).greeting == "hello"
+
+
+async def test_resolving_before_a_container_is_attached_says_to_attach_one() -> None:
+    with pytest.raises(cqrs.ConfigurationError, match="attach_external_container"):
+        await DependencyInjectorCQRSContainer().resolve(Settings)
+
+
+async def test_attaching_another_container_forgets_what_the_first_provided() -> None:
+    class Other(containers.DeclarativeContainer):
+        settings = providers.Factory(Settings, greeting="hi")
+
+    adapter = DependencyInjectorCQRSContainer(App())
+    assert (await adapter.resolve(Settings)).greeting == "hello"
+
+    adapter.attach_external_container(Other())
+
+    assert (await adapter.resolve(Settings)).greeting == "hi"

@@ -120,3 +120,23 @@ def test_wraps_the_given_container_or_a_new_one() -> None:
 
 def test_satisfies_the_container_port() -> None:
     assert isinstance(DIContainer(), cqrs.Container)
+
+
+async def test_a_container_attached_after_creation_is_used() -> None:
+    container = DIContainer()
+    external = clock_bound_container()
+
+    container.attach_external_container(external)
+
+    assert container.external_container is external
+    assert (await container.resolve(ClockedHandler)).clock.now() == "12:00"
+
+
+async def test_attaching_a_container_forgets_how_types_were_built_before() -> None:
+    container = DIContainer()
+    with pytest.raises(TypeError, match="Protocols cannot be instantiated"):
+        await container.resolve(ClockedHandler)
+
+    container.attach_external_container(clock_bound_container())
+
+    assert (await container.resolve(ClockedHandler)).clock.now() == "12:00"

@@ -206,3 +206,20 @@ def test_bootstrap_rejects_a_concurrency_limit_below_one() -> None:
 def test_bootstrap_rejects_an_unusable_container() -> None:
     with pytest.raises(cqrs.ConfigurationError, match="di_container"):
         bootstrap(di_container=object())
+
+
+async def test_none_for_on_startup_and_middlewares_means_none() -> None:
+    seen: list[str] = []
+
+    class Record(cqrs.EventHandler[Shipped]):
+        async def handle(self, event: Shipped) -> None:
+            seen.append(event.order_id)
+
+    mediator = bootstrap(
+        events_mapper=lambda mapper: mapper.bind(Shipped, Record),
+        on_startup=None,
+        middlewares=None,
+    )
+    await mediator.send(Shipped(order_id="o1"))
+
+    assert seen == ["o1"]

@@ -207,3 +207,62 @@ def test_dataclass_domain_event_is_immutable() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         event.order_id = "o2"  # type: ignore[misc]
+
+
+# -- python-cqrs 4.x event classes ----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    sku: str
+    quantity: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Invoiced(cqrs.DCDomainEvent):
+    invoice_id: uuid.UUID
+    issued_at: datetime.datetime
+    lines: list[Line]
+
+
+def test_a_dataclass_event_rebuilds_nested_dataclasses_uuids_datetimes_and_lists() -> None:
+    event = Invoiced(
+        invoice_id=uuid.uuid4(),
+        issued_at=datetime.datetime(2024, 5, 1, 9, tzinfo=datetime.timezone.utc),
+        lines=[Line("tea", 2), Line("cup", 1)],
+    )
+
+    assert Invoiced.from_dict(**json.loads(json.dumps(event.to_dict()))) == event
+
+
+def test_a_dataclass_notification_event_has_the_notification_fields() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Joined(cqrs.DCNotificationEvent[dict[str, str]]):
+        pass
+
+    event = Joined(event_name="joined", topic="users", payload={"user_id": "u1"})
+
+    assert isinstance(event, cqrs.INotificationEvent)
+    assert event.event_timestamp.tzinfo is not None
+    assert Joined.from_dict(**event.to_dict()) == event
+    assert hash(event) == hash(event.event_id)
+
+
+def test_notification_events_are_hashable_by_their_id() -> None:
+    first = cqrs.NotificationEvent[Joined](
+        event_name="joined", payload=Joined(user_id="u1", display_name="Ada")
+    )
+    copy = cqrs.NotificationEvent[Joined].from_dict(**first.to_dict())
+
+    assert hash(first) == hash(first.event_id)
+    assert {first, copy} == {first}
+
+
+def test_python_cqrs_names_are_the_same_classes() -> None:
+    assert cqrs.PydanticEvent is cqrs.Event
+    assert cqrs.PydanticDomainEvent is cqrs.DomainEvent
+    assert cqrs.PydanticNotificationEvent is cqrs.NotificationEvent
+    assert issubclass(cqrs.DomainEvent, cqrs.IDomainEvent)
+    assert issubclass(cqrs.DCDomainEvent, cqrs.IDomainEvent)
+    assert issubclass(cqrs.DCDomainEvent, cqrs.DCEvent)
+    assert issubclass(cqrs.ECSTEvent, cqrs.INotificationEvent)

@@ -38,3 +38,25 @@ def test_importing_cqrs_does_not_import_cqrs_sqla() -> None:
     )
 
     assert (result.returncode, result.stdout.strip()) == (0, "False"), result.stderr
+
+
+def test_rebind_outbox_model_comes_from_cqrs_sqla_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cqrs_sqla.orm", None)
+
+    with pytest.raises(cqrs.MissingDependencyError, match="pip install 'cqrs-sqla'"):
+        _ = cqrs.rebind_outbox_model
+
+
+@pytest.mark.parametrize("path", ["cqrs.saga.storage.sqlalchemy", "cqrs.outbox.sqlalchemy"])
+def test_python_cqrs_sqlalchemy_paths_name_the_distribution_when_absent(path: str) -> None:
+    code = (
+        "import sys; sys.modules['cqrs_sqla'] = None\n"
+        "import importlib, cqrs\n"
+        f"try:\n    importlib.import_module({path!r})\n"
+        "except cqrs.MissingDependencyError as error:\n    print(error)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+
+    assert "pip install 'cqrs-sqla'" in result.stdout, result.stderr

@@ -193,13 +193,13 @@ async def test_failing_event_handler_does_not_stop_the_others_and_send_raises(
         max_concurrent_event_handlers=max_concurrent,
     )
 
-    with pytest.raises(cqrs.EventHandlingError) as error:
+    with pytest.raises(RuntimeError, match="projection down") as error:
         await mediator.send(PlaceOrder(order_id="o1"))
 
-    [(event, failed_handler, exc)] = error.value.failures
-    assert (event, failed_handler) == (placed, Failing)
-    assert isinstance(exc, RuntimeError)
-    assert "Failing" in str(error.value)
+    report = error.value.event_handling_error
+    [(event, failed_handler, exc)] = report.failures
+    assert (event, failed_handler, exc) == (placed, Failing, error.value)
+    assert "Failing" in str(report)
     assert handled == ["o1"]
     assert [message.message_name for message in broker.messages] == ["order_placed"]
 
@@ -324,3 +324,98 @@ def test_on_startup_hooks_run_in_order_at_bootstrap() -> None:
     )
 
     assert ran == ["first", "second"]
+
+
+# -- python-cqrs 4.x arguments --------------------------------------------------
+
+
+class Tagging:
+    """A middleware that appends its name to a shared log around the handler."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self.log = name, log
+
+    async def __call__(self, request: object, handle: typing.Any) -> object:
+        self.log.append(f"{self.name} in")
+        response = await handle(request)
+        self.log.append(f"{self.name} out")
+        return response
+
+
+async def test_a_middleware_chain_is_accepted_as_middleware_chain() -> None:
+    log: list[str] = []
+    chain = cqrs.middlewares.MiddlewareChain()
+    chain.add(Tagging("outer", log))
+    chain.add(Tagging("inner", log))
+    requests = cqrs.RequestMap()
+    requests.bind(Ping, PingHandler)
+
+    mediator = cqrs.RequestMediator(
+        requests, cqrs.container.di.DIContainer(), middleware_chain=chain
+    )
+
+    assert await mediator.send(Ping()) == "pong"
+    assert log == ["outer in", "inner in", "inner out", "outer out"]
+
+
+def test_middlewares_and_middleware_chain_together_are_refused() -> None:
+    with pytest.raises(cqrs.ConfigurationError, match="not both"):
+        cqrs.RequestMediator(
+            cqrs.RequestMap(),
+            cqrs.container.di.DIContainer(),
+            middlewares=[Tagging("a", [])],
+            middleware_chain=cqrs.middlewares.MiddlewareChain(),
+        )
+
+
+async def test_an_event_map_without_an_emitter_gets_its_handlers_called() -> None:
+    handled: list[str] = []
+
+    class Project(cqrs.EventHandler[OrderPlaced]):
+        async def handle(self, event: OrderPlaced) -> None:
+            handled.append(event.order_id)
+
+    requests, events = cqrs.RequestMap(), cqrs.EventMap()
+    requests.bind(PlaceOrder, order_handler([OrderPlaced(order_id="o1")]))
+    events.bind(OrderPlaced, Project)
+
+    mediator = cqrs.RequestMediator(requests, cqrs.container.di.DIContainer(), event_map=events)
+    await mediator.send(PlaceOrder(order_id="o1"))
+
+    assert handled == ["o1"]
+
+
+async def test_concurrency_arguments_apply_to_a_given_emitter() -> None:
+    running = 0
+    peak = 0
+
+    class Slow(cqrs.EventHandler[Tick]):
+        async def handle(self, event: Tick) -> None:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0)
+            running -= 1
+
+    container = cqrs.container.di.DIContainer()
+    requests, events = cqrs.RequestMap(), cqrs.EventMap()
+    requests.bind(PlaceOrder, order_handler([Tick(number=n) for n in range(6)]))
+    events.bind(Tick, Slow)
+    emitter = cqrs.EventEmitter(events, container)  # one handler at a time by default
+
+    mediator = cqrs.RequestMediator(
+        requests,
+        container,
+        event_emitter=emitter,
+        max_concurrent_event_handlers=3,
+        concurrent_event_handle_enable=True,
+    )
+    await asyncio.wait_for(mediator.send(PlaceOrder(order_id="o1")), WAIT)
+
+    assert peak == 3
+
+
+async def test_bootstrap_takes_none_for_on_startup_and_middlewares() -> None:
+    mediator = bootstrap(commands_mapper=ping_mapper, on_startup=None, middlewares=None)
+
+    assert await mediator.send(Ping()) == "pong"

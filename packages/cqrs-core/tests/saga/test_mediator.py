@@ -104,7 +104,7 @@ def mediator_for(storage: MemorySagaStorage | None = None, **options: object) ->
     sagas = cqrs.SagaMap()
     sagas.bind(TripContext, TripSaga)
     sagas.bind(RefundContext, RefundSaga)
-    return SagaMediator(sagas, DIContainer(), storage or MemorySagaStorage(), **options)  # type: ignore[arg-type]
+    return SagaMediator(sagas, DIContainer(), storage=storage or MemorySagaStorage(), **options)
 
 
 async def names(
@@ -286,3 +286,44 @@ async def test_the_lease_reaches_the_runners() -> None:
 
     assert storage.leases
     assert set(storage.leases) == {lease}
+
+
+# -- python-cqrs 4.x arguments --------------------------------------------------
+
+
+async def test_storage_is_optional_and_defaults_to_memory() -> None:
+    sagas = cqrs.SagaMap()
+    sagas.bind(TripContext, TripSaga)
+    mediator = SagaMediator(sagas, DIContainer())
+
+    saga_id = uuid.uuid4()
+    await names(mediator, TripContext(), saga_id)
+
+    assert isinstance(mediator.storage, MemorySagaStorage)
+    assert (await mediator.storage.load_saga_state(saga_id)).status is SagaStatus.COMPLETED
+
+
+async def test_compensation_retry_settings_set_attempts_and_pauses(sleeps: list[float]) -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    FAIL.update({"BookHotel", "compensate:BookFlight"})
+    mediator = mediator_for(
+        storage,
+        compensation_retry_count=4,
+        compensation_retry_delay=0.5,
+        compensation_retry_backoff=3.0,
+    )
+
+    with pytest.raises(StepFailed):
+        await names(mediator, TripContext(), saga_id)
+
+    assert CALLS.count("compensate:BookFlight") == 4
+    assert sleeps == [0.5, 1.5, 4.5]  # python-cqrs did not cap the pauses
+
+
+def test_compensation_retry_settings_override_only_what_is_given() -> None:
+    policy = CompensationPolicy(attempts=5, initial_delay=0.2, multiplier=3.0)
+
+    assert policy.with_retry() is policy
+    assert policy.with_retry(count=2) == CompensationPolicy(
+        attempts=2, initial_delay=0.2, multiplier=3.0, max_delay=float("inf")
+    )

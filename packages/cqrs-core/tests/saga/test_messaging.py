@@ -530,8 +530,8 @@ async def test_a_reply_delivered_through_another_mediator_instance_completes_the
     storage = MemorySagaStorage(clock=clock)
     sagas = SagaMap()
     sagas.bind(OrderContext, OrderSaga)
-    starting = SagaMediator(sagas, DIContainer(), storage, compensation=NO_WAIT)
-    other = SagaMediator(sagas, DIContainer(), storage, compensation=NO_WAIT)
+    starting = SagaMediator(sagas, DIContainer(), storage=storage, compensation=NO_WAIT)
+    other = SagaMediator(sagas, DIContainer(), storage=storage, compensation=NO_WAIT)
     saga_id = uuid.uuid4()
 
     yielded = [r.step_type async for r in starting.stream(OrderContext(), saga_id)]
@@ -622,7 +622,7 @@ async def test_deliver_raises_concurrency_error_while_another_worker_keeps_the_s
 
 async def test_mediator_deliver_to_an_unknown_or_unbound_saga_raises() -> None:
     storage = MemorySagaStorage(clock=FakeClock())
-    mediator = SagaMediator(SagaMap(), DIContainer(), storage)
+    mediator = SagaMediator(SagaMap(), DIContainer(), storage=storage)
     saga_id = uuid.uuid4()
 
     with pytest.raises(SagaNotFoundError):
@@ -943,7 +943,7 @@ def test_a_messaging_step_without_replies_is_a_definition_error() -> None:
     sagas = SagaMap()
     sagas.bind(OrderContext, DeafSaga)
     with pytest.raises(SagaDefinitionError, match="replies"):
-        SagaMediator(sagas, DIContainer(), MemorySagaStorage())
+        SagaMediator(sagas, DIContainer(), storage=MemorySagaStorage())
 
 
 async def test_the_engine_never_calls_act_or_compensate_of_a_messaging_step() -> None:

@@ -107,8 +107,32 @@ def test_statuses_and_actions_are_their_string_values() -> None:
         "completed",
         "failed",
         "timed_out",
+        "compensated",
     ]
     assert SagaStepStatus("timed_out") is SagaStepStatus.TIMED_OUT
+
+
+def test_statuses_and_actions_print_as_their_values() -> None:
+    # python-cqrs's README prints log entries with f"{entry.status}".
+    assert str(SagaStatus.COMPLETED) == "completed"
+    assert f"{SagaStepAction.COMPENSATE}: {SagaStepStatus.FAILED}" == "compensate: failed"
+
+
+def test_a_saga_state_unpacks_as_status_context_and_version() -> None:
+    state = SagaState(BOOKING_ID, "BookingSaga", SagaStatus.RUNNING, {"seat": "1A"}, 3)
+
+    status, context, version = state
+
+    assert (status, context, version) == (SagaStatus.RUNNING, {"seat": "1A"}, 3)
+
+
+def test_a_context_is_built_from_a_dict_given_positionally() -> None:
+    booked_at = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc)
+    context = BookingContext(BOOKING_ID, booked_at, [Seat(3, "C")])
+
+    assert BookingContext.from_dict(context.to_dict()) == context
+    assert BookingContext.from_dict({**context.to_dict(), "an_unknown_key": 1}) == context
+    assert context.model_dump() == context.to_dict()
 
 
 def test_log_entries_are_immutable() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import typing
 import uuid
 
 import di
@@ -223,6 +224,32 @@ async def test_a_step_failing_during_recovery_compensates_and_raises(world: Worl
 
     assert world.calls[-2:] == ["act:ChargeCard", "compensate:ReserveStock"]
     assert await status_of(storage, saga_id) is SagaStatus.FAILED
+
+
+async def test_a_failed_recovery_counts_a_recovery_attempt(world: World) -> None:
+    storage = MemorySagaStorage()
+    saga_id = await crashed_in_charge_card(world, storage)
+    world.fail("act:ChargeCard", StepFailed("card declined"))
+
+    with pytest.raises(StepFailed):
+        await recover(storage, saga_id)
+
+    assert (await storage.load_saga_state(saga_id)).recovery_attempts == 1
+
+
+async def test_the_context_may_be_rebuilt_by_a_function(world: World) -> None:
+    storage = MemorySagaStorage()
+    saga_id = await crashed_in_charge_card(world, storage)
+    seen: list[dict[str, object]] = []
+
+    def build(data: typing.Mapping[str, object]) -> OrderContext:
+        seen.append(dict(data))
+        return OrderContext.from_dict(data)
+
+    status = await recover_saga(OrderSaga(), saga_id, build, None, storage, compensation=QUICK)
+
+    assert status is SagaStatus.COMPLETED
+    assert [entry["order_id"] for entry in seen] == [OrderContext().order_id]
 
 
 # --- crashes while compensating ------------------------------------------------------

@@ -89,13 +89,21 @@ def record_headers(
 class KafkaMessageBroker:
     """Publishes `Message`s through a `KafkaProducerAdapter`.
 
-    `log_level` (for example `"DEBUG"`), when given, is set on aiokafka's
+    `log_level` (for example `"DEBUG"`; python-cqrs called it
+    `aiokafka_log_level`, accepted too), when given, is set on aiokafka's
     loggers. Use the broker as an async context manager, or call `close()`,
     to flush and disconnect.
     """
 
-    def __init__(self, producer: KafkaProducerAdapter, log_level: str | int | None = None) -> None:
+    def __init__(
+        self,
+        producer: KafkaProducerAdapter,
+        log_level: str | int | None = None,
+        *,
+        aiokafka_log_level: str | int | None = None,
+    ) -> None:
         self.producer = producer
+        log_level = log_level if log_level is not None else aiokafka_log_level
         if log_level is not None:
             logging.getLogger("aiokafka").setLevel(log_level)
 

@@ -25,6 +25,7 @@ from cqrs.compressors.protocol import Compressor
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.protocol import Message, payload_from_json, payload_json
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.repository import check_message_size
 
 __all__ = (
     "encode_payload",
@@ -43,7 +44,11 @@ def encode_payload(
     payload: typing.Mapping[str, typing.Any], compressor: Compressor | None
 ) -> tuple[bytes, str | None]:
     """The stored body of `payload` and its content encoding (`None`: plain JSON)."""
-    body = payload_json(payload)
+    return _stored(payload_json(payload), compressor)
+
+
+def _stored(body: bytes, compressor: Compressor | None) -> tuple[bytes, str | None]:
+    """The payload JSON `body` as stored, and its content encoding."""
     if compressor is None:
         return body, None
     return compressor.compress(body), compressor.name
@@ -73,13 +78,23 @@ def stored_json(
 
 
 def outbox_values(
-    message: Message, now: datetime.datetime, compressor: Compressor | None = None
+    message: Message,
+    now: datetime.datetime,
+    compressor: Compressor | None = None,
+    *,
+    max_message_bytes: int | None = None,
 ) -> dict[str, typing.Any]:
     """Column values of the outbox row that stores `message`, written at `now`.
 
     `status` and `attempts` are left to their column defaults (pending, none).
+    With `max_message_bytes`, a message whose payload JSON and key come to more
+    raises `cqrs.EventTooLargeError` (measured before compression: brokers are
+    sent the JSON).
     """
-    body, content_encoding = encode_payload(message.payload, compressor)
+    json_body = payload_json(message.payload)
+    if max_message_bytes is not None:
+        check_message_size(message, json_body, max_message_bytes)
+    body, content_encoding = _stored(json_body, compressor)
     return {
         "event_id": message.message_id,
         "event_name": message.message_name,

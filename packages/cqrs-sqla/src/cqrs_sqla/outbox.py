@@ -1,7 +1,11 @@
 """`SqlAlchemyOutboxedEventRepository`: events staged on the caller's session, inserted at commit.
 
 `add` is synchronous (as in the handlers users already write): it checks the
-event's name, encodes it and stages it on the session. The rows are inserted
+event's name and size, encodes it and stages it on the session. An event
+whose payload JSON and key come to more than `max_message_bytes` (default
+`cqrs.outbox.DEFAULT_MAX_MESSAGE_BYTES`, which fits Kafka's default request
+size) is refused with `cqrs.EventTooLargeError`, so no row is written that
+no broker would take. The rows are inserted
 by the session's own commit, in the same transaction as the business
 writes, whichever way the commit is called (`outbox.commit(session)` or
 `session.commit()`); a rollback drops them. On PostgreSQL the commit also
@@ -38,11 +42,11 @@ from cqrs.compressors.protocol import Compressor
 from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy
-from cqrs.outbox.repository import outbox_message
+from cqrs.outbox.repository import DEFAULT_MAX_MESSAGE_BYTES, outbox_message
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
-from cqrs_sqla.schema import Schema
+from cqrs_sqla.schema import Schema, default_schema
 
 __all__ = ("SqlAlchemyOutboxedEventRepository",)
 
@@ -60,10 +64,12 @@ class SqlAlchemyOutboxedEventRepository:
         *,
         schema: Schema | None = None,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.session_factory = session_factory
         self.compressor = compressor
-        self.schema = schema or Schema()
+        self.max_message_bytes = max_message_bytes
+        self.schema = schema or default_schema()
         self._clock = clock
         self._session: AsyncSession | None = None
         self._store: SqlAlchemyOutboxStore | None = None
@@ -93,10 +99,17 @@ class SqlAlchemyOutboxedEventRepository:
     ) -> None:
         """Stage `event` on `session`; it is inserted when the session commits.
 
-        Raises `UnregisteredEventError` before anything touches the session
-        when the event's name is not in `OutboxedEventMap`.
+        Raises, before anything touches the session, `UnregisteredEventError`
+        when the event's name is not in `OutboxedEventMap`, and
+        `EventTooLargeError` when its payload JSON and key come to more than
+        `max_message_bytes`.
         """
-        values = outbox_values(outbox_message(event, key), self._clock(), self.compressor)
+        values = outbox_values(
+            outbox_message(event, key),
+            self._clock(),
+            self.compressor,
+            max_message_bytes=self.max_message_bytes,
+        )
         _hook_commits()
         sync_session = session.sync_session
         staged = typing.cast(

@@ -20,6 +20,7 @@ storage = SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import typing
 import uuid
@@ -39,7 +40,8 @@ from cqrs.saga.models import (
     SagaStepStatus,
     SagaWait,
 )
-from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
+from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES, staleness
+from cqrs.saga.storage.run import SagaStorageRun, scoped_run
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.saga_rows import (
@@ -52,7 +54,7 @@ from cqrs_sqla.saga_rows import (
     status_values,
     wait_values,
 )
-from cqrs_sqla.schema import Schema
+from cqrs_sqla.schema import Schema, default_schema
 from cqrs_sqla.statements import insert_unless_present
 
 __all__ = ("SqlAlchemySagaStorage",)
@@ -64,21 +66,21 @@ class SqlAlchemySagaStorage:
     """`ISagaStorage` on the schema's `saga`, `saga_log` and outbox tables.
 
     `session_factory` opens the sessions (one per method call, one
-    transaction each); `clock` gives every time the storage writes or
-    compares; `compressor`, when given, compresses the payloads of the
-    messages `record_step` stages.
+    transaction each); `schema` defaults to `default_schema()`; `clock`
+    gives every time the storage writes or compares; `compressor`, when
+    given, compresses the payloads of the messages `record_step` stages.
     """
 
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        schema: Schema,
+        schema: Schema | None = None,
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         compressor: Compressor | None = None,
     ) -> None:
         self._session_factory = session_factory
-        self._schema = schema
+        self._schema = schema = schema if schema is not None else default_schema()
         self._saga = schema.saga
         self._log = schema.saga_log
         self._clock = clock
@@ -129,16 +131,26 @@ class SqlAlchemySagaStorage:
         self,
         saga_id: uuid.UUID,
         context: typing.Mapping[str, typing.Any],
-        current_version: int,
+        current_version: int | None = None,
     ) -> int:
-        """Replace the context if the version is `current_version`; return the new version."""
-        update = self._fenced(saga_id, current_version).values(
-            context=dict(context), version=self._saga.c.version + 1, updated_at=self._clock()
+        """Replace the context, if the version is `current_version` when one is given;
+        return the new version."""
+        saga = self._saga
+        update = (
+            (saga.update().where(saga.c.id == saga_id))
+            if current_version is None
+            else self._fenced(saga_id, current_version)
         )
+        update = update.values(
+            context=dict(context), version=saga.c.version + 1, updated_at=self._clock()
+        ).returning(saga.c.version)
         async with self._session_factory.begin() as session:
-            if await rows_changed(session, update) == 0:
+            version = (await session.execute(update)).scalar_one_or_none()
+            if version is None:
+                if current_version is None:
+                    raise SagaNotFoundError(saga_id)
                 raise await self._refusal(session, saga_id, f"a write at version {current_version}")
-        return current_version + 1
+        return typing.cast(int, version)
 
     async def update_status(
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
@@ -161,17 +173,21 @@ class SqlAlchemySagaStorage:
         self,
         saga_id: uuid.UUID,
         step_name: str,
-        action: SagaStepAction,
+        action: SagaStepAction | typing.Literal["act", "compensate"],
         status: SagaStepStatus,
         details: str | None = None,
     ) -> None:
         """Append one entry to the step log, stamped with the clock's time."""
         insert = self._log.insert().values(
-            log_values(saga_id, step_name, action, status, details, self._clock())
+            log_values(saga_id, step_name, SagaStepAction(action), status, details, self._clock())
         )
         async with self._session_factory.begin() as session:
             await self._require(session, saga_id)
             await session.execute(insert)
+
+    def create_run(self) -> contextlib.AbstractAsyncContextManager[SagaStorageRun]:
+        """python-cqrs's scoped run over this storage (see `cqrs.saga.storage.run`)."""
+        return scoped_run(self)
 
     async def record_step(
         self,
@@ -217,11 +233,10 @@ class SqlAlchemySagaStorage:
         return current_version + 1
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        """The step log in write order (by the log's id, never by timestamp)."""
+        """The step log in write order (by the log's id, never by timestamp); empty
+        for an unknown saga."""
         async with self._session_factory.begin() as session:
             rows = (await session.execute(log_query(self._log, saga_id))).mappings().all()
-            if not rows:
-                await self._require(session, saga_id)
         return [log_entry_of(saga_id, row) for row in rows]
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
@@ -262,18 +277,24 @@ class SqlAlchemySagaStorage:
     async def get_sagas_for_recovery(
         self,
         limit: int,
-        *,
         max_recovery_attempts: int = 5,
-        stale_after: datetime.timedelta = datetime.timedelta(seconds=60),
+        stale_after_seconds: float | None = None,
+        saga_name: str | None = None,
+        *,
+        stale_after: datetime.timedelta = DEFAULT_STALE_AFTER,
     ) -> list[uuid.UUID]:
-        """Ids of unfinished, unclaimed sagas that are overdue or stale, oldest first."""
+        """Ids of unfinished, unclaimed sagas that are overdue or stale, oldest first
+        (of `saga_name` only, when given)."""
         now = self._clock()
+        stale_after = staleness(stale_after, stale_after_seconds)
         saga = self._saga
         waiting = saga.c.waiting_deadline.is_not(None)
+        named = sa.true() if saga_name is None else saga.c.name == saga_name
         query = (
             sa.select(saga.c.id)
             .where(
                 saga.c.status.in_(_RECOVERABLE),
+                named,
                 saga.c.recovery_attempts < max_recovery_attempts,
                 sa.or_(saga.c.lease_until.is_(None), saga.c.lease_until <= now),
                 sa.or_(

@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import os
 import typing
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ("Schema", "TableNames", "UTCDateTime", "create_all", "NAMING_CONVENTION")
+__all__ = (
+    "Schema",
+    "TableNames",
+    "UTCDateTime",
+    "create_all",
+    "default_schema",
+    "NAMING_CONVENTION",
+)
 
 NAMING_CONVENTION: typing.Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -91,6 +99,17 @@ class Schema:
         self.saga = _saga_table(self.names.saga, self.metadata)
         self.saga_log = _saga_log_table(self.names.saga_log, self.names.saga, self.metadata)
         self.audit = _audit_table(self.names.audit, self.metadata)
+
+
+@functools.cache
+def default_schema() -> Schema:
+    """The process's shared `Schema()` with default names, made on first use.
+
+    Storages and repositories built without a schema use it, and so do the
+    ORM models in `cqrs_sqla.orm` (python-cqrs's `Base.metadata.create_all`
+    creates its tables).
+    """
+    return Schema()
 
 
 #: Advisory lock key that serialises `create_all` across processes on PostgreSQL.

@@ -36,7 +36,7 @@ from inventory.adapters.kafka import (
     ensure_inventory_topics,
     running_relay,
 )
-from inventory.adapters.messages import MESSAGES, RELEASE_STOCK, RESERVE_STOCK, register_messages
+from inventory.adapters.messages import COMMANDS, RELEASE_STOCK, RESERVE_STOCK, register_messages
 from inventory.adapters.unit_of_work import TransactionPerUnit
 from inventory.application import (
     GetStock,
@@ -78,8 +78,8 @@ def event_mediator(unit_of_work: UnitOfWorkFactory) -> cqrs.EventMediator:
     """The mediator of the consumed commands: `reserve_stock` and `release_stock`."""
 
     def bind(events: cqrs.EventMap) -> None:
-        events.bind(MESSAGES[RESERVE_STOCK], ReserveStockHandler)
-        events.bind(MESSAGES[RELEASE_STOCK], ReleaseStockHandler)
+        events.bind(COMMANDS[RESERVE_STOCK], ReserveStockHandler)
+        events.bind(COMMANDS[RELEASE_STOCK], ReleaseStockHandler)
 
     return events_bootstrap.bootstrap(di_container=_container(unit_of_work), events_mapper=bind)
 

@@ -33,3 +33,19 @@ async def test_an_unreachable_database_does_not_answer() -> None:
             await create_schema(engine, Schema())
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_the_server_dropped_is_replaced_before_use(postgresql_url: str) -> None:
+    engine, other = create_engine(postgresql_url), create_engine(postgresql_url)
+    try:
+        async with engine.connect() as connection:  # pooled after the block
+            pid = (await connection.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+        async with other.connect() as killer:
+            await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        # The pool hands out a connection that works: the first use succeeds.
+        async with engine.connect() as connection:
+            assert (await connection.execute(sa.text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
+        await other.dispose()

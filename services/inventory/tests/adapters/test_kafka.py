@@ -16,7 +16,9 @@ from cqrs_kafka import KafkaMessageBroker, kafka_producer_factory
 from cqrs_kafka.dead_letter import ORIGINAL_TOPIC_HEADER
 from cqrs_kafka.testing import read_records
 from inventory.adapters.kafka import Topics
+from inventory.adapters.messages import IncomingReserveStockPayload
 from inventory.application import Restock
+from inventory.domain import MAX_ORDER_ID_LENGTH
 from inventory.main import Inventory, build
 from inventory.settings import Settings
 
@@ -108,17 +110,51 @@ async def test_a_command_delivered_twice_is_handled_once(
     assert await reservations() == [("o-1", "tea", 2, "released")]
 
 
-async def test_a_command_that_keeps_failing_is_dead_lettered_and_the_next_is_handled(
+async def test_a_command_without_a_readable_order_id_is_dead_lettered_and_the_next_is_handled(
     inventory: Inventory,
     send: Send,
     reserve_stock: Command,
     kafka_bootstrap_servers: str,
     topics: Topics,
 ) -> None:
-    await send(reserve_stock("o-empty"), key="o-1")  # no items
+    command = reserve_stock("o-1", tea=1)
+    # Built past validation: the consumer must refuse it when it decodes it.
+    unreadable = command.model_copy(
+        update={
+            "payload": IncomingReserveStockPayload.model_construct(
+                order_id="x" * (MAX_ORDER_ID_LENGTH + 1), items=[{"sku": "tea", "quantity": 1}]
+            )
+        }
+    )
+    await send(unreadable, key="o-1")
     await send(reserve_stock("o-1", tea=1), key="o-1")
     (dead,) = await read_records(kafka_bootstrap_servers, topics.commands_dead_letter, 1)
-    assert reply_of(dead.value)[1]["order_id"] == "o-empty"
+    assert reply_of(dead.value)[1]["order_id"] == "x" * (MAX_ORDER_ID_LENGTH + 1)
     assert dict(dead.headers)[ORIGINAL_TOPIC_HEADER] == topics.commands.encode()
     (reply,) = await read_records(kafka_bootstrap_servers, topics.replies, 1)
     assert reply_of(reply.value) == ("stock_reserved", {"order_id": "o-1"})
+
+
+async def test_a_command_whose_items_break_the_contract_is_answered_rejected(
+    inventory: Inventory,
+    send: Send,
+    reserve_stock: Command,
+    kafka_bootstrap_servers: str,
+    topics: Topics,
+    levels: Read,
+) -> None:
+    long_sku = [{"sku": "x" * 256, "quantity": 1}]
+    await send(reserve_stock("o-long", items=long_sku), key="o-long")
+    await send(reserve_stock("o-zero", items=[{"sku": "tea", "quantity": 0}]), key="o-zero")
+    await send(reserve_stock("o-empty", items=[]), key="o-empty")
+
+    records = await read_records(kafka_bootstrap_servers, topics.replies, 3)
+
+    assert {record.key: reply_of(record.value) for record in records} == {
+        key.encode(): (
+            "stock_rejected",
+            {"order_id": key, "reason": "invalid_items", "skus": []},
+        )
+        for key in ("o-long", "o-zero", "o-empty")
+    }
+    assert await levels() == {"tea": (5, 0)}

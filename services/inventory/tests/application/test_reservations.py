@@ -11,12 +11,13 @@ import asyncio
 import collections.abc
 import typing
 
+import pydantic
 import pytest
 
 import cqrs
 from inventory.adapters.unit_of_work import TransactionPerUnit
 from inventory.application import Restock
-from inventory.domain import InvalidOrderLinesError
+from inventory.domain import MAX_LINE_QUANTITY, MAX_ORDER_LINES, MAX_SKU_LENGTH
 from inventory.main import event_mediator, request_mediator
 
 Command = collections.abc.Callable[..., cqrs.NotificationEvent[typing.Any]]
@@ -129,13 +130,41 @@ async def test_a_released_order_is_not_reserved_again(
     assert await levels() == {"tea": (5, 0)}
 
 
-async def test_a_reserve_without_items_fails_and_replies_nothing(
-    commands: cqrs.EventMediator, reserve_stock: Command, replies: Read
+@pytest.mark.parametrize(
+    "items",
+    [
+        pytest.param([], id="no items"),
+        pytest.param([{"sku": "tea", "quantity": 0}], id="quantity 0"),
+        pytest.param([{"sku": "tea", "quantity": -2}], id="negative quantity"),
+        pytest.param([{"sku": "tea", "quantity": MAX_LINE_QUANTITY + 1}], id="quantity too large"),
+        pytest.param([{"sku": "tea", "quantity": True}], id="quantity true"),
+        pytest.param([{"sku": "tea", "quantity": "3"}], id="quantity as text"),
+        pytest.param([{"sku": "x" * (MAX_SKU_LENGTH + 1), "quantity": 1}], id="sku too long"),
+        pytest.param([{"sku": "x" * 1_000_000, "quantity": 1}], id="sku of a megabyte"),
+        pytest.param([{"sku": "t\x00a", "quantity": 1}], id="NUL in a sku"),
+        pytest.param([{"sku": "tea"}], id="no quantity"),
+        pytest.param([{"sku": "tea", "quantity": 1}] * (MAX_ORDER_LINES + 1), id="too many"),
+        pytest.param({"sku": "tea", "quantity": 1}, id="not a list"),
+    ],
+)
+async def test_items_breaking_the_contract_are_rejected_at_once_holding_nothing(
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    levels: Read,
+    replies: Read,
+    caplog: pytest.LogCaptureFixture,
+    items: pydantic.JsonValue,
 ) -> None:
-    with pytest.raises(cqrs.EventHandlingError) as raised:
-        await commands.send(reserve_stock("o-1"))
-    assert isinstance(raised.value.__cause__, InvalidOrderLinesError)
-    assert await replies() == []
+    await restock(tea=5)
+
+    await commands.send(reserve_stock("o-1", items=items))
+
+    rejected = {"order_id": "o-1", "reason": "invalid_items", "skus": []}
+    assert await replies() == [("stock_rejected", "o-1", rejected)]
+    assert await levels() == {"tea": (5, 0)}
+    [warning] = [r for r in caplog.records if r.name == "inventory.reservations"]
+    assert len(warning.getMessage()) < 300  # the offending value is not logged whole
 
 
 async def test_concurrent_reserves_never_oversell(

@@ -3,7 +3,10 @@ from __future__ import annotations
 import pytest
 
 from inventory.domain import (
+    MAX_LINE_QUANTITY,
+    MAX_ORDER_LINES,
     InvalidOrderLinesError,
+    InvalidQuantityError,
     OrderLine,
     Rejected,
     Reservation,
@@ -58,8 +61,25 @@ def test_an_order_with_reservations_is_not_reserved_again(status: ReservationSta
 
 
 def test_an_order_needs_a_line() -> None:
-    with pytest.raises(InvalidOrderLinesError, match="at least one line"):
+    with pytest.raises(InvalidOrderLinesError, match="needs 1 to 100 lines, got 0"):
         reserve_order("o-1", [], shelf(tea=1), existing=())
+
+
+def test_an_order_has_at_most_the_maximum_of_lines() -> None:
+    stock = shelf(tea=MAX_ORDER_LINES + 1)
+    lines = [OrderLine("tea", 1)] * (MAX_ORDER_LINES + 1)
+
+    with pytest.raises(InvalidOrderLinesError, match=f"got {MAX_ORDER_LINES + 1}"):
+        reserve_order("o-1", lines, stock, existing=())
+    assert stock["tea"].reserved == 0
+    reserve_order("o-1", lines[1:], stock, existing=())
+    assert stock["tea"].reserved == MAX_ORDER_LINES
+
+
+def test_a_line_holds_at_most_the_maximum_quantity() -> None:
+    assert OrderLine("tea", MAX_LINE_QUANTITY).quantity == MAX_LINE_QUANTITY
+    with pytest.raises(InvalidQuantityError, match=f"at most {MAX_LINE_QUANTITY} units"):
+        OrderLine("tea", MAX_LINE_QUANTITY + 1)
 
 
 def test_releasing_gives_the_held_units_back_once() -> None:

@@ -4,10 +4,12 @@ import pytest
 
 from inventory.domain import (
     MAX_SKU_LENGTH,
+    MAX_STOCK_LEVEL,
     InvalidQuantityError,
     InvalidSkuError,
     Stock,
     StockLevelError,
+    StockLimitError,
 )
 
 
@@ -48,7 +50,27 @@ def test_quantities_are_whole_numbers_above_zero(quantity: object) -> None:
     assert (stock.available, stock.reserved) == (0, 0)
 
 
-@pytest.mark.parametrize("sku", ["", "x" * (MAX_SKU_LENGTH + 1)])
-def test_a_sku_has_one_to_the_maximum_characters(sku: str) -> None:
+@pytest.mark.parametrize(
+    "sku", ["", "x" * (MAX_SKU_LENGTH + 1), "a\x00b", "tab\there", "   ", "\ud800"]
+)
+def test_a_sku_is_text_of_one_to_the_maximum_characters(sku: str) -> None:
     with pytest.raises(InvalidSkuError, match=f"1 to {MAX_SKU_LENGTH} characters"):
         Stock(sku)
+
+
+def test_a_refused_sku_is_quoted_cut_short() -> None:
+    with pytest.raises(InvalidSkuError) as raised:
+        Stock("x" * 1_000_000)
+    assert len(str(raised.value)) < 300
+
+
+def test_restock_up_to_the_maximum_level_and_not_past_it() -> None:
+    stock = Stock("tea", available=5, reserved=3)
+    stock.restock(MAX_STOCK_LEVEL - 8)
+    assert stock.available + stock.reserved == MAX_STOCK_LEVEL
+
+    with pytest.raises(StockLimitError, match="room for 0 more"):
+        stock.restock(1)
+    assert (stock.available, stock.reserved) == (MAX_STOCK_LEVEL - 3, 3)
+    stock.hold(10)  # the sku stays usable
+    assert stock.reserved == 13

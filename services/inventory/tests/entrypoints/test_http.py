@@ -15,9 +15,12 @@ import pytest
 
 from cqrs_kafka.local import LocalKafkaBroker, broker_answers, free_port
 from cqrs_sqla.schema import Schema
-from inventory.domain import MAX_SKU_LENGTH
+from inventory.application.contract import TEXT_PATTERN
+from inventory.domain import MAX_SKU_LENGTH, MAX_STOCK_LEVEL
+from inventory.entrypoints.http import MAX_BODY_BYTES
 from inventory.main import Inventory, build
 from inventory.settings import Settings
+from servicekit import PROBLEM_JSON, VALIDATION_ERROR
 
 
 def inventory_on(database_url: str, bootstrap_servers: str | None = None) -> Inventory:
@@ -27,15 +30,22 @@ def inventory_on(database_url: str, bootstrap_servers: str | None = None) -> Inv
 
 
 @contextlib.asynccontextmanager
-async def client_of(
-    inventory: Inventory, *, raise_app_exceptions: bool = True
-) -> collections.abc.AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(inventory.app(), raise_app_exceptions=raise_app_exceptions)
+async def client_of(inventory: Inventory) -> collections.abc.AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(inventory.app())
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:
             yield client
     finally:
         await inventory.engine.dispose()
+
+
+def validation_locations(response: httpx.Response) -> list[list[str | int]]:
+    """Where the 422 validation problem `response` says the request went wrong."""
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM_JSON
+    problem = response.json()
+    assert problem["type"] == VALIDATION_ERROR
+    return [error["loc"] for error in problem["errors"]]
 
 
 @pytest.fixture
@@ -49,7 +59,7 @@ async def client(
 async def test_restock_adds_units_and_get_shows_the_level(client: httpx.AsyncClient) -> None:
     first = await client.post("/stock/tea/restock", json={"quantity": 4})
     assert (first.status_code, first.json()) == (200, {"sku": "tea", "available": 4, "reserved": 0})
-    await client.post("/stock/tea/restock", json={"quantity": 6})
+    await client.post("/stock/tea/restock", json={"quantity": 6.0})  # JSON's integer 6
     level = await client.get("/stock/tea")
     assert level.status_code == 200
     assert level.json() == {"sku": "tea", "available": 10, "reserved": 0}
@@ -58,9 +68,13 @@ async def test_restock_adds_units_and_get_shows_the_level(client: httpx.AsyncCli
 async def test_an_unknown_sku_is_a_404_saying_to_restock(client: httpx.AsyncClient) -> None:
     response = await client.get("/stock/kettle")
     assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
         "detail": "no stock is known for sku 'kettle'; restock it first "
-        "(POST /stock/kettle/restock)"
+        "(POST /stock/kettle/restock)",
     }
 
 
@@ -72,28 +86,91 @@ async def test_an_unknown_sku_is_a_404_saying_to_restock(client: httpx.AsyncClie
         ({"quantity": "5"}, "quantity"),
         ({"quantity": 2.5}, "quantity"),
         ({"quantity": True}, "quantity"),
-        ({"quantity": 2**31}, "quantity"),
+        ({"quantity": MAX_STOCK_LEVEL + 1}, "quantity"),
+        ({"quantity": 10**30}, "quantity"),
         ({}, "quantity"),
         ({"quantity": 5, "colour": "green"}, "colour"),
     ],
 )
-async def test_a_restock_without_one_positive_whole_quantity_is_a_422(
+async def test_a_restock_without_one_whole_quantity_in_range_is_a_422(
     client: httpx.AsyncClient, body: dict[str, object], field: str
 ) -> None:
     response = await client.post("/stock/tea/restock", json=body)
-    assert response.status_code == 422
-    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+    assert validation_locations(response) == [["body", field]]
     assert (await client.get("/stock/tea")).status_code == 404
 
 
-async def test_a_sku_longer_than_the_inventory_keeps_is_a_422(client: httpx.AsyncClient) -> None:
-    sku = "x" * (MAX_SKU_LENGTH + 1)
+@pytest.mark.parametrize(
+    "sku",
+    [
+        pytest.param("x" * (MAX_SKU_LENGTH + 1), id="too long"),
+        pytest.param("a%00b", id="NUL"),
+        pytest.param("line%0Abreak", id="newline"),
+        pytest.param("%20%20", id="blank"),
+    ],
+)
+async def test_a_sku_that_is_not_short_text_is_a_422(client: httpx.AsyncClient, sku: str) -> None:
     for response in (
         await client.post(f"/stock/{sku}/restock", json={"quantity": 1}),
         await client.get(f"/stock/{sku}"),
     ):
-        assert response.status_code == 422
-        assert response.json()["detail"][0]["loc"] == ["path", "sku"]
+        assert validation_locations(response) == [["path", "sku"]]
+
+
+async def test_restocking_past_the_maximum_level_is_a_409_and_the_sku_stays_usable(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (
+        await client.post("/stock/tea/restock", json={"quantity": MAX_STOCK_LEVEL - 1})
+    ).is_success
+
+    refused = await client.post("/stock/tea/restock", json={"quantity": 2})
+    level = await client.get("/stock/tea")
+    last_unit = await client.post("/stock/tea/restock", json={"quantity": 1})
+
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == PROBLEM_JSON
+    assert "room for 1 more" in refused.json()["detail"]
+    assert level.json() == {"sku": "tea", "available": MAX_STOCK_LEVEL - 1, "reserved": 0}
+    assert last_unit.json() == {"sku": "tea", "available": MAX_STOCK_LEVEL, "reserved": 0}
+
+
+async def test_a_body_over_the_limit_is_a_413_and_one_not_json_a_415(
+    client: httpx.AsyncClient,
+) -> None:
+    padding = " " * MAX_BODY_BYTES
+    too_large = await client.post(
+        "/stock/tea/restock",
+        content=f'{{"quantity": 1}}{padding}',
+        headers={"content-type": "application/json"},
+    )
+    not_json = await client.post(
+        "/stock/tea/restock", content="quantity=1", headers={"content-type": "text/plain"}
+    )
+
+    assert (too_large.status_code, too_large.headers["content-type"]) == (413, PROBLEM_JSON)
+    assert (not_json.status_code, not_json.headers["content-type"]) == (415, PROBLEM_JSON)
+    assert (await client.get("/stock/tea")).status_code == 404
+
+
+def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
+    document = inventory_on("sqlite+aiosqlite://").app().openapi()
+
+    answers = {
+        (path, method): sorted(operation["responses"])
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert answers == {
+        ("/stock/{sku}/restock", "post"): ["200", "400", "409", "413", "415", "422", "500", "503"],
+        ("/stock/{sku}", "get"): ["200", "404", "422", "500", "503"],
+        ("/health", "get"): ["200", "503"],
+    }
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert schemas["RestockBody"]["properties"]["quantity"]["maximum"] == MAX_STOCK_LEVEL
+    [sku] = document["paths"]["/stock/{sku}"]["get"]["parameters"]
+    assert (sku["schema"]["maxLength"], sku["schema"]["pattern"]) == (MAX_SKU_LENGTH, TEXT_PATTERN)
 
 
 def database_down() -> str:
@@ -112,19 +189,23 @@ async def test_a_database_that_does_not_answer_is_a_503_without_internals() -> N
     async with client_of(inventory_on(database_down())) as client:
         response = await client.get("/stock/tea")
     assert response.status_code == 503
-    assert response.json() == {"detail": "the inventory database is unavailable; try again shortly"}
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert "127.0.0.1" not in response.text
+    assert "try again" in response.json()["detail"]
 
 
 async def test_an_unexpected_error_is_a_500_without_internals(postgresql_url: str) -> None:
     # A PostgreSQL database without the inventory's tables: the query fails with an
-    # error that is not about reaching the database.
-    inventory = inventory_on(postgresql_url)
-    async with client_of(inventory, raise_app_exceptions=False) as client:
+    # error that is not about reaching the database. The app answers and raises
+    # nothing on (the transport would re-raise it), so the connection stays usable.
+    async with client_of(inventory_on(postgresql_url)) as client:
         response = await client.get("/stock/tea")
     assert response.status_code == 500
-    assert response.json() == {
-        "detail": "the inventory failed to handle this request; it logged why"
-    }
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["detail"] == (
+        "the inventory service failed to handle the request; it logged why"
+    )
+    assert "stock" not in response.json()["detail"]
 
 
 def wait_until_frozen(kafka: LocalKafkaBroker, deadline: float = 10.0) -> None:

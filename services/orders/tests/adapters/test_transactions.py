@@ -10,6 +10,7 @@ import pytest
 from cqrs.saga.errors import SagaNotFoundError
 from cqrs.saga.models import SagaStatus
 from orders.adapters.database import Database
+from orders.application.errors import DataRejectedError
 from orders.domain.order import Order, OrderItem
 
 
@@ -58,3 +59,19 @@ async def test_the_unit_of_work_sees_its_own_saga_before_commit(database: Databa
     async with database.transactions()() as work:
         await work.sagas.create_saga(saga_id, "OrderSaga", {})
         assert (await work.sagas.load_saga_state(saga_id)).version == 1
+
+
+async def test_a_value_the_database_cannot_store_is_a_data_rejected_error(
+    database: Database,
+) -> None:
+    # Past the contract (which refuses both at the edge): a lone surrogate no
+    # database stores, and an item no domain rule looks at the characters of.
+    order = Order.place("c-\ud800", [OrderItem("tea", 1, decimal.Decimal("1.00"))])
+
+    with pytest.raises(DataRejectedError, match="change the value") as raised:
+        async with database.transactions()() as work:
+            await work.orders.add(order)
+
+    assert "INSERT" not in str(raised.value)  # the statement stays in the log
+    async with database.transactions()() as work:
+        assert await work.orders.get(order.order_id) is None

@@ -4,6 +4,7 @@ import decimal
 import typing
 import uuid
 
+import pydantic
 import pytest
 
 from cqrs.saga.models import SagaStatus
@@ -17,6 +18,14 @@ from orders.main import Orders
 def tea_order(quantity: int = 2) -> PlaceOrder:
     item = PlaceOrderItem(sku="tea", quantity=quantity, unit_price=decimal.Decimal("3.50"))
     return PlaceOrder(customer_id="c-1", items=[item])
+
+
+def unchecked_tea_order(quantity: int) -> PlaceOrder:
+    """A request built past the contract's validation, as a caller of the mediator might."""
+    item = PlaceOrderItem.model_construct(
+        sku="tea", quantity=quantity, unit_price=decimal.Decimal("3.50")
+    )
+    return PlaceOrder.model_construct(customer_id="c-1", items=[item])
 
 
 async def test_placing_stores_the_order_and_its_saga_then_runs_the_saga(orders: Orders) -> None:
@@ -38,11 +47,16 @@ async def test_placing_stores_the_order_and_its_saga_then_runs_the_saga(orders: 
     assert state.waiting.step_name == "ReserveStock"
 
 
+def test_a_request_breaking_the_contract_cannot_be_built() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        tea_order(quantity=0)
+
+
 async def test_an_invalid_order_stores_nothing(
     orders: Orders, stored_rows: typing.Callable[[], typing.Awaitable[dict[str, int]]]
 ) -> None:
     with pytest.raises(InvalidOrderError):
-        await orders.requests.send(tea_order(quantity=0))
+        await orders.requests.send(unchecked_tea_order(quantity=0))
 
     assert await stored_rows() == {"orders": 0, "sagas": 0}
 

@@ -98,13 +98,14 @@ def reserved(context: OrderSagaContext) -> cqrs.NotificationEvent[typing.Any]:
     )
 
 
-def rejected(context: OrderSagaContext) -> cqrs.NotificationEvent[typing.Any]:
+def rejected(
+    context: OrderSagaContext, reason: RejectionReason = RejectionReason.INSUFFICIENT_STOCK
+) -> cqrs.NotificationEvent[typing.Any]:
+    skus = ["tea"] if reason is RejectionReason.INSUFFICIENT_STOCK else []
     return StockRejected(
         event_name=STOCK_REJECTED,
         topic=INVENTORY_REPLIES,
-        payload=StockRejectedPayload(
-            order_id=context.order_id, reason="insufficient_stock", skus=["tea"]
-        ),
+        payload=StockRejectedPayload(order_id=context.order_id, reason=reason.value, skus=skus),
     )
 
 
@@ -153,11 +154,16 @@ async def test_stock_reserved_runs_the_saga_to_a_confirmed_order(shop: Shop) -> 
     assert order.reason is None
 
 
-async def test_insufficient_stock_rejects_the_order_and_releases_nothing(shop: Shop) -> None:
+@pytest.mark.parametrize(
+    "reason", [RejectionReason.INSUFFICIENT_STOCK, RejectionReason.INVALID_ITEMS]
+)
+async def test_a_stock_rejection_rejects_the_order_for_its_reason_and_releases_nothing(
+    shop: Shop, reason: RejectionReason
+) -> None:
     context = await shop.place()
     await shop.start(context)
 
-    outcome = await shop.harness.reply(context.saga_id, rejected(context))
+    outcome = await shop.harness.reply(context.saga_id, rejected(context, reason))
 
     assert outcome.status is SagaStatus.FAILED
     assert outcome.acted == ["OpenOrder"]
@@ -168,7 +174,7 @@ async def test_insufficient_stock_rejects_the_order_and_releases_nothing(shop: S
     assert StockRejectedError.__name__ in outcome.error
     order = await shop.order(context)
     assert order.status is OrderStatus.REJECTED
-    assert order.reason is RejectionReason.INSUFFICIENT_STOCK
+    assert order.reason is reason
 
 
 async def test_a_declined_payment_releases_the_stock_and_rejects_the_order(shop: Shop) -> None:

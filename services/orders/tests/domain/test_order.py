@@ -6,8 +6,13 @@ import uuid
 import pytest
 
 from orders.domain.errors import InvalidOrderError, OrderStateError
-from orders.domain.order import (
+from orders.domain.limits import (
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_ORDER_ITEMS,
     MAX_QUANTITY,
+    MAX_SKU_LENGTH,
+)
+from orders.domain.order import (
     Order,
     OrderItem,
     OrderStatus,
@@ -50,6 +55,7 @@ def test_prices_are_kept_to_the_cent() -> None:
         ("tea", 0, "1.00", "quantity of 'tea' must be a whole number from 1"),
         ("tea", -2, "1.00", "quantity of 'tea' must be a whole number from 1"),
         ("tea", MAX_QUANTITY + 1, "1.00", "quantity of 'tea' must be a whole number from 1"),
+        ("x" * (MAX_SKU_LENGTH + 1), 1, "1.00", f"at most {MAX_SKU_LENGTH} characters"),
         ("tea", 1, "-0.01", "unit price of 'tea' must be from 0"),
         ("tea", 1, "NaN", "unit price of 'tea' must be from 0"),
         ("tea", 1, "Infinity", "unit price of 'tea' must be from 0"),
@@ -73,6 +79,15 @@ def test_an_order_needs_a_customer_and_an_item() -> None:
         Order.place(" ", [tea()])
     with pytest.raises(InvalidOrderError, match="at least one item"):
         Order.place("c-1", [])
+
+
+def test_an_order_has_bounded_customer_ids_and_item_counts() -> None:
+    largest = Order.place("c" * MAX_CUSTOMER_ID_LENGTH, [tea()] * MAX_ORDER_ITEMS)
+    assert len(largest.items) == MAX_ORDER_ITEMS
+    with pytest.raises(InvalidOrderError, match=f"at most {MAX_CUSTOMER_ID_LENGTH} characters"):
+        Order.place("c" * (MAX_CUSTOMER_ID_LENGTH + 1), [tea()])
+    with pytest.raises(InvalidOrderError, match=f"at most {MAX_ORDER_ITEMS}"):
+        Order.place("c-1", [tea()] * (MAX_ORDER_ITEMS + 1))
 
 
 def test_only_a_rejected_order_has_a_reason() -> None:

@@ -23,12 +23,20 @@ from orders.adapters.messages import (
 )
 from orders.application.inventory import STOCK_REJECTED, STOCK_RESERVED
 from orders.application.place_order import OrderPlaced, PlaceOrder
-from orders.entrypoints.errors import INTERNAL, UNAVAILABLE
+from orders.domain.limits import (
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_ORDER_ITEMS,
+    MAX_QUANTITY,
+    MAX_SKU_LENGTH,
+)
 from orders.entrypoints.http import create_app
 from orders.main import Orders, build
 from orders.settings import Settings
+from servicekit import PROBLEM_JSON, VALIDATION_ERROR
 
 ORDER = {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 2, "unit_price": "12.50"}]}
+ITEM: list[str | int] = ["body", "items", 0]
+JSON_CONTENT = {"content-type": "application/json"}
 STREAM_TIMEOUT = 10.0
 Client = httpx.AsyncClient
 
@@ -67,6 +75,15 @@ async def reject(orders: Orders, order_id: str) -> None:
     )
 
 
+def validation_errors(response: httpx.Response) -> list[dict[str, typing.Any]]:
+    """The errors of the 422 validation problem `response`."""
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM_JSON
+    problem = response.json()
+    assert problem["type"] == VALIDATION_ERROR
+    return typing.cast(list[dict[str, typing.Any]], problem["errors"])
+
+
 def events_of(body: str) -> list[tuple[int, str, dict[str, typing.Any]]]:
     """(id, event, data) of each event in an SSE body; comments are skipped."""
     events = []
@@ -95,51 +112,165 @@ async def test_placing_an_order_answers_202_with_its_location(
     await orders.launcher.join()
 
 
+def item(**changes: object) -> dict[str, object]:
+    return {"sku": "tea", "quantity": 1, "unit_price": "1.00", **changes}
+
+
 @pytest.mark.parametrize(
-    ("body", "complaint"),
+    ("body", "where", "rule"),
     [
-        ({"customer_id": "c-1", "items": []}, "at least one item"),
+        ({"customer_id": "c-1", "items": []}, ["body", "items"], "too_short"),
+        ({"customer_id": "c-1", "items": [item()] * 101}, ["body", "items"], "too_long"),
         (
-            {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 0, "unit_price": "1"}]},
-            "quantity of 'tea'",
+            {"customer_id": "c-1", "items": [item(quantity=0)]},
+            [*ITEM, "quantity"],
+            "greater_than_equal",
         ),
         (
-            {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 1, "unit_price": "1.x"}]},
-            "unit_price",
+            {"customer_id": "c-1", "items": [item(quantity=10_001)]},
+            [*ITEM, "quantity"],
+            "less_than_equal",
+        ),
+        ({"customer_id": "c-1", "items": [item(quantity=True)]}, [*ITEM, "quantity"], "int_type"),
+        ({"customer_id": "c-1", "items": [item(quantity="3")]}, [*ITEM, "quantity"], "int_type"),
+        ({"customer_id": "c-1", "items": [item(quantity=2.5)]}, [*ITEM, "quantity"], "int_type"),
+        (
+            {"customer_id": "c-1", "items": [item(unit_price="1.x")]},
+            [*ITEM, "unit_price"],
+            "value_error",
         ),
         (
-            {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 1, "unit_price": "-1"}]},
-            "unit price of 'tea'",
+            {"customer_id": "c-1", "items": [item(unit_price="-1")]},
+            [*ITEM, "unit_price"],
+            "value_error",
         ),
         (
-            {"customer_id": "c-1", "items": [{"sku": "", "quantity": 1, "unit_price": "1"}]},
-            "sku must not be empty",
+            {"customer_id": "c-1", "items": [item(unit_price="1.005")]},
+            [*ITEM, "unit_price"],
+            "value_error",
         ),
-        ({"customer_id": "", "items": ORDER["items"]}, "customer_id must not be empty"),
-        ({"items": ORDER["items"]}, "customer_id"),
-        ({"customer_id": "c-1", "items": [{"sku": "tea", "unit_price": "1"}]}, "quantity"),
-        ({"customer_id": "c-1"}, "items"),
+        (
+            {"customer_id": "c-1", "items": [item(unit_price="NaN")]},
+            [*ITEM, "unit_price"],
+            "value_error",
+        ),
+        (
+            {"customer_id": "c-1", "items": [item(unit_price=12.5)]},
+            [*ITEM, "unit_price"],
+            "value_error",
+        ),
+        (
+            {"customer_id": "c-1", "items": [item(unit_price="1000000000.01")]},
+            [*ITEM, "unit_price"],
+            "value_error",
+        ),
+        ({"customer_id": "c-1", "items": [item(sku="")]}, [*ITEM, "sku"], "string_too_short"),
+        (
+            {"customer_id": "c-1", "items": [item(sku="  ")]},
+            [*ITEM, "sku"],
+            "string_pattern_mismatch",
+        ),
+        ({"customer_id": "c-1", "items": [item(sku="x" * 65)]}, [*ITEM, "sku"], "string_too_long"),
+        (
+            {"customer_id": "c-1", "items": [item(sku="t\x00a")]},
+            [*ITEM, "sku"],
+            "string_pattern_mismatch",
+        ),
+        ({"customer_id": "", "items": [item()]}, ["body", "customer_id"], "string_too_short"),
+        (
+            {"customer_id": "c\x00", "items": [item()]},
+            ["body", "customer_id"],
+            "string_pattern_mismatch",
+        ),
+        ({"customer_id": "c" * 65, "items": [item()]}, ["body", "customer_id"], "string_too_long"),
+        ({"items": [item()]}, ["body", "customer_id"], "missing"),
+        (
+            {"customer_id": "c-1", "items": [{"sku": "tea", "unit_price": "1"}]},
+            [*ITEM, "quantity"],
+            "missing",
+        ),
+        ({"customer_id": "c-1"}, ["body", "items"], "missing"),
     ],
 )
-async def test_an_invalid_order_is_refused_with_422(
+async def test_an_order_breaking_the_contract_is_refused_with_422_and_stores_nothing(
     client: Client,
     stored_rows: typing.Callable[[], typing.Awaitable[dict[str, int]]],
     body: dict[str, typing.Any],
-    complaint: str,
+    where: list[str | int],
+    rule: str,
 ) -> None:
     response = await client.post("/orders", json=body)
 
-    assert response.status_code == 422
-    assert complaint in json.dumps(response.json()["detail"])
+    assert [(error["loc"], error["type"]) for error in validation_errors(response)] == [
+        (where, rule)
+    ]
     assert await stored_rows() == {"orders": 0, "sagas": 0}
 
 
-async def test_a_body_that_is_not_json_is_refused_with_422(client: Client) -> None:
+async def test_a_lone_surrogate_is_refused_with_422(
+    client: Client, stored_rows: typing.Callable[[], typing.Awaitable[dict[str, int]]]
+) -> None:
+    # JSON can carry one as an escape; no database stores it.
+    body = (
+        b'{"customer_id": "\\ud800", "items": [{"sku": "tea", "quantity": 1, "unit_price": "1"}]}'
+    )
+    response = await client.post("/orders", content=body, headers=JSON_CONTENT)
+
+    assert [error["type"] for error in validation_errors(response)] == ["string_unicode"]
+    assert await stored_rows() == {"orders": 0, "sagas": 0}
+
+
+async def test_a_megabyte_sku_is_refused_without_being_echoed(
+    client: Client, stored_rows: typing.Callable[[], typing.Awaitable[dict[str, int]]]
+) -> None:
+    body = json.dumps({"customer_id": "c-1", "items": [item(sku="x" * 1_000_000)]})
     response = await client.post(
-        "/orders", content=b"{not json", headers={"content-type": "application/json"}
+        "/orders", content=body, headers={**JSON_CONTENT, "content-length": str(len(body))}
     )
 
-    assert response.status_code == 422
+    # Over the body limit: refused before it is read. (A sku just over the contract's
+    # length in a small body is a 422, above.)
+    assert (response.status_code, response.headers["content-type"]) == (413, PROBLEM_JSON)
+    assert len(response.content) < 1000
+    assert await stored_rows() == {"orders": 0, "sagas": 0}
+
+
+async def test_an_order_of_forty_thousand_items_is_refused_with_413(
+    client: Client, stored_rows: typing.Callable[[], typing.Awaitable[dict[str, int]]]
+) -> None:
+    response = await client.post("/orders", json={"customer_id": "c-1", "items": [item()] * 40_000})
+
+    assert (response.status_code, response.headers["content-type"]) == (413, PROBLEM_JSON)
+    assert await stored_rows() == {"orders": 0, "sagas": 0}
+
+
+async def test_the_largest_valid_order_is_accepted(client: Client, orders: Orders) -> None:
+    largest = {
+        "customer_id": "c" * MAX_CUSTOMER_ID_LENGTH,
+        "items": [
+            item(sku=f"{n:03}".ljust(MAX_SKU_LENGTH, "s"), quantity=MAX_QUANTITY)
+            for n in range(MAX_ORDER_ITEMS)
+        ],
+    }
+
+    response = await client.post("/orders", json=largest)
+
+    assert response.status_code == 202
+    await orders.launcher.join()
+
+
+async def test_a_body_that_is_not_json_is_refused_with_415(client: Client) -> None:
+    response = await client.post(
+        "/orders", content=json.dumps(ORDER), headers={"content-type": "text/plain"}
+    )
+
+    assert (response.status_code, response.headers["content-type"]) == (415, PROBLEM_JSON)
+
+
+async def test_a_body_that_is_not_json_is_refused_with_422(client: Client) -> None:
+    response = await client.post("/orders", content=b"{not json", headers=JSON_CONTENT)
+
+    assert [error["type"] for error in validation_errors(response)] == ["json_invalid"]
 
 
 # --- GET /orders/{id} ------------------------------------------------------------------
@@ -201,7 +332,7 @@ async def test_an_unknown_or_malformed_id_is_404(client: Client, order_id: str) 
     for path in (f"/orders/{order_id}", f"/orders/{order_id}/events"):
         response = await client.get(path)
 
-        assert response.status_code == 404
+        assert (response.status_code, response.headers["content-type"]) == (404, PROBLEM_JSON)
         assert "no order" in response.json()["detail"]
 
 
@@ -209,7 +340,7 @@ async def test_an_unknown_or_malformed_id_is_404(client: Client, order_id: str) 
 
 
 async def stream_while(
-    client: Client, order_id: str, decide: typing.Awaitable[None], **headers: str
+    client: Client, order_id: str, decide: typing.Awaitable[None], **headers: str | bytes
 ) -> httpx.Response:
     """GET the order's events while `decide` runs; the response comes once the stream ends."""
     stream = asyncio.ensure_future(client.get(f"/orders/{order_id}/events", headers=headers))
@@ -264,6 +395,24 @@ async def test_last_event_id_resumes_after_that_event(client: Client, orders: Or
     )
 
     assert [event_id for event_id, _, _ in events_of(response.text)] == [3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "last_event_id",
+    # "²" as the server reads it (headers are Latin-1): a digit to `str.isdigit`, not to int().
+    ["²".encode("latin-1"), b"9" * 5000, b"-1", b"3x", b""],
+)
+async def test_an_unusable_last_event_id_is_treated_as_absent(
+    client: Client, orders: Orders, last_event_id: bytes
+) -> None:
+    order_id = await place(client, orders)
+
+    response = await stream_while(
+        client, order_id, reserve(orders, order_id), **{"Last-Event-ID": last_event_id}
+    )
+
+    assert response.status_code == 200
+    assert [event_id for event_id, _, _ in events_of(response.text)] == [1, 2, 3, 4, 5]
 
 
 async def test_a_client_that_saw_the_end_is_told_to_stop(client: Client, orders: Orders) -> None:
@@ -334,9 +483,10 @@ async def test_a_broken_database_answers_503_without_internals(broken_client: Cl
         await broken_client.get(f"/orders/{some_id}"),
         await broken_client.get(f"/orders/{some_id}/events"),
     ):
-        assert response.status_code == 503
-        assert response.json() == {"detail": UNAVAILABLE}
+        assert (response.status_code, response.headers["content-type"]) == (503, PROBLEM_JSON)
+        assert "try again" in response.json()["detail"]
         assert "Traceback" not in response.text
+        assert "127.0.0.1" not in response.text
 
 
 async def test_health_says_which_dependency_failed(broken_client: Client) -> None:
@@ -355,6 +505,37 @@ async def test_an_unexpected_error_answers_500_without_internals() -> None:
     async with client_for(create_app(mediator)) as client:
         response = await client.post("/orders", json=ORDER)
 
-    assert response.status_code == 500
-    assert response.json() == {"detail": INTERNAL}
+    assert (response.status_code, response.headers["content-type"]) == (500, PROBLEM_JSON)
+    assert response.json()["detail"] == (
+        "the orders service failed to handle the request; it logged why"
+    )
     assert "secret" not in response.text
+
+
+# --- the OpenAPI document ----------------------------------------------------------------
+
+
+def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
+    app = create_app(bootstrap.bootstrap())
+    document = app.openapi()
+
+    answers = {
+        (path, method): sorted(operation["responses"])
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert answers == {
+        ("/orders", "post"): ["202", "400", "413", "415", "422", "500", "503"],
+        # 422 for parameters breaking the schema (none can: every id is a 404).
+        ("/orders/{order_id}", "get"): ["200", "404", "422", "500", "503"],
+        ("/orders/{order_id}/events", "get"): ["200", "204", "404", "422", "500", "503"],
+        ("/", "get"): ["200", "500"],
+        ("/health", "get"): ["200", "503"],
+    }
+    events = document["paths"]["/orders/{order_id}/events"]["get"]["responses"]["200"]
+    assert list(events["content"]) == ["text/event-stream"]
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    order, item = schemas["PlaceOrder"]["properties"], schemas["PlaceOrderItem"]["properties"]
+    assert (order["customer_id"]["maxLength"], order["items"]["maxItems"]) == (64, 100)
+    assert (item["sku"]["maxLength"], item["quantity"]["maximum"]) == (64, 10_000)

@@ -1,8 +1,11 @@
 """A circuit breaker on aiobreaker (extra `cqrs-core[aiobreaker]`).
 
-One breaker per identifier, so each handler or saga step trips on its own.
-Pass `storage_factory` to keep breaker state elsewhere, for example in Redis
-with aiobreaker's `CircuitRedisStorage`, shared by all instances.
+One breaker per identifier, so each handler or saga step trips on its own;
+an identifier may be a name or a class (counted as `module.Name`, as
+python-cqrs did). Pass `storage_factory` to keep breaker state elsewhere, for
+example in Redis with aiobreaker's `CircuitRedisStorage`, shared by all
+instances; it is called once per breaker with the breaker's name. (Give
+`CircuitRedisStorage` a `CircuitBreakerState`, not the string `"closed"`.)
 
 >>> breaker = AioBreakerAdapter(fail_max=2, timeout_duration=60)
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime
 import typing
 
+from cqrs.circuit_breaker import breaker_name
 from cqrs.exceptions import ConfigurationError, MissingDependencyError
 
 try:
@@ -54,14 +58,15 @@ class AioBreakerAdapter:
 
     async def call(
         self,
-        identifier: str,
+        identifier: str | type[typing.Any],
         func: typing.Callable[..., typing.Awaitable[_T]],
         *args: typing.Any,
         **kwargs: typing.Any,
     ) -> _T:
-        breaker = self._breakers.get(identifier)
+        name = breaker_name(identifier)
+        breaker = self._breakers.get(name)
         if breaker is None:
-            breaker = self._breakers[identifier] = self._new_breaker(identifier)
+            breaker = self._breakers[name] = self._new_breaker(name)
         coroutine_function = typing.cast(
             "typing.Callable[..., typing.Coroutine[typing.Any, typing.Any, _T]]", func
         )

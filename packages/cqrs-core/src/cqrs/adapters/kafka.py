@@ -2,6 +2,9 @@
 
 This module keeps the import path `cqrs.adapters.kafka` working; it re-exports
 `cqrs_kafka` and names the distribution to install when it is absent.
+`KafkaProducer` is python-cqrs's name for the producer class; build it with
+`kafka_producer_factory(dsn=...)` (it takes bootstrap servers, not an
+aiokafka producer).
 """
 
 from cqrs.exceptions import MissingDependencyError
@@ -14,4 +17,7 @@ try:
 except ImportError as exc:
     raise MissingDependencyError("cqrs.adapters.kafka", "cqrs-kafka") from exc
 
-__all__ = ("KafkaProducerAdapter", "kafka_producer_factory")
+#: python-cqrs's name for the producer class.
+KafkaProducer = KafkaProducerAdapter
+
+__all__ = ("KafkaProducerAdapter", "KafkaProducer", "kafka_producer_factory")

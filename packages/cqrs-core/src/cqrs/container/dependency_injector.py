@@ -14,6 +14,13 @@ parameter by its annotation.
 >>> adapter = DependencyInjectorCQRSContainer(App())
 >>> isinstance(asyncio.run(adapter.resolve(Greeter)), Greeter)
 True
+
+python-cqrs's form works too: create it empty and attach the container.
+
+>>> adapter = DependencyInjectorCQRSContainer()
+>>> adapter.attach_external_container(App())
+>>> isinstance(asyncio.run(adapter.resolve(Greeter)), Greeter)
+True
 """
 
 from __future__ import annotations
@@ -37,13 +44,31 @@ __all__ = ("DependencyInjectorCQRSContainer",)
 class DependencyInjectorCQRSContainer(FactoryCachingContainer):
     """`cqrs.container.Container` over a dependency-injector container."""
 
-    def __init__(self, container: containers.Container) -> None:
+    def __init__(self, container: containers.Container | None = None) -> None:
         super().__init__()
         self._container = container
 
     @property
     def container(self) -> containers.Container:
         """The wrapped dependency-injector container."""
+        return self._attached()
+
+    @property
+    def external_container(self) -> containers.Container:
+        """The wrapped container (python-cqrs's name for `container`)."""
+        return self._attached()
+
+    def attach_external_container(self, container: containers.Container) -> None:
+        """Wrap `container` from now on (python-cqrs's way to set it after creation)."""
+        self._container = container
+        self._forget_factories()
+
+    def _attached(self) -> containers.Container:
+        if self._container is None:
+            raise ConfigurationError(
+                "DependencyInjectorCQRSContainer has no container yet: pass one to the "
+                "constructor or call attach_external_container(container) first."
+            )
         return self._container
 
     def _build_factory(self, type_: type[typing.Any]) -> Factory:
@@ -62,14 +87,14 @@ class DependencyInjectorCQRSContainer(FactoryCachingContainer):
             or getattr(type_, "_is_protocol", False)
         ):
             raise ConfigurationError(
-                f"No provider in {type(self._container).__name__} provides {type_!r}; "
+                f"No provider in {type(self._attached()).__name__} provides {type_!r}; "
                 f"add one, e.g. `providers.Factory(SomeImplementation)`."
             )
         return self._constructor_factory(type_)
 
     def _provider_for(self, type_: type[typing.Any]) -> providers.Provider[typing.Any] | None:
         fallback: providers.Provider[typing.Any] | None = None
-        found: typing.Iterable[providers.Provider[typing.Any]] = self._container.traverse()
+        found: typing.Iterable[providers.Provider[typing.Any]] = self._attached().traverse()
         for provider in found:
             provides = getattr(provider, "provides", None)
             if provides is type_:

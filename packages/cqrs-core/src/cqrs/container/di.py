@@ -11,6 +11,9 @@ entered once per resolution.
 >>> container = DIContainer(di.Container())
 >>> isinstance(asyncio.run(container.resolve(Clock)), Clock)
 True
+
+python-cqrs's form works too: `DIContainer()`, then
+`attach_external_container(di_container)`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ class DIContainer(FactoryCachingContainer):
     def container(self) -> di.Container:
         """The wrapped `di.Container`, to add binds."""
         return self._container
+
+    @property
+    def external_container(self) -> di.Container:
+        """The wrapped `di.Container` (python-cqrs's name for `container`)."""
+        return self._container
+
+    def attach_external_container(self, container: di.Container) -> None:
+        """Wrap `container` from now on (python-cqrs's way to set it after creation)."""
+        self._container = container
+        self._forget_factories()
 
     def _build_factory(self, type_: type[typing.Any]) -> Factory:
         solved = self._container.solve(

@@ -32,6 +32,11 @@ class FactoryCachingContainer(abc.ABC):
             factory = self._factories[type_] = self._build_factory(type_)
         return await factory()
 
+    def _forget_factories(self) -> None:
+        """Drop every cached factory (the wrapped container changed)."""
+        self._factories.clear()
+        self._constructors.clear()
+
     @abc.abstractmethod
     def _build_factory(self, type_: type[typing.Any]) -> Factory:
         """Return a coroutine function building `type_`; called once per type."""

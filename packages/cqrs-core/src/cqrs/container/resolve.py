@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import di
 
 from cqrs.container.di import DIContainer
@@ -18,7 +20,7 @@ def as_container(di_container: object | None) -> Container:
     if isinstance(di_container, di.Container):
         return DIContainer(di_container)
     if isinstance(di_container, Container):
-        return di_container
+        return typing.cast("Container", di_container)
     raise ConfigurationError(
         f"di_container must be a di.Container or have an async resolve(type) method "
         f"(see cqrs.container.Container), got {type(di_container).__qualname__}. For a "

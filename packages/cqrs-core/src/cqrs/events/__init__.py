@@ -3,11 +3,18 @@
 from cqrs.events.emitter import EventEmitter
 from cqrs.events.event import (
     DCDomainEvent,
+    DCEvent,
+    DCNotificationEvent,
     DomainEvent,
     ECSTEvent,
     Event,
+    IDomainEvent,
     IEvent,
+    INotificationEvent,
     NotificationEvent,
+    PydanticDomainEvent,
+    PydanticEvent,
+    PydanticNotificationEvent,
 )
 from cqrs.events.event_handler import EventHandler, SyncEventHandler
 from cqrs.events.fallback import EventHandlerFallback
@@ -16,11 +23,18 @@ from cqrs.events.mediator import EventMediator
 
 __all__ = (
     "IEvent",
+    "IDomainEvent",
+    "INotificationEvent",
     "Event",
+    "PydanticEvent",
     "DomainEvent",
-    "DCDomainEvent",
+    "PydanticDomainEvent",
     "NotificationEvent",
+    "PydanticNotificationEvent",
     "ECSTEvent",
+    "DCEvent",
+    "DCDomainEvent",
+    "DCNotificationEvent",
     "EventHandler",
     "SyncEventHandler",
     "EventHandlerFallback",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typing
 
-from cqrs._bootstrap import filled, run_startup_hooks
+from cqrs._bootstrap import StartupHook, filled, run_startup_hooks
 from cqrs.container.resolve import as_container
 from cqrs.events.map import EventMap
 from cqrs.events.mediator import EventMediator
@@ -20,8 +20,8 @@ __all__ = ("bootstrap",)
 def bootstrap(
     di_container: object | None = None,
     events_mapper: typing.Callable[[EventMap], None] | None = None,
-    middlewares: typing.Sequence[Middleware] = (),
-    on_startup: typing.Sequence[typing.Callable[[], object]] = (),
+    middlewares: typing.Sequence[Middleware] | None = None,
+    on_startup: typing.Sequence[StartupHook] | None = None,
     max_concurrent_event_handlers: int = 1,
     concurrent_event_handle_enable: bool = True,
 ) -> EventMediator:
@@ -30,7 +30,7 @@ def bootstrap(
     `di_container` is a `di.Container`, any `cqrs.container.Container`, or
     `None` for an empty `di.Container`; `on_startup` functions run once, first.
     """
-    run_startup_hooks(on_startup)
+    run_startup_hooks(on_startup or ())
     return EventMediator(
         filled(EventMap(), events_mapper),
         as_container(di_container),

@@ -1,12 +1,19 @@
 """Run the handlers bound to events, one after another or in parallel with a limit.
 
-Every handler runs even when another fails; the failures are logged and then
-raised together as one `EventHandlingError`, so none is lost.
+Every handler runs even when another fails. Events a handler records in its
+`events` are follow-ups: `run` returns them for the caller to dispatch next,
+and `dispatch` carries on with them itself, breadth first (one level of
+events, then the follow-ups of that whole level). Failures are logged and
+`raise_failures` raises the first failed handler's own exception, so an
+`except ValueError:` around `send` sees what the handler raised; every
+failure of the dispatch is attached to it as an `EventHandlingError` in its
+`event_handling_error` attribute, so none is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import typing
@@ -18,12 +25,22 @@ from cqrs.events.map import EventBinding, EventMap
 from cqrs.exceptions import ConfigurationError, EventHandlingError
 from cqrs.fallback import call_with_fallback
 
-__all__ = ("EventDispatcher",)
+__all__ = (
+    "EventDispatcher",
+    "HandlerFailure",
+    "LevelOutcome",
+    "breadth_first",
+    "raise_failures",
+)
 
 logger = logging.getLogger("cqrs.events")
 
-_Invoker = typing.Callable[[typing.Any], typing.Awaitable[None]]
-_Failure = tuple[object, type[typing.Any], BaseException]
+# Runs one handler on an event; returns the follow-up events it recorded.
+_Invoker = typing.Callable[[typing.Any], typing.Awaitable[typing.Sequence[object]]]
+#: One failed handler: the event, the handler class and what it raised.
+HandlerFailure = tuple[object, type[typing.Any], BaseException]
+#: A level's follow-up events and the failures of its handlers.
+LevelOutcome = tuple[list[object], list[HandlerFailure]]
 # A handler to run for an event type: its class (for reports) and its invoker.
 _Step = tuple[type[typing.Any], _Invoker]
 
@@ -55,23 +72,24 @@ class EventDispatcher:
         self._plans: dict[type[typing.Any], tuple[_Step, ...]] = {}
 
     async def dispatch(self, events: typing.Iterable[object]) -> None:
-        """Run every handler of every event; raise `EventHandlingError` if any failed."""
+        """Run every handler of `events` and of their follow-ups, breadth first.
+
+        Raises the first failed handler's exception once every handler ran
+        (see `raise_failures`).
+        """
+        raise_failures(await breadth_first(self.run, events))
+
+    async def run(self, events: list[object]) -> LevelOutcome:
+        """Run every handler of `events` once; return their follow-ups and failures.
+
+        Follow-ups come in the order of the handlers that recorded them.
+        """
         jobs = [(event, step) for event in events for step in self._plan(type(event))]
         if not jobs:
-            return
+            return [], []
         if self._parallel and len(jobs) > 1:
-            failures = await self._run_parallel(jobs)
-        else:
-            failures = await self._run_sequential(jobs)
-        if failures:
-            for event, handler, exc in failures:
-                logger.error(
-                    "event handler %s failed on %s",
-                    handler.__qualname__,
-                    type(event).__name__,
-                    exc_info=exc,
-                )
-            raise EventHandlingError(failures) from failures[0][2]
+            return await self._run_parallel(jobs)
+        return await self._run_sequential(jobs)
 
     def _plan(self, event_type: type[typing.Any]) -> tuple[_Step, ...]:
         # Built on an event type's first dispatch: the map is complete by then.
@@ -83,33 +101,37 @@ class EventDispatcher:
             )
         return plan
 
-    async def _run_sequential(self, jobs: list[tuple[object, _Step]]) -> list[_Failure]:
-        failures: list[_Failure] = []
+    async def _run_sequential(self, jobs: list[tuple[object, _Step]]) -> LevelOutcome:
+        follow_ups: list[object] = []
+        failures: list[HandlerFailure] = []
         for event, (handler_type, invoke) in jobs:
             try:
-                await invoke(event)
+                follow_ups += await invoke(event)
             except Exception as exc:
                 failures.append((event, handler_type, exc))
-        return failures
+        return follow_ups, failures
 
-    async def _run_parallel(self, jobs: list[tuple[object, _Step]]) -> list[_Failure]:
+    async def _run_parallel(self, jobs: list[tuple[object, _Step]]) -> LevelOutcome:
         semaphore = asyncio.Semaphore(self._max_concurrent)
 
-        async def run(event: object, invoke: _Invoker) -> None:
+        async def run(event: object, invoke: _Invoker) -> typing.Sequence[object]:
             async with semaphore:
-                await invoke(event)
+                return await invoke(event)
 
         results = await asyncio.gather(
             *(run(event, invoke) for event, (_, invoke) in jobs),
             return_exceptions=True,
         )
-        failures: list[_Failure] = []
+        follow_ups: list[object] = []
+        failures: list[HandlerFailure] = []
         for (event, (handler_type, _)), result in zip(jobs, results, strict=True):
             if isinstance(result, Exception):
                 failures.append((event, handler_type, result))
             elif isinstance(result, BaseException):
                 raise result
-        return failures
+            else:
+                follow_ups += result
+        return follow_ups, failures
 
     def _invoker(self, binding: EventBinding) -> _Invoker:
         invoker = self._invokers.get(binding)
@@ -122,8 +144,8 @@ class EventDispatcher:
             primary = self._build_invoker(binding.primary)
             fallback = self._build_invoker(binding.fallback)
 
-            async def with_fallback(event: object) -> None:
-                await call_with_fallback(
+            async def with_fallback(event: object) -> typing.Sequence[object]:
+                return await call_with_fallback(
                     binding.identifier,
                     functools.partial(primary, event),
                     functools.partial(fallback, event),
@@ -136,16 +158,57 @@ class EventDispatcher:
         handler_type: type[typing.Any] = binding
         if issubclass(binding, SyncEventHandler):
 
-            async def run_sync(event: object) -> None:
-                (await resolve(handler_type)).handle(event)
+            async def run_sync(event: object) -> typing.Sequence[object]:
+                handler = await resolve(handler_type)
+                handler.handle(event)
+                return handler.events
 
             return run_sync
 
-        async def run(event: object) -> None:
-            await (await resolve(handler_type)).handle(event)
+        async def run(event: object) -> typing.Sequence[object]:
+            handler = await resolve(handler_type)
+            await handler.handle(event)
+            return handler.events
 
         return run
 
 
 def _handler_type(binding: EventBinding) -> type[typing.Any]:
     return binding.primary if isinstance(binding, EventHandlerFallback) else binding
+
+
+async def breadth_first(
+    run_level: typing.Callable[[list[object]], typing.Awaitable[LevelOutcome]],
+    events: typing.Iterable[object],
+) -> list[HandlerFailure]:
+    """Run `events` through `run_level`, then their follow-ups, level by level, until
+    none are left; return every failure."""
+    failures: list[HandlerFailure] = []
+    level = list(events)
+    while level:
+        level, failed = await run_level(level)
+        failures += failed
+    return failures
+
+
+def raise_failures(failures: typing.Sequence[HandlerFailure]) -> None:
+    """Log every failure, then raise the first one's exception (nothing when empty).
+
+    The raised exception gets an `event_handling_error` attribute: an
+    `EventHandlingError` listing all of the failures.
+    """
+    if not failures:
+        return
+    for event, handler, exc in failures:
+        logger.error(
+            "event handler %s failed on %s",
+            handler.__qualname__,
+            type(event).__name__,
+            exc_info=exc,
+        )
+    first = failures[0][2]
+    # An exception class with __slots__ and no __dict__ cannot take the attribute;
+    # it is still raised, as the handler raised it.
+    with contextlib.suppress(AttributeError):
+        first.event_handling_error = EventHandlingError(failures)  # pyright: ignore[reportAttributeAccessIssue]
+    raise first

@@ -7,6 +7,11 @@
 * `ECSTEvent[Payload]`: an event-carried state transfer, a notification whose
   payload is the whole state of an entity.
 
+Each kind also comes as a dataclass (`DCEvent`, `DCDomainEvent`,
+`DCNotificationEvent`) and under python-cqrs's interface and pydantic names
+(`IDomainEvent`, `INotificationEvent`, `PydanticEvent`, `PydanticDomainEvent`,
+`PydanticNotificationEvent`). Notification events are hashable by `event_id`.
+
 All events have one wire format: snake_case keys, UUIDs as dashed strings,
 timestamps ISO-8601 with a time zone, and `from_dict(**e.to_dict()) == e`.
 
@@ -35,11 +40,18 @@ from cqrs.clock import utc_now
 
 __all__ = (
     "IEvent",
+    "IDomainEvent",
+    "INotificationEvent",
     "Event",
+    "PydanticEvent",
     "DomainEvent",
-    "DCDomainEvent",
+    "PydanticDomainEvent",
     "NotificationEvent",
+    "PydanticNotificationEvent",
     "ECSTEvent",
+    "DCEvent",
+    "DCDomainEvent",
+    "DCNotificationEvent",
 )
 
 PayloadT = TypeVar("PayloadT", default=typing.Any)
@@ -51,22 +63,46 @@ class IEvent(Serializable):
     __slots__ = ()
 
 
+class IDomainEvent(IEvent):
+    """The interface of in-process events (`DomainEvent`, `DCDomainEvent`)."""
+
+    __slots__ = ()
+
+
+class INotificationEvent(IEvent, typing.Generic[PayloadT]):
+    """The interface of events for other services, published to a broker.
+
+    Implementations have `event_id`, `event_timestamp`, `event_name`, `topic`
+    and `payload`.
+    """
+
+    __slots__ = ()
+
+    if typing.TYPE_CHECKING:
+        event_id: uuid.UUID
+        event_timestamp: datetime.datetime
+        event_name: str
+        topic: str
+        payload: PayloadT
+
+
 class Event(PydanticSerializable, IEvent):
     """Base of the pydantic events; immutable once created."""
 
     model_config = pydantic.ConfigDict(frozen=True)
 
 
-class DomainEvent(Event):
+PydanticEvent = Event
+
+
+class DomainEvent(Event, IDomainEvent):
     """An in-process event, dispatched to `EventHandler`s after the request handler."""
 
 
-@dataclasses.dataclass(frozen=True)
-class DCDomainEvent(DataclassSerializable, IEvent):
-    """A domain event declared as a dataclass (subclasses add `@dataclasses.dataclass`)."""
+PydanticDomainEvent = DomainEvent
 
 
-class NotificationEvent(Event, typing.Generic[PayloadT]):
+class NotificationEvent(Event, INotificationEvent[PayloadT], typing.Generic[PayloadT]):
     """An integration event for other services, with a typed payload.
 
     `event_id` identifies the event for deduplication (inbox) and is kept
@@ -85,10 +121,65 @@ class NotificationEvent(Event, typing.Generic[PayloadT]):
     @pydantic.field_validator("event_timestamp")
     @classmethod
     def _assume_utc(cls, value: datetime.datetime) -> datetime.datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=datetime.timezone.utc)
-        return value
+        return _aware(value)
+
+    def __hash__(self) -> int:
+        return hash(self.event_id)
+
+
+PydanticNotificationEvent = NotificationEvent
 
 
 class ECSTEvent(NotificationEvent[PayloadT], typing.Generic[PayloadT]):
     """An event-carried state transfer: the payload is the entity's whole state."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DCEvent(DataclassSerializable, IEvent):
+    """An event declared as a dataclass (subclasses add `@dataclasses.dataclass`).
+
+    `from_dict` rebuilds nested dataclasses, UUIDs, datetimes and lists.
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class DCDomainEvent(DCEvent, IDomainEvent):
+    """A domain event declared as a dataclass (subclasses add `@dataclasses.dataclass`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DCNotificationEvent(DCEvent, INotificationEvent[PayloadT], typing.Generic[PayloadT]):
+    """A notification event declared as a dataclass; its fields are `NotificationEvent`'s.
+
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Paid(DCNotificationEvent[dict]):
+    ...     pass
+    >>> paid = Paid(event_name="paid", topic="payments", payload={"order_id": "o1"})
+    >>> Paid.from_dict(**paid.to_dict()) == paid
+    True
+    """
+
+    event_name: str
+    event_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
+    event_timestamp: datetime.datetime = dataclasses.field(default_factory=utc_now)
+    topic: str = ""
+    payload: PayloadT = None  # pyright: ignore[reportAssignmentType]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_timestamp", _aware(self.event_timestamp))
+
+    def __hash__(self) -> int:
+        return hash(self.event_id)
+
+    def __init_subclass__(cls, **kwargs: typing.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Set before a subclass's own @dataclass runs, so it keeps this hash instead
+        # of generating one over every field (a dict payload is not hashable).
+        cls.__hash__ = DCNotificationEvent.__hash__
+
+
+def _aware(value: datetime.datetime) -> datetime.datetime:
+    """`value`, a naive one taken as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    return value

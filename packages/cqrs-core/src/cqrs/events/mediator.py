@@ -23,20 +23,24 @@ import typing
 from cqrs.container.protocol import Container
 from cqrs.events.dispatcher import EventDispatcher
 from cqrs.events.map import EventMap
-from cqrs.middlewares.base import Middleware, wrap
+from cqrs.middlewares.base import Middleware, chosen_middlewares, wrap
 
 __all__ = ("EventMediator",)
 
 
 class EventMediator:
-    """Runs every handler bound to an event's type; handlers of other types never run."""
+    """Runs every handler bound to an event's type; handlers of other types never run.
+
+    `middleware_chain` is python-cqrs's name for `middlewares`.
+    """
 
     def __init__(
         self,
         event_map: EventMap,
         container: Container,
-        middlewares: typing.Sequence[Middleware] = (),
+        middlewares: typing.Sequence[Middleware] | None = None,
         *,
+        middleware_chain: typing.Sequence[Middleware] | None = None,
         max_concurrent_event_handlers: int = 1,
         concurrent_event_handle_enable: bool = True,
     ) -> None:
@@ -46,12 +50,14 @@ class EventMediator:
             max_concurrent=max_concurrent_event_handlers,
             concurrent=concurrent_event_handle_enable,
         )
-        self._send = wrap(middlewares, self._dispatch)
+        self._send = wrap(chosen_middlewares(middlewares, middleware_chain), self._dispatch)
 
     async def send(self, event: object) -> None:
-        """Handle `event`; raise `EventHandlingError` after all handlers ran if any failed.
+        """Handle `event` and, breadth first, the follow-ups its handlers record.
 
-        An event type with no handlers is accepted and ignored.
+        An event type with no handlers is accepted and ignored. When handlers
+        fail, the first one's exception is raised after all handlers ran; its
+        `event_handling_error` attribute lists every failure.
         """
         await self._send(event)
 

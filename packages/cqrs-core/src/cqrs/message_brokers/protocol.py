@@ -16,7 +16,7 @@ import json
 import typing
 import uuid
 
-from cqrs.events.event import NotificationEvent
+from cqrs.events.event import INotificationEvent
 from cqrs.tracing import trace_headers
 
 __all__ = ("Message", "MessageBroker", "BatchMessageBroker", "payload_json", "payload_from_json")
@@ -108,7 +108,7 @@ class Message:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
-    def from_event(cls, event: NotificationEvent[typing.Any], key: str | None = None) -> Message:
+    def from_event(cls, event: INotificationEvent[typing.Any], key: str | None = None) -> Message:
         """The message carrying `event`, with the event's id, name and topic, and the
         current W3C trace context (when OpenTelemetry is in use) as headers."""
         return cls(

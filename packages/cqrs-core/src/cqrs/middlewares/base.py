@@ -8,14 +8,25 @@ event mediator it returns `None`.
 >>> class Timing:
 ...     async def __call__(self, message, handle):
 ...         return await handle(message)
+
+Mediators take a list of them (`middlewares=`), or python-cqrs's
+`MiddlewareChain` (`middleware_chain=`), which is such a list:
+
+>>> chain = MiddlewareChain()
+>>> chain.add(Timing())
+>>> len(chain)
+1
 """
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import typing
 
-__all__ = ("Middleware", "HandleType", "wrap")
+from cqrs.exceptions import ConfigurationError
+
+__all__ = ("Middleware", "MiddlewareChain", "HandleType", "wrap", "chosen_middlewares")
 
 HandleType = typing.Callable[[typing.Any], typing.Awaitable[typing.Any]]
 
@@ -36,3 +47,48 @@ def wrap(middlewares: typing.Sequence[Middleware], handle: HandleType) -> Handle
     for middleware in reversed(middlewares):
         handle = functools.partial(middleware, handle=handle)
     return handle
+
+
+def chosen_middlewares(
+    middlewares: typing.Sequence[Middleware] | None,
+    middleware_chain: typing.Sequence[Middleware] | None,
+) -> tuple[Middleware, ...]:
+    """The middlewares a mediator was given, under either name (`middleware_chain`
+    is python-cqrs's); raises `ConfigurationError` when both are given."""
+    if middlewares is not None and middleware_chain is not None:
+        raise ConfigurationError(
+            "pass middlewares or middleware_chain (python-cqrs's name for them), not both."
+        )
+    return tuple(middlewares or middleware_chain or ())
+
+
+class MiddlewareChain(collections.abc.Sequence[Middleware]):
+    """An ordered, growable list of middlewares, the first one outermost.
+
+    A mediator reads the chain once, when it is built: add middlewares before.
+    """
+
+    def __init__(self, middlewares: typing.Iterable[Middleware] = ()) -> None:
+        self._chain = list(middlewares)
+
+    def set(self, chain: typing.Iterable[Middleware]) -> None:
+        """Replace the middlewares with `chain`."""
+        self._chain = list(chain)
+
+    def add(self, middleware: Middleware) -> None:
+        """Append `middleware`, innermost so far."""
+        self._chain.append(middleware)
+
+    def wrap(self, handle: HandleType) -> HandleType:
+        """Compose the chain around `handle` (see `wrap`)."""
+        return wrap(self, handle)
+
+    @typing.overload
+    def __getitem__(self, index: int) -> Middleware: ...
+    @typing.overload
+    def __getitem__(self, index: slice) -> list[Middleware]: ...
+    def __getitem__(self, index: int | slice) -> Middleware | list[Middleware]:
+        return self._chain[index]
+
+    def __len__(self) -> int:
+        return len(self._chain)

@@ -2,7 +2,7 @@
 
 from cqrs.outbox.map import OutboxedEventMap
 from cqrs.outbox.memory import MemoryOutbox, MemoryOutboxSession
-from cqrs.outbox.models import OutboxedEvent, OutboxStatus
+from cqrs.outbox.models import EventStatus, OutboxedEvent, OutboxStatus
 from cqrs.outbox.producer import EventProducer, ProducerRepository
 from cqrs.outbox.relay import (
     OutboxClaim,
@@ -11,16 +11,22 @@ from cqrs.outbox.relay import (
     RetainingOutboxStore,
     RetryPolicy,
 )
-from cqrs.outbox.repository import OutboxedEventRepository, UnregisteredEventError
+from cqrs.outbox.repository import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    OutboxedEventRepository,
+    UnregisteredEventError,
+)
 
 __all__ = (
     "OutboxedEventMap",
     "OutboxedEventRepository",
     "OutboxedEvent",
     "OutboxStatus",
+    "EventStatus",
     "MemoryOutbox",
     "MemoryOutboxSession",
     "UnregisteredEventError",
+    "DEFAULT_MAX_MESSAGE_BYTES",
     "OutboxRelay",
     "OutboxStore",
     "RetainingOutboxStore",

@@ -50,10 +50,10 @@ from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
 from cqrs.clock import utc_now
 from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError, DeadRowNotFoundError
-from cqrs.message_brokers.protocol import Message
+from cqrs.message_brokers.protocol import Message, payload_json
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
-from cqrs.outbox.repository import outbox_message
+from cqrs.outbox.repository import DEFAULT_MAX_MESSAGE_BYTES, check_message_size, outbox_message
 
 __all__ = ("MemoryOutbox", "MemoryOutboxSession")
 
@@ -67,10 +67,20 @@ class MemoryOutboxSession:
 
 class MemoryOutbox:
     """`OutboxedEventRepository`, `OutboxStore` and `cqrs.admin.OutboxAdmin` over a list;
-    `rows()` shows what was committed. Relays on one event loop share it safely."""
+    `rows()` shows what was committed. Relays on one event loop share it safely.
 
-    def __init__(self, clock: typing.Callable[[], datetime.datetime] = utc_now) -> None:
+    `add` refuses an event whose payload JSON and key come to more than
+    `max_message_bytes` (`EventTooLargeError`), as the SQL outbox does.
+    """
+
+    def __init__(
+        self,
+        clock: typing.Callable[[], datetime.datetime] = utc_now,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
         self._clock = clock
+        self.max_message_bytes = max_message_bytes
         self._rows: list[OutboxedEvent] = []
         self._session: MemoryOutboxSession | None = None
         self._held: set[int] = set()  # row ids claimed by a relay right now
@@ -96,7 +106,9 @@ class MemoryOutbox:
         *,
         key: str | None = None,
     ) -> None:
-        session.staged.append(outbox_message(event, key))
+        message = outbox_message(event, key)
+        check_message_size(message, payload_json(message.payload), self.max_message_bytes)
+        session.staged.append(message)
 
     async def commit(self, session: MemoryOutboxSession | None = None) -> None:
         session = self._open(session)

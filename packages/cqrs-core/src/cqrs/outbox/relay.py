@@ -5,7 +5,9 @@ A store hands out a batch of due rows as a claim; the relay publishes them
 each row's outcome on the claim, and closes it, which marks the batch in one
 go. A row that fails is retried later with backoff and, after
 `max_attempts`, becomes `dead`; the rows queued behind it under the same key
-wait for it, so one key's events are never published out of order.
+wait for it, so one key's events are never published out of order. Only the
+failing row is charged an attempt: the rows held back behind it keep theirs,
+so they are not pushed towards `dead` by a failure that is not their own.
 
 Publication is at least once: a relay that dies after publishing but before
 its claim is closed leaves the rows pending, and they go out again with the
@@ -97,7 +99,8 @@ class OutboxClaim(typing.Protocol):
     ) -> None:
         """Mark what was recorded (published rows, failed ones with backoff) and let go.
 
-        If the block raised, nothing is marked: the rows stay pending.
+        Rows recorded neither way stay pending as they were, without an attempt
+        charged. If the block raised, nothing is marked: the rows stay pending.
         """
         ...
 
@@ -261,26 +264,32 @@ class OutboxRelay:
         """Hand the whole batch to the broker at once and record each row's outcome.
 
         The broker keeps one key's messages in order, so nothing waits here per
-        row. A row behind a failed one of its key was still handed over: it is
-        recorded as it went (published or failed), and the failed row follows
-        it on retry, out of order. That needs a failure inside one partition
-        batch that spares the rest of it, which Kafka producers avoid by
-        failing the partition's batch as a whole.
+        row. Only a key's first failure is charged: the failed rows behind it
+        were held back by it (a Kafka producer fails a partition's batch as a
+        whole, and `send_batch` does not send a key's later messages), so they
+        are left unrecorded, to wait for it without losing an attempt. A row
+        behind a failed one that was published all the same is recorded as
+        published, and the failed row follows it on retry, out of order; that
+        needs a failure inside one partition batch that spares the rest of it.
         """
         rows = claim.rows
         if not rows:
             return 0
         outcomes = await broker.send_batch([row.message for row in rows])
         published = 0
+        failed_keys: set[str] = set()
         for row, error in zip(rows, outcomes, strict=True):
+            key = row.message.key
             if error is None:
                 claim.published(row)
                 published += 1
-            else:
+            elif key is None or key not in failed_keys:
                 logger.warning(
                     "outbox row %s (%s) not published: %s", row.id, row.message.topic, error
                 )
                 claim.failed(row, f"{type(error).__qualname__}: {error}")
+                if key is not None:
+                    failed_keys.add(key)
         return published
 
     async def _publish_in_order(self, claim: OutboxClaim, rows: list[OutboxedEvent]) -> int:

@@ -4,6 +4,12 @@ A command handler opens the repository (`async with outbox as session`), does
 its writes on `session`, adds its notification events with `outbox.add`, and
 commits once: the events exist exactly when the business data does.
 
+An event a broker could never take is refused when it is added, not stored
+to fail in the relay for ever: `add` raises `EventTooLargeError` when the
+event's payload JSON and key come to more than the repository's
+`max_message_bytes` (by default `DEFAULT_MAX_MESSAGE_BYTES`: Kafka's default
+request size, 1 MiB, less 16 KiB for the record's headers and framing).
+
 >>> import asyncio, pydantic
 >>> from cqrs.events.event import NotificationEvent
 >>> from cqrs.outbox.map import OutboxedEventMap
@@ -32,13 +38,24 @@ import typing
 from typing_extensions import TypeVar
 
 from cqrs.events.event import NotificationEvent
-from cqrs.exceptions import ConfigurationError
+from cqrs.exceptions import ConfigurationError, EventTooLargeError
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.map import OutboxedEventMap
 
-__all__ = ("OutboxedEventRepository", "UnregisteredEventError", "outbox_message")
+__all__ = (
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "OutboxedEventRepository",
+    "UnregisteredEventError",
+    "check_message_size",
+    "outbox_message",
+)
 
 SessionT = TypeVar("SessionT", default=typing.Any)
+
+DEFAULT_MAX_MESSAGE_BYTES: typing.Final = 1_048_576 - 16_384
+"""The largest event an outbox stores unless told otherwise, in bytes of payload JSON
+and key: the Kafka producer's default `max_request_size` (1 MiB) less 16 KiB left for
+the record's headers (id, name, content type, trace context) and framing."""
 
 
 class UnregisteredEventError(ConfigurationError):
@@ -66,8 +83,10 @@ class OutboxedEventRepository(typing.Protocol[SessionT]):
     ) -> None:
         """Stage `event` in `session`'s transaction, under partition key `key`.
 
-        Raises `UnregisteredEventError` (before touching the session) when the
-        event's name is not registered in `OutboxedEventMap`.
+        Raises, before touching the session, `UnregisteredEventError` when the
+        event's name is not registered in `OutboxedEventMap`, and
+        `EventTooLargeError` when its payload JSON and key come to more than
+        the repository's `max_message_bytes`.
         """
         ...
 
@@ -89,3 +108,22 @@ def outbox_message(event: NotificationEvent[typing.Any], key: str | None) -> Mes
             f"at import time."
         )
     return Message.from_event(event, key)
+
+
+def check_message_size(message: Message, body: bytes, max_bytes: int) -> None:
+    """Raise `EventTooLargeError` when `message`, whose payload JSON is `body`, comes to
+    more than `max_bytes` bytes with its key.
+
+    >>> message = Message("joined", "users", {"user_id": "u1"}, key="u1")
+    >>> check_message_size(message, b'{"user_id":"u1"}', max_bytes=18)
+    >>> check_message_size(message, b'{"user_id":"u1"}', max_bytes=17)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    cqrs.exceptions.EventTooLargeError: event 'joined' is 18 bytes encoded, above ...
+    """
+    size = len(body)
+    if message.key is not None:
+        # Keys are text; a lone surrogate must not make the check itself fail.
+        size += len(message.key.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise EventTooLargeError(message.message_name, size, max_bytes)

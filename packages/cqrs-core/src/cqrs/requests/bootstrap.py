@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import typing
 
-from cqrs._bootstrap import filled, run_startup_hooks
+from cqrs._bootstrap import (
+    EventsMapper,
+    StartupHook,
+    domain_events_emitter,
+    filled,
+    run_startup_hooks,
+)
 from cqrs.container.protocol import Container
 from cqrs.container.resolve import as_container
 from cqrs.events.emitter import EventEmitter
-from cqrs.events.map import EventMap
 from cqrs.message_brokers.protocol import MessageBroker
 from cqrs.middlewares.base import Middleware
 from cqrs.requests.map import RequestMap
@@ -34,8 +39,6 @@ from cqrs.requests.mediator import RequestMediator, StreamingRequestMediator
 __all__ = ("bootstrap", "bootstrap_streaming")
 
 RequestsMapper = typing.Callable[[RequestMap], None]
-EventsMapper = typing.Callable[[EventMap], None]
-StartupHook = typing.Callable[[], object]
 
 
 def bootstrap(
@@ -44,8 +47,8 @@ def bootstrap(
     commands_mapper: RequestsMapper | None = None,
     domain_events_mapper: EventsMapper | None = None,
     queries_mapper: RequestsMapper | None = None,
-    middlewares: typing.Sequence[Middleware] = (),
-    on_startup: typing.Sequence[StartupHook] = (),
+    middlewares: typing.Sequence[Middleware] | None = None,
+    on_startup: typing.Sequence[StartupHook] | None = None,
     max_concurrent_event_handlers: int = 1,
     concurrent_event_handle_enable: bool = True,
 ) -> RequestMediator:
@@ -54,8 +57,9 @@ def bootstrap(
     `di_container` is a `di.Container`, any `cqrs.container.Container`, or
     `None` for an empty `di.Container`. The mappers bind requests and domain
     events; notification events go to `message_broker` (dropped when `None`).
-    `on_startup` functions run once, first. Domain event handlers run one at a
-    time unless `max_concurrent_event_handlers` is above 1.
+    `on_startup` functions run once, first (`None` means none, as does
+    `middlewares=None`). Domain event handlers run one at a time unless
+    `max_concurrent_event_handlers` is above 1.
 
     Raises a `ConfigurationError` for any setup mistake.
     """
@@ -77,8 +81,8 @@ def bootstrap_streaming(
     commands_mapper: RequestsMapper | None = None,
     domain_events_mapper: EventsMapper | None = None,
     queries_mapper: RequestsMapper | None = None,
-    middlewares: typing.Sequence[Middleware] = (),
-    on_startup: typing.Sequence[StartupHook] = (),
+    middlewares: typing.Sequence[Middleware] | None = None,
+    on_startup: typing.Sequence[StartupHook] | None = None,
     max_concurrent_event_handlers: int = 10,
     concurrent_event_handle_enable: bool = True,
 ) -> StreamingRequestMediator:
@@ -104,18 +108,18 @@ def _prepare(
     message_broker: MessageBroker | None,
     request_mappers: typing.Iterable[RequestsMapper | None],
     domain_events_mapper: EventsMapper | None,
-    on_startup: typing.Sequence[StartupHook],
+    on_startup: typing.Sequence[StartupHook] | None,
     max_concurrent_event_handlers: int,
     concurrent_event_handle_enable: bool,
 ) -> tuple[Container, RequestMap, EventEmitter]:
-    run_startup_hooks(on_startup)
+    run_startup_hooks(on_startup or ())
     container = as_container(di_container)
     requests = filled(RequestMap(), *request_mappers)
-    emitter = EventEmitter(
-        filled(EventMap(), domain_events_mapper),
+    emitter = domain_events_emitter(
         container,
+        domain_events_mapper,
         message_broker,
-        max_concurrent_event_handlers=max_concurrent_event_handlers,
-        concurrent_event_handle_enable=concurrent_event_handle_enable,
+        max_concurrent_event_handlers,
+        concurrent_event_handle_enable,
     )
     return container, requests, emitter

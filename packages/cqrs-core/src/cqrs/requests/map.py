@@ -16,6 +16,8 @@ A request type is bound once, to one of:
 ...         pass
 >>> mapper = RequestMap()
 >>> mapper.bind(Ping, PingHandler)
+
+`SagaMap` is importable from here too, where python-cqrs kept it.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from cqrs.requests.request_handler import (
     StreamingRequestHandler,
     SyncRequestHandler,
 )
+from cqrs.saga.map import SagaMap
 
-__all__ = ("RequestMap", "RequestBinding", "HANDLER_BASES")
+__all__ = ("RequestMap", "SagaMap", "RequestBinding", "HANDLER_BASES")
 
 HANDLER_BASES: typing.Final = (RequestHandler, SyncRequestHandler, StreamingRequestHandler)
 

@@ -31,11 +31,11 @@ from typing import TypeGuard
 from typing_extensions import TypeVar
 
 from cqrs.container.protocol import Container
-from cqrs.events.emitter import EventEmitter
+from cqrs.events.emitter import EventEmitter, mediator_emitter
 from cqrs.events.map import EventMap
 from cqrs.exceptions import InvalidBindingError
 from cqrs.fallback import call_with_fallback
-from cqrs.middlewares.base import HandleType, Middleware, wrap
+from cqrs.middlewares.base import HandleType, Middleware, chosen_middlewares, wrap
 from cqrs.requests.cor_request_handler import CORRequestHandler
 from cqrs.requests.fallback import RequestHandlerFallback
 from cqrs.requests.map import RequestBinding, RequestMap
@@ -53,17 +53,36 @@ _Stream = typing.AsyncIterator[typing.Any]
 
 
 class _MediatorBase(abc.ABC):
+    """Request mediators take python-cqrs's arguments too, in its order.
+
+    Events go to `event_emitter`, or to a new emitter on `event_map` without a
+    broker; `max_concurrent_event_handlers` and `concurrent_event_handle_enable`,
+    when given, set that emitter's handler concurrency. `middleware_chain` is
+    python-cqrs's name for `middlewares`.
+    """
+
     def __init__(
         self,
         request_map: RequestMap,
         container: Container,
         event_emitter: EventEmitter | None = None,
-        middlewares: typing.Sequence[Middleware] = (),
+        middlewares: typing.Sequence[Middleware] | None = None,
+        event_map: EventMap | None = None,
+        max_concurrent_event_handlers: int | None = None,
+        concurrent_event_handle_enable: bool | None = None,
+        *,
+        middleware_chain: typing.Sequence[Middleware] | None = None,
     ) -> None:
         self._request_map = request_map
         self._container = container
-        self._emitter = event_emitter or EventEmitter(EventMap(), container)
-        self._middlewares = tuple(middlewares)
+        self._emitter = mediator_emitter(
+            container,
+            event_emitter,
+            event_map,
+            max_concurrent_event_handlers,
+            concurrent_event_handle_enable,
+        )
+        self._middlewares = chosen_middlewares(middlewares, middleware_chain)
         # Every bound type is compiled now, so binding mistakes surface at bootstrap.
         self._routes: dict[type[typing.Any], typing.Any] = {}
         for request_type, _ in request_map.items():
@@ -82,9 +101,11 @@ class RequestMediator(_MediatorBase):
     async def send(self, request: IRequest[_ResT]) -> _ResT:
         """Handle `request` and return its handler's response.
 
-        Raises `RequestHandlerNotFoundError` when its type is not bound,
-        `EventHandlingError` when a domain event handler failed, and whatever
-        the handler raised.
+        Raises `RequestHandlerNotFoundError` when its type is not bound, and
+        whatever the handler raised. When domain event handlers fail (after
+        the response was made), the first failed one's exception is raised
+        once all of them ran; its `event_handling_error` attribute lists
+        every failure.
         """
         route = self._routes.get(type(request))
         if route is None:

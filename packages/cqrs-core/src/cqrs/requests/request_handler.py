@@ -22,7 +22,7 @@ import typing
 
 from typing_extensions import TypeVar
 
-from cqrs.events.event import IEvent
+from cqrs.events.event_handler import EventSource
 from cqrs.requests.request import IRequest
 
 __all__ = (
@@ -36,19 +36,8 @@ __all__ = (
 ReqT = TypeVar("ReqT", bound=IRequest, contravariant=True)
 ResT = TypeVar("ResT", default=typing.Any, covariant=True)
 
-_NO_EVENTS: typing.Final[typing.Sequence[IEvent]] = ()
 
-
-class _EventSource:
-    """The `events` a handler exposes; none unless a subclass overrides it."""
-
-    @property
-    def events(self) -> typing.Sequence[IEvent]:
-        """Events recorded by the last `handle`, dispatched by the mediator."""
-        return _NO_EVENTS
-
-
-class RequestHandler(_EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
+class RequestHandler(EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
     """Handles one request type and returns its response (or `None` for commands)."""
 
     @abc.abstractmethod
@@ -56,7 +45,7 @@ class RequestHandler(_EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
         """Run the use case for `request` and return the response."""
 
 
-class SyncRequestHandler(_EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
+class SyncRequestHandler(EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
     """A request handler whose `handle` is a plain function.
 
     It runs on the event loop, so keep it short and free of blocking I/O.
@@ -67,7 +56,7 @@ class SyncRequestHandler(_EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
         """Run the use case for `request` and return the response."""
 
 
-class StreamingRequestHandler(_EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
+class StreamingRequestHandler(EventSource, abc.ABC, typing.Generic[ReqT, ResT]):
     """Handles a request by yielding partial responses as they become ready.
 
     After each yielded response the mediator dispatches the events recorded

@@ -28,6 +28,7 @@ from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
 from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage import ISagaStorage, MemorySagaStorage
+from cqrs.saga.transaction import SagaTransaction
 
 __all__ = (
     "Saga",
@@ -39,6 +40,7 @@ __all__ = (
     "Fallback",
     "SagaMap",
     "SagaMediator",
+    "SagaTransaction",
     "SagaRunner",
     "CompensationPolicy",
     "recover_saga",

@@ -64,9 +64,16 @@ class SagaTypeMismatchError(SagaError):
 
     def __init__(self, saga_id: uuid.UUID, stored: str, given: str) -> None:
         self.saga_id = saga_id
+        hint = ""
+        if given.endswith(f".{stored}"):
+            hint = (
+                f" python-cqrs stored a saga under its class's __name__; this package stores "
+                f"its __qualname__ ({given!r}), which tells nested classes apart: update the "
+                f"stored name, or define the saga at module level."
+            )
         super().__init__(
             f"saga {saga_id} is stored as a {stored}, not a {given}; resume it with the "
-            f"saga class whose saga_name() is {stored!r}."
+            f"saga class whose saga_name() is {stored!r}.{hint}"
         )
 
 

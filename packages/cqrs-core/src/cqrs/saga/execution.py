@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import itertools
 import logging
+import math
 import time
 import typing
 import uuid
@@ -62,13 +63,24 @@ from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.protocol import ISagaStorage
 
-__all__ = ("CompensationPolicy", "SagaRunner", "DEFAULT_COMPENSATION", "DEFAULT_LEASE")
+__all__ = (
+    "CompensationPolicy",
+    "SagaRunner",
+    "EmitEvents",
+    "ContextBuilder",
+    "DEFAULT_COMPENSATION",
+    "DEFAULT_LEASE",
+)
 
 logger = logging.getLogger("cqrs.saga")
 
 _Result = SagaStepResult[typing.Any, typing.Any]
 _StepType = type[SagaStepHandler[typing.Any, typing.Any]]
 _Reply = NotificationEvent[typing.Any]
+#: Builds a saga's context from its stored dict (python-cqrs's `context_builder`).
+ContextBuilder = typing.Callable[[typing.Mapping[str, typing.Any]], SagaContext]
+#: Emits the events a local step recorded (see `SagaRunner`'s `emit`).
+EmitEvents = typing.Callable[[typing.Sequence[object]], typing.Awaitable[None]]
 # How one step's compensation went: undone, waiting for a reply, or given up.
 _Outcome = typing.Literal["done", "waiting", "failed"]
 
@@ -95,6 +107,27 @@ class CompensationPolicy:
     multiplier: float = 2.0
     max_delay: float = 5.0
 
+    def with_retry(
+        self,
+        count: int | None = None,
+        delay: float | None = None,
+        backoff: float | None = None,
+    ) -> CompensationPolicy:
+        """This policy with python-cqrs's `compensation_retry_*` settings applied.
+
+        `count` is the number of attempts, `delay` the first pause and
+        `backoff` its multiplier; python-cqrs did not cap the pauses, so once
+        any of them is given neither does this policy. All `None`: `self`.
+        """
+        if count is None and delay is None and backoff is None:
+            return self
+        return CompensationPolicy(
+            attempts=self.attempts if count is None else count,
+            initial_delay=self.initial_delay if delay is None else delay,
+            multiplier=self.multiplier if backoff is None else backoff,
+            max_delay=math.inf,
+        )
+
     def delays(self) -> typing.Iterator[float]:
         """The pauses between attempts (one fewer than `attempts`)."""
         return exponential_delays(
@@ -112,7 +145,13 @@ DEFAULT_CLAIM_WAIT: typing.Final = datetime.timedelta(seconds=5)
 
 
 class SagaRunner:
-    """Runs sagas of one class; one runner serves any number of saga instances."""
+    """Runs sagas of one class; one runner serves any number of saga instances.
+
+    `emit`, when given, gets the events each local step recorded in its
+    `events`, once the step is recorded and before its result is yielded;
+    an error it raises reaches the caller and leaves the saga where it is
+    (the step stays done; recovery carries on from there).
+    """
 
     def __init__(
         self,
@@ -120,11 +159,12 @@ class SagaRunner:
         container: Container,
         storage: ISagaStorage,
         *,
-        context_type: type[SagaContext] | None = None,
+        context_type: type[SagaContext] | ContextBuilder | None = None,
         compensation: CompensationPolicy = DEFAULT_COMPENSATION,
         lease: datetime.timedelta = DEFAULT_LEASE,
         claim_wait: datetime.timedelta = DEFAULT_CLAIM_WAIT,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
+        emit: EmitEvents | None = None,
     ) -> None:
         if not (isinstance(saga_type, type) and issubclass(saga_type, Saga)):
             raise SagaDefinitionError(f"{saga_type!r} is not a Saga subclass.")
@@ -136,12 +176,14 @@ class SagaRunner:
         self.lease = lease
         self.claim_wait = claim_wait
         self.clock = clock
+        self.emit = emit
         self.steps = saga_type.step_definitions()
         if not self.steps:
             raise SagaDefinitionError(
-                f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class."
+                f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class "
+                f"(python-cqrs completed a saga without steps at once; here it is a mistake)."
             )
-        self.context_type = context_type or _context_type_of(saga_type)
+        self.build_context = _context_builder(context_type or _context_type_of(saga_type))
         # Owner tokens: unique per runner (random prefix) and per pass (counter),
         # without paying for a uuid4 on every pass.
         self._owner_prefix = f"{uuid.uuid4().hex}:"
@@ -166,7 +208,7 @@ class SagaRunner:
 
     async def stream(
         self, context: SagaContext, saga_id: uuid.UUID
-    ) -> typing.AsyncIterator[_Result]:
+    ) -> typing.AsyncGenerator[_Result, None]:
         """Start (or resume) saga `saga_id`; yield each step's result as it completes.
 
         A new saga runs on `context` itself; one that exists already resumes
@@ -174,6 +216,12 @@ class SagaRunner:
         when the saga finishes or waits for a messaging step's reply. Raises
         the failing step's error after compensating, and
         `SagaConcurrencyError` if another worker holds the saga.
+
+        An exception thrown into the stream at a result (`athrow`, as a
+        python-cqrs `saga.transaction()` block that raises does) fails the
+        saga at its next step and compensates what was done, then comes back
+        out; a saga the last step completed stays completed. Closing the
+        stream early (`aclose`, or `break`) only stops it: recovery resumes.
         """
         owner = self._new_owner()
         try:
@@ -181,7 +229,7 @@ class SagaRunner:
                 saga_id, self.saga_name, context.to_dict(), owner=owner, lease=self.lease
             )
         except SagaAlreadyExistsError:
-            async for result in self._resume(saga_id, type(context)):
+            async for result in self._resume(saga_id, type(context).from_dict):
                 yield result
             return
         # A new saga, created already claimed: it can only go forward.
@@ -192,25 +240,29 @@ class SagaRunner:
                 run.status is not SAGA_COMPLETED
                 and (result := await run.step_forward()) is not None
             ):
-                yield result
+                try:
+                    yield result
+                except Exception as exc:
+                    await run.abort(exc)
+                    raise
         finally:
             if run.status not in _FINAL_STATUSES:  # finishing released it
                 await self.storage.release(saga_id, owner)
 
-    def resume(self, saga_id: uuid.UUID) -> typing.AsyncIterator[_Result]:
+    def resume(self, saga_id: uuid.UUID) -> typing.AsyncGenerator[_Result, None]:
         """Carry on stored saga `saga_id` from where it stands, as `stream` does.
 
         This is what recovery runs: forward after the last completed step,
         on through compensation, or into a timeout whose deadline has passed.
         """
-        return self._resume(saga_id, self.context_type)
+        return self._resume(saga_id, self.build_context)
 
     async def _resume(
-        self, saga_id: uuid.UUID, context_type: type[SagaContext] | None
-    ) -> typing.AsyncIterator[_Result]:
+        self, saga_id: uuid.UUID, build_context: ContextBuilder | None
+    ) -> typing.AsyncGenerator[_Result, None]:
         owner = await self._claim(saga_id)
         try:
-            run = await _Run.load(self, saga_id, owner, context_type)
+            run = await _Run.load(self, saga_id, owner, build_context)
             if run is not None:
                 async for result in run.advance():
                     yield result
@@ -229,7 +281,7 @@ class SagaRunner:
         owner = self._new_owner()
         await self._claim_patiently(saga_id, owner)
         try:
-            run = await _Run.load(self, saga_id, owner, self.context_type)
+            run = await _Run.load(self, saga_id, owner, self.build_context)
             if run is not None:
                 try:
                     async for _ in run.receive(reply):
@@ -257,7 +309,7 @@ class SagaRunner:
         """
         owner = await self._claim(saga_id)
         try:
-            run = await _Run.load(self, saga_id, owner, self.context_type)
+            run = await _Run.load(self, saga_id, owner, self.build_context)
             if run is None:
                 status = (await self.storage.load_saga_state(saga_id)).status
                 raise SagaNotRetriableError(
@@ -299,6 +351,15 @@ class SagaRunner:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+def _context_builder(
+    context_type: type[SagaContext] | ContextBuilder | None,
+) -> ContextBuilder | None:
+    """How to rebuild a context: the class's `from_dict`, or the given function."""
+    if isinstance(context_type, type) and issubclass(context_type, SagaContext):
+        return context_type.from_dict
+    return typing.cast("ContextBuilder | None", context_type)
 
 
 def _context_type_of(saga_type: type[Saga[typing.Any]]) -> type[SagaContext] | None:
@@ -346,7 +407,7 @@ class _Run:
         runner: SagaRunner,
         saga_id: uuid.UUID,
         owner: str,
-        context_type: type[SagaContext] | None,
+        build_context: ContextBuilder | None,
     ) -> _Run | None:
         storage = runner.storage
         state = await storage.load_saga_state(saga_id)
@@ -354,7 +415,7 @@ class _Run:
             raise SagaTypeMismatchError(saga_id, state.name, runner.saga_name)
         if state.status.is_final:
             return None
-        if context_type is None:
+        if build_context is None:
             raise SagaDefinitionError(
                 f"cannot rebuild the context of {runner.saga_name}: declare the saga as "
                 f"Saga[YourContext] or pass context_type to SagaRunner."
@@ -363,7 +424,7 @@ class _Run:
             runner,
             saga_id,
             owner,
-            context_type.from_dict(**state.context),
+            build_context(state.context),
             state.version,
             state.status,
             state.error,
@@ -402,7 +463,20 @@ class _Run:
         while (
             self.status is not SAGA_COMPLETED and (result := await self.step_forward()) is not None
         ):
-            yield result
+            try:
+                yield result
+            except Exception as exc:
+                await self.abort(exc)
+                raise
+
+    async def abort(self, error: Exception) -> None:
+        """The caller failed between two steps: fail the next step with `error`, compensate.
+
+        A completed saga has nothing left to undo and stays completed.
+        """
+        if self.status is SAGA_COMPLETED:
+            return
+        await self._fail(self.runner.steps[self.cursor].name, error)
 
     async def receive(self, reply: _Reply) -> typing.AsyncIterator[_Result]:
         """Apply `reply` if the saga waits for it, then go on as far as it goes."""
@@ -465,7 +539,7 @@ class _Run:
                 handler = await self.runner.container.resolve(step.handler)
                 result = await handler.act(self.context)
             else:
-                result, acted_name = await self._act_with_fallback(step, step.fallback)
+                result, acted_name, handler = await self._act_with_fallback(step, step.fallback)
         except Exception as exc:
             await self._fail(step.name, exc)
             raise
@@ -483,15 +557,25 @@ class _Run:
             self.status = saga_status
         acted.add(acted_name)
         self.cursor = step.position + 1
+        emit = self.runner.emit
+        if emit is not None:
+            events = handler.events
+            if events:
+                await emit(events)
         return result
 
-    async def _act_with_fallback(self, step: SagaStep, fallback: Fallback) -> tuple[_Result, str]:
+    async def _act_with_fallback(
+        self, step: SagaStep, fallback: Fallback
+    ) -> tuple[_Result, str, SagaStepHandler[typing.Any, typing.Any]]:
+        """Act with the primary or its fallback; return the result, who acted, and its handler."""
         resolve = self.runner.container.resolve
         context = self.context
 
-        async def act_with(handler_type: _StepType) -> tuple[_Result, str]:
+        async def act_with(
+            handler_type: _StepType,
+        ) -> tuple[_Result, str, SagaStepHandler[typing.Any, typing.Any]]:
             handler = await resolve(handler_type)
-            return await handler.act(context), handler_type.__name__
+            return await handler.act(context), handler_type.__name__, handler
 
         return await call_with_fallback(
             fallback.identifier,

@@ -18,7 +18,7 @@
 ...     steps = [Finish]
 >>> sagas = SagaMap()
 >>> sagas.bind(Ctx, DocSaga)
->>> mediator = SagaMediator(sagas, DIContainer(), MemorySagaStorage())
+>>> mediator = SagaMediator(sagas, DIContainer(), storage=MemorySagaStorage())
 >>> async def run():
 ...     return [r.step_type.__name__ async for r in mediator.stream(Ctx(), saga_id=uuid.uuid4())]
 >>> asyncio.run(run())
@@ -33,7 +33,10 @@ import uuid
 
 from cqrs.clock import utc_now
 from cqrs.container.protocol import Container
+from cqrs.events.emitter import EventEmitter, mediator_emitter
 from cqrs.events.event import NotificationEvent
+from cqrs.events.map import EventMap
+from cqrs.middlewares.base import Middleware
 from cqrs.saga.errors import SagaError
 from cqrs.saga.execution import (
     DEFAULT_COMPENSATION,
@@ -44,6 +47,7 @@ from cqrs.saga.execution import (
 from cqrs.saga.map import SagaMap
 from cqrs.saga.models import SagaContext, SagaState
 from cqrs.saga.step import SagaStepResult
+from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.saga.storage.protocol import ISagaStorage
 
 __all__ = ("SagaMediator", "SagaNotBoundError")
@@ -56,30 +60,57 @@ class SagaNotBoundError(SagaError, LookupError):
 class SagaMediator:
     """Starts or resumes sagas; one result per completed step.
 
-    `clock` dates reply deadlines; give the storage the same one.
+    The arguments are python-cqrs's, in its order. Events the local steps
+    record go to `event_emitter` (or to a new emitter on `event_map`, without
+    a broker), with the given handler concurrency. `storage` defaults to a
+    `MemorySagaStorage`, which does not survive the process. The
+    `compensation_retry_*` settings, when given, override those of
+    `compensation` (see `CompensationPolicy.with_retry`). `middleware_chain`
+    is accepted and not applied to sagas, as in python-cqrs. `clock` dates
+    reply deadlines; give the storage the same one.
     """
 
     def __init__(
         self,
         saga_map: SagaMap,
         container: Container,
-        storage: ISagaStorage,
+        event_emitter: EventEmitter | None = None,
+        middleware_chain: typing.Sequence[Middleware] | None = None,
+        event_map: EventMap | None = None,
+        max_concurrent_event_handlers: int | None = None,
+        concurrent_event_handle_enable: bool | None = None,
+        storage: ISagaStorage | None = None,
+        compensation_retry_count: int | None = None,
+        compensation_retry_delay: float | None = None,
+        compensation_retry_backoff: float | None = None,
         *,
         compensation: CompensationPolicy = DEFAULT_COMPENSATION,
         lease: datetime.timedelta = DEFAULT_LEASE,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
-        self._storage = storage
+        del middleware_chain  # python-cqrs took it for sagas and never applied it
+        self._storage = storage if storage is not None else MemorySagaStorage()
+        emitter = mediator_emitter(
+            container,
+            event_emitter,
+            event_map,
+            max_concurrent_event_handlers,
+            concurrent_event_handle_enable,
+        )
+        policy = compensation.with_retry(
+            compensation_retry_count, compensation_retry_delay, compensation_retry_backoff
+        )
         # Each bound saga gets its runner now, so definition problems surface here.
         self._runners = {
             context_type: SagaRunner(
                 saga_type,
                 container,
-                storage,
+                self._storage,
                 context_type=context_type,
-                compensation=compensation,
+                compensation=policy,
                 lease=lease,
                 clock=clock,
+                emit=emitter.emit_all,
             )
             for context_type, saga_type in saga_map.items()
         }

@@ -22,10 +22,13 @@ import enum
 import typing
 import uuid
 
+from typing_extensions import Self, TypeVar
+
 from cqrs._message import DataclassSerializable
 
 __all__ = (
     "SagaContext",
+    "ContextT",
     "SagaStatus",
     "SagaStepAction",
     "SagaStepStatus",
@@ -37,10 +40,36 @@ __all__ = (
 
 @dataclasses.dataclass
 class SagaContext(DataclassSerializable):
-    """Base of saga contexts: the data the steps share (subclass it as a dataclass)."""
+    """Base of saga contexts: the data the steps share (subclass it as a dataclass).
+
+    `from_dict` also takes the dict positionally, as python-cqrs's did
+    (`OrderContext.from_dict(data)`), and `model_dump` is `to_dict`.
+    """
+
+    @classmethod
+    def from_dict(
+        cls, data: typing.Mapping[str, typing.Any] | None = None, /, **kwargs: typing.Any
+    ) -> Self:
+        """Build a context from `to_dict`'s output, as one dict or as keywords."""
+        return super().from_dict(**(dict(data) if data is not None else {}), **kwargs)
+
+    def model_dump(self) -> dict[str, typing.Any]:
+        """The same as `to_dict` (python-cqrs's alias)."""
+        return self.to_dict()
 
 
-class SagaStatus(str, enum.Enum):
+#: A saga's context type, as its steps and `Saga[...]` declare it.
+ContextT = TypeVar("ContextT", bound=SagaContext)
+
+
+class _ValueEnum(str, enum.Enum):
+    """A string enum that prints as its value, as python-cqrs's did: `completed`."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SagaStatus(_ValueEnum):
     """Where a saga is in its life.
 
     `pending` (created, no step ran) -> `running` -> `completed`; or, when a
@@ -65,7 +94,7 @@ class SagaStatus(str, enum.Enum):
         return self in (SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.RESOLVED)
 
 
-class SagaStepAction(str, enum.Enum):
+class SagaStepAction(_ValueEnum):
     """What a log entry records: a step's `act` or its `compensate`, or an operator's
     `resolve` of the whole saga (its `step_name` is then the saga's name and its
     details say who resolved it and why)."""
@@ -75,18 +104,22 @@ class SagaStepAction(str, enum.Enum):
     RESOLVE = "resolve"
 
 
-class SagaStepStatus(str, enum.Enum):
+class SagaStepStatus(_ValueEnum):
     """Outcome of one action of one step.
 
     `started` marks a command sent to another service (a messaging step) whose
     reply is awaited; `timed_out` one whose reply did not come in time, so
     its effect is unknown and the step is compensated like a completed one.
+    `compensated` is python-cqrs's name, kept so code naming it runs; neither
+    engine writes it: a compensation that succeeded is logged as action
+    `compensate`, status `completed`.
     """
 
     STARTED = "started"
     COMPLETED = "completed"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    COMPENSATED = "compensated"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +150,11 @@ class SagaWait:
 
 @dataclasses.dataclass(frozen=True)
 class SagaState:
-    """A saga as stored: its status, last context and version, and what it waits for."""
+    """A saga as stored: its status, last context and version, and what it waits for.
+
+    It unpacks as python-cqrs's `(status, context, version)` tuple did:
+    `status, context, version = await storage.load_saga_state(saga_id)`.
+    """
 
     saga_id: uuid.UUID
     name: str
@@ -127,3 +164,6 @@ class SagaState:
     recovery_attempts: int = 0
     error: str | None = None
     waiting: SagaWait | None = None
+
+    def __iter__(self) -> typing.Iterator[typing.Any]:
+        return iter((self.status, self.context, self.version))

@@ -22,11 +22,18 @@ import uuid
 
 from cqrs.clock import utc_now
 from cqrs.container.resolve import as_container
-from cqrs.saga.errors import SagaConcurrencyError, SagaNotRetriableError, SagaStepTimeoutError
+from cqrs.saga.errors import (
+    SagaConcurrencyError,
+    SagaNotFoundError,
+    SagaNotRetriableError,
+    SagaStepTimeoutError,
+    SagaTypeMismatchError,
+)
 from cqrs.saga.execution import (
     DEFAULT_COMPENSATION,
     DEFAULT_LEASE,
     CompensationPolicy,
+    ContextBuilder,
     SagaRunner,
 )
 from cqrs.saga.models import SagaContext, SagaState, SagaStatus
@@ -41,7 +48,7 @@ logger = logging.getLogger("cqrs.saga.recovery")
 async def recover_saga(
     saga: Saga[typing.Any] | type[Saga[typing.Any]],
     saga_id: uuid.UUID,
-    context_builder: type[SagaContext],
+    context_builder: type[SagaContext] | ContextBuilder,
     container: object | None,
     storage: ISagaStorage,
     *,
@@ -51,11 +58,37 @@ async def recover_saga(
 ) -> SagaStatus:
     """Resume saga `saga_id` from its stored state and return its final status.
 
-    `container` may be the same raw `di.Container` given to bootstrap; `clock`
-    must agree with the storage's (it decides whether a reply is overdue). Raises
-    the error of a step that fails now (after compensating), and
-    `SagaConcurrencyError` when another worker holds the saga.
+    `context_builder` is the context class, or a function building the
+    context from its stored dict. `container` may be the same raw
+    `di.Container` given to bootstrap; `clock` must agree with the storage's
+    (it decides whether a reply is overdue). Raises the error of a step that
+    fails now (after compensating), and `SagaConcurrencyError` when another
+    worker holds the saga. A recovery that fails otherwise counts one recovery
+    attempt first (as python-cqrs did), so `get_sagas_for_recovery` stops
+    offering a saga that keeps failing.
     """
+    try:
+        return await _resume(
+            saga, saga_id, context_builder, container, storage, compensation, lease, clock
+        )
+    except (SagaConcurrencyError, SagaNotFoundError, SagaTypeMismatchError):
+        raise  # not a failed recovery: someone else runs it, nothing to run, a wrong class
+    except Exception:
+        await storage.increment_recovery_attempts(saga_id)
+        raise
+
+
+async def _resume(
+    saga: Saga[typing.Any] | type[Saga[typing.Any]],
+    saga_id: uuid.UUID,
+    context_builder: type[SagaContext] | ContextBuilder,
+    container: object | None,
+    storage: ISagaStorage,
+    compensation: CompensationPolicy,
+    lease: datetime.timedelta,
+    clock: typing.Callable[[], datetime.datetime],
+) -> SagaStatus:
+    """Run the stored saga as far as it goes; return its status."""
     saga_type = saga if isinstance(saga, type) else type(saga)
     runner = SagaRunner(
         saga_type,
@@ -152,15 +185,16 @@ class SagaRecoveryWorker:
         attempt = 0 if overdue_reply else await self.storage.increment_recovery_attempts(saga_id)
         saga_type, context_type = known
         try:
-            status = await recover_saga(
+            # Not recover_saga: this worker counts its attempts itself (before, see above).
+            status = await _resume(
                 saga_type,
                 saga_id,
                 context_type,
                 self.container,
                 self.storage,
-                compensation=self.compensation,
-                lease=self.lease,
-                clock=self.clock,
+                self.compensation,
+                self.lease,
+                self.clock,
             )
         except SagaConcurrencyError:
             logger.info("saga %s is held by another worker; skipped", saga_id)

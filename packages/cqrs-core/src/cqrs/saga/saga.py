@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import uuid
 
 from cqrs.exceptions import ConfigurationError
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.step import ContextT, SagaStepHandler
+from cqrs.saga.storage.protocol import ISagaStorage
+
+if typing.TYPE_CHECKING:
+    from cqrs.saga.transaction import SagaTransaction
 
 __all__ = ("Saga", "SagaStep", "SagaDefinitionError")
 
@@ -85,12 +90,51 @@ class Saga(typing.Generic[ContextT]):
         """The name the saga is stored under."""
         return cls.__qualname__
 
+    @property
+    def steps_count(self) -> int:
+        """How many steps the saga has."""
+        return len(self._definitions)
+
+    def transaction(
+        self,
+        context: ContextT,
+        container: object | None,
+        storage: ISagaStorage,
+        saga_id: uuid.UUID | None = None,
+        compensation_retry_count: int | None = None,
+        compensation_retry_delay: float | None = None,
+        compensation_retry_backoff: float | None = None,
+    ) -> SagaTransaction[ContextT]:
+        """Run this saga without a mediator, as python-cqrs did (see `SagaTransaction`).
+
+        `container` builds the steps (a `di.Container`, any
+        `cqrs.container.Container`, or `None`); the `compensation_retry_*`
+        settings are python-cqrs's (see `CompensationPolicy.with_retry`).
+        """
+        # Imported here: the transaction runs on the engine, which imports this module.
+        from cqrs.saga.transaction import SagaTransaction
+
+        return SagaTransaction(
+            type(self),
+            context,
+            container,
+            storage,
+            saga_id,
+            compensation_retry_count,
+            compensation_retry_delay,
+            compensation_retry_backoff,
+        )
+
 
 def _define(
     saga_name: str, steps: typing.Sequence[StepHandlerType | Fallback]
 ) -> tuple[SagaStep, ...]:
     if not steps:
-        raise SagaDefinitionError(f"{saga_name}.steps is empty; list at least one step.")
+        raise SagaDefinitionError(
+            f"{saga_name}.steps is empty; list at least one step. (python-cqrs completed "
+            f"a saga without steps at once; here that is taken for a mistake: give the saga "
+            f"its first step, or call what it stood for directly.)"
+        )
     definitions: list[SagaStep] = []
     seen: set[str] = set()
     for position, item in enumerate(steps):

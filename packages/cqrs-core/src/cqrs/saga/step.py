@@ -2,7 +2,9 @@
 
 Steps take their dependencies in `__init__` (resolved by the DI container),
 share data through the context, and return `self._generate_step_result(...)`
-from `act`.
+from `act`. Events a step records in `events` are emitted by the saga
+mediator once the step is recorded: domain events to their handlers,
+notification events to the message broker.
 
 >>> import dataclasses
 >>> from cqrs.response import Response
@@ -26,12 +28,14 @@ import typing
 
 from typing_extensions import TypeVar
 
-from cqrs.saga.models import SagaContext
+from cqrs.events.event_handler import EventSource
+from cqrs.saga.models import ContextT
 
-__all__ = ("SagaStepHandler", "SagaStepResult", "ContextT", "StepResponseT")
+__all__ = ("SagaStepHandler", "SagaStepResult", "ContextT", "StepResponseT", "Resp")
 
-ContextT = TypeVar("ContextT", bound=SagaContext)
 StepResponseT = TypeVar("StepResponseT", default=typing.Any)
+#: python-cqrs's name for `StepResponseT`.
+Resp = StepResponseT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +46,7 @@ class SagaStepResult(typing.Generic[ContextT, StepResponseT]):
     step_type: type[SagaStepHandler[typing.Any, typing.Any]]
 
 
-class SagaStepHandler(abc.ABC, typing.Generic[ContextT, StepResponseT]):
+class SagaStepHandler(EventSource, abc.ABC, typing.Generic[ContextT, StepResponseT]):
     """One step of a saga."""
 
     @abc.abstractmethod

@@ -8,11 +8,13 @@ and `cqrs.testing.dead_letter_admin`.
 
 from cqrs.outbox.memory import MemoryOutbox
 from cqrs.saga.storage.memory import MemorySagaStorage
+from cqrs.testing.brokers import BatchingBroker
 from cqrs.testing.clock import FakeClock
 from cqrs.testing.outbox import registered_outbox_events
 from cqrs.testing.saga import HarnessError, InjectedFailure, SagaOutcome, SagaTestHarness
 
 __all__ = (
+    "BatchingBroker",
     "FakeClock",
     "MemoryOutbox",
     "MemorySagaStorage",

@@ -158,11 +158,14 @@ class SagaTestHarness(typing.Generic[ContextT]):
         """The saga's current state, read from storage."""
         state = await self.storage.load_saga_state(saga_id)
         history = await self.storage.get_step_history(saga_id)
-        context_type = typing.cast(type[ContextT], self.runner.context_type)
+        build_context = typing.cast(
+            "typing.Callable[[typing.Mapping[str, typing.Any]], ContextT]",
+            self.runner.build_context,
+        )
         return SagaOutcome(
             saga_id=saga_id,
             status=state.status,
-            context=context_type.from_dict(**state.context),
+            context=build_context(state.context),
             acted=_names(history, SagaStepAction.ACT),
             compensated=_names(history, SagaStepAction.COMPENSATE),
             commands=list(self._commands[saga_id]),

@@ -83,12 +83,14 @@ _Call = typing.Callable[[ISagaStorage, uuid.UUID], typing.Awaitable[object]]
 _CALLS_ON_AN_ID: dict[str, _Call] = {
     "load_saga_state": lambda storage, saga_id: storage.load_saga_state(saga_id),
     "update_context": lambda storage, saga_id: storage.update_context(saga_id, {}, 1),
+    "update_context without a version": lambda storage, saga_id: storage.update_context(
+        saga_id, {}
+    ),
     "update_status": lambda storage, saga_id: storage.update_status(saga_id, SagaStatus.RUNNING),
     "log_step": lambda storage, saga_id: storage.log_step(saga_id, "Weigh", _ACT, _STARTED),
     "record_step": lambda storage, saga_id: storage.record_step(
         saga_id, "Weigh", _ACT, _COMPLETED, context={}, current_version=1
     ),
-    "get_step_history": lambda storage, saga_id: storage.get_step_history(saga_id),
     "claim": lambda storage, saga_id: storage.claim(saga_id, "worker-a", _LEASE),
     "release": lambda storage, saga_id: storage.release(saga_id, "worker-a"),
     "increment_recovery_attempts": lambda storage, saga_id: storage.increment_recovery_attempts(
@@ -369,6 +371,18 @@ class SagaStorageContract:
         assert (state.context, state.version) == ({"weight": 4, "label": "L-1"}, third)
         assert (state.status, state.error, state.waiting) == (SagaStatus.PENDING, None, None)
 
+    async def test_update_context_without_a_version_is_not_fenced(
+        self, storage: ISagaStorage, clock: FakeClock
+    ) -> None:
+        saga_id = await _new_saga(storage)
+        moved_on = await storage.update_context(saga_id, {"weight": 3}, 1)
+
+        latest = await storage.update_context(saga_id, {"weight": 4})
+
+        state = await storage.load_saga_state(saga_id)
+        assert latest == moved_on + 1
+        assert (state.context, state.version) == ({"weight": 4}, latest)
+
     async def test_update_context_with_a_stale_version_raises_and_writes_nothing(
         self, storage: ISagaStorage, clock: FakeClock
     ) -> None:
@@ -455,6 +469,15 @@ class SagaStorageContract:
         assert [entry.step_name for entry in await storage.get_step_history(other)] == [
             f"Other{n}" for n in range(len(writes))
         ]
+
+    async def test_the_step_history_of_an_unknown_saga_is_empty(
+        self, storage: ISagaStorage, clock: FakeClock
+    ) -> None:
+        unknown = uuid.uuid4()
+
+        assert await storage.get_step_history(unknown) == []
+        with pytest.raises(SagaNotFoundError):  # reading it did not create it
+            await storage.load_saga_state(unknown)
 
     async def test_get_step_history_returns_a_new_list(
         self, storage: ISagaStorage, clock: FakeClock
@@ -890,6 +913,28 @@ class SagaStorageContract:
         clock.advance(seconds=30)
         assert await storage.get_sagas_for_recovery(10, stale_after=_STALE) == [old, fresh]
         assert await storage.get_sagas_for_recovery(10) == [old, fresh]  # 60 s by default
+
+    async def test_recovery_takes_stale_after_in_seconds_too(
+        self, storage: ISagaStorage, clock: FakeClock
+    ) -> None:
+        old = await _new_saga(storage)
+        clock.advance(seconds=30)
+        fresh = await _new_saga(storage)
+        clock.advance(seconds=31)
+
+        assert await storage.get_sagas_for_recovery(10, stale_after_seconds=60) == [old]
+        assert await storage.get_sagas_for_recovery(10, 5, 15) == [old, fresh]
+
+    async def test_recovery_returns_only_sagas_of_the_given_name(
+        self, storage: ISagaStorage, clock: FakeClock
+    ) -> None:
+        parcel = await _new_saga(storage, name="ParcelSaga")
+        refund = await _new_saga(storage, name="RefundSaga")
+        clock.advance(_STALE)
+
+        assert await storage.get_sagas_for_recovery(10, saga_name="RefundSaga") == [refund]
+        assert await storage.get_sagas_for_recovery(10, saga_name="ParcelSaga") == [parcel]
+        assert await storage.get_sagas_for_recovery(10, saga_name="Other") == []
 
     @pytest.mark.parametrize("write", sorted(_PROGRESS))
     async def test_a_write_that_moves_a_saga_on_makes_it_fresh_again(

@@ -32,10 +32,15 @@ logger = logging.getLogger("inventory.database")
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for `url`; a SQLite one lets one writer in at a time (`BEGIN IMMEDIATE`).
 
+    The pool tests a connection before lending it (`pool_pre_ping`): one the
+    server dropped (a restart, an idle timeout) is replaced instead of failing
+    a consumed command's try or a request.
+
     >>> create_engine("sqlite+aiosqlite:///inventory.db").dialect.name
     'sqlite'
     """
-    return create_sqlite_engine(url)  # any other database's URL gives a plain engine
+    # Any other database's URL gives a plain engine.
+    return create_sqlite_engine(url, pool_pre_ping=True)
 
 
 async def create_schema(engine: AsyncEngine, schema: Schema) -> None:

@@ -3,18 +3,27 @@
 Each is a `cqrs.NotificationEvent` whose payload is one of the models below;
 on the wire it is the event's dict as JSON, its name in `event_name`, and the
 record key is the order id. The orders service keeps its own copy of these
-models; a contract test compares the two.
+models; a contract test checks that the two say the same, bounds included.
 
 | name             | topic                | sent by   | payload                                 |
 |------------------|----------------------|-----------|-----------------------------------------|
 | `reserve_stock`  | `inventory.commands` | orders    | `order_id`, `items` (`sku`, `quantity`) |
 | `release_stock`  | `inventory.commands` | orders    | `order_id`                              |
 | `stock_reserved` | `inventory.replies`  | inventory | `order_id`                              |
-| `stock_rejected` | `inventory.replies`  | inventory | `order_id`, `reason`, `skus` (short)    |
+| `stock_rejected` | `inventory.replies`  | inventory | `order_id`, `reason`, `skus`            |
 | `stock_released` | `inventory.replies`  | inventory | `order_id`                              |
 
-A rejection's `reason` is `insufficient_stock` (`INSUFFICIENT_STOCK`) and its
-`skus` are the ones short of stock (an unknown sku has none).
+The bounds are the contract's (`inventory.application.contract`): an order id
+and a sku are text of 1 to 64 characters, an order has 1 to 100 items of 1 to
+10,000 units each. A rejection's `reason` is `insufficient_stock` (`skus` are
+the ones short of stock; an unknown sku has none) or `invalid_items` (the
+items break those bounds; `skus` is empty).
+
+The consumer reads `reserve_stock` as `IncomingReserveStock`, which needs only
+a readable order id: a command without one cannot be answered and is refused
+as undecodable (the consumer dead-letters it); its items are checked against
+the contract afterwards (`IncomingReserveStockPayload.lines`), so a command
+whose items break it is answered `invalid_items` instead.
 
 The names are registered in `cqrs.OutboxedEventMap` by `register_messages()`,
 called when the service is wired, not on import: the orders service registers
@@ -26,8 +35,8 @@ the same names for its own copies, and both may be imported by one process
 ...     topic="inventory.commands",
 ...     payload=ReserveStockPayload(order_id="o-1", items=[StockItem(sku="tea", quantity=2)]),
 ... )
->>> ReserveStock.from_dict(**event.to_dict()).payload.items[0].quantity
-2
+>>> IncomingReserveStock.from_dict(**event.to_dict()).payload.lines()
+[OrderLine(sku='tea', quantity=2)]
 """
 
 from __future__ import annotations
@@ -37,15 +46,23 @@ import typing
 import pydantic
 
 import cqrs
+from inventory.application.contract import LineQuantity, OrderId, Sku
+from inventory.domain import MAX_ORDER_LINES, InvalidOrderLinesError, OrderLine
 
 __all__ = (
+    "COMMANDS",
     "INSUFFICIENT_STOCK",
+    "INVALID_ITEMS",
     "MESSAGES",
     "RELEASE_STOCK",
     "RESERVE_STOCK",
     "STOCK_REJECTED",
     "STOCK_RELEASED",
     "STOCK_RESERVED",
+    "IncomingReserveStock",
+    "IncomingReserveStockPayload",
+    "OrderItems",
+    "RejectionReason",
     "ReleaseStock",
     "ReleaseStockPayload",
     "ReserveStock",
@@ -57,6 +74,7 @@ __all__ = (
     "StockReleasedPayload",
     "StockReserved",
     "StockReservedPayload",
+    "Skus",
     "register_messages",
 )
 
@@ -68,6 +86,10 @@ STOCK_RELEASED: typing.Final = "stock_released"
 
 INSUFFICIENT_STOCK: typing.Final = "insufficient_stock"
 """The `reason` of a `stock_rejected` reply: some skus are short of stock."""
+INVALID_ITEMS: typing.Final = "invalid_items"
+"""The `reason` of a `stock_rejected` reply: the items break the contract."""
+
+RejectionReason = typing.Literal["insufficient_stock", "invalid_items"]
 
 
 # The payload models have no docstrings: a docstring becomes the "description" of
@@ -76,31 +98,37 @@ INSUFFICIENT_STOCK: typing.Final = "insufficient_stock"
 
 
 class StockItem(pydantic.BaseModel):
-    sku: str
-    quantity: int
+    sku: Sku
+    quantity: LineQuantity
+
+
+OrderItems = typing.Annotated[
+    list[StockItem], pydantic.Field(min_length=1, max_length=MAX_ORDER_LINES)
+]
+Skus = typing.Annotated[list[Sku], pydantic.Field(max_length=MAX_ORDER_LINES)]
 
 
 class ReserveStockPayload(pydantic.BaseModel):
-    order_id: str
-    items: list[StockItem]
+    order_id: OrderId
+    items: OrderItems
 
 
 class ReleaseStockPayload(pydantic.BaseModel):
-    order_id: str
+    order_id: OrderId
 
 
 class StockReservedPayload(pydantic.BaseModel):
-    order_id: str
+    order_id: OrderId
 
 
 class StockRejectedPayload(pydantic.BaseModel):
-    order_id: str
-    reason: str
-    skus: list[str]
+    order_id: OrderId
+    reason: RejectionReason
+    skus: Skus
 
 
 class StockReleasedPayload(pydantic.BaseModel):
-    order_id: str
+    order_id: OrderId
 
 
 ReserveStock = cqrs.NotificationEvent[ReserveStockPayload]
@@ -116,7 +144,48 @@ MESSAGES: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.An
     STOCK_REJECTED: StockRejected,
     STOCK_RELEASED: StockReleased,
 }
-"""Every message by name, as `cqrs.OutboxedEventMap` and the consumer decode them."""
+"""Every message by name, as the contract states them (`cqrs.OutboxedEventMap` holds these)."""
+
+_ORDER_ITEMS: typing.Final = pydantic.TypeAdapter(OrderItems)
+
+
+class IncomingReserveStockPayload(pydantic.BaseModel):
+    """`reserve_stock` as the consumer reads it: a readable order id, and items that
+    `lines()` checks against the contract (`ReserveStockPayload.items`)."""
+
+    order_id: OrderId
+    items: pydantic.JsonValue
+
+    def lines(self) -> list[OrderLine]:
+        """The order's lines; `InvalidOrderLinesError` when the items break the contract.
+
+        >>> payload = IncomingReserveStockPayload(order_id="o-1", items=[{"sku": "tea"}])
+        >>> payload.lines()
+        Traceback (most recent call last):
+          ...
+        inventory.domain.errors.InvalidOrderLinesError: the items break the contract: \
+1 issue, the first at items.0.quantity (missing)
+        """
+        try:
+            items = _ORDER_ITEMS.validate_python(self.items)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in ("items", *first["loc"]))
+            count = exc.error_count()
+            raise InvalidOrderLinesError(
+                f"the items break the contract: {count} issue{'s' if count > 1 else ''}, "
+                f"the first at {where} ({first['type']})"
+            ) from None
+        return [OrderLine(item.sku, item.quantity) for item in items]
+
+
+IncomingReserveStock = cqrs.NotificationEvent[IncomingReserveStockPayload]
+
+COMMANDS: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.Any]]]] = {
+    RESERVE_STOCK: IncomingReserveStock,
+    RELEASE_STOCK: ReleaseStock,
+}
+"""The commands as the consumer decodes them."""
 
 
 def register_messages() -> None:

@@ -20,6 +20,7 @@ from cqrs.events.event import NotificationEvent
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from inventory.adapters.messages import (
     INSUFFICIENT_STOCK,
+    INVALID_ITEMS,
     STOCK_REJECTED,
     STOCK_RELEASED,
     STOCK_RESERVED,
@@ -52,6 +53,10 @@ class OutboxReplies:
         payload = StockRejectedPayload(
             order_id=order_id, reason=INSUFFICIENT_STOCK, skus=list(skus)
         )
+        self._add(StockRejected(event_name=STOCK_REJECTED, topic=self._topic, payload=payload))
+
+    def items_rejected(self, order_id: str) -> None:
+        payload = StockRejectedPayload(order_id=order_id, reason=INVALID_ITEMS, skus=[])
         self._add(StockRejected(event_name=STOCK_REJECTED, topic=self._topic, payload=payload))
 
     def stock_released(self, order_id: str) -> None:

@@ -4,7 +4,8 @@ The outbox and inbox tables come from `cqrs_sqla.schema.Schema` and live in
 the same database (`inventory.adapters.database.create_schema` makes both).
 
 - `stock`: one row per sku, with what is free to reserve and what is held;
-  neither may go below zero (check constraints back the domain's rules up).
+  neither may go below zero, nor their sum above `MAX_STOCK_LEVEL` (64-bit
+  columns; check constraints back the domain's rules up).
 - `reservations`: one row per (order, sku), `held` or `released`.
 
 >>> sorted(metadata.tables)
@@ -13,16 +14,12 @@ the same database (`inventory.adapters.database.create_schema` makes both).
 
 from __future__ import annotations
 
-import typing
-
 import sqlalchemy as sa
 
 from cqrs_sqla.schema import NAMING_CONVENTION, UTCDateTime
-from inventory.domain import MAX_SKU_LENGTH
+from inventory.domain import MAX_ORDER_ID_LENGTH, MAX_SKU_LENGTH, MAX_STOCK_LEVEL
 
-__all__ = ("MAX_ORDER_ID_LENGTH", "metadata", "reservations", "stock")
-
-MAX_ORDER_ID_LENGTH: typing.Final = 255
+__all__ = ("metadata", "reservations", "stock")
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -30,10 +27,11 @@ stock = sa.Table(
     "stock",
     metadata,
     sa.Column("sku", sa.String(MAX_SKU_LENGTH), primary_key=True),
-    sa.Column("available", sa.Integer(), nullable=False),
-    sa.Column("reserved", sa.Integer(), nullable=False),
+    sa.Column("available", sa.BigInteger(), nullable=False),
+    sa.Column("reserved", sa.BigInteger(), nullable=False),
     sa.CheckConstraint("available >= 0", name="available_not_negative"),
     sa.CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    sa.CheckConstraint(f"available + reserved <= {MAX_STOCK_LEVEL}", name="level_within_maximum"),
 )
 
 reservations = sa.Table(

@@ -21,10 +21,11 @@ import typing
 import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cqrs_sqla.data_errors import is_data_error
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from inventory.adapters.replies import OutboxReplies
 from inventory.adapters.repositories import SqlReservationRepository, SqlStockRepository
-from inventory.application.errors import StorageUnavailableError
+from inventory.application.errors import DataRejectedError, StorageUnavailableError
 
 __all__ = ("SqlUnitOfWork", "TransactionPerUnit", "storage_errors")
 
@@ -64,7 +65,8 @@ class TransactionPerUnit:
 
 @contextlib.contextmanager
 def storage_errors() -> collections.abc.Generator[None, None, None]:
-    """Turn the errors of an unreachable database into `StorageUnavailableError`.
+    """Turn the errors of an unreachable database into `StorageUnavailableError`, and a
+    value the database refuses into `DataRejectedError` (retrying cannot help that one).
 
     >>> with storage_errors():  # doctest: +ELLIPSIS
     ...     raise ConnectionRefusedError("connect call failed")
@@ -74,8 +76,17 @@ def storage_errors() -> collections.abc.Generator[None, None, None]:
     """
     try:
         yield
-    except _UNAVAILABLE as exc:
-        raise StorageUnavailableError(
-            f"the inventory database did not answer ({type(exc).__name__}: {exc}); "
-            f"check INVENTORY_DATABASE_URL and that the database runs"
-        ) from exc
+    except Exception as exc:
+        if is_data_error(exc):
+            # The driver's message quotes the statement and its values: keep them out
+            # of what reaches a client (the error is chained, for the log).
+            raise DataRejectedError(
+                "the inventory database refused a value of the request (a character or a "
+                "number it cannot store); change the value"
+            ) from exc
+        if isinstance(exc, _UNAVAILABLE):
+            raise StorageUnavailableError(
+                f"the inventory database did not answer ({type(exc).__name__}: {exc}); "
+                f"check INVENTORY_DATABASE_URL and that the database runs"
+            ) from exc
+        raise

@@ -1,6 +1,10 @@
 """The inventory's use cases: reserve and release (Kafka commands), restock and read (HTTP)."""
 
-from inventory.application.errors import StorageUnavailableError, UnknownSkuError
+from inventory.application.errors import (
+    DataRejectedError,
+    StorageUnavailableError,
+    UnknownSkuError,
+)
 from inventory.application.ports import (
     InventoryUnitOfWork,
     Replies,
@@ -13,7 +17,6 @@ from inventory.application.reservations import (
     ReleaseStockHandler,
     ReserveStockCommand,
     ReserveStockHandler,
-    StockRequest,
 )
 from inventory.application.stock import (
     GetStock,
@@ -24,6 +27,7 @@ from inventory.application.stock import (
 )
 
 __all__ = (
+    "DataRejectedError",
     "GetStock",
     "GetStockHandler",
     "InventoryUnitOfWork",
@@ -36,7 +40,6 @@ __all__ = (
     "Restock",
     "RestockHandler",
     "StockRepository",
-    "StockRequest",
     "StockView",
     "StorageUnavailableError",
     "UnitOfWorkFactory",

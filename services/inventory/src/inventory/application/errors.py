@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-__all__ = ("UnknownSkuError", "StorageUnavailableError")
+__all__ = ("DataRejectedError", "StorageUnavailableError", "UnknownSkuError")
 
 
 class UnknownSkuError(LookupError):
@@ -21,3 +21,8 @@ class UnknownSkuError(LookupError):
 
 class StorageUnavailableError(ConnectionError):
     """The database did not answer; try again once it is back (see GET /health)."""
+
+
+class DataRejectedError(ValueError):
+    """The database refused a value of the request (a character it cannot store, a
+    number out of its range): the request cannot succeed as it is; change the value."""

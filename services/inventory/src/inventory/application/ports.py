@@ -87,6 +87,11 @@ class Replies(typing.Protocol):
         """Nothing was reserved: `skus` are short of stock."""
         ...
 
+    def items_rejected(self, order_id: str) -> None:
+        """Nothing was reserved: the order's items break the contract (none, too many,
+        a sku or quantity out of bounds), so no stock could ever serve them."""
+        ...
+
     def stock_released(self, order_id: str) -> None:
         """The order holds no stock any more."""
         ...

@@ -14,39 +14,42 @@ events.bind(ReleaseStock, ReleaseStockHandler)
 
 from __future__ import annotations
 
+import logging
 import typing
 
 import cqrs
 from inventory.application.ports import UnitOfWorkFactory
-from inventory.domain import OrderLine, Rejected, release_order, reserve_order
+from inventory.domain import (
+    InvalidOrderLinesError,
+    OrderLine,
+    Rejected,
+    release_order,
+    reserve_order,
+)
 
 __all__ = (
     "ReleaseStockCommand",
     "ReleaseStockHandler",
     "ReserveStockCommand",
     "ReserveStockHandler",
-    "StockRequest",
 )
 
-
-class StockRequest(typing.Protocol):
-    """One item of a `reserve_stock` command."""
-
-    @property
-    def sku(self) -> str: ...
-
-    @property
-    def quantity(self) -> int: ...
+logger = logging.getLogger("inventory.reservations")
 
 
 class ReserveStockCommand(typing.Protocol):
-    """The payload of `reserve_stock`: hold all `items` for the order, or nothing."""
+    """The payload of `reserve_stock`: hold all the order's lines, or nothing."""
 
     @property
     def order_id(self) -> str: ...
 
-    @property
-    def items(self) -> typing.Sequence[StockRequest]: ...
+    def lines(self) -> typing.Sequence[OrderLine]:
+        """The order's lines.
+
+        Raises `InvalidOrderLinesError`, saying why, when the items break the
+        contract: none or too many, a sku or quantity out of bounds.
+        """
+        ...
 
 
 class ReleaseStockCommand(typing.Protocol):
@@ -59,7 +62,12 @@ class ReleaseStockCommand(typing.Protocol):
 class ReserveStockHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]]):
     """Holds all the order's items and replies `stock_reserved`, or holds nothing and
     replies `stock_rejected`; an order that has reservations already gets
-    `stock_reserved` again, with no change."""
+    `stock_reserved` again, with no change.
+
+    Every command with an order id is answered: items that break the contract
+    get `stock_rejected` (reason `invalid_items`) at once, as no retry could
+    serve them, so the order is rejected now rather than after its timeout.
+    """
 
     def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._unit_of_work = unit_of_work
@@ -67,7 +75,13 @@ class ReserveStockHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]])
     async def handle(self, event: cqrs.NotificationEvent[typing.Any]) -> None:
         command: ReserveStockCommand = event.payload
         order_id = command.order_id
-        lines = [OrderLine(item.sku, item.quantity) for item in command.items]
+        try:
+            lines = command.lines()
+        except InvalidOrderLinesError as exc:
+            logger.warning("order %s: reserve_stock refused, %s", order_id, exc)
+            async with self._unit_of_work() as work:
+                work.replies.items_rejected(order_id)
+            return
         async with self._unit_of_work() as work:
             # Stock first: whoever holds a sku's row decides about its units alone.
             stock = await work.stock.lock({line.sku for line in lines})

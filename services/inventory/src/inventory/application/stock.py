@@ -13,6 +13,7 @@ view = await mediator.send(Restock(sku="tea", quantity=10))
 from __future__ import annotations
 
 import cqrs
+from inventory.application.contract import Sku, StockLevel
 from inventory.application.errors import UnknownSkuError
 from inventory.application.ports import UnitOfWorkFactory
 from inventory.domain import Stock
@@ -27,9 +28,9 @@ class StockView(cqrs.Response):
     {'sku': 'tea', 'available': 3, 'reserved': 1}
     """
 
-    sku: str
-    available: int
-    reserved: int
+    sku: Sku
+    available: StockLevel
+    reserved: StockLevel
 
     @classmethod
     def of(cls, stock: Stock) -> StockView:
@@ -54,7 +55,7 @@ class GetStock(cqrs.Request[StockView]):
     'tea'
     """
 
-    sku: str
+    sku: Sku
 
 
 class RestockHandler(cqrs.RequestHandler[Restock, StockView]):

@@ -10,6 +10,15 @@ from inventory.domain.errors import (
     InvalidSkuError,
     InventoryError,
     StockLevelError,
+    StockLimitError,
+)
+from inventory.domain.limits import (
+    MAX_LINE_QUANTITY,
+    MAX_ORDER_ID_LENGTH,
+    MAX_ORDER_LINES,
+    MAX_SKU_LENGTH,
+    MAX_STOCK_LEVEL,
+    is_text,
 )
 from inventory.domain.reservation import (
     OrderLine,
@@ -20,7 +29,7 @@ from inventory.domain.reservation import (
     release_order,
     reserve_order,
 )
-from inventory.domain.stock import MAX_SKU_LENGTH, Stock
+from inventory.domain.stock import Stock
 
 __all__ = (
     "InventoryError",
@@ -28,7 +37,13 @@ __all__ = (
     "InvalidQuantityError",
     "InvalidSkuError",
     "StockLevelError",
+    "StockLimitError",
+    "MAX_LINE_QUANTITY",
+    "MAX_ORDER_ID_LENGTH",
+    "MAX_ORDER_LINES",
     "MAX_SKU_LENGTH",
+    "MAX_STOCK_LEVEL",
+    "is_text",
     "OrderLine",
     "Rejected",
     "Reservation",

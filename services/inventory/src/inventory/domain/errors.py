@@ -2,9 +2,10 @@
 
 ```
 InventoryError
-├── InvalidQuantityError     a quantity that is not a whole number above zero
-├── InvalidSkuError          an empty sku, or one longer than the inventory keeps
-├── InvalidOrderLinesError   an order with no lines
+├── InvalidQuantityError     a quantity that is not a whole number in its range
+├── InvalidSkuError          a sku that is empty, too long or not text
+├── InvalidOrderLinesError   an order with no lines, too many, or a line that breaks a rule
+├── StockLimitError          a restock that would take a sku above the most it may hold
 └── StockLevelError          a change that would take a stock level below zero
 ```
 
@@ -14,13 +15,20 @@ True
 
 from __future__ import annotations
 
+import typing
+
 __all__ = (
     "InventoryError",
     "InvalidQuantityError",
     "InvalidSkuError",
     "InvalidOrderLinesError",
+    "StockLimitError",
     "StockLevelError",
+    "quoted",
 )
+
+#: How many characters of a refused value an error message quotes.
+_QUOTED: typing.Final = 80
 
 
 class InventoryError(Exception):
@@ -28,15 +36,23 @@ class InventoryError(Exception):
 
 
 class InvalidQuantityError(InventoryError, ValueError):
-    """A quantity was zero, negative or not a whole number; send one above zero."""
+    """A quantity was not a whole number in its range (above zero, and at most
+    `MAX_LINE_QUANTITY` on an order line); the message says which."""
 
 
 class InvalidSkuError(InventoryError, ValueError):
-    """A sku was empty or longer than `inventory.domain.stock.MAX_SKU_LENGTH` characters."""
+    """A sku was empty, longer than `MAX_SKU_LENGTH` characters, or not text
+    (`inventory.domain.limits.is_text`)."""
 
 
 class InvalidOrderLinesError(InventoryError, ValueError):
-    """An order to reserve had no lines; send at least one."""
+    """An order to reserve had no lines, more than `MAX_ORDER_LINES`, or a line
+    breaking a rule; the message says which."""
+
+
+class StockLimitError(InventoryError, ValueError):
+    """A restock would take a sku's units (available and reserved) above
+    `MAX_STOCK_LEVEL`; nothing changed, and the sku stays usable."""
 
 
 class StockLevelError(InventoryError):
@@ -45,3 +61,13 @@ class StockLevelError(InventoryError):
     The reservation rules check levels before changing them, so this means a
     caller skipped them.
     """
+
+
+def quoted(value: object) -> str:
+    """`repr(value)`, cut short: a message never carries a huge input whole.
+
+    >>> quoted("tea"), len(quoted("x" * 10_000)) < 120
+    ("'tea'", True)
+    """
+    text = repr(value)
+    return text if len(text) <= _QUOTED else f"{text[:_QUOTED]}… ({len(text)} characters)"

@@ -22,7 +22,8 @@ import dataclasses
 import enum
 import typing
 
-from inventory.domain.errors import InvalidOrderLinesError
+from inventory.domain.errors import InvalidOrderLinesError, InvalidQuantityError, quoted
+from inventory.domain.limits import MAX_LINE_QUANTITY, MAX_ORDER_LINES
 from inventory.domain.stock import Stock, check_sku, positive_quantity
 
 __all__ = (
@@ -49,7 +50,7 @@ class ReservationStatus(enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class OrderLine:
-    """One line of an order to reserve: a sku and how many units of it.
+    """One line of an order to reserve: a sku and 1 to `MAX_LINE_QUANTITY` units of it.
 
     >>> OrderLine("tea", 0)
     Traceback (most recent call last):
@@ -62,7 +63,10 @@ class OrderLine:
 
     def __post_init__(self) -> None:
         check_sku(self.sku)
-        positive_quantity(self.quantity)
+        if positive_quantity(self.quantity) > MAX_LINE_QUANTITY:
+            raise InvalidQuantityError(
+                f"a line holds at most {MAX_LINE_QUANTITY} units, got {quoted(self.quantity)}"
+            )
 
 
 @dataclasses.dataclass
@@ -127,7 +131,7 @@ def reserve_order(
     available. When the order already has reservations (`existing`, held or
     released) nothing changes: a command seen twice must not hold twice, and a
     released order stays released. Raises `InvalidOrderLinesError` when there
-    are no lines.
+    are no lines or more than `MAX_ORDER_LINES`.
     """
     if existing:
         return Reserved(made=())
@@ -160,9 +164,12 @@ def release_order(
 
 def _quantities_by_sku(lines: typing.Iterable[OrderLine]) -> dict[str, int]:
     """Total quantity per sku, in sku order (the order stock rows are locked in)."""
+    given = tuple(lines)
+    if not 0 < len(given) <= MAX_ORDER_LINES:
+        raise InvalidOrderLinesError(
+            f"an order to reserve needs 1 to {MAX_ORDER_LINES} lines, got {len(given)}"
+        )
     totals: collections.Counter[str] = collections.Counter()
-    for line in lines:
+    for line in given:
         totals[line.sku] += line.quantity
-    if not totals:
-        raise InvalidOrderLinesError("an order to reserve needs at least one line")
     return dict(sorted(totals.items()))

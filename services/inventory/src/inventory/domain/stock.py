@@ -1,7 +1,8 @@
 """`Stock`: how many units of one sku are free to reserve and how many are held.
 
 Units only move between `available` and `reserved`, or come in by a restock,
-so `available + reserved` is always the total ever restocked.
+so `available + reserved` is always the total ever restocked, which a restock
+may not take above `MAX_STOCK_LEVEL`.
 
 >>> stock = Stock("tea")
 >>> stock.restock(10)
@@ -16,24 +17,31 @@ so `available + reserved` is always the total ever restocked.
 from __future__ import annotations
 
 import dataclasses
-import typing
 
-from inventory.domain.errors import InvalidQuantityError, InvalidSkuError, StockLevelError
+from inventory.domain.errors import (
+    InvalidQuantityError,
+    InvalidSkuError,
+    StockLevelError,
+    StockLimitError,
+    quoted,
+)
+from inventory.domain.limits import MAX_SKU_LENGTH, MAX_STOCK_LEVEL, is_text
 
-__all__ = ("MAX_SKU_LENGTH", "Stock", "check_sku", "positive_quantity")
-
-MAX_SKU_LENGTH: typing.Final = 255
-"""The longest sku the inventory keeps, in characters."""
+__all__ = ("Stock", "check_sku", "positive_quantity")
 
 
 def check_sku(sku: str) -> str:
-    """`sku` itself when it is 1 to `MAX_SKU_LENGTH` characters; `InvalidSkuError` if not.
+    """`sku` itself when it is text of 1 to `MAX_SKU_LENGTH` characters; `InvalidSkuError`
+    if not.
 
     >>> check_sku("tea")
     'tea'
     """
-    if not isinstance(sku, str) or not 0 < len(sku) <= MAX_SKU_LENGTH:
-        raise InvalidSkuError(f"a sku is a string of 1 to {MAX_SKU_LENGTH} characters, got {sku!r}")
+    if not isinstance(sku, str) or not 0 < len(sku) <= MAX_SKU_LENGTH or not is_text(sku):
+        raise InvalidSkuError(
+            f"a sku is text of 1 to {MAX_SKU_LENGTH} characters without control characters, "
+            f"got {quoted(sku)}"
+        )
     return sku
 
 
@@ -45,7 +53,9 @@ def positive_quantity(quantity: int) -> int:
     """
     # bool is an int to Python, but "True units" is a caller's bug.
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-        raise InvalidQuantityError(f"quantity must be a whole number above zero, got {quantity!r}")
+        raise InvalidQuantityError(
+            f"quantity must be a whole number above zero, got {quoted(quantity)}"
+        )
     return quantity
 
 
@@ -61,8 +71,18 @@ class Stock:
         check_sku(self.sku)
 
     def restock(self, quantity: int) -> None:
-        """Add `quantity` new units to `available`."""
-        self.available += positive_quantity(quantity)
+        """Add `quantity` new units to `available`.
+
+        Raises `StockLimitError`, changing nothing, when the sku's units would go
+        above `MAX_STOCK_LEVEL`.
+        """
+        room = MAX_STOCK_LEVEL - self.available - self.reserved
+        if positive_quantity(quantity) > room:
+            raise StockLimitError(
+                f"restocking {quantity} of {self.sku!r} would take it above {MAX_STOCK_LEVEL} "
+                f"units, the most a sku holds; it has room for {room} more"
+            )
+        self.available += quantity
 
     def hold(self, quantity: int) -> None:
         """Move `quantity` units from `available` to `reserved`.

@@ -2,7 +2,9 @@
 
 Each command is handled once per message id (the inbox), in a transaction
 that commits the inbox record, the stock change and the reply together;
-failures are retried, then the record goes to `inventory.commands.dlq`.
+failures are retried, then the record goes to `inventory.commands.dlq`. A
+command without a readable order id cannot be decoded (nor answered): it
+goes to the dead-letter topic too (`inventory.adapters.messages.COMMANDS`).
 
 ```
 consumer = create_consumer("localhost:9092", mediator, outbox, schema, Topics())
@@ -22,7 +24,7 @@ from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
 from inventory.adapters.kafka import CONSUMER_GROUP, Topics
-from inventory.adapters.messages import MESSAGES, RELEASE_STOCK, RESERVE_STOCK
+from inventory.adapters.messages import COMMANDS
 
 __all__ = ("COMMAND_RETRY", "create_consumer")
 
@@ -49,7 +51,7 @@ def create_consumer(
         topics.commands,
         group_id=CONSUMER_GROUP,
         mediator=mediator,
-        events={name: MESSAGES[name] for name in (RESERVE_STOCK, RELEASE_STOCK)},
+        events=COMMANDS,
         transaction=outbox.session_factory.begin,
         inbox=SqlAlchemyInbox(schema),
         retry=COMMAND_RETRY,

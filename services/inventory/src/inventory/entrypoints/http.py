@@ -2,13 +2,16 @@
 
 | route                       | does                                                      |
 |-----------------------------|-----------------------------------------------------------|
-| `POST /stock/{sku}/restock` | body `{"quantity": n}` (n > 0): adds n units, returns the level |
+| `POST /stock/{sku}/restock` | body `{"quantity": n}`: adds n units, returns the level  |
 | `GET /stock/{sku}`          | the level `{"sku", "available", "reserved"}`; 404 if unknown |
 | `GET /health`               | 200 when the database and the broker answer, else 503     |
 
-Bad input is a 422 (FastAPI's validation body). No request gets a stack
-trace: a database that does not answer is a 503 and anything unexpected a
-500, each with a JSON `{"detail": ...}`; the error is logged.
+Every error is an RFC 9457 problem (`servicekit`): 422 for a request that
+breaks the contract (`inventory.application.contract`, in the OpenAPI
+document) or a value the database refuses, 404 for an unknown sku, 409 for a
+restock past the most a sku holds, 413 for a body over `MAX_BODY_BYTES`, 415
+for one that is not JSON, 503 when the database does not answer and 500 for
+anything else; never a stack trace (the error is logged).
 
 ```
 app = create_app(mediator, {"database": database_probe, "broker": broker_probe})
@@ -20,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import contextlib
-import logging
 import typing
 
 import fastapi
@@ -29,17 +31,28 @@ from fastapi.responses import JSONResponse
 
 import cqrs
 from inventory.application import GetStock, Restock, StockView
-from inventory.application.errors import StorageUnavailableError, UnknownSkuError
-from inventory.domain import MAX_SKU_LENGTH
+from inventory.application.contract import TEXT_PATTERN, RestockQuantity
+from inventory.application.errors import DataRejectedError, StorageUnavailableError, UnknownSkuError
+from inventory.domain import MAX_SKU_LENGTH, StockLimitError
+from servicekit import (
+    RequestBodyLimits,
+    health_responses,
+    install_problem_details,
+    problem_responses,
+)
 
-__all__ = ("HealthCheck", "Lifespan", "RestockBody", "create_app")
+__all__ = ("MAX_BODY_BYTES", "HealthCheck", "Lifespan", "RestockBody", "create_app")
 
-logger = logging.getLogger("inventory.http")
+
+MAX_BODY_BYTES: typing.Final = 16 * 1024
+"""The largest request body the API reads (a restock's is a few dozen bytes)."""
 
 HealthCheck = collections.abc.Callable[[], collections.abc.Awaitable[bool]]
 """Answers whether one dependency (the database, the broker) works."""
 
-Sku = typing.Annotated[str, fastapi.Path(min_length=1, max_length=MAX_SKU_LENGTH)]
+Sku = typing.Annotated[
+    str, fastapi.Path(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT_PATTERN)
+]
 
 
 class RestockBody(pydantic.BaseModel):
@@ -51,8 +64,7 @@ class RestockBody(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    # Strict: "5", 5.0 and true are mistakes, not five units.
-    quantity: int = pydantic.Field(gt=0, lt=2**31, strict=True)
+    quantity: RestockQuantity
 
 
 Lifespan = collections.abc.Callable[[fastapi.FastAPI], contextlib.AbstractAsyncContextManager[None]]
@@ -70,16 +82,29 @@ def create_app(
     dependency works); `lifespan` is FastAPI's, run by the server around the app.
     """
     app = fastapi.FastAPI(title="inventory", lifespan=lifespan)
+    install_problem_details(
+        app,
+        service="inventory",
+        client_errors={
+            UnknownSkuError: 404,
+            StockLimitError: 409,
+            DataRejectedError: 422,
+        },
+        unavailable=(StorageUnavailableError,),
+    )
+    app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)
 
-    @app.post("/stock/{sku}/restock")
+    @app.post(
+        "/stock/{sku}/restock", responses=problem_responses(400, 409, 413, 415, 422, 500, 503)
+    )
     async def restock(sku: Sku, body: RestockBody) -> StockView:
         return await mediator.send(Restock(sku=sku, quantity=body.quantity))
 
-    @app.get("/stock/{sku}")
+    @app.get("/stock/{sku}", responses=problem_responses(404, 422, 500, 503))
     async def get_stock(sku: Sku) -> StockView:
         return await mediator.send(GetStock(sku=sku))
 
-    @app.get("/health")
+    @app.get("/health", response_model=None, responses=health_responses())
     async def health() -> JSONResponse:
         names = list(health_checks)
         answers = await asyncio.gather(*(health_checks[name]() for name in names))
@@ -89,27 +114,4 @@ def create_app(
             body[name] = "ok" if up else "unavailable"
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    app.add_exception_handler(UnknownSkuError, _unknown_sku)
-    app.add_exception_handler(StorageUnavailableError, _storage_unavailable)
-    app.add_exception_handler(Exception, _unexpected)
     return app
-
-
-async def _unknown_sku(_request: fastapi.Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
-
-
-async def _storage_unavailable(request: fastapi.Request, exc: Exception) -> JSONResponse:
-    logger.warning("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        {"detail": "the inventory database is unavailable; try again shortly"}, status_code=503
-    )
-
-
-async def _unexpected(request: fastapi.Request, exc: Exception) -> JSONResponse:
-    # Starlette raises the error on to the server after this answer, and the
-    # server logs its traceback: one line here says which request it was.
-    logger.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
-    return JSONResponse(
-        {"detail": "the inventory failed to handle this request; it logged why"}, status_code=500
-    )

@@ -14,6 +14,12 @@ consumer (replies in) look names up in; the service calls it at start-up.
 | `stock_rejected` | inventory.replies | `{"order_id", "reason", "skus"}` |
 | `stock_released` | inventory.replies | `{"order_id"}` |
 
+The bounds are the contract's (`orders.application.contract`): an order id
+and a sku are text of 1 to 64 characters, an order has 1 to 100 items of 1 to
+10,000 units each, and a rejection's `reason` is `insufficient_stock` or
+`invalid_items`. Building a message outside them raises pydantic's
+`ValidationError`, so orders never sends what inventory would refuse.
+
 >>> from orders.application.inventory import StockLine
 >>> command = InventoryMessages().reserve_stock("o-1", [StockLine("tea", 2)])
 >>> command.event_name, command.topic
@@ -29,6 +35,7 @@ import typing
 import pydantic
 
 import cqrs
+from orders.application.contract import OrderId, Quantity, Sku
 from orders.application.inventory import (
     RELEASE_STOCK,
     RESERVE_STOCK,
@@ -37,10 +44,14 @@ from orders.application.inventory import (
     STOCK_RESERVED,
     StockLine,
 )
+from orders.domain.limits import MAX_ORDER_ITEMS
 
 __all__ = (
     "INVENTORY_COMMANDS",
     "INVENTORY_REPLIES",
+    "OrderItems",
+    "RejectionReason",
+    "Skus",
     "StockItem",
     "ReserveStockPayload",
     "ReleaseStockPayload",
@@ -67,31 +78,38 @@ INVENTORY_REPLIES: typing.Final = "inventory.replies"
 
 
 class StockItem(pydantic.BaseModel):
-    sku: str
-    quantity: int
+    sku: Sku
+    quantity: Quantity
+
+
+OrderItems = typing.Annotated[
+    list[StockItem], pydantic.Field(min_length=1, max_length=MAX_ORDER_ITEMS)
+]
+Skus = typing.Annotated[list[Sku], pydantic.Field(max_length=MAX_ORDER_ITEMS)]
+RejectionReason = typing.Literal["insufficient_stock", "invalid_items"]
 
 
 class ReserveStockPayload(pydantic.BaseModel):
-    order_id: str
-    items: list[StockItem]
+    order_id: OrderId
+    items: OrderItems
 
 
 class ReleaseStockPayload(pydantic.BaseModel):
-    order_id: str
+    order_id: OrderId
 
 
 class StockReservedPayload(pydantic.BaseModel):
-    order_id: str
+    order_id: OrderId
 
 
 class StockRejectedPayload(pydantic.BaseModel):
-    order_id: str
-    reason: str
-    skus: list[str]
+    order_id: OrderId
+    reason: RejectionReason
+    skus: Skus
 
 
 class StockReleasedPayload(pydantic.BaseModel):
-    order_id: str
+    order_id: OrderId
 
 
 ReserveStock = cqrs.NotificationEvent[ReserveStockPayload]

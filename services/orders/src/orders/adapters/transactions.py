@@ -17,9 +17,11 @@ import typing
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cqrs.clock import utc_now
+from cqrs_sqla.data_errors import is_data_error
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 from orders.adapters.repository import SqlAlchemyOrderRepository
+from orders.application.errors import DataRejectedError
 
 __all__ = ("SqlAlchemyTransactions", "SqlAlchemyUnitOfWork")
 
@@ -55,10 +57,24 @@ class SqlAlchemyTransactions:
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> collections.abc.AsyncGenerator[SqlAlchemyUnitOfWork, None]:
-        """Open a transaction; commit it when the block exits cleanly, else roll it back."""
-        async with self._session_factory.begin() as session:
-            joined = async_sessionmaker(await session.connection(), expire_on_commit=False)
-            yield SqlAlchemyUnitOfWork(
-                SqlAlchemyOrderRepository(session, clock=self._clock),
-                SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
-            )
+        """Open a transaction; commit it when the block exits cleanly, else roll it back.
+
+        Raises `DataRejectedError` when the database refuses a value (no retry
+        would store it); other database errors come through as they are.
+        """
+        try:
+            async with self._session_factory.begin() as session:
+                joined = async_sessionmaker(await session.connection(), expire_on_commit=False)
+                yield SqlAlchemyUnitOfWork(
+                    SqlAlchemyOrderRepository(session, clock=self._clock),
+                    SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
+                )
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            # The driver's message quotes the statement and its values: it stays in
+            # the chained error, for the log, not in what a client reads.
+            raise DataRejectedError(
+                "the orders database refused a value of the request (a character or a "
+                "number it cannot store); change the value"
+            ) from exc

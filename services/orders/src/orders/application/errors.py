@@ -2,6 +2,7 @@
 
 ```
 OrdersApplicationError
+├── DataRejectedError      the database refused a value of the request
 ├── OrderNotFoundError     no order has that id
 ├── PaymentDeclinedError   the payment port refused the charge (fails the saga)
 └── StockRejectedError     the inventory could not reserve the items (fails the saga)
@@ -14,6 +15,7 @@ import typing
 import uuid
 
 __all__ = (
+    "DataRejectedError",
     "OrdersApplicationError",
     "OrderNotFoundError",
     "PaymentDeclinedError",
@@ -23,6 +25,11 @@ __all__ = (
 
 class OrdersApplicationError(Exception):
     """Base of the orders application's errors."""
+
+
+class DataRejectedError(OrdersApplicationError, ValueError):
+    """The database refused a value of the request (a character or a number it cannot
+    store): the request cannot succeed as it is; change the value."""
 
 
 class OrderNotFoundError(OrdersApplicationError, LookupError):

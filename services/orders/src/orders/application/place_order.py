@@ -7,24 +7,27 @@ background, and the recovery worker finishes it should this process die first.
 
 from __future__ import annotations
 
-import decimal
+import typing
 
 import pydantic
 
 import cqrs
+from orders.application.contract import CustomerId, Quantity, Sku, UnitPrice
 from orders.application.ports import SagaLauncher, Transactions
 from orders.application.saga import OrderSaga, OrderSagaContext
+from orders.domain.limits import MAX_ORDER_ITEMS
 from orders.domain.order import Order, OrderItem, OrderStatus
 
 __all__ = ("PlaceOrder", "PlaceOrderItem", "OrderPlaced", "PlaceOrderHandler")
 
 
 class PlaceOrderItem(pydantic.BaseModel):
-    """One line of a new order; the domain checks the values (`OrderItem`)."""
+    """One line of a new order, within the contract's bounds (the domain checks the
+    rules again: `OrderItem`)."""
 
-    sku: str
-    quantity: int
-    unit_price: decimal.Decimal = pydantic.Field(examples=["12.50"])
+    sku: Sku
+    quantity: Quantity
+    unit_price: UnitPrice
 
 
 class OrderPlaced(cqrs.Response):
@@ -43,8 +46,10 @@ class PlaceOrder(cqrs.Request[OrderPlaced]):
     Decimal('2.50')
     """
 
-    customer_id: str
-    items: list[PlaceOrderItem]
+    customer_id: CustomerId
+    items: typing.Annotated[
+        list[PlaceOrderItem], pydantic.Field(min_length=1, max_length=MAX_ORDER_ITEMS)
+    ]
 
 
 class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, OrderPlaced]):

@@ -4,6 +4,7 @@
 OpenOrder      act: check the order is stored and pending
                compensate: mark it rejected, with the reason the context holds
 ReserveStock   messaging: send reserve_stock, wait for stock_reserved / stock_rejected
+               (whose reason, insufficient_stock or invalid_items, becomes the order's)
                compensate: send release_stock (not waited for)
 ChargePayment  act: charge the total            compensate: refund it
 ConfirmOrder   act: mark the order confirmed
@@ -145,7 +146,8 @@ class ReserveStock(MessagingStep[OrderSagaContext, None]):
         self, context: OrderSagaContext, reply: NotificationEvent[typing.Any]
     ) -> SagaStepResult[OrderSagaContext, None]:
         if reply.event_name == STOCK_REJECTED:
-            context.rejection_reason = RejectionReason.INSUFFICIENT_STOCK
+            # The reply's reason is one of the contract's, which `RejectionReason` names too.
+            context.rejection_reason = RejectionReason(reply.payload.reason)
             raise StockRejectedError(context.order_id, reply.payload.skus)
         context.stock_reserved = True
         return self._generate_step_result(None)

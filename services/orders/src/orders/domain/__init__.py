@@ -1,9 +1,15 @@
 """The orders domain: pure rules about orders, with no I/O and no framework."""
 
 from orders.domain.errors import InvalidOrderError, OrderError, OrderStateError
-from orders.domain.order import (
+from orders.domain.limits import (
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_ORDER_ID_LENGTH,
+    MAX_ORDER_ITEMS,
     MAX_QUANTITY,
+    MAX_SKU_LENGTH,
     MAX_UNIT_PRICE,
+)
+from orders.domain.order import (
     Order,
     OrderItem,
     OrderStatus,
@@ -15,7 +21,11 @@ __all__ = (
     "OrderItem",
     "OrderStatus",
     "RejectionReason",
+    "MAX_CUSTOMER_ID_LENGTH",
+    "MAX_ORDER_ID_LENGTH",
+    "MAX_ORDER_ITEMS",
     "MAX_QUANTITY",
+    "MAX_SKU_LENGTH",
     "MAX_UNIT_PRICE",
     "OrderError",
     "InvalidOrderError",

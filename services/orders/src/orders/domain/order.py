@@ -22,21 +22,17 @@ import typing
 import uuid
 
 from orders.domain.errors import InvalidOrderError, OrderStateError
-
-__all__ = (
-    "Order",
-    "OrderItem",
-    "OrderStatus",
-    "RejectionReason",
-    "MAX_QUANTITY",
-    "MAX_UNIT_PRICE",
+from orders.domain.limits import (
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_ORDER_ITEMS,
+    MAX_QUANTITY,
+    MAX_SKU_LENGTH,
+    MAX_UNIT_PRICE,
 )
 
+__all__ = ("Order", "OrderItem", "OrderStatus", "RejectionReason")
+
 CENT: typing.Final = decimal.Decimal("0.01")
-#: The largest quantity of one item an order may ask for.
-MAX_QUANTITY: typing.Final = 1_000_000
-#: The largest unit price an item may have.
-MAX_UNIT_PRICE: typing.Final = decimal.Decimal("1000000000.00")
 
 
 class OrderStatus(str, enum.Enum):
@@ -52,6 +48,9 @@ class RejectionReason(str, enum.Enum):
 
     #: The inventory could not reserve every item.
     INSUFFICIENT_STOCK = "insufficient_stock"
+    #: The inventory refused the items as breaking the contract (none, too many, a bad
+    #: sku or quantity); orders never sends such items itself.
+    INVALID_ITEMS = "invalid_items"
     #: The payment was declined (the total is above the customer's credit).
     PAYMENT_DECLINED = "payment_declined"
     #: The inventory did not answer in time.
@@ -75,6 +74,8 @@ class OrderItem:
     def __post_init__(self) -> None:
         if not self.sku.strip():
             raise InvalidOrderError("an item's sku must not be empty")
+        if len(self.sku) > MAX_SKU_LENGTH:
+            raise InvalidOrderError(f"a sku has at most {MAX_SKU_LENGTH} characters")
         if not 1 <= self.quantity <= MAX_QUANTITY:
             raise InvalidOrderError(
                 f"the quantity of {self.sku!r} must be a whole number from 1 to {MAX_QUANTITY}, "
@@ -106,8 +107,12 @@ class Order:
     def __post_init__(self) -> None:
         if not self.customer_id.strip():
             raise InvalidOrderError("customer_id must not be empty")
-        if not self.items:
-            raise InvalidOrderError("an order needs at least one item")
+        if len(self.customer_id) > MAX_CUSTOMER_ID_LENGTH:
+            raise InvalidOrderError(f"customer_id has at most {MAX_CUSTOMER_ID_LENGTH} characters")
+        if not 0 < len(self.items) <= MAX_ORDER_ITEMS:
+            raise InvalidOrderError(
+                f"an order needs at least one item and at most {MAX_ORDER_ITEMS}"
+            )
         if (self.status is OrderStatus.REJECTED) != (self.reason is not None):
             raise InvalidOrderError("a rejected order has a reason, and only a rejected one")
 

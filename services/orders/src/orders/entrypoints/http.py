@@ -1,13 +1,17 @@
 """The orders HTTP API, its web page and its health check.
 
-- `POST /orders`: 202 `{"order_id", "status": "pending"}` with `Location: /orders/{id}`;
-  422 for invalid input.
+- `POST /orders`: 202 `{"order_id", "status": "pending"}` with `Location: /orders/{id}`.
 - `GET /orders/{id}`: 200, the order with its saga's history; 404 for an unknown or
   malformed id.
 - `GET /orders/{id}/events`: `text/event-stream` of the saga's transitions (see
   `orders.entrypoints.sse`).
 - `GET /`: the web page that places an order and follows it live.
 - `GET /health`: 200 when every probe answers, else 503; `"ok"`/`"unavailable"` per probe.
+
+Errors are RFC 9457 problems (`orders.entrypoints.errors`); each route's
+OpenAPI entry declares every status it answers. A request body is JSON of at
+most `MAX_BODY_BYTES` (else 415, 413), and a request breaking the contract
+(`orders.application.contract`, shown in the OpenAPI document) is a 422.
 
 `create_app` takes the request mediator that serves the use cases; the
 service's wiring (`orders.main`) adds its lifespan, which runs the Kafka
@@ -31,8 +35,9 @@ from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.place_order import OrderPlaced, PlaceOrder
 from orders.entrypoints import sse
 from orders.entrypoints.errors import install_error_handling
+from servicekit import RequestBodyLimits, health_responses, problem_responses
 
-__all__ = ("create_app", "Probe", "PROBE_TIMEOUT")
+__all__ = ("create_app", "Probe", "PROBE_TIMEOUT", "MAX_BODY_BYTES")
 
 logger = logging.getLogger("orders.http")
 
@@ -40,6 +45,24 @@ logger = logging.getLogger("orders.http")
 Probe = typing.Callable[[], typing.Awaitable[bool]]
 #: Seconds a health probe may take before it counts as unavailable.
 PROBE_TIMEOUT: typing.Final = 2.0
+#: The largest request body read: the largest valid order (100 items) is about 10 KiB,
+#: or 45 KiB with every character of its skus escaped.
+MAX_BODY_BYTES: typing.Final = 64 * 1024
+
+_PLACED: typing.Final = {
+    "description": "Accepted: the order is pending; its saga decides it",
+    "headers": {
+        "Location": {"description": "The order's URL", "schema": {"type": "string"}},
+    },
+}
+_EVENT_STREAM: typing.Final = {
+    200: {
+        "description": "Server-Sent Events, one per saga transition (`id` its position, "
+        "named `transition`, the last `status`); the stream ends after the last",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    204: {"description": "The client has seen every transition of a finished saga"},
+}
 
 
 def create_app(
@@ -63,22 +86,31 @@ def create_app(
     """
     app = fastapi.FastAPI(title="orders", lifespan=lifespan)
     install_error_handling(app)
+    app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)
     page = (importlib.resources.files("orders.entrypoints") / "static" / "index.html").read_text(
         "utf-8"
     )
     checks = dict(probes or {})
 
-    @app.post("/orders", status_code=202)
+    @app.post(
+        "/orders",
+        status_code=202,
+        responses={202: _PLACED, **problem_responses(400, 413, 415, 422, 500, 503)},
+    )
     async def place_order(command: PlaceOrder, response: fastapi.Response) -> OrderPlaced:
         placed = await mediator.send(command)
         response.headers["Location"] = f"/orders/{placed.order_id}"
         return placed
 
-    @app.get("/orders/{order_id}")
+    @app.get("/orders/{order_id}", responses=problem_responses(404, 500, 503))
     async def get_order(order_id: str) -> OrderDetails:
         return await mediator.send(_get_order(order_id))
 
-    @app.get("/orders/{order_id}/events", response_model=None)
+    @app.get(
+        "/orders/{order_id}/events",
+        response_class=StreamingResponse,
+        responses={**_EVENT_STREAM, **problem_responses(404, 500, 503)},
+    )
     async def order_events(
         order_id: str, last_event_id: typing.Annotated[str | None, fastapi.Header()] = None
     ) -> fastapi.Response:
@@ -102,11 +134,11 @@ def create_app(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, responses=problem_responses(500))
     async def index() -> str:
         return page
 
-    @app.get("/health")
+    @app.get("/health", response_model=None, responses=health_responses())
     async def health() -> JSONResponse:
         names = list(checks)
         answers = await asyncio.gather(*(_answers(name, checks[name]) for name in names))

@@ -16,18 +16,22 @@ import asyncio
 import collections.abc
 import json
 import logging
+import re
 import time
 import typing
 
 from orders.application.get_order import OrderDetails
 from orders.domain.order import OrderStatus
 
-__all__ = ("order_events", "frame", "resume_position", "KEEPALIVE")
+__all__ = ("order_events", "frame", "resume_position", "KEEPALIVE", "MAX_EVENT_ID_DIGITS")
 
 logger = logging.getLogger("orders.sse")
 
 #: A comment line: ignored by clients, it keeps proxies from closing an idle stream.
 KEEPALIVE: typing.Final = ": keep-alive\n\n"
+#: The most digits an event id has: a saga's step log is far shorter than 10^9 lines.
+MAX_EVENT_ID_DIGITS: typing.Final = 9
+_EVENT_ID: typing.Final = re.compile(f"[0-9]{{1,{MAX_EVENT_ID_DIGITS}}}")
 
 
 def frame(event: str, data: typing.Mapping[str, object], *, event_id: int) -> str:
@@ -37,12 +41,17 @@ def frame(event: str, data: typing.Mapping[str, object], *, event_id: int) -> st
 
 
 def resume_position(last_event_id: str | None) -> int:
-    """How many transitions the client has seen, from its `Last-Event-ID` (0 if unusable).
+    """How many transitions the client has seen, from its `Last-Event-ID`.
+
+    An id this stream could not have sent (not 1 to `MAX_EVENT_ID_DIGITS` ASCII
+    digits) is treated as absent: the client gets every transition.
 
     >>> resume_position("3"), resume_position(None), resume_position("x")
     (3, 0, 0)
+    >>> resume_position("²"), resume_position("9" * 5000)
+    (0, 0)
     """
-    if last_event_id is None or not last_event_id.strip().isdigit():
+    if last_event_id is None or not _EVENT_ID.fullmatch(last_event_id.strip()):
         return 0
     return int(last_event_id)
 

@@ -14,6 +14,7 @@ staged in `storage.outbox`, a `MemoryOutbox`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import typing
@@ -47,7 +48,8 @@ from cqrs.saga.models import (
     SagaStepStatus,
     SagaWait,
 )
-from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES
+from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES, staleness
+from cqrs.saga.storage.run import SagaStorageRun, scoped_run
 
 __all__ = ("MemorySagaStorage",)
 
@@ -149,10 +151,10 @@ class MemorySagaStorage:
         self,
         saga_id: uuid.UUID,
         context: typing.Mapping[str, typing.Any],
-        current_version: int,
+        current_version: int | None = None,
     ) -> int:
         record = self._record(saga_id)
-        if record.version != current_version:
+        if current_version is not None and record.version != current_version:
             raise SagaConcurrencyError(
                 f"saga {saga_id} is at version {record.version}, not {current_version}: "
                 f"another worker advanced it"
@@ -179,12 +181,16 @@ class MemorySagaStorage:
         self,
         saga_id: uuid.UUID,
         step_name: str,
-        action: SagaStepAction,
+        action: SagaStepAction | typing.Literal["act", "compensate"],
         status: SagaStepStatus,
         details: str | None = None,
     ) -> None:
         record = self._record(saga_id)
-        record.log.append((step_name, action, status, self._clock(), details))
+        record.log.append((step_name, SagaStepAction(action), status, self._clock(), details))
+
+    def create_run(self) -> contextlib.AbstractAsyncContextManager[SagaStorageRun]:
+        """python-cqrs's scoped run over this storage (see `cqrs.saga.storage.run`)."""
+        return scoped_run(self)
 
     async def record_step(
         self,
@@ -225,7 +231,10 @@ class MemorySagaStorage:
         return record.version
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        return [SagaLogEntry(saga_id, *entry) for entry in self._record(saga_id).log]
+        record = self._records.get(saga_id.int)
+        if record is None:
+            return []
+        return [SagaLogEntry(saga_id, *entry) for entry in record.log]
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         record = self._record(saga_id)
@@ -248,15 +257,19 @@ class MemorySagaStorage:
     async def get_sagas_for_recovery(
         self,
         limit: int,
-        *,
         max_recovery_attempts: int = 5,
-        stale_after: datetime.timedelta = datetime.timedelta(seconds=60),
+        stale_after_seconds: float | None = None,
+        saga_name: str | None = None,
+        *,
+        stale_after: datetime.timedelta = DEFAULT_STALE_AFTER,
     ) -> list[uuid.UUID]:
         now = self._clock()
+        stale_after = staleness(stale_after, stale_after_seconds)
         candidates = [
             record
             for record in self._records.values()
             if record.status in RECOVERABLE_STATUSES
+            and (saga_name is None or record.name == saga_name)
             and record.recovery_attempts < max_recovery_attempts
             and (record.lease_until is None or record.lease_until <= now)
             and _is_due(record, now, stale_after)

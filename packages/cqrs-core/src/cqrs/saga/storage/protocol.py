@@ -23,7 +23,7 @@ from cqrs.saga.models import (
     SagaWait,
 )
 
-__all__ = ("ISagaStorage", "RECOVERABLE_STATUSES")
+__all__ = ("ISagaStorage", "RECOVERABLE_STATUSES", "DEFAULT_STALE_AFTER", "staleness")
 
 RECOVERABLE_STATUSES: typing.Final = (
     SagaStatus.PENDING,
@@ -31,6 +31,18 @@ RECOVERABLE_STATUSES: typing.Final = (
     SagaStatus.COMPENSATING,
     SagaStatus.COMPENSATION_FAILED,
 )
+
+#: How long an unfinished saga that waits for nothing must be unchanged to be recovered.
+DEFAULT_STALE_AFTER: typing.Final = datetime.timedelta(seconds=60)
+
+
+def staleness(
+    stale_after: datetime.timedelta, stale_after_seconds: float | None
+) -> datetime.timedelta:
+    """The `stale_after` that `get_sagas_for_recovery` applies (seconds win when given)."""
+    if stale_after_seconds is None:
+        return stale_after
+    return datetime.timedelta(seconds=stale_after_seconds)
 
 
 class ISagaStorage(typing.Protocol):
@@ -63,12 +75,13 @@ class ISagaStorage(typing.Protocol):
         self,
         saga_id: uuid.UUID,
         context: typing.Mapping[str, typing.Any],
-        current_version: int,
+        current_version: int | None = None,
     ) -> int:
-        """Replace the context if the stored version is `current_version`.
+        """Replace the context, only if the stored version is `current_version`.
 
         Returns the new version; raises `SagaConcurrencyError` when the version
-        moved (someone else advanced the saga).
+        moved (someone else advanced the saga). Without `current_version` (as
+        python-cqrs allowed) the write is not fenced; the engine always fences.
         """
         ...
 
@@ -88,11 +101,11 @@ class ISagaStorage(typing.Protocol):
         self,
         saga_id: uuid.UUID,
         step_name: str,
-        action: SagaStepAction,
+        action: SagaStepAction | typing.Literal["act", "compensate"],
         status: SagaStepStatus,
         details: str | None = None,
     ) -> None:
-        """Append one entry to the step log."""
+        """Append one entry to the step log (`action` may be python-cqrs's plain string)."""
         ...
 
     async def record_step(
@@ -128,7 +141,10 @@ class ISagaStorage(typing.Protocol):
         ...
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        """The step log in the order it was written; empty for a saga with no steps."""
+        """The step log in the order it was written.
+
+        Empty for a saga with no steps, and for an unknown id (no error).
+        """
         ...
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
@@ -145,20 +161,24 @@ class ISagaStorage(typing.Protocol):
     async def get_sagas_for_recovery(
         self,
         limit: int,
-        *,
         max_recovery_attempts: int = 5,
-        stale_after: datetime.timedelta = datetime.timedelta(seconds=60),
+        stale_after_seconds: float | None = None,
+        saga_name: str | None = None,
+        *,
+        stale_after: datetime.timedelta = DEFAULT_STALE_AFTER,
     ) -> list[uuid.UUID]:
         """Ids of unfinished sagas worth recovering, oldest (first created) first.
 
         A saga qualifies when its status is in `RECOVERABLE_STATUSES`, nobody
         holds a live claim on it, it was recovered fewer than
-        `max_recovery_attempts` times, and either it waits for a reply whose
-        deadline has passed (a timeout to act on) or it waits for nothing and
-        has not changed for `stale_after`. A saga waiting for a reply within
-        its deadline is not stuck and does not qualify. A saga changes when
-        `update_context`, `update_status`, `record_step` or
-        `increment_recovery_attempts` writes it. Empty when none.
+        `max_recovery_attempts` times, its name is `saga_name` (when given),
+        and either it waits for a reply whose deadline has passed (a timeout
+        to act on) or it waits for nothing and has not changed for
+        `stale_after` (or `stale_after_seconds`, python-cqrs's spelling, which
+        wins when given). A saga waiting for a reply within its deadline is
+        not stuck and does not qualify. A saga changes when `update_context`,
+        `update_status`, `record_step` or `increment_recovery_attempts` writes
+        it. Empty when none.
         """
         ...
 

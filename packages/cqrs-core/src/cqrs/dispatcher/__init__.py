@@ -1,0 +1,3 @@
+"""python-cqrs's `cqrs.dispatcher` package; only its `exceptions` module is kept."""
+
+__all__: tuple[str, ...] = ()

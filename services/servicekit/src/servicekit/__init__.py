@@ -1,0 +1,33 @@
+"""What the reference system's services share at their HTTP edge.
+
+- `servicekit.problems`: the one error model, RFC 9457 `application/problem+json`.
+- `servicekit.error_handling`: every error a FastAPI app can meet answered as a
+  problem, 4xx for the client's mistakes, 503/500 without internals.
+- `servicekit.request_body`: request bodies are JSON and bounded (415, 413).
+- `servicekit.openapi`: the problem and health responses, declared per route.
+
+```
+app = fastapi.FastAPI(title="inventory")
+install_problem_details(app, service="inventory", client_errors={UnknownSkuError: 404})
+app.add_middleware(RequestBodyLimits, max_bytes=16 * 1024)
+```
+"""
+
+from servicekit.error_handling import ErrorAnswer, ErrorBoundary, install_problem_details
+from servicekit.openapi import HealthReport, health_responses, problem_responses
+from servicekit.problems import PROBLEM_JSON, VALIDATION_ERROR, Problem, ValidationIssue
+from servicekit.request_body import RequestBodyLimits
+
+__all__ = (
+    "PROBLEM_JSON",
+    "VALIDATION_ERROR",
+    "ErrorAnswer",
+    "ErrorBoundary",
+    "HealthReport",
+    "Problem",
+    "RequestBodyLimits",
+    "ValidationIssue",
+    "health_responses",
+    "install_problem_details",
+    "problem_responses",
+)
