@@ -2,7 +2,7 @@
 # they install uv with pip when it is missing and sync the workspace.
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
-PACKAGES := cqrs-core cqrs-sqla cqrs-kafka
+PACKAGES := cqrs-core cqrs-sqla cqrs-kafka cqrs-admin
 
 .PHONY: help uv sync lint test test-isolated bench demo build browser
 

@@ -139,7 +139,7 @@ async def admin_execute(admin: str, statement: str) -> None:
 
 def schema_named(name: str) -> Schema:
     return Schema(TableNames(outbox=name, inbox=f"{name}_inbox", saga=f"{name}_saga",
-                             saga_log=f"{name}_saga_log"))  # fmt: skip
+                             saga_log=f"{name}_saga_log", audit=f"{name}_audit"))  # fmt: skip
 
 
 async def fill(

@@ -1,9 +1,8 @@
-"""The orders page in headless Chromium (Debian's, driven through its chromedriver)."""
+"""The orders page in headless Chromium (the `browser` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import collections.abc
-import pathlib
 
 import pytest
 from selenium import webdriver
@@ -15,40 +14,11 @@ from cqrs_demo import ReferenceSystem
 from .running import started_system
 from .shop import Shop
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-# Headless, and nothing that would reach out of the machine or need a GPU.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> collections.abc.Iterator[ReferenceSystem]:
     with started_system("sqlite", tmp_path_factory.mktemp("system-web")) as system:
         yield system
-
-
-@pytest.fixture
-def browser(tmp_path: pathlib.Path) -> collections.abc.Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    )
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def fill(browser: webdriver.Chrome, element_id: str, value: str) -> None:

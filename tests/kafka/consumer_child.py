@@ -51,6 +51,7 @@ def schema_for(prefix: str) -> Schema:
             inbox=f"{prefix}inbox",
             saga=f"{prefix}saga",
             saga_log=f"{prefix}saga_log",
+            audit=f"{prefix}audit",
         )
     )
 

@@ -59,6 +59,7 @@ async def schema(engine: AsyncEngine) -> collections.abc.AsyncIterator[Schema]:
             inbox=f"{prefix}inbox",
             saga=f"{prefix}saga",
             saga_log=f"{prefix}saga_log",
+            audit=f"{prefix}audit",
         )
     )
     await create_all(engine, schema)

@@ -322,6 +322,7 @@ async def test_under_repeatable_read_the_losing_postgresql_transaction_must_retr
             inbox=f"{prefix}inbox",
             saga=f"{prefix}saga",
             saga_log=f"{prefix}saga_log",
+            audit=f"{prefix}audit",
         )
     )
     try:

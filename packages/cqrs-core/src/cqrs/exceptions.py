@@ -14,7 +14,13 @@ CQRSError
 ├── NoDeliveryError               (also a LookupError) current_delivery() outside a handler
 ├── RecordRefusedError            the in-memory broker refused a record (too large, refusing)
 ├── MissingDependencyError        (also an ImportError) an optional package is absent
-└── PythonCqrsInstalledError      (also an ImportError) python-cqrs shares this environment
+├── PythonCqrsInstalledError      (also an ImportError) python-cqrs shares this environment
+└── AdminError                    an operator's action was refused (cqrs.admin)
+    ├── InvalidAdminRequestError        (also a ValueError) bad actor, reason, cursor...
+    ├── DeadRowNotFoundError            (also a LookupError) no dead outbox row has that id
+    ├── DeadLetterNotFoundError         (also a LookupError) nothing kept at that place
+    ├── DeadLetterNotReplayableError    it does not say where it came from
+    └── DeadLetterAlreadyReplayedError  a second replay, not forced
 ```
 
 Setup mistakes are `ConfigurationError`s so that a service fails at start-up
@@ -40,6 +46,12 @@ __all__ = (
     "RecordRefusedError",
     "MissingDependencyError",
     "PythonCqrsInstalledError",
+    "AdminError",
+    "InvalidAdminRequestError",
+    "DeadRowNotFoundError",
+    "DeadLetterNotFoundError",
+    "DeadLetterNotReplayableError",
+    "DeadLetterAlreadyReplayedError",
 )
 
 
@@ -159,6 +171,46 @@ class MissingDependencyError(CQRSError, ImportError):
 
     def __init__(self, feature: str, install: str) -> None:
         super().__init__(f"{feature} needs an optional dependency: pip install '{install}'")
+
+
+class AdminError(CQRSError):
+    """An operator's action (`cqrs.admin`) was refused; nothing was changed."""
+
+
+class InvalidAdminRequestError(AdminError, ValueError):
+    """The request is malformed: an empty actor, a missing or oversized reason, text
+    with NUL characters, a cursor this store did not hand out, a page size out of
+    range. The message names the field."""
+
+
+class DeadRowNotFoundError(AdminError, LookupError):
+    """No outbox row with that id is dead: it does not exist, or it was replayed,
+    discarded or published meanwhile. List the dead rows again."""
+
+    def __init__(self, row_id: int) -> None:
+        self.row_id = row_id
+        super().__init__(
+            f"no dead outbox row has id {row_id}; it may have been replayed or discarded "
+            f"meanwhile: list the dead rows again"
+        )
+
+
+class DeadLetterNotFoundError(AdminError, LookupError):
+    """No dead letter is kept at that topic, partition and offset (never written, or
+    gone with the topic's retention)."""
+
+
+class DeadLetterNotReplayableError(AdminError):
+    """The dead letter lacks the headers that say where it came from (its original
+    topic), so it cannot be sent back; publish its value by hand."""
+
+
+class DeadLetterAlreadyReplayedError(AdminError):
+    """The dead letter was replayed before; replay it again only on purpose, with `force`.
+
+    A replay keeps the record's message id, so an inbox that handled it already
+    drops the second copy.
+    """
 
 
 class PythonCqrsInstalledError(CQRSError, ImportError):

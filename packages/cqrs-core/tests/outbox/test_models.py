@@ -26,7 +26,12 @@ def test_python_cqrs_status_names_are_aliases() -> None:
         OutboxStatus.PUBLISHED,
         OutboxStatus.DEAD,
     )
-    assert list(OutboxStatus) == [OutboxStatus.PENDING, OutboxStatus.PUBLISHED, OutboxStatus.DEAD]
+    assert list(OutboxStatus) == [
+        OutboxStatus.PENDING,
+        OutboxStatus.PUBLISHED,
+        OutboxStatus.DEAD,
+        OutboxStatus.DISCARDED,
+    ]
 
 
 async def test_a_row_gives_back_its_event_and_topic() -> None:

@@ -16,7 +16,12 @@ import cqrs
 from cqrs.container.di import DIContainer
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox import UnregisteredEventError
-from cqrs.saga.errors import SagaConcurrencyError, SagaNotFoundError, SagaStepTimeoutError
+from cqrs.saga.errors import (
+    SagaConcurrencyError,
+    SagaNotFoundError,
+    SagaNotRetriableError,
+    SagaStepTimeoutError,
+)
 from cqrs.saga.execution import CompensationPolicy, SagaRunner
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.map import SagaMap
@@ -714,6 +719,31 @@ async def test_the_worker_times_out_a_saga_past_its_deadline_and_compensates_the
     assert release.payload["payload"]["saga_id"] == str(saga_id)
     assert count("on_reply:ReserveStock") == 0
     assert count("act:ChargeCard") == 0
+
+
+async def test_a_retry_within_the_deadline_is_refused_and_changes_nothing() -> None:
+    r = rig()
+    saga_id, _ = await r.start()
+    before = await r.state(saga_id)
+    r.clock.advance(TIMEOUT - datetime.timedelta(seconds=1))
+
+    with pytest.raises(SagaNotRetriableError, match="waits for the reply to ReserveStock"):
+        await r.runner.retry(saga_id)
+
+    assert await r.state(saga_id) == before
+    assert len(r.messages()) == 1
+
+
+async def test_a_retry_past_the_deadline_times_the_step_out_without_raising() -> None:
+    r = rig()
+    saga_id, _ = await r.start()
+    r.clock.advance(TIMEOUT)
+
+    state = await r.runner.retry(saga_id)
+
+    assert state.status is SagaStatus.FAILED
+    assert ("ReserveStock", "act", "timed_out") in await r.log(saga_id)
+    assert len(r.messages(RELEASE)) == 1
 
 
 async def test_resume_past_the_deadline_raises_the_timeout_after_compensating() -> None:

@@ -30,7 +30,12 @@ from saga_order_steps import (
 )
 
 from cqrs.container.di import DIContainer
-from cqrs.saga.errors import SagaConcurrencyError, SagaNotFoundError, SagaTypeMismatchError
+from cqrs.saga.errors import (
+    SagaConcurrencyError,
+    SagaNotFoundError,
+    SagaNotRetriableError,
+    SagaTypeMismatchError,
+)
 from cqrs.saga.execution import SagaRunner
 from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
 from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
@@ -632,3 +637,94 @@ async def test_run_forever_with_stop_already_set_does_nothing() -> None:
     await worker_for(storage).run_forever(stop)
 
     assert storage.batches == 0
+
+
+# --- an operator's retry -------------------------------------------------------------
+
+
+async def test_retry_compensates_again_a_saga_left_compensation_failed(
+    world: World, sleeps: list[float]
+) -> None:
+    clock = FakeClock()
+    storage = MemorySagaStorage(clock=clock)
+    saga_id = await compensating_saga(storage)
+    world.fail("compensate:ReserveStock", StepFailed("warehouse unreachable"), times=99)
+    worker = worker_for(storage, max_recovery_attempts=1)
+    clock.advance(STALE)
+    await worker.run_once()
+    assert (await storage.load_saga_state(saga_id)).recovery_attempts == 1  # used up
+    world.faults.clear()  # the warehouse is back
+    world.calls.clear()
+
+    state = await worker.retry(saga_id)
+
+    assert (state.status, state.recovery_attempts) == (SagaStatus.FAILED, 1)
+    assert world.calls == ["compensate:ReserveStock"]
+    assert (await log_of(storage, saga_id))[-1] == ("ReserveStock", "compensate", "completed")
+
+
+async def test_retry_runs_a_stuck_saga_forward_whatever_its_age(world: World) -> None:
+    storage = MemorySagaStorage(clock=FakeClock())
+    saga_id = await running_saga(storage)  # changed just now: recovery would not pick it
+
+    state = await worker_for(storage).retry(saga_id)
+
+    assert state.status is SagaStatus.COMPLETED
+    assert world.calls == ["act:ChargeCard", "act:ShipParcel"]
+
+
+async def test_retry_records_a_step_failing_again_and_does_not_raise_it(world: World) -> None:
+    storage = MemorySagaStorage(clock=FakeClock())
+    saga_id = await running_saga(storage)
+    world.fail("act:ChargeCard", StepFailed("card declined"))
+
+    state = await worker_for(storage).retry(saga_id)
+
+    assert (state.status, state.error) == (SagaStatus.FAILED, "StepFailed: card declined")
+    assert world.calls == ["act:ChargeCard", "compensate:ReserveStock"]
+
+
+@pytest.mark.parametrize(
+    "status", [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.RESOLVED], ids=str
+)
+async def test_retry_refuses_a_finished_saga_and_runs_nothing(
+    world: World, status: SagaStatus
+) -> None:
+    storage = MemorySagaStorage(clock=FakeClock())
+    saga_id = await running_saga(storage)
+    await storage.update_status(saga_id, status)
+    before = await storage.load_saga_state(saga_id)
+
+    with pytest.raises(SagaNotRetriableError, match=status.value):
+        await worker_for(storage).retry(saga_id)
+
+    assert world.calls == []
+    assert await storage.load_saga_state(saga_id) == before
+    assert await storage.claim(saga_id, "someone", STALE)  # the retry let go of it
+
+
+async def test_retry_refuses_a_saga_another_worker_holds(world: World) -> None:
+    storage = MemorySagaStorage(clock=FakeClock())
+    saga_id = await running_saga(storage)
+    assert await storage.claim(saga_id, "another-worker", STALE)
+
+    with pytest.raises(SagaConcurrencyError):
+        await worker_for(storage).retry(saga_id)
+
+    assert world.calls == []
+    assert await status_of(storage, saga_id) is SagaStatus.RUNNING
+
+
+async def test_retry_refuses_a_saga_the_worker_does_not_know(world: World) -> None:
+    storage = MemorySagaStorage(clock=FakeClock())
+    saga_id = await pending_saga(storage, name="RetiredSaga")
+
+    with pytest.raises(SagaNotRetriableError, match="RetiredSaga"):
+        await worker_for(storage).retry(saga_id)
+
+    assert await status_of(storage, saga_id) is SagaStatus.PENDING
+
+
+async def test_retry_of_an_unknown_id_raises_not_found() -> None:
+    with pytest.raises(SagaNotFoundError):
+        await worker_for(MemorySagaStorage()).retry(uuid.uuid4())

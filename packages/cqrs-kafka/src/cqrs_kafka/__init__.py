@@ -9,6 +9,8 @@
   for the `EventMediator`, an inbox, retries, permanent failures
   dead-lettered at once, partitions handled side by side, offsets committed
   in batches once settled, and a `ConsumerHealth` for `/health`.
+- `KafkaDeadLetterAdmin` lists dead letters and replays them to their
+  original topics (`cqrs.admin.DeadLetterAdmin`), recording each replay.
 - `LocalKafkaBroker` (`cqrs_kafka.local`) runs a local Kafka-protocol broker
   for development and tests; `cqrs_kafka.testing` has pytest fixtures on it.
 
@@ -23,6 +25,7 @@ from cqrs.exceptions import NoDeliveryError, PermanentError, UndecodableRecordEr
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.consumer import EventSubscriber, subscribe_events
 from cqrs_kafka.dead_letter import KafkaDeadLetters
+from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.errors import (
     BrokerUnavailableError,
     DeadLetterError,
@@ -56,4 +59,5 @@ __all__ = (
     "current_delivery",
     "NoDeliveryError",
     "UndecodableRecordError",
+    "KafkaDeadLetterAdmin",
 )

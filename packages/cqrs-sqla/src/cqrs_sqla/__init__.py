@@ -1,8 +1,10 @@
-"""SQLAlchemy adapters for cqrs-core: outbox, inbox and saga storage."""
+"""SQLAlchemy adapters for cqrs-core: outbox, inbox and saga storage, and their admin sides."""
 
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
+from cqrs_sqla.saga_admin import SqlAlchemySagaAdmin
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema, TableNames, create_all
 from cqrs_sqla.sqlite import configure_sqlite, create_sqlite_engine
@@ -17,6 +19,8 @@ __all__ = (
     "SqlAlchemyOutboxedEventRepository",
     "SqlAlchemyOutboxStore",
     "SqlAlchemySagaStorage",
+    "SqlAlchemyOutboxAdmin",
+    "SqlAlchemySagaAdmin",
     "configure_sqlite",
     "create_sqlite_engine",
     "__version__",

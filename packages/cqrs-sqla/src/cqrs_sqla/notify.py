@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from cqrs_sqla.schema import Schema
 
-__all__ = ("channel", "channel_of", "insert_notifying")
+__all__ = ("channel", "channel_of", "insert_notifying", "notify_relays")
 
 
 def channel(schema: Schema) -> str:
@@ -27,6 +27,12 @@ def channel(schema: Schema) -> str:
 def channel_of(outbox: sa.Table) -> str:
     """The notification channel of an outbox table."""
     return f"{outbox.name}_new"
+
+
+def notify_relays(outbox: sa.Table) -> sa.Select[tuple[typing.Any]]:
+    """The PostgreSQL statement that wakes `outbox`'s relays when its transaction
+    commits: for rows that became pending otherwise than by an insert (a replay)."""
+    return sa.select(sa.func.pg_notify(channel_of(outbox), ""))
 
 
 def insert_notifying(

@@ -43,7 +43,7 @@ from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
 from cqrs_sqla.claim_outcomes import ERROR_LENGTH, ClaimOutcomes, status_after
 from cqrs_sqla.encoding import outbox_event
-from cqrs_sqla.notify import channel
+from cqrs_sqla.notify import channel, notify_relays
 from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.schema import Schema
 
@@ -104,29 +104,46 @@ class SqlAlchemyOutboxStore:
             await asyncio.wait_for(self._notified.wait(), timeout)
         self._notified.clear()
 
-    async def dead_rows(self, limit: int = 100) -> list[OutboxedEvent]:
-        """Rows given up after too many failed attempts, oldest first."""
+    async def dead_rows(
+        self, limit: int = 100, *, topic: str | None = None, after: int = 0
+    ) -> list[OutboxedEvent]:
+        """Rows given up after too many failed attempts, oldest first: those of `topic`
+        when given, with ids above `after` (`cqrs_sqla.outbox_admin` pages with it)."""
+        outbox = self.schema.outbox
+        query = (
+            self._select()
+            .where(outbox.c.status == OutboxStatus.DEAD.value, outbox.c.id > after)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        if topic is not None:
+            query = query.where(outbox.c.topic == topic)
         async with self.engine.connect() as connection:
-            result = await connection.execute(
-                self._select()
-                .where(self.schema.outbox.c.status == OutboxStatus.DEAD.value)
-                .order_by(self.schema.outbox.c.id)
-                .limit(limit)
-            )
-            return [self._row(row) for row in result]
+            return [self._row(row) for row in await connection.execute(query)]
 
     async def replay_dead(self, ids: typing.Collection[int] | None = None) -> int:
         """Make dead rows (all, or those in `ids`) pending again, due now; return how many."""
+        async with self.engine.begin() as connection:
+            return len(await self.replay_rows(connection, ids))
+
+    async def replay_rows(
+        self, connection: AsyncConnection, ids: typing.Collection[int] | None = None
+    ) -> list[int]:
+        """In `connection`'s transaction, make dead rows (all, or those in `ids`) pending
+        again, due now, attempts reset, and wake the relays; return the ids replayed."""
         outbox = self.schema.outbox
         statement = (
             outbox.update()
             .where(outbox.c.status == OutboxStatus.DEAD.value)
             .values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=self.clock())
+            .returning(outbox.c.id)
         )
         if ids is not None:
             statement = statement.where(outbox.c.id.in_(list(ids)))
-        async with self.engine.begin() as connection:
-            return (await connection.execute(statement)).rowcount
+        replayed = sorted((await connection.execute(statement)).scalars())
+        if replayed and self.is_postgresql:
+            await connection.execute(notify_relays(outbox))
+        return replayed
 
     async def purge_published(self, older_than: datetime.datetime) -> int:
         """Delete rows published before `older_than` (the retention policy); return how many."""

@@ -44,19 +44,22 @@ from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES
 from cqrs.saga.storage.run import SagaStorageRun, scoped_run
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
+from cqrs_sqla.saga_rows import (
+    FINAL_STATUSES,
+    log_entry_of,
+    log_query,
+    log_values,
+    rows_changed,
+    state_of,
+    status_values,
+    wait_values,
+)
 from cqrs_sqla.schema import Schema, default_schema
 from cqrs_sqla.statements import insert_unless_present
 
 __all__ = ("SqlAlchemySagaStorage",)
 
-_FINAL: typing.Final = tuple(status.value for status in SagaStatus if status.is_final)
 _RECOVERABLE: typing.Final = tuple(status.value for status in RECOVERABLE_STATUSES)
-_NOT_WAITING: typing.Final[dict[str, object]] = {
-    "waiting_step": None,
-    "waiting_action": None,
-    "waiting_deadline": None,
-    "waiting_attempt": None,
-}
 
 
 class SqlAlchemySagaStorage:
@@ -122,7 +125,7 @@ class SqlAlchemySagaStorage:
             row = (await session.execute(query)).mappings().one_or_none()
         if row is None:
             raise SagaNotFoundError(saga_id)
-        return _state(row)
+        return state_of(row)
 
     async def update_context(
         self,
@@ -146,21 +149,25 @@ class SqlAlchemySagaStorage:
             if version is None:
                 if current_version is None:
                     raise SagaNotFoundError(saga_id)
-                raise await self._refusal(session, saga_id, current_version)
+                raise await self._refusal(session, saga_id, f"a write at version {current_version}")
         return typing.cast(int, version)
 
     async def update_status(
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
-        """Set the status (and the error, when given); a final status releases the claim."""
+        """Set the status (and the error, when given); a final status releases the claim.
+
+        A resolved saga keeps its status (`SagaConcurrencyError`).
+        """
+        saga = self._saga
         update = (
-            self._saga.update()
-            .where(self._saga.c.id == saga_id)
-            .values(updated_at=self._clock(), **_status_values(status, error))
+            saga.update()
+            .where(saga.c.id == saga_id, saga.c.status != SagaStatus.RESOLVED.value)
+            .values(updated_at=self._clock(), **status_values(status, error))
         )
         async with self._session_factory.begin() as session:
-            if await _changed(session, update) == 0:
-                raise SagaNotFoundError(saga_id)
+            if await rows_changed(session, update) == 0:
+                raise await self._refusal(session, saga_id, f"a move to {status.value}")
 
     async def log_step(
         self,
@@ -172,7 +179,7 @@ class SqlAlchemySagaStorage:
     ) -> None:
         """Append one entry to the step log, stamped with the clock's time."""
         insert = self._log.insert().values(
-            _log_values(saga_id, step_name, SagaStepAction(action), status, details, self._clock())
+            log_values(saga_id, step_name, SagaStepAction(action), status, details, self._clock())
         )
         async with self._session_factory.begin() as session:
             await self._require(session, saga_id)
@@ -206,21 +213,21 @@ class SqlAlchemySagaStorage:
         now = self._clock()
         update = (
             self._fenced(saga_id, current_version)
-            .where(self._saga.c.status.not_in(_FINAL))
+            .where(self._saga.c.status.not_in(FINAL_STATUSES))
             .values(
                 context=dict(context),
                 version=self._saga.c.version + 1,
                 updated_at=now,
-                **_wait_values(wait),
-                **_status_values(saga_status, error),
+                **wait_values(wait),
+                **status_values(saga_status, error),
             )
         )
         log = self._log.insert().values(
-            _log_values(saga_id, step_name, action, status, details, now)
+            log_values(saga_id, step_name, action, status, details, now)
         )
         async with self._session_factory.begin() as session:
-            if await _changed(session, update) == 0:
-                raise await self._refusal(session, saga_id, current_version)
+            if await rows_changed(session, update) == 0:
+                raise await self._refusal(session, saga_id, f"a write at version {current_version}")
             await session.execute(log)
             await self._stage(session, messages, now)
         return current_version + 1
@@ -228,15 +235,9 @@ class SqlAlchemySagaStorage:
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
         """The step log in write order (by the log's id, never by timestamp); empty
         for an unknown saga."""
-        log = self._log
-        query = (
-            sa.select(log.c.step_name, log.c.action, log.c.status, log.c.created_at, log.c.details)
-            .where(log.c.saga_id == saga_id)
-            .order_by(log.c.id)
-        )
         async with self._session_factory.begin() as session:
-            rows = (await session.execute(query)).mappings().all()
-        return [_log_entry(saga_id, row) for row in rows]
+            rows = (await session.execute(log_query(self._log, saga_id))).mappings().all()
+        return [log_entry_of(saga_id, row) for row in rows]
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         """Take or renew the claim in one conditional UPDATE; False while another holds it."""
@@ -256,7 +257,7 @@ class SqlAlchemySagaStorage:
             .values(owner=owner, lease_until=now + lease)
         )
         async with self._session_factory.begin() as session:
-            if await _changed(session, update) == 1:
+            if await rows_changed(session, update) == 1:
                 return True
             await self._require(session, saga_id)
         return False
@@ -270,7 +271,7 @@ class SqlAlchemySagaStorage:
             .values(owner=None, lease_until=None)
         )
         async with self._session_factory.begin() as session:
-            if await _changed(session, update) == 0:
+            if await rows_changed(session, update) == 0:
                 await self._require(session, saga_id)
 
     async def get_sagas_for_recovery(
@@ -336,10 +337,9 @@ class SqlAlchemySagaStorage:
         if (await session.execute(query)).first() is None:
             raise SagaNotFoundError(saga_id)
 
-    async def _refusal(
-        self, session: AsyncSession, saga_id: uuid.UUID, current_version: int
-    ) -> Exception:
-        """Why a fenced UPDATE matched no row: the saga is unknown, moved on or finished."""
+    async def _refusal(self, session: AsyncSession, saga_id: uuid.UUID, refused: str) -> Exception:
+        """Why a fenced UPDATE (`refused`, as the error will say) matched no row: the saga
+        is unknown, moved on or finished."""
         saga = self._saga
         query = sa.select(saga.c.version, saga.c.status).where(saga.c.id == saga_id)
         row = (await session.execute(query)).mappings().one_or_none()
@@ -347,7 +347,7 @@ class SqlAlchemySagaStorage:
             return SagaNotFoundError(saga_id)
         return SagaConcurrencyError(
             f"saga {saga_id} moved on (version {row['version']}, status {row['status']}); "
-            f"a write at version {current_version} was refused"
+            f"{refused} was refused"
         )
 
     async def _stage(
@@ -360,91 +360,3 @@ class SqlAlchemySagaStorage:
         outbox = self._schema.outbox
         # One round trip: the rows and, on PostgreSQL, the relays' wake-up call.
         await session.run_sync(lambda sync: insert_notifying(sync.connection(), outbox, rows))
-
-
-async def _changed(session: AsyncSession, update: sa.Update) -> int:
-    """Run `update`; return how many rows it matched."""
-    result = typing.cast("sa.CursorResult[typing.Any]", await session.execute(update))
-    return result.rowcount
-
-
-def _status_values(status: SagaStatus | None, error: str | None) -> dict[str, object]:
-    """Column values for a new status and error; `None` leaves them as they are."""
-    values: dict[str, object] = {}
-    if status is not None:
-        values["status"] = status.value
-        if status.is_final:  # a finished saga has no owner
-            values.update(owner=None, lease_until=None)
-    if error is not None:
-        values["error"] = error
-    return values
-
-
-def _wait_values(wait: SagaWait | None) -> dict[str, object]:
-    """The `waiting_*` column values of `wait` (all NULL when the saga waits for nothing)."""
-    if wait is None:
-        return dict(_NOT_WAITING)
-    return {
-        "waiting_step": wait.step_name,
-        "waiting_action": wait.action.value,
-        "waiting_deadline": wait.deadline,
-        "waiting_attempt": wait.attempt,
-    }
-
-
-def _wait(row: sa.RowMapping) -> SagaWait | None:
-    """What a saga row says the saga waits for; inverse of `_wait_values`."""
-    deadline = typing.cast("datetime.datetime | None", row["waiting_deadline"])
-    if deadline is None:
-        return None
-    return SagaWait(
-        typing.cast(str, row["waiting_step"]),
-        SagaStepAction(row["waiting_action"]),
-        deadline,
-        typing.cast(int, row["waiting_attempt"]),
-    )
-
-
-def _state(row: sa.RowMapping) -> SagaState:
-    """The `SagaState` of a saga row."""
-    return SagaState(
-        saga_id=typing.cast(uuid.UUID, row["id"]),
-        name=typing.cast(str, row["name"]),
-        status=SagaStatus(row["status"]),
-        context=typing.cast(dict[str, typing.Any], row["context"]),
-        version=typing.cast(int, row["version"]),
-        recovery_attempts=typing.cast(int, row["recovery_attempts"]),
-        error=typing.cast("str | None", row["error"]),
-        waiting=_wait(row),
-    )
-
-
-def _log_values(
-    saga_id: uuid.UUID,
-    step_name: str,
-    action: SagaStepAction,
-    status: SagaStepStatus,
-    details: str | None,
-    now: datetime.datetime,
-) -> dict[str, object]:
-    """Column values of one step log row."""
-    return {
-        "saga_id": saga_id,
-        "step_name": step_name,
-        "action": action.value,
-        "status": status.value,
-        "details": details,
-        "created_at": now,
-    }
-
-
-def _log_entry(saga_id: uuid.UUID, row: sa.RowMapping) -> SagaLogEntry:
-    """The `SagaLogEntry` of a step log row; inverse of `_log_values`."""
-    return SagaLogEntry(
-        saga_id,
-        typing.cast(str, row["step_name"]),
-        SagaStepAction(row["action"]),
-        SagaStepStatus(row["status"]),
-        typing.cast(datetime.datetime, row["created_at"]),
-        typing.cast("str | None", row["details"]),
-    )

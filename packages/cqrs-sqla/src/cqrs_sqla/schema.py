@@ -1,4 +1,4 @@
-"""The tables cqrs-sqla uses: outbox, inbox, saga and saga log.
+"""The tables cqrs-sqla uses: outbox, inbox, saga, saga log and the admin audit log.
 
 One `MetaData` with a naming convention holds them, so Alembic autogenerate
 yields stable constraint and index names. Table names are configurable; the
@@ -8,7 +8,7 @@ outbox's default honours the `OUTBOX_SQLA_TABLE` environment variable.
 >>> schema.outbox.name, schema.saga.name
 ('events_outbox', 'saga')
 >>> sorted(schema.metadata.tables)
-['events_outbox', 'inbox', 'saga', 'saga_log']
+['admin_audit', 'events_outbox', 'inbox', 'saga', 'saga_log']
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class UTCDateTime(sa.TypeDecorator[datetime.datetime]):
 
 @dataclasses.dataclass(frozen=True)
 class TableNames:
-    """Names of the four tables (change them before creating the schema)."""
+    """Names of the tables (change them before creating the schema)."""
 
     outbox: str = dataclasses.field(
         default_factory=lambda: os.environ.get("OUTBOX_SQLA_TABLE", "outbox")
@@ -82,6 +82,8 @@ class TableNames:
     inbox: str = "inbox"
     saga: str = "saga"
     saga_log: str = "saga_log"
+    #: What operators did to outbox rows and sagas (`cqrs.admin`).
+    audit: str = "admin_audit"
 
 
 class Schema:
@@ -96,6 +98,7 @@ class Schema:
         self.inbox = _inbox_table(self.names.inbox, self.metadata)
         self.saga = _saga_table(self.names.saga, self.metadata)
         self.saga_log = _saga_log_table(self.names.saga_log, self.names.saga, self.metadata)
+        self.audit = _audit_table(self.names.audit, self.metadata)
 
 
 @functools.cache
@@ -223,4 +226,21 @@ def _saga_log_table(name: str, saga_table: str, metadata: sa.MetaData) -> sa.Tab
         sa.Column("details", sa.Text(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Index(f"ix_{name}_saga_id_id", "saga_id", "id"),
+    )
+
+
+def _audit_table(name: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        # Monotonic: the log reads back newest first by id, never by timestamp.
+        sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("actor", sa.String(255), nullable=False),
+        sa.Column("action", sa.String(32), nullable=False),
+        sa.Column("target", sa.String(512), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Index(f"ix_{name}_target_id", "target", "id"),
+        sa.Index(f"ix_{name}_action_id", "action", "id"),
     )

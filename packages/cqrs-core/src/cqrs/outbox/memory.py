@@ -27,12 +27,29 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import itertools
 import types
 import typing
 
+import pydantic
+
+from cqrs.admin.audit import AdminAction, AuditEntry, audit_entry, check_note, newest_first
+from cqrs.admin.checks import checked_topic
+from cqrs.admin.outbox import (
+    DEFAULT_REPLAY_BATCH,
+    Progress,
+    TopicStats,
+    after_row,
+    bulk_target,
+    checked_row_id,
+    outbox_target,
+    row_cursor,
+    topic_stats,
+)
+from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
 from cqrs.clock import utc_now
 from cqrs.events.event import NotificationEvent
-from cqrs.exceptions import ConfigurationError
+from cqrs.exceptions import ConfigurationError, DeadRowNotFoundError
 from cqrs.message_brokers.protocol import Message, payload_json
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
@@ -49,8 +66,8 @@ class MemoryOutboxSession:
 
 
 class MemoryOutbox:
-    """`OutboxedEventRepository` and `OutboxStore` over a list; `rows()` shows what
-    was committed. Relays on one event loop share it safely.
+    """`OutboxedEventRepository`, `OutboxStore` and `cqrs.admin.OutboxAdmin` over a list;
+    `rows()` shows what was committed. Relays on one event loop share it safely.
 
     `add` refuses an event whose payload JSON and key come to more than
     `max_message_bytes` (`EventTooLargeError`), as the SQL outbox does.
@@ -67,6 +84,7 @@ class MemoryOutbox:
         self._rows: list[OutboxedEvent] = []
         self._session: MemoryOutboxSession | None = None
         self._held: set[int] = set()  # row ids claimed by a relay right now
+        self._audit: list[AuditEntry] = []  # the admin actions on these rows, oldest first
         self._new_rows = asyncio.Event()
 
     async def __aenter__(self) -> MemoryOutboxSession:
@@ -137,12 +155,112 @@ class MemoryOutbox:
 
     def replay_dead(self) -> int:
         """Make every dead row pending again, due now; return how many."""
-        dead = [row for row in self._rows if row.status is OutboxStatus.DEAD]
-        for row in dead:
+        return len(self._replay([row for row in self._rows if row.status is OutboxStatus.DEAD]))
+
+    # -- the admin port: cqrs.admin.outbox.OutboxAdmin ---------------------------
+
+    async def list_dead(
+        self,
+        *,
+        topic: str | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[OutboxedEvent]:
+        """Dead rows, oldest first, of `topic` or of every topic (see `OutboxAdmin`)."""
+        check_page_size(limit)
+        return page_of(
+            self._dead_after(after_row(cursor), checked_topic(topic), limit + 1), limit, row_cursor
+        )
+
+    async def stats(self) -> list[TopicStats]:
+        """Pending and dead rows per topic (see `OutboxAdmin`)."""
+        counts = [(row.message.topic, row.status, 1, row.created_at) for row in self._rows]
+        return topic_stats(counts, self._clock())
+
+    async def replay(self, row_id: int, *, actor: str, reason: str | None = None) -> None:
+        """Make dead row `row_id` pending again (see `OutboxAdmin`)."""
+        entry = audit_entry(
+            self._clock(),
+            AdminAction.OUTBOX_REPLAY,
+            outbox_target(row_id),
+            actor=actor,
+            reason=reason,
+        )
+        self._replay([self._dead_row(row_id)])
+        self._audit.append(entry)
+
+    async def replay_all(
+        self,
+        *,
+        topic: str | None = None,
+        actor: str,
+        reason: str | None = None,
+        batch_size: int = DEFAULT_REPLAY_BATCH,
+        progress: Progress | None = None,
+    ) -> int:
+        """Replay the dead rows of `topic`, batch by batch (see `OutboxAdmin`)."""
+        topic = checked_topic(topic)
+        check_page_size(batch_size)
+        target = bulk_target(topic)
+        check_note(actor, reason)
+        replayed, after = 0, 0
+        while batch := self._dead_after(after, topic, batch_size):
+            ids = self._replay(batch)
+            self._audit.append(
+                audit_entry(
+                    self._clock(),
+                    AdminAction.OUTBOX_REPLAY_ALL,
+                    target,
+                    actor=actor,
+                    reason=reason,
+                    details={"rows": list[pydantic.JsonValue](ids)},
+                )
+            )
+            replayed, after = replayed + len(ids), ids[-1]
+            if progress is not None:
+                progress(replayed)
+        return replayed
+
+    async def discard(self, row_id: int, *, actor: str, reason: str) -> None:
+        """Mark dead row `row_id` discarded (see `OutboxAdmin`)."""
+        entry = audit_entry(
+            self._clock(),
+            AdminAction.OUTBOX_DISCARD,
+            outbox_target(row_id),
+            actor=actor,
+            reason=reason,
+            reason_required=True,
+        )
+        self._replace(self._dead_row(row_id), status=OutboxStatus.DISCARDED)
+        self._audit.append(entry)
+
+    async def audit_log(
+        self, *, target: str | None = None, limit: int = DEFAULT_PAGE_SIZE
+    ) -> list[AuditEntry]:
+        """The latest outbox actions, newest first (see `OutboxAdmin`)."""
+        return newest_first(self._audit, target=target, limit=limit)
+
+    def _dead_after(self, after: int, topic: str | None, limit: int) -> list[OutboxedEvent]:
+        dead = (
+            row
+            for row in self._rows[after:]  # row ids are list positions plus one
+            if row.status is OutboxStatus.DEAD and topic in (None, row.message.topic)
+        )
+        return list(itertools.islice(dead, limit))
+
+    def _dead_row(self, row_id: int) -> OutboxedEvent:
+        checked_row_id(row_id)
+        if row_id <= len(self._rows) and self._rows[row_id - 1].status is OutboxStatus.DEAD:
+            return self._rows[row_id - 1]
+        raise DeadRowNotFoundError(row_id)
+
+    def _replay(self, rows: list[OutboxedEvent]) -> list[int]:
+        """Make `rows` pending again, due now, attempts reset; return their ids."""
+        for row in rows:
             self._replace(row, status=OutboxStatus.PENDING, attempts=0, next_attempt_at=None)
-        if dead:
+        if rows:
             self._new_rows.set()
-        return len(dead)
+        return [row.id for row in rows]
 
     def _replace(self, row: OutboxedEvent, **changes: typing.Any) -> None:
         self._rows[row.id - 1] = dataclasses.replace(row, **changes)

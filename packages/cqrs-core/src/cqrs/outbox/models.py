@@ -17,6 +17,10 @@ __all__ = ("OutboxStatus", "EventStatus", "OutboxedEvent")
 class OutboxStatus(str, enum.Enum):
     """Delivery state of an outbox row.
 
+    `pending` rows wait for the relay, which makes them `published`, or `dead`
+    after too many failed attempts. An operator replays a dead row (pending
+    again) or `discarded` it: kept, never published.
+
     `NEW`, `PRODUCED` and `NOT_PRODUCED` are python-cqrs's names (its
     `EventStatus`), aliases of `PENDING`, `PUBLISHED` and `DEAD`.
     """
@@ -24,6 +28,7 @@ class OutboxStatus(str, enum.Enum):
     PENDING = "pending"
     PUBLISHED = "published"
     DEAD = "dead"
+    DISCARDED = "discarded"
     # Same values, so these are aliases, not members of their own.
     NEW = PENDING
     PRODUCED = PUBLISHED

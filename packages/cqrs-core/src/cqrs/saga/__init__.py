@@ -5,6 +5,8 @@ from cqrs.saga.errors import (
     SagaConcurrencyError,
     SagaError,
     SagaNotFoundError,
+    SagaNotResolvableError,
+    SagaNotRetriableError,
     SagaStepTimeoutError,
     SagaTypeMismatchError,
 )
@@ -59,4 +61,6 @@ __all__ = (
     "SagaDefinitionError",
     "SagaTypeMismatchError",
     "SagaStepTimeoutError",
+    "SagaNotRetriableError",
+    "SagaNotResolvableError",
 )

@@ -7,7 +7,9 @@ CQRSError
     ├── SagaAlreadyExistsError   create_saga of an id that exists
     ├── SagaConcurrencyError     another worker holds the saga, or its version moved
     ├── SagaTypeMismatchError    the stored saga is of another class than the one given
-    └── SagaStepTimeoutError     a messaging step got no reply before its deadline
+    ├── SagaStepTimeoutError     a messaging step got no reply before its deadline
+    ├── SagaNotRetriableError    an operator's retry of a saga there is nothing to run for
+    └── SagaNotResolvableError   an operator's resolve of a saga that is finished already
 ```
 """
 
@@ -24,6 +26,8 @@ __all__ = (
     "SagaConcurrencyError",
     "SagaTypeMismatchError",
     "SagaStepTimeoutError",
+    "SagaNotRetriableError",
+    "SagaNotResolvableError",
 )
 
 
@@ -79,3 +83,14 @@ class SagaStepTimeoutError(SagaError, TimeoutError):
     The saga compensates, the timed-out step included: its command may have
     been carried out even though no reply came.
     """
+
+
+class SagaNotRetriableError(SagaError):
+    """An operator asked to retry a saga that cannot be run now: it is finished, it
+    waits for a reply within its deadline, or the worker asked does not know its
+    class. The message says which; nothing was run."""
+
+
+class SagaNotResolvableError(SagaError):
+    """An operator asked to resolve a saga that is finished already (`completed`,
+    `failed` or `resolved`); nothing was written."""

@@ -45,6 +45,7 @@ from cqrs.outbox.repository import outbox_message
 from cqrs.saga.errors import (
     SagaAlreadyExistsError,
     SagaConcurrencyError,
+    SagaNotRetriableError,
     SagaStepTimeoutError,
     SagaTypeMismatchError,
 )
@@ -294,6 +295,43 @@ class SagaRunner:
             await self.storage.release(saga_id, owner)
         return await self.storage.load_saga_state(saga_id)
 
+    async def retry(self, saga_id: uuid.UUID) -> SagaState:
+        """Run stored saga `saga_id` on now, for an operator; return its state afterwards.
+
+        The saga goes on as `resume` takes it: forward after its last completed
+        step, into the timeout of a reply that is overdue, or on through its
+        compensation (a `compensation_failed` saga tries its compensations
+        again, with fresh attempts). A step that fails now is compensated and
+        recorded, not raised. Raises `SagaConcurrencyError` at once while
+        another worker holds the saga, and `SagaNotRetriableError`, running
+        nothing, for a finished saga or one waiting for a reply within its
+        deadline.
+        """
+        owner = await self._claim(saga_id)
+        try:
+            run = await _Run.load(self, saga_id, owner, self.build_context)
+            if run is None:
+                status = (await self.storage.load_saga_state(saga_id)).status
+                raise SagaNotRetriableError(
+                    f"saga {saga_id} is {status.value}: a finished saga is not run again"
+                )
+            waiting = run.waiting
+            if waiting is not None and self.clock() < waiting.deadline:
+                raise SagaNotRetriableError(
+                    f"saga {saga_id} waits for the reply to {waiting.step_name} until "
+                    f"{waiting.deadline.isoformat()}; retry it after that, or resolve it"
+                )
+            try:
+                async for _ in run.advance():
+                    pass
+            except Exception as exc:
+                # As in `deliver`: the step's failure is compensated and stored by now.
+                if exc is not run.failure:
+                    raise
+        finally:
+            await self.storage.release(saga_id, owner)
+        return await self.storage.load_saga_state(saga_id)
+
     def _new_owner(self) -> str:
         return f"{self._owner_prefix}{next(self._passes)}"
 
@@ -399,7 +437,7 @@ class _Run:
                 if entry.status in (COMPLETED, TIMED_OUT):
                     run.acted.add(entry.step_name)
                 failed = failed or entry.status in (FAILED, TIMED_OUT)
-            elif entry.status is COMPLETED:
+            elif entry.action is COMPENSATE and entry.status is COMPLETED:
                 run.compensated.add(entry.step_name)
         if failed and run.status in (SagaStatus.PENDING, SagaStatus.RUNNING):
             # Only a storage that lost part of a write could get here; never go forward.

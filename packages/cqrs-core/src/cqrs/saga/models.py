@@ -75,7 +75,9 @@ class SagaStatus(_ValueEnum):
     `pending` (created, no step ran) -> `running` -> `completed`; or, when a
     step fails, `compensating` -> `failed` (every completed step undone) or
     `compensation_failed` (a compensation kept failing; needs recovery or an
-    operator).
+    operator). An operator may close any unfinished saga as `resolved` (the
+    step log says who and why); nothing moves it on from there, recovery
+    included.
     """
 
     PENDING = "pending"
@@ -84,18 +86,22 @@ class SagaStatus(_ValueEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     COMPENSATION_FAILED = "compensation_failed"
+    RESOLVED = "resolved"
 
     @property
     def is_final(self) -> bool:
-        """`completed` and `failed` never change again."""
-        return self in (SagaStatus.COMPLETED, SagaStatus.FAILED)
+        """`completed`, `failed` and `resolved` never change again."""
+        return self in (SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.RESOLVED)
 
 
 class SagaStepAction(_ValueEnum):
-    """What a log entry records: a step's `act` or its `compensate`."""
+    """What a log entry records: a step's `act` or its `compensate`, or an operator's
+    `resolve` of the whole saga (its `step_name` is then the saga's name and its
+    details say who resolved it and why)."""
 
     ACT = "act"
     COMPENSATE = "compensate"
+    RESOLVE = "resolve"
 
 
 class SagaStepStatus(_ValueEnum):

@@ -25,6 +25,7 @@ from cqrs.container.resolve import as_container
 from cqrs.saga.errors import (
     SagaConcurrencyError,
     SagaNotFoundError,
+    SagaNotRetriableError,
     SagaStepTimeoutError,
     SagaTypeMismatchError,
 )
@@ -35,7 +36,7 @@ from cqrs.saga.execution import (
     ContextBuilder,
     SagaRunner,
 )
-from cqrs.saga.models import SagaContext, SagaStatus
+from cqrs.saga.models import SagaContext, SagaState, SagaStatus
 from cqrs.saga.saga import Saga
 from cqrs.saga.storage.protocol import ISagaStorage
 
@@ -142,6 +143,34 @@ class SagaRecoveryWorker:
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
             except asyncio.TimeoutError:
                 continue
+
+    async def retry(self, saga_id: uuid.UUID) -> SagaState:
+        """Run saga `saga_id` on now, whatever its recovery attempts or staleness: an
+        operator's retry (see `SagaRunner.retry`); return its state afterwards.
+
+        It counts no recovery attempt. Raises `SagaNotFoundError`,
+        `SagaConcurrencyError` while another worker holds the saga, and
+        `SagaNotRetriableError` for a saga whose name is not in `sagas`, a
+        finished one, or one waiting for a reply within its deadline.
+        """
+        state = await self.storage.load_saga_state(saga_id)
+        known = self.sagas.get(state.name)
+        if known is None:
+            raise SagaNotRetriableError(
+                f"saga {saga_id} is a {state.name}, which this worker does not run; add it "
+                f"to the worker's sagas= to retry it here"
+            )
+        saga_type, context_type = known
+        runner = SagaRunner(
+            saga_type,
+            as_container(self.container),
+            self.storage,
+            context_type=context_type,
+            compensation=self.compensation,
+            lease=self.lease,
+            clock=self.clock,
+        )
+        return await runner.retry(saga_id)
 
     async def _recover(self, saga_id: uuid.UUID) -> None:
         state = await self.storage.load_saga_state(saga_id)

@@ -1,9 +1,10 @@
 """Test support: in-memory ports, a fake clock, a saga harness and storage contracts.
 
-`cqrs.testing.saga_storage` holds the contract suite every saga storage must
-pass, and `cqrs.testing.consumer` the one every consumer transport (broker
-adapter) must pass; they need pytest and pytest-asyncio, so each is imported
-on its own.
+The contract suites need pytest and pytest-asyncio, so each is imported on
+its own: `cqrs.testing.saga_storage` (every saga storage must pass it),
+`cqrs.testing.consumer` (every consumer transport, i.e. broker adapter), and
+for the admin ports `cqrs.testing.outbox_admin`, `cqrs.testing.saga_admin`
+and `cqrs.testing.dead_letter_admin`.
 """
 
 from cqrs.outbox.memory import MemoryOutbox

@@ -415,6 +415,21 @@ class SagaStorageContract:
         )
         assert replaced.context == {"parcel_id": "p-1"}
 
+    @pytest.mark.parametrize(
+        "status", list(SagaStatus), ids=[status.value for status in SagaStatus]
+    )
+    async def test_update_status_leaves_a_resolved_saga_resolved(
+        self, storage: ISagaStorage, clock: FakeClock, status: SagaStatus
+    ) -> None:
+        saga_id = await _new_saga(storage)
+        await storage.update_status(saga_id, SagaStatus.RESOLVED, "ops: refunded by hand")
+        before = await self._written(storage, saga_id)
+
+        with pytest.raises(SagaConcurrencyError):
+            await storage.update_status(saga_id, status, "late worker")
+
+        assert await self._written(storage, saga_id) == before
+
     # -- the step log -----------------------------------------------------
 
     async def test_the_log_reads_back_in_write_order_not_by_timestamp(

@@ -20,10 +20,26 @@ import datetime
 import typing
 import uuid
 
+from cqrs.admin.audit import AdminAction, AuditDetails, AuditEntry, audit_entry, newest_first
+from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
+from cqrs.admin.sagas import (
+    SagaDetail,
+    SagaQuery,
+    SagaSummary,
+    after_saga,
+    resolution_details,
+    saga_cursor,
+    saga_target,
+)
 from cqrs.clock import utc_now
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.memory import MemoryOutbox
-from cqrs.saga.errors import SagaAlreadyExistsError, SagaConcurrencyError, SagaNotFoundError
+from cqrs.saga.errors import (
+    SagaAlreadyExistsError,
+    SagaConcurrencyError,
+    SagaNotFoundError,
+    SagaNotResolvableError,
+)
 from cqrs.saga.models import (
     SagaLogEntry,
     SagaState,
@@ -41,6 +57,7 @@ __all__ = ("MemorySagaStorage",)
 _FINAL: typing.Final = frozenset(status for status in SagaStatus if status.is_final)
 # A module constant: reading a member off the enum class costs an attribute lookup per write.
 _PENDING: typing.Final = SagaStatus.PENDING
+_RESOLVED: typing.Final = SagaStatus.RESOLVED
 _Entry = tuple[str, SagaStepAction, SagaStepStatus, datetime.datetime, "str | None"]
 
 
@@ -67,6 +84,19 @@ class _Record:
     owner: str | None = None
     lease_until: datetime.datetime | None = None
 
+    def summary(self) -> SagaSummary:
+        return SagaSummary(
+            self.saga_id,
+            self.name,
+            self.status,
+            self.version,
+            self.recovery_attempts,
+            self.error,
+            self.waiting,
+            self.created_at,
+            self.updated_at,
+        )
+
     def state(self) -> SagaState:
         return SagaState(
             self.saga_id,
@@ -81,8 +111,8 @@ class _Record:
 
 
 class MemorySagaStorage:
-    """`ISagaStorage` in process memory. Each method completes without awaiting,
-    so on one event loop every call is atomic."""
+    """`ISagaStorage` and `cqrs.admin.SagaAdminStore` in process memory. Each method
+    completes without awaiting, so on one event loop every call is atomic."""
 
     def __init__(
         self,
@@ -93,6 +123,8 @@ class MemorySagaStorage:
         # Keyed by `saga_id.int`: hashing a UUID object runs Python code, an int's does not.
         self._records: dict[int, _Record] = {}
         self.outbox = outbox if outbox is not None else MemoryOutbox(clock)
+        #: The admin actions on these sagas, oldest first.
+        self.audit: list[AuditEntry] = []
 
     async def create_saga(
         self,
@@ -136,6 +168,10 @@ class MemorySagaStorage:
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
         record = self._record(saga_id)
+        if record.status is _RESOLVED:
+            raise SagaConcurrencyError(
+                f"saga {saga_id} was resolved by an operator; it may not become {status.value}"
+            )
         self._set_status(record, status)
         if error is not None:
             record.error = error
@@ -247,6 +283,98 @@ class MemorySagaStorage:
         record.updated_at = self._clock()
         return record.recovery_attempts
 
+    # -- the admin port: cqrs.admin.sagas.SagaAdminStore --------------------------
+
+    async def list_sagas(
+        self,
+        query: SagaQuery | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[SagaSummary]:
+        """The sagas `query` matches, oldest first (see `SagaAdminStore`)."""
+        check_page_size(limit)
+        after, query, now = after_saga(cursor), query or SagaQuery(), self._clock()
+        matching = sorted(
+            (
+                summary
+                for summary in map(_Record.summary, self._records.values())
+                if (after is None or _position(summary) > (after[0], after[1].int))
+                and query.matches(summary, now)
+            ),
+            key=_position,
+        )
+        return page_of(
+            matching[: limit + 1], limit, lambda saga: saga_cursor(saga.created_at, saga.saga_id)
+        )
+
+    async def get_saga(self, saga_id: uuid.UUID) -> SagaDetail:
+        """The saga with its context and step log (see `SagaAdminStore`)."""
+        record = self._record(saga_id)
+        return SagaDetail.of(
+            record.summary(), _copy_context(record.context), await self.get_step_history(saga_id)
+        )
+
+    async def resolve(self, saga_id: uuid.UUID, *, actor: str, reason: str) -> None:
+        """Close an unfinished saga as `resolved` (see `SagaAdminStore`)."""
+        record = self._record(saga_id)
+        now = self._clock()
+        entry = audit_entry(
+            now,
+            AdminAction.SAGA_RESOLVE,
+            saga_target(saga_id),
+            actor=actor,
+            reason=reason,
+            details={"from": record.status.value},
+            reason_required=True,
+        )
+        if record.status in _FINAL:
+            raise SagaNotResolvableError(
+                f"saga {saga_id} is {record.status.value} already; only an unfinished "
+                f"saga can be resolved"
+            )
+        if record.owner is not None and record.lease_until is not None and record.lease_until > now:
+            raise SagaConcurrencyError(
+                f"saga {saga_id} is being run by a worker until {record.lease_until.isoformat()}; "
+                f"resolve it once the worker lets go"
+            )
+        record.log.append(
+            (
+                record.name,
+                SagaStepAction.RESOLVE,
+                SagaStepStatus.COMPLETED,
+                now,
+                resolution_details(actor, reason),
+            )
+        )
+        self._set_status(record, SagaStatus.RESOLVED)
+        record.version += 1
+        record.waiting = None
+        record.updated_at = now
+        self.audit.append(entry)
+
+    async def record_audit(
+        self,
+        action: AdminAction,
+        target: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        details: AuditDetails | None = None,
+    ) -> AuditEntry:
+        """Add an audit entry stamped now (see `SagaAdminStore`)."""
+        entry = audit_entry(
+            self._clock(), action, target, actor=actor, reason=reason, details=details
+        )
+        self.audit.append(entry)
+        return entry
+
+    async def audit_log(
+        self, *, target: str | None = None, limit: int = DEFAULT_PAGE_SIZE
+    ) -> list[AuditEntry]:
+        """The latest saga actions, newest first (see `SagaAdminStore`)."""
+        return newest_first(self.audit, target=target, limit=limit)
+
     @staticmethod
     def _set_status(record: _Record, status: SagaStatus) -> None:
         record.status = status
@@ -286,6 +414,11 @@ def _json_copy(value: typing.Any) -> typing.Any:
     if isinstance(value, list):
         return [_json_copy(item) for item in typing.cast(list[typing.Any], value)]
     return value
+
+
+def _position(saga: SagaSummary) -> tuple[datetime.datetime, int]:
+    """Where a saga stands in listings: by creation, ties by id (as SQL orders UUIDs)."""
+    return saga.created_at, saga.saga_id.int
 
 
 def _is_due(record: _Record, now: datetime.datetime, stale_after: datetime.timedelta) -> bool:

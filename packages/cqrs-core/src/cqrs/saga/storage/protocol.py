@@ -90,8 +90,10 @@ class ISagaStorage(typing.Protocol):
     ) -> None:
         """Set the status and, when `error` is given, the error that led to it.
 
-        Moving to `completed` or `failed` also releases any claim: a finished
-        saga has no owner.
+        Moving to a final status (`completed`, `failed`, `resolved`) also
+        releases any claim: a finished saga has no owner. Raises
+        `SagaConcurrencyError`, changing nothing, when the saga is `resolved`:
+        an operator closed it, and no worker may reopen it.
         """
         ...
 
@@ -128,12 +130,13 @@ class ISagaStorage(typing.Protocol):
         waits for to `wait` (clearing it when `None`), sets the status to
         `saga_status` and the error to `error` when they are given, and stages
         `messages` in the outbox that belongs to this storage. All of it
-        happens, or none. A `saga_status` of `completed` or `failed` also
-        releases any claim, as `update_status` does.
+        happens, or none. A final `saga_status` also releases any claim, as
+        `update_status` does.
 
         Raises `SagaConcurrencyError`, writing nothing, when the stored version
-        is not `current_version` or the saga is `completed` or `failed`: a
-        worker that lost the saga must not move it on (nor start undoing it).
+        is not `current_version` or the saga is finished (`completed`,
+        `failed` or `resolved`): a worker that lost the saga must not move it
+        on (nor start undoing it).
         """
         ...
 
