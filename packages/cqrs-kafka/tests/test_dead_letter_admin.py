@@ -18,6 +18,7 @@ from cqrs.testing.dead_letter_admin import DeadLetterAdminContract
 from cqrs_kafka.dead_letter import (
     ATTEMPTS_HEADER,
     ERROR_HEADER,
+    OMITTED_HEADER,
     ORIGINAL_OFFSET_HEADER,
     ORIGINAL_PARTITION_HEADER,
     ORIGINAL_TOPIC_HEADER,
@@ -183,3 +184,56 @@ async def test_a_stray_record_on_the_audit_topic_is_skipped(
         kafka_bootstrap_servers, topics=[], audit_topic=f"{prefix}audit"
     ) as admin:
         assert await admin.audit_log() == []
+
+
+async def test_a_dead_letter_without_its_value_is_replayed_from_the_original_record(
+    kafka_bootstrap_servers: str, prefix: str
+) -> None:
+    original_topic, topic = f"{prefix}orders", f"{prefix}orders.dlq"
+    original = await _produce(
+        kafka_bootstrap_servers, original_topic, b"the whole value", b"o-1", {"message_id": "m-1"}
+    )
+    where = {
+        ORIGINAL_TOPIC_HEADER: original_topic,
+        ORIGINAL_PARTITION_HEADER: str(original.partition),
+        ORIGINAL_OFFSET_HEADER: str(original.offset),
+    }
+    kept = await _produce(
+        kafka_bootstrap_servers, topic, b"", b"o-1", {**where, OMITTED_HEADER: "value"}
+    )
+
+    async with KafkaDeadLetterAdmin(
+        kafka_bootstrap_servers, topics=[topic], audit_topic=f"{prefix}audit"
+    ) as admin:
+        [letter] = (await admin.list_dead_letters()).items
+        await admin.replay(kept, actor="alice")
+
+    assert letter.omitted == ("value",)
+    assert (
+        await _everything_on(kafka_bootstrap_servers, original_topic)
+        == [RawRecord(original_topic, b"o-1", b"the whole value", {"message_id": "m-1"})] * 2
+    )
+
+
+async def test_a_dead_letter_without_its_value_whose_original_is_gone_is_not_replayed(
+    kafka_bootstrap_servers: str, prefix: str
+) -> None:
+    original_topic, topic = f"{prefix}orders", f"{prefix}orders.dlq"
+    await ensure_topics(kafka_bootstrap_servers, {original_topic: 1})
+    headers = {
+        ORIGINAL_TOPIC_HEADER: original_topic,
+        ORIGINAL_PARTITION_HEADER: "0",
+        ORIGINAL_OFFSET_HEADER: "41",  # never written: as if dropped by retention
+        OMITTED_HEADER: "value,headers,key",
+    }
+    kept = await _produce(kafka_bootstrap_servers, topic, b"", None, headers)
+
+    async with KafkaDeadLetterAdmin(
+        kafka_bootstrap_servers, topics=[topic], audit_topic=f"{prefix}audit"
+    ) as admin:
+        with pytest.raises(DeadLetterNotReplayableError, match="no longer kept"):
+            await admin.replay(kept, actor="alice")
+        audit = await admin.audit_log()
+
+    assert await _everything_on(kafka_bootstrap_servers, original_topic) == []
+    assert audit == []

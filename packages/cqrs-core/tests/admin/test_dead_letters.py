@@ -86,3 +86,23 @@ def test_a_dead_letter_that_does_not_say_where_it_came_from_cannot_be_replayed()
 
     with pytest.raises(DeadLetterNotReplayableError, match=r"orders\.dlq/0/0"):
         letter.replay_record()
+
+
+def test_a_dead_letter_that_left_its_value_out_is_not_replayed_as_it_is() -> None:
+    letter = DeadLetter(
+        DeadLetterId("orders.dlq", 0, 3),
+        original_topic="orders",
+        original_partition=1,
+        original_offset=7,
+        key=b"o-1",
+        value=b"",
+        headers={},
+        reason="ValueError: bad",
+        error="builtins.ValueError",
+        attempts=1,
+        dead_lettered_at=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+        omitted=("value",),
+    )
+
+    with pytest.raises(DeadLetterNotReplayableError, match=r"from orders partition 1 offset 7"):
+        letter.replay_record()

@@ -5,7 +5,11 @@ by default every topic whose name ends in `.dlq`, or the `topics` given.
 A dead letter's original topic, partition, offset, reason, error and
 attempts come from its `x-` headers; its other headers, key and value are
 the original record's, and a replay sends exactly those to the original
-topic (so the same `message_id`, which an inbox that handled it drops).
+topic (so the same `message_id`, which an inbox that handled it drops). A
+dead letter that left part of the record out to fit its topic
+(`x-dead-letter-omitted`) is replayed from the original record, read at its
+coordinates; once the original topic's retention dropped it, the replay is
+refused (`DeadLetterNotReplayableError`).
 
 Replays are recorded on an audit topic (`cqrs-admin.audit` by default, made
 with one partition on first use), one JSON `AuditEntry` per replay, keyed by
@@ -28,6 +32,7 @@ await admin.close()
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 import typing
@@ -43,10 +48,15 @@ from cqrs.admin.checks import checked_topic
 from cqrs.admin.dead_letters import DeadLetter, DeadLetterId, after_dead_letter
 from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
 from cqrs.clock import utc_now
-from cqrs.exceptions import DeadLetterAlreadyReplayedError, DeadLetterNotFoundError
+from cqrs.exceptions import (
+    DeadLetterAlreadyReplayedError,
+    DeadLetterNotFoundError,
+    DeadLetterNotReplayableError,
+)
 from cqrs_kafka.dead_letter import (
     ATTEMPTS_HEADER,
     ERROR_HEADER,
+    OMITTED_HEADER,
     ORIGINAL_OFFSET_HEADER,
     ORIGINAL_PARTITION_HEADER,
     ORIGINAL_TOPIC_HEADER,
@@ -190,6 +200,8 @@ class KafkaDeadLetterAdmin:
                     f"dead letter {dead_letter.cursor} was replayed by {replayed.actor} at "
                     f"{replayed.at.isoformat()}; replay it again with force"
                 )
+            if letter.omitted:
+                letter = await self._restored(reader, partitions, letter)
             original = letter.replay_record()
             headers = [(name, value.encode()) for name, value in original.headers.items()]
             await self._send(
@@ -327,17 +339,59 @@ class KafkaDeadLetterAdmin:
     ) -> Record:
         """The record kept at `dead_letter`; `DeadLetterNotFoundError` when none is."""
         where = TopicPartition(dead_letter.topic, dead_letter.partition)
-        if dead_letter.partition in existing.get(dead_letter.topic, ()):
-            start = (await reader.beginning_offsets([where]))[where]
-            end = (await reader.end_offsets([where]))[where]
-            if start <= dead_letter.offset < end:
-                records = await self._read(reader, where, dead_letter.offset, end, 1)
-                if records and records[0].offset == dead_letter.offset:
-                    return records[0]
-        raise DeadLetterNotFoundError(
-            f"no dead letter is kept at {dead_letter.cursor} (never written, or gone with "
-            f"the topic's retention)"
+        record = await self._record_at(reader, existing, where, dead_letter.offset)
+        if record is None:
+            raise DeadLetterNotFoundError(
+                f"no dead letter is kept at {dead_letter.cursor} (never written, or gone with "
+                f"the topic's retention)"
+            )
+        return record
+
+    async def _restored(
+        self, reader: _Reader, existing: dict[str, set[int]], letter: DeadLetter
+    ) -> DeadLetter:
+        """`letter` with the key, value and headers of the original record it left out.
+
+        Raises `DeadLetterNotReplayableError` when the original is no longer kept.
+        """
+        original = None
+        if letter.original_topic and None not in (
+            letter.original_partition,
+            letter.original_offset,
+        ):
+            where = TopicPartition(
+                letter.original_topic, typing.cast(int, letter.original_partition)
+            )
+            original = await self._record_at(
+                reader, existing, where, typing.cast(int, letter.original_offset)
+            )
+        if original is None:
+            raise DeadLetterNotReplayableError(
+                f"dead letter {letter.id.cursor} left out its {', '.join(letter.omitted)} and "
+                f"the original record is no longer kept at {letter.original_topic} partition "
+                f"{letter.original_partition} offset {letter.original_offset}; it cannot be "
+                f"replayed"
+            )
+        return dataclasses.replace(
+            letter,
+            key=original.key,
+            value=original.value or b"",
+            headers=text_headers(original.headers),
+            omitted=(),
         )
+
+    async def _record_at(
+        self, reader: _Reader, existing: dict[str, set[int]], where: TopicPartition, offset: int
+    ) -> Record | None:
+        """The record at `offset` of `where`, or `None` when the topic does not keep one."""
+        if where.partition not in existing.get(where.topic, ()):
+            return None
+        start = (await reader.beginning_offsets([where]))[where]
+        end = (await reader.end_offsets([where]))[where]
+        if not start <= offset < end:
+            return None
+        records = await self._read(reader, where, offset, end, 1)
+        return records[0] if records and records[0].offset == offset else None
 
     async def _read(
         self, reader: _Reader, where: TopicPartition, start: int, end: int, limit: int
@@ -421,6 +475,7 @@ class KafkaDeadLetterAdmin:
                 record.timestamp / 1000, datetime.timezone.utc
             ),
             replayed=self._replay_of(where),
+            omitted=tuple(part for part in headers.get(OMITTED_HEADER, "").split(",") if part),
         )
 
     # -- writing ------------------------------------------------------------------

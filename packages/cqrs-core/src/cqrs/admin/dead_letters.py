@@ -112,6 +112,9 @@ class DeadLetter:
     dead-letter metadata taken out); `reason` is the error's text, `error` its
     type, `attempts` how often the handler ran (0: never, as it could not be
     decoded). `replayed` is the audit entry of its latest replay, if any.
+    `omitted` names what the dead letter left out to fit its topic's size limit
+    (`value`, `headers`, `key`): such a letter is replayed from the original
+    record, fetched by its coordinates while the original topic keeps it.
     """
 
     id: DeadLetterId
@@ -126,17 +129,24 @@ class DeadLetter:
     attempts: int | None
     dead_lettered_at: datetime.datetime
     replayed: AuditEntry | None = None
+    omitted: tuple[str, ...] = ()
 
     def replay_record(self) -> RawRecord:
         """The record a replay sends: the original, to its original topic.
 
         Raises `DeadLetterNotReplayableError` when the dead letter does not
-        say which topic it came from.
+        say which topic it came from, or left part of the record out.
         """
         if not self.original_topic:
             raise DeadLetterNotReplayableError(
                 f"dead letter {self.id.cursor} does not say which topic it came from; "
                 f"publish its value by hand if it must go back"
+            )
+        if self.omitted:
+            raise DeadLetterNotReplayableError(
+                f"dead letter {self.id.cursor} left out its {', '.join(self.omitted)} to fit "
+                f"the dead-letter topic; replay the original record from {self.original_topic} "
+                f"partition {self.original_partition} offset {self.original_offset} instead"
             )
         return RawRecord(self.original_topic, self.key, self.value, dict(self.headers))
 
