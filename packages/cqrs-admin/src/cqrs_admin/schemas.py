@@ -149,6 +149,8 @@ class DeadLetterView(_View):
 
     `key` and `value` are shown as UTF-8 text (bytes that are not replaced);
     `value` is cut to `VALUE_PREVIEW_BYTES`, `value_size` is the whole size.
+    `omitted` lists what the dead letter left out to fit its topic (`value`,
+    `headers`, `key`): a replay then sends the original record instead.
     """
 
     topic: str
@@ -166,6 +168,7 @@ class DeadLetterView(_View):
     attempts: int | None
     dead_lettered_at: datetime.datetime
     replayed: AuditEntryView | None
+    omitted: list[str]
 
     @classmethod
     def of(cls, letter: DeadLetter) -> DeadLetterView:
@@ -185,6 +188,7 @@ class DeadLetterView(_View):
             attempts=letter.attempts,
             dead_lettered_at=letter.dead_lettered_at,
             replayed=None if letter.replayed is None else AuditEntryView.of(letter.replayed),
+            omitted=list(letter.omitted),
         )
 
 
