@@ -8,6 +8,7 @@ CQRSError
 │   └── FallbackTypeMismatchError primary and fallback handle different types
 ├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
 ├── EventHandlingError            every event handler failure of one dispatch
+├── FollowUpLimitError            follow-up events still recorded after the level limit
 ├── EventTooLargeError            (also a ValueError) an event above the outbox's size limit
 ├── PermanentError                a failure retrying cannot fix: dead-lettered at once
 │   └── UndecodableRecordError    (also a ValueError) a consumed record is no known event
@@ -39,6 +40,7 @@ __all__ = (
     "FallbackTypeMismatchError",
     "RequestHandlerNotFoundError",
     "EventHandlingError",
+    "FollowUpLimitError",
     "EventTooLargeError",
     "PermanentError",
     "UndecodableRecordError",
@@ -164,6 +166,23 @@ class NoDeliveryError(CQRSError, LookupError):
 class RecordRefusedError(CQRSError):
     """The in-memory broker (`cqrs.consumer.memory.MemoryBroker`) refused a record: it is
     over the broker's `max_record_size`, or its topic was told to `refuse` records."""
+
+
+class FollowUpLimitError(CQRSError):
+    """Event handlers kept recording follow-up events, level after level, past the
+    limit: most likely handlers that answer each other's events in a cycle.
+
+    `events` are the follow-ups of the last level, which were not dispatched.
+    """
+
+    def __init__(self, levels: int, events: typing.Sequence[object]) -> None:
+        self.events = tuple(events)
+        names = sorted({type(event).__name__ for event in self.events})
+        super().__init__(
+            f"event handlers still recorded follow-up events ({', '.join(names)}) after "
+            f"{levels} levels of one dispatch; look for handlers whose events lead back to "
+            f"each other, and stop the cycle in one of them"
+        )
 
 
 class MissingDependencyError(CQRSError, ImportError):

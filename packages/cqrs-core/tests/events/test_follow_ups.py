@@ -11,6 +11,7 @@ import pytest
 import cqrs
 from cqrs.container.di import DIContainer
 from cqrs.events import bootstrap as event_bootstrap
+from cqrs.events.dispatcher import MAX_FOLLOW_UP_LEVELS
 from cqrs.requests import bootstrap as request_bootstrap
 
 GUARD_SECONDS = 5  # only turns a deadlock into a failure; never used to wait for work
@@ -81,6 +82,27 @@ async def test_a_chain_of_three_levels_is_handled_to_the_end() -> None:
     await request_mediator(next_level_handler(log, last_depth=3)).send(Go(chains=["a"]))
 
     assert log == ["a1", "a2", "a3"]
+
+
+async def test_a_chain_as_deep_as_the_limit_is_handled_to_the_end() -> None:
+    log: list[str] = []
+
+    await request_mediator(next_level_handler(log, last_depth=MAX_FOLLOW_UP_LEVELS)).send(
+        Go(chains=["a"])
+    )
+
+    assert len(log) == MAX_FOLLOW_UP_LEVELS
+
+
+async def test_handlers_that_feed_each_other_for_ever_are_stopped_at_the_limit() -> None:
+    log: list[str] = []
+    endless = next_level_handler(log, last_depth=10 * MAX_FOLLOW_UP_LEVELS)
+
+    with pytest.raises(cqrs.FollowUpLimitError, match="Level") as raised:
+        await request_mediator(endless).send(Go(chains=["a"]))
+
+    assert len(log) == MAX_FOLLOW_UP_LEVELS
+    assert [type(event) for event in raised.value.events] == [Level]
 
 
 @pytest.mark.parametrize("max_concurrent", [1, 4], ids=["sequential", "parallel"])

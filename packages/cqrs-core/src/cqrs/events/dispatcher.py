@@ -22,10 +22,11 @@ from cqrs.container.protocol import Container
 from cqrs.events.event_handler import SyncEventHandler
 from cqrs.events.fallback import EventHandlerFallback
 from cqrs.events.map import EventBinding, EventMap
-from cqrs.exceptions import ConfigurationError, EventHandlingError
+from cqrs.exceptions import ConfigurationError, EventHandlingError, FollowUpLimitError
 from cqrs.fallback import call_with_fallback
 
 __all__ = (
+    "MAX_FOLLOW_UP_LEVELS",
     "EventDispatcher",
     "HandlerFailure",
     "LevelOutcome",
@@ -34,6 +35,10 @@ __all__ = (
 )
 
 logger = logging.getLogger("cqrs.events")
+
+#: How many levels of follow-up events one dispatch may go through: handlers that
+#: answer each other's events for ever would otherwise never let `send` return.
+MAX_FOLLOW_UP_LEVELS: typing.Final = 100
 
 # Runs one handler on an event; returns the follow-up events it recorded.
 _Invoker = typing.Callable[[typing.Any], typing.Awaitable[typing.Sequence[object]]]
@@ -182,12 +187,20 @@ async def breadth_first(
     events: typing.Iterable[object],
 ) -> list[HandlerFailure]:
     """Run `events` through `run_level`, then their follow-ups, level by level, until
-    none are left; return every failure."""
+    none are left; return every failure.
+
+    Raises `FollowUpLimitError` when follow-ups are still recorded after
+    `MAX_FOLLOW_UP_LEVELS` levels (handlers that feed each other in a cycle).
+    """
     failures: list[HandlerFailure] = []
     level = list(events)
-    while level:
+    for _ in range(MAX_FOLLOW_UP_LEVELS):
+        if not level:
+            return failures
         level, failed = await run_level(level)
         failures += failed
+    if level:
+        raise FollowUpLimitError(MAX_FOLLOW_UP_LEVELS, level)
     return failures
 
 
