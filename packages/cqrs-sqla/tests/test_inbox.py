@@ -1,4 +1,6 @@
-"""SqlAlchemyInbox: one effect per message, in the handler's transaction, on both databases."""
+"""`SqlAlchemyInbox` against the inbox contract on PostgreSQL and SQLite, plus what only
+it has: the handler's own writes in the record's transaction, engines configured
+differently, isolation levels, and purging on the caller's session."""
 
 from __future__ import annotations
 
@@ -13,29 +15,69 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.util import await_only
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 import cqrs
-from cqrs.inbox import InvalidInboxKeyError
+from cqrs.inbox import InboxRecord, InvalidInboxKeyError
+from cqrs.testing.clock import FakeClock
+from cqrs.testing.inbox import InboxBackend, InboxContract
 from cqrs_sqla import SqlAlchemyInbox
 from cqrs_sqla.schema import Schema, TableNames, create_all
 from cqrs_sqla.sqlite import create_sqlite_engine
 
+from .lock_waits import LockWaits
+
 Sessions = async_sessionmaker[AsyncSession]
-T0 = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+class SqlInboxBackend(InboxBackend[AsyncSession]):
+    """The inbox on `engine`; records are read through `reader`, a second engine on
+    the same database whose reads do not wait for the tests' write locks."""
+
+    def __init__(
+        self, inbox: SqlAlchemyInbox, engine: AsyncEngine, reader: AsyncEngine, schema: Schema
+    ) -> None:
+        self.inbox = self.sql = inbox
+        self.sessions = async_sessionmaker(engine)
+        self.reader = reader
+        self.table = schema.inbox
+        self.waits = LockWaits(schema.inbox, engine)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def records(self) -> list[InboxRecord]:
+        async with self.reader.connect() as connection:
+            result = await connection.execute(sa.select(self.table))
+            return [InboxRecord(row.consumer, row.message_id, row.received_at) for row in result]
+
+    async def purge(self, older_than: datetime.datetime) -> int:
+        return await self.sql.purge(self.sessions, older_than)
+
+    async def until_blocked(self) -> None:
+        await self.waits.until_blocked()
+
+
+class TestSqlAlchemyInbox(InboxContract[AsyncSession]):
+    @pytest.fixture
+    async def backend(
+        self, clock: FakeClock, engine: AsyncEngine, schema: Schema
+    ) -> collections.abc.AsyncIterator[SqlInboxBackend]:
+        reader = create_async_engine(engine.url)
+        try:
+            yield SqlInboxBackend(SqlAlchemyInbox(schema, clock=clock), engine, reader, schema)
+        finally:
+            await reader.dispose()
 
 
 class HandlerFailed(Exception):
     pass
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime.datetime:
-        return self.now
 
 
 async def create_reservations(engine: AsyncEngine, schema: Schema) -> sa.Table:
@@ -63,43 +105,27 @@ async def handle(
     reservations: sa.Table,
     message_id: uuid.UUID,
     *,
-    consumer: str = "inventory",
     fail: bool = False,
 ) -> bool:
     """A typical idempotent handler; returns whether it had an effect."""
     async with sessions() as session, session.begin():
-        if not await inbox.record(session, consumer, message_id):
+        if not await inbox.record(session, "inventory", message_id):
             return False  # duplicate
         await session.execute(
-            reservations.insert().values(consumer=consumer, message_id=message_id)
+            reservations.insert().values(consumer="inventory", message_id=message_id)
         )
         if fail:
             raise HandlerFailed
     return True
 
 
-async def rows(engine: AsyncEngine, table: sa.Table) -> list[sa.Row[tuple[object, ...]]]:
+async def count(engine: AsyncEngine, table: sa.Table) -> int:
     async with engine.connect() as connection:
-        return list((await connection.execute(sa.select(table))).all())
+        query = sa.select(sa.func.count()).select_from(table)
+        return (await connection.execute(query)).scalar_one()
 
 
-async def test_first_delivery_is_new_and_a_redelivery_has_no_second_effect(
-    engine: AsyncEngine, schema: Schema, session_factory: Sessions, reservations: sa.Table
-) -> None:
-    inbox = SqlAlchemyInbox(schema)
-    message_id = uuid.uuid4()
-
-    first = await handle(inbox, session_factory, reservations, message_id)
-    second = await handle(inbox, session_factory, reservations, message_id)
-
-    assert (first, second) == (True, False)
-    assert [row.message_id for row in await rows(engine, reservations)] == [message_id]
-    assert [(r.consumer, r.message_id) for r in await rows(engine, schema.inbox)] == [
-        ("inventory", message_id)
-    ]
-
-
-async def test_a_rolled_back_handler_leaves_no_record_so_the_redelivery_is_processed(
+async def test_the_handlers_writes_commit_and_roll_back_with_its_record(
     engine: AsyncEngine, schema: Schema, session_factory: Sessions, reservations: sa.Table
 ) -> None:
     inbox = SqlAlchemyInbox(schema)
@@ -107,95 +133,14 @@ async def test_a_rolled_back_handler_leaves_no_record_so_the_redelivery_is_proce
 
     with pytest.raises(HandlerFailed):
         await handle(inbox, session_factory, reservations, message_id, fail=True)
-    assert await rows(engine, schema.inbox) == []
-    assert await rows(engine, reservations) == []
+    assert (await count(engine, schema.inbox), await count(engine, reservations)) == (0, 0)
 
-    assert await handle(inbox, session_factory, reservations, message_id)
-    assert len(await rows(engine, reservations)) == 1
-    assert len(await rows(engine, schema.inbox)) == 1
-
-
-async def test_the_same_transaction_sees_its_own_record(
-    schema: Schema, session_factory: Sessions
-) -> None:
-    inbox = SqlAlchemyInbox(schema)
-    message_id = uuid.uuid4()
-
-    async with session_factory() as session, session.begin():
-        first = await inbox.record(session, "inventory", message_id)
-        again = await inbox.record(session, "inventory", message_id)
-
-    assert (first, again) == (True, False)
-
-
-async def test_consumers_are_independent(
-    engine: AsyncEngine, schema: Schema, session_factory: Sessions, reservations: sa.Table
-) -> None:
-    inbox = SqlAlchemyInbox(schema)
-    message_id = uuid.uuid4()
-
-    results = [
-        await handle(inbox, session_factory, reservations, message_id, consumer=consumer)
-        for consumer in ("inventory", "billing", "inventory", "billing")
-    ]
-
-    assert results == [True, True, False, False]
-    assert sorted(row.consumer for row in await rows(engine, reservations)) == [
-        "billing",
-        "inventory",
-    ]
-
-
-async def test_a_record_carries_the_clock_time(
-    engine: AsyncEngine, schema: Schema, session_factory: Sessions
-) -> None:
-    inbox = SqlAlchemyInbox(schema, clock=Clock())
-
-    async with session_factory() as session, session.begin():
-        await inbox.record(session, "inventory", uuid.uuid4())
-
-    assert [row.received_at for row in await rows(engine, schema.inbox)] == [T0]
-
-
-def watch_sqlite_writes(engine: AsyncEngine, started: asyncio.Event) -> None:
-    """On SQLite: set `started` when a connection of `engine` begins a locking statement.
-
-    sqlite3's trace callback runs in the driver's thread as the statement
-    starts executing, just before it asks for the write lock (`INSERT` on a
-    plain engine, `BEGIN IMMEDIATE` on a configured one).
-    """
-    if engine.dialect.name != "sqlite":
-        return
-    loop = asyncio.get_running_loop()
-
-    def trace(statement: str) -> None:
-        if statement.startswith(("INSERT", "BEGIN IMMEDIATE")):
-            loop.call_soon_threadsafe(started.set)
-
-    def on_connect(dbapi_connection: typing.Any, _record: object) -> None:
-        await_only(dbapi_connection.driver_connection.set_trace_callback(trace))
-
-    sa.event.listen(engine.sync_engine, "connect", on_connect)
-
-
-async def until_second_waits(engine: AsyncEngine, table: sa.Table, started: asyncio.Event) -> None:
-    """Until the second delivery is stuck behind the first's uncommitted record.
-
-    PostgreSQL shows it: a backend waits on a lock to insert into `table`.
-    SQLite does not: its statement has begun, and cannot get the write lock.
-    """
-    if engine.dialect.name != "postgresql":
-        await started.wait()
-        return
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND position(:table in query) > 0"
+    results = await asyncio.gather(
+        *(handle(inbox, session_factory, reservations, message_id) for _ in range(5))
     )
-    async with engine.connect() as connection:
-        # A transaction per poll: pg_stat_activity is a per-transaction snapshot.
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        while not (await connection.execute(query, {"table": table.name})).scalar_one():
-            pass
+
+    assert sorted(results) == [False] * 4 + [True]
+    assert (await count(engine, schema.inbox), await count(engine, reservations)) == (1, 1)
 
 
 async def race(
@@ -214,10 +159,10 @@ async def race(
     """
     message_id = uuid.uuid4()
     first_recorded = asyncio.Event()
-    second_started = asyncio.Event()
-    watch_sqlite_writes(second_engine, second_started)
+    waits = LockWaits(table, first_engine, second_engine)
 
     async def first() -> bool:
+        recorded = False
         async with async_sessionmaker(first_engine)() as session:
             with contextlib.suppress(HandlerFailed):
                 async with session.begin():
@@ -226,7 +171,7 @@ async def race(
                         reservations.insert().values(consumer="inventory", message_id=message_id)
                     )
                     first_recorded.set()
-                    await until_second_waits(first_engine, table, second_started)
+                    await waits.until_blocked()
                     if not first_commits:
                         raise HandlerFailed
         return recorded
@@ -241,35 +186,27 @@ async def race(
     return first_result, second_result
 
 
-@contextlib.asynccontextmanager
-async def another_engine(engine: AsyncEngine) -> collections.abc.AsyncIterator[AsyncEngine]:
-    """A second engine on the same database: its statements can be watched apart."""
-    other = sa.ext.asyncio.create_async_engine(engine.url)
-    try:
-        yield other
-    finally:
-        await other.dispose()
-
-
 @pytest.mark.parametrize("first_commits", [True, False], ids=["commit", "rollback"])
-async def test_concurrent_deliveries_record_the_message_exactly_once(
+async def test_a_second_engine_that_begins_lazily_waits_for_the_first_delivery(
     engine: AsyncEngine, schema: Schema, reservations: sa.Table, first_commits: bool
 ) -> None:
     inbox = SqlAlchemyInbox(schema)
-
-    async with another_engine(engine) as second_engine:
+    # A plain engine: on SQLite its transaction takes the write lock at the INSERT.
+    second_engine = create_async_engine(engine.url)
+    try:
         results = await race(
             inbox, engine, second_engine, schema.inbox, reservations, first_commits=first_commits
         )
+    finally:
+        await second_engine.dispose()
 
     # Committed: the second finds the row. Rolled back: the second records it.
     assert results == (True, not first_commits)
-    assert len(await rows(engine, schema.inbox)) == 1
-    assert len(await rows(engine, reservations)) == 1
+    assert (await count(engine, schema.inbox), await count(engine, reservations)) == (1, 1)
 
 
 @pytest.mark.parametrize("first_commits", [True, False], ids=["commit", "rollback"])
-async def test_concurrent_deliveries_on_a_begin_immediate_sqlite_engine(
+async def test_concurrent_deliveries_on_two_begin_immediate_sqlite_engines(
     tmp_path: pathlib.Path, first_commits: bool
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'immediate.db'}"
@@ -290,31 +227,16 @@ async def test_concurrent_deliveries_on_a_begin_immediate_sqlite_engine(
         )
 
         assert results == (True, not first_commits)
-        assert len(await rows(first_engine, reservations)) == 1
+        assert await count(first_engine, reservations) == 1
     finally:
         await first_engine.dispose()
         await second_engine.dispose()
 
 
-async def test_many_simultaneous_deliveries_have_one_effect(
-    engine: AsyncEngine, schema: Schema, session_factory: Sessions, reservations: sa.Table
-) -> None:
-    inbox = SqlAlchemyInbox(schema)
-    message_id = uuid.uuid4()
-
-    results = await asyncio.gather(
-        *(handle(inbox, session_factory, reservations, message_id) for _ in range(5))
-    )
-
-    assert sorted(results) == [False] * 4 + [True]
-    assert len(await rows(engine, reservations)) == 1
-
-
 async def test_under_repeatable_read_the_losing_postgresql_transaction_must_retry(
     postgres_url: str,
 ) -> None:
-    url = sa.make_url(postgres_url)
-    engine = sa.ext.asyncio.create_async_engine(url, isolation_level="REPEATABLE READ")
+    engine = create_async_engine(postgres_url, isolation_level="REPEATABLE READ")
     prefix = f"rr{uuid.uuid4().hex[:8]}_"
     schema = Schema(
         TableNames(
@@ -337,7 +259,7 @@ async def test_under_repeatable_read_the_losing_postgresql_transaction_must_retr
             assert await inbox.record(first, "inventory", message_id)
             await first.commit()
 
-            with pytest.raises(sa.exc.DBAPIError, match="could not serialize"):
+            with pytest.raises(sa_exc.DBAPIError, match="could not serialize"):
                 await inbox.record(second, "inventory", message_id)
             await second.rollback()
 
@@ -349,63 +271,42 @@ async def test_under_repeatable_read_the_losing_postgresql_transaction_must_retr
         await engine.dispose()
 
 
-async def test_purge_deletes_only_old_records(
-    engine: AsyncEngine, schema: Schema, session_factory: Sessions
-) -> None:
-    clock = Clock()
-    inbox = SqlAlchemyInbox(schema, clock=clock)
-    old, recent = uuid.uuid4(), uuid.uuid4()
-    async with session_factory() as session, session.begin():
-        await inbox.record(session, "inventory", old)
-        clock.now = T0 + datetime.timedelta(days=2)
-        await inbox.record(session, "inventory", recent)
-
-    purged = await inbox.purge(session_factory, T0 + datetime.timedelta(days=1))
-
-    assert purged == 1
-    assert [row.message_id for row in await rows(engine, schema.inbox)] == [recent]
-    async with session_factory() as session, session.begin():
-        assert await inbox.record(session, "inventory", old)  # forgotten: handled again
-        assert not await inbox.record(session, "inventory", recent)
-
-
 async def test_purge_on_a_session_runs_in_its_transaction(
     engine: AsyncEngine, schema: Schema, session_factory: Sessions
 ) -> None:
-    inbox = SqlAlchemyInbox(schema, clock=Clock())
+    clock = FakeClock()
+    inbox = SqlAlchemyInbox(schema, clock=clock)
     async with session_factory() as session, session.begin():
         await inbox.record(session, "inventory", uuid.uuid4())
-    cutoff = T0 + datetime.timedelta(seconds=1)
+    cutoff = clock() + datetime.timedelta(seconds=1)
 
     async with session_factory() as session:
         async with session.begin():
             assert await inbox.purge(session, cutoff) == 1
             await session.rollback()
-        assert len(await rows(engine, schema.inbox)) == 1
+        assert await count(engine, schema.inbox) == 1
 
         async with session.begin():
             assert await inbox.purge(session, cutoff) == 1
-    assert await rows(engine, schema.inbox) == []
+    assert await count(engine, schema.inbox) == 0
 
 
 async def test_purge_can_keep_to_one_consumer(
     engine: AsyncEngine, schema: Schema, session_factory: Sessions
 ) -> None:
-    inbox = SqlAlchemyInbox(schema, clock=Clock())
+    clock = FakeClock()
+    inbox = SqlAlchemyInbox(schema, clock=clock)
     message_id = uuid.uuid4()
     async with session_factory() as session, session.begin():
         await inbox.record(session, "inventory", message_id)
         await inbox.record(session, "billing", message_id)
 
-    purged = await inbox.purge(session_factory, T0 + datetime.timedelta(1), consumer="billing")
+    purged = await inbox.purge(session_factory, clock() + datetime.timedelta(1), consumer="billing")
 
     assert purged == 1
-    assert [row.consumer for row in await rows(engine, schema.inbox)] == ["inventory"]
-
-
-async def test_purge_refuses_a_naive_cutoff(schema: Schema, session_factory: Sessions) -> None:
-    with pytest.raises(ValueError, match="time zone aware"):
-        await SqlAlchemyInbox(schema).purge(session_factory, datetime.datetime(2024, 1, 1))
+    async with engine.connect() as connection:
+        consumers = (await connection.execute(sa.select(schema.inbox.c.consumer))).scalars()
+        assert list(consumers) == ["inventory"]
 
 
 @pytest.mark.parametrize(
@@ -422,22 +323,11 @@ async def test_an_unusable_key_is_refused_before_touching_the_database(
         assert not session.in_transaction()
 
 
-async def test_a_naive_clock_is_refused(schema: Schema, session_factory: Sessions) -> None:
-    inbox = SqlAlchemyInbox(schema, clock=lambda: datetime.datetime(2024, 1, 1))
-
-    async with session_factory() as session:
-        with pytest.raises(ValueError, match="naive"):
-            await inbox.record(session, "inventory", uuid.uuid4())
-
-
 async def test_another_database_is_refused_with_a_configuration_error() -> None:
     class OracleSession:
         def get_bind(self, clause: object = None) -> object:
             return types.SimpleNamespace(dialect=types.SimpleNamespace(name="oracle"))
 
+    oracle: typing.Any = OracleSession()
     with pytest.raises(cqrs.ConfigurationError, match="PostgreSQL and SQLite, not 'oracle'"):
-        await SqlAlchemyInbox(Schema()).record(OracleSession(), "inventory", uuid.uuid4())  # type: ignore[arg-type]
-
-
-def test_satisfies_the_inbox_port() -> None:
-    assert isinstance(SqlAlchemyInbox(Schema()), cqrs.InboxRepository)
+        await SqlAlchemyInbox(Schema()).record(oracle, "inventory", uuid.uuid4())

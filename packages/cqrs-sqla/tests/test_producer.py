@@ -1,8 +1,11 @@
-"""`cqrs.EventProducer` on the SQL outbox: the documented loop, on PostgreSQL and SQLite."""
+"""The SQL outbox repository as the store of `cqrs.EventProducer` and `OutboxRelay`, on
+PostgreSQL and SQLite.
+
+The producer's loop, failures and wake-ups on `SqlAlchemyOutboxStore` are in the
+outbox store contract, run in test_relay.py."""
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
 import datetime
 
@@ -14,11 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import cqrs
 from cqrs.compressors import zlib
 from cqrs.message_brokers.memory import InMemoryMessageBroker
-from cqrs.message_brokers.protocol import Message
 from cqrs.outbox import OutboxRelay, RetryPolicy
 from cqrs.testing import FakeClock, registered_outbox_events
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
-from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
 
 PREFIX = "sqla_producer_test_"
@@ -81,42 +82,6 @@ async def statuses(engine: AsyncEngine, schema: Schema) -> list[tuple[str, int]]
         return [(status, attempts) for status, attempts in result]
 
 
-class FlakyBroker(InMemoryMessageBroker):
-    """Refuses the messages whose payload index is in `failing`, as often as asked."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failing: dict[int, int] = {}
-
-    async def send_message(self, message: Message) -> None:
-        index = int(message.payload["payload"]["index"])
-        if self.failing.get(index, 0) > 0:
-            self.failing[index] -= 1
-            raise ConnectionError(f"refused {index}")
-        await super().send_message(message)
-
-
-async def test_the_documented_loop_publishes_the_outbox(
-    engine: AsyncEngine, schema: Schema, outbox: SqlAlchemyOutboxedEventRepository
-) -> None:
-    events = await write(outbox, "u1", "u2", "u1", None, "u3")
-    broker = InMemoryMessageBroker()
-    producer = cqrs.EventProducer(broker, outbox)
-    published = 0
-
-    async for messages in producer.event_batch_generator(batch_size=2):
-        for message in messages:
-            await producer.send_message(message)
-        await producer.repository.commit()
-        published += len(messages)
-        if published == len(events):  # the documented loop runs forever: end the test
-            break
-
-    assert [m.message_id for m in broker.messages] == [e.event_id for e in events]
-    assert [dict(m.payload) for m in broker.messages] == [e.to_dict() for e in events]
-    assert await statuses(engine, schema) == [("published", 1)] * 5
-
-
 async def test_the_0_1_3_argument_order_publishes_too(
     engine: AsyncEngine, schema: Schema, outbox: SqlAlchemyOutboxedEventRepository
 ) -> None:
@@ -133,75 +98,6 @@ async def test_the_0_1_3_argument_order_publishes_too(
     assert producer.message_broker is broker
     assert [m.message_id for m in broker.messages] == [event.event_id]
     assert await statuses(engine, schema) == [("published", 1)]
-
-
-async def test_a_relay_takes_nothing_the_producer_holds(
-    engine: AsyncEngine, schema: Schema, outbox: SqlAlchemyOutboxedEventRepository
-) -> None:
-    await write(outbox, "u1", "u2", None)
-    producer = cqrs.EventProducer(InMemoryMessageBroker(), outbox)
-    generator = producer.event_batch_generator()
-    other = SqlAlchemyOutboxStore(engine, schema)
-    relay_broker = InMemoryMessageBroker()
-
-    batch = await anext(generator)
-    # PostgreSQL: the relay skips the locked rows at once; SQLite: it waits for the lock.
-    relay = asyncio.ensure_future(OutboxRelay(other, relay_broker).run_once())
-    for row in batch:
-        await producer.send_message(row)
-    await producer.repository.commit()
-    relayed = await asyncio.wait_for(relay, 10)
-    await generator.aclose()
-
-    assert (len(batch), relayed, relay_broker.messages) == (3, 0, [])
-    assert await statuses(engine, schema) == [("published", 1)] * 3
-
-
-async def test_a_failed_row_backs_off_and_holds_back_its_key(
-    engine: AsyncEngine,
-    schema: Schema,
-    outbox: SqlAlchemyOutboxedEventRepository,
-    clock: FakeClock,
-) -> None:
-    events = await write(outbox, "u1", "u1", "u2")
-    broker = FlakyBroker()
-    broker.failing[0] = 1
-    producer = cqrs.EventProducer(broker, outbox, retry=RETRY)
-    generator = producer.event_batch_generator()
-
-    outcomes = [await producer.send_message(row) for row in await anext(generator)]
-    await producer.repository.commit()
-    after_failure = await statuses(engine, schema)
-    clock.advance(seconds=10)
-    for row in await anext(generator):
-        await producer.send_message(row)
-    await producer.repository.commit()
-    await generator.aclose()
-
-    assert outcomes == [False, False, True]
-    assert after_failure == [("pending", 1), ("pending", 0), ("published", 1)]
-    assert [m.message_id for m in broker.messages] == [
-        events[2].event_id,
-        events[0].event_id,
-        events[1].event_id,
-    ]
-    assert await statuses(engine, schema) == [("published", 2), ("published", 1), ("published", 1)]
-
-
-async def test_rows_committed_while_the_generator_waits_are_handed_out(
-    outbox: SqlAlchemyOutboxedEventRepository,
-) -> None:
-    # PostgreSQL wakes the generator by NOTIFY; SQLite finds the row at the next poll.
-    producer = cqrs.EventProducer(InMemoryMessageBroker(), outbox, poll_interval=0.05)
-    generator = producer.event_batch_generator()
-    next_batch = asyncio.ensure_future(anext(generator))
-
-    [event] = await write(outbox, "u1")
-    batch = await asyncio.wait_for(next_batch, 10)
-    await producer.repository.rollback()
-    await generator.aclose()
-
-    assert [row.message.message_id for row in batch] == [event.event_id]
 
 
 def test_the_repository_is_importable_from_cqrs() -> None:

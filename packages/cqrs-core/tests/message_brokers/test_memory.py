@@ -1,12 +1,30 @@
-"""InMemoryMessageBroker: records messages in publication order, for tests."""
+"""`InMemoryMessageBroker` against the message broker contract, plus what only it has:
+the messages it keeps, by topic, and `clear`."""
 
 from __future__ import annotations
 
 import uuid
 
 import pydantic
+import pytest
 
 import cqrs
+from cqrs.message_brokers.memory import InMemoryMessageBroker
+from cqrs.testing.message_broker import MessageBrokerBackend, MessageBrokerContract
+
+
+class MemoryBrokerBackend(MessageBrokerBackend):
+    def __init__(self, broker: InMemoryMessageBroker) -> None:
+        self.broker = self.memory = broker
+
+    async def published(self, topic: str, count: int) -> list[cqrs.Message]:
+        return self.memory.topic(topic)[:count]
+
+
+class TestInMemoryMessageBroker(MessageBrokerContract):
+    @pytest.fixture
+    def backend(self) -> MemoryBrokerBackend:
+        return MemoryBrokerBackend(InMemoryMessageBroker())
 
 
 class Joined(pydantic.BaseModel):
@@ -66,7 +84,3 @@ def test_messages_get_distinct_ids_by_default() -> None:
 
     assert isinstance(first.message_id, uuid.UUID)
     assert first.message_id != second.message_id
-
-
-def test_satisfies_the_message_broker_port() -> None:
-    assert isinstance(cqrs.InMemoryMessageBroker(), cqrs.MessageBroker)

@@ -1,4 +1,7 @@
-"""EventProducer on MemoryOutbox: the documented publishing loop, claims, order and retries."""
+"""EventProducer on MemoryOutbox: constructor forms, claims, order and retries.
+
+The documented loop and a failed row's backoff also run on every store, in
+the outbox store contract (`cqrs.testing.outbox_store`)."""
 
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ import pytest
 
 import cqrs
 from cqrs.message_brokers.memory import InMemoryMessageBroker
-from cqrs.message_brokers.protocol import Message
 from cqrs.outbox import EventProducer, MemoryOutbox, OutboxRelay, OutboxStatus, RetryPolicy
 from cqrs.testing import FakeClock, registered_outbox_events
+from cqrs.testing.brokers import FailingBroker
 
 PREFIX = "tests.outbox.test_producer."
 RETRY = RetryPolicy(max_attempts=2, initial_delay=datetime.timedelta(seconds=10))
@@ -61,45 +64,8 @@ async def write(outbox: MemoryOutbox, *keys: str | None) -> list[uuid.UUID]:
     return [event.event_id for event in events]
 
 
-def index_of(message: Message) -> int:
-    return int(message.payload["payload"]["index"])
-
-
-class FlakyBroker(InMemoryMessageBroker):
-    """Refuses the messages whose payload index is in `failing`, as often as asked."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.failing: dict[int, int] = {}
-
-    async def send_message(self, message: Message) -> None:
-        index = index_of(message)
-        if self.failing.get(index, 0) > 0:
-            self.failing[index] -= 1
-            raise ConnectionError(f"refused {index}")
-        await super().send_message(message)
-
-
 def statuses(outbox: MemoryOutbox) -> list[tuple[str, int]]:
     return [(row.status.value, row.attempts) for row in outbox.rows()]
-
-
-async def test_the_documented_loop_publishes_every_row_once(outbox: MemoryOutbox) -> None:
-    ids = await write(outbox, "a", "b", "a", None, "c")
-    broker = InMemoryMessageBroker()
-    producer = cqrs.EventProducer(broker, outbox)
-    seen = 0
-
-    async for messages in producer.event_batch_generator(batch_size=2):
-        for message in messages:
-            await producer.send_message(message)
-        await producer.repository.commit()
-        seen += len(messages)
-        if seen == len(ids):
-            break
-
-    assert [m.message_id for m in broker.messages] == ids
-    assert statuses(outbox) == [("published", 1)] * 5
 
 
 async def test_the_three_constructor_forms_agree(outbox: MemoryOutbox) -> None:
@@ -177,8 +143,8 @@ async def test_a_failed_row_backs_off_and_holds_back_its_key_only(
     outbox: MemoryOutbox, clock: FakeClock
 ) -> None:
     ids = await write(outbox, "a", "a", "b")
-    broker = FlakyBroker()
-    broker.failing[0] = 1
+    broker = FailingBroker()
+    broker.refuse(1, where=lambda message: message.message_id == ids[0])
     producer = EventProducer(broker, outbox, retry=RETRY)
     generator = producer.event_batch_generator()
 
@@ -191,7 +157,7 @@ async def test_a_failed_row_backs_off_and_holds_back_its_key_only(
     assert (first.status, first.attempts, first.last_error) == (
         OutboxStatus.PENDING,
         1,
-        "ConnectionError: refused 0",
+        f"ConnectionError: broker refused {PREFIX}shipped",
     )
     assert first.next_attempt_at == clock() + datetime.timedelta(seconds=10)
     assert (second.status, second.attempts) == (OutboxStatus.PENDING, 0)
@@ -211,8 +177,8 @@ async def test_a_failed_row_backs_off_and_holds_back_its_key_only(
 
 async def test_a_row_that_keeps_failing_goes_dead(outbox: MemoryOutbox, clock: FakeClock) -> None:
     await write(outbox, "a")
-    broker = FlakyBroker()
-    broker.failing[0] = RETRY.max_attempts
+    broker = FailingBroker()
+    broker.refuse(RETRY.max_attempts)
     producer = EventProducer(broker, outbox, retry=RETRY)
     generator = producer.event_batch_generator()
 

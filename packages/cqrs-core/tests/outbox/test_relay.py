@@ -1,104 +1,15 @@
-"""OutboxRelay on MemoryOutbox: failed rows back off (the rows behind them wait uncharged),
-and run_forever leaves nothing behind."""
+"""OutboxRelay.run_forever on MemoryOutbox: it leaves nothing behind and does not spin.
+
+What a relay does with a store's rows is the outbox store contract's
+(`cqrs.testing.outbox_store`), run on `MemoryOutbox` in test_memory.py."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime
-
-import pytest
 
 from cqrs.message_brokers.memory import InMemoryMessageBroker
-from cqrs.message_brokers.protocol import Message
-from cqrs.outbox import MemoryOutbox, OutboxRelay, OutboxStatus, RetryPolicy
+from cqrs.outbox import MemoryOutbox, OutboxRelay, RetryPolicy
 from cqrs.outbox.relay import OutboxClaim
-from cqrs.testing import BatchingBroker, FakeClock
-
-RETRY = RetryPolicy(max_attempts=3, initial_delay=datetime.timedelta(seconds=10))
-
-
-class RefusingBroker(InMemoryMessageBroker):
-    """Refuses the first `refusals` messages."""
-
-    def __init__(self, refusals: int) -> None:
-        super().__init__()
-        self.refusals = refusals
-
-    async def send_message(self, message: Message) -> None:
-        if self.refusals > 0:
-            self.refusals -= 1
-            raise ConnectionError("broker down")
-        await super().send_message(message)
-
-
-async def test_a_failed_row_backs_off_then_goes_out() -> None:
-    clock = FakeClock()
-    outbox = MemoryOutbox(clock=clock)
-    outbox.stage(
-        [Message("placed", "orders", {}, key="o1"), Message("paid", "orders", {}, key="o1")]
-    )
-    broker = RefusingBroker(refusals=1)
-    relay = OutboxRelay(outbox, broker, retry=RETRY)
-
-    assert await relay.run_once() == 0
-    first, second = outbox.rows()
-    assert (first.status, first.attempts, first.last_error) == (
-        OutboxStatus.PENDING,
-        1,
-        "ConnectionError: broker down",
-    )
-    assert first.next_attempt_at == clock() + datetime.timedelta(seconds=10)
-    assert (second.status, second.attempts) == (OutboxStatus.PENDING, 0)
-    assert await relay.run_once() == 0  # backing off, and the key waits behind it
-
-    clock.advance(seconds=10)
-    assert await relay.run_once() == 2
-    assert [m.message_name for m in broker.messages] == ["placed", "paid"]
-
-
-class RefusingByName(InMemoryMessageBroker):
-    """Refuses every message named in `refused`, one message at a time."""
-
-    def __init__(self, *refused: str) -> None:
-        super().__init__()
-        self.refused = set(refused)
-
-    async def send_message(self, message: Message) -> None:
-        if message.message_name in self.refused:
-            raise ConnectionError(f"{message.message_name} not sent")
-        await super().send_message(message)
-
-
-@pytest.mark.parametrize("batches", [False, True], ids=["one-by-one", "in-batches"])
-async def test_rows_held_back_behind_a_failing_row_are_not_charged(batches: bool) -> None:
-    clock = FakeClock()
-    outbox = MemoryOutbox(clock=clock)
-    outbox.stage(
-        [
-            Message("placed", "orders", {}, key="o1"),
-            Message("paid", "orders", {}, key="o1"),
-            Message("shipped", "orders", {}, key="o1"),
-            Message("other", "orders", {}, key="o2"),
-        ]
-    )
-    broker = RefusingByName("placed")
-    relay = OutboxRelay(outbox, BatchingBroker(broker) if batches else broker, retry=RETRY)
-
-    for _ in range(RETRY.max_attempts - 1):
-        await relay.run_once()
-        clock.advance(seconds=60)
-    held_back = {row.message.message_name: (row.status, row.attempts) for row in outbox.rows()}
-    broker.refused.clear()
-    while await relay.run_once():
-        pass
-
-    assert held_back == {
-        "placed": (OutboxStatus.PENDING, RETRY.max_attempts - 1),
-        "paid": (OutboxStatus.PENDING, 0),
-        "shipped": (OutboxStatus.PENDING, 0),
-        "other": (OutboxStatus.PUBLISHED, 1),
-    }
-    assert [m.message_name for m in broker.messages] == ["other", "placed", "paid", "shipped"]
 
 
 class WaitingOutbox(MemoryOutbox):

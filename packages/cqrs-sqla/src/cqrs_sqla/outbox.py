@@ -112,6 +112,10 @@ class SqlAlchemyOutboxedEventRepository:
         )
         _hook_commits()
         sync_session = session.sync_session
+        if not sync_session.in_transaction():
+            # As `session.add` autobegins: the rows belong to a transaction, which a
+            # rollback ends (dropping them) even when no statement ran in it yet.
+            sync_session.begin()
         staged = typing.cast(
             "dict[sa.Table, list[dict[str, typing.Any]]]",
             sync_session.info.setdefault(_STAGED, {}),

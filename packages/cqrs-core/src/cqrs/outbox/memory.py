@@ -66,8 +66,8 @@ class MemoryOutboxSession:
 
 
 class MemoryOutbox:
-    """`OutboxedEventRepository`, `OutboxStore` and `cqrs.admin.OutboxAdmin` over a list;
-    `rows()` shows what was committed. Relays on one event loop share it safely.
+    """`OutboxedEventRepository`, `RetainingOutboxStore` and `cqrs.admin.OutboxAdmin` over
+    a dict; `rows()` shows what was committed. Relays on one event loop share it safely.
 
     `add` refuses an event whose payload JSON and key come to more than
     `max_message_bytes` (`EventTooLargeError`), as the SQL outbox does.
@@ -81,7 +81,9 @@ class MemoryOutbox:
     ) -> None:
         self._clock = clock
         self.max_message_bytes = max_message_bytes
-        self._rows: list[OutboxedEvent] = []
+        self._rows: dict[int, OutboxedEvent] = {}  # by id, in id order
+        self._last_id = 0
+        self._published_at: dict[int, datetime.datetime] = {}
         self._session: MemoryOutboxSession | None = None
         self._held: set[int] = set()  # row ids claimed by a relay right now
         self._audit: list[AuditEntry] = []  # the admin actions on these rows, oldest first
@@ -125,7 +127,8 @@ class MemoryOutbox:
         """
         now = self._clock()
         for message in messages:
-            self._rows.append(OutboxedEvent(len(self._rows) + 1, message, now))
+            self._last_id += 1
+            self._rows[self._last_id] = OutboxedEvent(self._last_id, message, now)
         self._new_rows.set()
 
     def claim(self, limit: int, retry: RetryPolicy) -> OutboxClaim:
@@ -133,14 +136,16 @@ class MemoryOutbox:
         now = self._clock()
         candidates = [
             row
-            for row in self._rows
+            for row in self._rows.values()
             if row.status is OutboxStatus.PENDING
             and row.id not in self._held
             and (row.next_attempt_at is None or row.next_attempt_at <= now)
         ][:limit]
         last = candidates[-1].id if candidates else 0
         pending_by_key: dict[str, list[int]] = collections.defaultdict(list)
-        for row in self._rows[:last]:
+        for row in self._rows.values():
+            if row.id > last:
+                break
             if row.status is OutboxStatus.PENDING and row.message.key is not None:
                 pending_by_key[row.message.key].append(row.id)
         rows = publishable(candidates, pending_by_key)
@@ -155,7 +160,7 @@ class MemoryOutbox:
 
     def replay_dead(self) -> int:
         """Make every dead row pending again, due now; return how many."""
-        return len(self._replay([row for row in self._rows if row.status is OutboxStatus.DEAD]))
+        return len(self._replay(self.rows(OutboxStatus.DEAD)))
 
     # -- the admin port: cqrs.admin.outbox.OutboxAdmin ---------------------------
 
@@ -174,7 +179,7 @@ class MemoryOutbox:
 
     async def stats(self) -> list[TopicStats]:
         """Pending and dead rows per topic (see `OutboxAdmin`)."""
-        counts = [(row.message.topic, row.status, 1, row.created_at) for row in self._rows]
+        counts = [(row.message.topic, row.status, 1, row.created_at) for row in self._rows.values()]
         return topic_stats(counts, self._clock())
 
     async def replay(self, row_id: int, *, actor: str, reason: str | None = None) -> None:
@@ -243,15 +248,18 @@ class MemoryOutbox:
     def _dead_after(self, after: int, topic: str | None, limit: int) -> list[OutboxedEvent]:
         dead = (
             row
-            for row in self._rows[after:]  # row ids are list positions plus one
-            if row.status is OutboxStatus.DEAD and topic in (None, row.message.topic)
+            for row in self._rows.values()
+            if row.id > after
+            and row.status is OutboxStatus.DEAD
+            and topic in (None, row.message.topic)
         )
         return list(itertools.islice(dead, limit))
 
     def _dead_row(self, row_id: int) -> OutboxedEvent:
         checked_row_id(row_id)
-        if row_id <= len(self._rows) and self._rows[row_id - 1].status is OutboxStatus.DEAD:
-            return self._rows[row_id - 1]
+        row = self._rows.get(row_id)
+        if row is not None and row.status is OutboxStatus.DEAD:
+            return row
         raise DeadRowNotFoundError(row_id)
 
     def _replay(self, rows: list[OutboxedEvent]) -> list[int]:
@@ -262,16 +270,27 @@ class MemoryOutbox:
             self._new_rows.set()
         return [row.id for row in rows]
 
+    async def purge_published(self, older_than: datetime.datetime) -> int:
+        """Delete the rows published before `older_than`; return how many."""
+        old = [row_id for row_id, at in self._published_at.items() if at < older_than]
+        for row_id in old:
+            del self._rows[row_id], self._published_at[row_id]
+        return len(old)
+
     def _replace(self, row: OutboxedEvent, **changes: typing.Any) -> None:
-        self._rows[row.id - 1] = dataclasses.replace(row, **changes)
+        self._rows[row.id] = dataclasses.replace(row, **changes)
 
     def rows(self, status: OutboxStatus | None = None) -> list[OutboxedEvent]:
         """Committed rows in write order, optionally only those in `status`."""
-        return [row for row in self._rows if status is None or row.status is status]
+        return [row for row in self._rows.values() if status is None or row.status is status]
 
     def messages(self, topic: str | None = None) -> list[Message]:
         """Committed messages in write order, optionally only those for `topic`."""
-        return [row.message for row in self._rows if topic is None or row.message.topic == topic]
+        return [
+            row.message
+            for row in self._rows.values()
+            if topic is None or row.message.topic == topic
+        ]
 
     def _close_claim(self, claim: _MemoryClaim, mark: bool) -> None:
         self._held.difference_update(row.id for row in claim.rows)
@@ -280,6 +299,7 @@ class MemoryOutbox:
         now = self._clock()
         for row in claim.done:
             self._replace(row, status=OutboxStatus.PUBLISHED, attempts=row.attempts + 1)
+            self._published_at[row.id] = now
         for row, error in claim.errors:
             attempts = row.attempts + 1
             dead = attempts >= claim.retry.max_attempts

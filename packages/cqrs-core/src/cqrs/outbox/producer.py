@@ -183,7 +183,7 @@ class EventProducer:
 
     async def event_batch_generator(
         self, batch_size: int = 100
-    ) -> collections.abc.AsyncIterator[list[OutboxedEvent]]:
+    ) -> collections.abc.AsyncGenerator[list[OutboxedEvent], None]:
         """Batches of up to `batch_size` due rows, in id order, without end.
 
         Each batch is held until `repository.commit()` or the next

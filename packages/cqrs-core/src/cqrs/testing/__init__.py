@@ -1,15 +1,25 @@
-"""Test support: in-memory ports, a fake clock, a saga harness and storage contracts.
+"""Test support: in-memory ports, test doubles, a saga harness and contract suites.
 
-The contract suites need pytest and pytest-asyncio, so each is imported on
-its own: `cqrs.testing.saga_storage` (every saga storage must pass it),
-`cqrs.testing.consumer` (every consumer transport, i.e. broker adapter), and
-for the admin ports `cqrs.testing.outbox_admin`, `cqrs.testing.saga_admin`
-and `cqrs.testing.dead_letter_admin`.
+The contract suites, one per port, are pytest test classes that an
+implementation subclasses to prove itself; each needs pytest and
+pytest-asyncio (`pip install 'cqrs-core[testing]'`), so each is imported on
+its own:
+
+- `cqrs.testing.inbox.InboxContract`: `InboxRepository`;
+- `cqrs.testing.outbox_repository.OutboxRepositoryContract`: `OutboxedEventRepository`;
+- `cqrs.testing.outbox_store.OutboxStoreContract`: `RetainingOutboxStore`;
+- `cqrs.testing.message_broker.MessageBrokerContract` and
+  `BatchMessageBrokerContract`: `MessageBroker` and `BatchMessageBroker`;
+- `cqrs.testing.saga_storage.SagaStorageContract`: `ISagaStorage`;
+- `cqrs.testing.consumer.ConsumerContract`: a consumer transport (a broker adapter);
+- `cqrs.testing.outbox_admin.OutboxAdminContract`: `cqrs.admin.OutboxAdmin`;
+- `cqrs.testing.saga_admin.SagaAdminContract`: `cqrs.admin.SagaAdminStore`;
+- `cqrs.testing.dead_letter_admin.DeadLetterAdminContract`: `cqrs.admin.DeadLetterAdmin`.
 """
 
 from cqrs.outbox.memory import MemoryOutbox
 from cqrs.saga.storage.memory import MemorySagaStorage
-from cqrs.testing.brokers import BatchingBroker
+from cqrs.testing.brokers import BatchingBroker, FailingBroker
 from cqrs.testing.clock import FakeClock
 from cqrs.testing.outbox import registered_outbox_events
 from cqrs.testing.saga import HarnessError, InjectedFailure, SagaOutcome, SagaTestHarness
@@ -17,6 +27,7 @@ from cqrs.testing.saga import HarnessError, InjectedFailure, SagaOutcome, SagaTe
 __all__ = (
     "BatchingBroker",
     "FakeClock",
+    "FailingBroker",
     "MemoryOutbox",
     "MemorySagaStorage",
     "SagaTestHarness",

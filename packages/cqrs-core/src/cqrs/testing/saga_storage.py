@@ -5,8 +5,6 @@ Subclass it in a test module under a name starting with `Test`, give it a
 tell it how to read what `record_step` staged in that storage's outbox:
 
 ```python
-import pytest
-
 from cqrs.message_brokers.protocol import Message
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.saga.storage.protocol import ISagaStorage
@@ -26,9 +24,10 @@ class TestMemorySagaStorage(SagaStorageContract):
 
 What the suite needs:
 
-* pytest and pytest-asyncio. The tests carry the `asyncio` mark, so they run
-  in strict mode as in auto mode (in strict mode an async `storage` fixture
-  must be declared with `pytest_asyncio.fixture`).
+* pytest and pytest-asyncio (`pip install 'cqrs-core[testing]'`). The tests
+  carry the `asyncio` mark, so they run in strict mode as in auto mode (in
+  strict mode an async `storage` fixture must be declared with
+  `pytest_asyncio.fixture`).
 * A fresh, empty storage per test: the recovery tests expect to see every
   saga the storage holds.
 * A storage that takes every time it uses (log timestamps, staleness,
@@ -48,8 +47,6 @@ import json
 import typing
 import uuid
 
-import pytest
-
 from cqrs.message_brokers.protocol import Message
 from cqrs.saga.errors import SagaAlreadyExistsError, SagaConcurrencyError, SagaNotFoundError
 from cqrs.saga.models import (
@@ -61,6 +58,7 @@ from cqrs.saga.models import (
     SagaWait,
 )
 from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES, ISagaStorage
+from cqrs.testing._pytest import pytest
 from cqrs.testing.clock import FakeClock
 
 __all__ = ("SagaStorageContract",)
