@@ -1,4 +1,4 @@
-"""The error tree documented in cqrs/exceptions.py."""
+"""The error tree drawn in cqrs/exceptions.py, and what the errors say."""
 
 from __future__ import annotations
 
@@ -6,48 +6,15 @@ import pytest
 
 import cqrs
 from cqrs import exceptions
+from cqrs.testing.error_tree import error_tree_problems
 
 
 class PlaceOrder(cqrs.Request[None]):
     pass
 
 
-@pytest.mark.parametrize(
-    ("error", "parent"),
-    [
-        (cqrs.ConfigurationError, cqrs.CQRSError),
-        (cqrs.DuplicateBindingError, cqrs.ConfigurationError),
-        (cqrs.InvalidBindingError, cqrs.ConfigurationError),
-        (cqrs.FallbackTypeMismatchError, cqrs.ConfigurationError),
-        (cqrs.RequestHandlerNotFoundError, cqrs.CQRSError),
-        (cqrs.EventHandlingError, cqrs.CQRSError),
-        (cqrs.MissingDependencyError, cqrs.CQRSError),
-        (cqrs.MissingDependencyError, ImportError),
-        (cqrs.CQRSError, Exception),
-    ],
-)
-def test_documented_parent(error: type[BaseException], parent: type[BaseException]) -> None:
-    assert issubclass(error, parent)
-
-
-@pytest.mark.parametrize(
-    "error",
-    [cqrs.RequestHandlerNotFoundError, cqrs.EventHandlingError, cqrs.MissingDependencyError],
-)
-def test_runtime_failures_are_not_configuration_errors(error: type[BaseException]) -> None:
-    assert not issubclass(error, cqrs.ConfigurationError)
-
-
-def test_configuration_errors_are_siblings() -> None:
-    kinds = [cqrs.DuplicateBindingError, cqrs.InvalidBindingError, cqrs.FallbackTypeMismatchError]
-
-    for kind in kinds:
-        assert [other for other in kinds if issubclass(kind, other)] == [kind]
-
-
-def test_every_error_in_all_is_in_the_tree() -> None:
-    for name in exceptions.__all__:
-        assert issubclass(getattr(exceptions, name), cqrs.CQRSError), name
+def test_the_tree_in_the_docstring_draws_every_error_as_it_is() -> None:
+    assert error_tree_problems(exceptions, "cqrs") == []
 
 
 def test_request_handler_not_found_names_the_type_and_how_to_bind_it() -> None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.data_errors import is_data_error
+from cqrs_sqla.errors import InvalidDataError
 from cqrs_sqla.sqlite import create_sqlite_engine
 
 
@@ -86,3 +87,7 @@ async def test_a_broken_statement_or_a_conflict_is_not_a_data_error(
 
     assert not is_data_error(await raised_by(engine, table.insert().values(key=1)))
     assert not is_data_error(await raised_by(engine, sa.text("SELECT * FROM nowhere")))
+
+
+def test_the_adapters_own_data_error_is_one() -> None:
+    assert is_data_error(InvalidDataError("SqlAlchemyInbox.record: the database refused a value"))

@@ -9,6 +9,7 @@ import uuid
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cqrs.compressors.zlib import ZlibCompressor
@@ -18,6 +19,7 @@ from cqrs.saga.storage.protocol import ISagaStorage
 from cqrs.testing.clock import FakeClock
 from cqrs.testing.saga_storage import SagaStorageContract
 from cqrs_sqla.encoding import decode_payload
+from cqrs_sqla.errors import IntegrityViolationError
 from cqrs_sqla.notify import channel
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
@@ -83,7 +85,9 @@ async def test_a_record_step_whose_outbox_insert_fails_writes_nothing(
     before = (await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id))
     clock.advance(seconds=1)
 
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(
+        IntegrityViolationError, match=r"SqlAlchemySagaStorage\.record_step"
+    ) as raised:
         await storage.record_step(
             saga_id,
             "Label",
@@ -96,6 +100,7 @@ async def test_a_record_step_whose_outbox_insert_fails_writes_nothing(
             messages=[_message("Label"), _message("Again", sent.message_id)],
         )
 
+    assert isinstance(raised.value.__cause__, sa_exc.IntegrityError)
     after = (await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id))
     assert after == before
     assert after[0].version == version

@@ -1,13 +1,16 @@
-"""Every error cqrs-admin raises; each is a `cqrs.exceptions.CQRSError`.
+"""Every error cqrs-admin raises, in one tree.
 
 ```
-AdminConsoleError
-├── NoCredentialError      the router was built with no way to check a token
-└── NotAuthenticatedError  a request without a valid bearer token (answered 401)
+AdminConsoleError(CQRSError)             base of the errors of the router
+├── NoCredentialError(ConfigurationError)  the router was built with no way to check a token
+└── NotAuthenticatedError                a request without a valid bearer token (answered 401)
+UsageError(Exception)                    cqrs_admin.cli: a command line it cannot run (exit 2)
 ```
 
 The operators' own mistakes and refusals (unknown ids, bad reasons, a second
-replay) are cqrs-core's `AdminError`s; the router answers them as problems.
+replay) are cqrs-core's `AdminError`s; the router answers them as problems, and
+the command line with its exit codes. A test (`cqrs.testing.error_tree`) holds
+this tree to the classes.
 """
 
 from __future__ import annotations

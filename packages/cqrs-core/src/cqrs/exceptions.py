@@ -1,31 +1,51 @@
 """Every error cqrs-core raises, in one tree.
 
 ```
-CQRSError
-├── ConfigurationError            a setup mistake, raised while bootstrapping
-│   ├── DuplicateBindingError     one request type bound to two handlers
-│   ├── InvalidBindingError       a binding that cannot work (wrong kind of handler)
-│   └── FallbackTypeMismatchError primary and fallback handle different types
-├── RequestHandlerNotFoundError   `send`/`stream` of a request nobody handles
-├── EventHandlingError            every event handler failure of one dispatch
-├── FollowUpLimitError            follow-up events still recorded after the level limit
-├── EventTooLargeError            (also a ValueError) an event above the outbox's size limit
-├── PermanentError                a failure retrying cannot fix: dead-lettered at once
-│   └── UndecodableRecordError    (also a ValueError) a consumed record is no known event
-├── NoDeliveryError               (also a LookupError) current_delivery() outside a handler
-├── RecordRefusedError            the in-memory broker refused a record (too large, refusing)
-├── MissingDependencyError        (also an ImportError) an optional package is absent
-├── PythonCqrsInstalledError      (also an ImportError) python-cqrs shares this environment
-└── AdminError                    an operator's action was refused (cqrs.admin)
-    ├── InvalidAdminRequestError        (also a ValueError) bad actor, reason, cursor...
-    ├── DeadRowNotFoundError            (also a LookupError) no dead outbox row has that id
-    ├── DeadLetterNotFoundError         (also a LookupError) nothing kept at that place
-    ├── DeadLetterNotReplayableError    it does not say where it came from
-    └── DeadLetterAlreadyReplayedError  a second replay, not forced
+CQRSError(Exception)                        base of every cqrs-core error
+├── ConfigurationError                      a setup mistake, raised while bootstrapping
+│   ├── DuplicateBindingError               one request type bound to two handlers
+│   ├── InvalidBindingError(TypeError)      a binding that cannot work
+│   ├── FallbackTypeMismatchError(TypeError)  primary and fallback handle different types
+│   ├── UnregisteredEventError              cqrs.outbox: an event name the outbox lacks
+│   └── SagaDefinitionError                 cqrs.saga: a saga whose steps cannot run
+├── RequestHandlerNotFoundError(LookupError)  `send`/`stream` of a request nobody handles
+├── EventHandlingError                      every event handler failure of one dispatch
+├── FollowUpLimitError                      follow-up events still recorded after the level limit
+├── EventTooLargeError(ValueError)          an event above the outbox's size limit
+├── PermanentError                          a failure retrying cannot fix: dead-lettered at once
+│   └── UndecodableRecordError(ValueError)  a consumed record is no known event
+├── NoDeliveryError(LookupError)            current_delivery() outside a handler
+├── RecordRefusedError                      the in-memory broker refused a record
+├── MissingDependencyError(ImportError)     an optional package is absent
+├── PythonCqrsInstalledError(ImportError)   python-cqrs shares this environment
+├── InvalidInboxKeyError(ValueError)        cqrs.inbox: a key an inbox record cannot have
+├── InboxDeadlockError                      cqrs.inbox: transactions wait for each other
+├── SagaError                               cqrs.saga: base of the saga runtime errors
+│   ├── SagaNotFoundError(LookupError)      cqrs.saga: no saga stored under that id
+│   ├── SagaAlreadyExistsError              cqrs.saga: create_saga of an id that exists
+│   ├── SagaConcurrencyError                cqrs.saga: another worker holds or moved it
+│   ├── SagaTypeMismatchError               cqrs.saga: the stored saga is of another class
+│   ├── SagaStepTimeoutError(TimeoutError)  cqrs.saga: no reply before the step's deadline
+│   ├── SagaNotRetriableError               cqrs.saga: an operator's retry with nothing to run
+│   ├── SagaNotResolvableError              cqrs.saga: an operator's resolve of a finished saga
+│   ├── SagaNotBoundError(LookupError)      cqrs.saga: no saga bound for a context type
+│   └── HarnessError(AssertionError)        cqrs.testing: a harness step the saga refuses
+└── AdminError                              an operator's action was refused (cqrs.admin)
+    ├── InvalidAdminRequestError(ValueError)     bad actor, reason, cursor...
+    ├── DeadRowNotFoundError(LookupError)        no dead outbox row has that id
+    ├── DeadLetterNotFoundError(LookupError)     nothing kept at that place
+    ├── DeadLetterNotReplayableError             it does not say where it came from
+    └── DeadLetterAlreadyReplayedError           a second replay, not forced
+InjectedFailure(Exception)                  cqrs.testing: what a SagaTestHarness step raises
+LabelPrinterDown(Exception)                 cqrs.testing.saga_admin: a test saga's failing step
+ScaleDown(Exception)                        cqrs.testing.saga_admin: its failing compensation
 ```
 
-Setup mistakes are `ConfigurationError`s so that a service fails at start-up
-rather than on the first request. Runtime failures are separate classes.
+A class is imported from the module its description starts with, the others
+from here (most are re-exported by `cqrs` too). Setup mistakes are
+`ConfigurationError`s so that a service fails at start-up rather than on the
+first request. Runtime failures are separate classes. A test
+(`cqrs.testing.error_tree`) holds this tree to the classes.
 """
 
 from __future__ import annotations

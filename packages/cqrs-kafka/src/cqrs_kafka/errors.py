@@ -1,14 +1,15 @@
-"""Every error cqrs-kafka raises; each is a `cqrs.exceptions.CQRSError`.
+"""Every error cqrs-kafka raises, in one tree; each is a `cqrs.exceptions.CQRSError`.
 
 ```
-KafkaAdapterError
-├── BrokerUnavailableError   no broker answered at the bootstrap servers
-├── PublishError             a message could not be published
-├── LocalBrokerError         the local development broker could not start
-└── DeadLetterError          a record could not be dead-lettered (the consumer tries again)
+KafkaAdapterError(CQRSError)                 base of the errors of cqrs-kafka
+├── BrokerUnavailableError(ConnectionError)  no broker answered at the bootstrap servers
+├── PublishError                             a message could not be published
+├── LocalBrokerError                         the local development broker could not start
+└── DeadLetterError                          a record could not be dead-lettered (tried again)
 ```
 
-The consumer's other errors are cqrs-core's (`cqrs.exceptions`), which
+A test (`cqrs.testing.error_tree`) holds this tree to the classes. The
+consumer's other errors are cqrs-core's (`cqrs.exceptions`), which
 `cqrs_kafka` re-exports: `NoDeliveryError` (`current_delivery()` outside a
 handler) and `UndecodableRecordError` (a record that is no event we know; a
 `PermanentError`).

@@ -1,5 +1,12 @@
 """SQLAlchemy adapters for cqrs-core: outbox, inbox and saga storage, and their admin sides."""
 
+from cqrs_sqla.errors import (
+    DatabaseUnavailableError,
+    IntegrityViolationError,
+    InvalidDataError,
+    SqlAdapterError,
+    UnsupportedDatabaseError,
+)
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
@@ -23,5 +30,10 @@ __all__ = (
     "SqlAlchemySagaAdmin",
     "configure_sqlite",
     "create_sqlite_engine",
+    "SqlAdapterError",
+    "UnsupportedDatabaseError",
+    "DatabaseUnavailableError",
+    "IntegrityViolationError",
+    "InvalidDataError",
     "__version__",
 )

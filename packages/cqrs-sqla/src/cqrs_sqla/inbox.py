@@ -55,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqrs.clock import utc_now
 from cqrs.inbox.repository import check_cutoff, check_key
+from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.schema import Schema
 from cqrs_sqla.statements import insert_unless_present
 
@@ -74,6 +75,7 @@ class SqlAlchemyInbox:
         self._schema = schema
         self._clock = clock
 
+    @maps_driver_errors
     async def record(self, session: AsyncSession, consumer: str, message_id: uuid.UUID) -> bool:
         """Insert `(consumer, message_id)` in `session`'s transaction, unless it exists.
 
@@ -81,20 +83,22 @@ class SqlAlchemyInbox:
         commits or rolls back with the transaction), `False` when `consumer`
         already handled the message. Waits while another transaction holds an
         uncommitted row for the same message (see the module docstring).
-        Raises `InvalidInboxKeyError` for a bad key, `ConfigurationError` on a
-        database other than PostgreSQL or SQLite.
+        Raises `InvalidInboxKeyError` for a bad key, `UnsupportedDatabaseError` on
+        a database other than PostgreSQL or SQLite, and the driver's errors as
+        `cqrs_sqla.errors` says.
         """
         check_key(consumer, message_id)
         received_at = self._clock()
         if received_at.utcoffset() is None:
             raise ValueError(f"the clock gave a naive datetime {received_at!r}")
         table = self._schema.inbox
-        dialect = session.get_bind(clause=table).dialect.name
+        dialect = session.get_bind(clause=table).dialect
         values = {"consumer": consumer, "message_id": message_id, "received_at": received_at}
         statement = insert_unless_present(dialect, table, values, "SqlAlchemyInbox")
         result = await session.execute(statement)
         return typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 1
 
+    @maps_driver_errors
     async def purge(
         self,
         sessions: AsyncSession | typing.Callable[[], AsyncSession],

@@ -43,6 +43,8 @@ from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy
 from cqrs.outbox.repository import DEFAULT_MAX_MESSAGE_BYTES, outbox_message
+from cqrs_sqla.databases import bound_dialect, require_supported
+from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
@@ -66,6 +68,9 @@ class SqlAlchemyOutboxedEventRepository:
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
+        dialect = bound_dialect(session_factory)
+        if dialect is not None:
+            require_supported(dialect, "SqlAlchemyOutboxedEventRepository")
         self.session_factory = session_factory
         self.compressor = compressor
         self.max_message_bytes = max_message_bytes
@@ -122,10 +127,12 @@ class SqlAlchemyOutboxedEventRepository:
         )
         staged.setdefault(self.schema.outbox, []).append(values)
 
+    @maps_driver_errors
     async def commit(self, session: AsyncSession | None = None) -> None:
         """Commit the session (the open one when omitted): business rows and events together."""
         await self._open(session).commit()
 
+    @maps_driver_errors
     async def rollback(self, session: AsyncSession | None = None) -> None:
         """Roll the session back; its staged events are dropped."""
         await self._open(session).rollback()

@@ -40,6 +40,7 @@ from cqrs.admin.paging import DEFAULT_PAGE_SIZE, Page, check_page_size, page_of
 from cqrs.exceptions import DeadRowNotFoundError
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs_sqla.audit import audit_entry_of, audit_query, audit_values
+from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 
 __all__ = ("SqlAlchemyOutboxAdmin",)
@@ -56,6 +57,7 @@ class SqlAlchemyOutboxAdmin:
         self._outbox = store.schema.outbox
         self._audit = store.schema.audit
 
+    @maps_driver_errors
     async def list_dead(
         self,
         *,
@@ -69,6 +71,7 @@ class SqlAlchemyOutboxAdmin:
         )
         return page_of(rows, limit, row_cursor)
 
+    @maps_driver_errors
     async def stats(self) -> list[TopicStats]:
         """Pending and dead rows per topic, in one grouped query (see `OutboxAdmin`)."""
         outbox = self._outbox
@@ -86,6 +89,7 @@ class SqlAlchemyOutboxAdmin:
             ]
         return topic_stats(counts, self.store.clock())
 
+    @maps_driver_errors
     async def replay(self, row_id: int, *, actor: str, reason: str | None = None) -> None:
         """Make dead row `row_id` pending again, with its audit entry (see `OutboxAdmin`)."""
         entry = audit_entry(
@@ -100,6 +104,7 @@ class SqlAlchemyOutboxAdmin:
                 raise DeadRowNotFoundError(row_id)
             await self._record(connection, entry)
 
+    @maps_driver_errors
     async def replay_all(
         self,
         *,
@@ -138,6 +143,7 @@ class SqlAlchemyOutboxAdmin:
                 progress(replayed)
         return replayed
 
+    @maps_driver_errors
     async def discard(self, row_id: int, *, actor: str, reason: str) -> None:
         """Mark dead row `row_id` `discarded`, with its audit entry (see `OutboxAdmin`)."""
         entry = audit_entry(
@@ -161,6 +167,7 @@ class SqlAlchemyOutboxAdmin:
                 raise DeadRowNotFoundError(row_id)
             await self._record(connection, entry)
 
+    @maps_driver_errors
     async def audit_log(
         self, *, target: str | None = None, limit: int = DEFAULT_PAGE_SIZE
     ) -> list[AuditEntry]:

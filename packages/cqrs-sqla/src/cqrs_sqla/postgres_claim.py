@@ -51,6 +51,7 @@ from cqrs.compressors.protocol import Compressor
 from cqrs.outbox.models import OutboxStatus
 from cqrs.outbox.relay import RetryPolicy
 from cqrs_sqla.claim_outcomes import ERROR_LENGTH, ClaimOutcomes, status_after
+from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_event
 
 __all__ = ("PostgresClaim",)
@@ -184,6 +185,7 @@ class PostgresClaim(ClaimOutcomes):
         # COMMIT's round trip.
         self._driver: typing.Any = None
 
+    @maps_driver_errors
     async def __aenter__(self) -> PostgresClaim:
         self._source = source = await self._engine.connect()
         try:
@@ -197,6 +199,7 @@ class PostgresClaim(ClaimOutcomes):
             raise
         return self
 
+    @maps_driver_errors
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,

@@ -42,6 +42,8 @@ from cqrs.compressors.protocol import Compressor
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
 from cqrs_sqla.claim_outcomes import ERROR_LENGTH, ClaimOutcomes, status_after
+from cqrs_sqla.databases import require_supported
+from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_event
 from cqrs_sqla.notify import channel, notify_relays
 from cqrs_sqla.postgres_claim import PostgresClaim
@@ -69,6 +71,7 @@ class SqlAlchemyOutboxStore:
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         synchronous_marks: bool = False,
     ) -> None:
+        require_supported(engine.dialect, "SqlAlchemyOutboxStore")
         self.engine = engine
         self.schema = schema
         self.compressor = compressor
@@ -96,6 +99,7 @@ class SqlAlchemyOutboxStore:
             )
         return _SqliteClaim(self, limit, retry)
 
+    @maps_driver_errors
     async def wait_for_rows(self, timeout: float) -> None:
         """Return when the outbox was notified of new rows, or after `timeout` seconds."""
         if self.is_postgresql:
@@ -104,6 +108,7 @@ class SqlAlchemyOutboxStore:
             await asyncio.wait_for(self._notified.wait(), timeout)
         self._notified.clear()
 
+    @maps_driver_errors
     async def dead_rows(
         self, limit: int = 100, *, topic: str | None = None, after: int = 0
     ) -> list[OutboxedEvent]:
@@ -121,6 +126,7 @@ class SqlAlchemyOutboxStore:
         async with self.engine.connect() as connection:
             return [self._row(row) for row in await connection.execute(query)]
 
+    @maps_driver_errors
     async def replay_dead(self, ids: typing.Collection[int] | None = None) -> int:
         """Make dead rows (all, or those in `ids`) pending again, due now; return how many."""
         async with self.engine.begin() as connection:
@@ -145,6 +151,7 @@ class SqlAlchemyOutboxStore:
             await connection.execute(notify_relays(outbox))
         return replayed
 
+    @maps_driver_errors
     async def purge_published(self, older_than: datetime.datetime) -> int:
         """Delete rows published before `older_than` (the retention policy); return how many."""
         outbox = self.schema.outbox
@@ -157,6 +164,7 @@ class SqlAlchemyOutboxStore:
             )
             return result.rowcount
 
+    @maps_driver_errors
     async def close(self) -> None:
         """Stop listening for notifications."""
         source, listener = self._listener_source, self._listener
@@ -230,6 +238,7 @@ class _SqliteClaim(ClaimOutcomes):
         self._connection: AsyncConnection | None = None
         self._file_lock: int | None = None
 
+    @maps_driver_errors
     async def __aenter__(self) -> _SqliteClaim:
         store = self._store
         self._file_lock = await _lock_sqlite_file(store.engine)
@@ -245,6 +254,7 @@ class _SqliteClaim(ClaimOutcomes):
             raise
         return self
 
+    @maps_driver_errors
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,

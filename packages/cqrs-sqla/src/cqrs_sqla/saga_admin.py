@@ -38,6 +38,8 @@ from cqrs.clock import utc_now
 from cqrs.saga.errors import SagaConcurrencyError, SagaNotFoundError, SagaNotResolvableError
 from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
 from cqrs_sqla.audit import audit_entry_of, audit_query, audit_values
+from cqrs_sqla.databases import bound_dialect, require_supported
+from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.saga_rows import (
     FINAL_STATUSES,
     log_entry_of,
@@ -67,12 +69,16 @@ class SqlAlchemySagaAdmin:
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
+        dialect = bound_dialect(session_factory)
+        if dialect is not None:
+            require_supported(dialect, "SqlAlchemySagaAdmin")
         self._session_factory = session_factory
         self._saga = schema.saga
         self._log = schema.saga_log
         self._audit = schema.audit
         self._clock = clock
 
+    @maps_driver_errors
     async def list_sagas(
         self,
         query: SagaQuery | None = None,
@@ -107,6 +113,7 @@ class SqlAlchemySagaAdmin:
             lambda summary: saga_cursor(summary.created_at, summary.saga_id),
         )
 
+    @maps_driver_errors
     async def get_saga(self, saga_id: uuid.UUID) -> SagaDetail:
         """The saga with its context and step log, read in one transaction."""
         saga = self._saga
@@ -122,6 +129,7 @@ class SqlAlchemySagaAdmin:
             [log_entry_of(saga_id, entry) for entry in entries],
         )
 
+    @maps_driver_errors
     async def resolve(self, saga_id: uuid.UUID, *, actor: str, reason: str) -> None:
         """Close an unfinished saga as `resolved` in one transaction (see `SagaAdminStore`)."""
         check_note(actor, reason, reason_required=True)
@@ -182,6 +190,7 @@ class SqlAlchemySagaAdmin:
             )
             await session.execute(self._audit.insert().values(audit_values(entry)))
 
+    @maps_driver_errors
     async def record_audit(
         self,
         action: AdminAction,
@@ -199,6 +208,7 @@ class SqlAlchemySagaAdmin:
             await session.execute(self._audit.insert().values(audit_values(entry)))
         return entry
 
+    @maps_driver_errors
     async def audit_log(
         self, *, target: str | None = None, limit: int = DEFAULT_PAGE_SIZE
     ) -> list[AuditEntry]:

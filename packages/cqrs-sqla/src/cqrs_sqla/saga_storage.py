@@ -42,6 +42,8 @@ from cqrs.saga.models import (
 )
 from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, RECOVERABLE_STATUSES, staleness
 from cqrs.saga.storage.run import SagaStorageRun, scoped_run
+from cqrs_sqla.databases import bound_dialect, require_supported
+from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.saga_rows import (
@@ -79,6 +81,9 @@ class SqlAlchemySagaStorage:
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         compressor: Compressor | None = None,
     ) -> None:
+        dialect = bound_dialect(session_factory)
+        if dialect is not None:
+            require_supported(dialect, "SqlAlchemySagaStorage")
         self._session_factory = session_factory
         self._schema = schema = schema if schema is not None else default_schema()
         self._saga = schema.saga
@@ -86,6 +91,7 @@ class SqlAlchemySagaStorage:
         self._clock = clock
         self._compressor = compressor
 
+    @maps_driver_errors
     async def create_saga(
         self,
         saga_id: uuid.UUID,
@@ -111,13 +117,14 @@ class SqlAlchemySagaStorage:
             "updated_at": now,
         }
         async with self._session_factory.begin() as session:
-            dialect = session.get_bind(clause=self._saga).dialect.name
+            dialect = session.get_bind(clause=self._saga).dialect
             insert = insert_unless_present(dialect, self._saga, values, "SqlAlchemySagaStorage")
             result = typing.cast("sa.CursorResult[typing.Any]", await session.execute(insert))
             created = result.rowcount == 1
         if not created:
             raise SagaAlreadyExistsError(saga_id)
 
+    @maps_driver_errors
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
         """The saga's status, context (a fresh dict), version and what it waits for."""
         query = sa.select(self._saga).where(self._saga.c.id == saga_id)
@@ -127,6 +134,7 @@ class SqlAlchemySagaStorage:
             raise SagaNotFoundError(saga_id)
         return state_of(row)
 
+    @maps_driver_errors
     async def update_context(
         self,
         saga_id: uuid.UUID,
@@ -152,6 +160,7 @@ class SqlAlchemySagaStorage:
                 raise await self._refusal(session, saga_id, f"a write at version {current_version}")
         return typing.cast(int, version)
 
+    @maps_driver_errors
     async def update_status(
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
@@ -169,6 +178,7 @@ class SqlAlchemySagaStorage:
             if await rows_changed(session, update) == 0:
                 raise await self._refusal(session, saga_id, f"a move to {status.value}")
 
+    @maps_driver_errors
     async def log_step(
         self,
         saga_id: uuid.UUID,
@@ -189,6 +199,7 @@ class SqlAlchemySagaStorage:
         """python-cqrs's scoped run over this storage (see `cqrs.saga.storage.run`)."""
         return scoped_run(self)
 
+    @maps_driver_errors
     async def record_step(
         self,
         saga_id: uuid.UUID,
@@ -232,6 +243,7 @@ class SqlAlchemySagaStorage:
             await self._stage(session, messages, now)
         return current_version + 1
 
+    @maps_driver_errors
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
         """The step log in write order (by the log's id, never by timestamp); empty
         for an unknown saga."""
@@ -239,6 +251,7 @@ class SqlAlchemySagaStorage:
             rows = (await session.execute(log_query(self._log, saga_id))).mappings().all()
         return [log_entry_of(saga_id, row) for row in rows]
 
+    @maps_driver_errors
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         """Take or renew the claim in one conditional UPDATE; False while another holds it."""
         now = self._clock()
@@ -262,6 +275,7 @@ class SqlAlchemySagaStorage:
             await self._require(session, saga_id)
         return False
 
+    @maps_driver_errors
     async def release(self, saga_id: uuid.UUID, owner: str) -> None:
         """Drop `owner`'s claim; nothing happens when `owner` does not hold it."""
         saga = self._saga
@@ -274,6 +288,7 @@ class SqlAlchemySagaStorage:
             if await rows_changed(session, update) == 0:
                 await self._require(session, saga_id)
 
+    @maps_driver_errors
     async def get_sagas_for_recovery(
         self,
         limit: int,
@@ -309,6 +324,7 @@ class SqlAlchemySagaStorage:
             ids = (await session.execute(query)).scalars().all()
         return [typing.cast(uuid.UUID, saga_id) for saga_id in ids]
 
+    @maps_driver_errors
     async def increment_recovery_attempts(self, saga_id: uuid.UUID) -> int:
         """Count one more recovery attempt; return the new count."""
         saga = self._saga

@@ -1,16 +1,6 @@
 """Saga runtime errors (setup mistakes are `SagaDefinitionError`, in `cqrs.saga.saga`).
 
-```
-CQRSError
-└── SagaError
-    ├── SagaNotFoundError        no saga stored under that id
-    ├── SagaAlreadyExistsError   create_saga of an id that exists
-    ├── SagaConcurrencyError     another worker holds the saga, or its version moved
-    ├── SagaTypeMismatchError    the stored saga is of another class than the one given
-    ├── SagaStepTimeoutError     a messaging step got no reply before its deadline
-    ├── SagaNotRetriableError    an operator's retry of a saga there is nothing to run for
-    └── SagaNotResolvableError   an operator's resolve of a saga that is finished already
-```
+They are drawn with every other cqrs-core error in the tree of `cqrs.exceptions`.
 """
 
 from __future__ import annotations
