@@ -9,7 +9,7 @@ PACKAGES := cqrs-core cqrs-sqla cqrs-kafka cqrs-admin
 help:
 	@echo "make test   - install what is needed, lint, run every test"
 	@echo "make demo   - run the reference system: orders, inventory, a local broker (Ctrl-C stops)"
-	@echo "make lint   - ruff, pyright strict on packages/, import-linter contracts"
+	@echo "make lint   - ruff, pyright strict on everything, import-linter contracts, type completeness"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make build  - build every package on its own into dist/"
 
@@ -25,6 +25,7 @@ lint: sync
 	$(UV) run ruff format --check .
 	$(UV) run pyright
 	$(UV) run lint-imports
+	$(UV) run python scripts/type_completeness.py
 
 test: lint browser
 	$(UV) run pytest

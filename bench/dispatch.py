@@ -271,7 +271,7 @@ def print_report(results: list[Result], args: argparse.Namespace) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--reps", type=int, default=7, help="reps per side (default 7)")
     parser.add_argument("--n", type=int, default=50_000, help="calls per rep (default 50000)")
     args = parser.parse_args()

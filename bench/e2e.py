@@ -103,7 +103,7 @@ async def run_orders(
 
 
 @contextlib.contextmanager
-def running_system(folder: pathlib.Path) -> collections.abc.Iterator[ReferenceSystem]:
+def running_system(folder: pathlib.Path) -> collections.abc.Generator[ReferenceSystem, None, None]:
     with contextlib.ExitStack() as stack:
         broker = stack.enter_context(LocalKafkaBroker(log_path=folder / "broker.log"))
         log = stack.enter_context((folder / "system.log").open("a", buffering=1))
@@ -148,7 +148,7 @@ def report(outcomes: list[Outcome], wall: float, args: argparse.Namespace, datab
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--orders", type=int, default=200, help="timed orders (200)")
     parser.add_argument("--concurrency", type=int, default=20, help="orders at a time (20)")
     parser.add_argument(

@@ -49,9 +49,10 @@ import statistics
 import time
 import typing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import aiokafka
+import drivers
 import pydantic
 from faststream.kafka import KafkaBroker
 from harness import Case, Result, measure, print_table
@@ -73,7 +74,7 @@ CONSUME_TIMEOUT = 120.0  # seconds a consumer rep may take before the run gives 
 # Both consumers' group settings. Tansu answers a new group's join after half the
 # session timeout (5 s with the default 10 s); joining is not timed, but it would
 # make most of the run's length.
-GROUP_OPTIONS: dict[str, int] = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 1000}
+SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS = 3000, 1000
 
 
 class OrderPlaced(pydantic.BaseModel):
@@ -88,7 +89,7 @@ OrderPlacedEvent = cqrs.NotificationEvent[OrderPlaced]
 
 
 @contextlib.contextmanager
-def kafka_server() -> Iterator[str]:
+def kafka_server() -> Generator[str, None, None]:
     """Bootstrap servers for a benchmark: `KAFKA_BOOTSTRAP_SERVERS`, else a local broker
     that lives as long as the block."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -104,7 +105,7 @@ def kafka_description() -> str:
     return f"Kafka at {external}" if external else "local Tansu broker"
 
 
-async def raw_producer(adapter: KafkaProducerAdapter) -> aiokafka.AIOKafkaProducer:
+async def raw_producer(adapter: KafkaProducerAdapter) -> drivers.Producer:
     """A started aiokafka producer with the settings `adapter` uses."""
     settings = adapter.settings
     producer = aiokafka.AIOKafkaProducer(
@@ -116,12 +117,12 @@ async def raw_producer(adapter: KafkaProducerAdapter) -> aiokafka.AIOKafkaProduc
         linger_ms=settings.linger_ms,
     )
     await producer.start()
-    return producer
+    return drivers.producer(producer)
 
 
-async def raw_send_all(producer: aiokafka.AIOKafkaProducer, messages: list[Message]) -> int:
+async def raw_send_all(producer: drivers.Producer, messages: list[Message]) -> int:
     """The hand-written publisher: encode and send each event, then gather the acks."""
-    acks = []
+    acks: list[asyncio.Future[object]] = []
     for message in messages:
         value = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
         headers = [
@@ -228,13 +229,16 @@ async def consume_raw(bootstrap: str, topic: str, expected: int, commit_each: bo
     """The hand-written consumer: `getmany`, decode each value, call the handler, commit
     after each batch (or, with `commit_each`, after each record). Returns ns per event."""
     progress = CountOrder.progress = Progress(expected)
-    consumer = aiokafka.AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        **GROUP_OPTIONS,
+    consumer = drivers.consumer(
+        aiokafka.AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        )
     )
     await consumer.start()
     deadline = time.monotonic() + CONSUME_TIMEOUT
@@ -269,7 +273,8 @@ async def consume_with_library(
         group_id=f"bench-lib-{uuid.uuid4().hex[:8]}",
         mediator=mediator,
         events={EVENT_NAME: OrderPlacedEvent},
-        **GROUP_OPTIONS,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
     )
     await broker.start()
     try:
@@ -375,7 +380,7 @@ def print_report(results: list[Result], args: argparse.Namespace) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="reps per side (default 5)")
     parser.add_argument(
         "--n",

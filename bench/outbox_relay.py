@@ -60,7 +60,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import aiokafka
-import asyncpg
+import drivers
 import pydantic
 import sqlalchemy as sa
 from harness import Case, Result, measure, print_table
@@ -130,7 +130,7 @@ def urls(admin: str, database: str) -> tuple[str, str]:
 
 async def admin_execute(admin: str, statement: str) -> None:
     raw, _ = urls(admin, sa.make_url(admin).database or "postgres")
-    connection = await asyncpg.connect(raw)
+    connection = await drivers.connect(raw)
     try:
         await connection.execute(statement)
     finally:
@@ -143,7 +143,7 @@ def schema_named(name: str) -> Schema:
 
 
 async def fill(
-    connection: asyncpg.Connection, table: str, rows: int, status: str, topic: str = SINK_TOPIC
+    connection: drivers.Connection, table: str, rows: int, status: str, topic: str = SINK_TOPIC
 ) -> None:
     """Empty `table`, then write `rows` rows for `topic` in `status` with one INSERT ... SELECT."""
     await connection.execute(f"TRUNCATE {table}")
@@ -169,12 +169,12 @@ async def fill(
 # --- relay ----------------------------------------------------------------------
 
 # Publishes one claimed batch of raw rows (topic, key, event id, name, stored body).
-RawPublish = Callable[[list[asyncpg.Record]], Awaitable[None]]
+RawPublish = Callable[[list[drivers.Row]], Awaitable[None]]
 # Drains a table; returns how many rows it published.
 Drain = Callable[[], Awaitable[int]]
 
 
-async def raw_relay(connection: asyncpg.Connection, table: str, publish: RawPublish) -> int:
+async def raw_relay(connection: drivers.Connection, table: str, publish: RawPublish) -> int:
     """The hand-written relay: claim with SKIP LOCKED, publish, mark, commit; until empty."""
     select = f"""
         SELECT id, event_id, event_name, topic, partition_key, payload FROM {table}
@@ -197,7 +197,7 @@ async def raw_relay(connection: asyncpg.Connection, table: str, publish: RawPubl
 
 
 def raw_to_sink(sink: Sink) -> RawPublish:
-    async def publish(rows: list[asyncpg.Record]) -> None:
+    async def publish(rows: list[drivers.Row]) -> None:
         for row in rows:
             await sink.send_message(
                 (row["topic"], row["partition_key"], row["event_id"], row["payload"])
@@ -206,11 +206,11 @@ def raw_to_sink(sink: Sink) -> RawPublish:
     return publish
 
 
-def raw_to_kafka(producer: aiokafka.AIOKafkaProducer) -> RawPublish:
+def raw_to_kafka(producer: drivers.Producer) -> RawPublish:
     """Send every row of the batch (its stored body as the value, as-is), then wait for all."""
 
-    async def publish(rows: list[asyncpg.Record]) -> None:
-        acks = []
+    async def publish(rows: list[drivers.Row]) -> None:
+        acks: list[asyncio.Future[object]] = []
         for row in rows:
             headers = [
                 ("message_id", str(row["event_id"]).encode()),
@@ -235,7 +235,7 @@ def drain(relay: OutboxRelay) -> Drain:
 
 
 async def compare_drains(
-    connection: asyncpg.Connection,
+    connection: drivers.Connection,
     sides: dict[str, tuple[str, Drain]],
     rows: int,
     reps: int,
@@ -276,11 +276,11 @@ async def relay_case(raw_url: str, engine: AsyncEngine, rows: int, reps: int) ->
     schemas = {name: schema_named(f"bench_relay_{name}") for name in names}
     for schema in schemas.values():
         await create_all(engine, schema)
-    connection = await asyncpg.connect(raw_url)
+    connection = await drivers.connect(raw_url)
     sink = Sink()
 
-    def relay(name: str, broker: MessageSink, **store_options: bool) -> Drain:
-        store = SqlAlchemyOutboxStore(engine, schemas[name], **store_options)
+    def relay(name: str, broker: MessageSink, *, synchronous_marks: bool = False) -> Drain:
+        store = SqlAlchemyOutboxStore(engine, schemas[name], synchronous_marks=synchronous_marks)
         return drain(OutboxRelay(store, broker, batch_size=BATCH))
 
     async def raw() -> int:
@@ -321,7 +321,7 @@ async def kafka_relay_case(
     await ensure_topics(bootstrap, {topic: KAFKA_PARTITIONS})
     adapter = KafkaProducerAdapter(bootstrap, topics=[topic])
     producer = await raw_producer(adapter)
-    connection = await asyncpg.connect(raw_url)
+    connection = await drivers.connect(raw_url)
     try:
         async with KafkaMessageBroker(adapter) as broker:
             relay = OutboxRelay(SqlAlchemyOutboxStore(engine, lib_schema), broker, batch_size=BATCH)
@@ -370,7 +370,7 @@ async def write_cases(raw_url: str, engine: AsyncEngine, n: int, reps: int) -> l
     outbox = SqlAlchemyOutboxedEventRepository(
         async_sessionmaker(engine, expire_on_commit=False), schema=lib_schema
     )
-    pool = await asyncpg.create_pool(raw_url, min_size=1, max_size=1)
+    pool = await drivers.create_pool(raw_url, min_size=1, max_size=1)
     insert = f"""
         INSERT INTO {raw_schema.outbox.name} (event_id, event_name, topic, partition_key,
             payload, status, attempts, created_at, next_attempt_at)
@@ -382,7 +382,7 @@ async def write_cases(raw_url: str, engine: AsyncEngine, n: int, reps: int) -> l
         async def run(n: int) -> int:
             for tx in range(n):
                 now = datetime.datetime.now(datetime.timezone.utc)
-                rows = []
+                rows: list[tuple[object, ...]] = []
                 for index in range(tx * per_tx, (tx + 1) * per_tx):
                     e = event(index)
                     body = json.dumps(e.to_dict(), separators=(",", ":"), ensure_ascii=False)
@@ -432,7 +432,7 @@ async def poll_case(raw_url: str, engine: AsyncEngine, reps: int) -> Result:
     empty_schema, kept_schema = schema_named("bench_poll_empty"), schema_named("bench_poll_kept")
     for schema in (empty_schema, kept_schema):
         await create_all(engine, schema)
-    connection = await asyncpg.connect(raw_url)
+    connection = await drivers.connect(raw_url)
     try:
         await fill(connection, empty_schema.outbox.name, 0, "published")
         await fill(connection, kept_schema.outbox.name, KEPT_ROWS, "published")
@@ -498,7 +498,7 @@ def rows_per_second(result: Result) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="reps per side (default 5)")
     parser.add_argument(
         "--rows", type=int, default=10_000, help="rows per relay rep and side (10000)"

@@ -165,7 +165,7 @@ def storage_floor_case() -> Case:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--reps", type=int, default=7, help="reps per side (default 7)")
     parser.add_argument("--n", type=int, default=5_000, help="sagas per rep (default 5000)")
     args = parser.parse_args()

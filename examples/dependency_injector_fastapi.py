@@ -162,15 +162,19 @@ async def find_bookmarks(
 async def main() -> list[tuple[int, typing.Any]]:
     results: list[tuple[int, typing.Any]] = []
     # A fresh store for this run, the way a test would swap it.
-    with container.store.override(providers.Singleton(InMemoryBookmarkStore)):
+    bodies: list[dict[str, typing.Any]] = [
+        {"url": "https://Docs.Python.org/3/library/asyncio.html", "tags": ["python"]},
+        {"url": "https://example.org/recipes/", "tags": ["food"]},
+        {"url": "https://docs.python.org/3/library/asyncio.html/", "tags": []},
+        {"url": "not a url"},
+    ]
+    # dependency-injector types override()'s argument as a bare Provider.
+    with container.store.override(  # pyright: ignore[reportUnknownMemberType]
+        providers.Singleton(InMemoryBookmarkStore)
+    ):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://marks.test") as client:
-            for body in (
-                {"url": "https://Docs.Python.org/3/library/asyncio.html", "tags": ["python"]},
-                {"url": "https://example.org/recipes/", "tags": ["food"]},
-                {"url": "https://docs.python.org/3/library/asyncio.html/", "tags": []},
-                {"url": "not a url"},
-            ):
+            for body in bodies:
                 response = await client.post("/bookmarks", json=body)
                 results.append((response.status_code, response.json()))
             response = await client.get("/bookmarks", params={"tag": "python"})

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import typing
 
 import di
 import pydantic
@@ -117,7 +118,15 @@ def published_elsewhere() -> list[tuple[str, bytes]]:
     ]
 
 
-async def main() -> dict[str, object]:
+class LibraryState(typing.TypedDict):
+    """What the read side holds after the consumer ran."""
+
+    copies: dict[str, int]
+    branches_open: dict[str, bool]
+    return_log: list[str]
+
+
+async def main() -> LibraryState:
     AVAILABLE_COPIES.clear()
     BRANCHES_OPEN.clear()
     RETURN_LOG.clear()

@@ -36,10 +36,10 @@ CACHED_RATES = {("EUR", "USD"): 1.08, ("GBP", "EUR"): 1.17}
 class FeedState:
     reachable: bool = True
     calls: int = 0
-    served_from: list[str] = dataclasses.field(default_factory=list)
+    served_from: list[str] = dataclasses.field(default_factory=list[str])
 
 
-FEED = FeedState()
+feed = FeedState()
 
 
 class GetExchangeRateQuery(cqrs.Request):
@@ -68,11 +68,11 @@ class LiveRateHandler(cqrs.RequestHandler[GetExchangeRateQuery, ExchangeRate]):
         return self._events
 
     async def handle(self, request: GetExchangeRateQuery) -> ExchangeRate:
-        FEED.calls += 1
+        feed.calls += 1
         pair = (request.base, request.quote)
         if pair not in LIVE_RATES:
             raise ValueError(f"unsupported currency pair {request.base}/{request.quote}")
-        if not FEED.reachable:
+        if not feed.reachable:
             raise ConnectionError("market feed unreachable")
         self._events.append(RateServed(pair="/".join(pair), source="live"))
         return ExchangeRate(
@@ -98,7 +98,7 @@ class CachedRateHandler(cqrs.RequestHandler[GetExchangeRateQuery, ExchangeRate])
 
 class TrackRateSource(cqrs.EventHandler[RateServed]):
     async def handle(self, event: RateServed) -> None:
-        FEED.served_from.append(event.source)
+        feed.served_from.append(event.source)
 
 
 def queries_mapper(mapper: cqrs.RequestMap) -> None:
@@ -126,8 +126,8 @@ class FallbackReport:
 
 
 async def main() -> FallbackReport:
-    global FEED
-    FEED = FeedState()
+    global feed
+    feed = FeedState()
     mediator = bootstrap.bootstrap(
         di_container=di.Container(),
         queries_mapper=queries_mapper,
@@ -145,14 +145,14 @@ async def main() -> FallbackReport:
     else:
         unsupported_error = ""
 
-    FEED.reachable = False
+    feed.reachable = False
     for _ in range(4):  # 2 failures open the breaker; the last 2 skip the feed
         sources.append((await mediator.send(eur_usd)).source)
 
     report = FallbackReport(
         sources=sources,
-        feed_calls=FEED.calls,
-        events_seen=list(FEED.served_from),
+        feed_calls=feed.calls,
+        events_seen=list(feed.served_from),
         unsupported_error=unsupported_error,
     )
     print(report)

@@ -95,10 +95,10 @@ cqrs.OutboxedEventMap.register(RELEASE_STOCK, cqrs.NotificationEvent[StockComman
 
 @dataclasses.dataclass
 class Shop:
-    orders: dict[str, str] = dataclasses.field(default_factory=dict)  # order id -> state
+    orders: dict[str, str] = dataclasses.field(default_factory=dict[str, str])  # order id -> state
 
 
-SHOP = Shop()
+shop = Shop()
 
 
 class OutOfStock(Exception):
@@ -118,11 +118,11 @@ class TeaOrderContext(SagaContext):
 
 class RecordOrderStep(SagaStepHandler[TeaOrderContext, None]):
     async def act(self, context: TeaOrderContext) -> SagaStepResult[TeaOrderContext, None]:
-        SHOP.orders[context.order_id] = "pending"
+        shop.orders[context.order_id] = "pending"
         return self._generate_step_result(None)
 
     async def compensate(self, context: TeaOrderContext) -> None:
-        SHOP.orders[context.order_id] = "cancelled"
+        shop.orders[context.order_id] = "cancelled"
 
 
 class ReserveStockStep(MessagingStep[TeaOrderContext, str]):
@@ -152,7 +152,7 @@ class ReserveStockStep(MessagingStep[TeaOrderContext, str]):
 
 class ConfirmOrderStep(SagaStepHandler[TeaOrderContext, None]):
     async def act(self, context: TeaOrderContext) -> SagaStepResult[TeaOrderContext, None]:
-        SHOP.orders[context.order_id] = "confirmed"
+        shop.orders[context.order_id] = "confirmed"
         return self._generate_step_result(None)
 
 
@@ -182,7 +182,9 @@ class Inventory:
     """The inventory service: reads commands off the wire, answers with reply events."""
 
     stock: dict[str, int] = dataclasses.field(default_factory=lambda: {"sencha": TEA_IN_STOCK})
-    held: dict[uuid.UUID, int] = dataclasses.field(default_factory=dict)  # saga id -> quantity
+    held: dict[uuid.UUID, int] = dataclasses.field(
+        default_factory=dict[uuid.UUID, int]
+    )  # saga id -> quantity
     online: bool = True
 
     def handle(self, message: cqrs.Message) -> cqrs.NotificationEvent[StockReply] | None:
@@ -254,8 +256,8 @@ class TeaShopReport:
 
 
 async def main() -> TeaShopReport:
-    global SHOP
-    SHOP = Shop()
+    global shop
+    shop = Shop()
     clock = FakeClock()
     storage = MemorySagaStorage(clock=clock)
     container = DIContainer()
@@ -282,7 +284,7 @@ async def main() -> TeaShopReport:
 
     async def show(order_id: str) -> SagaState:
         state = await storage.load_saga_state(saga_ids[order_id])
-        print(f"order {order_id}: saga {state.status.value}, order {SHOP.orders[order_id]}")
+        print(f"order {order_id}: saga {state.status.value}, order {shop.orders[order_id]}")
         if state.error:
             print(f"  error: {state.error}")
         return state
@@ -323,7 +325,7 @@ async def main() -> TeaShopReport:
         statuses={order_id: state.status.value for order_id, state in states.items()},
         errors={order_id: state.error for order_id, state in states.items()},
         reservations={order_id: s.context["reservation_id"] for order_id, s in states.items()},
-        orders=dict(SHOP.orders),
+        orders=dict(shop.orders),
         commands=[(m.message_name, m.key or "") for m in storage.outbox.messages()],
         due_within_deadline=due_within_deadline,
         due_after_deadline=due_after_deadline,

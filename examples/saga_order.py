@@ -59,13 +59,13 @@ class Shop:
     """Everything outside the saga storage: paper, card charges, the courier."""
 
     paper: int = SHEETS_IN_STOCK
-    charges: dict[str, int] = dataclasses.field(default_factory=dict)  # order id -> cents
+    charges: dict[str, int] = dataclasses.field(default_factory=dict[str, int])  # order id -> cents
     courier_online: bool = True
     courier_calls: int = 0
-    kill_worker_during_charge: set[str] = dataclasses.field(default_factory=set)
+    kill_worker_during_charge: set[str] = dataclasses.field(default_factory=set[str])
 
 
-SHOP = Shop()
+shop = Shop()
 
 
 class PaymentDeclined(Exception):
@@ -118,16 +118,16 @@ class PaymentGatewayProtocol(typing.Protocol):
 
 class CardGateway:
     async def charge(self, order_id: str, card: str, amount_cents: int) -> str:
-        if order_id in SHOP.kill_worker_during_charge:
-            SHOP.kill_worker_during_charge.discard(order_id)
+        if order_id in shop.kill_worker_during_charge:
+            shop.kill_worker_during_charge.discard(order_id)
             raise WorkerKilled(f"worker killed while charging {order_id}")
         if card.endswith("0000"):
             raise PaymentDeclined(f"card {card} declined for order {order_id}")
-        SHOP.charges[order_id] = amount_cents
+        shop.charges[order_id] = amount_cents
         return f"pay-{order_id}"
 
     async def refund(self, payment_id: str) -> None:
-        SHOP.charges.pop(payment_id.removeprefix("pay-"), None)
+        shop.charges.pop(payment_id.removeprefix("pay-"), None)
 
 
 # --- the steps -----------------------------------------------------------------------
@@ -137,11 +137,11 @@ class ReservePaperStep(SagaStepHandler[PosterOrderContext, PaperReserved]):
     async def act(
         self, context: PosterOrderContext
     ) -> SagaStepResult[PosterOrderContext, PaperReserved]:
-        SHOP.paper -= context.sheets
-        return self._generate_step_result(PaperReserved(sheets_left=SHOP.paper))
+        shop.paper -= context.sheets
+        return self._generate_step_result(PaperReserved(sheets_left=shop.paper))
 
     async def compensate(self, context: PosterOrderContext) -> None:
-        SHOP.paper += context.sheets
+        shop.paper += context.sheets
 
 
 class ChargeCustomerStep(SagaStepHandler[PosterOrderContext, CustomerCharged]):
@@ -166,8 +166,8 @@ class BookCourierStep(SagaStepHandler[PosterOrderContext, ShipmentBooked]):
     async def act(
         self, context: PosterOrderContext
     ) -> SagaStepResult[PosterOrderContext, ShipmentBooked]:
-        SHOP.courier_calls += 1
-        if not SHOP.courier_online:
+        shop.courier_calls += 1
+        if not shop.courier_online:
             raise CourierUnavailable("courier API timed out")
         context.tracking = f"courier-{context.order_id}"
         return self._generate_step_result(
@@ -230,8 +230,8 @@ class ShopReport:
 
 
 async def main() -> ShopReport:
-    global SHOP
-    SHOP = Shop()
+    global shop
+    shop = Shop()
     container = setup_di()
     mediator = bootstrap.bootstrap(
         di_container=container, sagas_mapper=sagas_mapper, saga_storage=MemorySagaStorage()
@@ -242,7 +242,7 @@ async def main() -> ShopReport:
     # p-1 finds the courier up. Then it goes down: p-2 and p-3 fall back to the post
     # office and open the breaker, so p-4 goes to the post office without trying.
     for order_id in ("p-1", "p-2", "p-3", "p-4"):
-        SHOP.courier_online = order_id == "p-1"
+        shop.courier_online = order_id == "p-1"
         ctx = poster_order(order_id)
         print(f"order {order_id}:")
         async for step in mediator.stream(context=ctx, saga_id=uuid.uuid4()):
@@ -266,7 +266,7 @@ async def main() -> ShopReport:
         declined_error = ""
     declined_status = (await storage.load_saga_state(declined_id)).status.value
 
-    SHOP.kill_worker_during_charge.add("p-6")
+    shop.kill_worker_during_charge.add("p-6")
     saga_id = uuid.uuid4()
     try:
         await take(poster_order("p-6"), saga_id)
@@ -292,14 +292,14 @@ async def main() -> ShopReport:
 
     return ShopReport(
         steps_by_order=steps_by_order,
-        courier_calls=SHOP.courier_calls,
+        courier_calls=shop.courier_calls,
         declined_error=declined_error,
         declined_status=declined_status,
         crashed_status=crashed_status,
         recovered_status=status.value,
         recovered_history=[(e.step_name, e.action.value, e.status.value) for e in history],
-        paper_left=SHOP.paper,
-        charges=dict(SHOP.charges),
+        paper_left=shop.paper,
+        charges=dict(shop.charges),
     )
 
 

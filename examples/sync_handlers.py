@@ -72,11 +72,11 @@ class FakeClimateController:
         self.hardware_log.append((zone, celsius))
 
 
-CONTROLLER = FakeClimateController()
+controller = FakeClimateController()
 
 
 def current_controller() -> FakeClimateController:
-    return CONTROLLER
+    return controller
 
 
 class SetZoneTemperatureHandler(SyncRequestHandler[SetZoneTemperatureCommand, None]):
@@ -145,8 +145,8 @@ def events_mapper(mapper: cqrs.EventMap) -> None:
 
 
 async def main() -> FakeClimateController:
-    global CONTROLLER
-    CONTROLLER = FakeClimateController()
+    global controller
+    controller = FakeClimateController()
     mediator = bootstrap.bootstrap(
         di_container=setup_di(),
         commands_mapper=commands_mapper,
@@ -158,9 +158,9 @@ async def main() -> FakeClimateController:
     await mediator.send(SetZoneTemperatureCommand(zone="orchids", celsius=22.0))
     current = await mediator.send(GetZoneTemperatureQuery(zone="orchids"))
 
-    print(f"orchids at {current.celsius} C; audit={CONTROLLER.audit()}")
-    print(f"hardware received {CONTROLLER.hardware_log}")
-    return CONTROLLER
+    print(f"orchids at {current.celsius} C; audit={controller.audit()}")
+    print(f"hardware received {controller.hardware_log}")
+    return controller
 
 
 if __name__ == "__main__":

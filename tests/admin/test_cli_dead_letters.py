@@ -39,7 +39,10 @@ async def _dead_letter(servers: str, topic: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=servers)
     await producer.start()
     try:
-        send = typing.cast(typing.Any, producer.send_and_wait)
+        send = typing.cast(
+            typing.Any,
+            producer.send_and_wait,  # pyright: ignore[reportUnknownMemberType]  (aiokafka: untyped)
+        )
         await send(
             f"{topic}.dlq",
             b'{"event_name": "weighed"}',

@@ -24,7 +24,7 @@ class PaymentResult(cqrs.Response):
     message: str = ""
 
 
-class PaymentProcessedEvent(cqrs.DomainEvent, frozen=True):
+class PaymentProcessedEvent(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     transaction_id: str
 
 

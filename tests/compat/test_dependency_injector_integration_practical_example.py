@@ -39,7 +39,7 @@ class InMemoryUserRepository(UserRepository):
         return list(self._users)
 
 
-class UserRegisteredEvent(cqrs.DomainEvent, frozen=True):
+class UserRegisteredEvent(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     user_name: str
 
 

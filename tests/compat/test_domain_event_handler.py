@@ -20,16 +20,16 @@ class JoinMeetingCommand(cqrs.Request):
     meeting_id: str
 
 
-class UserJoined(cqrs.DomainEvent, frozen=True):
+class UserJoined(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     user_id: str
     meeting_id: str
 
 
-class WelcomeSent(cqrs.DomainEvent, frozen=True):
+class WelcomeSent(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     user_id: str
 
 
-class WelcomeLogged(cqrs.DomainEvent, frozen=True):
+class WelcomeLogged(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     user_id: str
 
 

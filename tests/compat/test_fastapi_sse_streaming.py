@@ -23,7 +23,7 @@ class FileProcessedResult(cqrs.Response):
     status: str
 
 
-class FileProcessedEvent(cqrs.DomainEvent, frozen=True):
+class FileProcessedEvent(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     file_id: str
 
 

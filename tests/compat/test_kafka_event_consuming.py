@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import functools
+import typing
 import uuid
 
 import di
@@ -54,7 +55,7 @@ value_deserializer = JsonDeserializer(HelloWorld)
 async def decoder(msg: kafka.KafkaMessage) -> HelloWorld | None:
     # The record value is already an event (or an error to drop) after the deserializer.
     body: object = msg.body
-    return body if isinstance(body, cqrs.NotificationEvent) else None
+    return typing.cast(HelloWorld, body) if isinstance(body, cqrs.NotificationEvent) else None
 
 
 # FastStream 0.6 deprecates `auto_commit` (the README's option) and then warns that the
@@ -89,7 +90,11 @@ async def test_records_reach_the_handler_and_a_bad_one_is_skipped(
     try:
         await until(lambda: bool(subscriber.consumer and subscriber.consumer.assignment()))
         assert subscriber.consumer is not None
-        await subscriber.consumer.position(TopicPartition(kafka_topic, 0))
+        position = typing.cast(
+            "typing.Callable[[TopicPartition], typing.Awaitable[int]]",
+            subscriber.consumer.position,  # pyright: ignore[reportUnknownMemberType]  (aiokafka)
+        )
+        await position(TopicPartition(kafka_topic, 0))
         async with KafkaMessageBroker(kafka_producer_factory(kafka_bootstrap_servers)) as out:
             await out.send_message(
                 Message(message_name="garbage", topic=kafka_topic, payload={"not": "an event"})

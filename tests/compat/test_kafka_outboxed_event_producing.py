@@ -5,7 +5,6 @@ README's import paths, on SQLite and the local Kafka-protocol broker."""
 from __future__ import annotations
 
 import collections.abc
-import json
 import pathlib
 
 import pydantic
@@ -18,7 +17,7 @@ from cqrs.compressors import zlib
 from cqrs.message_brokers import kafka
 from cqrs.saga.storage.sqlalchemy import Base
 from cqrs.testing import registered_outbox_events
-from cqrs_kafka.testing import read_records
+from cqrs_kafka.testing import json_value, read_records
 
 
 class UserJoinedPayload(pydantic.BaseModel):
@@ -72,7 +71,7 @@ async def test_the_producer_loop_publishes_the_outbox_to_kafka(
 
     records = await read_records(kafka_bootstrap_servers, kafka_topic, 3)
     # Unkeyed rows may land on any partition: compare the set, not the order.
-    assert sorted(json.loads(record.value)["payload"]["user_id"] for record in records) == [
+    assert sorted(json_value(record)["payload"]["user_id"] for record in records) == [
         "u1",
         "u2",
         "u3",

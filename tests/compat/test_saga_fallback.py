@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import os
+import typing
 import uuid
 
 import pytest
@@ -61,7 +62,11 @@ def namespaces() -> collections.abc.Iterator[list[str]]:
     yield used
     client = redis.from_url(REDIS_URL)
     for namespace in used:
-        keys = list(client.scan_iter(f"aiobreaker:{namespace}:*"))
+        scan_iter = typing.cast(
+            "typing.Callable[[str], typing.Iterator[bytes]]",
+            client.scan_iter,  # pyright: ignore[reportUnknownMemberType]  (redis: partly untyped)
+        )
+        keys = list(scan_iter(f"aiobreaker:{namespace}:*"))
         if keys:
             client.delete(*keys)
     client.close()

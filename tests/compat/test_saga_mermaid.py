@@ -20,7 +20,7 @@ from cqrs.saga.step import SagaStepHandler, SagaStepResult
 @dataclasses.dataclass
 class OrderContext(SagaContext):
     order_id: str
-    items: list[str] = dataclasses.field(default_factory=list)
+    items: list[str] = dataclasses.field(default_factory=list[str])
 
 
 class ReserveInventoryResponse(Response):

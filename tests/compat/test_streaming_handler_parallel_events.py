@@ -26,11 +26,11 @@ class OrderProcessedResult(cqrs.Response):
     processed_at: datetime.datetime
 
 
-class OrderProcessedEvent(cqrs.DomainEvent, frozen=True):
+class OrderProcessedEvent(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     order_id: str
 
 
-class OrderAuditedEvent(cqrs.DomainEvent, frozen=True):
+class OrderAuditedEvent(cqrs.DomainEvent, frozen=True):  # pyright: ignore[reportGeneralTypeIssues]
     order_id: str
 
 
@@ -46,7 +46,7 @@ class Board:
         self.results = 0
 
 
-BOARD = Board()
+board = Board()
 
 
 class ProcessOrdersCommandHandler(
@@ -77,23 +77,23 @@ class Tracked:
     """Counts the handlers running at once; each lets the others start before it ends."""
 
     async def track(self) -> None:
-        BOARD.running += 1
-        BOARD.peak = max(BOARD.peak, BOARD.running)
+        board.running += 1
+        board.peak = max(board.peak, board.running)
         await asyncio.sleep(0)
-        BOARD.running -= 1
+        board.running -= 1
 
 
 class SendEmail(Tracked, cqrs.EventHandler[OrderProcessedEvent]):
     async def handle(self, event: OrderProcessedEvent) -> None:
         await self.track()
-        BOARD.emails.append(event.order_id)
-        BOARD.results_seen_when_handled.append(BOARD.results)
+        board.emails.append(event.order_id)
+        board.results_seen_when_handled.append(board.results)
 
 
 class WriteAudit(Tracked, cqrs.EventHandler[OrderAuditedEvent]):
     async def handle(self, event: OrderAuditedEvent) -> None:
         await self.track()
-        BOARD.audit.append(event.order_id)
+        board.audit.append(event.order_id)
 
 
 class NotifyWarehouse(Tracked, cqrs.EventHandler[OrderProcessedEvent]):
@@ -112,8 +112,8 @@ def domain_events_mapper(mapper: cqrs.EventMap) -> None:
 
 
 async def test_each_result_comes_after_its_events_were_handled_in_parallel() -> None:
-    global BOARD
-    BOARD = Board()
+    global board
+    board = Board()
     mediator = bootstrap.bootstrap_streaming(
         di_container=di.Container(),
         commands_mapper=commands_mapper,
@@ -129,13 +129,13 @@ async def test_each_result_comes_after_its_events_were_handled_in_parallel() -> 
         async for result in mediator.stream(ProcessOrdersCommand(order_ids=order_ids)):
             assert isinstance(result, OrderProcessedResult)
             received.append(result.order_id)
-            BOARD.results += 1
+            board.results += 1
         return received
 
     assert await asyncio.wait_for(consume(), GUARD_SECONDS) == order_ids
     # python-cqrs ran them as fire-and-forget tasks and its example slept before
     # checking; here every event of a result is handled before the result is yielded.
-    assert BOARD.emails == order_ids
-    assert BOARD.audit == order_ids
-    assert BOARD.results_seen_when_handled == [0, 1, 2]
-    assert BOARD.peak == 2
+    assert board.emails == order_ids
+    assert board.audit == order_ids
+    assert board.results_seen_when_handled == [0, 1, 2]
+    assert board.peak == 2

@@ -18,7 +18,9 @@ SERVICES = ("orders", "inventory")
 
 
 @contextlib.contextmanager
-def service_databases(kind: str, folder: pathlib.Path) -> collections.abc.Iterator[dict[str, str]]:
+def service_databases(
+    kind: str, folder: pathlib.Path
+) -> collections.abc.Generator[dict[str, str], None, None]:
     """A fresh database URL per service (`{"orders": url, "inventory": url}`).
 
     `kind` is "sqlite" (files in `folder`) or "postgresql" (databases created

@@ -25,7 +25,7 @@ def started_system(
     database: str,
     folder: pathlib.Path,
     environment: collections.abc.Mapping[str, str] | None = None,
-) -> collections.abc.Iterator[ReferenceSystem]:
+) -> collections.abc.Generator[ReferenceSystem, None, None]:
     """Start a broker and the four processes on `database` ("sqlite" or "postgresql");
     stop and drop everything on exit."""
     folder.mkdir(parents=True, exist_ok=True)

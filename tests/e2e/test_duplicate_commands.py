@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
 
 import aiokafka
@@ -50,11 +51,15 @@ async def test_a_duplicated_reserve_stock_reserves_once(
     marker = reserve_stock(marker_sku, 1)
 
     producer = aiokafka.AIOKafkaProducer(bootstrap_servers=system.config.bootstrap_servers)
+    send_and_wait = typing.cast(
+        "typing.Callable[..., typing.Awaitable[object]]",
+        producer.send_and_wait,  # pyright: ignore[reportUnknownMemberType]  (aiokafka: untyped)
+    )
     await producer.start()
     try:
         # One partition for all three, so inventory reads them in this order.
         for message in (command, command, marker):
-            await producer.send_and_wait(
+            await send_and_wait(
                 COMMANDS_TOPIC,
                 record_value(message),
                 key=None if message.key is None else message.key.encode(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import decimal
+import typing
 
 from .shop import Shop
 
@@ -80,7 +81,7 @@ async def test_unknown_and_malformed_order_ids_are_404(shop: Shop) -> None:
 
 
 async def test_invalid_orders_are_refused_with_422(shop: Shop, sku: str) -> None:
-    invalid_bodies = [
+    invalid_bodies: list[dict[str, typing.Any]] = [
         {"customer_id": "", "items": [{"sku": sku, "quantity": 1, "unit_price": "1.00"}]},
         {"customer_id": "bob", "items": []},
         {"customer_id": "bob", "items": [{"sku": sku, "quantity": 0, "unit_price": "1.00"}]},

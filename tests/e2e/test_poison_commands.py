@@ -16,7 +16,7 @@ import typing
 import uuid
 
 import aiokafka
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 import cqrs
 from cqrs.consumer.dead_letter import (
@@ -41,6 +41,26 @@ SLOWDOWN_ALLOWED = 4.0
 SLACK_SECONDS = 1.5
 
 
+class _Sent(typing.Protocol):
+    """Where aiokafka's `send_and_wait` put a record."""
+
+    partition: int
+    offset: int
+
+
+class _Reader(typing.Protocol):
+    """The part of `aiokafka.AIOKafkaConsumer` these tests use, typed."""
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> bool: ...
+    async def position(self, partition: TopicPartition) -> int: ...
+    async def getmany(
+        self, *partitions: TopicPartition, timeout_ms: int = 0
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]: ...
+
+
 def invalid_reserve_stock(order_id: str) -> Message:
     """A `reserve_stock` no retry can serve: a quantity of 0 and a sku over the contract."""
     payload = {"order_id": order_id, "items": [{"sku": "x" * 256, "quantity": 0}]}
@@ -58,14 +78,18 @@ async def produce_poison(
     producer = aiokafka.AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers, max_request_size=8 * 1024 * 1024
     )
+    send_and_wait = typing.cast(
+        "typing.Callable[..., typing.Awaitable[_Sent]]",
+        producer.send_and_wait,  # pyright: ignore[reportUnknownMemberType]  (aiokafka: untyped)
+    )
     await producer.start()
     try:
-        oversized = producer.send_and_wait(COMMANDS_TOPIC, b"\xff" * (3 * 1024 * 1024), partition=0)
+        oversized = send_and_wait(COMMANDS_TOPIC, b"\xff" * (3 * 1024 * 1024), partition=0)
         invalid = [invalid_reserve_stock(order_id) for order_id in made_up_orders]
         sent = [await oversized]
         for partition, message in enumerate(invalid, start=1):
             sent.append(
-                await producer.send_and_wait(
+                await send_and_wait(
                     COMMANDS_TOPIC,
                     record_value(message),
                     key=None if message.key is None else message.key.encode(),
@@ -80,10 +104,11 @@ async def produce_poison(
 
 async def headers_on(bootstrap_servers: str, topic: str) -> list[dict[str, str]]:
     """The headers (as text) of every record `topic` holds now, with its key as `key`."""
-    consumer = aiokafka.AIOKafkaConsumer(
+    started = aiokafka.AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, group_id=None, fetch_max_wait_ms=100
     )
-    await consumer.start()
+    await started.start()
+    consumer = typing.cast(_Reader, started)
     try:
         partitions = [TopicPartition(topic, n) for n in consumer.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(partitions)
@@ -97,7 +122,7 @@ async def headers_on(bootstrap_servers: str, topic: str) -> list[dict[str, str]]
                     found.append({**headers, "key": (record.key or b"").decode()})
         return found
     finally:
-        await consumer.stop()
+        await started.stop()
 
 
 async def eventually_on(

@@ -1,19 +1,11 @@
 """examples/admin_console.py: the admin router mounted on in-memory stores."""
 
-import types
-
-import pytest
-
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.outbox import OutboxRelay
+from examples import admin_console as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("admin_console")
-
-
-async def test_main_fixes_each_failure_and_the_audit_names_the_operator(example) -> None:
+async def test_main_fixes_each_failure_and_the_audit_names_the_operator() -> None:
     results = dict(await example.main())
 
     assert results["dead row"] == ("parcels", "ConnectionError: broker unreachable")

@@ -1,16 +1,9 @@
 """examples/chain_of_responsibility.py: CORRequestHandler chains."""
 
-import types
-
-import pytest
+from examples import chain_of_responsibility as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("chain_of_responsibility")
-
-
-async def test_first_matching_link_answers(example) -> None:
+async def test_first_matching_link_answers() -> None:
     outcomes = await example.main()
 
     store_credit, visited = outcomes["store_credit"]
@@ -20,7 +13,7 @@ async def test_first_matching_link_answers(example) -> None:
     assert visited == ["store_credit"]
 
 
-async def test_request_is_passed_down_until_a_link_handles_it(example) -> None:
+async def test_request_is_passed_down_until_a_link_handles_it() -> None:
     outcomes = await example.main()
 
     gift_card, visited = outcomes["gift_card"]
@@ -30,7 +23,7 @@ async def test_request_is_passed_down_until_a_link_handles_it(example) -> None:
     assert visited == ["store_credit", "gift_card"]
 
 
-async def test_catch_all_link_answers_the_rest(example) -> None:
+async def test_catch_all_link_answers_the_rest() -> None:
     outcomes = await example.main()
 
     crypto, visited = outcomes["crypto"]
@@ -40,7 +33,7 @@ async def test_catch_all_link_answers_the_rest(example) -> None:
     assert visited == ["store_credit", "gift_card", "manual_review"]
 
 
-async def test_links_use_injected_services_and_their_events_are_dispatched(example) -> None:
+async def test_links_use_injected_services_and_their_events_are_dispatched() -> None:
     await example.main()
 
     assert example.STORE_CREDIT_BALANCES == {"c-9": 25.0}

@@ -1,22 +1,15 @@
 """examples/consumer_pipeline.py: EventPipeline and EventConsumer on the in-memory transport."""
 
-import types
-
-import pytest
+from examples import consumer_pipeline as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("consumer_pipeline")
-
-
-async def test_each_loan_counts_once_though_one_was_delivered_twice(example) -> None:
+async def test_each_loan_counts_once_though_one_was_delivered_twice() -> None:
     result = await example.main()
 
     assert result["on_loan"] == {"978-0441013593": 1, "978-0553293357": 1}
 
 
-async def test_an_unknown_book_is_dead_lettered_after_one_try(example) -> None:
+async def test_an_unknown_book_is_dead_lettered_after_one_try() -> None:
     result = await example.main()
 
     (headers,) = result["dead_letters"]
@@ -28,7 +21,7 @@ async def test_an_unknown_book_is_dead_lettered_after_one_try(example) -> None:
     assert result["handled"] == 3
 
 
-async def test_the_consumer_ends_healthy_with_one_dead_letter(example) -> None:
+async def test_the_consumer_ends_healthy_with_one_dead_letter() -> None:
     result = await example.main()
 
     assert result["health"] == {

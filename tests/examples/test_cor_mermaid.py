@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import re
-import types
 import typing
 
 import pytest
 
 from cqrs.requests import bootstrap
+from examples import cor_mermaid as example
 
 LINKS = ["PrepaidWalletHandler", "CardNetworkHandler", "PayByInvoiceHandler"]
-
-
-@pytest.fixture
-def example(load_example: typing.Callable[[str], types.ModuleType]) -> types.ModuleType:
-    return load_example("cor_mermaid")
 
 
 def mermaid_blocks(output: str) -> list[str]:
     return re.findall(r"```mermaid\n(.*?)\n```", output, flags=re.DOTALL)
 
 
-def test_prints_a_sequence_and_a_class_diagram(
-    example: types.ModuleType, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_prints_a_sequence_and_a_class_diagram(capsys: pytest.CaptureFixture[str]) -> None:
     diagrams = example.main()
     output = capsys.readouterr().out
 
@@ -35,9 +28,7 @@ def test_prints_a_sequence_and_a_class_diagram(
     assert class_diagram.startswith("classDiagram\n")
 
 
-def test_sequence_walks_the_payment_chain_in_order(
-    example: types.ModuleType, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_sequence_walks_the_payment_chain_in_order(capsys: pytest.CaptureFixture[str]) -> None:
     example.main()
     sequence, _ = mermaid_blocks(capsys.readouterr().out)
 
@@ -50,9 +41,7 @@ def test_sequence_walks_the_payment_chain_in_order(
     assert "PayByInvoiceHandler-->>CardNetworkHandler: None" in sequence
 
 
-def test_class_diagram_shows_links_and_message_fields(
-    example: types.ModuleType, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_class_diagram_shows_links_and_message_fields(capsys: pytest.CaptureFixture[str]) -> None:
     example.main()
     _, class_diagram = mermaid_blocks(capsys.readouterr().out)
 
@@ -71,7 +60,7 @@ def test_class_diagram_shows_links_and_message_fields(
 
 
 async def test_the_drawn_chain_is_the_one_the_mediator_runs(
-    example: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(example, "WALLET_BALANCES_CENTS", {"cust-1": 5_000})
     mediator = bootstrap.bootstrap(commands_mapper=example.payments_mapper)

@@ -1,19 +1,14 @@
 """examples/dependency_injection.py: di.Container with bind_by_type."""
 
 import datetime
-import types
 
 import pytest
 
 from cqrs.container.di import DIContainer
+from examples import dependency_injection as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("dependency_injection")
-
-
-async def test_handler_uses_the_bound_implementations(example) -> None:
+async def test_handler_uses_the_bound_implementations() -> None:
     result = await example.main()
 
     assert result == example.DispensedResponse(
@@ -24,22 +19,22 @@ async def test_handler_uses_the_bound_implementations(example) -> None:
     assert example.SHELF == {"amoxicillin-500": 9}
 
 
-async def test_event_handler_gets_its_dependency_too(example) -> None:
+async def test_event_handler_gets_its_dependency_too() -> None:
     await example.main()
 
     assert example.PICKUP_NOTICES == ["p-42: prescription rx-1001 is ready"]
 
 
-async def test_protocols_resolve_to_implementations_transitively(example) -> None:
+async def test_protocols_resolve_to_implementations_transitively() -> None:
     container = DIContainer(example.setup_di())
 
     handler = await container.resolve(example.DispensePrescriptionHandler)
 
-    assert isinstance(handler._stock, example.ShelfStockKeeper)
-    assert isinstance(handler._stock._clock, example.FrozenClock)
+    assert isinstance(handler._stock, example.ShelfStockKeeper)  # pyright: ignore[reportPrivateUsage]
+    assert isinstance(handler._stock._clock, example.FrozenClock)  # pyright: ignore[reportPrivateUsage]
 
 
-async def test_handler_errors_reach_the_caller(example) -> None:
+async def test_handler_errors_reach_the_caller() -> None:
     await example.main()
     mediator = example.bootstrap.bootstrap(
         di_container=example.setup_di(),

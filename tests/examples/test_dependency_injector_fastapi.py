@@ -1,18 +1,12 @@
 """examples/dependency_injector_fastapi.py: dependency-injector container behind FastAPI."""
 
-import types
-
 import httpx
-import pytest
 from dependency_injector import providers
 
-
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("dependency_injector_fastapi")
+from examples import dependency_injector_fastapi as example
 
 
-async def test_main_saves_normalised_bookmarks_and_filters_by_tag(example) -> None:
+async def test_main_saves_normalised_bookmarks_and_filters_by_tag() -> None:
     results = await example.main()
 
     assert results[0] == (
@@ -40,13 +34,15 @@ async def test_main_saves_normalised_bookmarks_and_filters_by_tag(example) -> No
     )
 
 
-async def test_overriding_a_provider_swaps_what_handlers_receive(example) -> None:
+async def test_overriding_a_provider_swaps_what_handlers_receive() -> None:
     class ReadOnlyStore(example.InMemoryBookmarkStore):
         def save(self, url: str, tags: list[str]) -> int:
             return 0
 
     transport = httpx.ASGITransport(app=example.app)
-    with example.container.store.override(providers.Singleton(ReadOnlyStore)):
+    # dependency-injector types override()'s argument as a bare Provider.
+    store = example.container.store
+    with store.override(providers.Singleton(ReadOnlyStore)):  # pyright: ignore[reportUnknownMemberType]
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.post("/bookmarks", json={"url": "https://a.example/"})
             listed = await client.get("/bookmarks")

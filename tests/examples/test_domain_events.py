@@ -1,30 +1,23 @@
 """examples/domain_events.py: DomainEvent and EventHandler in-process."""
 
-import types
-
-import pytest
+from examples import domain_events as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("domain_events")
-
-
-async def test_command_responses(example) -> None:
+async def test_command_responses() -> None:
     confirmations = await example.main()
 
     assert [c.occupied for c in confirmations] == [2, 5, 6]
     assert example.BED_PLAN == {"north": ["basil", "basil", "tomato", "tomato", "tomato", "chard"]}
 
 
-async def test_every_handler_of_an_event_runs_for_every_event(example) -> None:
+async def test_every_handler_of_an_event_runs_for_every_event() -> None:
     await example.main()
 
     assert example.SPECIES_COUNT == {"basil": 2, "tomato": 3, "chard": 1}
     assert example.WATERING_SCHEDULE == ["north:basil", "north:tomato", "north:chard"]
 
 
-async def test_event_without_handlers_is_accepted(example) -> None:
+async def test_event_without_handlers_is_accepted() -> None:
     # BedFilled is recorded by the third command but bound to nothing.
     confirmations = await example.main()
 

@@ -1,19 +1,12 @@
 """examples/event_mediator.py: EventMediator fed with integration events from a broker."""
 
 import json
-import types
-
-import pytest
 
 import cqrs
+from examples import event_mediator as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("event_mediator")
-
-
-async def test_notification_events_reach_all_their_handlers(example) -> None:
+async def test_notification_events_reach_all_their_handlers() -> None:
     result = await example.main()
 
     assert result["copies"] == {"978-0441013593": 2}
@@ -24,13 +17,13 @@ async def test_notification_events_reach_all_their_handlers(example) -> None:
     ]
 
 
-async def test_ecst_events_update_the_read_model(example) -> None:
+async def test_ecst_events_update_the_read_model() -> None:
     result = await example.main()
 
     assert result["branches_open"] == {"west": False}
 
 
-async def test_decoded_event_keeps_the_publisher_event_id(example) -> None:
+async def test_decoded_event_keeps_the_publisher_event_id() -> None:
     await example.main()
 
     published = example.published_elsewhere()
@@ -42,14 +35,14 @@ async def test_decoded_event_keeps_the_publisher_event_id(example) -> None:
     assert logged == [f"{first_id}:978-0441013593@east"]
 
 
-def test_one_cached_mediator_per_process(example) -> None:
+def test_one_cached_mediator_per_process() -> None:
     mediator = example.mediator_factory()
 
     assert isinstance(mediator, cqrs.EventMediator)
     assert example.mediator_factory() is mediator
 
 
-async def test_events_without_handlers_are_ignored(example) -> None:
+async def test_events_without_handlers_are_ignored() -> None:
     mediator = example.mediator_factory()
     event = cqrs.NotificationEvent[dict[str, str]](event_name="x", topic="y", payload={})
 

@@ -1,18 +1,10 @@
 """examples/event_producing.py: NotificationEvent / ECSTEvent to the message broker."""
 
-import types
-
-import pytest
-
 import cqrs
+from examples import event_producing as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("event_producing")
-
-
-async def test_each_notification_becomes_one_message_on_its_topic(example) -> None:
+async def test_each_notification_becomes_one_message_on_its_topic() -> None:
     broker = await example.main()
 
     assert [(m.topic, m.message_name) for m in broker.messages] == [
@@ -25,7 +17,7 @@ async def test_each_notification_becomes_one_message_on_its_topic(example) -> No
     ]
 
 
-async def test_message_payload_is_the_event_wire_form(example) -> None:
+async def test_message_payload_is_the_event_wire_form() -> None:
     broker = await example.main()
 
     first = broker.topic("parking_notification_events")[0]
@@ -36,7 +28,7 @@ async def test_message_payload_is_the_event_wire_form(example) -> None:
     assert event.payload == example.SpotReservedPayload(spot_id="B12", plate="KA-4711")
 
 
-async def test_state_transfer_payloads(example) -> None:
+async def test_state_transfer_payloads() -> None:
     broker = await example.main()
 
     assert [m.payload["payload"] for m in broker.topic("parking_ecst_events")] == [
@@ -46,14 +38,14 @@ async def test_state_transfer_payloads(example) -> None:
     ]
 
 
-async def test_domain_events_stay_in_process(example) -> None:
+async def test_domain_events_stay_in_process() -> None:
     broker = await example.main()
 
     assert example.SPOT_HISTORY == ["B12:in", "B13:in", "B12:out"]
     assert all(m.message_name != "SpotChanged" for m in broker.messages)
 
 
-def test_untyped_style_accepts_event_topic_and_dict_payload(example) -> None:
+def test_untyped_style_accepts_event_topic_and_dict_payload() -> None:
     event = example.events.NotificationEvent(
         event_topic="t", event_name="n", payload={"spot_id": "C1"}
     )

@@ -1,17 +1,11 @@
 """examples/fastapi_sse_streaming.py: StreamingRequestMediator behind an SSE endpoint."""
 
-import types
-
 import httpx
-import pytest
+
+from examples import fastapi_sse_streaming as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("fastapi_sse_streaming")
-
-
-async def test_stream_is_an_event_stream_of_start_progress_complete(example) -> None:
+async def test_stream_is_an_event_stream_of_start_progress_complete() -> None:
     response, events = await example.main()
 
     assert response.status_code == 200
@@ -34,7 +28,7 @@ async def test_stream_is_an_event_stream_of_start_progress_complete(example) -> 
     ]
 
 
-async def test_body_lines_are_sse_frames(example) -> None:
+async def test_body_lines_are_sse_frames() -> None:
     response, _ = await example.main()
 
     frames = response.text.split("\n\n")
@@ -43,7 +37,7 @@ async def test_body_lines_are_sse_frames(example) -> None:
     assert len(frames) - 1 == 5
 
 
-async def test_handler_events_are_dispatched_while_streaming(example) -> None:
+async def test_handler_events_are_dispatched_while_streaming() -> None:
     await example.main()
 
     assert example.CATALOGUE == {"intro.mov": "1080p", "outro.mov": "1080p"}
@@ -53,7 +47,7 @@ async def test_handler_events_are_dispatched_while_streaming(example) -> None:
     ]
 
 
-async def test_invalid_command_body_is_rejected(example) -> None:
+async def test_invalid_command_body_is_rejected() -> None:
     transport = httpx.ASGITransport(app=example.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://v") as client:
         response = await client.post("/transcode-videos", json={"video_ids": "not-a-list"})

@@ -1,18 +1,10 @@
 """examples/handler_registry.py: decorator registration with HandlerRegistry."""
 
-import types
-
-import pytest
-
 import cqrs
+from examples import handler_registry as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("handler_registry")
-
-
-async def test_command_and_query_registered_by_decorator(example) -> None:
+async def test_command_and_query_registered_by_decorator() -> None:
     number, issue = await example.main()
 
     assert number == 2
@@ -21,14 +13,14 @@ async def test_command_and_query_registered_by_decorator(example) -> None:
     )
 
 
-async def test_all_registered_event_handlers_run(example) -> None:
+async def test_all_registered_event_handlers_run() -> None:
     await example.main()
 
     assert example.ACTIVITY == ["#1 opened", "#2 opened"]
     assert example.ISSUES[1].labels == []
 
 
-def test_registry_binds_by_annotation_and_by_generic_base(example) -> None:
+def test_registry_binds_by_annotation_and_by_generic_base() -> None:
     requests = cqrs.RequestMap()
     example.handlers.requests(requests)
     events = cqrs.EventMap()

@@ -1,19 +1,13 @@
 """examples/outboxed_event_map.py: OutboxedEventMap.register and decoding stored rows."""
 
-import types
-
 import pydantic
 import pytest
 
 import cqrs
+from examples import outboxed_event_map as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("outboxed_event_map")
-
-
-def test_names_are_registered_at_import(example) -> None:
+def test_names_are_registered_at_import() -> None:
     assert (
         cqrs.OutboxedEventMap.get("box_office.ticket_sold")
         is cqrs.NotificationEvent[example.TicketSoldPayload]
@@ -27,7 +21,7 @@ def test_names_are_registered_at_import(example) -> None:
     )
 
 
-async def test_rows_are_decoded_into_their_registered_types(example) -> None:
+async def test_rows_are_decoded_into_their_registered_types() -> None:
     relayed, _ = await example.main()
 
     assert [type(e) for e in relayed] == [
@@ -42,7 +36,7 @@ async def test_rows_are_decoded_into_their_registered_types(example) -> None:
     ]
 
 
-async def test_relay_publishes_and_empties_the_outbox(example) -> None:
+async def test_relay_publishes_and_empties_the_outbox() -> None:
     relayed, messages = await example.main()
 
     assert example.OUTBOX_TABLE == []
@@ -54,7 +48,7 @@ async def test_relay_publishes_and_empties_the_outbox(example) -> None:
     ]
 
 
-def test_another_type_under_a_taken_name_is_refused(example) -> None:
+def test_another_type_under_a_taken_name_is_refused() -> None:
     class Other(pydantic.BaseModel):
         x: int
 

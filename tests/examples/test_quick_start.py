@@ -1,16 +1,13 @@
 """examples/quick_start.py: a command and a query through one mediator."""
 
-import types
-
 import pytest
 
-
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("quick_start")
+from examples import quick_start as example
 
 
-async def test_command_returns_id_and_query_reads_it_back(example, capsys) -> None:
+async def test_command_returns_id_and_query_reads_it_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     registered, found, missing = await example.main()
 
     assert registered == example.RegisterMemberResponse(member_id="member-0001")
@@ -21,7 +18,7 @@ async def test_command_returns_id_and_query_reads_it_back(example, capsys) -> No
     assert "registered member-0001" in capsys.readouterr().out
 
 
-async def test_running_twice_starts_from_an_empty_store(example) -> None:
+async def test_running_twice_starts_from_an_empty_store() -> None:
     await example.main()
     registered, _, _ = await example.main()
 
@@ -29,7 +26,7 @@ async def test_running_twice_starts_from_an_empty_store(example) -> None:
     assert list(example.MEMBERS) == ["member-0001"]
 
 
-async def test_command_and_query_are_bound_by_separate_mappers(example) -> None:
+async def test_command_and_query_are_bound_by_separate_mappers() -> None:
     mediator = example.build_mediator()
 
     second = await mediator.send(

@@ -1,19 +1,12 @@
 """examples/request_response_types.py: pydantic, dataclass and custom messages."""
 
 import dataclasses
-import types
-
-import pytest
 
 import cqrs
+from examples import request_response_types as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("request_response_types")
-
-
-async def test_every_kind_of_request_is_handled(example) -> None:
+async def test_every_kind_of_request_is_handled() -> None:
     results = await example.main()
 
     assert results["book"] == {"book_id": "book-5991", "title": "Dune"}
@@ -21,13 +14,13 @@ async def test_every_kind_of_request_is_handled(example) -> None:
     assert results["rating"] == {"book_id": "book-5991", "average": 4.5}
 
 
-async def test_every_kind_round_trips_through_its_dict_form(example) -> None:
+async def test_every_kind_round_trips_through_its_dict_form() -> None:
     results = await example.main()
 
     assert results["round_trips"] == {"pydantic": True, "dataclass": True, "custom": True}
 
 
-def test_the_three_declaration_styles(example) -> None:
+def test_the_three_declaration_styles() -> None:
     assert cqrs.PydanticRequest is cqrs.Request
     assert cqrs.PydanticResponse is cqrs.Response
     assert issubclass(example.AddBookCommand, cqrs.Request)
@@ -39,7 +32,7 @@ def test_the_three_declaration_styles(example) -> None:
     assert issubclass(example.RatingResponse, cqrs.IResponse)
 
 
-def test_custom_request_from_dict(example) -> None:
+def test_custom_request_from_dict() -> None:
     request = example.RateBookRequest.from_dict(book_id="b-1", stars=3)
 
     assert (request.book_id, request.stars) == ("b-1", 3)

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import re
-import types
-import typing
 
 import pytest
 
+from examples import saga_mermaid as example
+
 STEPS = ["ReserveFlight", "BookHotel", "BookHotelViaPartner", "ChargeCard"]
-
-
-@pytest.fixture
-def example(load_example: typing.Callable[[str], types.ModuleType]) -> types.ModuleType:
-    return load_example("saga_mermaid")
 
 
 def mermaid_blocks(output: str) -> list[str]:
     return re.findall(r"```mermaid\n(.*?)\n```", output, flags=re.DOTALL)
 
 
-def test_prints_a_sequence_and_a_class_diagram(
-    example: types.ModuleType, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_prints_a_sequence_and_a_class_diagram(capsys: pytest.CaptureFixture[str]) -> None:
     sequence, class_diagram = example.main()
 
     assert mermaid_blocks(capsys.readouterr().out) == [sequence, class_diagram]
@@ -30,7 +23,7 @@ def test_prints_a_sequence_and_a_class_diagram(
     assert class_diagram.startswith("classDiagram\n")
 
 
-def test_sequence_acts_in_order_and_compensates_in_reverse(example: types.ModuleType) -> None:
+def test_sequence_acts_in_order_and_compensates_in_reverse() -> None:
     sequence, _ = example.main()
 
     assert re.findall(r"participant (\w+)", sequence) == ["TripBookingSaga", *STEPS]
@@ -40,7 +33,7 @@ def test_sequence_acts_in_order_and_compensates_in_reverse(example: types.Module
     assert undone == ["BookHotel", "BookHotelViaPartner", "ReserveFlight"]
 
 
-def test_sequence_marks_the_hotel_fallback_and_its_breaker(example: types.ModuleType) -> None:
+def test_sequence_marks_the_hotel_fallback_and_its_breaker() -> None:
     sequence, _ = example.main()
 
     assert "else BookHotel fails or its circuit breaker is open" in sequence
@@ -51,7 +44,7 @@ def test_sequence_marks_the_hotel_fallback_and_its_breaker(example: types.Module
     ) in sequence
 
 
-def test_class_diagram_shows_context_steps_and_responses(example: types.ModuleType) -> None:
+def test_class_diagram_shows_context_steps_and_responses() -> None:
     _, class_diagram = example.main()
 
     for field in ("+trip_id: str", "+price_cents: int", "+hotel_booking: str | None"):
@@ -67,7 +60,7 @@ def test_class_diagram_shows_context_steps_and_responses(example: types.ModuleTy
     assert "ChargeCard ..> PaymentReceipt : returns" in class_diagram
 
 
-async def test_the_drawn_steps_book_and_undo_a_trip(example: types.ModuleType) -> None:
+async def test_the_drawn_steps_book_and_undo_a_trip() -> None:
     context = example.TripContext(trip_id="t-1", traveller="Ada", price_cents=45_000)
     steps = [example.ReserveFlight(), example.BookHotelViaPartner(), example.ChargeCard()]
 

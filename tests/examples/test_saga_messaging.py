@@ -3,10 +3,8 @@
 import contextlib
 import dataclasses
 import io
-import types
 import uuid
 
-import pytest
 import pytest_asyncio
 
 import cqrs
@@ -15,22 +13,17 @@ from cqrs.saga.execution import SagaRunner
 from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import SagaStatus
 from cqrs.saga.storage.memory import MemorySagaStorage
-
-
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("saga_messaging")
+from examples import saga_messaging as example
 
 
 @dataclasses.dataclass
 class Run:
-    report: object
+    report: example.TeaShopReport
     output: str
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def run(load_example) -> Run:
-    example = load_example("saga_messaging")
+async def run() -> Run:
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         report = await example.main()
@@ -54,7 +47,7 @@ def test_a_rejected_order_fails_and_is_cancelled_without_a_release(run: Run) -> 
 def test_the_worker_fires_the_timeout_only_after_the_deadline(run: Run) -> None:
     assert (run.report.due_within_deadline, run.report.due_after_deadline) == (0, 1)
     assert run.report.statuses["t-3"] == "failed"
-    assert run.report.errors["t-3"].startswith("SagaStepTimeoutError: ReserveStockStep")
+    assert (run.report.errors["t-3"] or "").startswith("SagaStepTimeoutError: ReserveStockStep")
     assert run.report.orders["t-3"] == "cancelled"
 
 
@@ -100,19 +93,19 @@ def test_main_prints_each_order_and_the_timeout(run: Run) -> None:
     assert run.output.endswith("sencha left: 7\n")
 
 
-def test_the_command_names_are_registered_at_import(example) -> None:
+def test_the_command_names_are_registered_at_import() -> None:
     for name in ("tea_shop.reserve_stock", "tea_shop.release_stock"):
         assert cqrs.OutboxedEventMap.get(name) is cqrs.NotificationEvent[example.StockCommand]
 
 
-def test_the_reservation_is_a_messaging_step_listing_its_replies(example) -> None:
+def test_the_reservation_is_a_messaging_step_listing_its_replies() -> None:
     step = example.TeaOrderSaga.step_definitions()[1]
 
     assert issubclass(step.handler, MessagingStep)
     assert set(step.handler.replies) == {"tea_shop.stock_reserved", "tea_shop.stock_rejected"}
 
 
-async def test_starting_stages_the_command_carrying_the_saga_id(example) -> None:
+async def test_starting_stages_the_command_carrying_the_saga_id() -> None:
     storage = MemorySagaStorage()
     runner = SagaRunner(example.TeaOrderSaga, DIContainer(), storage)
     saga_id = uuid.uuid4()
@@ -134,7 +127,7 @@ async def test_starting_stages_the_command_carrying_the_saga_id(example) -> None
     }
 
 
-def test_the_inventory_rejects_what_it_does_not_have(example) -> None:
+def test_the_inventory_rejects_what_it_does_not_have() -> None:
     inventory = example.Inventory()
     saga_id = uuid.uuid4()
     context = example.TeaOrderContext(order_id="x-2", sku="sencha", quantity=11)
@@ -144,6 +137,7 @@ def test_the_inventory_rejects_what_it_does_not_have(example) -> None:
 
     reply = inventory.handle(message)
 
+    assert reply is not None
     assert reply.event_name == "tea_shop.stock_rejected"
     assert reply.payload.saga_id == saga_id
     assert inventory.stock["sencha"] == example.TEA_IN_STOCK

@@ -1,9 +1,9 @@
 """examples/saga_order.py: an order saga with compensation, a fallback and recovery."""
 
+import collections.abc
 import contextlib
 import dataclasses
 import io
-import types
 import uuid
 
 import pytest
@@ -12,23 +12,18 @@ import pytest_asyncio
 from cqrs.adapters.circuit_breaker import AioBreakerAdapter
 from cqrs.container.di import DIContainer
 from cqrs.saga.models import SagaStatus
-
-
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("saga_order")
+from examples import saga_order as example
 
 
 @dataclasses.dataclass
 class Run:
-    report: object
+    report: example.ShopReport
     output: str
 
 
 # main() runs once: the courier's circuit breaker lives on the saga class.
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def run(load_example) -> Run:
-    example = load_example("saga_order")
+async def run() -> Run:
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         report = await example.main()
@@ -92,22 +87,23 @@ def test_main_prints_the_steps_and_the_history(run: Run) -> None:
     assert "ChargeCustomerStep act        completed" in run.output
 
 
-def test_the_shipping_step_is_a_fallback_behind_a_breaker(example) -> None:
+def test_the_shipping_step_is_a_fallback_behind_a_breaker() -> None:
     shipping = example.PosterOrderSaga.step_definitions()[2]
 
     assert shipping.handler is example.BookCourierStep
+    assert shipping.fallback is not None
     assert shipping.fallback.fallback is example.PostOfficeStep
     assert isinstance(shipping.fallback.circuit_breaker, AioBreakerAdapter)
 
 
-async def test_the_charging_step_gets_the_gateway_bound_in_setup_di(example) -> None:
+async def test_the_charging_step_gets_the_gateway_bound_in_setup_di() -> None:
     step = await DIContainer(example.setup_di()).resolve(example.ChargeCustomerStep)
 
-    assert isinstance(step._gateway, example.CardGateway)
+    assert isinstance(step._gateway, example.CardGateway)  # pyright: ignore[reportPrivateUsage]
 
 
-async def test_a_declined_card_puts_the_paper_back(example) -> None:
-    example.SHOP = example.Shop()
+async def test_a_declined_card_puts_the_paper_back() -> None:
+    example.shop = example.Shop()
     mediator = example.bootstrap.bootstrap(
         di_container=example.setup_di(), sagas_mapper=example.sagas_mapper
     )
@@ -116,9 +112,9 @@ async def test_a_declined_card_puts_the_paper_back(example) -> None:
     with pytest.raises(example.PaymentDeclined):
         await anext_all(mediator.stream(example.poster_order("x-1", card="1111-0000"), saga_id))
 
-    assert example.SHOP.paper == example.SHEETS_IN_STOCK
+    assert example.shop.paper == example.SHEETS_IN_STOCK
     assert (await mediator.storage.load_saga_state(saga_id)).status is SagaStatus.FAILED
 
 
-async def anext_all(stream) -> list[object]:
+async def anext_all(stream: collections.abc.AsyncIterator[object]) -> list[object]:
     return [item async for item in stream]

@@ -1,34 +1,27 @@
 """examples/sync_handlers.py: SyncRequestHandler and SyncEventHandler."""
 
-import types
-
-import pytest
+from examples import sync_handlers as example
 
 
-@pytest.fixture
-def example(load_example) -> types.ModuleType:
-    return load_example("sync_handlers")
-
-
-async def test_sync_command_updates_state_and_async_query_reads_it(example) -> None:
+async def test_sync_command_updates_state_and_async_query_reads_it() -> None:
     controller = await example.main()
 
     assert controller.targets() == {"orchids": 22.0}
 
 
-async def test_sync_event_handler_writes_the_audit_trail(example) -> None:
+async def test_sync_event_handler_writes_the_audit_trail() -> None:
     controller = await example.main()
 
     assert controller.audit() == ["orchids: None -> 24.5", "orchids: 24.5 -> 22.0"]
 
 
-async def test_async_event_handler_reaches_the_hardware(example) -> None:
+async def test_async_event_handler_reaches_the_hardware() -> None:
     controller = await example.main()
 
     assert controller.hardware_log == [("orchids", 24.5), ("orchids", 22.0)]
 
 
-async def test_handlers_are_the_synchronous_kinds(example) -> None:
+async def test_handlers_are_the_synchronous_kinds() -> None:
     import inspect
 
     from cqrs.events import SyncEventHandler

@@ -32,8 +32,14 @@ def package_of(service: Service) -> str:
     return pathlib.PurePosixPath(service["build"]["dockerfile"]).parent.name
 
 
+def section(service: Service, name: str) -> dict[str, typing.Any]:
+    """A mapping section of a service (`environment`, `depends_on`...), empty if absent."""
+    found: dict[str, typing.Any] = service.get(name) or {}
+    return found
+
+
 def environment(service: Service) -> dict[str, str]:
-    return {name: str(value) for name, value in (service.get("environment") or {}).items()}
+    return {name: str(value) for name, value in section(service, "environment").items()}
 
 
 def test_the_expected_services_are_there(services: dict[str, Service]) -> None:
@@ -78,7 +84,7 @@ def test_every_variable_a_service_sets_is_read_by_its_settings(
 
 def test_every_service_has_a_healthcheck(services: dict[str, Service]) -> None:
     for name, service in services.items():
-        healthcheck = service.get("healthcheck") or {}
+        healthcheck = section(service, "healthcheck")
         assert healthcheck.get("test"), f"{name} has no healthcheck"
         assert not healthcheck.get("disable"), f"{name} disables its healthcheck"
         assert healthcheck["test"][0] in {"CMD", "CMD-SHELL"}, name
@@ -88,7 +94,7 @@ def test_dependencies_exist_and_are_waited_for_until_healthy(
     services: dict[str, Service],
 ) -> None:
     for name, service in services.items():
-        for dependency, condition in (service.get("depends_on") or {}).items():
+        for dependency, condition in section(service, "depends_on").items():
             assert dependency in services, f"{name} depends on unknown {dependency}"
             assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
     for name in ("orders", "inventory"):
@@ -99,7 +105,8 @@ def test_dependencies_exist_and_are_waited_for_until_healthy(
 def published_ports(service: Service) -> list[tuple[int, int]]:
     """(host port, container port) of each `ports` entry, for "[ip:]host:container"."""
     ports: list[tuple[int, int]] = []
-    for entry in service.get("ports") or []:
+    entries: list[object] = service.get("ports") or []
+    for entry in entries:
         *_, host, container = str(entry).split(":")
         ports.append((int(host), int(container)))
     return ports

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import collections.abc
-import json
 import pathlib
 
 import pydantic
@@ -17,7 +16,7 @@ import cqrs
 from cqrs.outbox.relay import OutboxRelay
 from cqrs.testing import registered_outbox_events
 from cqrs_kafka import KafkaMessageBroker, kafka_producer_factory
-from cqrs_kafka.testing import read_records
+from cqrs_kafka.testing import json_value, read_records
 from cqrs_kafka.topics import ensure_topics
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
@@ -81,7 +80,7 @@ async def test_the_relay_publishes_every_row_once_in_key_order(
     by_key: dict[str, list[int]] = collections.defaultdict(list)
     for record in records:
         assert record.key is not None
-        by_key[record.key.decode()].append(json.loads(record.value)["payload"]["sequence"])
+        by_key[record.key.decode()].append(json_value(record)["payload"]["sequence"])
     assert by_key == {key: list(range(8)) for key in keys}
     assert len({dict(r.headers)["message_id"] for r in records}) == 40
 

@@ -71,6 +71,7 @@ def make_handler(effects: sa.Table) -> type[EventHandler[PaymentTaken]]:
     class RecordPayment(EventHandler[PaymentTaken]):
         async def handle(self, event: PaymentTaken) -> None:
             delivery = current_delivery()
+            assert delivery.session is not None, "subscribed without a transaction"
             session: AsyncSession = delivery.session
             await session.execute(
                 effects.insert().values(
@@ -84,7 +85,7 @@ def make_handler(effects: sa.Table) -> type[EventHandler[PaymentTaken]]:
 @contextlib.asynccontextmanager
 async def dying_after_first_commit(
     sessions: async_sessionmaker[AsyncSession], work_dir: pathlib.Path
-) -> collections.abc.AsyncIterator[AsyncSession]:
+) -> collections.abc.AsyncGenerator[AsyncSession, None]:
     with (work_dir / "transactions.txt").open("a") as log:
         log.write("begin\n")
     async with sessions.begin() as session:

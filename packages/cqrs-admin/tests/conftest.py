@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import collections.abc
-import dataclasses
-import typing
 
 import httpx
 import pytest
@@ -19,35 +17,7 @@ from cqrs.testing.clock import FakeClock
 from cqrs.testing.saga_admin import ParcelContext, ParcelSaga
 from cqrs_admin import BearerTokens, admin_router
 
-ALICE_TOKEN = "alice-9f2c5e71d04b88aa"
-BOB_TOKEN = "bob-77aa0c3e51f2b6d9"
-
-
-@dataclasses.dataclass
-class Console:
-    """The ports behind the router, and a client signed in as alice."""
-
-    clock: FakeClock
-    outbox: MemoryOutbox
-    storage: MemorySagaStorage
-    dead_letters: MemoryDeadLetters
-    app: FastAPI
-    http: httpx.AsyncClient
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = ALICE_TOKEN,
-        headers: typing.Mapping[str, str] | None = None,
-        **options: typing.Any,
-    ) -> httpx.Response:
-        """`method path` under `/admin`, with `token` as the bearer token (none if `None`)."""
-        sent = dict(headers or {})
-        if token is not None:
-            sent["Authorization"] = f"Bearer {token}"
-        return await self.http.request(method, f"/admin{path}", headers=sent, **options)
+from .console import ALICE_TOKEN, BOB_TOKEN, Console
 
 
 @pytest.fixture

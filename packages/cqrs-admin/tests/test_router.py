@@ -23,10 +23,7 @@ from cqrs_admin import BearerTokens, NoCredentialError, admin_router
 from cqrs_admin.auth import TOKENS_ENV
 from cqrs_admin.problems import MAX_BODY_BYTES, PROBLEM_JSON
 
-if typing.TYPE_CHECKING:
-    from conftest import Console
-
-BOB_TOKEN = "bob-77aa0c3e51f2b6d9"
+from .console import BOB_TOKEN, Console
 
 
 def _message(topic: str = "parcels", key: str = "p-1") -> Message:

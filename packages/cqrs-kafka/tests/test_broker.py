@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import collections.abc
-import json
 import uuid
 
 import pydantic
 import pytest
 
 from cqrs.events.event import NotificationEvent
-from cqrs.message_brokers.protocol import Message
+from cqrs.message_brokers.protocol import EVENT_NAME_HEADER, MESSAGE_ID_HEADER, Message
 from cqrs.testing.message_broker import BatchMessageBrokerContract, MessageBrokerBackend
 from cqrs_kafka import (
     BrokerUnavailableError,
@@ -22,22 +21,12 @@ from cqrs_kafka import (
     PublishError,
     kafka_producer_factory,
 )
-from cqrs_kafka.broker import (
-    CONTENT_TYPE_HEADER,
-    EVENT_NAME_HEADER,
-    MESSAGE_ID_HEADER,
-    record_value,
-)
+from cqrs_kafka.broker import CONTENT_TYPE_HEADER, record_value
 from cqrs_kafka.local import free_port
-from cqrs_kafka.testing import Record, read_records
+from cqrs_kafka.testing import Record, json_value, read_records
 from cqrs_kafka.topics import ensure_topics
 
 _STANDARD_HEADERS = {MESSAGE_ID_HEADER, EVENT_NAME_HEADER, CONTENT_TYPE_HEADER}
-
-
-def value_of(record: Record) -> bytes:
-    assert record.value is not None, f"a record without a value at offset {record.offset}"
-    return record.value
 
 
 def message_of(record: Record) -> Message:
@@ -46,7 +35,7 @@ def message_of(record: Record) -> Message:
     return Message(
         message_name=headers[EVENT_NAME_HEADER],
         topic=record.topic,
-        payload=json.loads(value_of(record)),
+        payload=json_value(record),
         message_id=uuid.UUID(headers[MESSAGE_ID_HEADER]),
         key=None if record.key is None else record.key.decode(),
         headers={name: value for name, value in headers.items() if name not in _STANDARD_HEADERS},
@@ -105,7 +94,7 @@ async def test_one_keys_records_stay_in_order_on_one_partition(
     for record in records:
         assert record.key is not None
         key = record.key.decode()
-        sequences[key].append(json.loads(value_of(record))["payload"]["sequence"])
+        sequences[key].append(json_value(record)["payload"]["sequence"])
         partitions[key].add(record.partition)
     assert all(sequences[key] == list(range(10)) for key in keys), sequences
     assert all(len(partitions[key]) == 1 for key in keys)
@@ -135,7 +124,7 @@ async def test_a_record_carries_the_standard_headers_and_the_payload_as_json(
         "traceparent": traceparent.encode(),
         "tracestate": b"vendor=1",
     }
-    assert json.loads(value_of(record)) == {"order_id": "o-1", "note": "thé vert"}
+    assert json_value(record) == {"order_id": "o-1", "note": "thé vert"}
 
 
 async def test_the_value_decodes_back_into_the_event(
@@ -148,7 +137,7 @@ async def test_the_value_decodes_back_into_the_event(
     await broker.send_message(Message.from_event(event, key="o-2"))
 
     (record,) = await read_records(kafka_bootstrap_servers, kafka_topic, 1)
-    assert NotificationEvent[Shipped].model_validate_json(value_of(record)) == event
+    assert NotificationEvent[Shipped].model_validate(json_value(record)) == event
 
 
 async def test_a_message_too_large_fails_alone_and_holds_back_its_keys_later_ones(
@@ -218,7 +207,7 @@ async def test_a_paused_broker_loses_nothing_once_resumed(kafka_topic: str) -> N
 
         assert outcomes == [None] * 20
         records = await read_records(local.bootstrap_servers, kafka_topic, 40)
-        sequences = sorted(json.loads(value_of(r))["payload"]["sequence"] for r in records)
+        sequences = sorted(json_value(r)["payload"]["sequence"] for r in records)
         assert sequences == list(range(40))
 
 
@@ -234,7 +223,7 @@ async def test_close_flushes_and_a_later_send_reconnects(
     await broker.close()
 
     records = await read_records(kafka_bootstrap_servers, kafka_topic, 2)
-    assert [json.loads(value_of(r))["payload"]["sequence"] for r in records] == [1, 2]
+    assert [json_value(r)["payload"]["sequence"] for r in records] == [1, 2]
 
 
 def test_a_stored_message_goes_out_with_its_json_body_unchanged() -> None:

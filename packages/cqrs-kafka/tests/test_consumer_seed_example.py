@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import functools
+import typing
 import uuid
 
 import di
@@ -75,7 +76,11 @@ async def test_the_posts_subscriber_hands_the_event_to_the_mediator(
         # once it holds the partition and knows its position there.
         await _until(lambda: bool(subscriber.consumer and subscriber.consumer.assignment()))
         assert subscriber.consumer is not None
-        await subscriber.consumer.position(TopicPartition(kafka_topic, 0))
+        position = typing.cast(
+            "typing.Callable[[TopicPartition], typing.Awaitable[int]]",
+            subscriber.consumer.position,  # pyright: ignore[reportUnknownMemberType]  (aiokafka)
+        )
+        await position(TopicPartition(kafka_topic, 0))
         async with KafkaMessageBroker(kafka_producer_factory(kafka_bootstrap_servers)) as publisher:
             await publisher.send_message(Message.from_event(event, key="acc-1"))
         await _until(lambda: bool(opened))

@@ -36,7 +36,10 @@ async def _produce(
     producer = AIOKafkaProducer(bootstrap_servers=servers)
     await producer.start()
     try:
-        send = typing.cast(typing.Any, producer.send_and_wait)
+        send = typing.cast(
+            typing.Any,
+            producer.send_and_wait,  # pyright: ignore[reportUnknownMemberType]  (aiokafka: untyped)
+        )
         sent = await send(
             topic, value, key=key, headers=[(name, text.encode()) for name, text in headers.items()]
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import di
 import pydantic
 
@@ -14,7 +12,7 @@ from cqrs.message_brokers import kafka
 from cqrs.outbox.memory import MemoryOutbox
 from cqrs.requests import bootstrap
 from cqrs.testing import registered_outbox_events
-from cqrs_kafka.testing import read_records
+from cqrs_kafka.testing import json_value, read_records
 
 
 class Joined(pydantic.BaseModel, frozen=True):
@@ -58,7 +56,7 @@ async def test_the_outbox_loop_publishes_through_the_documented_broker(
 
     (record,) = await read_records(kafka_bootstrap_servers, kafka_topic, 1)
     assert record.key == b"m1"
-    assert json.loads(record.value)["payload"] == {"user_id": "u1", "meeting_id": "m1"}
+    assert json_value(record)["payload"] == {"user_id": "u1", "meeting_id": "m1"}
 
 
 async def test_the_positional_form_with_a_log_level_and_topics(
@@ -109,4 +107,4 @@ async def test_events_from_handlers_reach_kafka_through_the_request_bootstrap(
     await kafka_broker.close()
 
     (record,) = await read_records(kafka_bootstrap_servers, kafka_topic, 1)
-    assert json.loads(record.value)["payload"]["user_id"] == "u7"
+    assert json_value(record)["payload"]["user_id"] == "u7"

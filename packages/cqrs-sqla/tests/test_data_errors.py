@@ -6,6 +6,7 @@ import collections.abc
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.data_errors import is_data_error
@@ -31,7 +32,7 @@ async def table(engine: AsyncEngine) -> collections.abc.AsyncIterator[sa.Table]:
 
 async def raised_by(engine: AsyncEngine, statement: sa.Executable) -> BaseException:
     # What the drivers raise: wrapped by SQLAlchemy, or SQLite's own binding errors.
-    with pytest.raises((sa.exc.DBAPIError, ValueError, OverflowError)) as raised:
+    with pytest.raises((sa_exc.DBAPIError, ValueError, OverflowError)) as raised:
         async with engine.begin() as connection:
             await connection.execute(statement)
     return raised.value

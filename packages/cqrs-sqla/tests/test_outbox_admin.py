@@ -9,6 +9,7 @@ import typing
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs.admin.outbox import OutboxAdmin
@@ -56,14 +57,20 @@ async def _statuses(engine: AsyncEngine, schema: Schema) -> list[str]:
         return list((await connection.execute(sa.select(schema.outbox.c.status))).scalars())
 
 
+async def _replay(admin: SqlAlchemyOutboxAdmin, row_id: int) -> None:
+    await admin.replay(row_id, actor="alice")
+
+
+async def _discard(admin: SqlAlchemyOutboxAdmin, row_id: int) -> None:
+    await admin.discard(row_id, actor="alice", reason="obsolete")
+
+
+async def _replay_all(admin: SqlAlchemyOutboxAdmin, row_id: int) -> None:
+    await admin.replay_all(actor="alice")
+
+
 @pytest.mark.parametrize(
-    "act",
-    [
-        lambda admin, row_id: admin.replay(row_id, actor="alice"),
-        lambda admin, row_id: admin.discard(row_id, actor="alice", reason="obsolete"),
-        lambda admin, row_id: admin.replay_all(actor="alice"),
-    ],
-    ids=["replay", "discard", "replay_all"],
+    "act", [_replay, _discard, _replay_all], ids=["replay", "discard", "replay_all"]
 )
 async def test_an_action_whose_audit_row_cannot_be_written_changes_nothing(
     engine: AsyncEngine,
@@ -75,7 +82,7 @@ async def test_an_action_whose_audit_row_cannot_be_written_changes_nothing(
     async with engine.begin() as connection:
         await connection.run_sync(schema.audit.drop)
 
-    with pytest.raises(sa.exc.DBAPIError):
+    with pytest.raises(sa_exc.DBAPIError):
         await act(admin, row.id)
 
     assert await _statuses(engine, schema) == ["dead"]
@@ -98,9 +105,17 @@ async def test_a_replay_wakes_the_relays_on_postgresql(
     [row] = (await admin.list_dead()).items
     woken = asyncio.Event()
     dsn = sa.make_url(postgres_url).set(drivername="postgresql")
-    listener = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    connect = typing.cast(
+        "typing.Callable[[str], typing.Awaitable[typing.Any]]",
+        asyncpg.connect,  # pyright: ignore[reportUnknownMemberType]  (asyncpg: partly untyped)
+    )
+    listener = await connect(dsn.render_as_string(hide_password=False))
     try:
-        await listener.add_listener(channel(schema), lambda *_: woken.set())
+
+        def on_notify(*_: object) -> None:
+            woken.set()
+
+        await listener.add_listener(channel(schema), on_notify)
 
         await admin.replay(row.id, actor="alice")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cqrs.admin.sagas import SagaAdminStore
@@ -48,7 +48,7 @@ async def test_a_resolution_whose_audit_row_cannot_be_written_changes_nothing(
     async with engine.begin() as connection:
         await connection.run_sync(schema.audit.drop)
 
-    with pytest.raises(sa.exc.DBAPIError):
+    with pytest.raises(sa_exc.DBAPIError):
         await SqlAlchemySagaAdmin(session_factory, schema).resolve(
             saga_id, actor="alice", reason="refunded by hand"
         )

@@ -4,6 +4,7 @@ plus what only it has: the atomic outbox write, compression and NOTIFY."""
 from __future__ import annotations
 
 import asyncio
+import typing
 import uuid
 
 import asyncpg
@@ -58,7 +59,7 @@ class TestSqlAlchemySagaStorage(SagaStorageContract):
 
     async def staged_messages(self, storage: ISagaStorage) -> list[Message]:
         assert isinstance(storage, SqlAlchemySagaStorage)
-        return await _outbox_messages(storage._session_factory, storage._schema)
+        return await _outbox_messages(storage.session_factory, storage.schema)
 
 
 def _message(name: str, message_id: uuid.UUID | None = None) -> Message:
@@ -150,9 +151,17 @@ async def test_record_step_with_messages_notifies_the_relays(
     await storage.create_saga(saga_id, "ParcelSaga", {})
     notified = asyncio.Event()
     dsn = sa.make_url(postgres_url).set(drivername="postgresql")
-    listener = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    connect = typing.cast(
+        "typing.Callable[[str], typing.Awaitable[typing.Any]]",
+        asyncpg.connect,  # pyright: ignore[reportUnknownMemberType]  (asyncpg: partly untyped)
+    )
+    listener = await connect(dsn.render_as_string(hide_password=False))
     try:
-        await listener.add_listener(channel(schema), lambda *_: notified.set())
+
+        def on_notify(*_: object) -> None:
+            notified.set()
+
+        await listener.add_listener(channel(schema), on_notify)
         await storage.record_step(
             saga_id,
             "Label",

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.schema import Schema, TableNames, create_all
@@ -56,7 +57,7 @@ async def test_timestamps_come_back_time_zone_aware_in_utc(
 
 
 async def test_a_naive_timestamp_is_refused(engine: AsyncEngine, schema: Schema) -> None:
-    with pytest.raises(sa.exc.StatementError, match="time zone aware"):
+    with pytest.raises(sa_exc.StatementError, match="time zone aware"):
         async with engine.begin() as connection:
             await connection.execute(
                 schema.inbox.insert().values(

@@ -50,7 +50,8 @@ def test_every_process_gets_the_contract_environment(config: SystemConfig) -> No
     output = io.StringIO()
     with Supervisor(output=output) as supervisor:
         system = ReferenceSystem(config, supervisor).start()
-        assert system.process("orders-relay").wait_for_output("running", 30)
+        for name in PROCESSES:  # each prints the environment first, then starts
+            assert system.process(name).wait_for_output("env INVENTORY_PORT=", 30), name
     expected = [
         "env KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:19092",
         "env ORDERS_DATABASE_URL=sqlite+aiosqlite:///orders.db",

@@ -116,7 +116,7 @@ async def test_the_recovery_worker_times_out_a_silent_inventory(database: Databa
 @contextlib.asynccontextmanager
 async def fake_inventory(
     bootstrap_servers: str, order_ids: set[str]
-) -> collections.abc.AsyncIterator[KafkaBroker]:
+) -> collections.abc.AsyncGenerator[KafkaBroker, None]:
     """A stand-in inventory: answers the reserve_stock of `order_ids` with stock_reserved."""
     broker = KafkaBroker(bootstrap_servers)
 

@@ -87,7 +87,9 @@ async def client(app: fastapi.FastAPI) -> collections.abc.AsyncIterator[httpx.As
 
 
 @contextlib.asynccontextmanager
-async def served(app: fastapi.FastAPI) -> collections.abc.AsyncIterator[tuple[str, int]]:
+async def served(
+    app: fastapi.FastAPI,
+) -> collections.abc.AsyncGenerator[tuple[str, int], None]:
     """`app` under uvicorn on a free port of 127.0.0.1 for the block: (host, port)."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.ensure_future(server.serve())

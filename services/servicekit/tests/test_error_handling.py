@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import typing
 
 import fastapi
 import httpx
@@ -15,7 +16,7 @@ from servicekit.problems import MAX_ISSUES
 from .conftest import served
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+def assert_problem(response: httpx.Response, status: int) -> dict[str, typing.Any]:
     assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM_JSON
     body = response.json()
@@ -42,7 +43,8 @@ async def test_a_request_breaking_the_schema_is_a_422_listing_each_issue(
 async def test_a_validation_problem_lists_a_bounded_number_of_issues(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.post("/brews", json=[{}] * 30)  # two issues each
+    brews: list[dict[str, object]] = [{}] * 30  # two issues each
+    response = await client.post("/brews", json=brews)
 
     body = assert_problem(response, 422)
     assert len(body["errors"]) == MAX_ISSUES

@@ -55,7 +55,7 @@ __all__ = (
     "CONFLICTS",
 )
 
-logger = logging.getLogger("cqrs_admin")
+logger: logging.Logger = logging.getLogger("cqrs_admin")
 
 PROBLEM_JSON: typing.Final = "application/problem+json"
 #: The largest request body a route reads; the bodies it takes are a few fields.

@@ -56,7 +56,9 @@ def _text(value: bytes | None) -> str | None:
 
 
 class _View(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(frozen=True)
+    """A body the router answers with; frozen."""
+
+    model_config: typing.ClassVar[pydantic.ConfigDict] = pydantic.ConfigDict(frozen=True)
 
 
 class AuditEntryView(_View):
@@ -304,8 +306,12 @@ class DiscardedCount(_View):
 
 
 class _Body(pydantic.BaseModel):
+    """A body a client sends: no unknown fields, no coercion."""
+
     # Strict: `"offset": "3"` or `true` is a client's mistake, not an offset.
-    model_config = pydantic.ConfigDict(extra="forbid", strict=True)
+    model_config: typing.ClassVar[pydantic.ConfigDict] = pydantic.ConfigDict(
+        extra="forbid", strict=True
+    )
 
 
 class ReasonBody(_Body):

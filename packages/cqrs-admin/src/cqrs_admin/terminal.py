@@ -45,7 +45,7 @@ class ProgressBar:
     def __init__(
         self, total: int, stream: typing.TextIO, *, enabled: bool, width: int = 30
     ) -> None:
-        self.total = max(total, 0)
+        self.total: int = max(total, 0)
         self.stream = stream
         self.enabled = enabled
         self.width = width

@@ -131,7 +131,7 @@ class EventHandlingError(CQRSError):
     def __init__(
         self, failures: typing.Sequence[tuple[object, type[object], BaseException]]
     ) -> None:
-        self.failures = tuple(failures)
+        self.failures: tuple[tuple[object, type[object], BaseException], ...] = tuple(failures)
         names = ", ".join(
             f"{handler.__qualname__}({type(event).__name__}): {exc!r}"
             for event, handler, exc in self.failures

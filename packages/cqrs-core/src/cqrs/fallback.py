@@ -14,7 +14,7 @@ from cqrs.exceptions import FallbackTypeMismatchError, InvalidBindingError
 
 __all__ = ("call_with_fallback", "HandlerFallback")
 
-logger = logging.getLogger("cqrs.fallback")
+logger: logging.Logger = logging.getLogger("cqrs.fallback")
 
 _T = typing.TypeVar("_T")
 
@@ -91,7 +91,7 @@ class HandlerFallback:
     ) -> None:
         self.primary = primary
         self.fallback = fallback
-        self.failure_exceptions = tuple(failure_exceptions)
+        self.failure_exceptions: tuple[type[BaseException], ...] = tuple(failure_exceptions)
         self.circuit_breaker = circuit_breaker
         self._check_types()
 

@@ -189,7 +189,10 @@ async def test_overriding_a_provider_changes_what_handlers_get() -> None:
         commands_mapper=lambda mapper: mapper.bind(Greet, GreetHandler),
     )
 
-    with app.settings.override(providers.Object(Settings(greeting="hi"))):
+    # dependency-injector types override()'s argument as a bare Provider.
+    with app.settings.override(  # pyright: ignore[reportUnknownMemberType]
+        providers.Object(Settings(greeting="hi"))
+    ):
         assert await mediator.send(Greet(name="Ada")) == "hi Ada at utc"
 
 

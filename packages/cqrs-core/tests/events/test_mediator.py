@@ -137,7 +137,8 @@ async def test_handler_failure_is_raised_after_all_handlers_ran() -> None:
         await events.send(Joined(user_id="u1"))
 
     assert log == ["healthy"]
-    report = caught.value.event_handling_error
+    # The dispatcher sets it on the raised exception.
+    report: cqrs.EventHandlingError = vars(caught.value)["event_handling_error"]
     assert report.failures[0][1] is Broken
 
 

@@ -45,9 +45,12 @@ def test_a_changed_copy_drops_the_stored_body() -> None:
     assert changed.payload == {"order_id": "o2"}
 
 
-@pytest.mark.parametrize(
-    "duplicate", [copy.copy, copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))]
-)
+def pickled(message: Message) -> Message:
+    restored: Message = pickle.loads(pickle.dumps(message))
+    return restored
+
+
+@pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy, pickled])
 def test_copies_and_pickles_keep_the_payload(duplicate: Callable[[Message], Message]) -> None:
     assert duplicate(stored()).payload == {"order_id": "o1", "amount": 5}
 

@@ -82,9 +82,13 @@ def test_second_binding_of_a_request_type_raises_duplicate() -> None:
     assert mapper.get(Ping) is PingHandler
 
 
+def a_function(request: object) -> str:
+    return "pong"
+
+
 @pytest.mark.parametrize(
     "handler",
-    [object, PingHandler(), "PingHandler", lambda request: "pong", None],
+    [object, PingHandler(), "PingHandler", a_function, None],
     ids=["plain-class", "instance", "string", "function", "none"],
 )
 def test_binding_something_that_is_not_a_handler_raises_invalid(handler: typing.Any) -> None:

@@ -196,7 +196,8 @@ async def test_failing_event_handler_does_not_stop_the_others_and_send_raises(
     with pytest.raises(RuntimeError, match="projection down") as error:
         await mediator.send(PlaceOrder(order_id="o1"))
 
-    report = error.value.event_handling_error
+    # The dispatcher sets it on the raised exception.
+    report: cqrs.EventHandlingError = vars(error.value)["event_handling_error"]
     [(event, failed_handler, exc)] = report.failures
     assert (event, failed_handler, exc) == (placed, Failing, error.value)
     assert "Failing" in str(report)

@@ -35,7 +35,7 @@ class RefundDone(cqrs.DCResponse):
 
 
 def link(
-    name: str, request: object = Charge, response: object = Receipt
+    name: str, request: type[cqrs.IRequest] = Charge, response: type[object] | None = Receipt
 ) -> type[cqrs.CORRequestHandler[typing.Any, typing.Any]]:
     """A chain link class called `name` that always passes the request on."""
 

@@ -149,10 +149,7 @@ async def test_closing_the_stream_early_runs_handler_cleanup_before_aclose_retur
                 await scheduling_point()
                 log.append("cleanup")
 
-    stream = typing.cast(
-        "typing.AsyncGenerator[int, None]",
-        streaming_mediator(Guarded, middlewares=middlewares).stream(Count(up_to=2)),
-    )
+    stream = streaming_mediator(Guarded, middlewares=middlewares).stream(Count(up_to=2))
 
     assert await anext(stream) == 1
     await stream.aclose()

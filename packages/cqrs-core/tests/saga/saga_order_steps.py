@@ -34,6 +34,7 @@ from cqrs.saga.recovery import recover_saga
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
+from cqrs.saga.storage.protocol import ISagaStorage
 from cqrs.testing import SagaTestHarness
 
 # Compensations are retried; the `sleeps` fixture records the pauses instead of waiting.
@@ -60,11 +61,15 @@ class Gate:
 class World:
     """What the steps did, and what they are told to do next."""
 
-    calls: list[str] = dataclasses.field(default_factory=list)
-    contexts_seen: dict[str, dict[str, object]] = dataclasses.field(default_factory=dict)
+    calls: list[str] = dataclasses.field(default_factory=list[str])
+    contexts_seen: dict[str, dict[str, object]] = dataclasses.field(
+        default_factory=dict[str, dict[str, object]]
+    )
     # "act:ChargeCard" / "compensate:ChargeCard" -> the errors its next calls raise, in turn.
-    faults: dict[str, list[BaseException]] = dataclasses.field(default_factory=dict)
-    gates: dict[str, Gate] = dataclasses.field(default_factory=dict)
+    faults: dict[str, list[BaseException]] = dataclasses.field(
+        default_factory=dict[str, list[BaseException]]
+    )
+    gates: dict[str, Gate] = dataclasses.field(default_factory=dict[str, Gate])
 
     def gate(self, step_name: str) -> Gate:
         """Hold the next `act` of `step_name` (after it is recorded in `calls`)."""
@@ -196,11 +201,11 @@ async def recover(
     )
 
 
-async def log_of(storage: MemorySagaStorage, saga_id: uuid.UUID) -> list[tuple[str, str, str]]:
+async def log_of(storage: ISagaStorage, saga_id: uuid.UUID) -> list[tuple[str, str, str]]:
     """The step log as (step, action, status) triples."""
     history = await storage.get_step_history(saga_id)
     return [(e.step_name, e.action.value, e.status.value) for e in history]
 
 
-async def status_of(storage: MemorySagaStorage, saga_id: uuid.UUID) -> SagaStatus:
+async def status_of(storage: ISagaStorage, saga_id: uuid.UUID) -> SagaStatus:
     return (await storage.load_saga_state(saga_id)).status

@@ -20,6 +20,8 @@ from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
 
+from .leases import LeaseRecordingStorage
+
 UNDONE: list[str] = []
 
 
@@ -193,21 +195,7 @@ async def test_the_compensation_policy_is_passed_on() -> None:
 
 
 async def test_the_lease_is_passed_on() -> None:
-    class ClaimSpy(MemorySagaStorage):
-        """Records the lease of every claim, the one a saga may be created with included."""
-
-        leases: typing.ClassVar[list[datetime.timedelta]] = []
-
-        async def create_saga(self, saga_id, name, context, **claim) -> None:
-            if claim.get("lease") is not None:
-                self.leases.append(claim["lease"])
-            await super().create_saga(saga_id, name, context, **claim)
-
-        async def claim(self, saga_id, owner, lease) -> bool:
-            self.leases.append(lease)
-            return await super().claim(saga_id, owner, lease)
-
-    storage = ClaimSpy()
+    storage = LeaseRecordingStorage()
     mediator = bootstrap.bootstrap(
         di_container=container_with(SandboxBank),
         sagas_mapper=payouts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import typing
 import uuid
 
 import pytest
@@ -30,7 +31,7 @@ from cqrs.saga import execution
 from cqrs.saga.errors import SagaConcurrencyError
 from cqrs.saga.execution import CompensationPolicy, SagaRunner
 from cqrs.saga.fallback import Fallback
-from cqrs.saga.models import SagaContext, SagaStatus
+from cqrs.saga.models import SagaContext, SagaStatus, SagaStepAction, SagaStepStatus
 from cqrs.saga.saga import Saga, SagaDefinitionError
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.testing import FakeClock
@@ -158,7 +159,14 @@ class WriteSpy(MemorySagaStorage):
         super().__init__()
         self.writes: list[tuple[object, ...]] = []
 
-    async def record_step(self, saga_id, step_name, action, status, **fields) -> int:
+    async def record_step(
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        **fields: typing.Any,
+    ) -> int:
         saga_status = fields.get("saga_status")
         self.writes.append(
             (
@@ -172,16 +180,30 @@ class WriteSpy(MemorySagaStorage):
         )
         return await super().record_step(saga_id, step_name, action, status, **fields)
 
-    async def update_status(self, saga_id, status, error=None) -> None:
+    async def update_status(
+        self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
+    ) -> None:
         self.writes.append(("update_status", status.value, error))
         await super().update_status(saga_id, status, error)
 
-    async def update_context(self, saga_id, context, current_version) -> int:
+    async def update_context(
+        self,
+        saga_id: uuid.UUID,
+        context: typing.Mapping[str, typing.Any],
+        current_version: int | None = None,
+    ) -> int:
         self.writes.append(("update_context",))
         return await super().update_context(saga_id, context, current_version)
 
-    async def log_step(self, saga_id, step_name, action, status, details=None) -> None:
-        self.writes.append(("log_step", step_name, action.value, status.value))
+    async def log_step(
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction | typing.Literal["act", "compensate"],
+        status: SagaStepStatus,
+        details: str | None = None,
+    ) -> None:
+        self.writes.append(("log_step", step_name, SagaStepAction(action).value, status.value))
         await super().log_step(saga_id, step_name, action, status, details)
 
 
@@ -435,16 +457,24 @@ class ClaimSpy(MemorySagaStorage):
     that counts as taking the lease too.
     """
 
-    def __init__(self, **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
+    def __init__(self, **options: typing.Any) -> None:
+        super().__init__(**options)
         self.takes: list[tuple[str, datetime.timedelta]] = []
 
-    async def create_saga(self, saga_id, name, context, **claim) -> None:
-        await super().create_saga(saga_id, name, context, **claim)
-        if claim.get("owner") is not None:
-            self.takes.append((claim["owner"], claim["lease"]))
+    async def create_saga(
+        self,
+        saga_id: uuid.UUID,
+        name: str,
+        context: typing.Mapping[str, typing.Any],
+        *,
+        owner: str | None = None,
+        lease: datetime.timedelta | None = None,
+    ) -> None:
+        await super().create_saga(saga_id, name, context, owner=owner, lease=lease)
+        if owner is not None and lease is not None:
+            self.takes.append((owner, lease))
 
-    async def claim(self, saga_id, owner, lease) -> bool:
+    async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         self.takes.append((owner, lease))
         return await super().claim(saga_id, owner, lease)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import typing
 import uuid
 
 import pytest
@@ -18,6 +19,8 @@ from cqrs.saga.models import SagaContext, SagaStatus
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
+
+from .leases import LeaseRecordingStorage
 
 CALLS: list[str] = []
 GATES: dict[str, asyncio.Event] = {}
@@ -100,7 +103,7 @@ class RefundSaga(Saga[RefundContext]):
     steps = [IssueRefund]
 
 
-def mediator_for(storage: MemorySagaStorage | None = None, **options: object) -> SagaMediator:
+def mediator_for(storage: MemorySagaStorage | None = None, **options: typing.Any) -> SagaMediator:
     sagas = cqrs.SagaMap()
     sagas.bind(TripContext, TripSaga)
     sagas.bind(RefundContext, RefundSaga)
@@ -259,23 +262,6 @@ async def test_the_compensation_policy_reaches_the_runners() -> None:
 
     assert CALLS.count("compensate:BookFlight") == 1
     assert (await storage.load_saga_state(saga_id)).status is SagaStatus.COMPENSATION_FAILED
-
-
-class LeaseRecordingStorage(MemorySagaStorage):
-    """Records the lease of every claim, the one a saga may be created with included."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.leases: list[datetime.timedelta] = []
-
-    async def create_saga(self, saga_id, name, context, **claim) -> None:
-        if claim.get("lease") is not None:
-            self.leases.append(claim["lease"])
-        await super().create_saga(saga_id, name, context, **claim)
-
-    async def claim(self, saga_id, owner, lease) -> bool:
-        self.leases.append(lease)
-        return await super().claim(saga_id, owner, lease)
 
 
 async def test_the_lease_reaches_the_runners() -> None:

@@ -47,8 +47,23 @@ def step(name: str, response: object = None) -> type[SagaStepHandler[typing.Any,
     )
 
 
+T = typing.TypeVar("T")
+
+
 class StubBreaker:
-    """Stands in for a circuit breaker; only its class name is drawn."""
+    """Stands in for a circuit breaker; only its class name is drawn, it is never called."""
+
+    async def call(
+        self,
+        identifier: str | type[typing.Any],
+        func: typing.Callable[..., typing.Awaitable[T]],
+        *args: typing.Any,
+        **kwargs: typing.Any,
+    ) -> T:
+        raise AssertionError("a diagram never runs its steps")
+
+    def is_circuit_breaker_error(self, exc: BaseException) -> bool:
+        return False
 
 
 HoldSeats = step("HoldSeats", SeatHold)

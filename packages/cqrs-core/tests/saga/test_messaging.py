@@ -94,7 +94,7 @@ class Gate:
 
 @dataclasses.dataclass
 class World:
-    calls: list[str] = dataclasses.field(default_factory=list)
+    calls: list[str] = dataclasses.field(default_factory=list[str])
     decline_card: bool = False
     failing_commands: bool = False
     crash_on_reply: bool = False  # crash once
@@ -921,12 +921,12 @@ async def test_recovery_of_compensation_failed_resends_and_a_reply_then_finishes
 def test_a_messaging_step_in_a_fallback_is_a_definition_error() -> None:
     with pytest.raises(SagaDefinitionError, match="Fallback"):
 
-        class PrimaryMessaging(Saga[OrderContext]):
+        class PrimaryMessaging(Saga[OrderContext]):  # pyright: ignore[reportUnusedClass]
             steps = [Fallback(step=ReserveStock, fallback=ValidateOrder)]
 
     with pytest.raises(SagaDefinitionError, match="Fallback"):
 
-        class FallbackMessaging(Saga[OrderContext]):
+        class FallbackMessaging(Saga[OrderContext]):  # pyright: ignore[reportUnusedClass]
             steps = [Fallback(step=ValidateOrder, fallback=ReserveStock)]
 
 

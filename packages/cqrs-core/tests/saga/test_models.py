@@ -32,7 +32,7 @@ class Seat:
 class BookingContext(SagaContext):
     booking_id: uuid.UUID
     booked_at: datetime.datetime
-    seats: list[Seat] = dataclasses.field(default_factory=list)
+    seats: list[Seat] = dataclasses.field(default_factory=list[Seat])
     payment_reference: str | None = None
 
 

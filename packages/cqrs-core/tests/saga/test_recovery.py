@@ -258,7 +258,14 @@ async def test_the_context_may_be_rebuilt_by_a_function(world: World) -> None:
 class CrashRightAfterCompensating(MemorySagaStorage):
     """Dies just after the write that moved the saga to `compensating` went through."""
 
-    async def record_step(self, saga_id, step_name, action, status, **fields) -> int:
+    async def record_step(
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        **fields: typing.Any,
+    ) -> int:
         version = await super().record_step(saga_id, step_name, action, status, **fields)
         if fields.get("saga_status") is SagaStatus.COMPENSATING:
             raise Crash(f"killed right after recording that {step_name} failed")
@@ -532,7 +539,7 @@ async def test_the_worker_gives_up_after_max_recovery_attempts(
     world.fail("compensate:ReserveStock", StepFailed("warehouse unreachable"), times=99)
     worker = worker_for(storage, max_recovery_attempts=2)
 
-    attempted = []
+    attempted: list[int] = []
     for _ in range(3):
         clock.advance(STALE)
         attempted.append(await worker.run_once())
@@ -586,8 +593,10 @@ async def test_the_worker_logs_a_failing_recovery_and_carries_on(
 class RacedStorage(MemorySagaStorage):
     """Another worker claims each candidate between the query and the recovery."""
 
-    async def get_sagas_for_recovery(self, limit, **options):
-        saga_ids = await super().get_sagas_for_recovery(limit, **options)
+    async def get_sagas_for_recovery(
+        self, limit: int, *args: typing.Any, **options: typing.Any
+    ) -> list[uuid.UUID]:
+        saga_ids = await super().get_sagas_for_recovery(limit, *args, **options)
         for saga_id in saga_ids:
             await self.claim(saga_id, "faster-worker", datetime.timedelta(seconds=30))
         return saga_ids
@@ -606,15 +615,17 @@ async def test_the_worker_skips_a_saga_another_worker_took_meanwhile(world: Worl
 
 
 class StopAfterOneBatch(MemorySagaStorage):
-    def __init__(self, stop: asyncio.Event, **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
+    def __init__(self, stop: asyncio.Event, **options: typing.Any) -> None:
+        super().__init__(**options)
         self.stop = stop
         self.batches = 0
 
-    async def get_sagas_for_recovery(self, limit, **options):
+    async def get_sagas_for_recovery(
+        self, limit: int, *args: typing.Any, **options: typing.Any
+    ) -> list[uuid.UUID]:
         self.batches += 1
         self.stop.set()
-        return await super().get_sagas_for_recovery(limit, **options)
+        return await super().get_sagas_for_recovery(limit, *args, **options)
 
 
 async def test_run_forever_recovers_until_stopped() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 import pytest
 
@@ -86,14 +87,14 @@ def test_saga_name_is_the_class_qualname() -> None:
 def test_a_step_class_listed_twice_raises_at_class_definition() -> None:
     with pytest.raises(SagaDefinitionError, match="BookFlight"):
 
-        class TwiceSaga(Saga[TripContext]):
+        class TwiceSaga(Saga[TripContext]):  # pyright: ignore[reportUnusedClass]
             steps = [BookFlight, BookHotel, BookFlight]
 
 
 def test_a_fallback_reusing_a_listed_step_raises_at_class_definition() -> None:
     with pytest.raises(SagaDefinitionError, match="BookTrain"):
 
-        class ReusedSaga(Saga[TripContext]):
+        class ReusedSaga(Saga[TripContext]):  # pyright: ignore[reportUnusedClass]
             steps = [BookTrain, Fallback(step=BookHotel, fallback=BookTrain)]
 
 
@@ -108,10 +109,10 @@ def test_an_empty_steps_list_raises_at_class_definition(steps: list[type]) -> No
     [NotAStep, BookFlight(), "BookFlight", None],
     ids=["plain class", "step instance", "string", "None"],
 )
-def test_a_non_step_raises_at_class_definition(item: object) -> None:
+def test_a_non_step_raises_at_class_definition(item: typing.Any) -> None:
     with pytest.raises(SagaDefinitionError, match=r"steps\[1\]"):
 
-        class BrokenSaga(Saga[TripContext]):
+        class BrokenSaga(Saga[TripContext]):  # pyright: ignore[reportUnusedClass]
             steps = [BookHotel, item]
 
 

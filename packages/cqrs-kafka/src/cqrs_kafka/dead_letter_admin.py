@@ -69,7 +69,7 @@ from cqrs_kafka.topics import ensure_topics
 
 __all__ = ("KafkaDeadLetterAdmin", "DEFAULT_AUDIT_TOPIC", "is_dead_letter_header")
 
-logger = logging.getLogger("cqrs_kafka.dead_letter_admin")
+logger: logging.Logger = logging.getLogger("cqrs_kafka.dead_letter_admin")
 
 #: Where replays are recorded unless told otherwise.
 DEFAULT_AUDIT_TOPIC: typing.Final = "cqrs-admin.audit"
@@ -78,7 +78,7 @@ DEFAULT_AUDIT_TOPIC: typing.Final = "cqrs-admin.audit"
 _DEAD_LETTER_PREFIXES: typing.Final = ("x-dead-letter-", "x-original-")
 _AUDIT_JSON: typing.Final = pydantic.TypeAdapter(AuditEntry)
 
-Record = ConsumerRecord[bytes, bytes]
+_Record: typing.TypeAlias = ConsumerRecord[bytes, bytes]
 
 
 class _Reader(typing.Protocol):
@@ -95,7 +95,7 @@ class _Reader(typing.Protocol):
     async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
     async def getmany(
         self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
-    ) -> dict[TopicPartition, list[Record]]: ...
+    ) -> dict[TopicPartition, list[_Record]]: ...
 
 
 def is_dead_letter_header(name: str) -> bool:
@@ -131,7 +131,7 @@ class KafkaDeadLetterAdmin:
         read_timeout: float = 30.0,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
-        self.topics = None if topics is None else tuple(topics)
+        self.topics: tuple[str, ...] | None = None if topics is None else tuple(topics)
         self.suffix = suffix
         self.audit_topic = audit_topic
         self.read_timeout = read_timeout
@@ -336,7 +336,7 @@ class KafkaDeadLetterAdmin:
 
     async def _fetch(
         self, reader: _Reader, existing: dict[str, set[int]], dead_letter: DeadLetterId
-    ) -> Record:
+    ) -> _Record:
         """The record kept at `dead_letter`; `DeadLetterNotFoundError` when none is."""
         where = TopicPartition(dead_letter.topic, dead_letter.partition)
         record = await self._record_at(reader, existing, where, dead_letter.offset)
@@ -382,7 +382,7 @@ class KafkaDeadLetterAdmin:
 
     async def _record_at(
         self, reader: _Reader, existing: dict[str, set[int]], where: TopicPartition, offset: int
-    ) -> Record | None:
+    ) -> _Record | None:
         """The record at `offset` of `where`, or `None` when the topic does not keep one."""
         if where.partition not in existing.get(where.topic, ()):
             return None
@@ -395,13 +395,13 @@ class KafkaDeadLetterAdmin:
 
     async def _read(
         self, reader: _Reader, where: TopicPartition, start: int, end: int, limit: int
-    ) -> list[Record]:
+    ) -> list[_Record]:
         """Up to `limit` records of `where` from offset `start` (at most up to `end`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.read_timeout
         reader.assign([where])
         reader.seek(where, start)
-        records: list[Record] = []
+        records: list[_Record] = []
         try:
             while len(records) < limit and await reader.position(where) < end:
                 if loop.time() > deadline:
@@ -439,7 +439,7 @@ class KafkaDeadLetterAdmin:
             self._audit_read_to[where] = ends[where]
         self._audit.sort(key=lambda entry: entry.at)
 
-    def _keep_audit(self, record: Record) -> None:
+    def _keep_audit(self, record: _Record) -> None:
         try:
             self._audit.append(_AUDIT_JSON.validate_json(record.value or b""))
         except pydantic.ValidationError:
@@ -455,7 +455,7 @@ class KafkaDeadLetterAdmin:
         target = dead_letter.target
         return next((entry for entry in reversed(self._audit) if entry.target == target), None)
 
-    def _letter(self, record: Record) -> DeadLetter:
+    def _letter(self, record: _Record) -> DeadLetter:
         headers = text_headers(record.headers)
         where = DeadLetterId(record.topic, record.partition, record.offset)
         return DeadLetter(

@@ -119,10 +119,14 @@ class LocalKafkaBroker:
         schema_registry: str | os.PathLike[str] | None = None,
     ) -> None:
         self.host = host
-        self.port = port if port is not None else free_port(host)
+        self.port: int = port if port is not None else free_port(host)
         self.startup_timeout = startup_timeout
-        self.log_path = pathlib.Path(log_path) if log_path is not None else _temporary_log()
-        self.schema_registry = None if schema_registry is None else pathlib.Path(schema_registry)
+        self.log_path: pathlib.Path = (
+            pathlib.Path(log_path) if log_path is not None else _temporary_log()
+        )
+        self.schema_registry: pathlib.Path | None = (
+            None if schema_registry is None else pathlib.Path(schema_registry)
+        )
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -145,11 +145,11 @@ class KafkaProducerAdapter:
             "enable_idempotence": enable_idempotence,
             "linger_ms": linger_ms,
         }
-        self.settings = ProducerSettings(
+        self.settings: ProducerSettings = ProducerSettings(
             **{name: value for name, value in given.items() if value is not None},
             options=options,
         )
-        self.topics = tuple(topics)
+        self.topics: tuple[str, ...] = tuple(topics)
         self._producer: aiokafka.AIOKafkaProducer | None = None
         self._lock: asyncio.Lock | None = None
         # Made with the producer, so that both belong to the same event loop.

@@ -12,14 +12,16 @@ async def test_publish(kafka_bootstrap_servers: str) -> None:
 `kafka_bootstrap_servers` is `$CQRS_TEST_KAFKA_BOOTSTRAP_SERVERS` when set (an
 external Kafka), else the address of `local_kafka`, a `LocalKafkaBroker`
 (needs `cqrs-kafka[local]`). `kafka_topic` makes a fresh topic name per test,
-`read_records` reads what a test published back from the topic, and
-`committed_offset` tells how far a consumer group has committed.
+`read_records` reads what a test published back from the topic, `json_value`
+decodes a record's value, and `committed_offset` tells how far a consumer
+group has committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections.abc
+import json
 import os
 import typing
 import uuid
@@ -36,10 +38,11 @@ __all__ = (
     "kafka_bootstrap_servers",
     "kafka_topic",
     "read_records",
+    "json_value",
     "committed_offset",
 )
 
-Record = ConsumerRecord[bytes, bytes]
+Record: typing.TypeAlias = ConsumerRecord[bytes, bytes]
 
 #: Environment variable naming an external broker for the tests.
 BOOTSTRAP_ENV = "CQRS_TEST_KAFKA_BOOTSTRAP_SERVERS"
@@ -106,6 +109,17 @@ async def read_records(
     finally:
         await consumer.stop()
     return records[:count]
+
+
+def json_value(record: Record) -> typing.Any:
+    """The record's value decoded from JSON; `AssertionError` for a record without one.
+
+    >>> record = ConsumerRecord("orders", 0, 7, 0, 0, None, b'{"order_id": "o1"}', None, 0, 18, [])
+    >>> json_value(record)
+    {'order_id': 'o1'}
+    """
+    assert record.value is not None, f"no value in {record.topic} at offset {record.offset}"
+    return json.loads(record.value)
 
 
 async def committed_offset(

@@ -19,7 +19,9 @@ True
 
 from __future__ import annotations
 
+import datetime
 import typing
+import uuid
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -40,17 +42,58 @@ class SagaExecutionModel(Base):
 
     __table__ = default_schema().saga
 
+    # The table's columns, typed (the table itself is `Schema`'s).
+    id: orm.Mapped[uuid.UUID]
+    name: orm.Mapped[str]
+    status: orm.Mapped[str]
+    context: orm.Mapped[dict[str, typing.Any]]
+    version: orm.Mapped[int]
+    recovery_attempts: orm.Mapped[int]
+    error: orm.Mapped[str | None]
+    waiting_step: orm.Mapped[str | None]
+    waiting_action: orm.Mapped[str | None]
+    waiting_deadline: orm.Mapped[datetime.datetime | None]
+    waiting_attempt: orm.Mapped[int | None]
+    owner: orm.Mapped[str | None]
+    lease_until: orm.Mapped[datetime.datetime | None]
+    created_at: orm.Mapped[datetime.datetime]
+    updated_at: orm.Mapped[datetime.datetime]
+
 
 class SagaLogModel(Base):
     """A row of the saga step log."""
 
     __table__ = default_schema().saga_log
 
+    id: orm.Mapped[int]
+    saga_id: orm.Mapped[uuid.UUID]
+    step_name: orm.Mapped[str]
+    action: orm.Mapped[str]
+    status: orm.Mapped[str]
+    details: orm.Mapped[str | None]
+    created_at: orm.Mapped[datetime.datetime]
+
 
 class OutboxModel(Base):
     """A row of the outbox table."""
 
     __table__ = default_schema().outbox
+
+    id: orm.Mapped[int]
+    event_id: orm.Mapped[uuid.UUID]
+    event_name: orm.Mapped[str]
+    topic: orm.Mapped[str]
+    partition_key: orm.Mapped[str | None]
+    payload: orm.Mapped[bytes]
+    content_encoding: orm.Mapped[str | None]
+    traceparent: orm.Mapped[str | None]
+    tracestate: orm.Mapped[str | None]
+    status: orm.Mapped[str]
+    attempts: orm.Mapped[int]
+    last_error: orm.Mapped[str | None]
+    created_at: orm.Mapped[datetime.datetime]
+    next_attempt_at: orm.Mapped[datetime.datetime]
+    published_at: orm.Mapped[datetime.datetime | None]
 
 
 def rebind_outbox_model(

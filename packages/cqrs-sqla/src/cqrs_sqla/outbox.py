@@ -74,7 +74,7 @@ class SqlAlchemyOutboxedEventRepository:
         self.session_factory = session_factory
         self.compressor = compressor
         self.max_message_bytes = max_message_bytes
-        self.schema = schema or default_schema()
+        self.schema: Schema = schema or default_schema()
         self._clock = clock
         self._session: AsyncSession | None = None
         self._store: SqlAlchemyOutboxStore | None = None

@@ -84,8 +84,9 @@ class SqlAlchemySagaStorage:
         dialect = bound_dialect(session_factory)
         if dialect is not None:
             require_supported(dialect, "SqlAlchemySagaStorage")
-        self._session_factory = session_factory
-        self._schema = schema = schema if schema is not None else default_schema()
+        self.session_factory: async_sessionmaker[AsyncSession] = session_factory
+        self.schema: Schema = schema if schema is not None else default_schema()
+        schema = self.schema
         self._saga = schema.saga
         self._log = schema.saga_log
         self._clock = clock
@@ -116,7 +117,7 @@ class SqlAlchemySagaStorage:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             dialect = session.get_bind(clause=self._saga).dialect
             insert = insert_unless_present(dialect, self._saga, values, "SqlAlchemySagaStorage")
             result = typing.cast("sa.CursorResult[typing.Any]", await session.execute(insert))
@@ -128,7 +129,7 @@ class SqlAlchemySagaStorage:
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
         """The saga's status, context (a fresh dict), version and what it waits for."""
         query = sa.select(self._saga).where(self._saga.c.id == saga_id)
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             row = (await session.execute(query)).mappings().one_or_none()
         if row is None:
             raise SagaNotFoundError(saga_id)
@@ -152,7 +153,7 @@ class SqlAlchemySagaStorage:
         update = update.values(
             context=dict(context), version=saga.c.version + 1, updated_at=self._clock()
         ).returning(saga.c.version)
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             version = (await session.execute(update)).scalar_one_or_none()
             if version is None:
                 if current_version is None:
@@ -174,7 +175,7 @@ class SqlAlchemySagaStorage:
             .where(saga.c.id == saga_id, saga.c.status != SagaStatus.RESOLVED.value)
             .values(updated_at=self._clock(), **status_values(status, error))
         )
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             if await rows_changed(session, update) == 0:
                 raise await self._refusal(session, saga_id, f"a move to {status.value}")
 
@@ -191,7 +192,7 @@ class SqlAlchemySagaStorage:
         insert = self._log.insert().values(
             log_values(saga_id, step_name, SagaStepAction(action), status, details, self._clock())
         )
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             await self._require(session, saga_id)
             await session.execute(insert)
 
@@ -236,7 +237,7 @@ class SqlAlchemySagaStorage:
         log = self._log.insert().values(
             log_values(saga_id, step_name, action, status, details, now)
         )
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             if await rows_changed(session, update) == 0:
                 raise await self._refusal(session, saga_id, f"a write at version {current_version}")
             await session.execute(log)
@@ -247,7 +248,7 @@ class SqlAlchemySagaStorage:
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
         """The step log in write order (by the log's id, never by timestamp); empty
         for an unknown saga."""
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             rows = (await session.execute(log_query(self._log, saga_id))).mappings().all()
         return [log_entry_of(saga_id, row) for row in rows]
 
@@ -269,7 +270,7 @@ class SqlAlchemySagaStorage:
             )
             .values(owner=owner, lease_until=now + lease)
         )
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             if await rows_changed(session, update) == 1:
                 return True
             await self._require(session, saga_id)
@@ -284,7 +285,7 @@ class SqlAlchemySagaStorage:
             .where(saga.c.id == saga_id, saga.c.owner == owner)
             .values(owner=None, lease_until=None)
         )
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             if await rows_changed(session, update) == 0:
                 await self._require(session, saga_id)
 
@@ -320,7 +321,7 @@ class SqlAlchemySagaStorage:
             .order_by(saga.c.created_at, saga.c.id)
             .limit(limit)
         )
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             ids = (await session.execute(query)).scalars().all()
         return [typing.cast(uuid.UUID, saga_id) for saga_id in ids]
 
@@ -334,7 +335,7 @@ class SqlAlchemySagaStorage:
             .values(recovery_attempts=saga.c.recovery_attempts + 1, updated_at=self._clock())
             .returning(saga.c.recovery_attempts)
         )
-        async with self._session_factory.begin() as session:
+        async with self.session_factory.begin() as session:
             attempts = (await session.execute(update)).scalar_one_or_none()
         if attempts is None:
             raise SagaNotFoundError(saga_id)
@@ -373,6 +374,6 @@ class SqlAlchemySagaStorage:
         if not messages:
             return
         rows = [outbox_values(message, now, self._compressor) for message in messages]
-        outbox = self._schema.outbox
+        outbox = self.schema.outbox
         # One round trip: the rows and, on PostgreSQL, the relays' wake-up call.
         await session.run_sync(lambda sync: insert_notifying(sync.connection(), outbox, rows))

@@ -40,7 +40,7 @@ NAMING_CONVENTION: typing.Final = {
 }
 
 # SQLite's INTEGER PRIMARY KEY is its rowid, the only column it auto-increments.
-BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+BigIntId: sa.types.TypeEngine[int] = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 class UTCDateTime(sa.TypeDecorator[datetime.datetime]):
@@ -49,8 +49,10 @@ class UTCDateTime(sa.TypeDecorator[datetime.datetime]):
     SQLite keeps no time zone; this type writes UTC and restores it on load.
     """
 
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
+    impl: sa.types.TypeEngine[typing.Any] | type[sa.types.TypeEngine[typing.Any]] = sa.DateTime(
+        timezone=True
+    )
+    cache_ok: bool | None = True
 
     def process_bind_param(
         self, value: datetime.datetime | None, dialect: sa.Dialect
@@ -92,13 +94,15 @@ class Schema:
     def __init__(
         self, names: TableNames | None = None, metadata: sa.MetaData | None = None
     ) -> None:
-        self.names = names or TableNames()
-        self.metadata = metadata or sa.MetaData(naming_convention=NAMING_CONVENTION)
-        self.outbox = _outbox_table(self.names.outbox, self.metadata)
-        self.inbox = _inbox_table(self.names.inbox, self.metadata)
-        self.saga = _saga_table(self.names.saga, self.metadata)
-        self.saga_log = _saga_log_table(self.names.saga_log, self.names.saga, self.metadata)
-        self.audit = _audit_table(self.names.audit, self.metadata)
+        self.names: TableNames = names or TableNames()
+        self.metadata: sa.MetaData = metadata or sa.MetaData(naming_convention=NAMING_CONVENTION)
+        self.outbox: sa.Table = _outbox_table(self.names.outbox, self.metadata)
+        self.inbox: sa.Table = _inbox_table(self.names.inbox, self.metadata)
+        self.saga: sa.Table = _saga_table(self.names.saga, self.metadata)
+        self.saga_log: sa.Table = _saga_log_table(
+            self.names.saga_log, self.names.saga, self.metadata
+        )
+        self.audit: sa.Table = _audit_table(self.names.audit, self.metadata)
 
 
 @functools.cache

@@ -160,7 +160,7 @@ async def test_items_breaking_the_contract_are_rejected_at_once_holding_nothing(
 
     await commands.send(reserve_stock("o-1", items=items))
 
-    rejected = {"order_id": "o-1", "reason": "invalid_items", "skus": []}
+    rejected: dict[str, object] = {"order_id": "o-1", "reason": "invalid_items", "skus": []}
     assert await replies() == [("stock_rejected", "o-1", rejected)]
     assert await levels() == {"tea": (5, 0)}
     [warning] = [r for r in caplog.records if r.name == "inventory.reservations"]

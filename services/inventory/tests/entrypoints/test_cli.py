@@ -39,7 +39,7 @@ def environment(sqlite_url: str, kafka_bootstrap_servers: str) -> dict[str, str]
 @contextlib.asynccontextmanager
 async def inventory_process(
     command: str, environment: dict[str, str]
-) -> collections.abc.AsyncIterator[asyncio.subprocess.Process]:
+) -> collections.abc.AsyncGenerator[asyncio.subprocess.Process, None]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -30,7 +30,9 @@ def inventory_on(database_url: str, bootstrap_servers: str | None = None) -> Inv
 
 
 @contextlib.asynccontextmanager
-async def client_of(inventory: Inventory) -> collections.abc.AsyncIterator[httpx.AsyncClient]:
+async def client_of(
+    inventory: Inventory,
+) -> collections.abc.AsyncGenerator[httpx.AsyncClient, None]:
     transport = httpx.ASGITransport(inventory.app())
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:

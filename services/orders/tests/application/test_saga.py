@@ -105,7 +105,9 @@ def rejected(
     return StockRejected(
         event_name=STOCK_REJECTED,
         topic=INVENTORY_REPLIES,
-        payload=StockRejectedPayload(order_id=context.order_id, reason=reason.value, skus=skus),
+        payload=StockRejectedPayload.model_validate(
+            {"order_id": context.order_id, "reason": reason.value, "skus": skus}
+        ),
     )
 
 

@@ -91,7 +91,7 @@ def env(tmp_path: pathlib.Path, kafka_bootstrap_servers: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def running(command: str, env: dict[str, str]) -> collections.abc.AsyncIterator[Child]:
+async def running(command: str, env: dict[str, str]) -> collections.abc.AsyncGenerator[Child, None]:
     child = await Child.start(command, env)
     try:
         yield child

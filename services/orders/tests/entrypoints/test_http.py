@@ -86,7 +86,7 @@ def validation_errors(response: httpx.Response) -> list[dict[str, typing.Any]]:
 
 def events_of(body: str) -> list[tuple[int, str, dict[str, typing.Any]]]:
     """(id, event, data) of each event in an SSE body; comments are skipped."""
-    events = []
+    events: list[tuple[int, str, dict[str, typing.Any]]] = []
     for block in body.strip().split("\n\n"):
         fields = dict(
             line.split(": ", 1) for line in block.splitlines() if not line.startswith(":")
@@ -340,9 +340,13 @@ async def test_an_unknown_or_malformed_id_is_404(client: Client, order_id: str) 
 
 
 async def stream_while(
-    client: Client, order_id: str, decide: typing.Awaitable[None], **headers: str | bytes
+    client: Client,
+    order_id: str,
+    decide: typing.Awaitable[None],
+    last_event_id: bytes | None = None,
 ) -> httpx.Response:
     """GET the order's events while `decide` runs; the response comes once the stream ends."""
+    headers = [] if last_event_id is None else [(b"Last-Event-ID", last_event_id)]
     stream = asyncio.ensure_future(client.get(f"/orders/{order_id}/events", headers=headers))
     await decide
     return await asyncio.wait_for(stream, STREAM_TIMEOUT)
@@ -390,9 +394,7 @@ async def test_a_rejection_ends_the_stream_with_its_reason(client: Client, order
 async def test_last_event_id_resumes_after_that_event(client: Client, orders: Orders) -> None:
     order_id = await place(client, orders)
 
-    response = await stream_while(
-        client, order_id, reserve(orders, order_id), **{"Last-Event-ID": "2"}
-    )
+    response = await stream_while(client, order_id, reserve(orders, order_id), last_event_id=b"2")
 
     assert [event_id for event_id, _, _ in events_of(response.text)] == [3, 4, 5]
 
@@ -408,7 +410,7 @@ async def test_an_unusable_last_event_id_is_treated_as_absent(
     order_id = await place(client, orders)
 
     response = await stream_while(
-        client, order_id, reserve(orders, order_id), **{"Last-Event-ID": last_event_id}
+        client, order_id, reserve(orders, order_id), last_event_id=last_event_id
     )
 
     assert response.status_code == 200

@@ -21,8 +21,8 @@ from cqrs.exceptions import ConfigurationError, MissingDependencyError
 try:
     import aiobreaker
     from aiobreaker.storage.base import CircuitBreakerStorage
-except ImportError as exc:  # pragma: no cover - exercised without the extra
-    raise MissingDependencyError("AioBreakerAdapter", "cqrs-core[aiobreaker]") from exc
+except ImportError as _missing:  # pragma: no cover - exercised without the extra
+    raise MissingDependencyError("AioBreakerAdapter", "cqrs-core[aiobreaker]") from _missing
 
 __all__ = ("AioBreakerAdapter",)
 

@@ -14,8 +14,8 @@ try:
         KafkaProducerAdapter,  # pyright: ignore[reportUnknownVariableType]
         kafka_producer_factory,  # pyright: ignore[reportUnknownVariableType]
     )
-except ImportError as exc:
-    raise MissingDependencyError("cqrs.adapters.kafka", "cqrs-kafka") from exc
+except ImportError as _missing:
+    raise MissingDependencyError("cqrs.adapters.kafka", "cqrs-kafka") from _missing
 
 #: python-cqrs's name for the producer class.
 KafkaProducer = KafkaProducerAdapter

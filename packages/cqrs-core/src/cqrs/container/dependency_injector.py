@@ -33,10 +33,10 @@ from cqrs.exceptions import ConfigurationError, MissingDependencyError
 
 try:
     from dependency_injector import containers, providers
-except ImportError as exc:  # pragma: no cover - exercised without the extra
+except ImportError as _missing:  # pragma: no cover - exercised without the extra
     raise MissingDependencyError(
         "cqrs.container.dependency_injector", "cqrs-core[dependency-injector]"
-    ) from exc
+    ) from _missing
 
 __all__ = ("DependencyInjectorCQRSContainer",)
 

@@ -34,7 +34,7 @@ __all__ = (
     "raise_failures",
 )
 
-logger = logging.getLogger("cqrs.events")
+logger: logging.Logger = logging.getLogger("cqrs.events")
 
 #: How many levels of follow-up events one dispatch may go through: handlers that
 #: answer each other's events for ever would otherwise never let `send` return.

@@ -89,7 +89,7 @@ class INotificationEvent(IEvent, typing.Generic[PayloadT]):
 class Event(PydanticSerializable, IEvent):
     """Base of the pydantic events; immutable once created."""
 
-    model_config = pydantic.ConfigDict(frozen=True)
+    model_config: typing.ClassVar[pydantic.ConfigDict] = pydantic.ConfigDict(frozen=True)
 
 
 PydanticEvent = Event
@@ -118,6 +118,33 @@ class NotificationEvent(Event, INotificationEvent[PayloadT], typing.Generic[Payl
     )
     payload: PayloadT
 
+    if typing.TYPE_CHECKING:
+        # pydantic's synthesized signature knows the field names only; `event_topic`
+        # is python-cqrs 0.1.3's spelling of `topic`, accepted by the validation alias.
+        @typing.overload
+        def __init__(
+            self,
+            *,
+            event_name: str,
+            payload: PayloadT,
+            topic: str = "",
+            event_id: uuid.UUID = ...,
+            event_timestamp: datetime.datetime = ...,
+        ) -> None: ...
+
+        @typing.overload
+        def __init__(
+            self,
+            *,
+            event_name: str,
+            payload: PayloadT,
+            event_topic: str,
+            event_id: uuid.UUID = ...,
+            event_timestamp: datetime.datetime = ...,
+        ) -> None: ...
+
+        def __init__(self, **data: typing.Any) -> None: ...
+
     @pydantic.field_validator("event_timestamp")
     @classmethod
     def _assume_utc(cls, value: datetime.datetime) -> datetime.datetime:
@@ -132,6 +159,9 @@ PydanticNotificationEvent = NotificationEvent
 
 class ECSTEvent(NotificationEvent[PayloadT], typing.Generic[PayloadT]):
     """An event-carried state transfer: the payload is the entity's whole state."""
+
+    if typing.TYPE_CHECKING:  # the signature above, which pydantic would synthesize anew
+        __init__ = NotificationEvent.__init__
 
 
 @dataclasses.dataclass(frozen=True)

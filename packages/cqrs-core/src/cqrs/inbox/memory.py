@@ -59,7 +59,7 @@ class _Transaction:
 
     def __init__(self) -> None:
         self.staged: dict[_Key, datetime.datetime] = {}
-        self.ended = asyncio.Event()
+        self.ended: asyncio.Event = asyncio.Event()
 
 
 class _Ledger:

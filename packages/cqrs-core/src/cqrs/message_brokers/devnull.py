@@ -25,7 +25,7 @@ class DevnullMessageBroker:
     """A `MessageBroker` that publishes nowhere."""
 
     def __init__(self, keep_last: int = 100) -> None:
-        self.dropped = 0
+        self.dropped: int = 0
         self._recent: collections.deque[Message] = collections.deque(maxlen=keep_last)
 
     @property

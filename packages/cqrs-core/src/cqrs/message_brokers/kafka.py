@@ -8,7 +8,7 @@ from cqrs.exceptions import MissingDependencyError
 
 try:
     from cqrs_kafka import KafkaMessageBroker  # pyright: ignore[reportMissingImports, reportUnknownVariableType]
-except ImportError as exc:
-    raise MissingDependencyError("cqrs.message_brokers.kafka", "cqrs-kafka") from exc
+except ImportError as _missing:
+    raise MissingDependencyError("cqrs.message_brokers.kafka", "cqrs-kafka") from _missing
 
 __all__ = ("KafkaMessageBroker",)

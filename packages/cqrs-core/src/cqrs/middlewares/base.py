@@ -34,8 +34,9 @@ HandleType = typing.Callable[[typing.Any], typing.Awaitable[typing.Any]]
 class Middleware(typing.Protocol):
     """Runs around the handling of one message."""
 
-    async def __call__(self, request: typing.Any, handle: HandleType) -> typing.Any:
-        """Call `await handle(request)` (or not) and return its result."""
+    async def __call__(self, request: typing.Any, /, handle: HandleType) -> typing.Any:
+        """Call `await handle(request)` (or not) and return its result; the message
+        comes first (named as the middleware likes), `handle` by keyword."""
         ...
 
 

@@ -56,7 +56,7 @@ from cqrs.outbox.relay import OutboxClaim, OutboxStore, RetryPolicy
 
 __all__ = ("EventProducer", "ProducerRepository")
 
-logger = logging.getLogger("cqrs.outbox.producer")
+logger: logging.Logger = logging.getLogger("cqrs.outbox.producer")
 
 
 class _Released(Exception):
@@ -166,8 +166,8 @@ class EventProducer:
             raise ValueError(f"poll_interval must be positive, got {poll_interval}")
         self.message_broker: MessageBroker = brokers[0]
         self.store: OutboxStore = outbox
-        self.repository = ProducerRepository(self, outbox)
-        self.retry = retry or RetryPolicy()
+        self.repository: ProducerRepository = ProducerRepository(self, outbox)
+        self.retry: RetryPolicy = retry or RetryPolicy()
         self.poll_interval = poll_interval
         self._claim: OutboxClaim | None = None  # the context manager, for __aexit__
         self._held: OutboxClaim | None = None  # what its __aenter__ returned

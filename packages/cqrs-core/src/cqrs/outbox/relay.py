@@ -56,7 +56,7 @@ __all__ = (
     "publishable",
 )
 
-logger = logging.getLogger("cqrs.outbox.relay")
+logger: logging.Logger = logging.getLogger("cqrs.outbox.relay")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,7 +49,7 @@ _ResT = TypeVar("_ResT")
 _Invoker = typing.Callable[
     [typing.Any], typing.Awaitable[tuple[typing.Any, typing.Sequence[object]]]
 ]
-_Stream = typing.AsyncIterator[typing.Any]
+_Stream = typing.AsyncGenerator[typing.Any, None]
 
 
 class _MediatorBase(abc.ABC):
@@ -215,8 +215,8 @@ class StreamingRequestMediator(_MediatorBase):
 
     _routes: dict[type[typing.Any], typing.Callable[[typing.Any], _Stream]]
 
-    def stream(self, request: IRequest[_ResT]) -> typing.AsyncIterator[_ResT]:
-        """Return the async iterator of `request`'s responses.
+    def stream(self, request: IRequest[_ResT]) -> typing.AsyncGenerator[_ResT, None]:
+        """Return the async generator of `request`'s responses (`aclose()` ends it early).
 
         Raises `RequestHandlerNotFoundError` at once when its type is not bound.
         """

@@ -33,7 +33,8 @@ __all__ = (
     "ResT",
 )
 
-ReqT = TypeVar("ReqT", bound=IRequest, contravariant=True)
+# Defaults: a handler may leave its types out; the registry reads them from `handle`.
+ReqT = TypeVar("ReqT", bound=IRequest, contravariant=True, default=typing.Any)
 ResT = TypeVar("ResT", default=typing.Any, covariant=True)
 
 

@@ -72,7 +72,7 @@ __all__ = (
     "DEFAULT_LEASE",
 )
 
-logger = logging.getLogger("cqrs.saga")
+logger: logging.Logger = logging.getLogger("cqrs.saga")
 
 _Result = SagaStepResult[typing.Any, typing.Any]
 _StepType = type[SagaStepHandler[typing.Any, typing.Any]]
@@ -169,7 +169,7 @@ class SagaRunner:
         if not (isinstance(saga_type, type) and issubclass(saga_type, Saga)):
             raise SagaDefinitionError(f"{saga_type!r} is not a Saga subclass.")
         self.saga_type = saga_type
-        self.saga_name = saga_type.saga_name()
+        self.saga_name: str = saga_type.saga_name()
         self.container = container
         self.storage = storage
         self.compensation = compensation
@@ -177,7 +177,7 @@ class SagaRunner:
         self.claim_wait = claim_wait
         self.clock = clock
         self.emit = emit
-        self.steps = saga_type.step_definitions()
+        self.steps: tuple[SagaStep, ...] = saga_type.step_definitions()
         if not self.steps:
             raise SagaDefinitionError(
                 f"{saga_type.__qualname__} declares no steps; set `steps = [...]` on the class "
@@ -190,7 +190,7 @@ class SagaRunner:
         self._passes = itertools.count()
         # The positions of the messaging steps, precomputed: an ABC subclass
         # check costs more than a set lookup per step.
-        self.messaging_positions = frozenset(
+        self.messaging_positions: frozenset[int] = frozenset(
             step.position for step in self.steps if issubclass(step.handler, MessagingStep)
         )
         self._half_lease = lease.total_seconds() / 2

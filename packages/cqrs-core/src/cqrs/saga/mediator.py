@@ -123,7 +123,7 @@ class SagaMediator:
 
     def stream(
         self, context: SagaContext, saga_id: uuid.UUID | None = None
-    ) -> typing.AsyncIterator[SagaStepResult[typing.Any, typing.Any]]:
+    ) -> typing.AsyncGenerator[SagaStepResult[typing.Any, typing.Any], None]:
         """Run the saga for `context` under `saga_id` (a new id when omitted).
 
         An existing unfinished `saga_id` resumes from its stored context; a

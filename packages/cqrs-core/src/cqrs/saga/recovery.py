@@ -42,7 +42,7 @@ from cqrs.saga.storage.protocol import ISagaStorage
 
 __all__ = ("recover_saga", "SagaRecoveryWorker")
 
-logger = logging.getLogger("cqrs.saga.recovery")
+logger: logging.Logger = logging.getLogger("cqrs.saga.recovery")
 
 
 async def recover_saga(

@@ -12,9 +12,9 @@ from cqrs.exceptions import MissingDependencyError
 try:
     import pytest
     import pytest_asyncio
-except ImportError as exc:
+except ImportError as _missing:
     raise MissingDependencyError(
         "the contract suites of cqrs.testing (pytest, pytest-asyncio)", "cqrs-core[testing]"
-    ) from exc
+    ) from _missing
 
 __all__ = ("pytest", "pytest_asyncio")

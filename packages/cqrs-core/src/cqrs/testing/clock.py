@@ -20,7 +20,7 @@ class FakeClock:
     """A callable returning a time zone aware `now` that only moves when told."""
 
     def __init__(self, now: datetime.datetime = _EPOCH) -> None:
-        self.now = now
+        self.now: datetime.datetime = now
 
     def __call__(self) -> datetime.datetime:
         return self.now

@@ -117,7 +117,7 @@ class InboxContract(typing.Generic[SessionT]):
     """The inbox contract as pytest tests; subclass it as `Test...` and override the
     `backend` fixture (see the module docstring)."""
 
-    pytestmark = pytest.mark.asyncio
+    pytestmark: typing.ClassVar[pytest.MarkDecorator] = pytest.mark.asyncio
 
     @pytest.fixture
     def clock(self) -> FakeClock:

@@ -81,7 +81,7 @@ class MessageBrokerContract:
     """The message broker contract as pytest tests; subclass it as `Test...` and
     override the `backend` fixture (see the module docstring)."""
 
-    pytestmark = pytest.mark.asyncio
+    pytestmark: typing.ClassVar[pytest.MarkDecorator] = pytest.mark.asyncio
 
     @pytest.fixture
     def topic(self) -> str:

@@ -90,7 +90,7 @@ class OutboxRepositoryContract(typing.Generic[SessionT]):
     """The outbox repository contract as pytest tests; subclass it as `Test...` and
     override the `backend` fixture (see the module docstring)."""
 
-    pytestmark = pytest.mark.asyncio
+    pytestmark: typing.ClassVar[pytest.MarkDecorator] = pytest.mark.asyncio
 
     @pytest.fixture(autouse=True)
     def _registered_events(self) -> collections.abc.Iterator[None]:

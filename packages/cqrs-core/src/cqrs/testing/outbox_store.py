@@ -114,7 +114,7 @@ class OutboxStoreContract:
     """The outbox store contract as pytest tests; subclass it as `Test...` and override
     the `backend` fixture (see the module docstring)."""
 
-    pytestmark = pytest.mark.asyncio
+    pytestmark: typing.ClassVar[pytest.MarkDecorator] = pytest.mark.asyncio
 
     @pytest.fixture
     def clock(self) -> FakeClock:

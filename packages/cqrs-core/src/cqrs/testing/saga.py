@@ -103,10 +103,10 @@ class SagaTestHarness(typing.Generic[ContextT]):
         compensation: CompensationPolicy = NO_RETRIES,
         clock: FakeClock | None = None,
     ) -> None:
-        self.clock = clock or FakeClock()
-        self.storage = MemorySagaStorage(clock=self.clock)
+        self.clock: FakeClock = clock or FakeClock()
+        self.storage: MemorySagaStorage = MemorySagaStorage(clock=self.clock)
         self._faults = _FaultInjector(as_container(container))
-        self.runner = SagaRunner(
+        self.runner: SagaRunner = SagaRunner(
             saga, self._faults, self.storage, compensation=compensation, clock=self.clock
         )
         self._commands: dict[uuid.UUID, list[Message]] = collections.defaultdict(list)

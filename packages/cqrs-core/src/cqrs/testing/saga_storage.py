@@ -188,7 +188,7 @@ class SagaStorageContract:
     module docstring.
     """
 
-    pytestmark = pytest.mark.asyncio
+    pytestmark: typing.ClassVar[pytest.MarkDecorator] = pytest.mark.asyncio
 
     @pytest.fixture
     def clock(self) -> FakeClock:

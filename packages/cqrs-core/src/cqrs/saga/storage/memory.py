@@ -122,7 +122,7 @@ class MemorySagaStorage:
         self._clock = clock
         # Keyed by `saga_id.int`: hashing a UUID object runs Python code, an int's does not.
         self._records: dict[int, _Record] = {}
-        self.outbox = outbox if outbox is not None else MemoryOutbox(clock)
+        self.outbox: MemoryOutbox = outbox if outbox is not None else MemoryOutbox(clock)
         #: The admin actions on these sagas, oldest first.
         self.audit: list[AuditEntry] = []
 
