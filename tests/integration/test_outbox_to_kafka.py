@@ -18,10 +18,10 @@ from cqrs.testing import registered_outbox_events
 from cqrs_kafka import KafkaMessageBroker, kafka_producer_factory
 from cqrs_kafka.testing import json_value, read_records
 from cqrs_kafka.topics import ensure_topics
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema, create_all
-from cqrs_sqla.sqlite import create_sqlite_engine
 
 
 class Charged(pydantic.BaseModel):
@@ -31,7 +31,7 @@ class Charged(pydantic.BaseModel):
 
 @pytest.fixture
 async def engine(tmp_path: pathlib.Path) -> collections.abc.AsyncIterator[AsyncEngine]:
-    engine = create_sqlite_engine(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
     yield engine
     await engine.dispose()
 

@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cqrs.events import EventHandler, NotificationEvent
 from cqrs.events.bootstrap import bootstrap
 from cqrs_kafka.consumer import current_delivery, subscribe_events
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.schema import Schema, TableNames
-from cqrs_sqla.sqlite import create_sqlite_engine
 
 PAYMENT_TAKEN = "payment_taken"
 
@@ -100,7 +100,7 @@ async def dying_after_first_commit(
 async def main(
     bootstrap_servers: str, topic: str, group: str, url: str, prefix: str, work_dir: pathlib.Path
 ) -> None:
-    engine = create_sqlite_engine(url)  # any other URL: a plain async engine
+    engine = create_engine(url)
     schema = schema_for(prefix)
     handler = make_handler(effects_table(schema, prefix))
     sessions = async_sessionmaker(engine, expire_on_commit=False)

@@ -18,8 +18,8 @@ from cqrs.message_brokers.protocol import Message
 from cqrs_kafka import KafkaMessageBroker, KafkaProducerAdapter, LocalKafkaBroker
 from cqrs_kafka.testing import committed_offset
 from cqrs_kafka.topics import ensure_topics
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.schema import Schema, create_all
-from cqrs_sqla.sqlite import create_sqlite_engine
 from cqrs_sqla.testing import admin_url
 
 from .consumer_child import PAYMENT_TAKEN, Payment, PaymentTaken, effects_table, schema_for
@@ -35,7 +35,7 @@ class Database:
     def __init__(self, url: str, prefix: str) -> None:
         self.url = url
         self.prefix = prefix
-        self.engine: AsyncEngine = create_sqlite_engine(url)  # any other URL: a plain engine
+        self.engine: AsyncEngine = create_engine(url)
         self.schema: Schema = schema_for(prefix)
         self.effects = effects_table(self.schema, prefix)
 

@@ -25,12 +25,12 @@ from cqrs.testing.outbox_admin import give_up_on_pending
 from cqrs.testing.saga_admin import ParcelContext, ParcelSaga, leave_compensation_failed
 from cqrs_admin.cli import main
 from cqrs_sqla.encoding import outbox_values
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema, create_all
-from cqrs_sqla.sqlite import create_sqlite_engine
 from cqrs_sqla.testing import throwaway_postgres_database
 
 _ONE_TRY = CompensationPolicy(attempts=1)
@@ -67,7 +67,7 @@ def database_url(
 
 
 async def _schema(url: str, *, create: bool) -> None:
-    engine = create_sqlite_engine(url)
+    engine = create_engine(url)
     try:
         if create:
             await create_all(engine, Schema())
@@ -80,7 +80,7 @@ async def _schema(url: str, *, create: bool) -> None:
 
 async def _dead_rows(url: str, *messages: Message) -> list[int]:
     """Write `messages`, let a relay whose broker is down kill them; their row ids."""
-    engine = create_sqlite_engine(url)
+    engine = create_engine(url)
     admin = SqlAlchemyOutboxAdmin(SqlAlchemyOutboxStore(engine, Schema()))
     try:
         earlier = {row.id for row in (await admin.list_dead(limit=500)).items}
@@ -96,7 +96,7 @@ async def _dead_rows(url: str, *messages: Message) -> list[int]:
 
 
 async def _compensation_failed(url: str) -> uuid.UUID:
-    engine = create_sqlite_engine(url)
+    engine = create_engine(url)
     try:
         return await leave_compensation_failed(
             SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
@@ -253,6 +253,11 @@ def test_a_saga_is_resolved_with_a_reason_once(
         (["dead-letters", "list"], 2, "--bootstrap-servers"),
         (["outbox", "dead", "--database-url", "sqlite+aiosqlite:////nowhere/x.db"], 2, "/nowhere"),
         (["sagas", "list", "--database-url", "postgresql+asyncpg://postgres@127.0.0.1:9/x"], 5, ""),
+        (
+            ["outbox", "stats", "--database-url", "postgresql+psycopg://app@127.0.0.1:9/x"],
+            2,
+            "asyncpg",
+        ),
         (
             ["outbox", "dead", "--limit", "0", "--database-url", "sqlite+aiosqlite:///:memory:"],
             2,

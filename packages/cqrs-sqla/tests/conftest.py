@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.schema import Schema, TableNames, create_all
-from cqrs_sqla.sqlite import create_sqlite_engine
 from cqrs_sqla.testing import throwaway_postgres_database
 
 _tables = itertools.count()
@@ -44,7 +44,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> str:
 
 @pytest.fixture
 async def engine(database_url: str) -> collections.abc.AsyncIterator[AsyncEngine]:
-    engine = create_sqlite_engine(database_url)  # any other URL: a plain async engine
+    engine = create_engine(database_url)
     yield engine
     await engine.dispose()
 

@@ -10,8 +10,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.data_errors import is_data_error
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.errors import InvalidDataError
-from cqrs_sqla.sqlite import create_sqlite_engine
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ async def test_values_no_database_stores_are_data_errors(
 async def test_values_postgresql_refuses_are_data_errors(
     postgres_url: str, values: dict[str, object]
 ) -> None:
-    engine = create_sqlite_engine(postgres_url)  # a plain engine for this URL
+    engine = create_engine(postgres_url)
     metadata = sa.MetaData()
     table = sa.Table(
         "data_errors_postgresql",

@@ -28,8 +28,8 @@ from cqrs.inbox import InboxRecord, InvalidInboxKeyError
 from cqrs.testing.clock import FakeClock
 from cqrs.testing.inbox import InboxBackend, InboxContract
 from cqrs_sqla import SqlAlchemyInbox
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.schema import Schema, TableNames, create_all
-from cqrs_sqla.sqlite import create_sqlite_engine
 
 from .lock_waits import LockWaits
 
@@ -210,7 +210,7 @@ async def test_concurrent_deliveries_on_two_begin_immediate_sqlite_engines(
     tmp_path: pathlib.Path, first_commits: bool
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'immediate.db'}"
-    first_engine, second_engine = create_sqlite_engine(url), create_sqlite_engine(url)
+    first_engine, second_engine = create_engine(url), create_engine(url)
     try:
         schema = Schema()
         await create_all(first_engine, schema)

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import cqrs
 from cqrs.testing import registered_outbox_events
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.orm import Base, OutboxModel, SagaExecutionModel, rebind_outbox_model
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import default_schema
-from cqrs_sqla.sqlite import create_sqlite_engine
 
 
 class Parcel(pydantic.BaseModel):
@@ -52,7 +52,7 @@ async def test_a_rebound_outbox_is_created_by_and_written_to_in_the_users_metada
         pass
 
     rebind_outbox_model(OutboxModel, AppBase, "app_outbox")
-    engine = create_sqlite_engine(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
     async with engine.begin() as connection:
         await connection.run_sync(AppBase.metadata.create_all)
     outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine))

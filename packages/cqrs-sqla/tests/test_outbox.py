@@ -9,7 +9,9 @@ import collections.abc
 import pydantic
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 import cqrs
 from cqrs.compressors.zlib import ZlibCompressor
@@ -17,6 +19,7 @@ from cqrs.message_brokers.protocol import Message, payload_json
 from cqrs.outbox.repository import UnregisteredEventError
 from cqrs.testing import registered_outbox_events
 from cqrs.testing.outbox_repository import OutboxRepositoryBackend, OutboxRepositoryContract
+from cqrs_sqla import outbox as outbox_module
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
 
@@ -171,3 +174,37 @@ def test_the_seed_constructor_form_works(session_factory: Sessions) -> None:
 
     assert outbox.schema.outbox.name == "outbox"
     assert isinstance(outbox.compressor, ZlibCompressor)
+
+
+async def test_the_session_class_of_the_process_is_left_alone(
+    engine: AsyncEngine, schema: Schema, session_factory: Sessions
+) -> None:
+    outbox = SqlAlchemyOutboxedEventRepository(session_factory, schema=schema)
+    async with outbox as session:
+        outbox.add(session, shipped("o-1"))
+        await outbox.commit(session)
+
+    hooked = [
+        event.contains(Session, name, hook)
+        for name, hook in (
+            ("before_commit", outbox_module._insert_staged),  # pyright: ignore[reportPrivateUsage]
+            ("after_rollback", outbox_module._drop_staged),  # pyright: ignore[reportPrivateUsage]
+        )
+    ]
+    assert hooked == [False, False]
+    assert [row.message.key for row in await outbox_rows(engine, schema)] == [None]
+
+
+async def test_a_session_from_another_factory_inserts_each_transactions_events_once(
+    engine: AsyncEngine, schema: Schema
+) -> None:
+    outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine), schema=schema)
+    elsewhere = async_sessionmaker(engine)  # not the repository's
+
+    async with elsewhere() as session:
+        for order_id in ("o-1", "o-2"):
+            outbox.add(session, shipped(order_id), key=order_id)
+            await session.commit()
+        await session.commit()  # nothing staged: nothing inserted
+
+    assert [row.message.key for row in await outbox_rows(engine, schema)] == ["o-1", "o-2"]

@@ -181,7 +181,7 @@ class Session:
                 "(an SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db)"
             )
         schema_module = _extra("cqrs_sqla.schema", "the database commands", "sqla")
-        sqlite = _extra("cqrs_sqla.sqlite", "the database commands", "sqla")
+        cqrs_sqla = _extra("cqrs_sqla", "the database commands", "sqla")
         sqlalchemy = _extra("sqlalchemy", "the database commands", "sqla")
         parsed = sqlalchemy.make_url(url)
         path = typing.cast("str | None", parsed.database)
@@ -190,7 +190,10 @@ class Session:
         sqlite_file = parsed.get_backend_name() == "sqlite" and path not in (None, "", ":memory:")
         if sqlite_file and not os.path.isfile(str(path)):
             raise UsageError(f"no SQLite database at {path}: check --database-url")
-        engine = sqlite.create_sqlite_engine(url)  # any other database: a plain engine
+        try:
+            engine = cqrs_sqla.create_engine(url)
+        except cqrs_sqla.UnsupportedDatabaseError as exc:
+            raise UsageError(f"{exc}; check --database-url") from exc
         self._exit.push_async_callback(engine.dispose)
         return schema_module.Schema(), engine
 

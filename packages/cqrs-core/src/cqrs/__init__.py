@@ -18,6 +18,7 @@ import typing
 
 # First, and on import: over a python-cqrs installation the modules below may not be ours.
 import cqrs._python_cqrs  # noqa: F401  # pyright: ignore[reportUnusedImport]
+from cqrs._optional import raise_if_installed
 from cqrs.circuit_breaker import ICircuitBreaker
 from cqrs.compressors import Compressor, ZlibCompressor
 from cqrs.container.di import DIContainer
@@ -209,5 +210,6 @@ def __getattr__(name: str) -> typing.Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        raise_if_installed(exc, "cqrs_sqla")  # installed but broken: its own error says why
         raise MissingDependencyError(f"cqrs.{name}", "cqrs-sqla") from exc
     return getattr(module, name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import subprocess
 import sys
 
 import pytest
@@ -42,3 +44,28 @@ def test_failed_import_leaves_no_half_imported_module(module: str) -> None:
         importlib.import_module(module)
 
     assert module not in sys.modules
+
+
+BROKEN_CQRS_KAFKA = """
+import sys
+sys.modules["cqrs_kafka.broker"] = None  # installed, but one of its modules fails
+try:
+    import {module}
+except ImportError as error:
+    print(type(error).__name__, error.name)
+"""
+
+
+@pytest.mark.parametrize("module", KAFKA_MODULES)
+def test_an_installed_but_broken_cqrs_kafka_raises_its_own_error(module: str) -> None:
+    try:
+        importlib.metadata.distribution("cqrs-kafka")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("cqrs-kafka is not installed here (an isolated cqrs-core run)")
+    script = BROKEN_CQRS_KAFKA.format(module=module)
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert result.stdout.split() == ["ModuleNotFoundError", "cqrs_kafka.broker"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 
@@ -19,6 +20,25 @@ def test_without_cqrs_sqla_the_name_says_what_to_install(monkeypatch: pytest.Mon
 
     assert isinstance(caught.value, ImportError)
     assert isinstance(caught.value.__cause__, ImportError)
+
+
+def test_an_installed_but_broken_cqrs_sqla_raises_its_own_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # cqrs_sqla is installed; one of its modules failing to import is not a missing
+    # distribution (as `import fcntl` failing on Windows once was).
+    try:
+        importlib.metadata.distribution("cqrs-sqla")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("cqrs-sqla is not installed here (an isolated cqrs-core run)")
+    monkeypatch.delitem(sys.modules, "cqrs_sqla.outbox", raising=False)
+    monkeypatch.setitem(sys.modules, "cqrs_sqla.relay", None)
+
+    with pytest.raises(ImportError) as caught:
+        _ = cqrs.SqlAlchemyOutboxedEventRepository
+
+    assert not isinstance(caught.value, cqrs.MissingDependencyError)
+    assert "cqrs_sqla.relay" in str(caught.value)
 
 
 def test_other_unknown_names_are_attribute_errors() -> None:
@@ -41,6 +61,7 @@ def test_importing_cqrs_does_not_import_cqrs_sqla() -> None:
 
 
 def test_rebind_outbox_model_comes_from_cqrs_sqla_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cqrs_sqla", None)
     monkeypatch.setitem(sys.modules, "cqrs_sqla.orm", None)
 
     with pytest.raises(cqrs.MissingDependencyError, match="pip install 'cqrs-sqla'"):

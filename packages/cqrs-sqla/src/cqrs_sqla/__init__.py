@@ -1,5 +1,6 @@
 """SQLAlchemy adapters for cqrs-core: outbox, inbox and saga storage, and their admin sides."""
 
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.errors import (
     DatabaseUnavailableError,
     IntegrityViolationError,
@@ -14,7 +15,10 @@ from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_admin import SqlAlchemySagaAdmin
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema, TableNames, create_all
-from cqrs_sqla.sqlite import configure_sqlite, create_sqlite_engine
+from cqrs_sqla.sqlite import (
+    configure_sqlite,
+    create_sqlite_engine,  # pyright: ignore[reportDeprecated]  (kept, deprecated)
+)
 
 __version__ = "0.1.0"
 
@@ -28,6 +32,7 @@ __all__ = (
     "SqlAlchemySagaStorage",
     "SqlAlchemyOutboxAdmin",
     "SqlAlchemySagaAdmin",
+    "create_engine",
     "configure_sqlite",
     "create_sqlite_engine",
     "SqlAdapterError",

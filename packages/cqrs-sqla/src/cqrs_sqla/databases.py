@@ -23,9 +23,10 @@ from cqrs_sqla.errors import UnsupportedDatabaseError
 __all__ = ("bound_dialect", "require_supported")
 
 
-def require_supported(dialect: sa.Dialect, user: str) -> None:
+def require_supported(dialect: sa.Dialect | type[sa.Dialect], user: str) -> None:
     """Raise `UnsupportedDatabaseError` (naming `user`) unless the database is SQLite,
-    or PostgreSQL through asyncpg."""
+    or PostgreSQL through asyncpg. `dialect` may be a class, as a URL's `get_dialect()`
+    gives before any driver is imported."""
     if dialect.name not in ("postgresql", "sqlite"):
         raise UnsupportedDatabaseError(
             f"{user} supports PostgreSQL and SQLite, not {dialect.name!r}."

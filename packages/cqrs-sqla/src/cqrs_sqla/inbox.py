@@ -21,7 +21,7 @@ Concurrent deliveries of one message: exactly one transaction records it.
 - SQLite: one writer at a time. The second transaction waits for the write
   lock, up to the connection's busy timeout, then finds the first one's row
   (or, after a rollback, inserts its own). sqlite3's default timeout is 5
-  seconds; `cqrs_sqla.sqlite.create_sqlite_engine` sets 30 and makes every
+  seconds; `cqrs_sqla.create_engine` sets 30 and makes every
   transaction `BEGIN IMMEDIATE`, so it takes the write lock at its start.
   With a plain engine the driver begins the transaction at its first write,
   and reads before it run outside the transaction: record first.

@@ -11,6 +11,15 @@ writes, whichever way the commit is called (`outbox.commit(session)` or
 `session.commit()`); a rollback drops them. On PostgreSQL the commit also
 notifies waiting relays.
 
+Only the sessions that stage outbox rows carry the hooks that insert them:
+the repository's `session_factory` opens sessions of a `Session` subclass
+listened to once (cheap), and a session from elsewhere gets listeners of its
+own at its first `add`. SQLAlchemy's `Session` class, and every other session
+of the process, are left alone.
+
+One repository may serve concurrent handlers: each task's `async with outbox`
+block has its own session (see `cqrs.outbox.sessions`).
+
 The repository is also the outbox's relay side: `claim` and
 `wait_for_rows` go to `store`, a `SqlAlchemyOutboxStore` on the session
 factory's engine, so the object can be handed to `OutboxRelay` or
@@ -43,6 +52,7 @@ from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy
 from cqrs.outbox.repository import DEFAULT_MAX_MESSAGE_BYTES, outbox_message
+from cqrs.outbox.sessions import OpenSessions
 from cqrs_sqla.databases import bound_dialect, require_supported
 from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_values
@@ -53,6 +63,7 @@ from cqrs_sqla.schema import Schema, default_schema
 __all__ = ("SqlAlchemyOutboxedEventRepository",)
 
 _STAGED: typing.Final = "cqrs_sqla.outbox.staged"
+_HOOKED: typing.Final = "cqrs_sqla.outbox.hooked"
 
 
 class SqlAlchemyOutboxedEventRepository:
@@ -71,17 +82,19 @@ class SqlAlchemyOutboxedEventRepository:
         dialect = bound_dialect(session_factory)
         if dialect is not None:
             require_supported(dialect, "SqlAlchemyOutboxedEventRepository")
-        self.session_factory = session_factory
+        #: The factory given, opening sessions whose commits insert the staged rows.
+        self.session_factory: async_sessionmaker[AsyncSession] = _outbox_sessions(session_factory)
         self.compressor = compressor
         self.max_message_bytes = max_message_bytes
         self.schema: Schema = schema or default_schema()
         self._clock = clock
-        self._session: AsyncSession | None = None
+        self._sessions = OpenSessions[AsyncSession]()
         self._store: SqlAlchemyOutboxStore | None = None
 
     async def __aenter__(self) -> AsyncSession:
-        self._session = self.session_factory()
-        return self._session
+        session = self.session_factory()
+        self._sessions.push(session)
+        return session
 
     async def __aexit__(
         self,
@@ -89,7 +102,7 @@ class SqlAlchemyOutboxedEventRepository:
         exc: BaseException | None,
         traceback: types.TracebackType | None,
     ) -> None:
-        session, self._session = self._session, None
+        session = self._sessions.pop()
         if session is None:
             return
         if session.in_transaction():
@@ -115,8 +128,12 @@ class SqlAlchemyOutboxedEventRepository:
             self.compressor,
             max_message_bytes=self.max_message_bytes,
         )
-        _hook_commits()
         sync_session = session.sync_session
+        if not isinstance(sync_session, _StagesOutboxRows) and _HOOKED not in sync_session.info:
+            # A session from another factory: hooks on this session alone.
+            sa_event.listen(sync_session, "before_commit", _insert_staged)
+            sa_event.listen(sync_session, "after_rollback", _drop_staged)
+            sync_session.info[_HOOKED] = True
         if not sync_session.in_transaction():
             # As `session.add` autobegins: the rows belong to a transaction, which a
             # rollback ends (dropping them) even when no statement ran in it yet.
@@ -163,7 +180,7 @@ class SqlAlchemyOutboxedEventRepository:
         await self.store.wait_for_rows(timeout)
 
     def _open(self, session: AsyncSession | None) -> AsyncSession:
-        session = session or self._session
+        session = session or self._sessions.current()
         if session is None:
             raise ConfigurationError(
                 "no outbox session is open; use `async with outbox as session:` and pass it."
@@ -185,16 +202,39 @@ def _engine_of(session_factory: async_sessionmaker[AsyncSession]) -> AsyncEngine
     return bind
 
 
-@functools.cache
-def _hook_commits() -> None:
-    """Make every session's commit insert its staged rows, and its rollback drop them.
+class _StagesOutboxRows:
+    """Marks a `Session` subclass whose class-level hooks insert staged outbox rows."""
 
-    Hooked on the `Session` class once per process: listeners added to each
-    session cost more than a small transaction's insert. For a session with
-    nothing staged, the hooks only look up a key in its `info`.
+
+@functools.cache
+def _outbox_session_class(base: type[Session]) -> type[Session]:
+    """`base` with commits that insert the staged rows and rollbacks that drop them.
+
+    Listeners on a class cost its sessions nothing to set up, where listeners
+    added to each session cost more than a small transaction's insert; on a
+    subclass of its own they reach only the outbox's sessions. For a session
+    with nothing staged, the hooks only look up a key in its `info`.
     """
-    sa_event.listen(Session, "before_commit", _insert_staged)
-    sa_event.listen(Session, "after_rollback", _drop_staged)
+    hooked = type(base.__name__, (_StagesOutboxRows, base), {"__module__": __name__})
+    sa_event.listen(hooked, "before_commit", _insert_staged)
+    sa_event.listen(hooked, "after_rollback", _drop_staged)
+    return typing.cast("type[Session]", hooked)
+
+
+def _outbox_sessions(
+    factory: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """`factory`, its sessions' synchronous class swapped for the outbox's subclass of it."""
+    sync_class: type[Session] = factory.kw.get("sync_session_class") or (
+        factory.class_.sync_session_class
+    )
+    if issubclass(sync_class, _StagesOutboxRows):
+        return factory
+    options: dict[str, typing.Any] = {
+        **factory.kw,
+        "sync_session_class": _outbox_session_class(sync_class),
+    }
+    return async_sessionmaker(class_=factory.class_, **options)
 
 
 def _insert_staged(sync_session: Session) -> None:

@@ -11,7 +11,8 @@ A claim is one transaction, held while the relay publishes:
   which releases the locks. A relay that dies mid-claim rolls back: its
   rows go out again, with the same event ids.
 * SQLite: claims are serialised across processes by an exclusive lock on a
-  file next to the database (`<db>.relay.lock`), so relays take turns. The
+  file next to the database (`<db>.relay.lock`, see `cqrs_sqla.relay_lock`),
+  so relays take turns. The
   rows are read in one short transaction and marked in another, so the
   database's single write lock is not held while the relay publishes.
 
@@ -29,8 +30,6 @@ import asyncio
 import collections
 import contextlib
 import datetime
-import fcntl
-import os
 import types
 import typing
 
@@ -47,6 +46,7 @@ from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_event
 from cqrs_sqla.notify import channel, notify_relays
 from cqrs_sqla.postgres_claim import PostgresClaim
+from cqrs_sqla.relay_lock import RelayLock
 from cqrs_sqla.schema import Schema
 
 __all__ = ("SqlAlchemyOutboxStore",)
@@ -236,12 +236,13 @@ class _SqliteClaim(ClaimOutcomes):
         self._store = store
         self._limit = limit
         self._connection: AsyncConnection | None = None
-        self._file_lock: int | None = None
+        self._relay_lock = _relay_lock(store.engine)
 
     @maps_driver_errors
     async def __aenter__(self) -> _SqliteClaim:
         store = self._store
-        self._file_lock = await _lock_sqlite_file(store.engine)
+        if self._relay_lock is not None:
+            await self._relay_lock.__aenter__()
         self._connection = connection = await store.engine.connect()
         try:
             await connection.begin()
@@ -343,20 +344,13 @@ class _SqliteClaim(ClaimOutcomes):
                     await connection.commit()
                 await connection.close()
         finally:
-            if self._file_lock is not None:
-                os.close(self._file_lock)  # closing the descriptor releases the lock
-                self._file_lock = None
+            if self._relay_lock is not None:
+                await self._relay_lock.__aexit__(None, None, None)
 
 
-async def _lock_sqlite_file(engine: AsyncEngine) -> int | None:
-    """Take the exclusive relay lock of a SQLite database file (waiting for it)."""
+def _relay_lock(engine: AsyncEngine) -> RelayLock | None:
+    """The lock relays on a SQLite database file take turns on; none in memory."""
     database = engine.url.database
     if not database or database == ":memory:":
         return None
-    descriptor = os.open(f"{database}.relay.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
-    except BaseException:
-        os.close(descriptor)
-        raise
-    return descriptor
+    return RelayLock(f"{database}.relay.lock")

@@ -9,11 +9,11 @@ so they are published if, and only if, the step is recorded.
 Every method is one short transaction. Times come from the storage's clock,
 never from the database's `now()`: the workers' clocks must agree for leases
 and staleness to mean the same to all of them. On SQLite, create the engine with
-`cqrs_sqla.sqlite.create_sqlite_engine` (or `configure_sqlite`): concurrent
+`cqrs_sqla.create_engine` (or `cqrs_sqla.sqlite.configure_sqlite`): concurrent
 writers need its `BEGIN IMMEDIATE` transactions.
 
 ```python
-engine = create_sqlite_engine("sqlite+aiosqlite:///app.db")  # or create_async_engine(pg_url)
+engine = create_engine("sqlite+aiosqlite:///app.db")  # or "postgresql+asyncpg://..."
 storage = SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
 ```
 """

@@ -125,7 +125,7 @@ async def create_all(engine: AsyncEngine, schema: Schema) -> None:
 
     Several processes may call it at once on a fresh database: on PostgreSQL
     they take turns (an advisory lock), since "check, then create" would
-    otherwise race (with `create_sqlite_engine`, SQLite's write lock does the same).
+    otherwise race (with `cqrs_sqla.create_engine`, SQLite's write lock does the same).
     """
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":

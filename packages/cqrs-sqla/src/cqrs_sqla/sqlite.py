@@ -14,9 +14,11 @@ others: real SERIALIZABLE isolation, and no lock upgrade to fail on.
 It also turns foreign keys on, so the schema's `ON DELETE CASCADE` holds.
 
 Every cqrs-sqla component writing to one SQLite file (saga storage, outbox,
-inbox, relays) expects its engine configured this way.
+inbox, relays) expects its engine configured this way; `cqrs_sqla.create_engine`
+does it.
 
->>> engine = create_sqlite_engine("sqlite+aiosqlite:///app.db")
+>>> from sqlalchemy.ext.asyncio import create_async_engine
+>>> engine = configure_sqlite(create_async_engine("sqlite+aiosqlite:///app.db"))
 >>> configure_sqlite(engine)
 Traceback (most recent call last):
   ...
@@ -32,6 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from typing_extensions import deprecated
 
 __all__ = ("configure_sqlite", "create_sqlite_engine", "DEFAULT_BUSY_TIMEOUT")
 
@@ -45,6 +48,10 @@ class _SQLiteConnection(typing.Protocol):
     isolation_level: str | None
 
 
+@deprecated(
+    "create_sqlite_engine builds engines for every database: use cqrs_sqla.create_engine, "
+    "which also refuses a database the adapters cannot use"
+)
 def create_sqlite_engine(
     url: str | sa.URL,
     *,
@@ -52,10 +59,10 @@ def create_sqlite_engine(
     foreign_keys: bool = True,
     **kwargs: typing.Any,
 ) -> AsyncEngine:
-    """`create_async_engine(url, **kwargs)`, then `configure_sqlite` on it.
+    """Deprecated: `cqrs_sqla.create_engine` (this name says SQLite, but any other
+    database's URL gives its engine too, unchecked).
 
-    Any other database's URL gives its engine unchanged, so one call can
-    create the engine of every deployment.
+    `create_async_engine(url, **kwargs)`, then `configure_sqlite` on it.
     """
     return configure_sqlite(
         create_async_engine(url, **kwargs), busy_timeout=busy_timeout, foreign_keys=foreign_keys

@@ -54,6 +54,7 @@ from cqrs.message_brokers.protocol import Message, payload_json
 from cqrs.outbox.models import OutboxedEvent, OutboxStatus
 from cqrs.outbox.relay import OutboxClaim, RetryPolicy, publishable
 from cqrs.outbox.repository import DEFAULT_MAX_MESSAGE_BYTES, check_message_size, outbox_message
+from cqrs.outbox.sessions import OpenSessions
 
 __all__ = ("MemoryOutbox", "MemoryOutboxSession")
 
@@ -67,7 +68,9 @@ class MemoryOutboxSession:
 
 class MemoryOutbox:
     """`OutboxedEventRepository`, `RetainingOutboxStore` and `cqrs.admin.OutboxAdmin` over
-    a dict; `rows()` shows what was committed. Relays on one event loop share it safely.
+    a dict; `rows()` shows what was committed. Handlers and relays on one event loop
+    share it safely: each task's `async with outbox` block has its own session
+    (`OpenSessions`).
 
     `add` refuses an event whose payload JSON and key come to more than
     `max_message_bytes` (`EventTooLargeError`), as the SQL outbox does.
@@ -84,14 +87,15 @@ class MemoryOutbox:
         self._rows: dict[int, OutboxedEvent] = {}  # by id, in id order
         self._last_id = 0
         self._published_at: dict[int, datetime.datetime] = {}
-        self._session: MemoryOutboxSession | None = None
+        self._sessions = OpenSessions[MemoryOutboxSession]()
         self._held: set[int] = set()  # row ids claimed by a relay right now
         self._audit: list[AuditEntry] = []  # the admin actions on these rows, oldest first
         self._new_rows = asyncio.Event()
 
     async def __aenter__(self) -> MemoryOutboxSession:
-        self._session = MemoryOutboxSession()
-        return self._session
+        session = MemoryOutboxSession()
+        self._sessions.push(session)
+        return session
 
     async def __aexit__(
         self,
@@ -99,7 +103,9 @@ class MemoryOutbox:
         exc: BaseException | None,
         traceback: types.TracebackType | None,
     ) -> None:
-        self._session = None
+        session = self._sessions.pop()
+        if session is not None:
+            session.staged.clear()  # what was not committed is dropped with the block
 
     def add(
         self,
@@ -312,7 +318,7 @@ class MemoryOutbox:
             )
 
     def _open(self, session: MemoryOutboxSession | None) -> MemoryOutboxSession:
-        session = session or self._session
+        session = session or self._sessions.current()
         if session is None:
             raise ConfigurationError(
                 "no outbox session is open; use `async with outbox as session:` and pass it."

@@ -36,6 +36,7 @@ Each test needs a fresh, empty outbox.
 from __future__ import annotations
 
 import abc
+import asyncio
 import collections.abc
 import typing
 
@@ -58,6 +59,8 @@ __all__ = ("OutboxRepositoryBackend", "OutboxRepositoryContract")
 SessionT = TypeVar("SessionT", default=typing.Any)
 
 _NAME = "cqrs_testing_outbox_repository_parcel_shipped"
+#: The most any wait in these tests may take: far above what they need.
+_DEADLINE: typing.Final = 30.0
 
 
 class _Parcel(pydantic.BaseModel):
@@ -211,3 +214,26 @@ class OutboxRepositoryContract(typing.Generic[SessionT]):
     ) -> None:
         with pytest.raises(ConfigurationError, match="async with"):
             await backend.repository.commit()
+
+    async def test_handlers_sharing_the_repository_each_commit_their_own_session(
+        self, backend: OutboxRepositoryBackend[SessionT]
+    ) -> None:
+        outbox, kept, dropped = backend.repository, _shipped("p-1"), _shipped("p-2")
+        first_added, second_left = asyncio.Event(), asyncio.Event()
+
+        async def first() -> None:
+            async with outbox as session:
+                outbox.add(session, kept)
+                first_added.set()
+                await second_left.wait()  # the other handler's block opened and closed
+                await outbox.commit()  # the session this block opened
+
+        async def second() -> None:
+            await first_added.wait()
+            async with outbox as session:
+                outbox.add(session, dropped)  # left without committing
+            second_left.set()
+
+        await asyncio.wait_for(asyncio.gather(first(), second()), _DEADLINE)
+
+        assert [m.message_id for m in await backend.messages()] == [kept.event_id]

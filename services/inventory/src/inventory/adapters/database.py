@@ -19,8 +19,8 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import cqrs_sqla.engine
 from cqrs_sqla.schema import Schema, create_all
-from cqrs_sqla.sqlite import create_sqlite_engine
 from inventory.adapters import tables
 from inventory.adapters.unit_of_work import storage_errors
 
@@ -39,8 +39,7 @@ def create_engine(url: str) -> AsyncEngine:
     >>> create_engine("sqlite+aiosqlite:///inventory.db").dialect.name
     'sqlite'
     """
-    # Any other database's URL gives a plain engine.
-    return create_sqlite_engine(url, pool_pre_ping=True)
+    return cqrs_sqla.engine.create_engine(url, pool_pre_ping=True)
 
 
 async def create_schema(engine: AsyncEngine, schema: Schema) -> None:

@@ -1,7 +1,7 @@
 """The repositories of `inventory.application.ports` on an SQLAlchemy `AsyncSession`.
 
 Locks are `SELECT ... FOR UPDATE` on PostgreSQL, taken in sku order. SQLite
-has no row locks: its engine (`cqrs_sqla.sqlite.create_sqlite_engine`) starts
+has no row locks: its engine (`cqrs_sqla.create_engine`) starts
 every transaction with `BEGIN IMMEDIATE`, so writers run one at a time.
 
 ```

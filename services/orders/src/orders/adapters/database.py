@@ -20,10 +20,10 @@ import dataclasses
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema, create_all
-from cqrs_sqla.sqlite import create_sqlite_engine
 from orders.adapters import tables
 from orders.adapters.transactions import SqlAlchemyTransactions
 
@@ -42,7 +42,7 @@ class Database:
         """A database for an SQLAlchemy async URL (`sqlite+aiosqlite://...`,
         `postgresql+asyncpg://...`); nothing connects until first use."""
         # SQLite engines get BEGIN IMMEDIATE (serialised writers); others are left as they are.
-        return cls(create_sqlite_engine(url, pool_pre_ping=True))
+        return cls(create_engine(url, pool_pre_ping=True))
 
     @property
     def session_factory(self) -> async_sessionmaker[AsyncSession]:

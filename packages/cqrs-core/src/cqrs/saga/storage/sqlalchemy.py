@@ -5,6 +5,7 @@ working; it re-exports `cqrs_sqla` and names the distribution to install
 when it is absent.
 """
 
+from cqrs._optional import raise_if_installed
 from cqrs.exceptions import MissingDependencyError
 
 try:
@@ -17,6 +18,7 @@ try:
         SqlAlchemySagaStorage,  # pyright: ignore[reportUnknownVariableType]
     )
 except ImportError as exc:
+    raise_if_installed(exc, "cqrs_sqla")  # installed but broken: its own error says why
     raise MissingDependencyError("cqrs.saga.storage.sqlalchemy", "cqrs-sqla") from exc
 
 __all__ = ("SqlAlchemySagaStorage", "Base", "SagaExecutionModel", "SagaLogModel")

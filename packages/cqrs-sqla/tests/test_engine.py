@@ -1,0 +1,76 @@
+"""`cqrs_sqla.create_engine`: SQLite set up for concurrent writers, PostgreSQL through
+asyncpg, anything else refused; `create_sqlite_engine`, its deprecated former name."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+import sqlalchemy as sa
+
+from cqrs_sqla import UnsupportedDatabaseError, create_engine, sqlite
+from cqrs_sqla.sqlite import DEFAULT_BUSY_TIMEOUT
+
+
+async def pragmas(
+    url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, foreign_keys: bool = True
+) -> tuple[int, int]:
+    engine = create_engine(url, busy_timeout=busy_timeout, foreign_keys=foreign_keys)
+    try:
+        async with engine.connect() as connection:
+            busy = (await connection.execute(sa.text("PRAGMA busy_timeout"))).scalar_one()
+            keys = (await connection.execute(sa.text("PRAGMA foreign_keys"))).scalar_one()
+    finally:
+        await engine.dispose()
+    return busy, keys
+
+
+async def test_a_sqlite_engine_waits_for_the_write_lock_and_checks_foreign_keys(
+    tmp_path: pathlib.Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+
+    assert await pragmas(url) == (DEFAULT_BUSY_TIMEOUT * 1000, 1)
+    assert await pragmas(url, busy_timeout=2.5, foreign_keys=False) == (2500, 0)
+
+
+async def test_a_postgresql_engine_through_asyncpg_is_a_plain_engine(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(sa.text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+    assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "asyncpg")
+
+
+def test_a_postgresql_driver_the_adapters_cannot_use_is_refused() -> None:
+    with pytest.raises(
+        UnsupportedDatabaseError, match=r"cqrs_sqla\.create_engine needs the asyncpg driver"
+    ):
+        create_engine("postgresql+psycopg://app@db.internal/app")
+
+
+def test_another_database_is_refused_before_its_driver_is_imported() -> None:
+    # aiomysql is not installed: the answer is still which databases work, not an ImportError.
+    with pytest.raises(
+        UnsupportedDatabaseError, match="supports PostgreSQL and SQLite, not 'mysql'"
+    ):
+        create_engine("mysql+aiomysql://app@db.internal/app")
+
+
+async def test_the_former_name_still_works_and_says_it_is_deprecated(
+    tmp_path: pathlib.Path,
+) -> None:
+    with pytest.deprecated_call(match="cqrs_sqla.create_engine"):
+        engine = sqlite.create_sqlite_engine(  # pyright: ignore[reportDeprecated]
+            f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+        )
+    try:
+        async with engine.connect() as connection:
+            busy = (await connection.execute(sa.text("PRAGMA busy_timeout"))).scalar_one()
+    finally:
+        await engine.dispose()
+
+    assert busy == DEFAULT_BUSY_TIMEOUT * 1000
