@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
 
 import cqrs
 from cqrs.testing import registered_outbox_events
@@ -38,6 +37,7 @@ from cqrs_sqla.errors import (
 )
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.testing import terminate_connections
 
 Sessions = async_sessionmaker[AsyncSession]
 EVENT = "sqla_errors_test_joined"
@@ -100,7 +100,7 @@ async def test_a_connection_the_server_dropped_is_unavailable_and_the_next_call_
     inbox = SqlAlchemyInbox(schema)
     async with session_factory() as session, session.begin():
         await inbox.record(session, "inventory", uuid.uuid4())  # a connection now in the pool
-    await terminate_other_backends(database_url)
+    await terminate_connections(database_url)  # as a server restart would
 
     with pytest.raises(DatabaseUnavailableError, match=r"SqlAlchemyInbox\.record") as raised:
         async with session_factory() as session, session.begin():
@@ -111,21 +111,6 @@ async def test_a_connection_the_server_dropped_is_unavailable_and_the_next_call_
     assert cause.connection_invalidated
     async with session_factory() as session, session.begin():
         assert await inbox.record(session, "inventory", uuid.uuid4())
-
-
-async def terminate_other_backends(database_url: str) -> None:
-    """What a server restart does to the pooled connections, from outside the pool."""
-    outsider = create_async_engine(database_url, poolclass=NullPool)
-    try:
-        async with outsider.connect() as connection:
-            await connection.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-    finally:
-        await outsider.dispose()
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.memory import InMemoryMessageBroker
@@ -25,6 +24,7 @@ from cqrs.testing.outbox_store import OutboxStoreBackend, OutboxStoreContract
 from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.testing import terminate_connections
 
 from .outbox_table import outbox_rows, write_rows
 
@@ -148,19 +148,7 @@ async def test_the_relay_recovers_when_the_server_drops_its_connection(
     broker = InMemoryMessageBroker()
     relay = OutboxRelay(store, broker, batch_size=1)
     assert await relay.run_once() == 1
-    # What a server restart or an idle timeout does to the pooled connections,
-    # from a connection outside the relay's pool.
-    outsider = create_async_engine(database_url, poolclass=NullPool)
-    try:
-        async with outsider.connect() as connection:
-            await connection.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-    finally:
-        await outsider.dispose()
+    await terminate_connections(database_url)  # as a server restart would
 
     outcomes: list[int | str] = []
     for _ in range(3):

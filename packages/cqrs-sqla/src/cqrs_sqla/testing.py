@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL databases for tests.
+"""Throwaway PostgreSQL databases for tests, and dropping their connections.
 
 Tests get a database of their own, created on the server named by
 `$CQRS_TEST_POSTGRES_URL` (an SQLAlchemy asyncpg URL; its database is only
@@ -11,6 +11,9 @@ def postgres_url() -> Iterator[str]:
     with throwaway_postgres_database("billing_test") as url:
         yield url
 ```
+
+`terminate_connections(url)` does to every connection of a database what a
+server restart or an idle timeout does, to test that code recovers from it.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
-__all__ = ("POSTGRES_ENV", "admin_url", "throwaway_postgres_database")
+__all__ = ("POSTGRES_ENV", "admin_url", "throwaway_postgres_database", "terminate_connections")
 
 #: Environment variable naming the PostgreSQL server the tests use.
 POSTGRES_ENV = "CQRS_TEST_POSTGRES_URL"
@@ -58,3 +62,19 @@ async def _administer(admin: sa.URL, statement: str) -> None:
             await connection.execute(sa.text(statement))
     finally:
         await engine.dispose()
+
+
+async def terminate_connections(url: str) -> None:
+    """End every connection to `url`'s database but the one this takes (from outside
+    any pool): pooled connections find theirs dropped by the server at their next use."""
+    outsider = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with outsider.connect() as connection:
+            await connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await outsider.dispose()
