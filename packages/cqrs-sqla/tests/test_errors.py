@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections.abc
 import socket
+import typing
 import uuid
 
 import pydantic
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 import cqrs
+from cqrs.outbox.relay import RetryPolicy
 from cqrs.testing import registered_outbox_events
 from cqrs.testing.error_tree import error_tree_problems
 from cqrs_sqla import (
@@ -111,6 +113,35 @@ async def test_a_connection_the_server_dropped_is_unavailable_and_the_next_call_
     assert cause.connection_invalidated
     async with session_factory() as session, session.begin():
         assert await inbox.record(session, "inventory", uuid.uuid4())
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_claim_on_a_connection_the_server_ended_while_idle_is_unavailable(
+    engine: AsyncEngine, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncpg has read the server's termination notice but not yet the socket's end:
+    # it is busy with the notice, and fails the claim's BEGIN so (seen after a restart).
+    asyncpg = pytest.importorskip("asyncpg")
+    store = SqlAlchemyOutboxStore(engine, schema)
+    used: list[typing.Any] = []
+
+    async def busy(connection: typing.Any, query: str, *args: object, **kwargs: object) -> str:
+        used.append(connection)
+        raise asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(asyncpg.Connection, "execute", busy)
+        with pytest.raises(DatabaseUnavailableError, match=r"PostgresClaim") as raised:
+            async with store.claim(10, RetryPolicy()):
+                pass
+
+    assert isinstance(raised.value.__cause__, asyncpg.exceptions.InternalClientError)
+    [connection] = used
+    assert connection.is_closed()  # discarded, not handed to the next claim
+    async with store.claim(10, RetryPolicy()) as claim:
+        assert claim.rows == []
 
 
 @pytest.fixture

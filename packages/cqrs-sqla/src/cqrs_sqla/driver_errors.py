@@ -40,7 +40,7 @@ from cqrs_sqla.errors import (
     SqlAdapterError,
 )
 
-__all__ = ("maps_driver_errors", "mapped_driver_errors")
+__all__ = ("maps_driver_errors", "mapped_driver_errors", "unavailable", "is_asyncpg_error")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -82,24 +82,30 @@ def _mapped(error: Exception, what: str) -> SqlAdapterError | None:
     if isinstance(error, SqlAdapterError):
         return None
     driver = _driver_error(error)
-    if isinstance(error, sa_exc.IntegrityError) or _is_asyncpg(
+    if isinstance(error, sa_exc.IntegrityError) or is_asyncpg_error(
         driver, "IntegrityConstraintViolationError"
     ):
         return IntegrityViolationError(
             f"{what}: the database refused a write that breaks a constraint of the schema "
             f"({_describe(driver)}); the transaction was not committed"
         )
-    if is_data_error(error) or _is_asyncpg(driver, "DataError"):
+    if is_data_error(error) or is_asyncpg_error(driver, "DataError"):
         return InvalidDataError(
             f"{what}: the database refused a value ({_describe(driver)}); text must fit its "
             f"column and hold no NUL character, numbers must be in range"
         )
     if _connection_failed(error, driver):
-        return DatabaseUnavailableError(
-            f"{what}: the database could not be reached or dropped the connection "
-            f"({_describe(driver)}); check that it runs and that its URL is right, then retry"
-        )
+        return unavailable(what, driver)
     return None
+
+
+def unavailable(what: str, driver: BaseException) -> DatabaseUnavailableError:
+    """The error for a connection that could not be made or was dropped (`driver` says
+    how); raise it `from` the driver's error."""
+    return DatabaseUnavailableError(
+        f"{what}: the database could not be reached or dropped the connection "
+        f"({_describe(driver)}); check that it runs and that its URL is right, then retry"
+    )
 
 
 def _driver_error(error: Exception) -> BaseException:
@@ -114,11 +120,11 @@ def _connection_failed(error: Exception, driver: BaseException) -> bool:
     if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
         return True
     # asyncpg has no class of its own for using a connection found closed.
-    if _is_asyncpg(driver, "InterfaceError") and str(driver).endswith("connection is closed"):
+    if is_asyncpg_error(driver, "InterfaceError") and str(driver).endswith("connection is closed"):
         return True
     # Connecting raises the socket's errors unwrapped, and asyncio's TimeoutError
     # (not an OSError before Python 3.11).
-    return isinstance(driver, (OSError, asyncio.TimeoutError)) or _is_asyncpg(
+    return isinstance(driver, (OSError, asyncio.TimeoutError)) or is_asyncpg_error(
         driver,
         "PostgresConnectionError",  # class 08: connection exceptions
         "AdminShutdownError",  # the server is shutting down, or terminated this backend
@@ -127,7 +133,7 @@ def _connection_failed(error: Exception, driver: BaseException) -> bool:
     )
 
 
-def _is_asyncpg(error: BaseException, *names: str) -> bool:
+def is_asyncpg_error(error: BaseException, *names: str) -> bool:
     """Whether `error` is one of asyncpg's error classes `names` (asyncpg not imported:
     it cannot be)."""
     asyncpg: typing.Any = sys.modules.get("asyncpg")

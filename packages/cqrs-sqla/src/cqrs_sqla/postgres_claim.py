@@ -51,7 +51,7 @@ from cqrs.compressors.protocol import Compressor
 from cqrs.outbox.models import OutboxStatus
 from cqrs.outbox.relay import RetryPolicy
 from cqrs_sqla.claim_outcomes import ERROR_LENGTH, ClaimOutcomes, status_after
-from cqrs_sqla.driver_errors import maps_driver_errors
+from cqrs_sqla.driver_errors import is_asyncpg_error, maps_driver_errors, unavailable
 from cqrs_sqla.encoding import outbox_event
 
 __all__ = ("PostgresClaim",)
@@ -191,13 +191,27 @@ class PostgresClaim(ClaimOutcomes):
         try:
             raw = await source.get_raw_connection()
             self._driver = driver = typing.cast(typing.Any, raw.driver_connection)
-            await driver.execute(self._begin)
+            await self._begin_on(driver, source)
             records = await driver.fetch(self._statements.take, self._clock())
             self._rows = [outbox_event(record, self._compressor) for record in records]
         except BaseException:
             await self._close(commit=False)
             raise
         return self
+
+    async def _begin_on(self, driver: typing.Any, source: AsyncConnection) -> None:
+        """Begin the claim's transaction on the pooled connection's asyncpg connection."""
+        try:
+            await driver.execute(self._begin)
+        except Exception as error:
+            if not is_asyncpg_error(error, "InternalClientError"):
+                raise
+            # Nothing else runs on this connection, which the claim holds alone: asyncpg
+            # finding "another operation in progress" means the server sent something
+            # unasked, which is the notice that it terminated the connection (a restart,
+            # pg_terminate_backend) read before the socket's end.
+            await source.invalidate()
+            raise unavailable(f"{type(self).__name__}.__aenter__", error) from error
 
     @maps_driver_errors
     async def __aexit__(
