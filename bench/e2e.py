@@ -50,7 +50,7 @@ import time
 import httpx
 
 from cqrs_demo import ReferenceSystem, Supervisor, SystemConfig, restock_new_skus
-from cqrs_kafka.local import LocalKafkaBroker, free_port
+from cqrs_kafka.local import LocalKafkaBroker, free_ports
 
 SKU = "bench-tea"
 WARMUP_ORDERS = 10
@@ -108,14 +108,15 @@ def running_system(folder: pathlib.Path) -> collections.abc.Generator[ReferenceS
         broker = stack.enter_context(LocalKafkaBroker(log_path=folder / "broker.log"))
         log = stack.enter_context((folder / "system.log").open("a", buffering=1))
         supervisor = stack.enter_context(Supervisor(output=log))
+        orders_port, inventory_port = free_ports(2)
         config = SystemConfig(
             bootstrap_servers=broker.bootstrap_servers,
             orders_database_url=os.environ.get("ORDERS_DATABASE_URL")
             or f"sqlite+aiosqlite:///{folder / 'orders.db'}",
             inventory_database_url=os.environ.get("INVENTORY_DATABASE_URL")
             or f"sqlite+aiosqlite:///{folder / 'inventory.db'}",
-            orders_port=free_port(),
-            inventory_port=free_port(),
+            orders_port=orders_port,
+            inventory_port=inventory_port,
             startup_timeout=120.0,
         )
         yield ReferenceSystem(config, supervisor).start()

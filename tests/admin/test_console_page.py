@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import dataclasses
-import socket
 import threading
 import time
 
@@ -30,6 +29,7 @@ from cqrs.saga.recovery import SagaRecoveryWorker
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.testing.saga_admin import ParcelContext, ParcelSaga, leave_compensation_failed
 from cqrs_admin import BearerTokens, admin_router
+from cqrs_kafka.local import free_port
 
 TOKEN = "alice-9f2c5e71d04b88aa71d0"
 WAIT = 30  # seconds: a page update on a loaded machine, not a measure of speed
@@ -40,12 +40,6 @@ class Console:
     url: str
     dead_letters: MemoryDeadLetters
     storage: MemorySagaStorage
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _keep(dead_letters: MemoryDeadLetters, offset: int) -> DeadLetterId:
@@ -75,7 +69,7 @@ def console() -> collections.abc.Iterator[Console]:
         ),
         prefix="/admin",
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -12,7 +12,7 @@ import contextlib
 import pathlib
 
 from cqrs_demo import ReferenceSystem, Supervisor, SystemConfig
-from cqrs_kafka.local import LocalKafkaBroker, free_port
+from cqrs_kafka.local import LocalKafkaBroker, free_ports
 
 from .databases import service_databases
 
@@ -34,12 +34,13 @@ def started_system(
         urls = stack.enter_context(service_databases(database, folder))
         log = stack.enter_context((folder / "system.log").open("a", buffering=1))
         supervisor = stack.enter_context(Supervisor(output=log))
+        orders_port, inventory_port = free_ports(2)
         config = SystemConfig(
             bootstrap_servers=broker.bootstrap_servers,
             orders_database_url=urls["orders"],
             inventory_database_url=urls["inventory"],
-            orders_port=free_port(),
-            inventory_port=free_port(),
+            orders_port=orders_port,
+            inventory_port=inventory_port,
             environment=dict(environment or {}),
             startup_timeout=STARTUP_TIMEOUT,
         )

@@ -12,7 +12,7 @@ import sys
 import httpx
 
 from cqrs_demo import ChildProcess
-from cqrs_kafka.local import broker_answers, free_port
+from cqrs_kafka.local import broker_answers, free_ports
 
 CQRS_DEMO = str(pathlib.Path(sys.executable).with_name("cqrs-demo"))
 STARTUP = 120.0
@@ -24,9 +24,9 @@ class DemoRun:
     """One `cqrs-demo` process on free ports; its whole output is kept."""
 
     def __init__(self, data_dir: pathlib.Path) -> None:
-        self.broker_port = free_port()
-        self.orders = f"http://127.0.0.1:{free_port()}"
-        self.inventory = f"http://127.0.0.1:{free_port()}"
+        self.broker_port, orders_port, inventory_port = free_ports(3)
+        self.orders = f"http://127.0.0.1:{orders_port}"
+        self.inventory = f"http://127.0.0.1:{inventory_port}"
         self.output = io.StringIO()
         argv = [
             CQRS_DEMO,

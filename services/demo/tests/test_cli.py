@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from cqrs_demo.processes import ChildProcess
-from cqrs_kafka.local import broker_answers, free_port
+from cqrs_kafka.local import broker_answers, free_ports
 
 CQRS_DEMO = str(pathlib.Path(sys.executable).with_name("cqrs-demo"))
 WAIT = 60.0
@@ -34,8 +34,7 @@ class Demo:
         **environment: str,
     ) -> None:
         self.data_dir = tmp_path / "data"
-        self.orders_port = free_port()
-        self.broker_port = free_port()
+        self.orders_port, inventory_port, self.broker_port = free_ports(3)
         self.output = io.StringIO()
         env = {**os.environ, "PYTHONPATH": fake_services_path, **environment}
         # What the test does not set must not leak in from the developer's shell.
@@ -46,7 +45,7 @@ class Demo:
             CQRS_DEMO,
             f"--data-dir={self.data_dir}",
             f"--orders-port={self.orders_port}",
-            f"--inventory-port={free_port()}",
+            f"--inventory-port={inventory_port}",
             f"--broker-port={self.broker_port}",
             f"--startup-timeout={startup_timeout}",
         ]

@@ -8,17 +8,18 @@ import pytest
 from cqrs_demo.processes import Supervisor
 from cqrs_demo.system import PROCESSES, ReferenceSystem, SystemConfig
 from cqrs_demo.webapi import call_json
-from cqrs_kafka.local import free_port
+from cqrs_kafka.local import free_ports
 
 
 @pytest.fixture
 def config(fake_services_path: str) -> SystemConfig:
+    orders_port, inventory_port = free_ports(2)
     return SystemConfig(
         bootstrap_servers="127.0.0.1:19092",
         orders_database_url="sqlite+aiosqlite:///orders.db",
         inventory_database_url="postgresql+asyncpg://postgres@127.0.0.1/inventory",
-        orders_port=free_port(),
-        inventory_port=free_port(),
+        orders_port=orders_port,
+        inventory_port=inventory_port,
         environment={"PYTHONPATH": fake_services_path, "ORDERS_REPLY_TIMEOUT_SECONDS": "7"},
         startup_timeout=30,
     )

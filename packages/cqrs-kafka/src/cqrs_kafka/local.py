@@ -18,6 +18,7 @@ From a shell, `python -m cqrs_kafka.local --port 9092` runs one until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pathlib
 import signal
@@ -33,7 +34,7 @@ from typing_extensions import Self
 
 from cqrs_kafka.errors import LocalBrokerError
 
-__all__ = ("LocalKafkaBroker", "broker_binary", "broker_answers", "free_port", "main")
+__all__ = ("LocalKafkaBroker", "broker_binary", "broker_answers", "free_port", "free_ports", "main")
 
 #: Environment variable naming a `tansu` binary to use instead of the bundled one.
 BINARY_ENV = "CQRS_KAFKA_BROKER_BIN"
@@ -61,9 +62,24 @@ def broker_binary() -> str:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on `host` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> tuple[int, ...]:
+    """`count` different TCP ports on `host` that nothing listens on right now.
+
+    Each probe stays bound until all are chosen: calling `free_port` twice may
+    return the same port twice, as the kernel hands a just-released port out again.
+
+    >>> first, second = free_ports(2)
+    >>> first != second
+    True
+    """
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind((host, 0))
+        return tuple(int(probe.getsockname()[1]) for probe in probes)
 
 
 def broker_answers(host: str, port: int, timeout: float = 1.0) -> bool:
