@@ -43,7 +43,7 @@ from inventory.adapters.messages import (
     ReleaseStock,
     ReleaseStockPayload,
 )
-from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 
 COMMANDS_TOPIC = "inventory.commands"
 REPLIES_TOPIC = "inventory.replies"
@@ -94,8 +94,8 @@ def outbox(engine: AsyncEngine, schema: Schema) -> SqlAlchemyOutboxedEventReposi
 
 
 @pytest.fixture
-def unit_of_work(outbox: SqlAlchemyOutboxedEventRepository) -> TransactionPerUnit:
-    return TransactionPerUnit(outbox, REPLIES_TOPIC)
+def unit_of_work(outbox: SqlAlchemyOutboxedEventRepository) -> SqlUnitOfWorkFactory:
+    return SqlUnitOfWorkFactory(outbox, REPLIES_TOPIC)
 
 
 @pytest.fixture

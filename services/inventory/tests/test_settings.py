@@ -6,7 +6,7 @@ from inventory.settings import Settings, SettingsError
 
 
 def test_defaults_when_nothing_is_set() -> None:
-    assert Settings.from_environment({}) == Settings(
+    assert Settings.load({}) == Settings(
         database_url="sqlite+aiosqlite:///./inventory.db",
         host="127.0.0.1",
         port=8001,
@@ -16,7 +16,7 @@ def test_defaults_when_nothing_is_set() -> None:
 
 
 def test_every_variable_is_read() -> None:
-    settings = Settings.from_environment(
+    settings = Settings.load(
         {
             "INVENTORY_DATABASE_URL": "postgresql+asyncpg://postgres@db/inventory",
             "INVENTORY_HOST": "0.0.0.0",
@@ -35,7 +35,7 @@ def test_every_variable_is_read() -> None:
 
 
 def test_an_empty_variable_takes_the_default() -> None:
-    assert Settings.from_environment({"INVENTORY_PORT": ""}).port == 8001
+    assert Settings.load({"INVENTORY_PORT": ""}).port == 8001
 
 
 @pytest.mark.parametrize(
@@ -49,4 +49,4 @@ def test_an_empty_variable_takes_the_default() -> None:
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"^{variable}='{value}' is not valid: "):
-        Settings.from_environment({variable: value})
+        Settings.load({variable: value})

@@ -21,7 +21,7 @@ from cqrs_sqla.testing import throwaway_postgres_database
 from orders.adapters import tables
 from orders.adapters.database import Database
 from orders.adapters.messages import MESSAGES
-from orders.main import Orders, build
+from orders.main import Orders, Overrides, build
 from orders.settings import Settings
 
 
@@ -80,4 +80,6 @@ def stored_rows(database: Database) -> RowCounts:
 @pytest.fixture
 def orders(database: Database) -> Orders:
     """The service wired on the test database; Kafka is never started."""
-    return build(Settings(database_url=str(database.engine.url)), database=database)
+    return build(
+        Settings(database_url=str(database.engine.url)), overrides=Overrides(database=database)
+    )

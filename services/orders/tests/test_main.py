@@ -27,7 +27,7 @@ from orders.application.inventory import RELEASE_STOCK, RESERVE_STOCK, STOCK_RES
 from orders.application.place_order import PlaceOrder, PlaceOrderHandler, PlaceOrderItem
 from orders.domain.order import OrderStatus, RejectionReason
 from orders.entrypoints.http import create_app
-from orders.main import Orders, build, running
+from orders.main import Orders, Overrides, build
 from orders.settings import Settings
 
 DEADLINE = 60.0
@@ -78,11 +78,11 @@ async def test_a_saga_left_by_a_crash_is_finished_by_another_instance(
 ) -> None:
     settings = Settings(database_url=str(database.engine.url))
     # The process dies right after the commit: the background pass never runs.
-    placing = PlaceOrderHandler(database.transactions(), DiesBeforeLaunching())
+    placing = PlaceOrderHandler(database.unit_of_work(), DiesBeforeLaunching())
     placed = await placing.handle(tea_order())
     assert await outbox(database) == []
 
-    survivor = build(settings, database=database)
+    survivor = build(settings, overrides=Overrides(database=database))
     recovery = dataclasses.replace(survivor.recovery, stale_after=datetime.timedelta(0))
     assert await recovery.run_once() == 1
 
@@ -92,10 +92,8 @@ async def test_a_saga_left_by_a_crash_is_finished_by_another_instance(
 
 
 async def test_the_recovery_worker_times_out_a_silent_inventory(database: Database) -> None:
-    settings = Settings(
-        database_url=str(database.engine.url), reply_timeout=datetime.timedelta(milliseconds=1)
-    )
-    orders = build(settings, database=database)
+    settings = Settings(database_url=str(database.engine.url), reply_timeout_seconds=0.001)
+    orders = build(settings, overrides=Overrides(database=database))
     placed = await orders.requests.send(tea_order())
     await orders.launcher.join()
 
@@ -145,11 +143,11 @@ async def test_an_order_is_confirmed_over_kafka(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         relay_in_process=True,
     )
-    orders = build(settings, database=database)
+    orders = build(settings, overrides=Overrides(database=database))
     order_ids: set[str] = set()
     transport = httpx.ASGITransport(app=create_app(orders.requests))
     async with (
-        running(orders),
+        orders.running(),
         fake_inventory(kafka_bootstrap_servers, order_ids),
         httpx.AsyncClient(transport=transport, base_url="http://orders") as client,
     ):

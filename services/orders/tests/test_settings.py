@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import datetime
 import decimal
+import pathlib
 
 import pytest
 
@@ -9,7 +9,7 @@ from orders.settings import Settings, SettingsError
 
 
 def test_the_defaults_follow_the_contract() -> None:
-    settings = Settings.from_env({})
+    settings = Settings.load({})
 
     assert settings == Settings(
         database_url="sqlite+aiosqlite:///./orders.db",
@@ -17,13 +17,13 @@ def test_the_defaults_follow_the_contract() -> None:
         port=8000,
         kafka_bootstrap_servers="localhost:9092",
         payment_credit_limit=decimal.Decimal("1000.00"),
-        reply_timeout=datetime.timedelta(seconds=30),
+        reply_timeout_seconds=30.0,
         relay_in_process=False,
     )
 
 
 def test_every_variable_is_read() -> None:
-    settings = Settings.from_env(
+    settings = Settings.load(
         {
             "ORDERS_DATABASE_URL": "postgresql+asyncpg://db/orders",
             "ORDERS_HOST": "0.0.0.0",
@@ -32,18 +32,26 @@ def test_every_variable_is_read() -> None:
             "PAYMENT_CREDIT_LIMIT": "99.99",
             "ORDERS_REPLY_TIMEOUT_SECONDS": "2.5",
             "ORDERS_RELAY_IN_PROCESS": "TRUE",
+            "ADMIN_TOKEN": "s3cret",
+            "LOG_LEVEL": "debug",
+            "LOG_FORMAT": "json",
         }
     )
 
-    assert settings == Settings(
-        database_url="postgresql+asyncpg://db/orders",
-        host="0.0.0.0",
-        port=8100,
-        kafka_bootstrap_servers="kafka:9092",
-        payment_credit_limit=decimal.Decimal("99.99"),
-        reply_timeout=datetime.timedelta(seconds=2.5),
-        relay_in_process=True,
-    )
+    assert settings.model_dump() == {
+        "database_url": "postgresql+asyncpg://db/orders",
+        "host": "0.0.0.0",
+        "port": 8100,
+        "kafka_bootstrap_servers": "kafka:9092",
+        "payment_credit_limit": decimal.Decimal("99.99"),
+        "reply_timeout_seconds": 2.5,
+        "relay_in_process": True,
+        "admin_token": settings.admin_token,
+        "log_level": "DEBUG",
+        "log_format": "json",
+    }
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "s3cret"
 
 
 @pytest.mark.parametrize(
@@ -58,13 +66,32 @@ def test_every_variable_is_read() -> None:
         ("ORDERS_REPLY_TIMEOUT_SECONDS", "soon"),
         ("ORDERS_REPLY_TIMEOUT_SECONDS", "inf"),
         ("ORDERS_RELAY_IN_PROCESS", "maybe"),
+        ("ORDERS_DATABASE_URL", "not a url"),
+        ("LOG_FORMAT", "xml"),
     ],
 )
 def test_a_value_that_does_not_parse_names_the_variable(name: str, value: str) -> None:
-    with pytest.raises(SettingsError, match=f"^{name}="):
-        Settings.from_env({name: value})
+    with pytest.raises(SettingsError, match=f"^{name}='{value}' is not valid: "):
+        Settings.load({name: value})
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("no", False), ("", False)])
 def test_relay_in_process_reads_yes_and_no(value: str, expected: bool) -> None:
-    assert Settings.from_env({"ORDERS_RELAY_IN_PROCESS": value}).relay_in_process is expected
+    assert Settings.load({"ORDERS_RELAY_IN_PROCESS": value}).relay_in_process is expected
+
+
+def test_the_environment_and_a_dot_env_file_are_read_and_empty_keeps_the_default(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("ORDERS_PORT=8200\nPAYMENT_CREDIT_LIMIT=5\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYMENT_CREDIT_LIMIT", "7")
+    monkeypatch.setenv("ORDERS_HOST", "")
+
+    settings = Settings.load()
+
+    assert (settings.port, settings.payment_credit_limit, settings.host) == (
+        8200,
+        decimal.Decimal("7"),
+        "127.0.0.1",
+    )

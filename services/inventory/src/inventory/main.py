@@ -1,12 +1,20 @@
-"""The inventory service wired: settings -> engine, schema, outbox, mediators, consumer, app.
+"""The composition root: settings in, a wired inventory service out.
 
-`build` makes the parts; `Inventory.running()` starts what runs in the
-background (schema, topics, the Kafka consumer, the relay when configured
-in-process) and `Inventory.app()` is the FastAPI app whose lifespan does so.
-`migrate` and `relaying` serve the other two commands of `python -m inventory`.
+Every service of the reference system has this shape (services/README.md):
+
+- `build(settings, *, overrides)` makes every object (engine, outbox,
+  mediators, the Kafka consumer) without connecting to anything;
+  `overrides` hands it parts of the caller's (a test's topics).
+- `Inventory.running()` starts what runs beside the HTTP server (schema,
+  topics, the consumer, the relay when configured in-process);
+  `Inventory.app()` is the HTTP app whose lifespan runs it.
+- `create_app()` is the importable app factory:
+  `uvicorn --factory inventory.main:create_app` or `fastapi run`.
+- `relaying(settings)`, `prepare(settings)` and `migrate(settings)` serve the
+  other commands.
 
 ```
-inventory = build(Settings.from_environment())
+inventory = build(Settings.load())
 async with inventory.running():
     ...  # commands on inventory.commands are handled; replies wait in the outbox
 ```
@@ -28,17 +36,13 @@ import cqrs
 from cqrs.consumer import ConsumerHealth
 from cqrs.events import bootstrap as events_bootstrap
 from cqrs.requests import bootstrap as requests_bootstrap
+from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
 from inventory.adapters.database import create_engine, create_schema, database_answers
-from inventory.adapters.kafka import (
-    DeliveryUnitOfWork,
-    Topics,
-    ensure_inventory_topics,
-    running_relay,
-)
+from inventory.adapters.kafka import DeliveryUnitOfWorkFactory, Topics, ensure_inventory_topics
 from inventory.adapters.messages import COMMANDS, RELEASE_STOCK, RESERVE_STOCK, register_messages
-from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application import (
     GetStock,
     GetStockHandler,
@@ -48,16 +52,20 @@ from inventory.application import (
     RestockHandler,
     UnitOfWorkFactory,
 )
+from inventory.entrypoints import http
 from inventory.entrypoints.consumer import create_consumer
-from inventory.entrypoints.http import create_app
 from inventory.settings import Settings
+from servicekit.server import Stopping
 
 __all__ = (
     "BROKER_PING_TIMEOUT",
     "Inventory",
+    "Overrides",
     "build",
+    "create_app",
     "event_mediator",
     "migrate",
+    "prepare",
     "relaying",
     "request_mediator",
 )
@@ -124,34 +132,56 @@ class Inventory:
         await create_schema(self.engine, self.schema)
         await ensure_inventory_topics(self.settings.kafka_bootstrap_servers, self.topics)
 
-    def relaying(self) -> contextlib.AbstractAsyncContextManager[None]:
+    @contextlib.asynccontextmanager
+    async def relaying(self) -> collections.abc.AsyncGenerator[None, None]:
         """Publish the outbox's replies to Kafka until the block ends."""
-        return running_relay(self.outbox, self.settings.kafka_bootstrap_servers)
+        try:
+            async with running_relay(self.outbox.store, self.settings.kafka_bootstrap_servers):
+                yield
+        finally:
+            await self.outbox.store.close()
 
     async def consumer_healthy(self) -> bool:
         """Health probe: the command consumer gets on with its records."""
         return self.consumer_health.healthy
 
-    def _lifespan(self, _app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
-        return self.running()
+    async def database_answers(self) -> bool:
+        """Health probe: the database runs a query."""
+        return await database_answers(self.engine)
 
-    def app(self) -> fastapi.FastAPI:
-        """The HTTP API, running `running()` as its lifespan."""
-        return create_app(
+    async def broker_answers(self) -> bool:
+        """Health probe: the Kafka cluster answers the consumer's broker."""
+        return await self.consumer.ping(timeout=BROKER_PING_TIMEOUT)
+
+    def app(self, stopping: Stopping = lambda: False) -> fastapi.FastAPI:
+        """The HTTP API, running `running()` as its lifespan (`stopping` is unused: no
+        response of this API lasts)."""
+
+        def lifespan(app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
+            return self.running()
+
+        return http.create_app(
             self.mediator,
-            {
-                "database": lambda: database_answers(self.engine),
-                "broker": lambda: self.consumer.ping(timeout=BROKER_PING_TIMEOUT),
+            probes={
+                "database": self.database_answers,
+                "broker": self.broker_answers,
                 "consumer": self.consumer_healthy,
             },
-            lifespan=self._lifespan,
+            lifespan=lifespan,
         )
 
 
-def build(settings: Settings, topics: Topics | None = None) -> Inventory:
-    """The inventory's parts for `settings`; nothing connects until it runs."""
+@dataclasses.dataclass(frozen=True)
+class Overrides:
+    """Parts `build` takes instead of making its own (tests pass topics of their own)."""
+
+    topics: Topics | None = None
+
+
+def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Inventory:
+    """The inventory's parts for `settings`, with `overrides`'; nothing connects yet."""
     register_messages()
-    topics = topics or Topics()
+    topics = overrides.topics or Topics()
     engine = create_engine(settings.database_url)
     schema = Schema()
     outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine), schema=schema)
@@ -162,10 +192,10 @@ def build(settings: Settings, topics: Topics | None = None) -> Inventory:
         engine=engine,
         schema=schema,
         outbox=outbox,
-        mediator=request_mediator(TransactionPerUnit(outbox, topics.replies)),
+        mediator=request_mediator(SqlUnitOfWorkFactory(outbox, topics.replies)),
         consumer=create_consumer(
             settings.kafka_bootstrap_servers,
-            event_mediator(DeliveryUnitOfWork(outbox, topics.replies)),
+            event_mediator(DeliveryUnitOfWorkFactory(outbox, topics.replies)),
             outbox,
             schema,
             topics,
@@ -173,6 +203,30 @@ def build(settings: Settings, topics: Topics | None = None) -> Inventory:
         ),
         consumer_health=consumer_health,
     )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    overrides: Overrides = Overrides(),
+    stopping: Stopping = lambda: False,
+) -> fastapi.FastAPI:
+    """The app factory: the service's HTTP app for `settings` (default: the environment's).
+
+    ```
+    uvicorn --factory inventory.main:create_app
+    ```
+    """
+    return build(settings or Settings.load(), overrides=overrides).app(stopping)
+
+
+async def prepare(settings: Settings) -> None:
+    """Create the missing tables and topics, then let go of the connections."""
+    inventory = build(settings)
+    try:
+        await inventory.prepare()
+    finally:
+        await inventory.engine.dispose()
 
 
 async def migrate(settings: Settings) -> None:

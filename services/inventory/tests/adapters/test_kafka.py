@@ -19,7 +19,7 @@ from inventory.adapters.kafka import Topics
 from inventory.adapters.messages import IncomingReserveStockPayload
 from inventory.application import Restock
 from inventory.domain import MAX_ORDER_ID_LENGTH
-from inventory.main import Inventory, build
+from inventory.main import Inventory, Overrides, build
 from inventory.settings import Settings
 
 Command = collections.abc.Callable[..., cqrs.NotificationEvent[typing.Any]]
@@ -41,7 +41,7 @@ async def inventory(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         relay_in_process=True,
     )
-    inventory = build(settings, topics)
+    inventory = build(settings, overrides=Overrides(topics=topics))
     async with inventory.running():
         await inventory.mediator.send(Restock(sku="tea", quantity=5))
         yield inventory

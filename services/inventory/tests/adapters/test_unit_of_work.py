@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
 from inventory.adapters.database import create_engine, create_schema
-from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application.errors import DataRejectedError
 
 
@@ -20,7 +20,7 @@ async def test_a_value_the_database_cannot_store_is_a_data_rejected_error(
         schema = Schema()
         await create_schema(engine, schema)
         outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine), schema=schema)
-        unit_of_work = TransactionPerUnit(outbox, "inventory.replies")
+        unit_of_work = SqlUnitOfWorkFactory(outbox, "inventory.replies")
 
         with pytest.raises(DataRejectedError, match="change the value") as raised:
             async with unit_of_work() as work:

@@ -1,7 +1,7 @@
 """Reserve and release through the event mediator, on SQLite and PostgreSQL.
 
 The handlers run in a transaction of their own per command here
-(`TransactionPerUnit`); the Kafka consumer runs them in the transaction it
+(`SqlUnitOfWorkFactory`); the Kafka consumer runs them in the transaction it
 opens for each record instead (tests/adapters/test_kafka.py).
 """
 
@@ -15,7 +15,7 @@ import pydantic
 import pytest
 
 import cqrs
-from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application import Restock
 from inventory.domain import MAX_LINE_QUANTITY, MAX_ORDER_LINES, MAX_SKU_LENGTH
 from inventory.main import event_mediator, request_mediator
@@ -26,12 +26,12 @@ Restocker = collections.abc.Callable[..., collections.abc.Awaitable[None]]
 
 
 @pytest.fixture
-def commands(unit_of_work: TransactionPerUnit) -> cqrs.EventMediator:
+def commands(unit_of_work: SqlUnitOfWorkFactory) -> cqrs.EventMediator:
     return event_mediator(unit_of_work)
 
 
 @pytest.fixture
-def restock(unit_of_work: TransactionPerUnit) -> Restocker:
+def restock(unit_of_work: SqlUnitOfWorkFactory) -> Restocker:
     """`await restock(tea=5)`, through the HTTP side's mediator."""
     mediator = request_mediator(unit_of_work)
 

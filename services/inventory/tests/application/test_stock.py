@@ -13,7 +13,7 @@ import cqrs
 from cqrs_kafka.local import free_port
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from inventory.adapters.database import create_engine
-from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application import GetStock, Restock, StockView
 from inventory.application.errors import StorageUnavailableError, UnknownSkuError
 from inventory.domain import InvalidQuantityError
@@ -23,7 +23,7 @@ Read = collections.abc.Callable[[], collections.abc.Awaitable[typing.Any]]
 
 
 @pytest.fixture
-def mediator(unit_of_work: TransactionPerUnit) -> cqrs.RequestMediator:
+def mediator(unit_of_work: SqlUnitOfWorkFactory) -> cqrs.RequestMediator:
     return request_mediator(unit_of_work)
 
 
@@ -63,7 +63,7 @@ async def test_a_database_that_does_not_answer_is_storage_unavailable() -> None:
     engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/inventory")
     try:
         outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine))
-        mediator = request_mediator(TransactionPerUnit(outbox, "inventory.replies"))
+        mediator = request_mediator(SqlUnitOfWorkFactory(outbox, "inventory.replies"))
         with pytest.raises(StorageUnavailableError, match="INVENTORY_DATABASE_URL"):
             await mediator.send(GetStock(sku="tea"))
     finally:

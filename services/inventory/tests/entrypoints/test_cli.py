@@ -19,7 +19,7 @@ from cqrs_kafka.testing import read_records
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
 from inventory.adapters.database import create_engine, create_schema
-from inventory.adapters.unit_of_work import TransactionPerUnit
+from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 
 DEADLINE = 60.0  # seconds for a process to say it is ready or to exit: generous, not a pace
 
@@ -110,12 +110,12 @@ async def test_relay_publishes_the_replies_and_stops_cleanly(
         schema = Schema()
         await create_schema(engine, schema)
         outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine), schema=schema)
-        async with TransactionPerUnit(outbox, kafka_topic)() as work:
+        async with SqlUnitOfWorkFactory(outbox, kafka_topic)() as work:
             work.replies.stock_reserved("o-1")
     finally:
         await engine.dispose()
     async with inventory_process("relay", environment) as process:
-        await line_starting(process, "inventory relay publishing to Kafka")
+        await line_starting(process, "inventory relay publishing to ")
         (record,) = await read_records(kafka_bootstrap_servers, kafka_topic, 1)
         assert record.key == b"o-1"
         assert await stopped(process, signal.SIGTERM) == 0

@@ -1,13 +1,19 @@
 """The composition root: settings in, a wired orders service out.
 
-`build` makes every object (database, mediators, saga engine, payment,
-recovery worker, Kafka broker) without connecting to anything; `running`
-starts what runs beside the HTTP server; `create_app` puts them together for
-`python -m orders serve`, and `relay` and `migrate` are the other two commands.
+Every service of the reference system has this shape (services/README.md):
+
+- `build(settings, *, overrides)` makes every object (database, mediators,
+  saga engine, payment, recovery worker, Kafka broker) without connecting to
+  anything; `overrides` hands it adapters of the caller's (a test's fakes).
+- `Orders.running()` starts what runs beside the HTTP server; `Orders.app()`
+  is the HTTP app whose lifespan runs it.
+- `create_app()` is the importable app factory:
+  `uvicorn --factory orders.main:create_app` or `fastapi run`.
+- `relaying(settings)` and `migrate(settings)` serve the other two commands.
 
 ```
-orders = build(Settings.from_env())
-app = create_app(orders)  # its lifespan starts the consumer and the workers
+orders = build(Settings.load())
+app = orders.app()  # its lifespan starts the consumer and the workers
 ```
 """
 
@@ -19,7 +25,6 @@ import contextlib
 import dataclasses
 import datetime
 import logging
-import signal
 import typing
 
 import di
@@ -36,22 +41,32 @@ from cqrs.saga import bootstrap as saga_bootstrap
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
-from cqrs.saga.storage.protocol import ISagaStorage
+from cqrs_kafka.relay import running_relay
 from orders.adapters.background import BackgroundSagas
 from orders.adapters.database import Database
-from orders.adapters.kafka import create_topics, running_relay, subscribe_replies
+from orders.adapters.kafka import create_topics, subscribe_replies
 from orders.adapters.messages import REPLIES, InventoryMessages, register_messages
 from orders.adapters.payment import SimulatedPayment
 from orders.application.get_order import GetOrder, GetOrderHandler
 from orders.application.inventory import InventoryCommands
 from orders.application.place_order import PlaceOrder, PlaceOrderHandler
-from orders.application.ports import PaymentPort, SagaLauncher, Transactions
+from orders.application.ports import PaymentPort, SagaLauncher, UnitOfWorkFactory
 from orders.application.replies import DeliverStockReply
 from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
 from orders.entrypoints import http
 from orders.settings import Settings
+from servicekit.server import Stopping
 
-__all__ = ("Orders", "build", "provide", "running", "create_app", "relay", "migrate")
+__all__ = (
+    "Orders",
+    "Overrides",
+    "build",
+    "create_app",
+    "migrate",
+    "prepare",
+    "provide",
+    "relaying",
+)
 
 logger = logging.getLogger("orders")
 
@@ -98,11 +113,71 @@ class Orders:
         """Health probe: the reply consumer gets on with its records."""
         return self.consumer_health.healthy
 
+    async def prepare(self) -> None:
+        """Create the tables and the topics that are missing."""
+        await self.database.create_schema()
+        await create_topics(self.settings.kafka_bootstrap_servers)
 
-def build(settings: Settings, *, database: Database | None = None) -> Orders:
-    """Wire the service for `settings` (on `database` when given); nothing connects yet."""
+    @contextlib.asynccontextmanager
+    async def running(self) -> collections.abc.AsyncGenerator[None, None]:
+        """Run what serves beside the HTTP API until the block ends: the schema (created if
+        missing), the topics, the reply consumer, the recovery worker, the background
+        sagas, and the outbox relay when `relay_in_process` is set."""
+        stop = asyncio.Event()
+        async with contextlib.AsyncExitStack() as stack:
+            # Closed in reverse: recovery and sagas stop first, the database goes last.
+            stack.push_async_callback(self.database.close)
+            await self.prepare()
+            stack.push_async_callback(self.broker.stop)  # also after a half-done start
+            await self.broker.start()
+            if self.settings.relay_in_process:
+                await stack.enter_async_context(self.relaying())
+            stack.push_async_callback(self.launcher.close)
+            recovery = asyncio.get_running_loop().create_task(self.recovery.run_forever(stop))
+            stack.push_async_callback(_finish, stop, recovery)
+            yield
+
+    @contextlib.asynccontextmanager
+    async def relaying(self) -> collections.abc.AsyncGenerator[None, None]:
+        """Publish the outbox (the saga's commands) to Kafka until the block ends."""
+        store = self.database.outbox_store()
+        try:
+            async with running_relay(store, self.settings.kafka_bootstrap_servers):
+                yield
+        finally:
+            await store.close()
+
+    def app(self, stopping: Stopping = lambda: False) -> fastapi.FastAPI:
+        """The HTTP API, running `running()` as its lifespan; `stopping()` turning true
+        ends the event streams (the server is shutting down)."""
+
+        def lifespan(app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
+            return self.running()
+
+        return http.create_app(
+            self.requests,
+            probes={
+                "database": self.database_answers,
+                "broker": self.broker_answers,
+                "consumer": self.consumer_healthy,
+            },
+            lifespan=lifespan,
+            stopping=stopping,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Overrides:
+    """Adapters `build` takes instead of making its own (tests pass fakes)."""
+
+    database: Database | None = None
+    payment: PaymentPort | None = None
+
+
+def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
+    """Wire the service for `settings`, with `overrides`' adapters; nothing connects yet."""
     register_messages()
-    database = database or Database.connect(settings.database_url)
+    database = overrides.database or Database.connect(settings.database_url)
     storage = database.saga_storage()
     container = DIContainer(di.Container())
     sagas = saga_bootstrap.bootstrap(
@@ -116,11 +191,10 @@ def build(settings: Settings, *, database: Database | None = None) -> Orders:
     provide(
         container,
         {
-            Transactions: database.transactions(),
-            ISagaStorage: storage,
+            UnitOfWorkFactory: database.unit_of_work(),
             SagaLauncher: launcher,
             SagaMediator: sagas,
-            PaymentPort: SimulatedPayment(settings.payment_credit_limit),
+            PaymentPort: overrides.payment or SimulatedPayment(settings.payment_credit_limit),
             InventoryCommands: InventoryMessages(),
             SagaTimeouts: SagaTimeouts(reply=settings.reply_timeout),
         },
@@ -150,65 +224,41 @@ def build(settings: Settings, *, database: Database | None = None) -> Orders:
     )
 
 
-@contextlib.asynccontextmanager
-async def running(orders: Orders) -> collections.abc.AsyncGenerator[None, None]:
-    """Run what serves beside the HTTP API until the block ends: the schema (created if
-    missing), the topics, the reply consumer, the recovery worker, the background
-    sagas, and the outbox relay when `relay_in_process` is set."""
-    settings = orders.settings
-    await orders.database.create_schema()
-    await create_topics(settings.kafka_bootstrap_servers)
-    stop = asyncio.Event()
-    async with contextlib.AsyncExitStack() as stack:
-        # Closed in reverse: recovery and sagas stop first, the database goes last.
-        stack.push_async_callback(orders.database.close)
-        await orders.broker.start()
-        stack.push_async_callback(orders.broker.stop)
-        if settings.relay_in_process:
-            await stack.enter_async_context(
-                running_relay(orders.database, settings.kafka_bootstrap_servers)
-            )
-        stack.push_async_callback(orders.launcher.close)
-        recovery = asyncio.get_running_loop().create_task(orders.recovery.run_forever(stop))
-        stack.push_async_callback(_finish, stop, recovery)
-        yield
-
-
 def create_app(
-    orders: Orders, *, stopping: typing.Callable[[], bool] = lambda: False
+    settings: Settings | None = None,
+    *,
+    overrides: Overrides = Overrides(),
+    stopping: Stopping = lambda: False,
 ) -> fastapi.FastAPI:
-    """The HTTP app whose lifespan is `running(orders)`; `stopping` ends event streams."""
+    """The app factory: the service's HTTP app for `settings` (default: the environment's).
 
-    def lifespan(app: fastapi.FastAPI) -> typing.AsyncContextManager[None]:
-        return running(orders)
-
-    return http.create_app(
-        orders.requests,
-        probes={
-            "database": orders.database_answers,
-            "broker": orders.broker_answers,
-            "consumer": orders.consumer_healthy,
-        },
-        lifespan=lifespan,
-        stopping=stopping,
-    )
+    ```
+    uvicorn --factory orders.main:create_app
+    ```
+    """
+    return build(settings or Settings.load(), overrides=overrides).app(stopping)
 
 
-async def relay(settings: Settings) -> None:
-    """Publish the outbox to Kafka until SIGTERM or SIGINT."""
-    database = Database.connect(settings.database_url)
+@contextlib.asynccontextmanager
+async def relaying(settings: Settings) -> collections.abc.AsyncGenerator[None, None]:
+    """The `relay` command: publish the outbox to Kafka until the block ends (after
+    creating what is missing, as `serve` does)."""
+    orders = build(settings)
     try:
-        await database.create_schema()
-        await create_topics(settings.kafka_bootstrap_servers)
-        stopped = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stopped.set)
-        async with running_relay(database, settings.kafka_bootstrap_servers):
-            print(f"orders relay publishing to {settings.kafka_bootstrap_servers}", flush=True)
-            await stopped.wait()
+        await orders.prepare()
+        async with orders.relaying():
+            yield
     finally:
-        await database.close()
+        await orders.database.close()
+
+
+async def prepare(settings: Settings) -> None:
+    """Create the missing tables and topics, then let go of the connections."""
+    orders = build(settings)
+    try:
+        await orders.prepare()
+    finally:
+        await orders.database.close()
 
 
 async def migrate(settings: Settings) -> None:

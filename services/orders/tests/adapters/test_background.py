@@ -14,7 +14,7 @@ from orders.main import Orders
 async def stored_saga(orders: Orders) -> OrderSagaContext:
     order = Order.place("c-1", [OrderItem("tea", 1, decimal.Decimal("1.00"))])
     context = OrderSagaContext.of(order)
-    async with orders.database.transactions()() as work:
+    async with orders.database.unit_of_work()() as work:
         await work.orders.add(order)
         await work.sagas.create_saga(context.saga_id, OrderSaga.saga_name(), context.to_dict())
     return context

@@ -21,10 +21,10 @@ async def test_an_order_reads_back_as_it_was_placed(database: Database) -> None:
             OrderItem("pot", 2, D("999999999.99")),
         ],
     )
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         await work.orders.add(order)
 
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         stored = await work.orders.get(order.order_id)
 
     assert stored == order
@@ -33,19 +33,19 @@ async def test_an_order_reads_back_as_it_was_placed(database: Database) -> None:
 
 
 async def test_an_unknown_order_reads_as_none(database: Database) -> None:
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         assert await work.orders.get(uuid.uuid4()) is None
 
 
 async def test_update_stores_the_outcome(database: Database) -> None:
     order = Order.place("c-1", [OrderItem("tea", 1, D("1.00"))])
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         await work.orders.add(order)
     order.reject(RejectionReason.PAYMENT_DECLINED)
 
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         await work.orders.update(order)
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         stored = await work.orders.get(order.order_id)
 
     assert stored is not None
@@ -58,5 +58,5 @@ async def test_update_stores_the_outcome(database: Database) -> None:
 async def test_updating_an_unknown_order_raises(database: Database) -> None:
     order = Order.place("c-1", [OrderItem("tea", 1, D("1.00"))])
     with pytest.raises(OrderNotFoundError):
-        async with database.transactions()() as work:
+        async with database.unit_of_work()() as work:
             await work.orders.update(order)

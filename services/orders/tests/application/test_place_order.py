@@ -34,7 +34,7 @@ async def test_placing_stores_the_order_and_its_saga_then_runs_the_saga(orders: 
 
     order_id = uuid.UUID(placed.order_id)
     assert placed.status is OrderStatus.PENDING
-    async with orders.database.transactions()() as work:
+    async with orders.database.unit_of_work()() as work:
         order = await work.orders.get(order_id)
     assert order is not None
     assert order.total == decimal.Decimal("7.00")

@@ -13,7 +13,7 @@ import cqrs
 from cqrs.container.di import DIContainer
 from cqrs.saga.models import SagaStatus
 from cqrs.testing import SagaOutcome, SagaTestHarness
-from orders.adapters.memory import MemoryTransactions
+from orders.adapters.memory import MemoryUnitOfWork
 from orders.adapters.messages import (
     INVENTORY_REPLIES,
     InventoryMessages,
@@ -31,7 +31,7 @@ from orders.application.inventory import (
     STOCK_RESERVED,
     InventoryCommands,
 )
-from orders.application.ports import PaymentPort, Transactions
+from orders.application.ports import PaymentPort, UnitOfWorkFactory
 from orders.application.saga import (
     ConfirmOrder,
     OpenOrder,
@@ -55,12 +55,12 @@ class Crash(BaseException):
 
 @dataclasses.dataclass
 class Shop:
-    transactions: MemoryTransactions
+    unit_of_work: MemoryUnitOfWork
     harness: SagaTestHarness[OrderSagaContext]
 
     async def place(self, unit_price: str = "10.00") -> OrderSagaContext:
         order = Order.place("c-1", [OrderItem("tea", 2, decimal.Decimal(unit_price))])
-        async with self.transactions() as work:
+        async with self.unit_of_work() as work:
             await work.orders.add(order)
         return OrderSagaContext.of(order)
 
@@ -68,7 +68,7 @@ class Shop:
         return await self.harness.start(context, context.saga_id)
 
     async def order(self, context: OrderSagaContext) -> Order:
-        async with self.transactions() as work:
+        async with self.unit_of_work() as work:
             order = await work.orders.get(context.saga_id)
         assert order is not None
         return order
@@ -76,18 +76,18 @@ class Shop:
 
 @pytest.fixture
 def shop() -> Shop:
-    transactions = MemoryTransactions()
+    unit_of_work = MemoryUnitOfWork()
     container = DIContainer()
     provide(
         container,
         {
-            Transactions: transactions,
+            UnitOfWorkFactory: unit_of_work,
             PaymentPort: SimulatedPayment(CREDIT_LIMIT),
             InventoryCommands: InventoryMessages(),
             SagaTimeouts: SagaTimeouts(reply=REPLY_TIMEOUT),
         },
     )
-    return Shop(transactions, SagaTestHarness(OrderSaga, container=container))
+    return Shop(unit_of_work, SagaTestHarness(OrderSaga, container=container))
 
 
 def reserved(context: OrderSagaContext) -> cqrs.NotificationEvent[typing.Any]:

@@ -10,6 +10,7 @@ import pathlib
 import re
 import signal
 import sqlite3
+import subprocess
 import sys
 
 import httpx
@@ -152,4 +153,25 @@ async def test_migrate_creates_the_tables_and_exits(env: dict[str, str]) -> None
 async def test_a_bad_setting_stops_the_command_with_a_message(env: dict[str, str]) -> None:
     async with running("migrate", {**env, "ORDERS_PORT": "eighty"}) as child:
         assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
-        await child.wait_for_line(r"ORDERS_PORT='eighty' is not a port number")
+        await child.wait_for_line(r"^orders migrate: ORDERS_PORT='eighty' is not valid: ")
+
+
+async def test_a_broker_that_is_down_stops_serve_with_one_line(env: dict[str, str]) -> None:
+    # Port 1 on the loopback: nothing listens, so every connection is refused at once.
+    async with running("serve", {**env, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
+        await child.wait_for_line(r"^orders serve: .*127\.0\.0\.1:1")
+
+    assert "Traceback" not in "\n".join(child.lines), child.lines
+
+
+@pytest.mark.parametrize("command", ["serve", "relay", "migrate"])
+def test_each_command_has_help_and_the_script_has_a_version(command: str) -> None:
+    script = pathlib.Path(sys.executable).with_name("orders")
+    helped = subprocess.run(
+        [str(script), command, "--help"], capture_output=True, text=True, check=False
+    )
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
+
+    assert (helped.returncode, helped.stdout.startswith(f"usage: orders {command}")) == (0, True)
+    assert (version.returncode, version.stdout.strip()) == (0, "orders 0.1.0")

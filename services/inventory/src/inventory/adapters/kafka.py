@@ -1,23 +1,18 @@
-"""The inventory on Kafka: its topics, the consumer's unit of work, the outbox relay.
+"""The inventory on Kafka: its topics, and the consumer's unit of work.
 
 - `Topics`: the command and reply topics with their dead-letter topics and
   partition counts; `ensure_inventory_topics` creates the missing ones.
-- `DeliveryUnitOfWork`: handlers of consumed commands work in the
+- `DeliveryUnitOfWorkFactory`: handlers of consumed commands work in the
   transaction the consumer opened for the record, so the inbox record, the
   stock change and the reply commit together.
-- `running_relay`: publishes the outbox's rows (the replies) to Kafka until
-  the block ends.
 
 ```
 await ensure_inventory_topics("localhost:9092", Topics())
-async with running_relay(outbox, "localhost:9092"):
-    ...  # replies committed meanwhile reach inventory.replies
 ```
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
 import contextlib
 import dataclasses
@@ -25,20 +20,16 @@ import typing
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cqrs.outbox.relay import OutboxRelay
-from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.delivery import current_delivery
-from cqrs_kafka.producer import kafka_producer_factory
 from cqrs_kafka.topics import ensure_topics
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from inventory.adapters.unit_of_work import SqlUnitOfWork, storage_errors
 
 __all__ = (
     "CONSUMER_GROUP",
-    "DeliveryUnitOfWork",
+    "DeliveryUnitOfWorkFactory",
     "Topics",
     "ensure_inventory_topics",
-    "running_relay",
 )
 
 CONSUMER_GROUP: typing.Final = "inventory"
@@ -85,7 +76,7 @@ async def ensure_inventory_topics(bootstrap_servers: str, topics: Topics) -> Non
     await ensure_topics(bootstrap_servers, topics.partitions())
 
 
-class DeliveryUnitOfWork:
+class DeliveryUnitOfWorkFactory:
     """`UnitOfWorkFactory` joining the transaction of the record being consumed.
 
     The consumer commits or rolls that transaction back; the unit of work only
@@ -102,26 +93,3 @@ class DeliveryUnitOfWork:
         session = typing.cast(AsyncSession, current_delivery().session)
         with storage_errors():
             yield SqlUnitOfWork(session, self._outbox, self._replies_topic)
-
-
-@contextlib.asynccontextmanager
-async def running_relay(
-    outbox: SqlAlchemyOutboxedEventRepository, bootstrap_servers: str
-) -> collections.abc.AsyncGenerator[None, None]:
-    """Run an outbox relay publishing `outbox`'s rows to Kafka until the block ends.
-
-    A broker that is down is retried with backoff, so the relay outlives it.
-    """
-    broker = KafkaMessageBroker(kafka_producer_factory(bootstrap_servers))
-    relay = OutboxRelay(outbox.store, broker)
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run_forever(stop), name="inventory-outbox-relay")
-    try:
-        yield
-    finally:
-        stop.set()
-        try:
-            await task
-        finally:
-            await broker.close()
-            await outbox.store.close()

@@ -18,41 +18,31 @@ broker, and the command consumer (unhealthy while a trouble it cannot get
 past lasts, such as a dead-letter topic that refuses records).
 
 ```
-app = create_app(mediator, {"database": database_probe, "broker": broker_probe})
+app = create_app(mediator, probes={"database": database_probe, "broker": broker_probe})
 ```
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
-import contextlib
 import typing
 
 import fastapi
 import pydantic
-from fastapi.responses import JSONResponse
 
 import cqrs
 from inventory.application import GetStock, Restock, StockView
 from inventory.application.contract import TEXT_PATTERN, RestockQuantity
 from inventory.application.errors import DataRejectedError, StorageUnavailableError, UnknownSkuError
 from inventory.domain import MAX_SKU_LENGTH, StockLimitError
-from servicekit import (
-    RequestBodyLimits,
-    health_responses,
-    install_problem_details,
-    problem_responses,
-)
+from servicekit import RequestBodyLimits, install_problem_details, problem_responses
+from servicekit.health import Lifespan, Probe, add_health_route
 
-__all__ = ("MAX_BODY_BYTES", "HealthCheck", "Lifespan", "RestockBody", "create_app")
+__all__ = ("MAX_BODY_BYTES", "RestockBody", "create_app")
 
 
 MAX_BODY_BYTES: typing.Final = 16 * 1024
 """The largest request body the API reads (a restock's is a few dozen bytes)."""
-
-HealthCheck = collections.abc.Callable[[], collections.abc.Awaitable[bool]]
-"""Answers whether one dependency (the database, the broker) works."""
 
 Sku = typing.Annotated[
     str, fastapi.Path(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT_PATTERN)
@@ -71,18 +61,15 @@ class RestockBody(pydantic.BaseModel):
     quantity: RestockQuantity
 
 
-Lifespan = collections.abc.Callable[[fastapi.FastAPI], contextlib.AbstractAsyncContextManager[None]]
-"""What runs around the app: started before the first request, stopped after the last."""
-
-
 def create_app(
     mediator: cqrs.RequestMediator,
-    health_checks: collections.abc.Mapping[str, HealthCheck],
+    *,
+    probes: collections.abc.Mapping[str, Probe] | None = None,
     lifespan: Lifespan | None = None,
 ) -> fastapi.FastAPI:
     """The API over `mediator` (binding `Restock` and `GetStock`).
 
-    `health_checks` name what `GET /health` asks (each answers `True` when its
+    `probes` name what `GET /health` asks (each answers `True` when its
     dependency works); `lifespan` is FastAPI's, run by the server around the app.
     """
     app = fastapi.FastAPI(title="inventory", lifespan=lifespan)
@@ -108,14 +95,6 @@ def create_app(
     async def get_stock(sku: Sku) -> StockView:
         return await mediator.send(GetStock(sku=sku))
 
-    @app.get("/health", response_model=None, responses=health_responses())
-    async def health() -> JSONResponse:
-        names = list(health_checks)
-        answers = await asyncio.gather(*(health_checks[name]() for name in names))
-        healthy = all(answers)
-        body: dict[str, str] = {"status": "ok" if healthy else "unavailable"}
-        for name, up in zip(names, answers, strict=True):
-            body[name] = "ok" if up else "unavailable"
-        return JSONResponse(body, status_code=200 if healthy else 503)
+    add_health_route(app, probes or {})
 
     return app

@@ -25,7 +25,7 @@ from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema, create_all
 from orders.adapters import tables
-from orders.adapters.transactions import SqlAlchemyTransactions
+from orders.adapters.unit_of_work import SqlUnitOfWorkFactory, storage_errors
 
 __all__ = ("Database",)
 
@@ -48,9 +48,9 @@ class Database:
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         return async_sessionmaker(self.engine, expire_on_commit=False)
 
-    def transactions(self) -> SqlAlchemyTransactions:
+    def unit_of_work(self) -> SqlUnitOfWorkFactory:
         """Units of work for the use cases and the saga's steps."""
-        return SqlAlchemyTransactions(self.session_factory, self.schema)
+        return SqlUnitOfWorkFactory(self.session_factory, self.schema)
 
     def saga_storage(self) -> SqlAlchemySagaStorage:
         """The saga storage, one short transaction per call."""
@@ -61,10 +61,14 @@ class Database:
         return SqlAlchemyOutboxStore(self.engine, self.schema)
 
     async def create_schema(self) -> None:
-        """Create whatever tables and indexes are missing (never alters existing ones)."""
-        await create_all(self.engine, self.schema)
-        async with self.engine.begin() as connection:
-            await connection.run_sync(tables.metadata.create_all)
+        """Create whatever tables and indexes are missing (never alters existing ones).
+
+        Raises `StorageUnavailableError` when the database does not answer.
+        """
+        with storage_errors():
+            await create_all(self.engine, self.schema)
+            async with self.engine.begin() as connection:
+                await connection.run_sync(tables.metadata.create_all)
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raises the driver's error when the database does not answer."""

@@ -1,36 +1,25 @@
-"""Orders on Kafka: the topics, the consumer of the inventory's replies, the outbox relay.
+"""Orders on Kafka: the topics, and the consumer of the inventory's replies.
 
 - `create_topics` makes the command and reply topics (and their dead-letter
   topics) that do not exist yet.
 - `subscribe_replies` consumes `inventory.replies` in group `orders` into an
   `EventMediator`, whose handler delivers each reply to its saga.
-- `running_relay` publishes the outbox (the saga's commands) to Kafka for as
-  long as its block runs.
 
 ```
 await create_topics("localhost:9092")
 subscribe_replies(broker, event_mediator)
-async with running_relay(database, "localhost:9092"):
-    ...
 ```
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections.abc
-import contextlib
 import typing
 
 from faststream.kafka import KafkaBroker
 
 from cqrs.events.mediator import EventMediator
-from cqrs.outbox.relay import OutboxRelay
-from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.consumer import ConsumerRetry, EventSubscriber, subscribe_events
-from cqrs_kafka.producer import kafka_producer_factory
 from cqrs_kafka.topics import ensure_topics
-from orders.adapters.database import Database
 from orders.adapters.messages import (
     INVENTORY_COMMANDS,
     INVENTORY_REPLIES,
@@ -40,7 +29,7 @@ from orders.adapters.messages import (
 )
 from orders.application.inventory import STOCK_REJECTED, STOCK_RELEASED, STOCK_RESERVED
 
-__all__ = ("TOPICS", "REPLIES_GROUP", "create_topics", "subscribe_replies", "running_relay")
+__all__ = ("TOPICS", "REPLIES_GROUP", "create_topics", "subscribe_replies")
 
 #: Every topic of the orders-inventory conversation, with its partition count.
 TOPICS: typing.Final[typing.Mapping[str, int]] = {
@@ -80,22 +69,3 @@ def subscribe_replies(broker: KafkaBroker, mediator: EventMediator) -> EventSubs
         },
         retry=ConsumerRetry(attempts=5),
     )
-
-
-@contextlib.asynccontextmanager
-async def running_relay(
-    database: Database, bootstrap_servers: str
-) -> collections.abc.AsyncGenerator[OutboxRelay, None]:
-    """Relay the outbox to Kafka in a task until the block ends, then flush and disconnect."""
-    store = database.outbox_store()
-    broker = KafkaMessageBroker(kafka_producer_factory(bootstrap_servers))
-    relay = OutboxRelay(store, broker)
-    stop = asyncio.Event()
-    task = asyncio.get_running_loop().create_task(relay.run_forever(stop))
-    try:
-        yield relay
-    finally:
-        stop.set()
-        await task
-        await broker.close()
-        await store.close()

@@ -1,4 +1,4 @@
-"""In-memory `Transactions`: orders in a dict and a `MemorySagaStorage`, for tests.
+"""In-memory `UnitOfWorkFactory`: orders in a dict and a `MemorySagaStorage`, for tests.
 
 Unlike the SQL unit of work it does not roll back: a block that raises keeps
 what it wrote. Orders are copied in and out, so changing an `Order` without
@@ -7,12 +7,12 @@ what it wrote. Orders are copied in and out, so changing an `Order` without
 >>> import asyncio
 >>> from decimal import Decimal
 >>> from orders.domain.order import Order, OrderItem
->>> transactions = MemoryTransactions()
+>>> unit_of_work = MemoryUnitOfWork()
 >>> order = Order.place("c-1", [OrderItem("tea", 1, Decimal("2.00"))])
 >>> async def demo() -> str:
-...     async with transactions() as work:
+...     async with unit_of_work() as work:
 ...         await work.orders.add(order)
-...     async with transactions() as work:
+...     async with unit_of_work() as work:
 ...         stored = await work.orders.get(order.order_id)
 ...     return stored.status.value
 >>> asyncio.run(demo())
@@ -30,7 +30,7 @@ from cqrs.saga.storage.memory import MemorySagaStorage
 from orders.application.errors import OrderNotFoundError
 from orders.domain.order import Order
 
-__all__ = ("MemoryOrderRepository", "MemoryTransactions")
+__all__ = ("MemoryOrderRepository", "MemoryUnitOfWork")
 
 
 class MemoryOrderRepository:
@@ -52,14 +52,14 @@ class MemoryOrderRepository:
         self._orders[order.order_id] = dataclasses.replace(order)
 
 
-class MemoryTransactions:
-    """The application's `Transactions`, every unit of work sharing one repository and storage."""
+class MemoryUnitOfWork:
+    """A `UnitOfWorkFactory` whose units of work all share one repository and saga storage."""
 
     def __init__(self, sagas: MemorySagaStorage | None = None) -> None:
         self.orders = MemoryOrderRepository()
         self.sagas = sagas if sagas is not None else MemorySagaStorage()
 
     @contextlib.asynccontextmanager
-    async def __call__(self) -> collections.abc.AsyncGenerator[MemoryTransactions, None]:
+    async def __call__(self) -> collections.abc.AsyncGenerator[MemoryUnitOfWork, None]:
         """A unit of work: this object itself (`orders` and `sagas`)."""
         yield self

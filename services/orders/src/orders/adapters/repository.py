@@ -1,7 +1,7 @@
 """`SqlAlchemyOrderRepository`: the application's `OrderRepository` on one `AsyncSession`.
 
 It writes on the session it is given and never commits: the unit of work
-(`orders.adapters.transactions`) owns the transaction.
+(`orders.adapters.unit_of_work`) owns the transaction.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ OrdersApplicationError
 ├── DataRejectedError      the database refused a value of the request
 ├── OrderNotFoundError     no order has that id
 ├── PaymentDeclinedError   the payment port refused the charge (fails the saga)
-└── StockRejectedError     the inventory could not reserve the items (fails the saga)
+├── StockRejectedError     the inventory could not reserve the items (fails the saga)
+└── StorageUnavailableError the database did not answer (a retry may succeed)
 ```
 """
 
@@ -20,6 +21,7 @@ __all__ = (
     "OrderNotFoundError",
     "PaymentDeclinedError",
     "StockRejectedError",
+    "StorageUnavailableError",
 )
 
 
@@ -51,3 +53,7 @@ class StockRejectedError(OrdersApplicationError):
         super().__init__(f"order {order_id}: not enough stock of {', '.join(skus) or 'its items'}")
         self.order_id = order_id
         self.skus = list(skus)
+
+
+class StorageUnavailableError(OrdersApplicationError, ConnectionError):
+    """The database did not answer; try again once it is back (see GET /health)."""

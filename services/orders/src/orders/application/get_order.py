@@ -1,4 +1,4 @@
-"""Read an order with its saga's step log.
+"""Read an order with its saga's step log, in one unit of work.
 
 The saga is read before the order: the saga's steps write the order's outcome
 before they log it, so an order read after a finished saga shows that outcome.
@@ -15,9 +15,8 @@ import pydantic
 import cqrs
 from cqrs.saga.errors import SagaNotFoundError
 from cqrs.saga.models import SagaLogEntry, SagaStepAction
-from cqrs.saga.storage.protocol import ISagaStorage
 from orders.application.errors import OrderNotFoundError
-from orders.application.ports import Transactions
+from orders.application.ports import UnitOfWorkFactory
 from orders.domain.order import Order, OrderStatus, RejectionReason
 
 __all__ = ("GetOrder", "OrderDetails", "OrderLine", "HistoryEntry", "GetOrderHandler")
@@ -86,18 +85,17 @@ class GetOrder(cqrs.Request[OrderDetails]):
 class GetOrderHandler(cqrs.RequestHandler[GetOrder, OrderDetails]):
     """Reads the order and its saga. Raises `OrderNotFoundError` for an unknown id."""
 
-    def __init__(self, transactions: Transactions, sagas: ISagaStorage) -> None:
-        self._transactions = transactions
-        self._sagas = sagas
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
 
     async def handle(self, request: GetOrder) -> OrderDetails:
-        try:
-            saga = await self._sagas.load_saga_state(request.order_id)
-        except SagaNotFoundError:
-            # Order and saga are created together: no saga, no order.
-            raise OrderNotFoundError(request.order_id) from None
-        log = await self._sagas.get_step_history(request.order_id)
-        async with self._transactions() as work:
+        async with self._unit_of_work() as work:
+            try:
+                saga = await work.sagas.load_saga_state(request.order_id)
+            except SagaNotFoundError:
+                # Order and saga are created together: no saga, no order.
+                raise OrderNotFoundError(request.order_id) from None
+            log = await work.sagas.get_step_history(request.order_id)
             order = await work.orders.get(request.order_id)
         if order is None:
             raise OrderNotFoundError(request.order_id)

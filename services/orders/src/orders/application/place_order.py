@@ -13,7 +13,7 @@ import pydantic
 
 import cqrs
 from orders.application.contract import CustomerId, Quantity, Sku, UnitPrice
-from orders.application.ports import SagaLauncher, Transactions
+from orders.application.ports import SagaLauncher, UnitOfWorkFactory
 from orders.application.saga import OrderSaga, OrderSagaContext
 from orders.domain.limits import MAX_ORDER_ITEMS
 from orders.domain.order import Order, OrderItem, OrderStatus
@@ -58,8 +58,8 @@ class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
     Raises `InvalidOrderError` when the order breaks a rule.
     """
 
-    def __init__(self, transactions: Transactions, sagas: SagaLauncher) -> None:
-        self._transactions = transactions
+    def __init__(self, unit_of_work: UnitOfWorkFactory, sagas: SagaLauncher) -> None:
+        self._unit_of_work = unit_of_work
         self._sagas = sagas
 
     async def handle(self, request: PlaceOrder) -> OrderPlaced:
@@ -68,7 +68,7 @@ class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
             (OrderItem(item.sku, item.quantity, item.unit_price) for item in request.items),
         )
         context = OrderSagaContext.of(order)
-        async with self._transactions() as work:
+        async with self._unit_of_work() as work:
             await work.orders.add(order)
             await work.sagas.create_saga(context.saga_id, OrderSaga.saga_name(), context.to_dict())
         self._sagas.launch(context.saga_id)

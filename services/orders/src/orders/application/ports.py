@@ -1,6 +1,6 @@
 """The ports the orders use cases and the saga need, each implemented by an adapter.
 
-`Transactions` opens a unit of work: one database transaction holding the
+`UnitOfWorkFactory` opens a unit of work: one database transaction holding the
 order repository and a saga storage, so an order and its saga are written
 together or not at all. `PaymentPort` charges and refunds. `SagaLauncher`
 runs a stored saga in the background.
@@ -16,7 +16,7 @@ import uuid
 from cqrs.saga.storage.protocol import ISagaStorage
 from orders.domain.order import Order
 
-__all__ = ("OrderRepository", "UnitOfWork", "Transactions", "PaymentPort", "SagaLauncher")
+__all__ = ("OrderRepository", "UnitOfWork", "UnitOfWorkFactory", "PaymentPort", "SagaLauncher")
 
 
 class OrderRepository(typing.Protocol):
@@ -48,8 +48,8 @@ class UnitOfWork(typing.Protocol):
     def sagas(self) -> ISagaStorage: ...
 
 
-class Transactions(typing.Protocol):
-    """Opens units of work: `async with transactions() as work: ...`.
+class UnitOfWorkFactory(typing.Protocol):
+    """Opens units of work: `async with unit_of_work() as work: ...`.
 
     The transaction commits when the block exits cleanly and rolls back when
     it raises.

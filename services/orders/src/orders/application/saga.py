@@ -45,7 +45,7 @@ from orders.application.inventory import (
     InventoryCommands,
     StockLine,
 )
-from orders.application.ports import PaymentPort, Transactions, UnitOfWork
+from orders.application.ports import PaymentPort, UnitOfWork, UnitOfWorkFactory
 from orders.domain.errors import OrderStateError
 from orders.domain.order import Order, RejectionReason
 
@@ -107,11 +107,11 @@ class SagaTimeouts:
 class OpenOrder(SagaStepHandler[OrderSagaContext, None]):
     """Checks the order is there and pending; compensating it rejects the order."""
 
-    def __init__(self, transactions: Transactions) -> None:
-        self._transactions = transactions
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
 
     async def act(self, context: OrderSagaContext) -> SagaStepResult[OrderSagaContext, None]:
-        async with self._transactions() as work:
+        async with self._unit_of_work() as work:
             order = await _load(work, context)
         if order.is_decided:
             raise OrderStateError(f"order {order.order_id} is {order.status.value} already")
@@ -120,7 +120,7 @@ class OpenOrder(SagaStepHandler[OrderSagaContext, None]):
     async def compensate(self, context: OrderSagaContext) -> None:
         # No reason recorded means no step expected the failure: a bug or an outage.
         reason = context.rejection_reason or RejectionReason.INTERNAL_ERROR
-        async with self._transactions() as work:
+        async with self._unit_of_work() as work:
             order = await _load(work, context)
             order.reject(reason)
             await work.orders.update(order)
@@ -188,11 +188,11 @@ class ChargePayment(SagaStepHandler[OrderSagaContext, None]):
 class ConfirmOrder(SagaStepHandler[OrderSagaContext, None]):
     """Marks the order confirmed: the saga's last step."""
 
-    def __init__(self, transactions: Transactions) -> None:
-        self._transactions = transactions
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
 
     async def act(self, context: OrderSagaContext) -> SagaStepResult[OrderSagaContext, None]:
-        async with self._transactions() as work:
+        async with self._unit_of_work() as work:
             order = await _load(work, context)
             order.confirm()
             await work.orders.update(order)

@@ -6,7 +6,7 @@
 | `InvalidOrderError`: an order breaking a rule of the domain  | 422    |
 | `DataRejectedError`: a value the database cannot store       | 422    |
 | `OrderNotFoundError`: no order has the id                    | 404    |
-| the database (or the network to it) failed: a retry may cure it | 503 |
+| `StorageUnavailableError`: the database did not answer; a retry may cure it | 503 |
 | anything else                                               | 500    |
 
 5xx answers carry no internals; the error is logged with its traceback.
@@ -14,19 +14,17 @@
 
 from __future__ import annotations
 
-import typing
-
 import fastapi
-import sqlalchemy.exc
 
-from orders.application.errors import DataRejectedError, OrderNotFoundError
+from orders.application.errors import (
+    DataRejectedError,
+    OrderNotFoundError,
+    StorageUnavailableError,
+)
 from orders.domain.errors import InvalidOrderError
 from servicekit import install_problem_details
 
 __all__ = ("install_error_handling",)
-
-# Failures of the storage or of the connection to it: transient, worth a retry.
-_UNAVAILABLE_ERRORS: typing.Final = (sqlalchemy.exc.SQLAlchemyError, OSError, TimeoutError)
 
 
 def install_error_handling(app: fastapi.FastAPI) -> None:
@@ -35,5 +33,5 @@ def install_error_handling(app: fastapi.FastAPI) -> None:
         app,
         service="orders",
         client_errors={InvalidOrderError: 422, DataRejectedError: 422, OrderNotFoundError: 404},
-        unavailable=_UNAVAILABLE_ERRORS,
+        unavailable=(StorageUnavailableError,),
     )

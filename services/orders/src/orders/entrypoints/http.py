@@ -20,14 +20,13 @@ consumer and the background workers.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.resources
 import logging
 import typing
 import uuid
 
 import fastapi
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
 import cqrs
 from orders.application.errors import OrderNotFoundError
@@ -35,16 +34,13 @@ from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.place_order import OrderPlaced, PlaceOrder
 from orders.entrypoints import sse
 from orders.entrypoints.errors import install_error_handling
-from servicekit import RequestBodyLimits, health_responses, problem_responses
+from servicekit import RequestBodyLimits, problem_responses
+from servicekit.health import Lifespan, Probe, add_health_route
 
-__all__ = ("create_app", "Probe", "PROBE_TIMEOUT", "MAX_BODY_BYTES")
+__all__ = ("create_app", "MAX_BODY_BYTES")
 
 logger = logging.getLogger("orders.http")
 
-#: Tells whether a dependency answers: True when it does.
-Probe = typing.Callable[[], typing.Awaitable[bool]]
-#: Seconds a health probe may take before it counts as unavailable.
-PROBE_TIMEOUT: typing.Final = 2.0
 #: The largest request body read: the largest valid order (100 items) is about 10 KiB,
 #: or 45 KiB with every character of its skus escaped.
 MAX_BODY_BYTES: typing.Final = 64 * 1024
@@ -69,7 +65,7 @@ def create_app(
     mediator: cqrs.RequestMediator,
     *,
     probes: typing.Mapping[str, Probe] | None = None,
-    lifespan: typing.Callable[[fastapi.FastAPI], typing.AsyncContextManager[None]] | None = None,
+    lifespan: Lifespan | None = None,
     stopping: typing.Callable[[], bool] = lambda: False,
     poll_interval: float = 0.25,
     keepalive: float = 15.0,
@@ -90,7 +86,6 @@ def create_app(
     page = (importlib.resources.files("orders.entrypoints") / "static" / "index.html").read_text(
         "utf-8"
     )
-    checks = dict(probes or {})
 
     @app.post(
         "/orders",
@@ -138,19 +133,7 @@ def create_app(
     async def index() -> str:
         return page
 
-    @app.get("/health", response_model=None, responses=health_responses())
-    async def health() -> JSONResponse:
-        names = list(checks)
-        answers = await asyncio.gather(*(_answers(name, checks[name]) for name in names))
-        healthy = all(answers)
-        body = {
-            name: "ok" if up else "unavailable" for name, up in zip(names, answers, strict=True)
-        }
-        return JSONResponse(
-            {"status": "ok" if healthy else "unavailable", **body},
-            status_code=200 if healthy else 503,
-        )
-
+    add_health_route(app, probes or {})
     return app
 
 
@@ -160,11 +143,3 @@ def _get_order(order_id: str) -> GetOrder:
         return GetOrder(order_id=uuid.UUID(order_id))
     except ValueError:
         raise OrderNotFoundError(order_id) from None
-
-
-async def _answers(name: str, probe: Probe) -> bool:
-    try:
-        return await asyncio.wait_for(probe(), PROBE_TIMEOUT)
-    except Exception:
-        logger.warning("health: %s does not answer", name, exc_info=True)
-        return False

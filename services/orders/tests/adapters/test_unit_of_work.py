@@ -19,7 +19,7 @@ class Abort(Exception):
 
 
 async def place_then_fail(database: Database, order: Order) -> None:
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         await work.orders.add(order)
         await work.sagas.create_saga(order.order_id, "OrderSaga", {"order_id": "x"})
         raise Abort
@@ -32,13 +32,13 @@ def new_order() -> Order:
 async def test_an_order_and_its_saga_commit_together(database: Database) -> None:
     order = new_order()
 
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         await work.orders.add(order)
         await work.sagas.create_saga(order.order_id, "OrderSaga", {"order_id": "x"})
 
     state = await database.saga_storage().load_saga_state(order.order_id)
     assert state.status is SagaStatus.PENDING
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         assert await work.orders.get(order.order_id) == order
 
 
@@ -50,13 +50,13 @@ async def test_a_failing_unit_of_work_keeps_neither(database: Database) -> None:
 
     with pytest.raises(SagaNotFoundError):
         await database.saga_storage().load_saga_state(order.order_id)
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         assert await work.orders.get(order.order_id) is None
 
 
 async def test_the_unit_of_work_sees_its_own_saga_before_commit(database: Database) -> None:
     saga_id = uuid.uuid4()
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         await work.sagas.create_saga(saga_id, "OrderSaga", {})
         assert (await work.sagas.load_saga_state(saga_id)).version == 1
 
@@ -69,9 +69,9 @@ async def test_a_value_the_database_cannot_store_is_a_data_rejected_error(
     order = Order.place("c-\ud800", [OrderItem("tea", 1, decimal.Decimal("1.00"))])
 
     with pytest.raises(DataRejectedError, match="change the value") as raised:
-        async with database.transactions()() as work:
+        async with database.unit_of_work()() as work:
             await work.orders.add(order)
 
     assert "INSERT" not in str(raised.value)  # the statement stays in the log
-    async with database.transactions()() as work:
+    async with database.unit_of_work()() as work:
         assert await work.orders.get(order.order_id) is None

@@ -1,9 +1,10 @@
-"""`SqlAlchemyTransactions`: units of work where an order and its saga share one transaction.
+"""`SqlUnitOfWorkFactory`: units of work where an order and its saga share one transaction.
 
 Each unit of work is one session transaction. Its saga storage is a
 `SqlAlchemySagaStorage` on that transaction's connection: SQLAlchemy joins the
 storage's sessions to the open transaction, so `create_saga` commits (or rolls
-back) with the order's rows instead of on its own.
+back) with the order's rows instead of on its own. The database's errors
+become the application's here (`storage_errors`), and nowhere else.
 """
 
 from __future__ import annotations
@@ -16,29 +17,29 @@ import typing
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import servicekit.storage
 from cqrs.clock import utc_now
-from cqrs_sqla.data_errors import is_data_error
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 from orders.adapters.repository import SqlAlchemyOrderRepository
-from orders.application.errors import DataRejectedError
+from orders.application.errors import DataRejectedError, StorageUnavailableError
 
-__all__ = ("SqlAlchemyTransactions", "SqlAlchemyUnitOfWork")
+__all__ = ("SqlUnitOfWork", "SqlUnitOfWorkFactory", "storage_errors")
 
 
 @dataclasses.dataclass(frozen=True)
-class SqlAlchemyUnitOfWork:
+class SqlUnitOfWork:
     """The order repository and the saga storage of one open transaction."""
 
     orders: SqlAlchemyOrderRepository
     sagas: SqlAlchemySagaStorage
 
 
-class SqlAlchemyTransactions:
-    """The application's `Transactions` on an `async_sessionmaker`.
+class SqlUnitOfWorkFactory:
+    """The application's `UnitOfWorkFactory` on an `async_sessionmaker`.
 
     ```
-    async with transactions() as work:
+    async with unit_of_work() as work:
         await work.orders.add(order)
         await work.sagas.create_saga(saga_id, name, context)
     ```
@@ -56,25 +57,31 @@ class SqlAlchemyTransactions:
         self._clock = clock
 
     @contextlib.asynccontextmanager
-    async def __call__(self) -> collections.abc.AsyncGenerator[SqlAlchemyUnitOfWork, None]:
+    async def __call__(self) -> collections.abc.AsyncGenerator[SqlUnitOfWork, None]:
         """Open a transaction; commit it when the block exits cleanly, else roll it back.
 
         Raises `DataRejectedError` when the database refuses a value (no retry
-        would store it); other database errors come through as they are.
+        would store it), `StorageUnavailableError` when it fails otherwise.
         """
-        try:
+        with storage_errors():
             async with self._session_factory.begin() as session:
                 joined = async_sessionmaker(await session.connection(), expire_on_commit=False)
-                yield SqlAlchemyUnitOfWork(
+                yield SqlUnitOfWork(
                     SqlAlchemyOrderRepository(session, clock=self._clock),
                     SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
                 )
-        except Exception as exc:
-            if not is_data_error(exc):
-                raise
-            # The driver's message quotes the statement and its values: it stays in
-            # the chained error, for the log, not in what a client reads.
-            raise DataRejectedError(
-                "the orders database refused a value of the request (a character or a "
-                "number it cannot store); change the value"
-            ) from exc
+
+
+def storage_errors() -> contextlib.AbstractContextManager[None]:
+    """Turn the database's errors into the application's: `StorageUnavailableError` for
+    one that does not answer, `DataRejectedError` for a value it refuses.
+
+    >>> with storage_errors():  # doctest: +ELLIPSIS
+    ...     raise TimeoutError()
+    Traceback (most recent call last):
+      ...
+    orders.application.errors.StorageUnavailableError: the orders database did not answer ...
+    """
+    return servicekit.storage.storage_errors(
+        "orders", unavailable=StorageUnavailableError, rejected=DataRejectedError
+    )

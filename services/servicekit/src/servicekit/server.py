@@ -1,0 +1,131 @@
+"""Running a service's processes until SIGTERM or SIGINT, then stopping cleanly (exit 0).
+
+- `serve(app, name=..., host=..., port=...)`: the HTTP server (uvicorn, its
+  logging left to `servicekit.logs`). Once the socket accepts connections it
+  prints one line, `NAME listening on http://HOST:PORT` (the port really
+  bound when 0 was asked).
+- `run_until_stopped(work, ready=...)`: a background process (an outbox
+  relay): `work` is entered, `ready` printed, and the block left on a stop
+  signal.
+- `stop_on_signals(stop)`: call `stop` on the running loop at SIGTERM/SIGINT.
+
+Uvicorn alone would raise the signal it stopped on again once shut down, so
+that a launcher sees the process die of SIGTERM instead of exiting 0; here
+the signals only ask the server to exit. `app` is a function of `stopping`
+(true once a stop was asked for), so that long responses, such as event
+streams, end instead of holding the shutdown up.
+
+```
+serve(lambda stopping: create_app(stopping=stopping), name="orders", host="127.0.0.1", port=8000)
+asyncio.run(run_until_stopped(running_relay(...), ready="orders relay publishing to Kafka"))
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import signal
+import socket
+import typing
+
+import uvicorn
+from starlette.types import ASGIApp
+
+__all__ = (
+    "GRACEFUL_SHUTDOWN",
+    "STOP_SIGNALS",
+    "Stopping",
+    "run_until_stopped",
+    "serve",
+    "stop_on_signals",
+)
+
+GRACEFUL_SHUTDOWN: typing.Final = 10
+"""Seconds open connections get to finish once a stop was asked for."""
+STOP_SIGNALS: typing.Final = (signal.SIGTERM, signal.SIGINT)
+"""How a launcher (SIGTERM) or a terminal (Ctrl-C) ends a process."""
+
+Stopping = collections.abc.Callable[[], bool]
+"""True once the process was asked to stop."""
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    stop: collections.abc.Callable[[], object],
+) -> collections.abc.Generator[None, None, None]:
+    """Call `stop` on the running event loop whenever a stop signal arrives within the block.
+
+    >>> async def main() -> None:
+    ...     with stop_on_signals(lambda: None):
+    ...         pass
+    >>> asyncio.run(main())
+    """
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop)
+    try:
+        yield
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+
+
+def serve(
+    app: collections.abc.Callable[[Stopping], ASGIApp], *, name: str, host: str, port: int
+) -> None:
+    """Serve the app `app(stopping)` makes on `host:port` until a stop signal."""
+    server: _Server | None = None
+
+    def stopping() -> bool:
+        return server is not None and server.should_exit
+
+    server = _Server(
+        uvicorn.Config(
+            app(stopping),
+            host=host,
+            port=port,
+            lifespan="on",
+            log_config=None,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        ),
+        name,
+    )
+    asyncio.run(_serve(server))
+
+
+async def run_until_stopped(
+    work: contextlib.AbstractAsyncContextManager[object], *, ready: str
+) -> None:
+    """Enter `work`, print `ready`, and leave it when a stop signal arrives."""
+    stop = asyncio.Event()
+    with stop_on_signals(stop.set):
+        async with work:
+            print(ready, flush=True)
+            await stop.wait()
+
+
+async def _serve(server: _Server) -> None:
+    with stop_on_signals(server.ask_to_exit):
+        await server.serve()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, name: str) -> None:
+        super().__init__(config)
+        self._name = name
+
+    def ask_to_exit(self) -> None:
+        self.should_exit = True
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> collections.abc.Generator[None, None, None]:
+        # `_serve` owns the stop signals (see the module docstring).
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            port = self.servers[0].sockets[0].getsockname()[1]
+            print(f"{self._name} listening on http://{self.config.host}:{port}", flush=True)

@@ -1,0 +1,136 @@
+"""Settings every service reads the same way: pydantic-settings, one prefix per service.
+
+A service subclasses `ServiceSettings`, sets `env_prefix` (`ORDERS_`,
+`INVENTORY_`) and its own defaults, and adds its own fields. The rules are
+the same for every service:
+
+- a field `name` is read from `PREFIX_NAME`; the settings the whole system
+  shares have no prefix (`KAFKA_BOOTSTRAP_SERVERS`, `ADMIN_TOKEN`,
+  `LOG_LEVEL`, `LOG_FORMAT`);
+- a `.env` file in the working directory is read too; the environment wins;
+- a variable that is unset *or empty* keeps the default;
+- `load()` turns a value that does not parse into one `SettingsError` naming
+  each variable, what it held and what to set instead.
+
+>>> class DemoSettings(ServiceSettings):
+...     model_config = pydantic_settings.SettingsConfigDict(env_prefix="DEMO_", env_file=None)
+...     database_url: str = "sqlite+aiosqlite:///./demo.db"
+...     port: int = pydantic.Field(default=8005, ge=0, le=65535)
+>>> settings = DemoSettings.load({"DEMO_PORT": "9005", "LOG_FORMAT": "json", "DEMO_HOST": ""})
+>>> settings.port, settings.host, settings.log_format
+(9005, '127.0.0.1', 'json')
+>>> DemoSettings.load({"DEMO_PORT": "eighty"})
+Traceback (most recent call last):
+  ...
+servicekit.settings.SettingsError: DEMO_PORT='eighty' is not valid: Input should be ...
+"""
+
+from __future__ import annotations
+
+import typing
+
+import pydantic
+import pydantic_core
+import pydantic_settings
+import sqlalchemy as sa
+import sqlalchemy.exc
+
+__all__ = ("LogFormat", "LogLevel", "ServiceSettings", "SettingsError")
+
+LogLevel = typing.Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+"""What `LOG_LEVEL` may be (upper or lower case)."""
+LogFormat = typing.Literal["text", "json"]
+"""What `LOG_FORMAT` may be: a line of text, or one JSON object per line."""
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot use; the message names it."""
+
+
+_Settings = typing.TypeVar("_Settings", bound="ServiceSettings")
+
+
+class ServiceSettings(pydantic_settings.BaseSettings):
+    """The settings every service has; a subclass sets `env_prefix` and the defaults."""
+
+    model_config = pydantic_settings.SettingsConfigDict(
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    #: SQLAlchemy async URL: `sqlite+aiosqlite:///path.db` or `postgresql+asyncpg://user@host/db`.
+    database_url: str = "sqlite+aiosqlite://"
+    #: The HTTP API's address.
+    host: str = "127.0.0.1"
+    #: The HTTP API's port (0: a free one).
+    port: int = pydantic.Field(default=8000, ge=0, le=65535)
+    #: `host:port` of the Kafka cluster, comma between several.
+    kafka_bootstrap_servers: str = pydantic.Field(
+        default="localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    #: Whether `serve` runs the outbox relay too (else run `relay` beside it).
+    relay_in_process: bool = False
+    #: The bearer token of the admin console at `/admin`; unset: no console.
+    admin_token: pydantic.SecretStr | None = pydantic.Field(
+        default=None, validation_alias="ADMIN_TOKEN"
+    )
+    log_level: LogLevel = pydantic.Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: LogFormat = pydantic.Field(default="text", validation_alias="LOG_FORMAT")
+
+    @pydantic.field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @pydantic.field_validator("database_url")
+    @classmethod
+    def _parses_as_url(cls, value: str) -> str:
+        try:
+            sa.make_url(value)
+        except sqlalchemy.exc.ArgumentError as exc:
+            raise ValueError(
+                "not an SQLAlchemy URL; use sqlite+aiosqlite:///path.db or "
+                "postgresql+asyncpg://user@host/db"
+            ) from exc
+        return value
+
+    @classmethod
+    def load(cls: type[_Settings], environ: typing.Mapping[str, str] | None = None) -> _Settings:
+        """The settings from `environ` (default: the process's environment and `.env`).
+
+        Raises `SettingsError` naming every variable whose value does not parse.
+        """
+        try:
+            if environ is None:
+                return cls()
+            return cls.model_validate(_given(cls, environ))
+        except pydantic.ValidationError as exc:
+            reasons = (_explain(cls, error) for error in exc.errors())
+            raise SettingsError("; ".join(reasons)) from None
+
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """The environment variable `field` is read from.
+
+        >>> ServiceSettings.variable("log_level"), ServiceSettings.variable("host")
+        ('LOG_LEVEL', 'HOST')
+        """
+        alias = cls.model_fields[field].validation_alias
+        if isinstance(alias, str):
+            return alias
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _given(settings: type[ServiceSettings], environ: typing.Mapping[str, str]) -> dict[str, str]:
+    """The fields `environ` sets (non-empty), by field name: what `load(environ)` validates."""
+    named = {settings.variable(field): field for field in settings.model_fields}
+    return {named[name]: value for name, value in environ.items() if name in named and value}
+
+
+def _explain(settings: type[ServiceSettings], error: pydantic_core.ErrorDetails) -> str:
+    location = str(error["loc"][0]) if error["loc"] else ""
+    variable = location if location.isupper() else settings.variable(location)
+    return f"{variable}={error['input']!r} is not valid: {error['msg']}"
