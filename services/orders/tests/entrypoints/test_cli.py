@@ -171,7 +171,9 @@ def test_each_command_has_help_and_the_script_has_a_version(command: str) -> Non
     helped = subprocess.run(
         [str(script), command, "--help"], capture_output=True, text=True, check=False
     )
-    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
+    version = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, check=False
+    )
 
     assert (helped.returncode, helped.stdout.startswith(f"usage: orders {command}")) == (0, True)
     assert (version.returncode, version.stdout.strip()) == (0, "orders 0.1.0")

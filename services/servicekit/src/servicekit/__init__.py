@@ -1,4 +1,8 @@
-"""What the reference system's services share at their HTTP edge.
+"""What the reference system's services share, so that it exists once.
+
+The service template (services/README.md): `servicekit.settings`,
+`servicekit.logs`, `servicekit.cli`, `servicekit.server`, `servicekit.health`,
+`servicekit.storage`. The HTTP edge:
 
 - `servicekit.problems`: the one error model, RFC 9457 `application/problem+json`.
 - `servicekit.error_handling`: every error a FastAPI app can meet answered as a
