@@ -5,7 +5,7 @@ Run as `python fake_service.py SERVICE VERB`. `serve` answers `GET /health`
 (`GET /stock/{sku}`, `POST /stock/{sku}/restock`) on `SERVICE_PORT`; `relay`
 just runs. Both print the contract's environment on start, print
 `SERVICE VERB got SIGTERM` and exit 0 on SIGTERM, and exit with code 3 at once
-when `FAKE_CRASH` names them (`orders-relay`, say).
+when `FAKE_CRASH` names them (`orders-relay`, say). `relay` prints its pid.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def main(service: str, verb: str) -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     if verb == "relay":
-        print(f"{name} running", flush=True)
+        servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        print(f"{service} relay publishing to {servers} as pid {os.getpid()}", flush=True)
         while True:
             signal.pause()
     port = int(os.environ[f"{service.upper()}_PORT"])

@@ -6,11 +6,12 @@ import queue
 import signal
 import sys
 import textwrap
+import time
 
 import pytest
 
 from cqrs_demo.errors import ChildExitedError
-from cqrs_demo.processes import ChildProcess, Supervisor, describe_exit
+from cqrs_demo.processes import ChildProcess, RestartPolicy, Supervisor, describe_exit
 
 WAIT = 20.0
 
@@ -172,3 +173,39 @@ def test_names_are_unique_and_unknown_names_are_explained() -> None:
             supervisor.start("only", polite("only"))
         with pytest.raises(KeyError, match="known children: only"):
             supervisor["other"]
+
+
+def test_with_a_restart_policy_a_crashing_child_is_restarted_with_a_growing_backoff() -> None:
+    output = io.StringIO()
+    policy = RestartPolicy(initial=0.05, maximum=0.2)
+    with Supervisor(output=output, restart=policy) as supervisor:
+        child = supervisor.start("crasher", python("import sys; print('up'); sys.exit(3)"))
+        restarts = [
+            f"cqrs-demo: crasher exited with code 3; restarting it in {delay}s"
+            for delay in ("0.05", "0.1", "0.2", "0.2")
+        ]
+        assert child.wait_for_output("up", WAIT)
+        deadline = time.monotonic() + WAIT
+        while output.getvalue().count("cqrs-demo: crasher") < len(restarts):
+            assert time.monotonic() < deadline, output.getvalue()
+            time.sleep(0.05)  # a poll with a deadline: the fourth restart's line
+    lines = output.getvalue().splitlines()
+    announced = [line for line in lines if line.startswith("cqrs-demo: crasher")]
+    assert announced[:4] == restarts
+    assert sum(line.endswith("| up") for line in lines) >= 4
+
+
+def test_stopping_calls_off_a_restart_that_waits_for_its_backoff() -> None:
+    output = io.StringIO()
+    supervisor = Supervisor(output=output, restart=RestartPolicy(initial=30.0, maximum=30.0))
+    child = supervisor.start("crasher", python("import sys; sys.exit(3)"))
+    assert child.exited.wait(WAIT)
+    deadline = time.monotonic() + WAIT
+    while "restarting it in 30s" not in output.getvalue():
+        assert time.monotonic() < deadline, output.getvalue()
+        time.sleep(0.01)  # a poll with a deadline: the watcher thread's announcement
+
+    supervisor.stop_all()
+
+    assert not child.running
+    assert supervisor._restarts == {}  # pyright: ignore[reportPrivateUsage]

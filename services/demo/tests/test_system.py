@@ -37,7 +37,7 @@ def test_servers_are_healthy_before_the_relays_start(config: SystemConfig) -> No
         system = ReferenceSystem(config, supervisor).start()
         assert [child.name for child in supervisor.children] == list(PROCESSES)
         for relay in ("inventory-relay", "orders-relay"):
-            assert system.process(relay).wait_for_output("running", 30)
+            assert system.process(relay).wait_for_output("relay publishing to", 30)
         lines = output.getvalue().splitlines()
     relays = ("inventory-relay", "orders-relay")
     first_relay_line = min(index for index, line in enumerate(lines) if line.startswith(relays))

@@ -4,8 +4,14 @@ It starts a local Kafka-protocol broker (`python -m cqrs_kafka.local`, unless
 `KAFKA_BOOTSTRAP_SERVERS` names one), then inventory and orders with their
 outbox relays, each a supervised child process; restocks a few SKUs on the
 first run, prints where to look, and runs until Ctrl-C or SIGTERM, which stop
-everything (the broker last) and exit 0. A process that dies on its own stops
-the demo with exit code 1 and its last output.
+everything (the broker last) and exit 0. A process that dies on its own once
+the system is up (a `kill -9`, say) is started again after a short backoff,
+with one line saying so; one that dies before the system is up stops the
+demo with exit code 1 and its last output.
+
+The services log at `LOG_LEVEL` (default WARNING here: each prints the one
+line saying where it listens). The admin console is mounted in both services
+for the token in `ADMIN_TOKEN`, or for one the launcher makes up and prints.
 
 ```
 cqrs-demo --data-dir ./.demo-data --orders-port 8000 --inventory-port 8001 --broker-port 9092
@@ -21,13 +27,14 @@ import argparse
 import json
 import os
 import pathlib
-import queue
+import secrets
 import signal
 import sys
+import time
 import types
 
-from cqrs_demo.errors import ChildExitedError, DemoError, StartupError
-from cqrs_demo.processes import ChildProcess, Supervisor, describe_exit
+from cqrs_demo.errors import DemoError, StartupError
+from cqrs_demo.processes import RestartPolicy, Supervisor
 from cqrs_demo.seed import DEMO_STOCK, restock_new_skus
 from cqrs_demo.system import ReferenceSystem, SystemConfig
 
@@ -106,11 +113,11 @@ def _request_stop(signum: int, frame: types.FrameType | None) -> None:
 
 
 def _run(options: argparse.Namespace) -> None:
-    """Start everything, then block until a child crashes (raises) or a signal arrives."""
+    """Start everything, then block until a signal arrives (children that die restart)."""
     data_dir: pathlib.Path = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    crashes: queue.SimpleQueue[ChildProcess] = queue.SimpleQueue()
-    with Supervisor(on_crash=crashes.put) as supervisor:
+    admin_token = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(24)
+    with Supervisor(restart=RestartPolicy()) as supervisor:
         try:
             bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or _start_broker(
                 supervisor, options.broker_port, options.startup_timeout
@@ -124,23 +131,30 @@ def _run(options: argparse.Namespace) -> None:
                 orders_port=options.orders_port,
                 inventory_port=options.inventory_port,
                 startup_timeout=options.startup_timeout,
+                environment={
+                    "LOG_LEVEL": os.environ.get("LOG_LEVEL") or "WARNING",
+                    "ADMIN_TOKEN": admin_token,
+                },
             )
             system = ReferenceSystem(config, supervisor).start()
             restocked = restock_new_skus(system.url("inventory"), DEMO_STOCK)
-            _print_banner(system, restocked)
-            crashed = crashes.get()
-            raise ChildExitedError(describe_exit(crashed))
+            _print_banner(system, restocked, admin_token)
+            while True:  # until a stop signal raises _StopRequested
+                time.sleep(3600)
         finally:
             print("cqrs-demo: stopping ...", flush=True)
 
 
 def _start_broker(supervisor: Supervisor, port: int, timeout: float) -> str:
-    """Run `python -m cqrs_kafka.local` (a `LocalKafkaBroker`) as a supervised child.
+    """Run `cqrs_kafka.local`'s command (a `LocalKafkaBroker`) as a supervised child.
 
     Not in this process: a child has its own session, so a Ctrl-C in the
     terminal does not kill the broker before the services have stopped.
     """
-    argv = [sys.executable, "-m", "cqrs_kafka.local", "--port", str(port)]
+    # Its `main` called, not `-m cqrs_kafka.local`: the package imports that module
+    # first, and runpy would warn about it.
+    run = "import sys; from cqrs_kafka.local import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", run, "--port", str(port)]
     broker = supervisor.start(BROKER, argv)
     if not broker.wait_for_output(BROKER_READY, timeout):
         raise StartupError(
@@ -154,17 +168,21 @@ def _database_url(variable: str, sqlite_file: pathlib.Path) -> str:
     return os.environ.get(variable) or f"sqlite+aiosqlite:///{sqlite_file}"
 
 
-def _print_banner(system: ReferenceSystem, restocked: dict[str, int]) -> None:
+def _print_banner(system: ReferenceSystem, restocked: dict[str, int], admin_token: str) -> None:
     orders_url = system.url("orders")
+    inventory_url = system.url("inventory")
     if restocked:
         stock = ", ".join(f"{sku} {quantity}" for sku, quantity in restocked.items())
         print(f"cqrs-demo: restocked {stock}", flush=True)
     order = {"customer_id": "alice", "items": [{"sku": "tea", "quantity": 2, "unit_price": "4.50"}]}
     print(
         f"\nThe reference system is up. Orders page: {orders_url}/\n"
+        f"APIs: {orders_url}/docs and {inventory_url}/docs\n"
+        f"Admin consoles: {orders_url}/admin/ and {inventory_url}/admin/ "
+        f"(token: {admin_token})\n"
         f"Try: curl -si -X POST {orders_url}/orders -H 'content-type: application/json' "
         f"-d '{json.dumps(order)}'\n"
-        f"Stock: curl -s {system.url('inventory')}/stock/tea\n"
-        "Ctrl-C stops everything.\n",
+        f"Stock: curl -s {inventory_url}/stock/tea\n"
+        "Kill any process (kill -9): it is started again. Ctrl-C stops everything.\n",
         flush=True,
     )

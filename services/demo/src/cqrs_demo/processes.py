@@ -4,7 +4,8 @@ A `ChildProcess` runs one command. Its standard output and error are read by a
 thread that writes every line, prefixed with the child's name, to a shared
 output stream and keeps the last lines for error messages. A `Supervisor`
 starts and stops a group of them and tells its `on_crash` callback when one
-exits without having been asked to.
+exits without having been asked to; with a `RestartPolicy` it also starts
+such a child again after a short backoff, and says so in one line.
 
 ```
 with Supervisor() as supervisor:             # stops every child on exit
@@ -18,17 +19,19 @@ from __future__ import annotations
 import collections
 import collections.abc
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 import types
 import typing
 
 from cqrs_demo.errors import ChildExitedError
 
-__all__ = ("ChildProcess", "Supervisor", "DEFAULT_STOP_TIMEOUT")
+__all__ = ("ChildProcess", "RestartPolicy", "Supervisor", "DEFAULT_STOP_TIMEOUT")
 
 #: Seconds a child gets to exit after SIGTERM before it is killed.
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -36,6 +39,26 @@ DEFAULT_STOP_TIMEOUT = 10.0
 TAIL_LINES = 40
 #: Width of the name column in prefixed output.
 NAME_WIDTH = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class RestartPolicy:
+    """How a `Supervisor` restarts a child that crashed: after `initial` seconds, doubled
+    for each crash in a row up to `maximum`; a child that ran `stable_after` seconds
+    before it crashed starts from `initial` again.
+
+    >>> policy = RestartPolicy(initial=0.5, maximum=4.0)
+    >>> [policy.delay(crashes) for crashes in (1, 2, 3, 4, 5)]
+    [0.5, 1.0, 2.0, 4.0, 4.0]
+    """
+
+    initial: float = 0.5
+    maximum: float = 10.0
+    stable_after: float = 30.0
+
+    def delay(self, crashes_in_a_row: int) -> float:
+        """Seconds to wait before the restart that follows the given crash (1 for the first)."""
+        return min(self.maximum, self.initial * 2 ** (crashes_in_a_row - 1))
 
 
 class ChildProcess:
@@ -66,6 +89,10 @@ class ChildProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._watcher: threading.Thread | None = None
         self.exited = threading.Event()
+        #: When the process was last started (`time.monotonic()`).
+        self.started_at = 0.0
+        #: Crashes since the child last ran long enough (see `RestartPolicy`).
+        self.crashes_in_a_row = 0
         #: True while an exit was asked for (stop, kill): the supervisor does not
         #: count such an exit as a crash.
         self.exit_expected = False
@@ -111,6 +138,7 @@ class ChildProcess:
         self.exit_expected = False
         with self._new_output:
             self._tail.clear()
+        self.started_at = time.monotonic()
         self._process = subprocess.Popen(
             self.argv,
             env=self.env,
@@ -194,8 +222,11 @@ class Supervisor:
     """Starts named children and stops them all, the last started first.
 
     `on_crash(child)` is called (from a watcher thread) when a child exits that
-    was not stopped or killed through this supervisor. Every child's output goes
-    to `output` (standard output by default), one prefixed line at a time.
+    was not stopped or killed through this supervisor; with `restart`, such a
+    child is started again after the policy's backoff, announced by one line
+    (`cqrs-demo: NAME was killed by SIGKILL; restarting it in 0.5s`). Every
+    child's output goes to `output` (standard output by default), one prefixed
+    line at a time.
     """
 
     def __init__(
@@ -204,10 +235,14 @@ class Supervisor:
         output: typing.TextIO | None = None,
         on_crash: collections.abc.Callable[[ChildProcess], None] | None = None,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        restart: RestartPolicy | None = None,
     ) -> None:
         self.output = output if output is not None else sys.stdout
         self.stop_timeout = stop_timeout
+        self.restart_policy = restart
         self._on_crash = on_crash
+        self._stopping = False
+        self._restarts: dict[str, threading.Timer] = {}
         self._output_lock = threading.Lock()
         self._children: dict[str, ChildProcess] = {}
         self._crashed: list[ChildProcess] = []
@@ -240,6 +275,35 @@ class Supervisor:
             self._crashed.append(child)
         if self._on_crash is not None:
             self._on_crash(child)
+        if self.restart_policy is not None:
+            self._restart_later(child, self.restart_policy)
+
+    def _restart_later(self, child: ChildProcess, policy: RestartPolicy) -> None:
+        ran_for = time.monotonic() - child.started_at
+        child.crashes_in_a_row = 1 if ran_for >= policy.stable_after else child.crashes_in_a_row + 1
+        delay = policy.delay(child.crashes_in_a_row)
+        with self._lock:
+            if self._stopping:
+                return
+            timer = threading.Timer(delay, self._restart_crashed, args=(child,))
+            timer.daemon = True
+            self._restarts[child.name] = timer
+            timer.start()
+        self.say(f"cqrs-demo: {child.name} {_how_it_exited(child)}; restarting it in {delay:g}s")
+
+    def _restart_crashed(self, child: ChildProcess) -> None:
+        with self._lock:
+            if self._stopping or self._restarts.get(child.name) is None:
+                return
+            del self._restarts[child.name]
+            self._crashed = [crashed for crashed in self._crashed if crashed is not child]
+            child.start()
+
+    def say(self, line: str) -> None:
+        """Write one line of the supervisor's own to the output."""
+        with self._output_lock, contextlib.suppress(ValueError, OSError):
+            self.output.write(f"{line}\n")
+            self.output.flush()
 
     def __getitem__(self, name: str) -> ChildProcess:
         try:
@@ -274,10 +338,19 @@ class Supervisor:
         child.stop(self.stop_timeout)
         with self._lock:
             self._crashed = [crashed for crashed in self._crashed if crashed is not child]
+            pending = self._restarts.pop(name, None)
+            if pending is not None:
+                pending.cancel()
         return child.start()
 
     def stop_all(self) -> None:
-        """Stop every child, the last started first (SIGTERM, then SIGKILL after the timeout)."""
+        """Stop every child, the last started first (SIGTERM, then SIGKILL after the timeout);
+        restarts still waiting for their backoff are called off."""
+        with self._lock:
+            self._stopping = True
+            for timer in self._restarts.values():
+                timer.cancel()
+            self._restarts.clear()
         for child in reversed(self.children):
             child.stop(self.stop_timeout)
 
@@ -295,9 +368,11 @@ class Supervisor:
 
 def describe_exit(child: ChildProcess) -> str:
     """A message saying that `child` exited, how, and what it printed last."""
+    return f"{child.name} {_how_it_exited(child)} unexpectedly. Its last output:\n{child.tail()}"
+
+
+def _how_it_exited(child: ChildProcess) -> str:
     code = child.returncode
     if code is not None and code < 0:
-        how = f"was killed by {signal.Signals(-code).name}"
-    else:
-        how = f"exited with code {code}"
-    return f"{child.name} {how} unexpectedly. Its last output:\n{child.tail()}"
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"

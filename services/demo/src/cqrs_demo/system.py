@@ -3,7 +3,8 @@
 `ReferenceSystem` starts them the way the shared contract says
 (`python -m S serve` and `python -m S relay`, configured by environment
 variables) under a `Supervisor`: the two servers first, until both answer
-`GET /health`, then the two outbox relays, which then find the schema made.
+`GET /health`, then the two outbox relays, which then find the schema made,
+until each says it publishes (`RELAY_READY`).
 The launcher, the end-to-end tests and the benchmark all start the system
 through it.
 
@@ -27,10 +28,19 @@ import os
 import sys
 import typing
 
+from cqrs_demo.errors import StartupError
 from cqrs_demo.health import wait_until_healthy
 from cqrs_demo.processes import ChildProcess, Supervisor
 
-__all__ = ("SERVICES", "PROCESSES", "Service", "SystemConfig", "ReferenceSystem", "relay_name")
+__all__ = (
+    "SERVICES",
+    "PROCESSES",
+    "RELAY_READY",
+    "Service",
+    "SystemConfig",
+    "ReferenceSystem",
+    "relay_name",
+)
 
 Service = typing.Literal["inventory", "orders"]
 #: The services, in start order.
@@ -45,6 +55,9 @@ def relay_name(service: Service) -> str:
     """
     return f"{service}-relay"
 
+
+#: What a relay prints once it runs (`NAME relay publishing to SERVERS`).
+RELAY_READY = "relay publishing to"
 
 #: Every process of the system by name: each service's server, then its relay.
 PROCESSES: tuple[str, ...] = (*SERVICES, *(relay_name(service) for service in SERVICES))
@@ -124,7 +137,21 @@ class ReferenceSystem:
             self._wait_until_healthy(service)
         for service in SERVICES:
             self.supervisor.start(relay_name(service), _command(service, "relay"), environment)
+        for service in SERVICES:
+            self._wait_until_relaying(service)
         return self
+
+    def _wait_until_relaying(self, service: Service) -> None:
+        relay = self.supervisor[relay_name(service)]
+        timeout = self.config.startup_timeout
+        if relay.wait_for_output(RELAY_READY, timeout):
+            return
+        how = (
+            f"exited with code {relay.returncode}"
+            if relay.exited.is_set()
+            else f"did not start within {timeout:g}s"
+        )
+        raise StartupError(f"{relay.name} {how}. Its last output:\n{relay.tail()}")
 
     def _wait_until_healthy(self, service: Service) -> None:
         wait_until_healthy(

@@ -36,8 +36,10 @@ import cqrs
 from cqrs.consumer import ConsumerHealth
 from cqrs.events import bootstrap as events_bootstrap
 from cqrs.requests import bootstrap as requests_bootstrap
+from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.schema import Schema
 from inventory.adapters.database import create_engine, create_schema, database_answers
 from inventory.adapters.kafka import DeliveryUnitOfWorkFactory, Topics, ensure_inventory_topics
@@ -55,6 +57,7 @@ from inventory.application import (
 from inventory.entrypoints import http
 from inventory.entrypoints.consumer import create_consumer
 from inventory.settings import Settings
+from servicekit.admin import mount_admin
 from servicekit.server import Stopping
 
 __all__ = (
@@ -113,6 +116,8 @@ class Inventory:
     mediator: cqrs.RequestMediator
     consumer: KafkaBroker
     consumer_health: ConsumerHealth
+    #: The commands the consumer gave up on (`inventory.commands.dlq`), for the admin console.
+    dead_letters: KafkaDeadLetterAdmin
 
     @contextlib.asynccontextmanager
     async def running(self) -> collections.abc.AsyncGenerator[None, None]:
@@ -120,6 +125,7 @@ class Inventory:
         `settings.relay_in_process`) until the block ends; then release everything."""
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self.engine.dispose)
+            stack.push_async_callback(self.dead_letters.close)
             await self.prepare()
             stack.push_async_callback(self.consumer.stop)  # also after a half-done start
             await self.consumer.start()
@@ -160,7 +166,7 @@ class Inventory:
         def lifespan(app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
             return self.running()
 
-        return http.create_app(
+        app = http.create_app(
             self.mediator,
             probes={
                 "database": self.database_answers,
@@ -169,6 +175,13 @@ class Inventory:
             },
             lifespan=lifespan,
         )
+        mount_admin(
+            app,
+            self.settings.admin_token,
+            outbox=SqlAlchemyOutboxAdmin(self.outbox.store),
+            dead_letters=self.dead_letters,
+        )
+        return app
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +215,9 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Inventor
             consumer_health,
         ),
         consumer_health=consumer_health,
+        dead_letters=KafkaDeadLetterAdmin(
+            settings.kafka_bootstrap_servers, topics=[topics.commands_dead_letter]
+        ),
     )
 
 

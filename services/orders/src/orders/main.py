@@ -33,6 +33,7 @@ from di.dependent import Dependent
 from faststream.kafka import KafkaBroker
 
 import cqrs
+from cqrs.admin.saga_admin import SagaAdmin
 from cqrs.consumer import ConsumerHealth
 from cqrs.container.di import DIContainer
 from cqrs.events import bootstrap as events_bootstrap
@@ -41,11 +42,19 @@ from cqrs.saga import bootstrap as saga_bootstrap
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
+from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
+from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
+from cqrs_sqla.saga_admin import SqlAlchemySagaAdmin
 from orders.adapters.background import BackgroundSagas
 from orders.adapters.database import Database
 from orders.adapters.kafka import create_topics, subscribe_replies
-from orders.adapters.messages import REPLIES, InventoryMessages, register_messages
+from orders.adapters.messages import (
+    INVENTORY_REPLIES,
+    REPLIES,
+    InventoryMessages,
+    register_messages,
+)
 from orders.adapters.payment import SimulatedPayment
 from orders.application.get_order import GetOrder, GetOrderHandler
 from orders.application.inventory import InventoryCommands
@@ -55,6 +64,7 @@ from orders.application.replies import DeliverStockReply
 from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
 from orders.entrypoints import http
 from orders.settings import Settings
+from servicekit.admin import mount_admin
 from servicekit.server import Stopping
 
 __all__ = (
@@ -99,6 +109,8 @@ class Orders:
     broker: KafkaBroker
     #: How the reply consumer gets on with its records.
     consumer_health: ConsumerHealth
+    #: The replies the consumer gave up on (`inventory.replies.dlq`), for the admin console.
+    dead_letters: KafkaDeadLetterAdmin
 
     async def database_answers(self) -> bool:
         """Health probe: the database runs a query."""
@@ -127,6 +139,7 @@ class Orders:
         async with contextlib.AsyncExitStack() as stack:
             # Closed in reverse: recovery and sagas stop first, the database goes last.
             stack.push_async_callback(self.database.close)
+            stack.push_async_callback(self.dead_letters.close)
             await self.prepare()
             stack.push_async_callback(self.broker.stop)  # also after a half-done start
             await self.broker.start()
@@ -154,7 +167,7 @@ class Orders:
         def lifespan(app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
             return self.running()
 
-        return http.create_app(
+        app = http.create_app(
             self.requests,
             probes={
                 "database": self.database_answers,
@@ -164,6 +177,17 @@ class Orders:
             lifespan=lifespan,
             stopping=stopping,
         )
+        mount_admin(
+            app,
+            self.settings.admin_token,
+            outbox=SqlAlchemyOutboxAdmin(self.database.outbox_store()),
+            sagas=SagaAdmin(
+                SqlAlchemySagaAdmin(self.database.session_factory, self.database.schema),
+                self.recovery,
+            ),
+            dead_letters=self.dead_letters,
+        )
+        return app
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +224,11 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         },
     )
     events = events_bootstrap.bootstrap(di_container=container, events_mapper=_map_replies)
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=logger)
+    # FastStream logs through the process's logging (servicekit.logs), not a handler
+    # of its own.
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers, logger=logging.getLogger("orders.consumer")
+    )
     replies = subscribe_replies(broker, events)
     return Orders(
         settings=settings,
@@ -221,6 +249,9 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         ),
         broker=broker,
         consumer_health=replies.health,
+        dead_letters=KafkaDeadLetterAdmin(
+            settings.kafka_bootstrap_servers, topics=[f"{INVENTORY_REPLIES}.dlq"]
+        ),
     )
 
 

@@ -4,8 +4,9 @@
 standard error whose lines are text (`time LEVEL logger: message`) or one
 JSON object each (`LOG_FORMAT=json`), for a log collector. Everything logs
 through it: the service, uvicorn (run with `log_config=None`), FastStream and
-aiokafka. The Kafka client's start-up and rebalancing chatter (INFO) shows
-only when the level is DEBUG.
+aiokafka. The Kafka client's own lines (connections, group joins, and the
+failures the service reports itself in one line, such as a broker that does
+not answer) show only when the level is DEBUG.
 
 When OpenTelemetry is importable and a span is current, each record carries
 its `trace_id` and `span_id` (hex), in the JSON object and at the end of a
@@ -39,7 +40,7 @@ from servicekit.settings import LogFormat, LogLevel
 __all__ = ("CHATTY_LOGGERS", "JsonFormatter", "TraceFields", "configure_logging")
 
 CHATTY_LOGGERS: typing.Final = ("aiokafka", "kafka")
-"""Loggers whose INFO lines (connections, group joins) show only at DEBUG."""
+"""Loggers shown only at DEBUG: what they say, the service says once in its own words."""
 
 _TEXT: typing.Final = "%(asctime)s %(levelname)s %(name)s: %(message)s%(trace)s"
 
@@ -100,7 +101,7 @@ def configure_logging(
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(level)
-    quiet = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    quiet = logging.DEBUG if level == "DEBUG" else logging.CRITICAL
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
 

@@ -35,7 +35,13 @@ import pydantic_settings
 import sqlalchemy as sa
 import sqlalchemy.exc
 
-__all__ = ("LogFormat", "LogLevel", "ServiceSettings", "SettingsError")
+__all__ = (
+    "MIN_ADMIN_TOKEN_LENGTH",
+    "LogFormat",
+    "LogLevel",
+    "ServiceSettings",
+    "SettingsError",
+)
 
 LogLevel = typing.Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 """What `LOG_LEVEL` may be (upper or lower case)."""
@@ -46,6 +52,9 @@ LogFormat = typing.Literal["text", "json"]
 class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use; the message names it."""
 
+
+MIN_ADMIN_TOKEN_LENGTH: typing.Final = 16
+"""The shortest `ADMIN_TOKEN` taken (the admin console's rule)."""
 
 _Settings = typing.TypeVar("_Settings", bound="ServiceSettings")
 
@@ -73,7 +82,8 @@ class ServiceSettings(pydantic_settings.BaseSettings):
     )
     #: Whether `serve` runs the outbox relay too (else run `relay` beside it).
     relay_in_process: bool = False
-    #: The bearer token of the admin console at `/admin`; unset: no console.
+    #: The bearer token of the admin console at `/admin` (16 characters or more);
+    #: unset: no console.
     admin_token: pydantic.SecretStr | None = pydantic.Field(
         default=None, validation_alias="ADMIN_TOKEN"
     )
@@ -84,6 +94,16 @@ class ServiceSettings(pydantic_settings.BaseSettings):
     @classmethod
     def _upper_case_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @pydantic.field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"give a token of at least {MIN_ADMIN_TOKEN_LENGTH} characters "
+                "(e.g. `openssl rand -hex 24`)"
+            )
+        return value
 
     @pydantic.field_validator("database_url")
     @classmethod
@@ -133,4 +153,10 @@ def _given(settings: type[ServiceSettings], environ: typing.Mapping[str, str]) -
 def _explain(settings: type[ServiceSettings], error: pydantic_core.ErrorDetails) -> str:
     location = str(error["loc"][0]) if error["loc"] else ""
     variable = location if location.isupper() else settings.variable(location)
-    return f"{variable}={error['input']!r} is not valid: {error['msg']}"
+    # A secret's value stays out of the message (it ends up in logs).
+    secret = variable in _SECRETS
+    given = "(hidden)" if secret else repr(error["input"])
+    return f"{variable}={given} is not valid: {error['msg']}"
+
+
+_SECRETS: typing.Final = frozenset({"ADMIN_TOKEN"})

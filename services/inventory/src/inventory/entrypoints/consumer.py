@@ -16,6 +16,7 @@ await consumer.start()  # in the app's lifespan; consumer.stop() on shutdown
 
 from __future__ import annotations
 
+import logging
 import typing
 
 from faststream.kafka import KafkaBroker
@@ -49,7 +50,11 @@ def create_consumer(
     The transactions are the outbox's session factory's, so the replies the
     handlers stage are written with the inbox record.
     """
-    broker = KafkaBroker(bootstrap_servers, client_id=CONSUMER_GROUP)
+    # FastStream logs through the process's logging (servicekit.logs), not a handler
+    # of its own.
+    broker = KafkaBroker(
+        bootstrap_servers, client_id=CONSUMER_GROUP, logger=logging.getLogger("inventory.consumer")
+    )
     subscribe_events(
         broker,
         topics.commands,
