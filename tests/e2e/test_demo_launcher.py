@@ -8,6 +8,7 @@ import pathlib
 import re
 import signal
 import sys
+import time
 
 import httpx
 
@@ -88,3 +89,59 @@ def test_the_demo_serves_orders_and_stops_on_ctrl_c(tmp_path: pathlib.Path) -> N
         assert not any(line.startswith("cqrs-demo: restocked") for line in demo.lines())
         tea = httpx.get(f"{demo.inventory}/stock/tea").json()
         assert (tea["available"], tea["reserved"]) == (98, 2)
+
+
+def test_start_up_prints_one_line_per_process_and_where_to_look(tmp_path: pathlib.Path) -> None:
+    with DemoRun(tmp_path / "data") as demo:
+        lines = demo.lines()
+        before_banner = lines[
+            : lines.index(f"The reference system is up. Orders page: {demo.orders}/")
+        ]
+        process_lines = [line for line in before_banner if "| " in line]
+        names = sorted(line.split("|")[0].strip() for line in process_lines)
+        expected = ["inventory", "inventory-relay", "kafka", "orders", "orders-relay"]
+        assert names == expected, before_banner
+        for unwanted in ("Traceback", "Warning", "aiokafka", "\x1b["):
+            assert unwanted not in demo.output.getvalue()
+
+        consoles = next(line for line in demo.lines() if line.startswith("Admin consoles:"))
+        token = re.search(r"\(token: (\S+)\)", consoles)
+        assert token
+        for base in (demo.orders, demo.inventory):
+            assert f"{base}/admin/" in consoles
+            assert httpx.get(f"{base}/admin/outbox/stats").status_code == 401
+            authorized = {"Authorization": f"Bearer {token[1]}"}
+            assert httpx.get(f"{base}/admin/outbox/stats", headers=authorized).status_code == 200
+
+
+def test_a_process_killed_with_sigkill_is_started_again_and_the_system_heals(
+    tmp_path: pathlib.Path,
+) -> None:
+    with DemoRun(tmp_path / "data") as demo:
+        for name in ("orders", "inventory-relay"):
+            pid = process_id(demo, name)
+            os.kill(pid, signal.SIGKILL)
+            restarted = f"cqrs-demo: {name} was killed by SIGKILL; restarting it in 0.5s"
+            assert demo.process.wait_for_output(restarted, STARTUP), demo.process.tail()
+            deadline = time.monotonic() + STARTUP
+            while process_id(demo, name) == pid:
+                assert time.monotonic() < deadline, demo.process.tail()
+                time.sleep(0.1)  # a poll with a deadline: the restarted process's ready line
+
+        # Both services answer again, and an order placed now still ends.
+        order = {"customer_id": "bob", "items": [{"sku": "cup", "quantity": 1, "unit_price": "3"}]}
+        placed = httpx.post(f"{demo.orders}/orders", json=order, timeout=30)
+        assert placed.status_code == 202
+        order_url = f"{demo.orders}{placed.headers['location']}"
+        httpx.get(f"{order_url}/events", timeout=120)  # ends with the saga
+        assert httpx.get(order_url).json()["status"] == "confirmed"
+        cup = httpx.get(f"{demo.inventory}/stock/cup").json()
+        assert cup["available"] == 19
+
+
+def process_id(demo: DemoRun, name: str) -> int:
+    """The pid the child `name` printed in its last ready line."""
+    output = "\n".join(demo.lines())
+    pids = re.findall(rf"^{re.escape(name)} *\|.*\(pid (\d+)\)$", output, re.M)
+    assert pids, demo.process.tail()
+    return int(pids[-1])

@@ -145,7 +145,7 @@ async def test_an_order_is_confirmed_over_kafka(
     )
     orders = build(settings, overrides=Overrides(database=database))
     order_ids: set[str] = set()
-    transport = httpx.ASGITransport(app=create_app(orders.requests))
+    transport = httpx.ASGITransport(app=create_app(orders.requests, orders.streams))
     async with (
         orders.running(),
         fake_inventory(kafka_bootstrap_servers, order_ids),

@@ -32,7 +32,7 @@ def test_every_variable_is_read() -> None:
             "PAYMENT_CREDIT_LIMIT": "99.99",
             "ORDERS_REPLY_TIMEOUT_SECONDS": "2.5",
             "ORDERS_RELAY_IN_PROCESS": "TRUE",
-            "ADMIN_TOKEN": "s3cret",
+            "ADMIN_TOKEN": "s3cret-s3cret-s3cret",
             "LOG_LEVEL": "debug",
             "LOG_FORMAT": "json",
         }
@@ -45,13 +45,14 @@ def test_every_variable_is_read() -> None:
         "kafka_bootstrap_servers": "kafka:9092",
         "payment_credit_limit": decimal.Decimal("99.99"),
         "reply_timeout_seconds": 2.5,
+        "stream_poll_seconds": 5.0,
         "relay_in_process": True,
         "admin_token": settings.admin_token,
         "log_level": "DEBUG",
         "log_format": "json",
     }
     assert settings.admin_token is not None
-    assert settings.admin_token.get_secret_value() == "s3cret"
+    assert settings.admin_token.get_secret_value() == "s3cret-s3cret-s3cret"
 
 
 @pytest.mark.parametrize(
@@ -95,3 +96,9 @@ def test_the_environment_and_a_dot_env_file_are_read_and_empty_keeps_the_default
         decimal.Decimal("7"),
         "127.0.0.1",
     )
+
+
+def test_a_short_admin_token_is_refused_without_being_shown() -> None:
+    with pytest.raises(SettingsError, match=r"^ADMIN_TOKEN=\(hidden\) is not valid: ") as raised:
+        Settings.load({"ADMIN_TOKEN": "tooshort"})
+    assert "tooshort" not in str(raised.value)

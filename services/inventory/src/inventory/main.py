@@ -159,7 +159,7 @@ class Inventory:
         """Health probe: the Kafka cluster answers the consumer's broker."""
         return await self.consumer.ping(timeout=BROKER_PING_TIMEOUT)
 
-    def app(self, stopping: Stopping = lambda: False) -> fastapi.FastAPI:
+    def app(self, stopping: Stopping | None = None) -> fastapi.FastAPI:
         """The HTTP API, running `running()` as its lifespan (`stopping` is unused: no
         response of this API lasts)."""
 
@@ -225,7 +225,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     overrides: Overrides = Overrides(),
-    stopping: Stopping = lambda: False,
+    stopping: Stopping | None = None,
 ) -> fastapi.FastAPI:
     """The app factory: the service's HTTP app for `settings` (default: the environment's).
 

@@ -95,7 +95,7 @@ async def test_serve_says_where_it_listens_and_stops_cleanly_on_a_signal(
 ) -> None:
     async with inventory_process("serve", environment) as process:
         line = await line_starting(process, "inventory listening on ")
-        url = line.removeprefix("inventory listening on ")
+        url = line.removeprefix("inventory listening on ").split(" ")[0]
         async with httpx.AsyncClient(base_url=url) as client:
             health = await client.get("/health")
         assert (health.status_code, health.json()["status"]) == (200, "ok")

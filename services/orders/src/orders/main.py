@@ -46,6 +46,7 @@ from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.saga_admin import SqlAlchemySagaAdmin
+from cqrs_sqla.saga_changes import NotifyingSagaStorage, SagaChanges
 from orders.adapters.background import BackgroundSagas
 from orders.adapters.database import Database
 from orders.adapters.kafka import create_topics, subscribe_replies
@@ -59,9 +60,10 @@ from orders.adapters.payment import SimulatedPayment
 from orders.application.get_order import GetOrder, GetOrderHandler
 from orders.application.inventory import InventoryCommands
 from orders.application.place_order import PlaceOrder, PlaceOrderHandler
-from orders.application.ports import PaymentPort, SagaLauncher, UnitOfWorkFactory
+from orders.application.ports import OrderChanges, PaymentPort, SagaLauncher, UnitOfWorkFactory
 from orders.application.replies import DeliverStockReply
 from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
+from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderHandler
 from orders.entrypoints import http
 from orders.settings import Settings
 from servicekit.admin import mount_admin
@@ -98,6 +100,10 @@ class Orders:
     database: Database
     #: Sends `PlaceOrder` and `GetOrder`.
     requests: cqrs.RequestMediator
+    #: Streams `WatchOrder`: an order's transitions as its saga writes them.
+    streams: cqrs.StreamingRequestMediator
+    #: Wakes the streams when a saga is written (LISTEN/NOTIFY on PostgreSQL).
+    changes: SagaChanges
     #: Runs and resumes order sagas; `deliver` hands them replies.
     sagas: SagaMediator
     #: Dispatches consumed replies to `DeliverStockReply`.
@@ -140,6 +146,7 @@ class Orders:
             # Closed in reverse: recovery and sagas stop first, the database goes last.
             stack.push_async_callback(self.database.close)
             stack.push_async_callback(self.dead_letters.close)
+            stack.push_async_callback(self.changes.close)
             await self.prepare()
             stack.push_async_callback(self.broker.stop)  # also after a half-done start
             await self.broker.start()
@@ -160,15 +167,16 @@ class Orders:
         finally:
             await store.close()
 
-    def app(self, stopping: Stopping = lambda: False) -> fastapi.FastAPI:
-        """The HTTP API, running `running()` as its lifespan; `stopping()` turning true
-        ends the event streams (the server is shutting down)."""
+    def app(self, stopping: Stopping | None = None) -> fastapi.FastAPI:
+        """The HTTP API, running `running()` as its lifespan; `stopping` set ends the
+        event streams (the server is shutting down)."""
 
         def lifespan(app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
             return self.running()
 
         app = http.create_app(
             self.requests,
+            self.streams,
             probes={
                 "database": self.database_answers,
                 "broker": self.broker_answers,
@@ -202,7 +210,8 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     """Wire the service for `settings`, with `overrides`' adapters; nothing connects yet."""
     register_messages()
     database = overrides.database or Database.connect(settings.database_url)
-    storage = database.saga_storage()
+    changes = SagaChanges(database.engine, database.schema)
+    storage = NotifyingSagaStorage(database.saga_storage(), changes)
     container = DIContainer(di.Container())
     sagas = saga_bootstrap.bootstrap(
         di_container=container, sagas_mapper=_map_sagas, saga_storage=storage, lease=SAGA_LEASE
@@ -221,6 +230,8 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
             PaymentPort: overrides.payment or SimulatedPayment(settings.payment_credit_limit),
             InventoryCommands: InventoryMessages(),
             SagaTimeouts: SagaTimeouts(reply=settings.reply_timeout),
+            OrderChanges: changes,
+            StreamTiming: StreamTiming(poll_seconds=settings.stream_poll_seconds),
         },
     )
     events = events_bootstrap.bootstrap(di_container=container, events_mapper=_map_replies)
@@ -236,6 +247,10 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         requests=requests_bootstrap.bootstrap(
             di_container=container, commands_mapper=_map_commands, queries_mapper=_map_queries
         ),
+        streams=requests_bootstrap.bootstrap_streaming(
+            di_container=container, queries_mapper=_map_streams
+        ),
+        changes=changes,
         sagas=sagas,
         events=events,
         launcher=launcher,
@@ -259,7 +274,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     overrides: Overrides = Overrides(),
-    stopping: Stopping = lambda: False,
+    stopping: Stopping | None = None,
 ) -> fastapi.FastAPI:
     """The app factory: the service's HTTP app for `settings` (default: the environment's).
 
@@ -337,6 +352,10 @@ def _map_commands(mapper: cqrs.RequestMap) -> None:
 
 def _map_queries(mapper: cqrs.RequestMap) -> None:
     mapper.bind(GetOrder, GetOrderHandler)
+
+
+def _map_streams(mapper: cqrs.RequestMap) -> None:
+    mapper.bind(WatchOrder, WatchOrderHandler)
 
 
 def _map_replies(mapper: cqrs.EventMap) -> None:

@@ -8,6 +8,8 @@ does not parse is a `SettingsError` naming the variable.
 - `ORDERS_HOST` (`127.0.0.1`), `ORDERS_PORT` (`8000`; 0: a free one): the HTTP API
 - `ORDERS_RELAY_IN_PROCESS` (`false`): `serve` runs the outbox relay too
 - `ORDERS_REPLY_TIMEOUT_SECONDS` (`30`): how long the saga awaits the inventory's reply
+- `ORDERS_STREAM_POLL_SECONDS` (`5`): how often an event stream reads the step log
+  when no change was pushed (a notification lost)
 - `PAYMENT_CREDIT_LIMIT` (`1000.00`): charges above it are declined
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
 - `ADMIN_TOKEN` (unset): the bearer token of the admin console at `/admin`
@@ -49,6 +51,7 @@ class Settings(ServiceSettings):
         validation_alias="PAYMENT_CREDIT_LIMIT",
     )
     reply_timeout_seconds: float = pydantic.Field(default=30.0, gt=0, allow_inf_nan=False)
+    stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)
 
     @property
     def reply_timeout(self) -> datetime.timedelta:

@@ -112,7 +112,9 @@ async def test_serve_announces_itself_serves_and_stops_cleanly(
     env: dict[str, str], signum: int
 ) -> None:
     async with running("serve", env) as child:
-        match = await child.wait_for_line(r"^orders listening on (http://127\.0\.0\.1:\d+)$")
+        match = await child.wait_for_line(
+            r"^orders listening on (http://127\.0\.0\.1:\d+) \(pid \d+\)$"
+        )
         async with httpx.AsyncClient(base_url=match[1], timeout=10) as client:
             health = await client.get("/health")
             assert (health.status_code, health.json()) == (

@@ -47,9 +47,7 @@ def client_for(app: typing.Any) -> Client:
 
 @pytest.fixture
 async def client(orders: Orders) -> collections.abc.AsyncIterator[Client]:
-    app = create_app(
-        orders.requests, probes={"database": orders.database_answers}, poll_interval=0.01
-    )
+    app = create_app(orders.requests, orders.streams, probes={"database": orders.database_answers})
     async with client_for(app) as client:
         yield client
 
@@ -472,7 +470,7 @@ async def broken_client(
         else "postgresql+asyncpg://postgres@127.0.0.1:1/orders"
     )
     orders = build(Settings(database_url=url))
-    app = create_app(orders.requests, probes={"database": orders.database_answers})
+    app = create_app(orders.requests, orders.streams, probes={"database": orders.database_answers})
     async with client_for(app) as client:
         yield client
     await orders.database.close()
@@ -504,7 +502,7 @@ async def test_an_unexpected_error_answers_500_without_internals() -> None:
             raise RuntimeError("secret internals")
 
     mediator = bootstrap.bootstrap(commands_mapper=lambda m: m.bind(PlaceOrder, FailingPlaceOrder))
-    async with client_for(create_app(mediator)) as client:
+    async with client_for(create_app(mediator, bootstrap.bootstrap_streaming())) as client:
         response = await client.post("/orders", json=ORDER)
 
     assert (response.status_code, response.headers["content-type"]) == (500, PROBLEM_JSON)
@@ -518,7 +516,7 @@ async def test_an_unexpected_error_answers_500_without_internals() -> None:
 
 
 def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
-    app = create_app(bootstrap.bootstrap())
+    app = create_app(bootstrap.bootstrap(), bootstrap.bootstrap_streaming())
     document = app.openapi()
 
     answers = {

@@ -2,18 +2,20 @@
 
 - `serve(app, name=..., host=..., port=...)`: the HTTP server (uvicorn, its
   logging left to `servicekit.logs`). Once the socket accepts connections it
-  prints one line, `NAME listening on http://HOST:PORT` (the port really
-  bound when 0 was asked).
+  prints one line, `NAME listening on http://HOST:PORT (pid N)` (the port
+  really bound when 0 was asked).
 - `run_until_stopped(work, ready=...)`: a background process (an outbox
-  relay): `work` is entered, `ready` printed, and the block left on a stop
-  signal.
+  relay): `work` is entered, `ready (pid N)` printed, and the block left on a
+  stop signal.
+
+The pid is there for whoever wants to see the system heal from a `kill -9`.
 - `stop_on_signals(stop)`: call `stop` on the running loop at SIGTERM/SIGINT.
 
 Uvicorn alone would raise the signal it stopped on again once shut down, so
 that a launcher sees the process die of SIGTERM instead of exiting 0; here
 the signals only ask the server to exit. `app` is a function of `stopping`
-(true once a stop was asked for), so that long responses, such as event
-streams, end instead of holding the shutdown up.
+(an `asyncio.Event` set once a stop was asked for), so that long responses,
+such as event streams, end instead of holding the shutdown up.
 
 ```
 serve(lambda stopping: create_app(stopping=stopping), name="orders", host="127.0.0.1", port=8000)
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import contextlib
+import os
 import signal
 import socket
 import typing
@@ -47,8 +50,8 @@ GRACEFUL_SHUTDOWN: typing.Final = 10
 STOP_SIGNALS: typing.Final = (signal.SIGTERM, signal.SIGINT)
 """How a launcher (SIGTERM) or a terminal (Ctrl-C) ends a process."""
 
-Stopping = collections.abc.Callable[[], bool]
-"""True once the process was asked to stop."""
+Stopping = asyncio.Event
+"""Set once the process was asked to stop."""
 
 
 @contextlib.contextmanager
@@ -76,11 +79,7 @@ def serve(
     app: collections.abc.Callable[[Stopping], ASGIApp], *, name: str, host: str, port: int
 ) -> None:
     """Serve the app `app(stopping)` makes on `host:port` until a stop signal."""
-    server: _Server | None = None
-
-    def stopping() -> bool:
-        return server is not None and server.should_exit
-
+    stopping = asyncio.Event()
     server = _Server(
         uvicorn.Config(
             app(stopping),
@@ -91,6 +90,7 @@ def serve(
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         ),
         name,
+        stopping,
     )
     asyncio.run(_serve(server))
 
@@ -102,7 +102,7 @@ async def run_until_stopped(
     stop = asyncio.Event()
     with stop_on_signals(stop.set):
         async with work:
-            print(ready, flush=True)
+            print(f"{ready} (pid {os.getpid()})", flush=True)
             await stop.wait()
 
 
@@ -112,12 +112,14 @@ async def _serve(server: _Server) -> None:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, name: str) -> None:
+    def __init__(self, config: uvicorn.Config, name: str, stopping: asyncio.Event) -> None:
         super().__init__(config)
         self._name = name
+        self._stopping = stopping
 
     def ask_to_exit(self) -> None:
         self.should_exit = True
+        self._stopping.set()
 
     @contextlib.contextmanager
     def capture_signals(self) -> collections.abc.Generator[None, None, None]:
@@ -128,4 +130,5 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             port = self.servers[0].sockets[0].getsockname()[1]
-            print(f"{self._name} listening on http://{self.config.host}:{port}", flush=True)
+            url = f"http://{self.config.host}:{port}"
+            print(f"{self._name} listening on {url} (pid {os.getpid()})", flush=True)

@@ -19,7 +19,14 @@ from orders.application.errors import OrderNotFoundError
 from orders.application.ports import UnitOfWorkFactory
 from orders.domain.order import Order, OrderStatus, RejectionReason
 
-__all__ = ("GetOrder", "OrderDetails", "OrderLine", "HistoryEntry", "GetOrderHandler")
+__all__ = (
+    "GetOrder",
+    "OrderDetails",
+    "OrderLine",
+    "HistoryEntry",
+    "GetOrderHandler",
+    "read_order",
+)
 
 
 class OrderLine(cqrs.Response):
@@ -89,15 +96,23 @@ class GetOrderHandler(cqrs.RequestHandler[GetOrder, OrderDetails]):
         self._unit_of_work = unit_of_work
 
     async def handle(self, request: GetOrder) -> OrderDetails:
-        async with self._unit_of_work() as work:
-            try:
-                saga = await work.sagas.load_saga_state(request.order_id)
-            except SagaNotFoundError:
-                # Order and saga are created together: no saga, no order.
-                raise OrderNotFoundError(request.order_id) from None
-            log = await work.sagas.get_step_history(request.order_id)
-            order = await work.orders.get(request.order_id)
-        if order is None:
-            raise OrderNotFoundError(request.order_id)
-        history = [HistoryEntry.of(entry) for entry in log]
-        return OrderDetails.of(order, history, finished=saga.status.is_final)
+        return await read_order(self._unit_of_work, request.order_id)
+
+
+async def read_order(unit_of_work: UnitOfWorkFactory, order_id: uuid.UUID) -> OrderDetails:
+    """The order `order_id` with its saga's history, read in one unit of work.
+
+    Raises `OrderNotFoundError` for an unknown id.
+    """
+    async with unit_of_work() as work:
+        try:
+            saga = await work.sagas.load_saga_state(order_id)
+        except SagaNotFoundError:
+            # Order and saga are created together: no saga, no order.
+            raise OrderNotFoundError(order_id) from None
+        log = await work.sagas.get_step_history(order_id)
+        order = await work.orders.get(order_id)
+    if order is None:
+        raise OrderNotFoundError(order_id)
+    history = [HistoryEntry.of(entry) for entry in log]
+    return OrderDetails.of(order, history, finished=saga.status.is_final)

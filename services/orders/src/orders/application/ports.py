@@ -3,11 +3,13 @@
 `UnitOfWorkFactory` opens a unit of work: one database transaction holding the
 order repository and a saga storage, so an order and its saga are written
 together or not at all. `PaymentPort` charges and refunds. `SagaLauncher`
-runs a stored saga in the background.
+runs a stored saga in the background. `OrderChanges` tells a follower that an
+order's saga moved on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import decimal
 import typing
@@ -16,7 +18,14 @@ import uuid
 from cqrs.saga.storage.protocol import ISagaStorage
 from orders.domain.order import Order
 
-__all__ = ("OrderRepository", "UnitOfWork", "UnitOfWorkFactory", "PaymentPort", "SagaLauncher")
+__all__ = (
+    "OrderChanges",
+    "OrderRepository",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "PaymentPort",
+    "SagaLauncher",
+)
 
 
 class OrderRepository(typing.Protocol):
@@ -78,4 +87,15 @@ class SagaLauncher(typing.Protocol):
 
     def launch(self, saga_id: uuid.UUID) -> None:
         """Start running saga `saga_id` (stored already) in the background."""
+        ...
+
+
+class OrderChanges(typing.Protocol):
+    """Tells whoever follows an order that its saga wrote something."""
+
+    def following(
+        self, saga_id: uuid.UUID
+    ) -> contextlib.AbstractAsyncContextManager[asyncio.Event]:
+        """An event set whenever the saga changes while the block runs (clear it after
+        each read, so that no change between two reads is missed)."""
         ...

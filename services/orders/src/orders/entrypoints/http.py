@@ -13,25 +13,29 @@ OpenAPI entry declares every status it answers. A request body is JSON of at
 most `MAX_BODY_BYTES` (else 415, 413), and a request breaking the contract
 (`orders.application.contract`, shown in the OpenAPI document) is a 422.
 
-`create_app` takes the request mediator that serves the use cases; the
-service's wiring (`orders.main`) adds its lifespan, which runs the Kafka
-consumer and the background workers.
+`create_app` takes the request mediator that serves the use cases and the
+streaming one of the event stream; the service's wiring (`orders.main`) adds
+its lifespan, which runs the Kafka consumer and the background workers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections.abc
 import importlib.resources
 import logging
 import typing
 import uuid
 
 import fastapi
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 import cqrs
 from orders.application.errors import OrderNotFoundError
 from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.place_order import OrderPlaced, PlaceOrder
+from orders.application.watch_order import WatchOrder
 from orders.entrypoints import sse
 from orders.entrypoints.errors import install_error_handling
 from servicekit import RequestBodyLimits, problem_responses
@@ -52,40 +56,47 @@ _PLACED: typing.Final = {
     },
 }
 _EVENT_STREAM: typing.Final = {
-    200: {
-        "description": "Server-Sent Events, one per saga transition (`id` its position, "
-        "named `transition`, the last `status`); the stream ends after the last",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    },
     204: {"description": "The client has seen every transition of a finished saga"},
 }
 
 
 def create_app(
     mediator: cqrs.RequestMediator,
+    streams: cqrs.StreamingRequestMediator,
     *,
     probes: typing.Mapping[str, Probe] | None = None,
     lifespan: Lifespan | None = None,
-    stopping: typing.Callable[[], bool] = lambda: False,
-    poll_interval: float = 0.25,
-    keepalive: float = 15.0,
+    stopping: asyncio.Event | None = None,
 ) -> fastapi.FastAPI:
     """The FastAPI app of the orders service.
 
-    `probes` name the dependencies `/health` checks; `stopping()` turning
-    true ends the event streams (the server is shutting down);
-    `poll_interval` and `keepalive` (seconds) pace them.
+    `mediator` serves the commands and queries, `streams` the streaming query
+    of the event stream; `probes` name the dependencies `/health` checks;
+    `stopping` set ends the event streams (the server is shutting down).
 
     ```
-    app = create_app(mediator, probes={"database": database_answers})
+    app = create_app(mediator, streams, probes={"database": database_answers})
     ```
     """
     app = fastapi.FastAPI(title="orders", lifespan=lifespan)
     install_error_handling(app)
+    app.add_exception_handler(_AllSeen, _nothing_to_send)
     app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)
     page = (importlib.resources.files("orders.entrypoints") / "static" / "index.html").read_text(
         "utf-8"
     )
+    stopped = stopping or asyncio.Event()
+
+    async def watched(
+        order_id: str, last_event_id: typing.Annotated[str | None, fastapi.Header()] = None
+    ) -> WatchOrder:
+        """The streaming query of a request, checked before the stream starts: 404 for
+        an unknown order, 204 when the client has seen everything."""
+        details = await mediator.send(_get_order(order_id))
+        after = sse.resume_position(last_event_id)
+        if details.finished and after >= len(details.history):
+            raise _AllSeen
+        return WatchOrder(order_id=uuid.UUID(details.order_id), after=after)
 
     @app.post(
         "/orders",
@@ -103,31 +114,17 @@ def create_app(
 
     @app.get(
         "/orders/{order_id}/events",
-        response_class=StreamingResponse,
+        response_class=EventSourceResponse,
         responses={**_EVENT_STREAM, **problem_responses(404, 500, 503)},
     )
     async def order_events(
-        order_id: str, last_event_id: typing.Annotated[str | None, fastapi.Header()] = None
-    ) -> fastapi.Response:
-        query = _get_order(order_id)
-        details = await mediator.send(query)
-        after = sse.resume_position(last_event_id)
-        if details.finished and after >= len(details.history):
-            # Nothing left to send: 204 tells an EventSource to stop reconnecting.
-            return fastapi.Response(status_code=204)
-        events = sse.order_events(
-            lambda: mediator.send(query),
-            details,
-            after,
-            poll_interval=poll_interval,
-            keepalive=keepalive,
-            stopping=stopping,
-        )
-        return StreamingResponse(
-            events,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        query: WatchOrder = fastapi.Depends(watched),  # noqa: B008 - FastAPI's own idiom
+    ) -> collections.abc.AsyncIterable[ServerSentEvent]:
+        """Server-Sent Events, one per saga transition (`id` its position, named
+        `transition`, the last `status`), pushed as the saga writes them; the
+        stream ends after the last."""
+        async for transition in sse.until_stopped(streams.stream(query), stopped):
+            yield sse.event_of(transition)
 
     @app.get("/", response_class=HTMLResponse, responses=problem_responses(500))
     async def index() -> str:
@@ -143,3 +140,12 @@ def _get_order(order_id: str) -> GetOrder:
         return GetOrder(order_id=uuid.UUID(order_id))
     except ValueError:
         raise OrderNotFoundError(order_id) from None
+
+
+class _AllSeen(Exception):
+    """The client has seen every transition of a finished saga."""
+
+
+async def _nothing_to_send(request: fastapi.Request, exc: Exception) -> fastapi.Response:
+    # 204 tells an EventSource to stop reconnecting.
+    return fastapi.Response(status_code=204)

@@ -1,0 +1,116 @@
+"""Follow an order live: a streaming query yielding each transition of its saga.
+
+`WatchOrder(order_id, after=n)` streams, through `cqrs.StreamingRequestMediator`,
+the transitions after the n-th, each as it is written, and ends after the
+saga's last. The step log is the truth: each pass reads it, and `OrderChanges`
+only says when to read again (pushed by the saga's writes; `poll_seconds`
+apart at the slowest, should a notification be lost). An idle stream costs
+no query.
+
+A transition's `order_status` is `pending` until the last one, which carries
+the outcome: the order is decided by its saga's end, even when a replay of an
+old stream knows the outcome already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextlib
+import dataclasses
+import datetime
+import uuid
+
+import cqrs
+from orders.application.get_order import OrderDetails, read_order
+from orders.application.ports import OrderChanges, UnitOfWorkFactory
+from orders.domain.order import OrderStatus, RejectionReason
+
+__all__ = ("OrderTransition", "StreamTiming", "WatchOrder", "WatchOrderHandler")
+
+
+class WatchOrder(cqrs.Request["OrderTransition"]):
+    """Stream the transitions of order `order_id` after the `after`-th."""
+
+    order_id: uuid.UUID
+    after: int = 0
+
+
+class OrderTransition(cqrs.Response):
+    """One transition of an order's saga: a step's act or compensation, and how it went."""
+
+    #: Its position in the saga's step log (1-based): a stream resumes after it.
+    position: int
+    order_id: str
+    step: str
+    action: str
+    status: str
+    at: datetime.datetime
+    order_status: OrderStatus
+    reason: RejectionReason | None
+    #: Whether the saga has ended with it.
+    last: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamTiming:
+    """How often a stream reads the step log when no change was pushed (seconds).
+
+    >>> StreamTiming().poll_seconds
+    5.0
+    """
+
+    poll_seconds: float = 5.0
+
+
+class WatchOrderHandler(cqrs.StreamingRequestHandler[WatchOrder, OrderTransition]):
+    """Yields an order's transitions as its saga writes them; `OrderNotFoundError` for
+    an unknown id."""
+
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, changes: OrderChanges, timing: StreamTiming
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._changes = changes
+        self._timing = timing
+
+    async def handle(self, request: WatchOrder) -> collections.abc.AsyncIterator[OrderTransition]:
+        after = request.after
+        # Following before the first read: a change between two reads is not missed.
+        async with self._changes.following(request.order_id) as changed:
+            while True:
+                changed.clear()
+                details = await read_order(self._unit_of_work, request.order_id)
+                for position in range(after + 1, _known(details) + 1):
+                    yield _transition(details, position)
+                # Never back: the order is read after the log, so it may be ahead of it.
+                after = max(after, _known(details))
+                if details.finished:
+                    return
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self._timing.poll_seconds)
+
+
+def _known(details: OrderDetails) -> int:
+    """How many transitions can be sent as they are: all of them, except that once the
+    order is decided the latest one waits until the saga has ended, for it may be
+    the last (the saga marks itself ended in a write of its own after logging it)."""
+    if details.finished or details.status is OrderStatus.PENDING:
+        return len(details.history)
+    return len(details.history) - 1
+
+
+def _transition(details: OrderDetails, position: int) -> OrderTransition:
+    entry = details.history[position - 1]
+    last = details.finished and position == len(details.history)
+    return OrderTransition(
+        position=position,
+        order_id=details.order_id,
+        step=entry.step,
+        action=entry.action.value,
+        status=entry.status,
+        at=entry.at,
+        order_status=details.status if last else OrderStatus.PENDING,
+        reason=details.reason if last else None,
+        last=last,
+    )
