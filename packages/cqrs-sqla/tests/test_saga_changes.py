@@ -1,0 +1,69 @@
+"""`SagaChanges`: a saga's writes wake its followers, in this process and, on PostgreSQL,
+in every other (LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
+from cqrs_sqla.engine import create_engine
+from cqrs_sqla.saga_changes import NotifyingSagaStorage, SagaChanges
+from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
+from cqrs_sqla.schema import Schema
+
+#: A guard against a follower that is never woken, not a measure of speed.
+DEADLINE = 30.0
+
+
+async def test_a_write_wakes_the_followers_of_that_saga_only(
+    engine: AsyncEngine, schema: Schema
+) -> None:
+    changes = SagaChanges(engine, schema)
+    storage = NotifyingSagaStorage(
+        SqlAlchemySagaStorage(async_sessionmaker(engine), schema), changes
+    )
+    followed, other = uuid.uuid4(), uuid.uuid4()
+    await storage.create_saga(followed, "order", {})
+    await storage.create_saga(other, "order", {})
+    try:
+        async with changes.following(followed) as changed, changes.following(other) as untouched:
+            await storage.log_step(followed, "Open", SagaStepAction.ACT, SagaStepStatus.COMPLETED)
+            await asyncio.wait_for(changed.wait(), DEADLINE)
+            changed.clear()
+            await storage.update_status(followed, SagaStatus.COMPLETED)
+            await asyncio.wait_for(changed.wait(), DEADLINE)
+        assert not untouched.is_set()
+    finally:
+        await changes.close()
+
+
+async def test_on_postgresql_another_process_hears_of_the_write(postgres_url: str) -> None:
+    # Two engines and two SagaChanges: as two processes, they share only the database.
+    writer_engine, follower_engine = create_engine(postgres_url), create_engine(postgres_url)
+    schema = Schema()
+    writer, follower = SagaChanges(writer_engine, schema), SagaChanges(follower_engine, schema)
+    saga_id = uuid.uuid4()
+    try:
+        async with follower.following(saga_id) as changed:
+            await writer.changed(saga_id)
+            await asyncio.wait_for(changed.wait(), DEADLINE)
+        assert writer.pushes_across_processes
+    finally:
+        for changes in (writer, follower):
+            await changes.close()
+        for engine in (writer_engine, follower_engine):
+            await engine.dispose()
+
+
+async def test_without_an_engine_only_this_process_is_woken() -> None:
+    changes = SagaChanges()
+    saga_id = uuid.uuid4()
+
+    async with changes.following(saga_id) as changed:
+        await changes.changed(saga_id)
+
+    assert changed.is_set()
+    assert not changes.pushes_across_processes
