@@ -12,6 +12,7 @@ import typing
 import uuid
 
 import httpx
+import pydantic
 import sqlalchemy as sa
 from faststream.kafka import KafkaBroker
 
@@ -31,6 +32,7 @@ from orders.main import Orders, Overrides, build
 from orders.settings import Settings
 
 DEADLINE = 60.0
+TEA = {"sku": "tea", "quantity": 1, "unit_price": "2.00"}
 
 
 class DiesBeforeLaunching:
@@ -161,3 +163,35 @@ async def test_an_order_is_confirmed_over_kafka(
             return bool(order["status"] == "confirmed")
 
         await until(confirmed)
+
+
+async def test_the_app_times_every_message_and_mounts_the_console_only_with_a_token(
+    database: Database,
+) -> None:
+    token = "a-token-for-the-console"
+    settings = Settings(database_url=str(database.engine.url))
+    guarded = build(
+        settings.model_copy(update={"admin_token": pydantic.SecretStr(token)}),
+        overrides=Overrides(database=database),
+    )
+    unguarded = build(settings, overrides=Overrides(database=database))
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=guarded.app()), base_url="http://orders"
+    ) as client:
+        placed = await client.post("/orders", json={"customer_id": "c", "items": [TEA]})
+        await guarded.launcher.join()
+        await guarded.events.send(stock_reserved(placed.json()["order_id"]))
+        timings = (await client.get("/timings")).json()
+        refused = await client.get("/admin/sagas")
+        listed = await client.get("/admin/sagas", headers={"Authorization": f"Bearer {token}"})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=unguarded.app()), base_url="http://orders"
+    ) as client:
+        absent = await client.get("/admin/sagas")
+
+    assert placed.status_code == 202
+    assert timings["PlaceOrder"]["count"] == 1
+    assert timings["stock_reserved"]["count"] == 1  # the event mediator's too
+    assert (refused.status_code, listed.status_code, absent.status_code) == (401, 200, 404)
+    assert [saga["saga_id"] for saga in listed.json()["items"]] == [placed.json()["order_id"]]

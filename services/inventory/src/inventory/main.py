@@ -58,6 +58,7 @@ from inventory.entrypoints import http
 from inventory.entrypoints.consumer import create_consumer
 from inventory.settings import Settings
 from servicekit.admin import mount_admin
+from servicekit.middlewares import HandlerTimings, add_timings_route, mediator_middlewares
 from servicekit.server import Stopping
 
 __all__ = (
@@ -77,23 +78,33 @@ BROKER_PING_TIMEOUT = 3.0
 """Seconds `GET /health` waits for the Kafka broker to answer."""
 
 
-def request_mediator(unit_of_work: UnitOfWorkFactory) -> cqrs.RequestMediator:
-    """The mediator of the HTTP API: `Restock` and `GetStock`, in units from `unit_of_work`."""
+def request_mediator(
+    unit_of_work: UnitOfWorkFactory, timings: HandlerTimings | None = None
+) -> cqrs.RequestMediator:
+    """The mediator of the HTTP API: `Restock` and `GetStock`, in units from `unit_of_work`
+    (each message's duration added to `timings`)."""
     return requests_bootstrap.bootstrap(
         di_container=_container(unit_of_work),
         commands_mapper=lambda requests: requests.bind(Restock, RestockHandler),
         queries_mapper=lambda requests: requests.bind(GetStock, GetStockHandler),
+        middlewares=mediator_middlewares("inventory", timings or HandlerTimings()),
     )
 
 
-def event_mediator(unit_of_work: UnitOfWorkFactory) -> cqrs.EventMediator:
+def event_mediator(
+    unit_of_work: UnitOfWorkFactory, timings: HandlerTimings | None = None
+) -> cqrs.EventMediator:
     """The mediator of the consumed commands: `reserve_stock` and `release_stock`."""
 
     def bind(events: cqrs.EventMap) -> None:
         events.bind(COMMANDS[RESERVE_STOCK], ReserveStockHandler)
         events.bind(COMMANDS[RELEASE_STOCK], ReleaseStockHandler)
 
-    return events_bootstrap.bootstrap(di_container=_container(unit_of_work), events_mapper=bind)
+    return events_bootstrap.bootstrap(
+        di_container=_container(unit_of_work),
+        events_mapper=bind,
+        middlewares=mediator_middlewares("inventory", timings or HandlerTimings()),
+    )
 
 
 def _container(unit_of_work: UnitOfWorkFactory) -> di.Container:
@@ -116,6 +127,8 @@ class Inventory:
     mediator: cqrs.RequestMediator
     consumer: KafkaBroker
     consumer_health: ConsumerHealth
+    #: How long each type of message took (every mediator's `Timing` middleware).
+    timings: HandlerTimings
     #: The commands the consumer gave up on (`inventory.commands.dlq`), for the admin console.
     dead_letters: KafkaDeadLetterAdmin
 
@@ -175,6 +188,7 @@ class Inventory:
             },
             lifespan=lifespan,
         )
+        add_timings_route(app, self.timings)
         mount_admin(
             app,
             self.settings.admin_token,
@@ -199,22 +213,24 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Inventor
     schema = Schema()
     outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine), schema=schema)
     consumer_health = ConsumerHealth()
+    timings = HandlerTimings()
     return Inventory(
         settings=settings,
         topics=topics,
         engine=engine,
         schema=schema,
         outbox=outbox,
-        mediator=request_mediator(SqlUnitOfWorkFactory(outbox, topics.replies)),
+        mediator=request_mediator(SqlUnitOfWorkFactory(outbox, topics.replies), timings),
         consumer=create_consumer(
             settings.kafka_bootstrap_servers,
-            event_mediator(DeliveryUnitOfWorkFactory(outbox, topics.replies)),
+            event_mediator(DeliveryUnitOfWorkFactory(outbox, topics.replies), timings),
             outbox,
             schema,
             topics,
             consumer_health,
         ),
         consumer_health=consumer_health,
+        timings=timings,
         dead_letters=KafkaDeadLetterAdmin(
             settings.kafka_bootstrap_servers, topics=[topics.commands_dead_letter]
         ),

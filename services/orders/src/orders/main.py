@@ -67,6 +67,7 @@ from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderH
 from orders.entrypoints import http
 from orders.settings import Settings
 from servicekit.admin import mount_admin
+from servicekit.middlewares import HandlerTimings, add_timings_route, mediator_middlewares
 from servicekit.server import Stopping
 
 __all__ = (
@@ -104,6 +105,8 @@ class Orders:
     streams: cqrs.StreamingRequestMediator
     #: Wakes the streams when a saga is written (LISTEN/NOTIFY on PostgreSQL).
     changes: SagaChanges
+    #: How long each type of message took (every mediator's `Timing` middleware).
+    timings: HandlerTimings
     #: Runs and resumes order sagas; `deliver` hands them replies.
     sagas: SagaMediator
     #: Dispatches consumed replies to `DeliverStockReply`.
@@ -185,6 +188,7 @@ class Orders:
             lifespan=lifespan,
             stopping=stopping,
         )
+        add_timings_route(app, self.timings)
         mount_admin(
             app,
             self.settings.admin_token,
@@ -213,8 +217,14 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     changes = SagaChanges(database.engine, database.schema)
     storage = NotifyingSagaStorage(database.saga_storage(), changes)
     container = DIContainer(di.Container())
+    timings = HandlerTimings()
+    middlewares = mediator_middlewares("orders", timings)
     sagas = saga_bootstrap.bootstrap(
-        di_container=container, sagas_mapper=_map_sagas, saga_storage=storage, lease=SAGA_LEASE
+        di_container=container,
+        sagas_mapper=_map_sagas,
+        saga_storage=storage,
+        lease=SAGA_LEASE,
+        middlewares=middlewares,
     )
     launcher = BackgroundSagas(
         lambda saga_id: recover_saga(
@@ -234,7 +244,9 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
             StreamTiming: StreamTiming(poll_seconds=settings.stream_poll_seconds),
         },
     )
-    events = events_bootstrap.bootstrap(di_container=container, events_mapper=_map_replies)
+    events = events_bootstrap.bootstrap(
+        di_container=container, events_mapper=_map_replies, middlewares=middlewares
+    )
     # FastStream logs through the process's logging (servicekit.logs), not a handler
     # of its own.
     broker = KafkaBroker(
@@ -245,11 +257,15 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         settings=settings,
         database=database,
         requests=requests_bootstrap.bootstrap(
-            di_container=container, commands_mapper=_map_commands, queries_mapper=_map_queries
+            di_container=container,
+            commands_mapper=_map_commands,
+            queries_mapper=_map_queries,
+            middlewares=middlewares,
         ),
         streams=requests_bootstrap.bootstrap_streaming(
-            di_container=container, queries_mapper=_map_streams
+            di_container=container, queries_mapper=_map_streams, middlewares=middlewares
         ),
+        timings=timings,
         changes=changes,
         sagas=sagas,
         events=events,
