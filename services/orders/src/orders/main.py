@@ -60,7 +60,13 @@ from orders.adapters.payment import SimulatedPayment
 from orders.application.get_order import GetOrder, GetOrderHandler
 from orders.application.inventory import InventoryCommands
 from orders.application.place_order import PlaceOrder, PlaceOrderHandler
-from orders.application.ports import OrderChanges, PaymentPort, SagaLauncher, UnitOfWorkFactory
+from orders.application.ports import (
+    BackupPaymentPort,
+    OrderChanges,
+    PaymentPort,
+    SagaLauncher,
+    UnitOfWorkFactory,
+)
 from orders.application.replies import DeliverStockReply
 from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
 from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderHandler
@@ -208,6 +214,7 @@ class Overrides:
 
     database: Database | None = None
     payment: PaymentPort | None = None
+    backup_payment: BackupPaymentPort | None = None
 
 
 def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
@@ -237,7 +244,14 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
             UnitOfWorkFactory: database.unit_of_work(),
             SagaLauncher: launcher,
             SagaMediator: sagas,
-            PaymentPort: overrides.payment or SimulatedPayment(settings.payment_credit_limit),
+            PaymentPort: overrides.payment
+            or SimulatedPayment(
+                settings.payment_credit_limit,
+                name="primary",
+                unavailable=settings.payment_primary_fails,
+            ),
+            BackupPaymentPort: overrides.backup_payment
+            or SimulatedPayment(settings.payment_credit_limit, name="backup"),
             InventoryCommands: InventoryMessages(),
             SagaTimeouts: SagaTimeouts(reply=settings.reply_timeout),
             OrderChanges: changes,

@@ -11,6 +11,8 @@ does not parse is a `SettingsError` naming the variable.
 - `ORDERS_STREAM_POLL_SECONDS` (`5`): how often an event stream reads the step log
   when no change was pushed (a notification lost)
 - `PAYMENT_CREDIT_LIMIT` (`1000.00`): charges above it are declined
+- `PAYMENT_PRIMARY_FAILS` (`false`): the primary payment provider fails every call, so
+  the payment step falls back on the backup and the primary's circuit breaker opens
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
 - `ADMIN_TOKEN` (unset): the bearer token of the admin console at `/admin`
 - `LOG_LEVEL` (`INFO`), `LOG_FORMAT` (`text` or `json`): see `servicekit.logs`
@@ -49,6 +51,9 @@ class Settings(ServiceSettings):
         ge=0,
         allow_inf_nan=False,
         validation_alias="PAYMENT_CREDIT_LIMIT",
+    )
+    payment_primary_fails: bool = pydantic.Field(
+        default=False, validation_alias="PAYMENT_PRIMARY_FAILS"
     )
     reply_timeout_seconds: float = pydantic.Field(default=30.0, gt=0, allow_inf_nan=False)
     stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)

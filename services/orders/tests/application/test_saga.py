@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import datetime
 import decimal
@@ -31,8 +32,10 @@ from orders.application.inventory import (
     STOCK_RESERVED,
     InventoryCommands,
 )
-from orders.application.ports import PaymentPort, UnitOfWorkFactory
+from orders.application.ports import BackupPaymentPort, PaymentPort, UnitOfWorkFactory
 from orders.application.saga import (
+    PAYMENT_BREAKER,
+    PAYMENT_BREAKER_FAILURES,
     ConfirmOrder,
     OpenOrder,
     OrderSaga,
@@ -57,6 +60,8 @@ class Crash(BaseException):
 class Shop:
     unit_of_work: MemoryUnitOfWork
     harness: SagaTestHarness[OrderSagaContext]
+    primary: SimulatedPayment
+    backup: SimulatedPayment
 
     async def place(self, unit_price: str = "10.00") -> OrderSagaContext:
         order = Order.place("c-1", [OrderItem("tea", 2, decimal.Decimal(unit_price))])
@@ -74,20 +79,34 @@ class Shop:
         return order
 
 
-@pytest.fixture
-def shop() -> Shop:
+def open_shop(*, primary_unavailable: bool = False) -> Shop:
     unit_of_work = MemoryUnitOfWork()
+    primary = SimulatedPayment(CREDIT_LIMIT, name="primary", unavailable=primary_unavailable)
+    backup = SimulatedPayment(CREDIT_LIMIT, name="backup")
     container = DIContainer()
     provide(
         container,
         {
             UnitOfWorkFactory: unit_of_work,
-            PaymentPort: SimulatedPayment(CREDIT_LIMIT),
+            PaymentPort: primary,
+            BackupPaymentPort: backup,
             InventoryCommands: InventoryMessages(),
             SagaTimeouts: SagaTimeouts(reply=REPLY_TIMEOUT),
         },
     )
-    return Shop(unit_of_work, SagaTestHarness(OrderSaga, container=container))
+    return Shop(unit_of_work, SagaTestHarness(OrderSaga, container=container), primary, backup)
+
+
+@pytest.fixture
+def shop() -> Shop:
+    return open_shop()
+
+
+@pytest.fixture
+def closed_breaker() -> collections.abc.Iterator[None]:
+    """The payment breaker is one per process: a test that opens it closes it after."""
+    yield
+    PAYMENT_BREAKER._breakers.clear()  # pyright: ignore[reportPrivateUsage]
 
 
 def reserved(context: OrderSagaContext) -> cqrs.NotificationEvent[typing.Any]:
@@ -195,6 +214,43 @@ async def test_a_declined_payment_releases_the_stock_and_rejects_the_order(shop:
     order = await shop.order(context)
     assert order.status is OrderStatus.REJECTED
     assert order.reason is RejectionReason.PAYMENT_DECLINED
+
+
+async def test_an_unavailable_primary_provider_falls_back_on_the_backup(
+    closed_breaker: None,
+) -> None:
+    shop = open_shop(primary_unavailable=True)
+    context = await shop.place()
+    await shop.start(context)
+
+    outcome = await shop.harness.reply(context.saga_id, reserved(context))
+
+    assert outcome.status is SagaStatus.COMPLETED
+    assert (shop.primary.calls, shop.backup.calls) == (1, 1)
+    assert (await shop.order(context)).status is OrderStatus.CONFIRMED
+
+
+async def test_the_primary_breaker_opens_after_failures_in_a_row(closed_breaker: None) -> None:
+    shop = open_shop(primary_unavailable=True)
+    for _ in range(PAYMENT_BREAKER_FAILURES + 2):
+        context = await shop.place()
+        await shop.start(context)
+        outcome = await shop.harness.reply(context.saga_id, reserved(context))
+        assert outcome.status is SagaStatus.COMPLETED
+
+    # Once open, the breaker keeps the orders away from the primary: the backup takes all.
+    assert shop.primary.calls == PAYMENT_BREAKER_FAILURES
+    assert shop.backup.calls == PAYMENT_BREAKER_FAILURES + 2
+
+
+async def test_a_declined_charge_is_not_retried_on_the_backup(shop: Shop) -> None:
+    context = await shop.place(unit_price="50.01")  # 100.02, above the credit limit
+    await shop.start(context)
+
+    outcome = await shop.harness.reply(context.saga_id, reserved(context))
+
+    assert outcome.status is SagaStatus.FAILED
+    assert (shop.primary.calls, shop.backup.calls) == (1, 0)
 
 
 async def test_a_total_at_the_credit_limit_is_charged(shop: Shop) -> None:

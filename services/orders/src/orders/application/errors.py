@@ -5,6 +5,7 @@ OrdersApplicationError
 ├── DataRejectedError      the database refused a value of the request
 ├── OrderNotFoundError     no order has that id
 ├── PaymentDeclinedError   the payment port refused the charge (fails the saga)
+├── PaymentUnavailableError the payment provider did not answer (the backup is tried)
 ├── StockRejectedError     the inventory could not reserve the items (fails the saga)
 └── StorageUnavailableError the database did not answer (a retry may succeed)
 ```
@@ -20,6 +21,7 @@ __all__ = (
     "OrdersApplicationError",
     "OrderNotFoundError",
     "PaymentDeclinedError",
+    "PaymentUnavailableError",
     "StockRejectedError",
     "StorageUnavailableError",
 )
@@ -44,6 +46,11 @@ class OrderNotFoundError(OrdersApplicationError, LookupError):
 
 class PaymentDeclinedError(OrdersApplicationError):
     """The payment provider refused to charge the order."""
+
+
+class PaymentUnavailableError(OrdersApplicationError, ConnectionError):
+    """The payment provider did not answer; the payment step falls back to the backup
+    provider (check the provider, or `PAYMENT_PRIMARY_FAILS`)."""
 
 
 class StockRejectedError(OrdersApplicationError):

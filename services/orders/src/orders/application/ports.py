@@ -24,6 +24,7 @@ __all__ = (
     "UnitOfWork",
     "UnitOfWorkFactory",
     "PaymentPort",
+    "BackupPaymentPort",
     "SagaLauncher",
 )
 
@@ -73,13 +74,18 @@ class PaymentPort(typing.Protocol):
     async def charge(self, order_id: str, customer_id: str, amount: decimal.Decimal) -> None:
         """Charge `amount` for the order; charging the same order again changes nothing.
 
-        Raises `PaymentDeclinedError` when the charge is refused.
+        Raises `PaymentDeclinedError` when the charge is refused,
+        `PaymentUnavailableError` when the provider does not answer.
         """
         ...
 
     async def refund(self, order_id: str, amount: decimal.Decimal) -> None:
         """Give back what the order was charged; refunding twice changes nothing."""
         ...
+
+
+class BackupPaymentPort(PaymentPort, typing.Protocol):
+    """The provider the payment step falls back on when the primary is unavailable."""
 
 
 class SagaLauncher(typing.Protocol):

@@ -7,8 +7,15 @@ ReserveStock   messaging: send reserve_stock, wait for stock_reserved / stock_re
                (whose reason, insufficient_stock or invalid_items, becomes the order's)
                compensate: send release_stock (not waited for)
 ChargePayment  act: charge the total            compensate: refund it
+  or, when the primary provider is unavailable (or its circuit breaker open):
+ChargeBackupPayment  the same with the backup provider
 ConfirmOrder   act: mark the order confirmed
 ```
+
+The payment step is a `cqrs.saga.fallback.Fallback` of two providers behind
+an `AioBreakerAdapter`: after `PAYMENT_BREAKER_FAILURES` failures in a row the
+primary is not even tried for `PAYMENT_BREAKER_RESET` seconds. A declined
+charge is no failure of the provider: it fails the saga, on either provider.
 
 The order's outcome is written by the saga's own steps, so it is as durable as
 the saga: `ConfirmOrder` confirms, and when anything fails the compensation
@@ -29,7 +36,9 @@ import decimal
 import typing
 import uuid
 
+from cqrs.adapters.circuit_breaker import AioBreakerAdapter
 from cqrs.events.event import NotificationEvent
+from cqrs.saga.fallback import Fallback
 from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import SagaContext
 from cqrs.saga.saga import Saga
@@ -37,6 +46,7 @@ from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from orders.application.errors import (
     OrderNotFoundError,
     PaymentDeclinedError,
+    PaymentUnavailableError,
     StockRejectedError,
 )
 from orders.application.inventory import (
@@ -45,7 +55,12 @@ from orders.application.inventory import (
     InventoryCommands,
     StockLine,
 )
-from orders.application.ports import PaymentPort, UnitOfWork, UnitOfWorkFactory
+from orders.application.ports import (
+    BackupPaymentPort,
+    PaymentPort,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from orders.domain.errors import OrderStateError
 from orders.domain.order import Order, RejectionReason
 
@@ -55,8 +70,21 @@ __all__ = (
     "OpenOrder",
     "ReserveStock",
     "ChargePayment",
+    "ChargeBackupPayment",
     "ConfirmOrder",
     "OrderSaga",
+    "PAYMENT_BREAKER",
+    "PAYMENT_BREAKER_FAILURES",
+    "PAYMENT_BREAKER_RESET",
+)
+
+#: Failures in a row of the primary payment provider that open its breaker.
+PAYMENT_BREAKER_FAILURES: typing.Final = 3
+#: Seconds an open breaker keeps calls away from the primary before one trial call.
+PAYMENT_BREAKER_RESET: typing.Final = 30.0
+#: The primary payment provider's circuit breaker (one per process).
+PAYMENT_BREAKER: typing.Final = AioBreakerAdapter(
+    fail_max=PAYMENT_BREAKER_FAILURES, timeout_duration=PAYMENT_BREAKER_RESET
 )
 
 
@@ -185,6 +213,13 @@ class ChargePayment(SagaStepHandler[OrderSagaContext, None]):
         await self._payment.refund(context.order_id, context.total)
 
 
+class ChargeBackupPayment(ChargePayment):
+    """`ChargePayment` with the backup provider: the fallback of the payment step."""
+
+    def __init__(self, payment: BackupPaymentPort) -> None:
+        super().__init__(payment)
+
+
 class ConfirmOrder(SagaStepHandler[OrderSagaContext, None]):
     """Marks the order confirmed: the saga's last step."""
 
@@ -202,7 +237,17 @@ class ConfirmOrder(SagaStepHandler[OrderSagaContext, None]):
 class OrderSaga(Saga[OrderSagaContext]):
     """Reserve, charge, confirm; on failure undo in reverse and reject the order."""
 
-    steps = (OpenOrder, ReserveStock, ChargePayment, ConfirmOrder)
+    steps = (
+        OpenOrder,
+        ReserveStock,
+        Fallback(
+            step=ChargePayment,
+            fallback=ChargeBackupPayment,
+            circuit_breaker=PAYMENT_BREAKER,
+            failure_exceptions=(PaymentUnavailableError,),
+        ),
+        ConfirmOrder,
+    )
 
 
 async def _load(work: UnitOfWork, context: OrderSagaContext) -> Order:
