@@ -59,6 +59,7 @@ from orders.adapters.messages import (
 from orders.adapters.payment import SimulatedPayment
 from orders.application.get_order import GetOrder, GetOrderHandler
 from orders.application.inventory import InventoryCommands
+from orders.application.order_history import ListCustomerOrders, ListCustomerOrdersHandler
 from orders.application.place_order import PlaceOrder, PlaceOrderHandler
 from orders.application.ports import (
     BackupPaymentPort,
@@ -382,6 +383,7 @@ def _map_commands(mapper: cqrs.RequestMap) -> None:
 
 def _map_queries(mapper: cqrs.RequestMap) -> None:
     mapper.bind(GetOrder, GetOrderHandler)
+    mapper.bind(ListCustomerOrders, ListCustomerOrdersHandler)
 
 
 def _map_streams(mapper: cqrs.RequestMap) -> None:

@@ -424,6 +424,33 @@ async def test_a_client_that_saw_the_end_is_told_to_stop(client: Client, orders:
     assert response.status_code == 204
 
 
+# --- GET /orders?customer_id= (the read side) ---------------------------------------------
+
+
+async def test_the_customers_orders_are_listed_with_their_outcome(
+    client: Client, orders: Orders
+) -> None:
+    order_id = await place(client, orders)
+    await reserve(orders, order_id)
+
+    response = await client.get("/orders", params={"customer_id": ORDER["customer_id"]})
+
+    assert response.status_code == 200
+    [summary] = response.json()["orders"]
+    assert (summary["order_id"], summary["status"], summary["total"]) == (
+        order_id,
+        "confirmed",
+        "25.00",
+    )
+    assert summary["decided_at"] is not None
+
+
+async def test_listing_orders_needs_a_customer_id(client: Client) -> None:
+    response = await client.get("/orders")
+
+    assert [error["loc"] for error in validation_errors(response)] == [["query", "customer_id"]]
+
+
 # --- GET / and GET /health -------------------------------------------------------------
 
 
@@ -526,6 +553,7 @@ def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
     }
     assert answers == {
         ("/orders", "post"): ["202", "400", "413", "415", "422", "500", "503"],
+        ("/orders", "get"): ["200", "422", "500", "503"],
         # 422 for parameters breaking the schema (none can: every id is a 404).
         ("/orders/{order_id}", "get"): ["200", "404", "422", "500", "503"],
         ("/orders/{order_id}/events", "get"): ["200", "204", "404", "422", "500", "503"],

@@ -26,21 +26,42 @@ import contextlib
 import dataclasses
 import uuid
 
+from cqrs.clock import utc_now
 from cqrs.saga.storage.memory import MemorySagaStorage
 from orders.application.errors import OrderNotFoundError
+from orders.application.order_history import OrderSummary, project
 from orders.domain.order import Order
 
-__all__ = ("MemoryOrderRepository", "MemoryUnitOfWork")
+__all__ = ("MemoryOrderRepository", "MemoryOrderSummaries", "MemoryUnitOfWork")
+
+
+class MemoryOrderSummaries:
+    """The read side's `OrderSummaries` on a dict."""
+
+    def __init__(self) -> None:
+        self._summaries: dict[str, OrderSummary] = {}
+
+    async def get(self, order_id: uuid.UUID) -> OrderSummary | None:
+        return self._summaries.get(str(order_id))
+
+    async def save(self, summary: OrderSummary) -> None:
+        self._summaries[summary.order_id] = summary
+
+    async def of_customer(self, customer_id: str, limit: int) -> list[OrderSummary]:
+        mine = [s for s in self._summaries.values() if s.customer_id == customer_id]
+        return sorted(mine, key=lambda summary: summary.placed_at, reverse=True)[:limit]
 
 
 class MemoryOrderRepository:
-    """The application's `OrderRepository` on a dict."""
+    """The application's `OrderRepository` on a dict; it projects to `summaries`."""
 
-    def __init__(self) -> None:
+    def __init__(self, summaries: MemoryOrderSummaries) -> None:
         self._orders: dict[uuid.UUID, Order] = {}
+        self._summaries = summaries
 
     async def add(self, order: Order) -> None:
         self._orders[order.order_id] = dataclasses.replace(order)
+        await project(self._summaries, order.pull_events(), utc_now())
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
         order = self._orders.get(order_id)
@@ -50,16 +71,19 @@ class MemoryOrderRepository:
         if order.order_id not in self._orders:
             raise OrderNotFoundError(order.order_id)
         self._orders[order.order_id] = dataclasses.replace(order)
+        await project(self._summaries, order.pull_events(), utc_now())
 
 
 class MemoryUnitOfWork:
-    """A `UnitOfWorkFactory` whose units of work all share one repository and saga storage."""
+    """A `UnitOfWorkFactory` whose units of work all share one repository, saga storage
+    and read side."""
 
     def __init__(self, sagas: MemorySagaStorage | None = None) -> None:
-        self.orders = MemoryOrderRepository()
+        self.summaries = MemoryOrderSummaries()
+        self.orders = MemoryOrderRepository(self.summaries)
         self.sagas = sagas if sagas is not None else MemorySagaStorage()
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> collections.abc.AsyncGenerator[MemoryUnitOfWork, None]:
-        """A unit of work: this object itself (`orders` and `sagas`)."""
+        """A unit of work: this object itself (`orders`, `sagas`, `summaries`)."""
         yield self

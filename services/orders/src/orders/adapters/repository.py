@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cqrs.clock import utc_now
 from orders.adapters.tables import order_items, orders
 from orders.application.errors import OrderNotFoundError
+from orders.application.order_history import OrderSummaries, project
 from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
 
 __all__ = ("SqlAlchemyOrderRepository",)
@@ -30,10 +31,12 @@ class SqlAlchemyOrderRepository:
     def __init__(
         self,
         session: AsyncSession,
+        summaries: OrderSummaries,
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
         self._session = session
+        self._summaries = summaries
         self._clock = clock
 
     async def add(self, order: Order) -> None:
@@ -62,6 +65,7 @@ class SqlAlchemyOrderRepository:
                 for line, item in enumerate(order.items)
             ],
         )
+        await project(self._summaries, order.pull_events(), now)
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
         """The stored order, or `None`."""
@@ -91,15 +95,15 @@ class SqlAlchemyOrderRepository:
 
     async def update(self, order: Order) -> None:
         """Store the order's status and reason; `OrderNotFoundError` when it is not stored."""
+        now = self._clock()
         result = await self._session.execute(
             orders.update()
             .where(orders.c.id == order.order_id)
-            .values(
-                status=order.status.value, reason=_reason_value(order), updated_at=self._clock()
-            )
+            .values(status=order.status.value, reason=_reason_value(order), updated_at=now)
         )
         if typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 0:
             raise OrderNotFoundError(order.order_id)
+        await project(self._summaries, order.pull_events(), now)
 
 
 def _reason_value(order: Order) -> str | None:

@@ -3,7 +3,7 @@
 Prices are stored as whole cents: exact on every database, SQLite included.
 
 >>> sorted(metadata.tables)
-['order_items', 'orders']
+['order_items', 'order_summaries', 'orders']
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from cqrs_sqla.schema import NAMING_CONVENTION, UTCDateTime
 
-__all__ = ("metadata", "orders", "order_items")
+__all__ = ("metadata", "orders", "order_items", "order_summaries")
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -41,4 +41,20 @@ order_items = sa.Table(
     sa.Column("sku", sa.Text(), nullable=False),
     sa.Column("quantity", sa.BigInteger(), nullable=False),
     sa.Column("unit_price_cents", sa.BigInteger(), nullable=False),
+)
+
+#: The read side (`orders.application.order_history`): one row per order, kept from its
+#: domain events, listed by customer.
+order_summaries = sa.Table(
+    "order_summaries",
+    metadata,
+    sa.Column("order_id", sa.Uuid(), primary_key=True),
+    sa.Column("customer_id", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("total_cents", sa.BigInteger(), nullable=False),
+    sa.Column("item_count", sa.Integer(), nullable=False),
+    sa.Column("placed_at", UTCDateTime(), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_order_summaries_customer", "customer_id", "placed_at"),
 )

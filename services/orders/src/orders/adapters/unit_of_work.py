@@ -22,6 +22,7 @@ from cqrs.clock import utc_now
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 from orders.adapters.repository import SqlAlchemyOrderRepository
+from orders.adapters.summaries import SqlOrderSummaries
 from orders.application.errors import DataRejectedError, StorageUnavailableError
 
 __all__ = ("SqlUnitOfWork", "SqlUnitOfWorkFactory", "storage_errors")
@@ -29,10 +30,11 @@ __all__ = ("SqlUnitOfWork", "SqlUnitOfWorkFactory", "storage_errors")
 
 @dataclasses.dataclass(frozen=True)
 class SqlUnitOfWork:
-    """The order repository and the saga storage of one open transaction."""
+    """The order repository, the saga storage and the read side of one open transaction."""
 
     orders: SqlAlchemyOrderRepository
     sagas: SqlAlchemySagaStorage
+    summaries: SqlOrderSummaries
 
 
 class SqlUnitOfWorkFactory:
@@ -66,9 +68,11 @@ class SqlUnitOfWorkFactory:
         with storage_errors():
             async with self._session_factory.begin() as session:
                 joined = async_sessionmaker(await session.connection(), expire_on_commit=False)
+                summaries = SqlOrderSummaries(session)
                 yield SqlUnitOfWork(
-                    SqlAlchemyOrderRepository(session, clock=self._clock),
+                    SqlAlchemyOrderRepository(session, summaries, clock=self._clock),
                     SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
+                    summaries,
                 )
 
 

@@ -1,10 +1,10 @@
 """The ports the orders use cases and the saga need, each implemented by an adapter.
 
 `UnitOfWorkFactory` opens a unit of work: one database transaction holding the
-order repository and a saga storage, so an order and its saga are written
-together or not at all. `PaymentPort` charges and refunds. `SagaLauncher`
-runs a stored saga in the background. `OrderChanges` tells a follower that an
-order's saga moved on.
+order repository, a saga storage and the read side's summaries, so an order,
+its saga and its summary are written together or not at all. `PaymentPort`
+charges and refunds. `SagaLauncher` runs a stored saga in the background.
+`OrderChanges` tells a follower that an order's saga moved on.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ import uuid
 from cqrs.saga.storage.protocol import ISagaStorage
 from orders.domain.order import Order
 
+if typing.TYPE_CHECKING:
+    # Only named here: order_history needs these ports at run time (its handler's DI).
+    from orders.application.order_history import OrderSummaries
+
 __all__ = (
     "OrderChanges",
     "OrderRepository",
@@ -30,7 +34,11 @@ __all__ = (
 
 
 class OrderRepository(typing.Protocol):
-    """The stored orders, within one unit of work."""
+    """The stored orders, within one unit of work.
+
+    `add` and `update` also apply the order's domain events (`pull_events`) to
+    the read side (`order_history.project`), in the same transaction.
+    """
 
     async def add(self, order: Order) -> None:
         """Store a new order with its items."""
@@ -56,6 +64,9 @@ class UnitOfWork(typing.Protocol):
 
     @property
     def sagas(self) -> ISagaStorage: ...
+
+    @property
+    def summaries(self) -> OrderSummaries: ...
 
 
 class UnitOfWorkFactory(typing.Protocol):

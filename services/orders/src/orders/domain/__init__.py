@@ -11,13 +11,21 @@ from orders.domain.limits import (
 )
 from orders.domain.order import (
     Order,
+    OrderEvent,
     OrderItem,
     OrderStatus,
+    OrderWasConfirmed,
+    OrderWasPlaced,
+    OrderWasRejected,
     RejectionReason,
 )
 
 __all__ = (
     "Order",
+    "OrderEvent",
+    "OrderWasPlaced",
+    "OrderWasConfirmed",
+    "OrderWasRejected",
     "OrderItem",
     "OrderStatus",
     "RejectionReason",

@@ -11,6 +11,15 @@ reason. Money is exact: prices are `Decimal`s with at most two decimal places
 >>> order.reject(RejectionReason.PAYMENT_DECLINED)
 >>> order.status.value, order.reason.value
 ('rejected', 'payment_declined')
+
+Each change records a domain event (`OrderWasPlaced`, `OrderWasConfirmed`,
+`OrderWasRejected`); whoever stores the order takes them with `pull_events`
+(the read side is built from them):
+
+>>> [type(event).__name__ for event in order.pull_events()]
+['OrderWasPlaced', 'OrderWasRejected']
+>>> order.pull_events()
+[]
 """
 
 from __future__ import annotations
@@ -30,7 +39,16 @@ from orders.domain.limits import (
     MAX_UNIT_PRICE,
 )
 
-__all__ = ("Order", "OrderItem", "OrderStatus", "RejectionReason")
+__all__ = (
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "OrderStatus",
+    "OrderWasConfirmed",
+    "OrderWasPlaced",
+    "OrderWasRejected",
+    "RejectionReason",
+)
 
 CENT: typing.Final = decimal.Decimal("0.01")
 
@@ -90,6 +108,34 @@ class OrderItem:
         return self.quantity * self.unit_price
 
 
+@dataclasses.dataclass(frozen=True)
+class OrderEvent:
+    """Something that happened to an order (a domain event)."""
+
+    order_id: uuid.UUID
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderWasPlaced(OrderEvent):
+    """The order was placed, pending."""
+
+    customer_id: str
+    total: decimal.Decimal
+    item_count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderWasConfirmed(OrderEvent):
+    """The order went through."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderWasRejected(OrderEvent):
+    """The order was rejected for `reason`."""
+
+    reason: RejectionReason
+
+
 @dataclasses.dataclass
 class Order:
     """An order and its outcome; build a new one with `Order.place`.
@@ -103,6 +149,9 @@ class Order:
     items: tuple[OrderItem, ...]
     status: OrderStatus = OrderStatus.PENDING
     reason: RejectionReason | None = None
+    _events: list[OrderEvent] = dataclasses.field(
+        default_factory=list[OrderEvent], init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.customer_id.strip():
@@ -128,7 +177,16 @@ class Order:
 
         Raises `InvalidOrderError` when a rule is broken.
         """
-        return cls(order_id or uuid.uuid4(), customer_id, tuple(items))
+        order = cls(order_id or uuid.uuid4(), customer_id, tuple(items))
+        order._events.append(
+            OrderWasPlaced(order.order_id, customer_id, order.total, len(order.items))
+        )
+        return order
+
+    def pull_events(self) -> list[OrderEvent]:
+        """The domain events recorded since the last call, oldest first."""
+        events, self._events = self._events, []
+        return events
 
     @property
     def total(self) -> decimal.Decimal:
@@ -147,7 +205,9 @@ class Order:
         """
         if self.status is OrderStatus.REJECTED:
             raise OrderStateError(f"order {self.order_id} was rejected; it cannot be confirmed")
-        self.status = OrderStatus.CONFIRMED
+        if self.status is OrderStatus.PENDING:
+            self.status = OrderStatus.CONFIRMED
+            self._events.append(OrderWasConfirmed(self.order_id))
 
     def reject(self, reason: RejectionReason) -> None:
         """Mark the order rejected for `reason`; a rejected order keeps its first reason.
@@ -158,6 +218,7 @@ class Order:
             raise OrderStateError(f"order {self.order_id} was confirmed; it cannot be rejected")
         if self.status is OrderStatus.PENDING:
             self.status, self.reason = OrderStatus.REJECTED, reason
+            self._events.append(OrderWasRejected(self.order_id, reason))
 
 
 def _cents(sku: str, price: decimal.Decimal) -> decimal.Decimal:

@@ -1,6 +1,7 @@
 """The orders HTTP API, its web page and its health check.
 
 - `POST /orders`: 202 `{"order_id", "status": "pending"}` with `Location: /orders/{id}`.
+- `GET /orders?customer_id=...`: the customer's latest orders (the read side).
 - `GET /orders/{id}`: 200, the order with its saga's history; 404 for an unknown or
   malformed id.
 - `GET /orders/{id}/events`: `text/event-stream` of the saga's transitions (see
@@ -34,8 +35,10 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 import cqrs
 from orders.application.errors import OrderNotFoundError
 from orders.application.get_order import GetOrder, OrderDetails
+from orders.application.order_history import CustomerOrders, ListCustomerOrders
 from orders.application.place_order import OrderPlaced, PlaceOrder
 from orders.application.watch_order import WatchOrder
+from orders.domain.limits import MAX_CUSTOMER_ID_LENGTH
 from orders.entrypoints import sse
 from orders.entrypoints.errors import install_error_handling
 from servicekit import RequestBodyLimits, problem_responses
@@ -107,6 +110,16 @@ def create_app(
         placed = await mediator.send(command)
         response.headers["Location"] = f"/orders/{placed.order_id}"
         return placed
+
+    @app.get("/orders", responses=problem_responses(422, 500, 503))
+    async def list_orders(
+        customer_id: typing.Annotated[
+            str, fastapi.Query(min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
+        ],
+    ) -> CustomerOrders:
+        """The customer's latest orders (the read side), newest first, with totals and how
+        long each took to decide."""
+        return await mediator.send(ListCustomerOrders(customer_id=customer_id))
 
     @app.get("/orders/{order_id}", responses=problem_responses(404, 500, 503))
     async def get_order(order_id: str) -> OrderDetails:

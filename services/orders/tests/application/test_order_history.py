@@ -1,0 +1,72 @@
+"""The read side: a customer's orders, kept from the order's domain events."""
+
+from __future__ import annotations
+
+import decimal
+import uuid
+
+from orders.adapters.messages import (
+    INVENTORY_REPLIES,
+    StockRejected,
+    StockRejectedPayload,
+    StockReserved,
+    StockReservedPayload,
+)
+from orders.application.inventory import STOCK_REJECTED, STOCK_RESERVED
+from orders.application.order_history import ListCustomerOrders
+from orders.application.place_order import PlaceOrder, PlaceOrderItem
+from orders.domain.order import OrderStatus, RejectionReason
+from orders.main import Orders
+
+
+async def place(orders: Orders, customer_id: str, unit_price: str) -> str:
+    item = PlaceOrderItem(sku="tea", quantity=2, unit_price=decimal.Decimal(unit_price))
+    placed = await orders.requests.send(PlaceOrder(customer_id=customer_id, items=[item]))
+    await orders.launcher.join()
+    return placed.order_id
+
+
+async def test_a_customers_orders_show_their_outcome_total_and_timing(orders: Orders) -> None:
+    confirmed = await place(orders, "ann", "1.50")
+    rejected = await place(orders, "ann", "2.00")
+    pending = await place(orders, "ann", "3.00")
+    await place(orders, "bob", "4.00")
+    await orders.events.send(
+        StockReserved(
+            event_name=STOCK_RESERVED,
+            topic=INVENTORY_REPLIES,
+            payload=StockReservedPayload(order_id=confirmed),
+        )
+    )
+    await orders.events.send(
+        StockRejected(
+            event_name=STOCK_REJECTED,
+            topic=INVENTORY_REPLIES,
+            payload=StockRejectedPayload(
+                order_id=rejected, reason="insufficient_stock", skus=["tea"]
+            ),
+        )
+    )
+
+    listed = await orders.requests.send(ListCustomerOrders(customer_id="ann"))
+
+    by_id = {summary.order_id: summary for summary in listed.orders}
+    assert set(by_id) == {confirmed, rejected, pending}
+    assert [summary.order_id for summary in listed.orders][0] == pending  # newest first
+    assert (by_id[confirmed].status, by_id[confirmed].total) == (
+        OrderStatus.CONFIRMED,
+        decimal.Decimal("3.00"),
+    )
+    assert (by_id[rejected].status, by_id[rejected].reason) == (
+        OrderStatus.REJECTED,
+        RejectionReason.INSUFFICIENT_STOCK,
+    )
+    assert by_id[pending].decided_at is None
+    for decided in (by_id[confirmed], by_id[rejected]):
+        assert decided.decision_seconds is not None and decided.decision_seconds >= 0
+    assert by_id[confirmed].item_count == 1
+
+
+async def test_a_customer_without_orders_has_an_empty_list(orders: Orders) -> None:
+    listed = await orders.requests.send(ListCustomerOrders(customer_id=str(uuid.uuid4())))
+    assert listed.orders == []
