@@ -52,7 +52,7 @@ async def test_a_customers_orders_show_their_outcome_total_and_timing(orders: Or
 
     by_id = {summary.order_id: summary for summary in listed.orders}
     assert set(by_id) == {confirmed, rejected, pending}
-    assert [summary.order_id for summary in listed.orders][0] == pending  # newest first
+    assert listed.orders[0].order_id == pending  # newest first
     assert (by_id[confirmed].status, by_id[confirmed].total) == (
         OrderStatus.CONFIRMED,
         decimal.Decimal("3.00"),
@@ -63,7 +63,8 @@ async def test_a_customers_orders_show_their_outcome_total_and_timing(orders: Or
     )
     assert by_id[pending].decided_at is None
     for decided in (by_id[confirmed], by_id[rejected]):
-        assert decided.decision_seconds is not None and decided.decision_seconds >= 0
+        assert decided.decision_seconds is not None
+        assert decided.decision_seconds >= 0
     assert by_id[confirmed].item_count == 1
 
 
