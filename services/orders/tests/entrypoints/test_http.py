@@ -433,7 +433,7 @@ async def test_the_customers_orders_are_listed_with_their_outcome(
     order_id = await place(client, orders)
     await reserve(orders, order_id)
 
-    response = await client.get("/orders", params={"customer_id": ORDER["customer_id"]})
+    response = await client.get("/orders", params={"customer_id": "c-1"})
 
     assert response.status_code == 200
     [summary] = response.json()["orders"]
