@@ -14,13 +14,23 @@ from __future__ import annotations
 import typing
 
 try:
+    from opentelemetry import metrics as _metrics  # pyright: ignore[reportMissingImports]
     from opentelemetry import propagate as _propagate  # pyright: ignore[reportMissingImports]
     from opentelemetry import trace as _trace  # pyright: ignore[reportMissingImports]
+    from opentelemetry.metrics._internal import (  # pyright: ignore[reportMissingImports]
+        _ProxyMeterProvider,  # pyright: ignore[reportPrivateUsage]
+    )
 except ImportError:  # pragma: no cover - depends on the environment
     _propagate: typing.Any = None
     _trace: typing.Any = None
+    _metrics: typing.Any = None
+    _NO_TRACES: tuple[type, ...] = ()
+    _NO_METRICS: tuple[type, ...] = ()
+else:
+    _NO_TRACES = (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)
+    _NO_METRICS = (_ProxyMeterProvider, _metrics.NoOpMeterProvider)
 
-__all__ = ("TRACE_HEADERS", "trace_headers", "opentelemetry_installed")
+__all__ = ("TRACE_HEADERS", "trace_headers", "opentelemetry_installed", "telemetry_recording")
 
 #: The header names of the W3C trace context, in the order they are written.
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -29,6 +39,19 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 def opentelemetry_installed() -> bool:
     """Whether the OpenTelemetry API is importable."""
     return _propagate is not None
+
+
+def telemetry_recording() -> bool:
+    """Whether an OpenTelemetry SDK records traces or metrics in this process.
+
+    False without OpenTelemetry, and with its API alone: cqrs's instrumented
+    parts then skip their spans and measurements altogether.
+    """
+    # Two global reads: an SDK replaces the API's proxy providers when it is installed.
+    return _propagate is not None and (
+        not isinstance(_trace.get_tracer_provider(), _NO_TRACES)
+        or not isinstance(_metrics.get_meter_provider(), _NO_METRICS)
+    )
 
 
 def trace_headers() -> dict[str, str]:
