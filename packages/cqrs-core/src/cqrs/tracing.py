@@ -24,11 +24,11 @@ except ImportError:  # pragma: no cover - depends on the environment
     _propagate: typing.Any = None
     _trace: typing.Any = None
     _metrics: typing.Any = None
-    _NO_TRACES: tuple[type, ...] = ()
-    _NO_METRICS: tuple[type, ...] = ()
+    _untraced: tuple[type, ...] = ()
+    _unmeasured: tuple[type, ...] = ()
 else:
-    _NO_TRACES = (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)
-    _NO_METRICS = (_ProxyMeterProvider, _metrics.NoOpMeterProvider)
+    _untraced = (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)
+    _unmeasured = (_ProxyMeterProvider, _metrics.NoOpMeterProvider)
 
 __all__ = ("TRACE_HEADERS", "trace_headers", "opentelemetry_installed", "telemetry_recording")
 
@@ -49,8 +49,8 @@ def telemetry_recording() -> bool:
     """
     # Two global reads: an SDK replaces the API's proxy providers when it is installed.
     return _propagate is not None and (
-        not isinstance(_trace.get_tracer_provider(), _NO_TRACES)
-        or not isinstance(_metrics.get_meter_provider(), _NO_METRICS)
+        not isinstance(_trace.get_tracer_provider(), _untraced)
+        or not isinstance(_metrics.get_meter_provider(), _unmeasured)
     )
 
 

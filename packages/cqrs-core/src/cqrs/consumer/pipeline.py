@@ -64,6 +64,10 @@ from cqrs.consumer.retry import ConsumerRetry
 from cqrs.events.mediator import EventMediator
 from cqrs.exceptions import ConfigurationError, UndecodableRecordError
 from cqrs.inbox.repository import InboxRepository, check_key
+from cqrs.tracing import opentelemetry_installed, telemetry_recording
+
+if typing.TYPE_CHECKING:
+    from cqrs.telemetry.consumer import ConsumerTelemetry
 
 __all__ = ("EventPipeline", "Outcome", "Transaction")
 
@@ -156,6 +160,7 @@ class EventPipeline(typing.Generic[SessionT]):
         self.dead_letter_topic = dead_letter_topic
         self.dead_letter_retry = dead_letter_retry
         self.health = ConsumerHealth() if health is None else health
+        self._telemetry = _consumer_telemetry(consumer_name)
 
     async def settle(self, record: Record, released: asyncio.Event) -> Outcome:
         """Handle `record`, or dead-letter it; give up only when `released` is set.
@@ -164,6 +169,17 @@ class EventPipeline(typing.Generic[SessionT]):
         `Exception`): a failure is retried or dead-lettered.
         """
         headers = text_headers(record.headers)
+        telemetry = self._telemetry
+        if telemetry is None or not telemetry_recording():
+            return await self._settle(record, headers, released)
+        with telemetry.settling(record, headers) as settled:
+            outcome = await self._settle(record, headers, released)
+            settled(outcome.value.replace("-", "_"))
+        return outcome
+
+    async def _settle(
+        self, record: Record, headers: dict[str, str], released: asyncio.Event
+    ) -> Outcome:
         try:
             decoded = self.decoder.decode(record.value, headers)
         except UndecodableRecordError as error:
@@ -201,6 +217,8 @@ class EventPipeline(typing.Generic[SessionT]):
                     if not self.retry.is_transient(error):
                         return _Failed(error, attempts)
                     pause = self.retry.max_delay
+                if self._telemetry is not None and telemetry_recording():
+                    self._telemetry.retried(delivery.topic, error)
                 logger.warning(
                     "handling %s %s (%s[%d]@%d) failed (try %d), trying again in %.2fs: %s",
                     delivery.event_name,
@@ -283,6 +301,14 @@ class EventPipeline(typing.Generic[SessionT]):
                     return Outcome.DEAD_LETTERED
         finally:
             self.health.cleared(trouble)
+
+
+def _consumer_telemetry(consumer_name: str) -> ConsumerTelemetry | None:
+    if not opentelemetry_installed():
+        return None
+    from cqrs.telemetry.consumer import ConsumerTelemetry  # the `otel` extra: imported only with it
+
+    return ConsumerTelemetry(consumer_name)
 
 
 async def _released_within(released: asyncio.Event, seconds: float) -> bool:

@@ -13,7 +13,6 @@ request size, 1 MiB, less 16 KiB for the record's headers and framing).
 >>> import asyncio, pydantic
 >>> from cqrs.events.event import NotificationEvent
 >>> from cqrs.outbox.map import OutboxedEventMap
-from cqrs.tracing import telemetry_recording
 >>> from cqrs.outbox.memory import MemoryOutbox
 >>> class Joined(pydantic.BaseModel):
 ...     user_id: str
@@ -42,6 +41,7 @@ from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError, EventTooLargeError
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.map import OutboxedEventMap
+from cqrs.tracing import telemetry_recording
 
 __all__ = (
     "DEFAULT_MAX_MESSAGE_BYTES",

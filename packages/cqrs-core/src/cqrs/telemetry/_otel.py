@@ -31,6 +31,7 @@ __all__ = (
 #: The instrumentation scope of every span and metric cqrs makes.
 INSTRUMENTATION_NAME: typing.Final = "cqrs"
 
+
 def tracer() -> trace.Tracer:
     """cqrs's tracer; it follows the global tracer provider, even one set later."""
     return trace.get_tracer(INSTRUMENTATION_NAME)

@@ -73,9 +73,9 @@ _TOPIC: typing.Final = "messaging.destination.name"
 def traced_write(message: Message) -> Message:
     """`message` carrying the context of a new `outbox write` span, a child of the current one.
 
-    Unchanged when no SDK records.
+    Unchanged outside a span (there is no trace to continue) and when no SDK records.
     """
-    if not recording():
+    if not recording() or not trace.get_current_span().get_span_context().is_valid:
         return message
     span = tracer().start_span(
         f"outbox write {message.message_name}",
@@ -181,7 +181,7 @@ class RelayTelemetry:
         )
 
     @contextlib.contextmanager
-    def batch(self, claim: _Claim) -> typing.Iterator[TracedBatch]:
+    def batch(self, claim: _Claim) -> typing.Generator[TracedBatch, None, None]:
         """Trace and time the publication of `claim`'s rows (see `TracedBatch`)."""
         started = time.perf_counter()
         with self.tracer.start_as_current_span(
@@ -262,7 +262,9 @@ class OutboxGauges:
         self, value: typing.Callable[[TopicStats], float]
     ) -> typing.Callable[[metrics.CallbackOptions], typing.Iterable[metrics.Observation]]:
         def observe(_: metrics.CallbackOptions) -> typing.Iterable[metrics.Observation]:
-            return [metrics.Observation(value(stats), {_TOPIC: stats.topic}) for stats in self._stats]
+            return [
+                metrics.Observation(value(stats), {_TOPIC: stats.topic}) for stats in self._stats
+            ]
 
         return observe
 

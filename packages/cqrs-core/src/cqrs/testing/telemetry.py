@@ -71,8 +71,10 @@ class CapturedTelemetry:
                         metric.data.data_points,
                     ):
                         if _matches(point.attributes, attributes):
-                            total += point.count if isinstance(point, HistogramDataPoint) else (
-                                point.value
+                            total += (
+                                point.count
+                                if isinstance(point, HistogramDataPoint)
+                                else (point.value)
                             )
         return total
 
