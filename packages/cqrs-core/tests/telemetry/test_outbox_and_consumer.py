@@ -28,7 +28,8 @@ from cqrs.telemetry import (
 )
 from cqrs.telemetry.consumer import CONSUMER_RECORDS
 from cqrs.testing import FailingBroker, registered_outbox_events
-from cqrs.testing.telemetry import CapturedTelemetry
+from cqrs.testing.telemetry import CapturedTelemetry, parent_id, span_id
+from cqrs.testing.telemetry import trace_id as trace_of
 
 
 class Shipped(pydantic.BaseModel):
@@ -103,18 +104,15 @@ async def test_a_trace_goes_from_the_writer_through_the_relay_to_the_handler(
     (publish,) = telemetry.spans("publish ")
     (process,) = telemetry.spans("process ")
     (handled,) = telemetry.spans("handle ")
-    assert (
-        write_span.parent is not None
-        and write_span.parent.span_id == writer.get_span_context().span_id
-    )
-    assert publish.parent is not None and publish.parent.span_id == write_span.context.span_id
+    assert parent_id(write_span) == writer.get_span_context().span_id
+    assert parent_id(publish) == span_id(write_span)
     assert publish.kind is trace.SpanKind.PRODUCER
-    assert [link.context.span_id for link in publish.links] == [batch.context.span_id]
-    assert process.parent is not None and process.parent.span_id == publish.context.span_id
+    assert [link.context.span_id for link in publish.links] == [span_id(batch)]
+    assert parent_id(process) == span_id(publish)
     assert process.kind is trace.SpanKind.CONSUMER
-    assert handled.parent is not None and handled.parent.span_id == process.context.span_id
+    assert parent_id(handled) == span_id(process)
     for span in (write_span, publish, process, handled):
-        assert span.context.trace_id == trace_id
+        assert trace_of(span) == trace_id
     assert seen == [trace.format_trace_id(trace_id)]
     assert process.attributes is not None
     assert process.attributes["cqrs.consumer.outcome"] == "handled"
@@ -143,7 +141,8 @@ async def test_the_relay_counts_published_and_failed_rows_per_topic(
         telemetry.spans("publish relay-published")[0].status.status_code is trace.StatusCode.UNSET
     )
     batch = telemetry.spans("outbox relay")[0]
-    assert batch.attributes is not None and batch.attributes["cqrs.outbox.batch_size"] == 2
+    assert batch.attributes is not None
+    assert batch.attributes["cqrs.outbox.batch_size"] == 2
 
 
 async def test_outbox_gauges_report_the_admin_stats_per_topic(

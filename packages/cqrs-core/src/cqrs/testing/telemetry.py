@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from cqrs.exceptions import ConfigurationError
 
-__all__ = ("CapturedTelemetry", "capture_telemetry")
+__all__ = ("CapturedTelemetry", "capture_telemetry", "span_id", "trace_id", "parent_id")
 
 
 class CapturedTelemetry:
@@ -84,6 +84,23 @@ def _matches(
 ) -> bool:
     have = attributes or {}
     return all(have.get(key) == value for key, value in wanted.items())
+
+
+def span_id(span: ReadableSpan) -> int:
+    """`span`'s id."""
+    assert span.context is not None  # a finished SDK span has one
+    return span.context.span_id
+
+
+def trace_id(span: ReadableSpan) -> int:
+    """The id of `span`'s trace."""
+    assert span.context is not None
+    return span.context.trace_id
+
+
+def parent_id(span: ReadableSpan) -> int | None:
+    """The id of `span`'s parent (local or remote), `None` for a root span."""
+    return None if span.parent is None else span.parent.span_id
 
 
 _installed: CapturedTelemetry | None = None
