@@ -10,6 +10,9 @@ True
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import typing
 
 from opentelemetry import context as otel_context
@@ -26,7 +29,10 @@ __all__ = (
     "span_context_of",
     "headers_of",
     "error_type",
+    "refresh_until",
 )
+
+logger = logging.getLogger("cqrs.telemetry")
 
 #: The instrumentation scope of every span and metric cqrs makes.
 INSTRUMENTATION_NAME: typing.Final = "cqrs"
@@ -66,3 +72,16 @@ def headers_of(span: trace.Span) -> dict[str, str]:
 def error_type(error: BaseException) -> str:
     """The `error.type` attribute of a failure: the exception's qualified class name."""
     return type(error).__qualname__
+
+
+async def refresh_until(
+    stop: asyncio.Event, interval: float, refresh: typing.Callable[[], typing.Awaitable[object]]
+) -> None:
+    """Call `refresh` every `interval` seconds until `stop` is set; log its failures."""
+    while not stop.is_set():
+        try:
+            await refresh()
+        except Exception as error:
+            logger.warning("refreshing gauges failed, trying again in %ss: %s", interval, error)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

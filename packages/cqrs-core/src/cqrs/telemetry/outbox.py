@@ -38,6 +38,7 @@ from cqrs.telemetry._otel import (
     headers_of,
     meter,
     recording,
+    refresh_until,
     tracer,
 )
 
@@ -250,13 +251,9 @@ class OutboxGauges:
         return self._stats
 
     async def run(self, stop: asyncio.Event, interval: float = 15.0) -> None:
-        """Refresh every `interval` seconds until `stop` is set; a failed read is kept
-        at the last stats and tried again."""
-        while not stop.is_set():
-            with contextlib.suppress(Exception):
-                await self.refresh()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+        """Refresh every `interval` seconds until `stop` is set; a failed read is logged,
+        and the gauges keep the last stats."""
+        await refresh_until(stop, interval, self.refresh)
 
     def _observe(
         self, value: typing.Callable[[TopicStats], float]
