@@ -14,21 +14,15 @@ from __future__ import annotations
 import typing
 
 try:
-    from opentelemetry import metrics as _metrics  # pyright: ignore[reportMissingImports]
     from opentelemetry import propagate as _propagate  # pyright: ignore[reportMissingImports]
     from opentelemetry import trace as _trace  # pyright: ignore[reportMissingImports]
-    from opentelemetry.metrics._internal import (  # pyright: ignore[reportMissingImports]
-        _ProxyMeterProvider,  # pyright: ignore[reportPrivateUsage]
+    from opentelemetry.metrics import (  # pyright: ignore[reportMissingImports]
+        _internal as _metrics_state,  # pyright: ignore[reportPrivateUsage]
     )
 except ImportError:  # pragma: no cover - depends on the environment
     _propagate: typing.Any = None
     _trace: typing.Any = None
-    _metrics: typing.Any = None
-    _untraced: tuple[type, ...] = ()
-    _unmeasured: tuple[type, ...] = ()
-else:
-    _untraced = (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)
-    _unmeasured = (_ProxyMeterProvider, _metrics.NoOpMeterProvider)
+    _metrics_state: typing.Any = None
 
 __all__ = ("TRACE_HEADERS", "trace_headers", "opentelemetry_installed", "telemetry_recording")
 
@@ -47,10 +41,11 @@ def telemetry_recording() -> bool:
     False without OpenTelemetry, and with its API alone: cqrs's instrumented
     parts then skip their spans and measurements altogether.
     """
-    # Two global reads: an SDK replaces the API's proxy providers when it is installed.
+    # The API's own getters look up an environment variable on every call until a
+    # provider is set (the cost of a whole `send`); the globals they fill are read instead.
     return _propagate is not None and (
-        not isinstance(_trace.get_tracer_provider(), _untraced)
-        or not isinstance(_metrics.get_meter_provider(), _unmeasured)
+        _trace._TRACER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
+        or _metrics_state._METER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
     )
 
 

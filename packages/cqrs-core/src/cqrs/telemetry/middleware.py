@@ -56,9 +56,19 @@ class TracingMiddleware:
             REQUEST_DURATION, unit="s", description="Time to handle a request or event"
         )
 
+    def compose(self, handle: HandleType) -> HandleType:
+        """The layer a mediator runs (see `cqrs.middlewares.base.wrap`): while no SDK
+        records, a plain call that hands the message on, adding no coroutine."""
+        traced = self.__call__
+
+        def layer(request: typing.Any) -> typing.Awaitable[typing.Any]:
+            if not recording():
+                return handle(request)
+            return traced(request, handle)
+
+        return layer
+
     async def __call__(self, request: typing.Any, handle: HandleType) -> typing.Any:
-        if not recording():
-            return await handle(request)
         kind, name = _describe(request)
         attributes = {"cqrs.request.type": name}
         started = time.perf_counter()
