@@ -422,11 +422,14 @@ class _Run:
     lease_renew_at: float = 0.0
     # The step error this pass recorded (and compensated), if any.
     failure: BaseException | None = None
+    # The saga's spans and metrics, when an SDK records them (decided once per pass).
+    telemetry: SagaTelemetry | None = None
 
     @classmethod
     def new(cls, runner: SagaRunner, saga_id: uuid.UUID, owner: str, context: SagaContext) -> _Run:
         run = cls(runner, saga_id, owner, context, 1, SAGA_PENDING)
         run._leased()
+        run._observing()
         return run
 
     @classmethod
@@ -459,6 +462,7 @@ class _Run:
             state.waiting,
         )
         run._leased()
+        run._observing()
         failed = False
         for entry in await storage.get_step_history(saga_id):
             if entry.action is ACT:
@@ -562,8 +566,9 @@ class _Run:
             return None
         # A local step, the hot path: act, then the one write it needs.
         acted_name = step.name
+        telemetry = self.telemetry
         try:
-            with self._observed(step.name, ACT):
+            with _UNOBSERVED if telemetry is None else telemetry.step(self.saga_id, step.name, ACT):
                 if step.fallback is None:
                     handler = await self.runner.container.resolve(step.handler)
                     result = await handler.act(self.context)
@@ -582,7 +587,8 @@ class _Run:
             current_version=self.version,
             saga_status=saga_status,
         )
-        self._counted(acted_name, ACT, COMPLETED, saga_status)
+        if telemetry is not None:
+            telemetry.transition(acted_name, ACT, COMPLETED, saga_status)
         if saga_status is not None:
             self.status = saga_status
         acted.add(acted_name)
@@ -832,9 +838,8 @@ class _Run:
     async def _finish(self, status: SagaStatus) -> None:
         await self.storage.update_status(self.saga_id, status)
         self.status = status
-        telemetry = self.runner.telemetry
-        if telemetry is not None and telemetry_recording():
-            telemetry.status(status)
+        if self.telemetry is not None:
+            self.telemetry.status(status)
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -885,8 +890,8 @@ class _Run:
         self, step_name: str, action: SagaStepAction
     ) -> contextlib.AbstractContextManager[_StepOutcome]:
         """The span of one act or compensation of a step (nothing without telemetry)."""
-        telemetry = self.runner.telemetry
-        if telemetry is None or not telemetry_recording():
+        telemetry = self.telemetry
+        if telemetry is None:
             return _UNOBSERVED
         return telemetry.step(self.saga_id, step_name, action)
 
@@ -897,9 +902,14 @@ class _Run:
         status: SagaStepStatus,
         saga_status: SagaStatus | None,
     ) -> None:
+        telemetry = self.telemetry
+        if telemetry is not None:
+            telemetry.transition(step_name, action, status, saga_status)
+
+    def _observing(self) -> None:
         telemetry = self.runner.telemetry
         if telemetry is not None and telemetry_recording():
-            telemetry.transition(step_name, action, status, saga_status)
+            self.telemetry = telemetry
 
     def _leased(self) -> None:
         # Renew once half the lease is gone: often enough to keep it, rarely enough
