@@ -26,8 +26,9 @@ from cqrs.telemetry import (
     OUTBOX_PUBLISHED,
     OutboxGauges,
 )
-from cqrs.telemetry.consumer import CONSUMER_RECORDS
+from cqrs.telemetry.consumer import CONSUMER_LAG, CONSUMER_RECORDS
 from cqrs.testing import FailingBroker, registered_outbox_events
+from cqrs.testing.consumer import until
 from cqrs.testing.telemetry import CapturedTelemetry, parent_id, span_id
 from cqrs.testing.telemetry import trace_id as trace_of
 
@@ -152,7 +153,8 @@ async def test_outbox_gauges_report_the_admin_stats_per_topic(
     for order_id in ("o-1", "o-2", "o-3"):
         await write(outbox, "gauged", order_id)
 
-    await OutboxGauges(outbox).refresh()
+    gauges = OutboxGauges(outbox)  # reported while it lives
+    await gauges.refresh()
 
     assert telemetry.metric_value(OUTBOX_PENDING, **{"messaging.destination.name": "gauged"}) == 3
     assert telemetry.metric_value(OUTBOX_DEAD, **{"messaging.destination.name": "gauged"}) == 0
@@ -188,3 +190,41 @@ async def test_the_consumer_counts_records_by_outcome(telemetry: CapturedTelemet
         if span.status.status_code is trace.StatusCode.ERROR
     ]
     assert len(dead) == 1
+
+
+async def test_the_consumer_reports_its_lag_per_partition(telemetry: CapturedTelemetry) -> None:
+    broker = MemoryBroker()
+    for order_id in ("o-1", "o-2", "o-3"):
+        event = ShippedEvent(
+            event_name="shipped", topic="lagging", payload=Shipped(order_id=order_id)
+        )
+        consumed(broker, Message.from_event(event, key=order_id))
+    gate = asyncio.Event()
+
+    class Held(cqrs.EventHandler[ShippedEvent]):
+        async def handle(self, event: ShippedEvent) -> None:
+            if event.payload.order_id != "o-1":
+                await gate.wait()
+
+    events = EventMap()
+    events.bind(ShippedEvent, Held)
+    pipeline = EventPipeline(
+        mediator=EventMediator(events, DIContainer()),
+        dead_letters=broker,
+        consumer_name="lagging-worker",
+    )
+    partition = {
+        "messaging.consumer.group.name": "lagging-worker",
+        "messaging.destination.name": "lagging",
+        "messaging.destination.partition.id": "0",
+    }
+
+    def lag() -> float:
+        return telemetry.metric_value(CONSUMER_LAG, **partition)
+
+    consumer = EventConsumer(broker.transport(["lagging"], "lagging-worker"), pipeline)
+    async with consumer:
+        await until(lambda: bool(consumer.lag()), "the first record to settle")
+        assert lag() == 2  # o-1 settled, o-2 held, o-3 waiting
+        gate.set()
+        await until(lambda: lag() == 0, "the lag to drop to 0")

@@ -176,7 +176,8 @@ async def test_saga_gauges_count_unfinished_sagas_by_status(telemetry: CapturedT
         async for _ in reservation.stream(Order(), uuid.uuid4()):
             pass
 
-    counts = await SagaGauges(storage).refresh()
+    gauges = SagaGauges(storage)  # reported while it lives
+    counts = await gauges.refresh()
 
     assert counts == {(Reservation.saga_name(), "running"): 2}
     active = telemetry.metric_value(

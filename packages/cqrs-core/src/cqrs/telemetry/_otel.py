@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import typing
+import weakref
 
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
@@ -30,6 +31,7 @@ __all__ = (
     "headers_of",
     "error_type",
     "refresh_until",
+    "observable_gauge",
 )
 
 logger = logging.getLogger("cqrs.telemetry")
@@ -85,3 +87,40 @@ async def refresh_until(
             logger.warning("refreshing gauges failed, trying again in %ss: %s", interval, error)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
+
+
+_Owner = typing.TypeVar("_Owner")
+_Observe = typing.Callable[[typing.Any], typing.Iterable[metrics.Observation]]
+# Per gauge name, its sources: an owner (weakly held) and what reads the gauge off it.
+# The SDK keeps only the callbacks of an instrument's first registration, so each name
+# is registered once and reads every source whose owner is alive.
+_gauge_sources: dict[str, list[tuple[weakref.ref[typing.Any], _Observe]]] = {}
+
+
+def observable_gauge(
+    name: str,
+    unit: str,
+    description: str,
+    owner: _Owner,
+    observe: typing.Callable[[_Owner], typing.Iterable[metrics.Observation]],
+) -> None:
+    """Report gauge `name` as `observe(owner)`, for as long as `owner` lives.
+
+    `observe` must not hold `owner` itself (a function of it, not its bound method).
+    """
+    sources = _gauge_sources.get(name)
+    if sources is None:
+        sources = _gauge_sources[name] = []
+
+        def callback(_: metrics.CallbackOptions) -> typing.Iterable[metrics.Observation]:
+            live = [(ref, read) for ref, read in sources if ref() is not None]
+            sources[:] = live
+            return [
+                observation
+                for ref, read in live
+                if (alive := ref()) is not None
+                for observation in read(alive)
+            ]
+
+        meter().create_observable_gauge(name, [callback], unit=unit, description=description)
+    sources.append((weakref.ref(owner), typing.cast(_Observe, observe)))

@@ -9,7 +9,10 @@ the producer's trace; its `cqrs.consumer.outcome` says how it ended.
   try that is tried again), `dead_lettered`;
 - `cqrs.consumer.duration` times settling a record, in seconds;
 
-both by `messaging.destination.name` and `messaging.consumer.group.name`.
+both by `messaging.destination.name` and `messaging.consumer.group.name`;
+`cqrs.consumer.lag` reports, per partition an `EventConsumer` holds, the
+records after its last settled one (with a transport that knows its end
+offsets, as cqrs-kafka's and the memory transport do).
 
 >>> telemetry = ConsumerTelemetry("inventory")
 """
@@ -20,12 +23,18 @@ import contextlib
 import time
 import typing
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 
-from cqrs.consumer.record import Record
-from cqrs.telemetry._otel import context_from_headers, meter, tracer
+from cqrs.consumer.record import Partition, Record
+from cqrs.telemetry._otel import context_from_headers, meter, observable_gauge, tracer
 
-__all__ = ("ConsumerTelemetry", "CONSUMER_RECORDS", "CONSUMER_DURATION", "CONSUMER_LAG")
+__all__ = (
+    "ConsumerTelemetry",
+    "watch_lag",
+    "CONSUMER_RECORDS",
+    "CONSUMER_DURATION",
+    "CONSUMER_LAG",
+)
 
 #: Records by `cqrs.consumer.outcome` (handled, duplicate, retried, dead_lettered).
 CONSUMER_RECORDS: typing.Final = "cqrs.consumer.records"
@@ -111,3 +120,32 @@ class ConsumerTelemetry:
             "messaging.destination.name": record.topic,
             "messaging.consumer.group.name": self.consumer_name,
         }
+
+
+def watch_lag(consumer_name: str, consumer: _Lagging) -> None:
+    """Report `consumer.lag()` as `cqrs.consumer.lag`, for as long as `consumer` lives."""
+
+    def observe(lagging: _Lagging) -> list[metrics.Observation]:
+        return [
+            metrics.Observation(
+                count,
+                {
+                    "messaging.destination.name": partition.topic,
+                    "messaging.destination.partition.id": str(partition.partition),
+                    "messaging.consumer.group.name": consumer_name,
+                },
+            )
+            for partition, count in lagging.lag().items()
+        ]
+
+    observable_gauge(
+        CONSUMER_LAG,
+        "{record}",
+        "Records after the consumer's last settled one, per partition",
+        consumer,
+        observe,
+    )
+
+
+class _Lagging(typing.Protocol):
+    def lag(self) -> typing.Mapping[Partition, int]: ...

@@ -37,6 +37,7 @@ from cqrs.telemetry._otel import (
     context_from_headers,
     headers_of,
     meter,
+    observable_gauge,
     recording,
     refresh_until,
     tracer,
@@ -225,24 +226,22 @@ class OutboxGauges:
     def __init__(self, admin: OutboxAdmin) -> None:
         self._admin = admin
         self._stats: list[TopicStats] = []
-        instruments = meter()
-        instruments.create_observable_gauge(
+        observable_gauge(
             OUTBOX_PENDING,
-            [self._observe(lambda stats: stats.pending)],
-            unit="{message}",
-            description="Outbox rows waiting to be published",
+            "{message}",
+            "Outbox rows waiting to be published",
+            self,
+            OutboxGauges._pending,
         )
-        instruments.create_observable_gauge(
-            OUTBOX_DEAD,
-            [self._observe(lambda stats: stats.dead)],
-            unit="{message}",
-            description="Outbox rows given up on",
+        observable_gauge(
+            OUTBOX_DEAD, "{message}", "Outbox rows given up on", self, OutboxGauges._dead
         )
-        instruments.create_observable_gauge(
+        observable_gauge(
             OUTBOX_OLDEST_PENDING_AGE,
-            [self._observe(_oldest_age)],
-            unit="s",
-            description="How long the oldest pending outbox row has waited",
+            "s",
+            "How long the oldest pending outbox row has waited",
+            self,
+            OutboxGauges._oldest_age,
         )
 
     async def refresh(self) -> list[TopicStats]:
@@ -255,17 +254,19 @@ class OutboxGauges:
         and the gauges keep the last stats."""
         await refresh_until(stop, interval, self.refresh)
 
-    def _observe(
-        self, value: typing.Callable[[TopicStats], float]
-    ) -> typing.Callable[[metrics.CallbackOptions], typing.Iterable[metrics.Observation]]:
-        def observe(_: metrics.CallbackOptions) -> typing.Iterable[metrics.Observation]:
-            return [
-                metrics.Observation(value(stats), {_TOPIC: stats.topic}) for stats in self._stats
-            ]
+    def _pending(self) -> list[metrics.Observation]:
+        return [metrics.Observation(stats.pending, {_TOPIC: stats.topic}) for stats in self._stats]
 
-        return observe
+    def _dead(self) -> list[metrics.Observation]:
+        return [metrics.Observation(stats.dead, {_TOPIC: stats.topic}) for stats in self._stats]
 
-
-def _oldest_age(stats: TopicStats) -> float:
-    age = stats.oldest_pending_age
-    return 0.0 if age is None else age.total_seconds()
+    def _oldest_age(self) -> list[metrics.Observation]:
+        return [
+            metrics.Observation(
+                0.0
+                if stats.oldest_pending_age is None
+                else stats.oldest_pending_age.total_seconds(),
+                {_TOPIC: stats.topic},
+            )
+            for stats in self._stats
+        ]

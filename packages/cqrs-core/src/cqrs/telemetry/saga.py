@@ -32,7 +32,7 @@ from opentelemetry import metrics
 from cqrs.admin.paging import MAX_PAGE_SIZE
 from cqrs.admin.sagas import SagaAdminStore, SagaQuery
 from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
-from cqrs.telemetry._otel import error_type, meter, refresh_until, tracer
+from cqrs.telemetry._otel import error_type, meter, observable_gauge, refresh_until, tracer
 
 __all__ = (
     "SagaTelemetry",
@@ -147,11 +147,8 @@ class SagaGauges:
     def __init__(self, store: SagaAdminStore) -> None:
         self._store = store
         self._counts: dict[tuple[str, str], int] = {}
-        meter().create_observable_gauge(
-            SAGA_ACTIVE,
-            [self._observe],
-            unit="{saga}",
-            description="Unfinished sagas by status",
+        observable_gauge(
+            SAGA_ACTIVE, "{saga}", "Unfinished sagas by status", self, SagaGauges._observe
         )
 
     async def refresh(self) -> dict[tuple[str, str], int]:
@@ -175,7 +172,7 @@ class SagaGauges:
         """Refresh every `interval` seconds until `stop` is set (a failure is logged)."""
         await refresh_until(stop, interval, self.refresh)
 
-    def _observe(self, _: metrics.CallbackOptions) -> typing.Iterable[metrics.Observation]:
+    def _observe(self) -> list[metrics.Observation]:
         return [
             metrics.Observation(count, {"cqrs.saga.name": name, "cqrs.saga.status": status})
             for (name, status), count in self._counts.items()
