@@ -123,9 +123,10 @@ async def test_the_relay_counts_published_and_failed_rows_per_topic(
     telemetry: CapturedTelemetry,
 ) -> None:
     published, failing = MemoryOutbox(), MemoryOutbox()
-    for order_id in ("o-1", "o-2"):
-        await write(published, "relay-published", order_id)
-        await write(failing, "relay-failed", order_id)
+    with trace.get_tracer("test").start_as_current_span("place orders"):
+        for order_id in ("o-1", "o-2"):
+            await write(published, "relay-published", order_id)
+            await write(failing, "relay-failed", order_id)
 
     assert await OutboxRelay(published, InMemoryMessageBroker()).run_once() == 2
     assert await OutboxRelay(failing, FailingBroker(failure_rate=1.0)).run_once() == 0
@@ -228,3 +229,19 @@ async def test_the_consumer_reports_its_lag_per_partition(telemetry: CapturedTel
         assert lag() == 2  # o-1 settled, o-2 held, o-3 waiting
         gate.set()
         await until(lambda: lag() == 0, "the lag to drop to 0")
+
+
+async def test_a_row_written_outside_any_trace_goes_out_as_stored(
+    telemetry: CapturedTelemetry,
+) -> None:
+    outbox, broker = MemoryOutbox(), InMemoryMessageBroker()
+    await write(outbox, "untraced", "o-1")
+    (row,) = outbox.rows()
+
+    assert await OutboxRelay(outbox, broker).run_once() == 1
+
+    assert broker.messages == [row.message]
+    assert telemetry.spans("publish ") == []
+    assert (
+        telemetry.metric_value(OUTBOX_PUBLISHED, **{"messaging.destination.name": "untraced"}) == 1
+    )

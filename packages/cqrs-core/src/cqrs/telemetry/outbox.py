@@ -3,10 +3,11 @@
 - Adding an event to an outbox opens and closes a span `outbox write
   <event name>`, whose context is what the row stores: the relay's publish
   span of that row is its child.
-- Each relay batch is a span `outbox relay`; each row in it a `publish
-  <topic>` span (kind producer) whose parent is the context its writer
-  stored, linked to the batch. The broker gets the row's message with that
-  span's context in its headers, so the consumer's span is its child.
+- Each relay batch is a span `outbox relay`; each row in it that kept a
+  writer's context a `publish <topic>` span (kind producer), the child of
+  that context, linked to the batch. The broker gets the row's message with
+  that span's context in its headers, so the consumer's span is its child.
+  A row without a trace context goes out as stored.
 - `cqrs.outbox.published` and `cqrs.outbox.failed` count rows, and
   `cqrs.outbox.publish.duration` times batches, by `messaging.destination.name`.
 - `OutboxGauges` reports `cqrs.outbox.pending`, `cqrs.outbox.dead` and
@@ -40,6 +41,7 @@ from cqrs.telemetry._otel import (
     observable_gauge,
     recording,
     refresh_until,
+    span_context_of,
     tracer,
 )
 
@@ -116,6 +118,8 @@ class TracedBatch:
         start_span = telemetry.tracer.start_span
         for row in claim.rows:
             message = row.message
+            if span_context_of(message.headers) is None:
+                continue  # no writer's trace to continue: sent as stored
             span = start_span(
                 f"publish {message.topic}",
                 context=context_from_headers(message.headers),
@@ -136,20 +140,23 @@ class TracedBatch:
         return self._claim.rows
 
     def message(self, row: OutboxedEvent) -> Message:
-        """The message to send for `row`: with its publish span's context."""
-        return self._messages[row.id]
+        """The message to send for `row`: with its publish span's context, if it has one."""
+        return self._messages.get(row.id, row.message)
 
     def published(self, row: OutboxedEvent) -> None:
         self._claim.published(row)
         self._telemetry.published.add(1, {_TOPIC: row.message.topic})
-        self._spans.pop(row.id).end()
+        span = self._spans.pop(row.id, None)
+        if span is not None:
+            span.end()
 
     def failed(self, row: OutboxedEvent, error: str) -> None:
         self._claim.failed(row, error)
         self._telemetry.failed.add(1, {_TOPIC: row.message.topic})
-        span = self._spans.pop(row.id)
-        span.set_status(trace.StatusCode.ERROR, error)
-        span.end()
+        span = self._spans.pop(row.id, None)
+        if span is not None:
+            span.set_status(trace.StatusCode.ERROR, error)
+            span.end()
 
     def close(self) -> None:
         """End the spans of rows recorded neither way (held back behind a failure)."""
