@@ -24,6 +24,7 @@ from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.telemetry.saga import SAGA_ACTIVE, SAGA_FINISHED, SAGA_TRANSITIONS, SagaGauges
 from cqrs.testing import registered_outbox_events
 from cqrs.testing.telemetry import CapturedTelemetry, parent_id, span_id
+from cqrs.testing.telemetry import trace_id as trace_of
 
 RESERVE, RESERVED = "telemetry.reserve_stock", "telemetry.stock_reserved"
 
@@ -184,3 +185,42 @@ async def test_saga_gauges_count_unfinished_sagas_by_status(telemetry: CapturedT
         SAGA_ACTIVE, **{"cqrs.saga.name": Reservation.saga_name(), "cqrs.saga.status": "running"}
     )
     assert active == 2
+
+
+async def test_a_reply_from_another_trace_links_the_saga_to_the_trace_that_sent_the_command(
+    telemetry: CapturedTelemetry,
+) -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    reservation = runner(Reservation, storage)
+    with trace.get_tracer("test").start_as_current_span("place order"):
+        async for _ in reservation.stream(Order(), saga_id):
+            pass
+    (sent,) = telemetry.spans("saga ")
+    assert (await storage.load_saga_state(saga_id)).trace_context is not None
+    telemetry.clear()
+
+    reply = cqrs.NotificationEvent[dict[str, str]](event_name=RESERVED, topic="replies", payload={})
+    with trace.get_tracer("test").start_as_current_span("a reply without its trace") as consumer:
+        await reservation.deliver(saga_id, reply)
+
+    on_reply = telemetry.spans("saga ")[0]
+    assert parent_id(on_reply) == consumer.get_span_context().span_id
+    assert [link.context.span_id for link in on_reply.links] == [span_id(sent)]
+
+
+async def test_a_recovered_saga_links_to_its_last_trace(telemetry: CapturedTelemetry) -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    delivery = runner(Delivery, storage)
+    with trace.get_tracer("test").start_as_current_span("place order"):
+        steps = delivery.stream(Order(), saga_id)
+        await anext(steps)  # Charge done; the worker stops here
+        await steps.aclose()
+    (charged,) = telemetry.spans("saga ")
+    telemetry.clear()
+
+    async for _ in delivery.resume(saga_id):  # the recovery worker: outside any trace
+        pass
+
+    (shipped,) = telemetry.spans("saga ")
+    assert shipped.parent is None
+    assert [link.context.trace_id for link in shipped.links] == [trace_of(charged)]

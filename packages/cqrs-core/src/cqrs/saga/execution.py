@@ -62,7 +62,7 @@ from cqrs.saga.models import (
 )
 from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
-from cqrs.saga.storage.protocol import ISagaStorage
+from cqrs.saga.storage.protocol import ISagaStorage, StoredTrace
 from cqrs.tracing import opentelemetry_installed, telemetry_recording
 
 if typing.TYPE_CHECKING:
@@ -230,9 +230,19 @@ class SagaRunner:
         stream early (`aclose`, or `break`) only stops it: recovery resumes.
         """
         owner = self._new_owner()
+        telemetry = self.telemetry
         try:
             await self.storage.create_saga(
-                saga_id, self.saga_name, context.to_dict(), owner=owner, lease=self.lease
+                saga_id,
+                self.saga_name,
+                context.to_dict(),
+                owner=owner,
+                lease=self.lease,
+                **(
+                    telemetry.stored_context()
+                    if telemetry is not None and telemetry_recording()
+                    else _NO_TRACE
+                ),
             )
         except SagaAlreadyExistsError:
             async for result in self._resume(saga_id, type(context).from_dict):
@@ -377,6 +387,8 @@ def _ignore_outcome(status: SagaStepStatus) -> None:
     """The outcome sink of a step that is not observed."""
 
 
+# No trace context to store (telemetry off): storages that predate it are called as before.
+_NO_TRACE: typing.Final[StoredTrace] = {}
 # Reusable: entering it returns the sink and does nothing else.
 _UNOBSERVED: typing.Final = contextlib.nullcontext(typing.cast(_StepOutcome, _ignore_outcome))
 
@@ -424,6 +436,8 @@ class _Run:
     failure: BaseException | None = None
     # The saga's spans and metrics, when an SDK records them (decided once per pass).
     telemetry: SagaTelemetry | None = None
+    # Links of this pass's spans: the span that last moved the saga on, in another trace.
+    links: tuple[typing.Any, ...] = ()
 
     @classmethod
     def new(cls, runner: SagaRunner, saga_id: uuid.UUID, owner: str, context: SagaContext) -> _Run:
@@ -463,6 +477,8 @@ class _Run:
         )
         run._leased()
         run._observing()
+        if run.telemetry is not None:
+            run.links = run.telemetry.links_to(state.trace_context)
         failed = False
         for entry in await storage.get_step_history(saga_id):
             if entry.action is ACT:
@@ -568,7 +584,11 @@ class _Run:
         acted_name = step.name
         telemetry = self.telemetry
         try:
-            with _UNOBSERVED if telemetry is None else telemetry.step(self.saga_id, step.name, ACT):
+            with (
+                _UNOBSERVED
+                if telemetry is None
+                else telemetry.step(self.saga_id, step.name, ACT, self.links)
+            ):
                 if step.fallback is None:
                     handler = await self.runner.container.resolve(step.handler)
                     result = await handler.act(self.context)
@@ -586,6 +606,7 @@ class _Run:
             context=self.context.to_dict(),
             current_version=self.version,
             saga_status=saga_status,
+            **(_NO_TRACE if telemetry is None else telemetry.stored_context()),
         )
         if telemetry is not None:
             telemetry.transition(acted_name, ACT, COMPLETED, saga_status)
@@ -880,6 +901,7 @@ class _Run:
             error=error,
             wait=wait,
             messages=messages,
+            **(_NO_TRACE if self.telemetry is None else self.telemetry.stored_context()),
         )
         self._counted(step_name, action, status, saga_status)
         self.waiting = wait
@@ -893,7 +915,7 @@ class _Run:
         telemetry = self.telemetry
         if telemetry is None:
             return _UNOBSERVED
-        return telemetry.step(self.saga_id, step_name, action)
+        return telemetry.step(self.saga_id, step_name, action, self.links)
 
     def _counted(
         self,

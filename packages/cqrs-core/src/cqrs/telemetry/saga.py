@@ -5,7 +5,10 @@ Every act and compensation of a step runs in a span `saga <saga> <step>
 `cqrs.saga.action` and, once it ends, `cqrs.saga.outcome` (the step status
 it recorded: `completed`, `failed`, `started` for a command sent and
 waiting for its reply). A saga moved on by a reply runs in the reply's
-trace (the consumer's span), so the hops of one order line up.
+trace (the consumer's span), so the hops of one order line up. The saga
+keeps the context of the span that last moved it on (`SagaState.trace_context`):
+a pass in another trace (the recovery worker's, or a reply that did not
+carry the saga's trace) links its spans to it.
 
 - `cqrs.saga.transitions` counts the step log's entries by saga, step,
   action and outcome;
@@ -27,12 +30,21 @@ import time
 import typing
 import uuid
 
-from opentelemetry import metrics
+from opentelemetry import metrics, trace
 
 from cqrs.admin.paging import MAX_PAGE_SIZE
 from cqrs.admin.sagas import SagaAdminStore, SagaQuery
 from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
-from cqrs.telemetry._otel import error_type, meter, observable_gauge, refresh_until, tracer
+from cqrs.saga.storage.protocol import StoredTrace
+from cqrs.telemetry._otel import (
+    error_type,
+    meter,
+    observable_gauge,
+    refresh_until,
+    span_context_of,
+    tracer,
+)
+from cqrs.tracing import trace_headers
 
 __all__ = (
     "SagaTelemetry",
@@ -82,12 +94,32 @@ class SagaTelemetry:
             SAGA_FINISHED, unit="{saga}", description="Sagas reaching a final status"
         )
 
+    def stored_context(self) -> StoredTrace:
+        """What the saga keeps of the current span (`trace_context`), empty outside one."""
+        traceparent = trace_headers().get("traceparent")
+        return {} if traceparent is None else {"trace_context": traceparent}
+
+    def links_to(self, trace_context: str | None) -> tuple[trace.Link, ...]:
+        """A link to the span stored as `trace_context`, when it is of another trace than
+        the current one (a recovery, or a reply that did not carry the saga's trace)."""
+        if trace_context is None:
+            return ()
+        stored = span_context_of({"traceparent": trace_context})
+        current = trace.get_current_span().get_span_context()
+        if stored is None or stored.trace_id == current.trace_id:
+            return ()
+        return (trace.Link(stored, {"cqrs.saga.link": "last pass"}),)
+
     @contextlib.contextmanager
     def step(
-        self, saga_id: uuid.UUID, step_name: str, action: SagaStepAction
+        self,
+        saga_id: uuid.UUID,
+        step_name: str,
+        action: SagaStepAction,
+        links: typing.Sequence[trace.Link] = (),
     ) -> typing.Generator[StepOutcome, None, None]:
-        """Run the block in the step's span; it raises for a failure, or tells the
-        yielded `StepOutcome` another status than `completed`."""
+        """Run the block in the step's span (linked to `links`); it raises for a failure,
+        or tells the yielded `StepOutcome` another status than `completed`."""
         attributes = {
             "cqrs.saga.name": self.saga_name,
             "cqrs.saga.step": step_name,
@@ -98,6 +130,7 @@ class SagaTelemetry:
         with self._tracer.start_as_current_span(
             f"saga {self.saga_name} {step_name} {action.value}",
             attributes={**attributes, "cqrs.saga.id": str(saga_id)},
+            links=links,
         ) as span:
             try:
                 yield outcome
