@@ -117,8 +117,9 @@ class SqlAlchemySagaStorage:
             "lease_until": claim[1],
             "created_at": now,
             "updated_at": now,
-            "trace_context": trace_context,
         }
+        if trace_context is not None:
+            values["trace_context"] = trace_context
         async with self.session_factory.begin() as session:
             dialect = session.get_bind(clause=self._saga).dialect
             insert = insert_unless_present(dialect, self._saga, values, "SqlAlchemySagaStorage")
