@@ -96,6 +96,15 @@ def runner(saga: type[Saga[typing.Any]], storage: MemorySagaStorage) -> SagaRunn
     )
 
 
+async def sent_in_a_trace(storage: MemorySagaStorage, saga_id: uuid.UUID) -> SagaRunner:
+    """A `Reservation` saga started in a trace of its own: its command sent, it waits."""
+    reservation = runner(Reservation, storage)
+    with trace.get_tracer("test").start_as_current_span("place order"):
+        async for _ in reservation.stream(Order(), saga_id):
+            pass
+    return reservation
+
+
 async def test_each_act_and_compensation_is_a_span_with_its_saga_step_and_outcome(
     telemetry: CapturedTelemetry,
 ) -> None:
@@ -146,10 +155,7 @@ async def test_a_sent_command_carries_the_steps_span_and_a_reply_runs_in_the_rep
     telemetry: CapturedTelemetry,
 ) -> None:
     storage, saga_id = MemorySagaStorage(), uuid.uuid4()
-    reservation = runner(Reservation, storage)
-    with trace.get_tracer("test").start_as_current_span("place order"):
-        async for _ in reservation.stream(Order(), saga_id):
-            pass
+    reservation = await sent_in_a_trace(storage, saga_id)
     (sent,) = telemetry.spans("saga ")
     (write,) = telemetry.spans("outbox write ")
     assert parent_id(write) == span_id(sent)
@@ -191,10 +197,7 @@ async def test_a_reply_from_another_trace_links_the_saga_to_the_trace_that_sent_
     telemetry: CapturedTelemetry,
 ) -> None:
     storage, saga_id = MemorySagaStorage(), uuid.uuid4()
-    reservation = runner(Reservation, storage)
-    with trace.get_tracer("test").start_as_current_span("place order"):
-        async for _ in reservation.stream(Order(), saga_id):
-            pass
+    reservation = await sent_in_a_trace(storage, saga_id)
     (sent,) = telemetry.spans("saga ")
     assert (await storage.load_saga_state(saga_id)).trace_context is not None
     telemetry.clear()

@@ -3,22 +3,9 @@
 Add it to any mediator's `middlewares` (first, so that it also covers the
 other middlewares), for `send`, `stream` and `EventMediator.send` alike:
 
->>> import asyncio, di
+>>> import di
 >>> from cqrs.requests.bootstrap import bootstrap
->>> from cqrs.requests.request import Request
->>> from cqrs.requests.request_handler import RequestHandler
->>> class Ping(Request[str]):
-...     pass
->>> class PingHandler(RequestHandler[Ping, str]):
-...     async def handle(self, request: Ping) -> str:
-...         return "pong"
->>> mediator = bootstrap(
-...     di_container=di.Container(),
-...     commands_mapper=lambda mapper: mapper.bind(Ping, PingHandler),
-...     middlewares=[TracingMiddleware()],
-... )
->>> asyncio.run(mediator.send(Ping()))
-'pong'
+>>> mediator = bootstrap(di_container=di.Container(), middlewares=[TracingMiddleware()])
 
 A request's span is named `send <RequestType>` (`stream <RequestType>` for a
 stream, which the span covers until it ends) and an event's `event

@@ -91,16 +91,7 @@ def traced_write(message: Message) -> Message:
     )
     span.end()
     headers = headers_of(span)
-    if not headers:
-        return message
-    return Message(
-        message.message_name,
-        message.topic,
-        message.payload,
-        message.message_id,
-        message.key,
-        {**message.headers, **headers},
-    )
+    return _with_headers(message, headers) if headers else message
 
 
 class TracedBatch:
