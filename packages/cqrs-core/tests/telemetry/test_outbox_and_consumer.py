@@ -15,6 +15,7 @@ from cqrs.consumer.memory import MemoryBroker
 from cqrs.consumer.retry import ConsumerRetry
 from cqrs.container.di import DIContainer
 from cqrs.events import EventMap, EventMediator
+from cqrs.inbox import MemoryInbox
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import MESSAGE_ID_HEADER, Message
 from cqrs.outbox.memory import MemoryOutbox
@@ -162,29 +163,36 @@ async def test_outbox_gauges_report_the_admin_stats_per_topic(
 
 
 async def test_the_consumer_counts_records_by_outcome(telemetry: CapturedTelemetry) -> None:
-    broker = MemoryBroker()
-    for order_id in ("o-1", "poison"):
-        event = ShippedEvent(
-            event_name="shipped", topic="counted", payload=Shipped(order_id=order_id)
+    broker, inbox = MemoryBroker(), MemoryInbox()
+    shipped, poison = (
+        Message.from_event(
+            ShippedEvent(event_name="shipped", topic="counted", payload=Shipped(order_id=order_id)),
+            key="k",
         )
-        consumed(broker, Message.from_event(event, key="k"))
+        for order_id in ("o-1", "poison")
+    )
+    for message in (shipped, shipped, poison):  # the first one delivered twice
+        consumed(broker, message)
     pipeline = EventPipeline(
         mediator=EventMediator(shipping_events(), DIContainer()),
         dead_letters=broker,
         consumer_name="counting-worker",
+        transaction=lambda: inbox.session().begin(),
+        inbox=inbox,
         retry=ConsumerRetry(attempts=2, initial_delay=0.001),
     )
     group = {"messaging.consumer.group.name": "counting-worker"}
 
     async with EventConsumer(broker.transport(["counted"], "counting-worker"), pipeline):
-        await asyncio.wait_for(broker.wait_for_position("counting-worker", "counted", 0, 2), 10)
+        await asyncio.wait_for(broker.wait_for_position("counting-worker", "counted", 0, 3), 10)
 
     def count(outcome: str) -> float:
         return telemetry.metric_value(
             CONSUMER_RECORDS, **group, **{"cqrs.consumer.outcome": outcome}
         )
 
-    assert (count("handled"), count("retried"), count("dead_lettered")) == (1, 1, 1)
+    outcomes = ("handled", "duplicate", "retried", "dead_lettered")
+    assert [count(outcome) for outcome in outcomes] == [1, 1, 1, 1]
     dead = [
         span
         for span in telemetry.spans("process counted")
