@@ -19,7 +19,7 @@ from cqrs.events import EventHandler, EventMap
 from cqrs.events.bootstrap import bootstrap
 from cqrs.outbox.relay import OutboxRelay
 from cqrs.telemetry import OUTBOX_PUBLISHED, TracingMiddleware
-from cqrs.telemetry.consumer import CONSUMER_RECORDS
+from cqrs.telemetry.consumer import CONSUMER_LAG, CONSUMER_RECORDS
 from cqrs.testing import registered_outbox_events
 from cqrs.testing.consumer import until
 from cqrs.testing.telemetry import CapturedTelemetry, capture_telemetry, parent_id, span_id
@@ -110,6 +110,13 @@ async def test_the_handler_runs_in_the_writers_trace_through_postgres_and_kafka(
     try:
         await until(lambda: len(handled_in) == 1, "the handler")
         await until(lambda: bool(telemetry.spans("process ")), "the consumer's span to end")
+        # The lag comes from the consumer's high watermark: one point, nothing left behind.
+        partition = {
+            "messaging.destination.name": kafka_topic,
+            "messaging.destination.partition.id": "0",
+            "messaging.consumer.group.name": group,
+        }
+        await until(lambda: telemetry.metric_values(CONSUMER_LAG, **partition) == [0], "the lag")
     finally:
         await consumer.stop()
 

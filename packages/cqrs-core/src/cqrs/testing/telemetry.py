@@ -59,7 +59,12 @@ class CapturedTelemetry:
     def metric_value(self, name: str, **attributes: str | int) -> float:
         """The sum of metric `name`'s points having `attributes` (a subset of theirs):
         counters and gauges add their values, histograms their counts; 0 when none."""
-        total = 0.0
+        return sum(self.metric_values(name, **attributes))
+
+    def metric_values(self, name: str, **attributes: str | int) -> list[float]:
+        """The value of each point of metric `name` having `attributes` (a histogram's
+        count), as collected now; empty when there is none."""
+        values: list[float] = []
         data = self.reader.get_metrics_data()
         for resource in data.resource_metrics if data is not None else ():
             for scope in resource.scope_metrics:
@@ -71,12 +76,12 @@ class CapturedTelemetry:
                         metric.data.data_points,
                     ):
                         if _matches(point.attributes, attributes):
-                            total += (
+                            values.append(
                                 point.count
                                 if isinstance(point, HistogramDataPoint)
-                                else (point.value)
+                                else point.value
                             )
-        return total
+        return values
 
 
 def _matches(
