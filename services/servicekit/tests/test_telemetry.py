@@ -18,6 +18,7 @@ from servicekit.telemetry import (
     TelemetrySettingError,
     TraceContextFilter,
     install_metrics_route,
+    serve_metrics,
     telemetry_from_env,
     trace_fields,
 )
@@ -145,3 +146,22 @@ def test_log_records_get_the_current_trace_and_span_ids() -> None:
         "outside trace= span=",
         f"inside trace={context.trace_id:032x} span={context.span_id:016x}",
     ]
+
+
+async def test_a_process_without_an_app_serves_its_metrics_on_a_port_of_its_own() -> None:
+    telemetry = telemetry_from_env({"OTEL_SERVICE_NAME": "orders-relay"})
+    assert telemetry.meter_provider is not None
+    telemetry.meter_provider.get_meter("cqrs").create_counter("cqrs.outbox.failed").add(2)
+    assert serve_metrics(telemetry_from_env({"OTEL_METRICS_EXPORTER": "none"}), 0) is None
+    server = serve_metrics(telemetry, 0, "127.0.0.1")
+    assert server is not None
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        async with httpx.AsyncClient() as client:
+            response = await client.get(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 200
+    assert "cqrs_outbox_failed_total" in response.text

@@ -34,6 +34,7 @@ import logging
 import os
 import sys
 import typing
+import wsgiref.simple_server
 
 import fastapi
 import prometheus_client
@@ -174,11 +175,16 @@ def install_metrics_route(app: fastapi.FastAPI, telemetry: Telemetry) -> None:
         )
 
 
-def serve_metrics(telemetry: Telemetry, port: int, address: str = "0.0.0.0") -> None:
-    """Serve `telemetry`'s metrics on `port` of their own (for a process without an
-    HTTP app, such as a relay), from a daemon thread; nothing when metrics are off."""
-    if telemetry.registry is not None:
-        prometheus_client.start_http_server(port, addr=address, registry=telemetry.registry)
+def serve_metrics(
+    telemetry: Telemetry, port: int, address: str = "0.0.0.0"
+) -> wsgiref.simple_server.WSGIServer | None:
+    """Serve `telemetry`'s metrics at `/metrics` on `port` of their own (for a process
+    without an HTTP app, such as a relay), from a daemon thread; return the server
+    (`shutdown()` and `server_close()` stop it), or `None` when metrics are off."""
+    if telemetry.registry is None:
+        return None
+    server, _ = prometheus_client.start_http_server(port, addr=address, registry=telemetry.registry)
+    return server
 
 
 def trace_fields() -> dict[str, str]:
