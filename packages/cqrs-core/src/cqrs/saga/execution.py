@@ -182,7 +182,7 @@ class SagaRunner:
         self.claim_wait = claim_wait
         self.clock = clock
         self.emit = emit
-        self.telemetry = _saga_telemetry(self.saga_name)
+        self.telemetry: SagaTelemetry | None = _saga_telemetry(self.saga_name)
         self.steps: tuple[SagaStep, ...] = saga_type.step_definitions()
         if not self.steps:
             raise SagaDefinitionError(

@@ -168,15 +168,15 @@ class RelayTelemetry:
     """The relay's spans and counters (`OutboxRelay` makes one when OpenTelemetry is installed)."""
 
     def __init__(self) -> None:
-        self.tracer = tracer()
+        self.tracer: trace.Tracer = tracer()
         instruments = meter()
-        self.published = instruments.create_counter(
+        self.published: metrics.Counter = instruments.create_counter(
             OUTBOX_PUBLISHED, unit="{message}", description="Outbox rows published"
         )
-        self.failed = instruments.create_counter(
+        self.failed: metrics.Counter = instruments.create_counter(
             OUTBOX_FAILED, unit="{message}", description="Outbox rows the broker did not take"
         )
-        self.duration = instruments.create_histogram(
+        self.duration: metrics.Histogram = instruments.create_histogram(
             OUTBOX_PUBLISH_DURATION, unit="s", description="Time to publish one relay batch"
         )
 

@@ -40,11 +40,11 @@ class CapturedTelemetry:
     """The spans finished and the metrics recorded since the SDK was installed."""
 
     def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.reader = InMemoryMetricReader()
-        self.tracer_provider = TracerProvider()
+        self.exporter: InMemorySpanExporter = InMemorySpanExporter()
+        self.reader: InMemoryMetricReader = InMemoryMetricReader()
+        self.tracer_provider: TracerProvider = TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.meter_provider: MeterProvider = MeterProvider(metric_readers=[self.reader])
 
     def spans(self, name_prefix: str = "") -> list[ReadableSpan]:
         """Finished spans, oldest first, those whose name starts with `name_prefix`."""
