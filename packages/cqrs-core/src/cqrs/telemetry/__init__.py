@@ -16,13 +16,15 @@ What is instrumented once the extra is installed, with no code:
 - each saga step's act and compensation (`saga <saga> <step> <action>`).
 
 What needs wiring: `TracingMiddleware` (a span per `send`, `stream` or event
-mediator message, and `cqrs.request.duration`) and `OutboxGauges` (the
-outbox's pending and dead rows, sampled from an `OutboxAdmin`).
+mediator message, and `cqrs.request.duration`), `OutboxGauges` (the outbox's
+pending and dead rows, sampled from an `OutboxAdmin`) and `SagaGauges` (the
+unfinished sagas by status, sampled from a `SagaAdminStore`).
 
 >>> middleware = TracingMiddleware()
 """
 
 from cqrs.telemetry._otel import INSTRUMENTATION_NAME
+from cqrs.telemetry.consumer import CONSUMER_DURATION, CONSUMER_LAG, CONSUMER_RECORDS
 from cqrs.telemetry.middleware import REQUEST_DURATION, TracingMiddleware
 from cqrs.telemetry.outbox import (
     OUTBOX_DEAD,
@@ -33,11 +35,19 @@ from cqrs.telemetry.outbox import (
     OUTBOX_PUBLISHED,
     OutboxGauges,
 )
+from cqrs.telemetry.saga import (
+    SAGA_ACTIVE,
+    SAGA_FINISHED,
+    SAGA_STEP_DURATION,
+    SAGA_TRANSITIONS,
+    SagaGauges,
+)
 
 __all__ = (
     "INSTRUMENTATION_NAME",
     "TracingMiddleware",
     "OutboxGauges",
+    "SagaGauges",
     "REQUEST_DURATION",
     "OUTBOX_PUBLISHED",
     "OUTBOX_FAILED",
@@ -45,4 +55,11 @@ __all__ = (
     "OUTBOX_PENDING",
     "OUTBOX_DEAD",
     "OUTBOX_OLDEST_PENDING_AGE",
+    "CONSUMER_RECORDS",
+    "CONSUMER_DURATION",
+    "CONSUMER_LAG",
+    "SAGA_TRANSITIONS",
+    "SAGA_STEP_DURATION",
+    "SAGA_FINISHED",
+    "SAGA_ACTIVE",
 )
