@@ -154,13 +154,13 @@ class EventPipeline(typing.Generic[SessionT]):
         self.dead_letters = dead_letters
         self.consumer_name = consumer_name
         self.decoder = EventDecoder(events)
+        self._telemetry = _consumer_telemetry(consumer_name)
         self.transaction = transaction
         self.inbox = inbox
         self.retry = retry
         self.dead_letter_topic = dead_letter_topic
         self.dead_letter_retry = dead_letter_retry
         self.health = ConsumerHealth() if health is None else health
-        self._telemetry = _consumer_telemetry(consumer_name)
 
     async def settle(self, record: Record, released: asyncio.Event) -> Outcome:
         """Handle `record`, or dead-letter it; give up only when `released` is set.
@@ -168,18 +168,21 @@ class EventPipeline(typing.Generic[SessionT]):
         Raises nothing but `asyncio.CancelledError` (and what is not an
         `Exception`): a failure is retried or dead-lettered.
         """
-        headers = text_headers(record.headers)
         telemetry = self._telemetry
         if telemetry is None or not telemetry_recording():
-            return await self._settle(record, headers, released)
-        with telemetry.settling(record, headers) as settled:
-            outcome = await self._settle(record, headers, released)
+            return await self._settle(record, released)
+        with telemetry.settling(record, text_headers(record.headers)) as settled:
+            outcome = await self._settle(record, released)
             settled(outcome.value.replace("-", "_"))
         return outcome
 
-    async def _settle(
-        self, record: Record, headers: dict[str, str], released: asyncio.Event
-    ) -> Outcome:
+    async def _settle(self, record: Record, released: asyncio.Event) -> Outcome:
+        """`settle`, without its span.
+
+        Raises nothing but `asyncio.CancelledError` (and what is not an
+        `Exception`): a failure is retried or dead-lettered.
+        """
+        headers = text_headers(record.headers)
         try:
             decoded = self.decoder.decode(record.value, headers)
         except UndecodableRecordError as error:
