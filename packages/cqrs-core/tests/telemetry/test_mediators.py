@@ -129,3 +129,21 @@ async def test_an_event_mediators_message_is_an_event_span(telemetry: CapturedTe
     (handled,) = telemetry.spans("handle ")
     assert event.name == "event Placed"
     assert parent_id(handled) == span_id(event)
+
+
+async def test_a_stream_closed_early_ends_its_span_without_an_error(
+    telemetry: CapturedTelemetry,
+) -> None:
+    streaming = bootstrap_streaming(
+        di_container=di.Container(),
+        commands_mapper=lambda requests: requests.bind(Lines, LinesHandler),
+        middlewares=[TracingMiddleware()],
+    )
+
+    lines = streaming.stream(Lines(count=3))
+    assert await anext(lines) == 0
+    await lines.aclose()
+
+    (stream,) = telemetry.spans("stream ")
+    assert stream.status.status_code is trace.StatusCode.UNSET
+    assert len(telemetry.spans("line ")) == 1

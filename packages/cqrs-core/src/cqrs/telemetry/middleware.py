@@ -92,6 +92,8 @@ class TracingMiddleware:
                     except StopAsyncIteration:
                         return
                 yield response
+        except GeneratorExit:
+            raise  # closed early by its reader: not a failure
         except BaseException as error:
             outcome = {**attributes, "error.type": error_type(error)}
             _failed(span, error)
