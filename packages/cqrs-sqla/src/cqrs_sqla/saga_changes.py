@@ -169,8 +169,11 @@ class NotifyingSagaStorage:
         *,
         owner: str | None = None,
         lease: datetime.timedelta | None = None,
+        trace_context: str | None = None,
     ) -> None:
-        await self.storage.create_saga(saga_id, name, context, owner=owner, lease=lease)
+        await self.storage.create_saga(
+            saga_id, name, context, owner=owner, lease=lease, trace_context=trace_context
+        )
         await self.changes.changed(saga_id)
 
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
@@ -215,6 +218,7 @@ class NotifyingSagaStorage:
         error: str | None = None,
         wait: SagaWait | None = None,
         messages: typing.Sequence[Message] = (),
+        trace_context: str | None = None,
     ) -> int:
         version = await self.storage.record_step(
             saga_id,
@@ -228,6 +232,7 @@ class NotifyingSagaStorage:
             error=error,
             wait=wait,
             messages=messages,
+            trace_context=trace_context,
         )
         await self.changes.changed(saga_id)
         return version

@@ -8,9 +8,9 @@ aiokafka. The Kafka client's own lines (connections, group joins, and the
 failures the service reports itself in one line, such as a broker that does
 not answer) show only when the level is DEBUG.
 
-When OpenTelemetry is importable and a span is current, each record carries
-its `trace_id` and `span_id` (hex), in the JSON object and at the end of a
-text line, so a log line leads to its trace.
+When a span is current, each record carries its `trace_id` and `span_id`
+(hex, `servicekit.telemetry.TraceContextFilter`), in the JSON object and at
+the end of a text line, so a log line leads to its trace.
 
 >>> import io
 >>> stream = io.StringIO()
@@ -30,14 +30,10 @@ import logging
 import sys
 import typing
 
-try:
-    from opentelemetry import trace as _trace  # pyright: ignore[reportMissingImports]
-except ImportError:  # pragma: no cover - depends on the environment
-    _trace: typing.Any = None
-
 from servicekit.settings import LogFormat, LogLevel
+from servicekit.telemetry import TraceContextFilter
 
-__all__ = ("CHATTY_LOGGERS", "JsonFormatter", "TraceFields", "configure_logging")
+__all__ = ("CHATTY_LOGGERS", "JsonFormatter", "configure_logging")
 
 CHATTY_LOGGERS: typing.Final = ("aiokafka", "kafka")
 """Loggers shown only at DEBUG: what they say, the service says once in its own words."""
@@ -45,18 +41,12 @@ CHATTY_LOGGERS: typing.Final = ("aiokafka", "kafka")
 _TEXT: typing.Final = "%(asctime)s %(levelname)s %(name)s: %(message)s%(trace)s"
 
 
-class TraceFields(logging.Filter):
-    """Adds the current span's `trace_id` and `span_id` to each record (empty without one).
-
-    >>> record = logging.LogRecord("x", logging.INFO, __file__, 1, "hi", None, None)
-    >>> TraceFields().filter(record), record.trace_id
-    (True, '')
-    """
+class _TextTrace(logging.Filter):
+    """The trace fields at the end of a text line (nothing outside a span)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        trace_id, span_id = _current_span_ids()
-        record.trace_id = trace_id
-        record.span_id = span_id
+        trace_id = getattr(record, "trace_id", "")
+        span_id = getattr(record, "span_id", "")
         record.trace = f" trace_id={trace_id} span_id={span_id}" if trace_id else ""
         return True
 
@@ -95,7 +85,8 @@ def configure_logging(
     `stream` (standard error by default); calling it again reconfigures, never duplicates."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if format == "json" else logging.Formatter(_TEXT))
-    handler.addFilter(TraceFields())
+    handler.addFilter(TraceContextFilter())
+    handler.addFilter(_TextTrace())
     root = logging.getLogger()
     for previous in list(root.handlers):
         root.removeHandler(previous)
@@ -104,12 +95,3 @@ def configure_logging(
     quiet = logging.DEBUG if level == "DEBUG" else logging.CRITICAL
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
-
-
-def _current_span_ids() -> tuple[str, str]:
-    if _trace is None:
-        return "", ""
-    context = _trace.get_current_span().get_span_context()
-    if not context.is_valid:
-        return "", ""
-    return f"{context.trace_id:032x}", f"{context.span_id:016x}"
