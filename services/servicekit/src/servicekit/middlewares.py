@@ -1,10 +1,11 @@
-"""What every mediator of a service runs around each message: logging and timing.
+"""What every mediator of a service runs around each message: tracing, logging, timing.
 
 `mediator_middlewares(service, timings)` is the list each mediator of the
-service gets (`middlewares=`): cqrs-core's `LoggingMiddleware` (each message
-and its duration, at DEBUG, on the logger `SERVICE.mediator`) and a
-`Timing` that adds each message's duration to `timings`, which
-`GET /timings` serves (`add_timings_route`).
+service gets (`middlewares=`): cqrs-core's `TracingMiddleware` (a span and a
+`cqrs.request.duration` metric per message, when telemetry is on), its
+`LoggingMiddleware` (each message and its duration, at DEBUG, on the logger
+`SERVICE.mediator`) and a `Timing` that adds each message's duration to
+`timings`, which `GET /timings` serves (`add_timings_route`).
 
 >>> import asyncio
 >>> timings = HandlerTimings()
@@ -29,6 +30,7 @@ import pydantic
 
 from cqrs.middlewares.base import HandleType, Middleware
 from cqrs.middlewares.logging import LoggingMiddleware
+from cqrs.telemetry.middleware import TracingMiddleware
 from servicekit.openapi import problem_responses
 
 __all__ = (
@@ -111,7 +113,11 @@ def _kind(message: object) -> str:
 
 def mediator_middlewares(service: str, timings: HandlerTimings) -> list[Middleware]:
     """The middlewares of every mediator of `service`, outermost first."""
-    return [LoggingMiddleware(logging.getLogger(f"{service}.mediator")), Timing(timings)]
+    return [
+        TracingMiddleware(),
+        LoggingMiddleware(logging.getLogger(f"{service}.mediator")),
+        Timing(timings),
+    ]
 
 
 def add_timings_route(app: fastapi.FastAPI, timings: HandlerTimings) -> None:
