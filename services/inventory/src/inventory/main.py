@@ -48,6 +48,8 @@ from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application import (
     GetStock,
     GetStockHandler,
+    ListStock,
+    ListStockHandler,
     ReleaseStockHandler,
     ReserveStockHandler,
     Restock,
@@ -81,14 +83,20 @@ BROKER_PING_TIMEOUT = 3.0
 def request_mediator(
     unit_of_work: UnitOfWorkFactory, timings: HandlerTimings | None = None
 ) -> cqrs.RequestMediator:
-    """The mediator of the HTTP API: `Restock` and `GetStock`, in units from `unit_of_work`
+    """The mediator of the HTTP API: `Restock`, `GetStock` and `ListStock`, in units from
+    `unit_of_work`
     (each message's duration added to `timings`)."""
     return requests_bootstrap.bootstrap(
         di_container=_container(unit_of_work),
         commands_mapper=lambda requests: requests.bind(Restock, RestockHandler),
-        queries_mapper=lambda requests: requests.bind(GetStock, GetStockHandler),
+        queries_mapper=_bind_queries,
         middlewares=mediator_middlewares("inventory", timings or HandlerTimings()),
     )
+
+
+def _bind_queries(requests: cqrs.RequestMap) -> None:
+    requests.bind(GetStock, GetStockHandler)
+    requests.bind(ListStock, ListStockHandler)
 
 
 def event_mediator(

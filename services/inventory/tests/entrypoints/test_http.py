@@ -67,6 +67,21 @@ async def test_restock_adds_units_and_get_shows_the_level(client: httpx.AsyncCli
     assert level.json() == {"sku": "tea", "available": 10, "reserved": 0}
 
 
+async def test_the_stock_view_lists_every_sku_by_name(client: httpx.AsyncClient) -> None:
+    for sku, quantity in (("tea", 5), ("cup", 2)):
+        assert (await client.post(f"/stock/{sku}/restock", json={"quantity": quantity})).is_success
+
+    response = await client.get("/stock")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "stock": [
+            {"sku": "cup", "available": 2, "reserved": 0},
+            {"sku": "tea", "available": 5, "reserved": 0},
+        ]
+    }
+
+
 async def test_an_unknown_sku_is_a_404_saying_to_restock(client: httpx.AsyncClient) -> None:
     response = await client.get("/stock/kettle")
     assert response.status_code == 404
@@ -166,6 +181,7 @@ def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
     assert answers == {
         ("/stock/{sku}/restock", "post"): ["200", "400", "409", "413", "415", "422", "500", "503"],
         ("/stock/{sku}", "get"): ["200", "404", "422", "500", "503"],
+        ("/stock", "get"): ["200", "500", "503"],
         ("/health", "get"): ["200", "503"],
         ("/timings", "get"): ["200", "500"],
     }

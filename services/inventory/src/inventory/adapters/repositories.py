@@ -36,6 +36,15 @@ class SqlStockRepository:
         row = (await self._session.execute(_select_stock([sku]))).one_or_none()
         return None if row is None else _stock(row)
 
+    async def all(self, limit: int) -> list[Stock]:
+        stock = tables.stock
+        query = (
+            sa.select(stock.c.sku, stock.c.available, stock.c.reserved)
+            .order_by(stock.c.sku)
+            .limit(limit)
+        )
+        return [_stock(row) for row in await self._session.execute(query)]
+
     async def lock(self, skus: typing.Collection[str]) -> dict[str, Stock]:
         if not skus:
             return {}

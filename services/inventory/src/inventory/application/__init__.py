@@ -21,8 +21,11 @@ from inventory.application.reservations import (
 from inventory.application.stock import (
     GetStock,
     GetStockHandler,
+    ListStock,
+    ListStockHandler,
     Restock,
     RestockHandler,
+    StockList,
     StockView,
 )
 
@@ -31,6 +34,9 @@ __all__ = (
     "GetStock",
     "GetStockHandler",
     "InventoryUnitOfWork",
+    "ListStock",
+    "ListStockHandler",
+    "StockList",
     "ReleaseStockCommand",
     "ReleaseStockHandler",
     "Replies",

@@ -42,6 +42,10 @@ class StockRepository(typing.Protocol):
         """The stock of `sku` as committed now, or `None` for a sku never restocked."""
         ...
 
+    async def all(self, limit: int) -> list[Stock]:
+        """The first `limit` skus' stock, by sku."""
+        ...
+
     async def lock(self, skus: typing.Collection[str]) -> dict[str, Stock]:
         """The stock of each of `skus` that exists, locked (in sku order) until the
         unit of work ends; skus never restocked are left out."""

@@ -1,4 +1,4 @@
-"""Stock levels over HTTP: the `Restock` command and the `GetStock` query.
+"""Stock levels over HTTP: the `Restock` command, the `GetStock` and `ListStock` queries.
 
 ```
 mediator = cqrs.requests.bootstrap.bootstrap(
@@ -12,13 +12,28 @@ view = await mediator.send(Restock(sku="tea", quantity=10))
 
 from __future__ import annotations
 
+import typing
+
 import cqrs
 from inventory.application.contract import Sku, StockLevel
 from inventory.application.errors import UnknownSkuError
 from inventory.application.ports import UnitOfWorkFactory
 from inventory.domain import Stock
 
-__all__ = ("GetStock", "GetStockHandler", "Restock", "RestockHandler", "StockView")
+__all__ = (
+    "MAX_LISTED_SKUS",
+    "GetStock",
+    "GetStockHandler",
+    "ListStock",
+    "ListStockHandler",
+    "Restock",
+    "RestockHandler",
+    "StockList",
+    "StockView",
+)
+
+MAX_LISTED_SKUS: typing.Final = 200
+"""The most skus `ListStock` returns (the first, by sku)."""
 
 
 class StockView(cqrs.Response):
@@ -84,3 +99,29 @@ class GetStockHandler(cqrs.RequestHandler[GetStock, StockView]):
         if stock is None:
             raise UnknownSkuError(request.sku)
         return StockView.of(stock)
+
+
+class StockList(cqrs.Response):
+    """Every sku's stock level (the first `MAX_LISTED_SKUS`, by sku): the stock view."""
+
+    stock: list[StockView]
+
+
+class ListStock(cqrs.Request[StockList]):
+    """Every sku's stock level.
+
+    >>> ListStock().to_dict()
+    {}
+    """
+
+
+class ListStockHandler(cqrs.RequestHandler[ListStock, StockList]):
+    """Reads the committed levels."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def handle(self, request: ListStock) -> StockList:
+        async with self._unit_of_work() as work:
+            stock = await work.stock.all(MAX_LISTED_SKUS)
+        return StockList(stock=[StockView.of(level) for level in stock])

@@ -3,6 +3,7 @@
 | route                       | does                                                      |
 |-----------------------------|-----------------------------------------------------------|
 | `POST /stock/{sku}/restock` | body `{"quantity": n}`: adds n units, returns the level  |
+| `GET /stock`                | every sku's level (the stock view), by sku                |
 | `GET /stock/{sku}`          | the level `{"sku", "available", "reserved"}`; 404 if unknown |
 | `GET /health`               | 200 when every probe answers, else 503 (see below)        |
 
@@ -31,7 +32,7 @@ import fastapi
 import pydantic
 
 import cqrs
-from inventory.application import GetStock, Restock, StockView
+from inventory.application import GetStock, ListStock, Restock, StockList, StockView
 from inventory.application.contract import TEXT_PATTERN, RestockQuantity
 from inventory.application.errors import DataRejectedError, StorageUnavailableError, UnknownSkuError
 from inventory.domain import MAX_SKU_LENGTH, StockLimitError
@@ -90,6 +91,11 @@ def create_app(
     )
     async def restock(sku: Sku, body: RestockBody) -> StockView:
         return await mediator.send(Restock(sku=sku, quantity=body.quantity))
+
+    @app.get("/stock", responses=problem_responses(500, 503))
+    async def list_stock() -> StockList:
+        """The stock view: every sku's level (the first 200, by sku)."""
+        return await mediator.send(ListStock())
 
     @app.get("/stock/{sku}", responses=problem_responses(404, 422, 500, 503))
     async def get_stock(sku: Sku) -> StockView:
