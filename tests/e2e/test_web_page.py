@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections.abc
+import pathlib
 
 import pytest
 from selenium import webdriver
@@ -12,6 +13,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from cqrs_demo import ReferenceSystem
 
 from .running import started_system
+
+#: Where the browser tests leave their screenshots (ignored by git).
+ARTEFACTS = pathlib.Path(__file__).parents[2] / "test-artefacts"
 from .shop import Shop
 
 
@@ -46,3 +50,26 @@ async def test_an_order_placed_on_the_page_ends_confirmed(
 
     assert WebDriverWait(browser, 60).until(final_status) == "confirmed"
     assert await shop.stock(sku) == {"sku": sku, "available": 3, "reserved": 2}
+
+    # The saga's diagram marks each step, the customer's orders list this one, and the
+    # stock table (read from the inventory) shows the sku.
+    def lane(step: str) -> str:
+        element = browser.find_element(By.CSS_SELECTOR, f'#diagram .lane[data-step="{step}"]')
+        return element.get_attribute("class") or ""
+
+    assert "done" in lane("ConfirmOrder")
+    WebDriverWait(browser, 30).until(
+        lambda driver: "confirmed" in driver.find_element(By.ID, "orders").text
+    )
+    WebDriverWait(browser, 30).until(lambda driver: sku in driver.find_element(By.ID, "stock").text)
+    assert "sequenceDiagram" in browser.find_element(By.ID, "mermaid").get_attribute("textContent")
+    assert browser.find_element(By.ID, "inventory-link").get_attribute("href") == (
+        f"{shop.inventory_url}/docs"
+    )
+    keep_screenshot(browser, "orders-page-confirmed")
+
+
+def keep_screenshot(browser: webdriver.Chrome, name: str) -> None:
+    """Save the page as `ARTEFACTS/name.png`, kept after the run for a person to look at."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(ARTEFACTS / f"{name}.png"))

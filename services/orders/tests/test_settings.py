@@ -49,6 +49,7 @@ def test_every_variable_is_read() -> None:
         "payment_primary_fails": True,
         "reply_timeout_seconds": 2.5,
         "stream_poll_seconds": 0.5,
+        "inventory_url": "http://127.0.0.1:8001",
         "relay_in_process": True,
         "admin_token": settings.admin_token,
         "log_level": "DEBUG",

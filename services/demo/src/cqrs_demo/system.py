@@ -106,6 +106,8 @@ class SystemConfig:
             "ORDERS_PORT": str(self.orders_port),
             "INVENTORY_HOST": self.host,
             "INVENTORY_PORT": str(self.inventory_port),
+            # For the orders page's links and stock table (the services talk over Kafka).
+            "ORDERS_INVENTORY_URL": self.url("inventory"),
             # The relays run as their own processes (so a test can kill one).
             "ORDERS_RELAY_IN_PROCESS": "false",
             "INVENTORY_RELAY_IN_PROCESS": "false",

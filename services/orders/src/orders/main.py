@@ -41,6 +41,7 @@ from cqrs.requests import bootstrap as requests_bootstrap
 from cqrs.saga import bootstrap as saga_bootstrap
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
+from cqrs.saga.mermaid import SagaMermaid
 from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
 from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
@@ -72,6 +73,7 @@ from orders.application.replies import DeliverStockReply
 from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
 from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderHandler
 from orders.entrypoints import http
+from orders.entrypoints.page import PageSettings
 from orders.settings import Settings
 from servicekit.admin import mount_admin
 from servicekit.middlewares import HandlerTimings, add_timings_route, mediator_middlewares
@@ -194,6 +196,12 @@ class Orders:
             },
             lifespan=lifespan,
             stopping=stopping,
+            page=PageSettings(
+                inventory_url=self.settings.inventory_url,
+                reply_timeout_seconds=self.settings.reply_timeout_seconds,
+                admin_console=self.settings.admin_token is not None,
+                saga_diagram=SagaMermaid(OrderSaga).sequence(),
+            ),
         )
         add_timings_route(app, self.timings)
         mount_admin(

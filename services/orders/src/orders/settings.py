@@ -8,6 +8,8 @@ does not parse is a `SettingsError` naming the variable.
 - `ORDERS_HOST` (`127.0.0.1`), `ORDERS_PORT` (`8000`; 0: a free one): the HTTP API
 - `ORDERS_RELAY_IN_PROCESS` (`false`): `serve` runs the outbox relay too
 - `ORDERS_REPLY_TIMEOUT_SECONDS` (`30`): how long the saga awaits the inventory's reply
+- `ORDERS_INVENTORY_URL` (`http://127.0.0.1:8001`): where the page finds the inventory's
+  stock view and API (links only: the services talk over Kafka)
 - `ORDERS_STREAM_POLL_SECONDS` (`5`): how often an event stream reads the step log
   when no change was pushed (a notification lost)
 - `PAYMENT_CREDIT_LIMIT` (`1000.00`): charges above it are declined
@@ -56,6 +58,7 @@ class Settings(ServiceSettings):
         default=False, validation_alias="PAYMENT_PRIMARY_FAILS"
     )
     reply_timeout_seconds: float = pydantic.Field(default=30.0, gt=0, allow_inf_nan=False)
+    inventory_url: str = "http://127.0.0.1:8001"
     stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)
 
     @property

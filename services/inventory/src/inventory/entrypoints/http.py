@@ -30,6 +30,7 @@ import typing
 
 import fastapi
 import pydantic
+from fastapi.middleware.cors import CORSMiddleware
 
 import cqrs
 from inventory.application import GetStock, ListStock, Restock, StockList, StockView
@@ -85,6 +86,8 @@ def create_app(
         unavailable=(StorageUnavailableError,),
     )
     app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)
+    # The stock view is public and read-only: the orders page (another origin) shows it.
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
 
     @app.post(
         "/stock/{sku}/restock", responses=problem_responses(400, 409, 413, 415, 422, 500, 503)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
-import importlib.resources
 import logging
 import typing
 import uuid
@@ -41,6 +40,7 @@ from orders.application.watch_order import WatchOrder
 from orders.domain.limits import MAX_CUSTOMER_ID_LENGTH
 from orders.entrypoints import sse
 from orders.entrypoints.errors import install_error_handling
+from orders.entrypoints.page import PageSettings, render
 from servicekit import RequestBodyLimits, problem_responses
 from servicekit.health import Lifespan, Probe, add_health_route
 
@@ -58,6 +58,9 @@ _PLACED: typing.Final = {
         "Location": {"description": "The order's URL", "schema": {"type": "string"}},
     },
 }
+_NO_PAGE_SETTINGS: typing.Final = PageSettings(
+    inventory_url="", reply_timeout_seconds=30, admin_console=False, saga_diagram=""
+)
 _EVENT_STREAM: typing.Final = {
     204: {"description": "The client has seen every transition of a finished saga"},
 }
@@ -70,12 +73,14 @@ def create_app(
     probes: typing.Mapping[str, Probe] | None = None,
     lifespan: Lifespan | None = None,
     stopping: asyncio.Event | None = None,
+    page: PageSettings | None = None,
 ) -> fastapi.FastAPI:
     """The FastAPI app of the orders service.
 
     `mediator` serves the commands and queries, `streams` the streaming query
     of the event stream; `probes` name the dependencies `/health` checks;
-    `stopping` set ends the event streams (the server is shutting down).
+    `stopping` set ends the event streams (the server is shutting down);
+    `page` is what the web page is told (`orders.entrypoints.page`).
 
     ```
     app = create_app(mediator, streams, probes={"database": database_answers})
@@ -85,9 +90,7 @@ def create_app(
     install_error_handling(app)
     app.add_exception_handler(_AllSeen, _nothing_to_send)
     app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)
-    page = (importlib.resources.files("orders.entrypoints") / "static" / "index.html").read_text(
-        "utf-8"
-    )
+    html = render(page or _NO_PAGE_SETTINGS)
     stopped = stopping or asyncio.Event()
 
     async def watched(
@@ -141,7 +144,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, responses=problem_responses(500))
     async def index() -> str:
-        return page
+        return html
 
     add_health_route(app, probes or {})
     return app

@@ -1,0 +1,44 @@
+"""The web page at `GET /`: what it needs to know, written into it once.
+
+The page is one static file (`static/index.html`, no external resources). The
+app fills in its settings as JSON in the `data-page` attribute of `<body>`:
+the inventory's URL (its stock view and API docs), how long the saga waits
+for the inventory's reply (the page's countdown), whether the admin console
+is mounted, and the saga's Mermaid sequence diagram, which the page draws
+(each participant a lane, the current step highlighted live) and shows as
+text.
+
+>>> html = render(PageSettings(inventory_url="http://127.0.0.1:8001", reply_timeout_seconds=30,
+...                            admin_console=False, saga_diagram="sequenceDiagram"))
+>>> 'data-page="{&quot;inventory_url&quot;' in html
+True
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.resources
+import typing
+
+import pydantic
+
+__all__ = ("PageSettings", "render")
+
+_PLACEHOLDER: typing.Final = 'data-page="{}"'
+
+
+class PageSettings(pydantic.BaseModel):
+    """What the page is told about the system."""
+
+    inventory_url: str
+    reply_timeout_seconds: float
+    admin_console: bool
+    saga_diagram: str
+
+
+def render(settings: PageSettings) -> str:
+    """The page's HTML with `settings` in it."""
+    page = (importlib.resources.files("orders.entrypoints") / "static" / "index.html").read_text(
+        "utf-8"
+    )
+    return page.replace(_PLACEHOLDER, f'data-page="{html.escape(settings.model_dump_json())}"')
