@@ -1,0 +1,67 @@
+"""The read side and the payment fallback, on the running system.
+
+- `GET /orders?customer_id=` lists the customer's orders with their outcome,
+  total and timing, kept from the order's domain events.
+- With the primary payment provider down (`PAYMENT_PRIMARY_FAILS=true`) every
+  order still confirms, through the backup provider, and after three failures
+  in a row the circuit breaker opens: the primary is not called any more.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import pathlib
+import uuid
+
+import pytest
+
+from cqrs_demo import ReferenceSystem
+
+from .running import started_system
+from .shop import Shop
+
+#: The orders placed with the primary down: three open the breaker, the rest pass it by.
+ORDERS_WITH_THE_PRIMARY_DOWN = 5
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> collections.abc.Iterator[ReferenceSystem]:
+    folder = tmp_path_factory.mktemp("system-payment")
+    with started_system("sqlite", folder, {"PAYMENT_PRIMARY_FAILS": "true"}) as system:
+        yield system
+
+
+async def test_the_backup_provider_confirms_orders_and_the_breaker_opens(
+    shop: Shop, sku: str, system: ReferenceSystem
+) -> None:
+    customer = f"payer-{uuid.uuid4().hex[:8]}"
+    await shop.restock(sku, ORDERS_WITH_THE_PRIMARY_DOWN)
+    order_ids = [
+        await shop.place_order(sku, 1, customer=customer)
+        for _ in range(ORDERS_WITH_THE_PRIMARY_DOWN)
+    ]
+
+    orders = await shop.wait_until_all_final(order_ids)
+
+    assert {order["status"] for order in orders} == {"confirmed"}
+    for order in orders:
+        steps = [entry["step"] for entry in order["history"]]
+        assert "ChargeBackupPayment" in steps
+    # The fallback says why it ran: the provider failing, the breaker opening on the third
+    # failure in a row, then the open breaker keeping the last orders from the primary.
+    log = system_log(system)
+    assert "PaymentUnavailableError" in log
+    assert "circuit breaker opened" in log
+    assert "circuit breaker still open" in log
+
+    listed = await shop.http.get(f"{shop.orders_url}/orders", params={"customer_id": customer})
+    summaries = listed.json()["orders"]
+    assert sorted(summary["order_id"] for summary in summaries) == sorted(order_ids)
+    assert {summary["status"] for summary in summaries} == {"confirmed"}
+    assert all(summary["decided_at"] is not None for summary in summaries)
+    assert {summary["total"] for summary in summaries} == {"1.00"}
+
+
+def system_log(system: ReferenceSystem) -> str:
+    """What the system's processes have written so far (`running.started_system`'s log)."""
+    return pathlib.Path(system.supervisor.output.name).read_text()
