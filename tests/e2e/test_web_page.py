@@ -73,5 +73,5 @@ async def test_an_order_placed_on_the_page_ends_confirmed(
 def keep_screenshot(browser: webdriver.Chrome, name: str) -> None:
     """Save the page as `ARTEFACTS/name.png`, kept after the run for a person to look at."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    browser.set_window_size(1280, 1100)
+    browser.set_window_size(1280, 1100)  # pyright: ignore[reportUnknownMemberType]
     (ARTEFACTS / f"{name}.png").write_bytes(browser.get_screenshot_as_png())
