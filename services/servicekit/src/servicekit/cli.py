@@ -1,7 +1,14 @@
 """One command line for every service: `NAME serve|relay|migrate`, with `--help` and `--version`.
 
 `run_cli` parses the arguments, loads the service's settings, sets logging up
-once (`LOG_LEVEL`, `LOG_FORMAT`, see `servicekit.logs`) and runs the command.
+once (`LOG_LEVEL`, `LOG_FORMAT`, see `servicekit.logs`) and runs the command;
+`service_commands` makes the three commands every service has from its
+composition root:
+
+- `serve`: `prepare` (tables and topics), then the HTTP app until stopped;
+- `relay`: the outbox relay (`relaying`) until stopped, after one ready line;
+- `migrate`: the missing tables, then exit.
+
 A setting that does not parse, or a dependency that does not answer when the
 command starts (the service's `failures`), ends it with one line on standard
 error naming what to fix, and exit status 1; a usage error exits with 2.
@@ -20,17 +27,25 @@ demo 1.0
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections.abc
+import contextlib
 import dataclasses
 import sys
 import typing
 
+from starlette.types import ASGIApp
+
 from servicekit.logs import configure_logging
+from servicekit.server import Stopping, run_until_stopped, serve
 from servicekit.settings import ServiceSettings, SettingsError
 
-__all__ = ("Command", "run_cli")
+__all__ = ("Command", "run_cli", "service_commands")
 
 _Settings = typing.TypeVar("_Settings", bound=ServiceSettings)
+_Step = collections.abc.Callable[
+    [_Settings], collections.abc.Coroutine[typing.Any, typing.Any, None]
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,3 +85,36 @@ def run_cli(
         print(f"{name} {chosen}: {error}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def service_commands(
+    name: str,
+    *,
+    app: collections.abc.Callable[[_Settings], collections.abc.Callable[[Stopping], ASGIApp]],
+    prepare: _Step[_Settings],
+    relaying: collections.abc.Callable[[_Settings], contextlib.AbstractAsyncContextManager[None]],
+    migrate: _Step[_Settings],
+) -> dict[str, Command[_Settings]]:
+    """`serve`, `relay` and `migrate` of service `name`, from its composition root:
+    `app(settings)` makes the HTTP app of `stopping`, `prepare` creates the tables and
+    topics, `relaying` runs the outbox relay for a block, `migrate` creates the tables."""
+
+    def run_serve(settings: _Settings) -> None:
+        # Checked before serving, not only in the lifespan, so that a broker or database
+        # that is down is one line (the CLI's `failures`) instead of uvicorn's traceback.
+        asyncio.run(prepare(settings))
+        serve(app(settings), name=name, host=settings.host, port=settings.port)
+
+    def run_relay(settings: _Settings) -> None:
+        ready = f"{name} relay publishing to {settings.kafka_bootstrap_servers}"
+        asyncio.run(run_until_stopped(relaying(settings), ready=ready))
+
+    def run_migrate(settings: _Settings) -> None:
+        asyncio.run(migrate(settings))
+        print(f"{name} schema is up to date", flush=True)
+
+    return {
+        "serve": Command("run the HTTP API and what runs beside it until stopped", run_serve),
+        "relay": Command("publish the outbox to Kafka until stopped", run_relay),
+        "migrate": Command("create the missing tables and exit", run_migrate),
+    }

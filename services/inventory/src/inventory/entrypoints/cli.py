@@ -19,7 +19,6 @@ inventory 0.1.0
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 import typing
 
@@ -27,8 +26,7 @@ from cqrs_kafka.errors import KafkaAdapterError
 from inventory.application.errors import StorageUnavailableError
 from inventory.main import build, migrate, prepare, relaying
 from inventory.settings import Settings
-from servicekit.cli import Command, run_cli
-from servicekit.server import run_until_stopped, serve
+from servicekit.cli import run_cli, service_commands
 
 __all__ = ("main",)
 
@@ -38,32 +36,12 @@ FAILURES: typing.Final = (KafkaAdapterError, StorageUnavailableError)
 
 def main(argv: typing.Sequence[str] | None = None) -> int:
     """Run the command `argv` names (default: the process's arguments); the exit status."""
-    return run_cli(
+    commands = service_commands(
         "inventory",
-        importlib.metadata.version("cqrs-demo-inventory"),
-        Settings,
-        {
-            "serve": Command("run the HTTP API and the command consumer", _serve),
-            "relay": Command("publish the outbox's replies to Kafka until stopped", _relay),
-            "migrate": Command("create the missing tables and exit", _migrate),
-        },
-        failures=FAILURES,
-        argv=argv,
+        app=lambda settings: build(settings).app,
+        prepare=prepare,
+        relaying=relaying,
+        migrate=migrate,
     )
-
-
-def _serve(settings: Settings) -> None:
-    # Checked before serving, not only in the lifespan, so that a broker or database
-    # that is down is one line (FAILURES) instead of uvicorn's traceback.
-    asyncio.run(prepare(settings))
-    serve(build(settings).app, name="inventory", host=settings.host, port=settings.port)
-
-
-def _relay(settings: Settings) -> None:
-    ready = f"inventory relay publishing to {settings.kafka_bootstrap_servers}"
-    asyncio.run(run_until_stopped(relaying(settings), ready=ready))
-
-
-def _migrate(settings: Settings) -> None:
-    asyncio.run(migrate(settings))
-    print("inventory schema is up to date", flush=True)
+    version = importlib.metadata.version("cqrs-demo-inventory")
+    return run_cli("inventory", version, Settings, commands, failures=FAILURES, argv=argv)
