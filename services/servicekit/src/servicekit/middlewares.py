@@ -2,10 +2,13 @@
 
 `mediator_middlewares(service, timings)` is the list each mediator of the
 service gets (`middlewares=`): cqrs-core's `TracingMiddleware` (a span and a
-`cqrs.request.duration` metric per message, when telemetry is on), its
-`LoggingMiddleware` (each message and its duration, at DEBUG, on the logger
-`SERVICE.mediator`) and a `Timing` that adds each message's duration to
-`timings`, which `GET /timings` serves (`add_timings_route`).
+`cqrs.request.duration` metric per message, when telemetry is on), then a
+`Timing` that logs each message and its duration at DEBUG on the logger
+`SERVICE.mediator` and adds the duration to `timings`, which `GET /timings`
+serves (`add_timings_route`). A failure is logged at DEBUG too, without its
+traceback: a client's mistake (an unknown sku, a 404) is no error of the
+service, and the HTTP layer logs the 5xx ones with theirs (cqrs-core's
+`LoggingMiddleware` logs every failure at ERROR, which would flood the log).
 
 >>> import asyncio
 >>> timings = HandlerTimings()
@@ -29,7 +32,6 @@ import fastapi
 import pydantic
 
 from cqrs.middlewares.base import HandleType, Middleware
-from cqrs.middlewares.logging import LoggingMiddleware
 from cqrs.telemetry.middleware import TracingMiddleware
 from servicekit.openapi import problem_responses
 
@@ -88,10 +90,12 @@ class HandlerTimings:
 
 
 class Timing:
-    """A middleware adding each message's handling time to `timings`."""
+    """A middleware logging each message's handling time (DEBUG) and adding it to
+    `timings`."""
 
-    def __init__(self, timings: HandlerTimings) -> None:
+    def __init__(self, timings: HandlerTimings, logger: logging.Logger | None = None) -> None:
         self._timings = timings
+        self._logger = logger or logging.getLogger("servicekit.mediator")
 
     async def __call__(self, message: typing.Any, handle: HandleType) -> typing.Any:
         started = time.perf_counter()
@@ -102,7 +106,10 @@ class Timing:
             return result
         finally:
             elapsed = time.perf_counter() - started
-            self._timings.add(_kind(message), elapsed, failed=failed)
+            kind = _kind(message)
+            self._timings.add(kind, elapsed, failed=failed)
+            outcome = "failed" if failed else "handled"
+            self._logger.debug("%s %s in %.2f ms", outcome, kind, elapsed * 1000)
 
 
 def _kind(message: object) -> str:
@@ -113,11 +120,7 @@ def _kind(message: object) -> str:
 
 def mediator_middlewares(service: str, timings: HandlerTimings) -> list[Middleware]:
     """The middlewares of every mediator of `service`, outermost first."""
-    return [
-        TracingMiddleware(),
-        LoggingMiddleware(logging.getLogger(f"{service}.mediator")),
-        Timing(timings),
-    ]
+    return [TracingMiddleware(), Timing(timings, logging.getLogger(f"{service}.mediator"))]
 
 
 def add_timings_route(app: fastapi.FastAPI, timings: HandlerTimings) -> None:
