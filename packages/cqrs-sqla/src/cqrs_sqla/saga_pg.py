@@ -1,0 +1,206 @@
+"""The saga storage's hot writes on PostgreSQL: one statement each, on the asyncpg connection.
+
+A saga's life is mostly `create_saga` and one `record_step` per step. On
+PostgreSQL each is a single statement run in autocommit (its own
+transaction, one round trip), written once per schema and sent to the
+asyncpg connection under the engine's pooled one, as the relay's claim is:
+no statement compiled or cache key built per call, which cost several times
+the database's own work.
+
+`record_step` is one statement of data-modifying CTEs: the fenced UPDATE of
+the saga, then, from the row it moved (none when the write is refused), the
+step log entry and the outbox rows, and the relays' wake-up call. It commits
+or fails as a whole, as the transaction it replaces did.
+
+```python
+statements = saga_statements(engine.dialect, schema)
+created = await on_driver(engine, lambda driver: statements.create(driver, ...))
+```
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import datetime
+import functools
+import json
+import typing
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only, greenlet_spawn
+
+from cqrs.saga.models import SagaStatus
+from cqrs_sqla.notify import channel_of
+from cqrs_sqla.saga_rows import FINAL_STATUSES
+from cqrs_sqla.schema import Schema
+
+__all__ = ("SagaStatements", "on_driver", "saga_statements")
+
+#: The outbox columns a staged message fills, in the order `record_step` passes them.
+_OUTBOX_COLUMNS: typing.Final = (
+    "event_id",
+    "event_name",
+    "topic",
+    "partition_key",
+    "payload",
+    "content_encoding",
+    "traceparent",
+    "tracestate",
+    "created_at",
+    "next_attempt_at",
+)
+
+
+T = typing.TypeVar("T")
+
+
+async def on_driver(
+    engine: AsyncEngine,
+    statement: collections.abc.Callable[[typing.Any], collections.abc.Awaitable[T]],
+) -> T:
+    """Await `statement(driver)` on the asyncpg connection of a pooled connection of
+    `engine`; statements that each commit on their own (asyncpg runs a statement
+    outside a transaction in one).
+
+    The pooled connection is taken without an SQLAlchemy `Connection` around it,
+    and taken, used and given back in one greenlet: each part on its own cost
+    about as much again as the statement. One that the server dropped, or that
+    was left inside a transaction, is discarded, not pooled again: the pool does
+    not see errors raised on the driver directly.
+    """
+
+    def run() -> T:
+        pooled = engine.sync_engine.raw_connection()
+        try:
+            driver = typing.cast(typing.Any, pooled.driver_connection)
+            try:
+                return await_only(statement(driver))
+            finally:
+                if driver.is_closed() or driver.is_in_transaction():
+                    pooled.invalidate()
+        finally:
+            pooled.close()
+
+    return await greenlet_spawn(run)
+
+
+def _json(value: typing.Mapping[str, typing.Any]) -> str:
+    return json.dumps(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class SagaStatements:
+    """The create and record-step statements of one schema's saga tables."""
+
+    create_sql: str
+    record_sql: str
+    # record_sql with the outbox rows (one array per column) and the wake-up call.
+    record_staging_sql: str
+    outbox_channel: str
+
+    async def create(
+        self,
+        driver: typing.Any,
+        saga_id: object,
+        name: str,
+        context: typing.Mapping[str, typing.Any],
+        owner: str | None,
+        lease_until: datetime.datetime | None,
+        now: datetime.datetime,
+    ) -> bool:
+        """Insert the saga at version 1, `pending`; False when its id exists already."""
+        status = await driver.execute(
+            self.create_sql, saga_id, name, _json(context), owner, lease_until, now
+        )
+        return typing.cast(str, status) == "INSERT 0 1"
+
+    async def record(
+        self,
+        driver: typing.Any,
+        saga_id: object,
+        current_version: int,
+        *,
+        context: typing.Mapping[str, typing.Any],
+        now: datetime.datetime,
+        wait: typing.Mapping[str, object],
+        status: SagaStatus | None,
+        error: str | None,
+        entry: typing.Mapping[str, object],
+        rows: typing.Sequence[typing.Mapping[str, typing.Any]],
+    ) -> bool:
+        """Move the saga on from `current_version` with its log entry and outbox rows;
+        False, writing nothing, when the saga is not at that version or is finished."""
+        arguments: list[object] = [
+            saga_id,
+            current_version,
+            _json(context),
+            now,
+            wait["waiting_step"],
+            wait["waiting_action"],
+            wait["waiting_deadline"],
+            wait["waiting_attempt"],
+            None if status is None else status.value,
+            error,
+            status is not None and status.is_final,
+            entry["step_name"],
+            entry["action"],
+            entry["status"],
+            entry["details"],
+        ]
+        if not rows:
+            return await driver.fetchval(self.record_sql, *arguments) is not None
+        arguments.extend([row[column] for row in rows] for column in _OUTBOX_COLUMNS)
+        arguments.append(self.outbox_channel)
+        return bool(await driver.fetch(self.record_staging_sql, *arguments))
+
+
+@functools.lru_cache(maxsize=64)
+def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
+    """The statements for `schema`'s tables, written once per schema."""
+    quote = dialect.identifier_preparer
+    saga, log = quote.format_table(schema.saga), quote.format_table(schema.saga_log)
+    outbox = schema.outbox
+    finished = ", ".join(f"'{status}'" for status in FINAL_STATUSES)
+    create = f"""
+        INSERT INTO {saga} (id, name, status, context, version, recovery_attempts, owner,
+                            lease_until, created_at, updated_at)
+        VALUES ($1, $2, '{SagaStatus.PENDING.value}', $3::json, 1, 0, $4, $5, $6, $6)
+        ON CONFLICT (id) DO NOTHING
+    """
+    # $9 the new status (NULL: unchanged), $10 the error (NULL: unchanged), $11 whether
+    # the status is final, which releases the claim.
+    moved = f"""
+        moved AS (
+            UPDATE {saga} SET
+                context = $3::json, version = version + 1, updated_at = $4,
+                waiting_step = $5, waiting_action = $6, waiting_deadline = $7,
+                waiting_attempt = $8,
+                status = coalesce($9, status), error = coalesce($10, error),
+                owner = CASE WHEN $11 THEN NULL ELSE owner END,
+                lease_until = CASE WHEN $11 THEN NULL ELSE lease_until END
+            WHERE id = $1 AND version = $2 AND status NOT IN ({finished})
+            RETURNING id
+        ),
+        logged AS (
+            INSERT INTO {log} (saga_id, step_name, action, status, details, created_at)
+            SELECT id, $12, $13, $14, $15, $4 FROM moved
+        )"""
+    arrays = ", ".join(
+        f"${number}::{outbox.c[column].type.compile(dialect)}[]"
+        for number, column in enumerate(_OUTBOX_COLUMNS, start=16)
+    )
+    staged = f"""
+        staged AS (
+            INSERT INTO {quote.format_table(outbox)} ({", ".join(_OUTBOX_COLUMNS)})
+            SELECT message.* FROM moved, unnest({arrays}) AS message
+        )"""
+    return SagaStatements(
+        create_sql=create,
+        record_sql=f"WITH {moved} SELECT id FROM moved",
+        record_staging_sql=(
+            f"WITH {moved}, {staged} SELECT pg_notify(${16 + len(_OUTBOX_COLUMNS)}, '') FROM moved"
+        ),
+        outbox_channel=channel_of(outbox),
+    )
