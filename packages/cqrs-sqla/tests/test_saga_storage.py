@@ -103,9 +103,7 @@ async def test_a_record_step_whose_outbox_insert_fails_writes_nothing(
 
     # The database's own refusal: through SQLAlchemy, or from asyncpg, which runs the
     # step's single statement on PostgreSQL.
-    assert isinstance(
-        raised.value.__cause__, (sa_exc.IntegrityError, asyncpg.UniqueViolationError)
-    )
+    assert isinstance(raised.value.__cause__, (sa_exc.IntegrityError, asyncpg.UniqueViolationError))
     after = (await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id))
     assert after == before
     assert after[0].version == version
