@@ -18,7 +18,7 @@ A claim is one transaction, held while the relay publishes:
 
 `wait_for_rows` listens for the outbox's `NOTIFY` on PostgreSQL, so a relay
 wakes as soon as rows commit; on a SQLite file it watches the bytes every
-commit changes (`cqrs_sqla.sqlite_watch`, every 5 ms by default), so a relay
+commit changes (`cqrs_sqla.sqlite_watch`, every 10 ms by default), so a relay
 wakes within milliseconds of a commit by its own process or any other; an
 in-memory SQLite database waits for the poll interval.
 
@@ -78,7 +78,7 @@ class SqlAlchemyOutboxStore:
         compressor: Compressor | None = None,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         synchronous_marks: bool = False,
-        sqlite_watch_interval: float = 0.005,
+        sqlite_watch_interval: float = 0.01,
     ) -> None:
         require_supported(engine.dialect, "SqlAlchemyOutboxStore")
         self.engine = engine

@@ -10,7 +10,7 @@ in the database's files:
   48 bytes) records the last frame and a change count.
 
 Reading those 52 bytes takes two `pread`s, a few microseconds and no
-connection, lock or thread; `changed` does it every `interval` seconds (5 ms
+connection, lock or thread; `changed` does it every `interval` seconds (10 ms
 by default) and returns once they differ from what it saw last. It hears
 every commit to the file, not only the outbox's: a wake that finds no rows
 costs one empty claim. A commit it misses (the bytes changed and changed
@@ -45,7 +45,7 @@ _SHM_HEADER_SIZE = 48
 class SqliteCommitWatch:
     """Watches the database file at `database` (a path) for commits; see the module."""
 
-    def __init__(self, database: str, *, interval: float = 0.005) -> None:
+    def __init__(self, database: str, *, interval: float = 0.01) -> None:
         if interval <= 0:
             raise ValueError(f"interval must be positive (seconds), not {interval!r}.")
         self.database = database
