@@ -383,7 +383,8 @@ def report(
     print(f"Where the time goes ({counted} confirmed orders with every row found), ms:")
     print("| hop | p50 | p99 |")
     print("|---|---:|---:|")
-    for hop, values in path.items():
+    done = [sum(hop) for hop in zip(*(path[hop] for hop in HOPS[:-1]), strict=True)]
+    for hop, values in [*path.items(), ("POST -> saga final (all but the stream)", done)]:
         if len(values) >= 2:
             quantiles = statistics.quantiles([v * 1000 for v in values], n=100, method="inclusive")
             print(f"| {hop} | {quantiles[49]:.1f} | {quantiles[98]:.1f} |")
