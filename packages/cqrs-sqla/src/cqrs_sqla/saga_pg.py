@@ -92,13 +92,45 @@ def _json(value: typing.Mapping[str, typing.Any]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class SagaStatements:
-    """The create and record-step statements of one schema's saga tables."""
+    """The hot statements of one schema's saga tables: a saga's life, and a worker's pass."""
 
     create_sql: str
     record_sql: str
     # record_sql with the outbox rows (one array per column) and the wake-up call.
     record_staging_sql: str
     outbox_channel: str
+    load_sql: str
+    history_sql: str
+    # Each returns (whether it changed the row, whether the saga exists) in one trip.
+    claim_sql: str
+    release_sql: str
+
+    async def load(self, driver: typing.Any, saga_id: object) -> dict[str, typing.Any] | None:
+        """The saga's row, or None for an unknown saga. The context arrives decoded: the
+        engine's dialect gives its connections a JSON codec."""
+        record = await driver.fetchrow(self.load_sql, saga_id)
+        return None if record is None else dict(record)
+
+    async def history(self, driver: typing.Any, saga_id: object) -> list[typing.Any]:
+        """The saga's step log rows, in write order."""
+        return typing.cast("list[typing.Any]", await driver.fetch(self.history_sql, saga_id))
+
+    async def claim(
+        self,
+        driver: typing.Any,
+        saga_id: object,
+        owner: str,
+        now: datetime.datetime,
+        lease_until: datetime.datetime,
+    ) -> tuple[bool, bool]:
+        """Take or renew the claim unless another holds it: (claimed, the saga exists)."""
+        record = await driver.fetchrow(self.claim_sql, saga_id, owner, now, lease_until)
+        return bool(record[0]), bool(record[1])
+
+    async def release(self, driver: typing.Any, saga_id: object, owner: str) -> tuple[bool, bool]:
+        """Drop `owner`'s claim: (released, the saga exists)."""
+        record = await driver.fetchrow(self.release_sql, saga_id, owner)
+        return bool(record[0]), bool(record[1])
 
     async def create(
         self,
@@ -203,4 +235,29 @@ def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
             f"WITH {moved}, {staged} SELECT pg_notify(${16 + len(_OUTBOX_COLUMNS)}, '') FROM moved"
         ),
         outbox_channel=channel_of(outbox),
+        load_sql=f"""
+            SELECT id, name, status, context, version, recovery_attempts, error,
+                   waiting_step, waiting_action, waiting_deadline, waiting_attempt
+            FROM {saga} WHERE id = $1
+        """,
+        history_sql=f"""
+            SELECT step_name, action, status, created_at, details
+            FROM {log} WHERE saga_id = $1 ORDER BY id
+        """,
+        claim_sql=_changed_and_found(
+            saga,
+            "SET owner = $2, lease_until = $4 WHERE id = $1 AND (owner IS NULL OR owner = $2 "
+            "OR lease_until IS NULL OR lease_until <= $3)",
+        ),
+        release_sql=_changed_and_found(
+            saga, "SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2"
+        ),
+    )
+
+
+def _changed_and_found(saga: str, update: str) -> str:
+    """`UPDATE saga <update>` that also tells whether saga `$1` exists, in one statement."""
+    return (
+        f"WITH changed AS (UPDATE {saga} {update} RETURNING 1) "
+        f"SELECT EXISTS (SELECT 1 FROM changed), EXISTS (SELECT 1 FROM {saga} WHERE id = $1)"
     )

@@ -99,11 +99,11 @@ class SqlAlchemySagaStorage:
         self._clock = clock
         self._compressor = compressor
         self._autocommit = _autocommit_engine(session_factory)
-        # The hot writes' statements on the asyncpg connection (cqrs_sqla.saga_pg).
-        self._statements = (
+        # The hot statements, on the asyncpg connection (cqrs_sqla.saga_pg).
+        self._pg = (
             None
             if self._autocommit is None
-            else saga_statements(self._autocommit.dialect, self.schema)
+            else (self._autocommit, saga_statements(self._autocommit.dialect, self.schema))
         )
 
     def _transaction(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
@@ -126,10 +126,10 @@ class SqlAlchemySagaStorage:
         """Insert the saga, `pending` at version 1, claimed when `owner` and `lease` are given."""
         now = self._clock()
         claim = (owner, now + lease) if owner is not None and lease is not None else (None, None)
-        if self._autocommit is not None and self._statements is not None:
-            statements = self._statements
+        if self._pg is not None:
+            engine, statements = self._pg
             created = await on_driver(
-                self._autocommit,
+                engine,
                 lambda driver: statements.create(
                     driver, saga_id, name, context, claim[0], claim[1], now
                 ),
@@ -160,9 +160,14 @@ class SqlAlchemySagaStorage:
     @maps_driver_errors
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
         """The saga's status, context (a fresh dict), version and what it waits for."""
-        query = sa.select(self._saga).where(self._saga.c.id == saga_id)
-        async with self._transaction() as connection:
-            row = (await connection.execute(query)).mappings().one_or_none()
+        row: typing.Mapping[typing.Any, typing.Any] | None
+        if self._pg is not None:
+            engine, statements = self._pg
+            row = await on_driver(engine, lambda driver: statements.load(driver, saga_id))
+        else:
+            query = sa.select(self._saga).where(self._saga.c.id == saga_id)
+            async with self._transaction() as connection:
+                row = (await connection.execute(query)).mappings().one_or_none()
         if row is None:
             raise SagaNotFoundError(saga_id)
         return state_of(row)
@@ -268,10 +273,10 @@ class SqlAlchemySagaStorage:
         now = self._clock()
         entry = log_values(saga_id, step_name, action, status, details, now)
         rows = [outbox_values(message, now, self._compressor) for message in messages]
-        if self._autocommit is not None and self._statements is not None:
-            statements = self._statements
+        if self._pg is not None:
+            engine, statements = self._pg
             moved = await on_driver(
-                self._autocommit,
+                engine,
                 lambda driver: statements.record(
                     driver,
                     saga_id,
@@ -327,14 +332,27 @@ class SqlAlchemySagaStorage:
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
         """The step log in write order (by the log's id, never by timestamp); empty
         for an unknown saga."""
-        async with self._transaction() as connection:
-            rows = (await connection.execute(log_query(self._log, saga_id))).mappings().all()
+        rows: typing.Sequence[typing.Any]
+        if self._pg is not None:
+            engine, statements = self._pg
+            rows = await on_driver(engine, lambda driver: statements.history(driver, saga_id))
+        else:
+            async with self._transaction() as connection:
+                rows = (await connection.execute(log_query(self._log, saga_id))).mappings().all()
         return [log_entry_of(saga_id, row) for row in rows]
 
     @maps_driver_errors
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         """Take or renew the claim in one conditional UPDATE; False while another holds it."""
         now = self._clock()
+        if self._pg is not None:
+            engine, statements = self._pg
+            claimed, found = await on_driver(
+                engine, lambda driver: statements.claim(driver, saga_id, owner, now, now + lease)
+            )
+            if not found:
+                raise SagaNotFoundError(saga_id)
+            return claimed
         saga = self._saga
         update = (
             saga.update()
@@ -358,6 +376,14 @@ class SqlAlchemySagaStorage:
     @maps_driver_errors
     async def release(self, saga_id: uuid.UUID, owner: str) -> None:
         """Drop `owner`'s claim; nothing happens when `owner` does not hold it."""
+        if self._pg is not None:
+            engine, statements = self._pg
+            _, found = await on_driver(
+                engine, lambda driver: statements.release(driver, saga_id, owner)
+            )
+            if not found:
+                raise SagaNotFoundError(saga_id)
+            return
         saga = self._saga
         update = (
             saga.update()
