@@ -104,6 +104,7 @@ class SagaStatements:
     # Each returns (whether it changed the row, whether the saga exists) in one trip.
     claim_sql: str
     release_sql: str
+    move_sql: str
 
     async def load(self, driver: typing.Any, saga_id: object) -> dict[str, typing.Any] | None:
         """The saga's row, or None for an unknown saga. The context arrives decoded: the
@@ -126,6 +127,21 @@ class SagaStatements:
         """Take or renew the claim unless another holds it: (claimed, the saga exists)."""
         record = await driver.fetchrow(self.claim_sql, saga_id, owner, now, lease_until)
         return bool(record[0]), bool(record[1])
+
+    async def move(
+        self,
+        driver: typing.Any,
+        saga_id: object,
+        status: SagaStatus,
+        error: str | None,
+        now: datetime.datetime,
+    ) -> bool:
+        """Set the status (and the error, when given; a final status releases the claim);
+        False, writing nothing, for an unknown or resolved saga."""
+        done = await driver.execute(
+            self.move_sql, saga_id, status.value, error, status.is_final, now
+        )
+        return typing.cast(str, done) == "UPDATE 1"
 
     async def release(self, driver: typing.Any, saga_id: object, owner: str) -> tuple[bool, bool]:
         """Drop `owner`'s claim: (released, the saga exists)."""
@@ -249,6 +265,12 @@ def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
             "SET owner = $2, lease_until = $4 WHERE id = $1 AND (owner IS NULL OR owner = $2 "
             "OR lease_until IS NULL OR lease_until <= $3)",
         ),
+        move_sql=f"""
+            UPDATE {saga} SET status = $2, error = coalesce($3, error), updated_at = $5,
+                owner = CASE WHEN $4 THEN NULL ELSE owner END,
+                lease_until = CASE WHEN $4 THEN NULL ELSE lease_until END
+            WHERE id = $1 AND status != '{SagaStatus.RESOLVED.value}'
+        """,
         release_sql=_changed_and_found(
             saga, "SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2"
         ),

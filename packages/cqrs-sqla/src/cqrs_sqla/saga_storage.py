@@ -208,14 +208,23 @@ class SqlAlchemySagaStorage:
 
         A resolved saga keeps its status (`SagaConcurrencyError`).
         """
-        saga = self._saga
-        update = (
-            saga.update()
-            .where(saga.c.id == saga_id, saga.c.status != SagaStatus.RESOLVED.value)
-            .values(updated_at=self._clock(), **status_values(status, error))
-        )
-        async with self._transaction() as connection:
-            if (await connection.execute(update)).rowcount == 0:
+        now = self._clock()
+        if self._pg is not None:
+            engine, statements = self._pg
+            moved = await on_driver(
+                engine, lambda driver: statements.move(driver, saga_id, status, error, now)
+            )
+        else:
+            saga = self._saga
+            update = (
+                saga.update()
+                .where(saga.c.id == saga_id, saga.c.status != SagaStatus.RESOLVED.value)
+                .values(updated_at=now, **status_values(status, error))
+            )
+            async with self._transaction() as connection:
+                moved = (await connection.execute(update)).rowcount == 1
+        if not moved:
+            async with self._transaction() as connection:
                 raise await self._refusal(connection, saga_id, f"a move to {status.value}")
 
     @maps_driver_errors
