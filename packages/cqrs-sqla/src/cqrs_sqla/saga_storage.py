@@ -7,16 +7,19 @@ messages in the schema's outbox table in the same transaction as the step,
 so they are published if, and only if, the step is recorded.
 
 Every method is one short transaction. On PostgreSQL (a session factory bound
-to an engine) each is a single statement run in autocommit, one round trip:
+to an engine) each is a single statement run in autocommit, one round trip
+(the hot ones prepared on the asyncpg connection, `cqrs_sqla.saga_pg`):
 `record_step` moves the saga, appends the log entry and stages the messages
 (and wakes the relays) in one statement of data-modifying CTEs, which
 commits or fails as a whole; nothing written is read back. Only a refused
 write pays a second statement, to say why. On SQLite, and on a factory bound
-otherwise, the statements of a method share one transaction. Times come from the storage's clock,
-never from the database's `now()`: the workers' clocks must agree for leases
-and staleness to mean the same to all of them. On SQLite, create the engine with
-`cqrs_sqla.create_engine` (or `cqrs_sqla.sqlite.configure_sqlite`): concurrent
-writers need its `BEGIN IMMEDIATE` transactions.
+otherwise, the statements of a method share one transaction.
+
+Times come from the storage's clock, never from the database's `now()`: the
+workers' clocks must agree for leases and staleness to mean the same to all
+of them. On SQLite, create the engine with `cqrs_sqla.create_engine` (or
+`cqrs_sqla.sqlite.configure_sqlite`): concurrent writers need its `BEGIN
+IMMEDIATE` transactions.
 
 ```python
 engine = create_engine("sqlite+aiosqlite:///app.db")  # or "postgresql+asyncpg://..."
