@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from cqrs.saga.models import SagaStatus
+from cqrs_sqla.driver_errors import is_asyncpg_error
 from cqrs_sqla.notify import channel_of
 from cqrs_sqla.saga_rows import FINAL_STATUSES
 from cqrs_sqla.schema import Schema
@@ -73,14 +74,21 @@ async def on_driver(
 
     def run() -> T:
         pooled = engine.sync_engine.raw_connection()
+        driver = typing.cast(typing.Any, pooled.driver_connection)
+        dead = False
         try:
-            driver = typing.cast(typing.Any, pooled.driver_connection)
-            try:
-                return await_only(statement(driver))
-            finally:
-                if driver.is_closed() or driver.is_in_transaction():
-                    pooled.invalidate()
+            return await_only(statement(driver))
+        except Exception as error:
+            # "Another operation is in progress" on a connection nothing else uses is
+            # the server's notice that it ended the connection, read before its end:
+            # a dropped connection (which `maps_driver_errors` reports as such).
+            if not is_asyncpg_error(error, "InternalClientError"):
+                raise
+            dead = True
+            raise ConnectionResetError(f"the server ended the connection: {error}") from error
         finally:
+            if dead or driver.is_closed() or driver.is_in_transaction():
+                pooled.invalidate()
             pooled.close()
 
     return await greenlet_spawn(run)
