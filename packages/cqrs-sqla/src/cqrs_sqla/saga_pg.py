@@ -1,7 +1,8 @@
-"""The saga storage's hot writes on PostgreSQL: one statement each, on the asyncpg connection.
+"""The saga storage's hot statements on PostgreSQL: one each, on the asyncpg connection.
 
-A saga's life is mostly `create_saga` and one `record_step` per step. On
-PostgreSQL each is a single statement run in autocommit (its own
+A saga's life is mostly `create_saga` and one `record_step` per step, and a
+worker's pass over a stored saga `claim`, `load_saga_state`,
+`get_step_history` and `release`. On PostgreSQL each is a single statement run in autocommit (its own
 transaction, one round trip), written once per schema and sent to the
 asyncpg connection under the engine's pooled one, as the relay's claim is:
 no statement compiled or cache key built per call, which cost several times
@@ -12,10 +13,13 @@ the saga, then, from the row it moved (none when the write is refused), the
 step log entry and the outbox rows, and the relays' wake-up call. It commits
 or fails as a whole, as the transaction it replaces did.
 
-```python
-statements = saga_statements(engine.dialect, schema)
-created = await on_driver(engine, lambda driver: statements.create(driver, ...))
-```
+`SqlAlchemySagaStorage` runs them as
+`await on_driver(engine, lambda driver: statements.create(driver, ...))`.
+
+>>> from sqlalchemy.dialects import postgresql
+>>> statements = saga_statements(postgresql.dialect(), Schema())
+>>> "ON CONFLICT (id) DO NOTHING" in statements.create_sql, statements.outbox_channel
+(True, 'outbox_new')
 """
 
 from __future__ import annotations
