@@ -2,11 +2,11 @@
 
 A saga's life is mostly `create_saga` and one `record_step` per step, and a
 worker's pass over a stored saga `claim`, `load_saga_state`,
-`get_step_history` and `release`. On PostgreSQL each is a single statement run in autocommit (its own
-transaction, one round trip), written once per schema and sent to the
-asyncpg connection under the engine's pooled one, as the relay's claim is:
-no statement compiled or cache key built per call, which cost several times
-the database's own work.
+`get_step_history` and `release`. On PostgreSQL each is a single statement
+run in autocommit (its own transaction, one round trip), written once per
+schema and sent to the asyncpg connection under the engine's pooled one, as
+the relay's claim is: no statement compiled or cache key built per call,
+which cost several times the database's own work.
 
 `record_step` is one statement of data-modifying CTEs: the fenced UPDATE of
 the saga, then, from the row it moved (none when the write is refused), the
