@@ -18,7 +18,7 @@ or fails as a whole, as the transaction it replaces did.
 
 >>> from sqlalchemy.dialects import postgresql
 >>> statements = saga_statements(postgresql.dialect(), Schema())
->>> "ON CONFLICT (id) DO NOTHING" in statements.create_sql, statements.outbox_channel
+>>> "ON CONFLICT (id) DO NOTHING" in statements.create_sql[0], statements.outbox_channel
 (True, 'outbox_new')
 """
 
@@ -106,10 +106,12 @@ def _json(value: typing.Mapping[str, typing.Any]) -> str:
 class SagaStatements:
     """The hot statements of one schema's saga tables: a saga's life, and a worker's pass."""
 
-    create_sql: str
-    record_sql: str
-    # record_sql with the outbox rows (one array per column) and the wake-up call.
-    record_staging_sql: str
+    # Without and with the trace context: a database that never records one may lack
+    # the column (it came in a later version), so it is only named when written.
+    create_sql: tuple[str, str]
+    # By (stages outbox rows, writes the trace context). Staging adds one array per
+    # outbox column and the relays' wake-up call.
+    record_sql: typing.Mapping[tuple[bool, bool], str]
     outbox_channel: str
     load_sql: str
     history_sql: str
@@ -169,11 +171,13 @@ class SagaStatements:
         owner: str | None,
         lease_until: datetime.datetime | None,
         now: datetime.datetime,
+        trace_context: str | None = None,
     ) -> bool:
         """Insert the saga at version 1, `pending`; False when its id exists already."""
-        status = await driver.execute(
-            self.create_sql, saga_id, name, _json(context), owner, lease_until, now
-        )
+        arguments = [saga_id, name, _json(context), owner, lease_until, now]
+        if trace_context is not None:
+            arguments.append(trace_context)
+        status = await driver.execute(self.create_sql[trace_context is not None], *arguments)
         return typing.cast(str, status) == "INSERT 0 1"
 
     async def record(
@@ -189,6 +193,7 @@ class SagaStatements:
         error: str | None,
         entry: typing.Mapping[str, object],
         rows: typing.Sequence[typing.Mapping[str, typing.Any]],
+        trace_context: str | None = None,
     ) -> bool:
         """Move the saga on from `current_version` with its log entry and outbox rows;
         False, writing nothing, when the saga is not at that version or is finished."""
@@ -209,11 +214,13 @@ class SagaStatements:
             entry["status"],
             entry["details"],
         ]
-        if not rows:
-            return await driver.fetchval(self.record_sql, *arguments) is not None
-        arguments.extend([row[column] for row in rows] for column in _OUTBOX_COLUMNS)
-        arguments.append(self.outbox_channel)
-        return bool(await driver.fetch(self.record_staging_sql, *arguments))
+        if rows:
+            arguments.extend([row[column] for row in rows] for column in _OUTBOX_COLUMNS)
+            arguments.append(self.outbox_channel)
+        if trace_context is not None:
+            arguments.append(trace_context)
+        sql = self.record_sql[bool(rows), trace_context is not None]
+        return bool(await driver.fetch(sql, *arguments))
 
 
 @functools.lru_cache(maxsize=64)
@@ -225,47 +232,60 @@ def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
     finished = ", ".join(f"'{status}'" for status in FINAL_STATUSES)
     create = f"""
         INSERT INTO {saga} (id, name, status, context, version, recovery_attempts, owner,
-                            lease_until, created_at, updated_at)
-        VALUES ($1, $2, '{SagaStatus.PENDING.value}', $3::json, 1, 0, $4, $5, $6, $6)
+                            lease_until, created_at, updated_at{{trace_column}})
+        VALUES ($1, $2, '{SagaStatus.PENDING.value}', $3::json, 1, 0, $4, $5, $6, $6{{trace}})
         ON CONFLICT (id) DO NOTHING
     """
-    # $9 the new status (NULL: unchanged), $10 the error (NULL: unchanged), $11 whether
-    # the status is final, which releases the claim.
-    moved = f"""
-        moved AS (
-            UPDATE {saga} SET
-                context = $3::json, version = version + 1, updated_at = $4,
-                waiting_step = $5, waiting_action = $6, waiting_deadline = $7,
-                waiting_attempt = $8,
-                status = coalesce($9, status), error = coalesce($10, error),
-                owner = CASE WHEN $11 THEN NULL ELSE owner END,
-                lease_until = CASE WHEN $11 THEN NULL ELSE lease_until END
-            WHERE id = $1 AND version = $2 AND status NOT IN ({finished})
-            RETURNING id
-        ),
-        logged AS (
-            INSERT INTO {log} (saga_id, step_name, action, status, details, created_at)
-            SELECT id, $12, $13, $14, $15, $4 FROM moved
-        )"""
-    arrays = ", ".join(
-        f"${number}::{outbox.c[column].type.compile(dialect)}[]"
-        for number, column in enumerate(_OUTBOX_COLUMNS, start=16)
-    )
-    staged = f"""
-        staged AS (
-            INSERT INTO {quote.format_table(outbox)} ({", ".join(_OUTBOX_COLUMNS)})
-            SELECT message.* FROM moved, unnest({arrays}) AS message
-        )"""
+    staged_arrays = len(_OUTBOX_COLUMNS) + 1  # the arrays and the channel
+
+    def record(staging: bool, traced: bool) -> str:
+        # $9 the new status (NULL: unchanged), $10 the error (NULL: unchanged), $11
+        # whether the status is final, which releases the claim; the trace context last.
+        trace = f", trace_context = ${16 + staged_arrays * staging}" if traced else ""
+        moved = f"""
+            moved AS (
+                UPDATE {saga} SET
+                    context = $3::json, version = version + 1, updated_at = $4,
+                    waiting_step = $5, waiting_action = $6, waiting_deadline = $7,
+                    waiting_attempt = $8,
+                    status = coalesce($9, status), error = coalesce($10, error),
+                    owner = CASE WHEN $11 THEN NULL ELSE owner END,
+                    lease_until = CASE WHEN $11 THEN NULL ELSE lease_until END{trace}
+                WHERE id = $1 AND version = $2 AND status NOT IN ({finished})
+                RETURNING id
+            ),
+            logged AS (
+                INSERT INTO {log} (saga_id, step_name, action, status, details, created_at)
+                SELECT id, $12, $13, $14, $15, $4 FROM moved
+            )"""
+        if not staging:
+            return f"WITH {moved} SELECT id FROM moved"
+        arrays = ", ".join(
+            f"${number}::{outbox.c[column].type.compile(dialect)}[]"
+            for number, column in enumerate(_OUTBOX_COLUMNS, start=16)
+        )
+        staged = f"""
+            staged AS (
+                INSERT INTO {quote.format_table(outbox)} ({", ".join(_OUTBOX_COLUMNS)})
+                SELECT message.* FROM moved, unnest({arrays}) AS message
+            )"""
+        return f"WITH {moved}, {staged} SELECT pg_notify(${15 + staged_arrays}, '') FROM moved"
+
     return SagaStatements(
-        create_sql=create,
-        record_sql=f"WITH {moved} SELECT id FROM moved",
-        record_staging_sql=(
-            f"WITH {moved}, {staged} SELECT pg_notify(${16 + len(_OUTBOX_COLUMNS)}, '') FROM moved"
+        create_sql=(
+            create.format(trace_column="", trace=""),
+            create.format(trace_column=", trace_context", trace=", $7"),
         ),
+        record_sql={
+            (staging, traced): record(staging, traced)
+            for staging in (False, True)
+            for traced in (False, True)
+        },
         outbox_channel=channel_of(outbox),
         load_sql=f"""
             SELECT id, name, status, context, version, recovery_attempts, error,
-                   waiting_step, waiting_action, waiting_deadline, waiting_attempt
+                   waiting_step, waiting_action, waiting_deadline, waiting_attempt,
+                   trace_context
             FROM {saga} WHERE id = $1
         """,
         history_sql=f"""

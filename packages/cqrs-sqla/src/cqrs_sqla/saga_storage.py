@@ -125,6 +125,7 @@ class SqlAlchemySagaStorage:
         *,
         owner: str | None = None,
         lease: datetime.timedelta | None = None,
+        trace_context: str | None = None,
     ) -> None:
         """Insert the saga, `pending` at version 1, claimed when `owner` and `lease` are given."""
         now = self._clock()
@@ -134,7 +135,7 @@ class SqlAlchemySagaStorage:
             created = await on_driver(
                 engine,
                 lambda driver: statements.create(
-                    driver, saga_id, name, context, claim[0], claim[1], now
+                    driver, saga_id, name, context, claim[0], claim[1], now, trace_context
                 ),
             )
             if not created:
@@ -152,6 +153,8 @@ class SqlAlchemySagaStorage:
             "created_at": now,
             "updated_at": now,
         }
+        if trace_context is not None:
+            values["trace_context"] = trace_context
         async with self._transaction() as connection:
             insert = insert_unless_present(
                 connection.dialect, self._saga, values, "SqlAlchemySagaStorage"
@@ -275,6 +278,7 @@ class SqlAlchemySagaStorage:
         error: str | None = None,
         wait: SagaWait | None = None,
         messages: typing.Sequence[Message] = (),
+        trace_context: str | None = None,
     ) -> int:
         """In one transaction: the fenced saga update, the log entry and the outbox rows.
 
@@ -300,6 +304,7 @@ class SqlAlchemySagaStorage:
                     error=error,
                     entry=entry,
                     rows=rows,
+                    trace_context=trace_context,
                 ),
             )
         else:
@@ -312,6 +317,7 @@ class SqlAlchemySagaStorage:
                     updated_at=now,
                     **wait_values(wait),
                     **status_values(saga_status, error),
+                    **({} if trace_context is None else {"trace_context": trace_context}),
                 )
             )
             async with self._transaction() as connection:

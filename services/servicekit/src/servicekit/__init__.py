@@ -5,6 +5,8 @@
   problem, 4xx for the client's mistakes, 503/500 without internals.
 - `servicekit.request_body`: request bodies are JSON and bounded (415, 413).
 - `servicekit.openapi`: the problem and health responses, declared per route.
+- `servicekit.telemetry`: traces and metrics from the `OTEL_*` variables, `GET /metrics`,
+  and the current trace and span ids for log lines (imported on its own).
 
 ```
 app = fastapi.FastAPI(title="inventory")
