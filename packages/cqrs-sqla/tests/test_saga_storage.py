@@ -196,8 +196,7 @@ async def test_configure_sqlite_refuses_a_second_call_and_leaves_other_engines_a
 async def test_the_storage_recovers_when_the_server_drops_its_connections(
     session_factory: async_sessionmaker[AsyncSession], schema: Schema, postgres_url: str
 ) -> None:
-    storage = SqlAlchemySagaStorage(session_factory, schema)
-    saga_id = uuid.uuid4()
+    storage, saga_id = SqlAlchemySagaStorage(session_factory, schema), uuid.uuid4()
     await storage.create_saga(saga_id, "ParcelSaga", {"step": 0})
     await terminate_connections(postgres_url)  # as a server restart would
 
