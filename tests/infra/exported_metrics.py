@@ -96,7 +96,9 @@ class DeliverySaga(Saga[Delivery]):
 
 async def write(outbox: MemoryOutbox, order_id: str) -> None:
     async with outbox as session:
-        event = ShippedEvent(event_name="infra.shipped", topic=TOPIC, payload=Shipped(order_id=order_id))
+        event = ShippedEvent(
+            event_name="infra.shipped", topic=TOPIC, payload=Shipped(order_id=order_id)
+        )
         outbox.add(session, event, key=order_id)
         await outbox.commit(session)
 
