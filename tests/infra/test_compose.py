@@ -420,7 +420,8 @@ def test_the_export_holds_every_metric_the_library_declares(
 
 # What PromQL writes that is not a metric name: functions are followed by "(".
 PROMQL_WORDS = frozenset(
-    ["by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset"]
+    ["by", "without", "on", "ignoring", "group_left", "group_right", "bool"]
+    + ["and", "or", "unless", "offset"]
 )
 # Labels Prometheus adds to every scraped series.
 SCRAPE_LABELS = {"job", "instance"}
