@@ -419,10 +419,19 @@ def test_the_export_holds_every_metric_the_library_declares(
 
 
 # What PromQL writes that is not a metric name: functions are followed by "(".
-PROMQL_WORDS = frozenset(
-    ["by", "without", "on", "ignoring", "group_left", "group_right", "bool"]
-    + ["and", "or", "unless", "offset"]
-)
+PROMQL_WORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+}
 # Labels Prometheus adds to every scraped series.
 SCRAPE_LABELS = {"job", "instance"}
 
