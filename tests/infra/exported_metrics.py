@@ -38,7 +38,7 @@ from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.telemetry import OutboxGauges, SagaGauges, TracingMiddleware
-from cqrs.testing import FailingBroker
+from cqrs.testing import FailingBroker, registered_outbox_events
 from servicekit.telemetry import telemetry_from_env
 
 TOPIC = "infra.shipments"
@@ -50,7 +50,6 @@ class Shipped(pydantic.BaseModel):
 
 
 ShippedEvent = cqrs.NotificationEvent[Shipped]
-cqrs.OutboxedEventMap.register("infra.shipped", ShippedEvent)
 
 
 class Ship(cqrs.Request[str]):
@@ -166,7 +165,8 @@ async def metrics_text() -> str:
     telemetry.install()
     await send_a_request()
     outbox = MemoryOutbox()
-    messages = await relay_the_outbox(outbox)
+    with registered_outbox_events({"infra.shipped": ShippedEvent}):
+        messages = await relay_the_outbox(outbox)
     outbox_gauges = OutboxGauges(outbox)
     await outbox_gauges.refresh()
     storage = MemorySagaStorage()
