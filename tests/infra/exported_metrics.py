@@ -164,19 +164,20 @@ async def metrics_text() -> str:
     telemetry = telemetry_from_env({"OTEL_SERVICE_NAME": "infra-test"})
     telemetry.install()
     await send_a_request()
-    outbox = MemoryOutbox()
-    with registered_outbox_events({"infra.shipped": ShippedEvent}):
-        messages = await relay_the_outbox(outbox)
-    outbox_gauges = OutboxGauges(outbox)
-    await outbox_gauges.refresh()
     storage = MemorySagaStorage()
     await run_sagas(storage)
     saga_gauges = SagaGauges(storage)
     await saga_gauges.refresh()
-    consumer, broker = consumer_of(messages)
-    async with consumer:  # a consumer reports its lag while it holds its partitions
-        await broker.wait_for_position(GROUP, TOPIC, 0, len(messages))
-        return telemetry.metrics_text().decode()
+    # The relay and the consumer find the event's class by its name.
+    with registered_outbox_events({"infra.shipped": ShippedEvent}):
+        outbox = MemoryOutbox()
+        messages = await relay_the_outbox(outbox)
+        outbox_gauges = OutboxGauges(outbox)
+        await outbox_gauges.refresh()
+        consumer, broker = consumer_of(messages)
+        async with consumer:  # a consumer reports its lag while it holds its partitions
+            await broker.wait_for_position(GROUP, TOPIC, 0, len(messages))
+            return telemetry.metrics_text().decode()
 
 
 if __name__ == "__main__":
