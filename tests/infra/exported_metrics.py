@@ -6,7 +6,8 @@ that fails and compensates, one left running and the saga gauges) with the
 telemetry a service sets up from its `OTEL_*` variables
 (`servicekit.telemetry`), and prints what `GET /metrics` would answer. The
 series names the Grafana dashboard may query are the ones in that output, so a
-metric renamed in the library shows up here, not in an empty panel.
+metric renamed in the library fails the compose test instead of leaving a panel
+empty.
 
 OpenTelemetry takes one global meter provider per process, so
 `tests/infra/test_compose.py` runs this file in a process of its own:
