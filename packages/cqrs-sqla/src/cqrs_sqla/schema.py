@@ -20,7 +20,7 @@ import os
 import typing
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = (
     "Schema",
@@ -116,7 +116,7 @@ def default_schema() -> Schema:
     return Schema()
 
 
-#: Advisory lock key that serialises `create_all` across processes on PostgreSQL.
+#: Advisory lock key that serialises schema changes (`create_all`, migrations) on PostgreSQL.
 _CREATE_ALL_LOCK = 0x6371_7273_5F73_716C  # "cqrs_sql"
 
 
@@ -128,9 +128,18 @@ async def create_all(engine: AsyncEngine, schema: Schema) -> None:
     otherwise race (with `cqrs_sqla.create_engine`, SQLite's write lock does the same).
     """
     async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_ALL_LOCK)))
+        await lock_schema_changes(connection)
         await connection.run_sync(schema.metadata.create_all)
+
+
+async def lock_schema_changes(connection: AsyncConnection) -> None:
+    """Make the connection's transaction wait for any other one changing the schema.
+
+    On PostgreSQL an advisory lock held until the transaction ends; SQLite's
+    write lock (`BEGIN IMMEDIATE` with `cqrs_sqla.create_engine`) does it there.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_ALL_LOCK)))
 
 
 def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
