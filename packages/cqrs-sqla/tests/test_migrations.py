@@ -70,20 +70,24 @@ async def test_an_empty_database_upgraded_to_head_matches_the_models(
 async def test_the_comparison_finds_a_table_no_revision_created(
     empty_engine: AsyncEngine,
 ) -> None:
-    await upgrade(empty_engine, revision="cqrs_sqla_0001")
+    await upgrade(empty_engine, revision="cqrs_sqla_0002")
 
     found = await differences(empty_engine, Schema().metadata, VERSION_TABLE)
 
     assert {(change[0], change[1].name) for change in found} == {
-        ("add_table", "admin_audit"),
-        ("add_index", "ix_admin_audit_target_id"),
-        ("add_index", "ix_admin_audit_action_id"),
+        ("add_table", "idempotency"),
+        ("add_index", "ix_idempotency_created_at"),
     }
 
 
 async def test_the_revisions_use_the_table_names_given(empty_engine: AsyncEngine) -> None:
     names = TableNames(
-        outbox="my_outbox", inbox="my_inbox", saga="my_saga", saga_log="my_log", audit="my_audit"
+        outbox="my_outbox",
+        inbox="my_inbox",
+        saga="my_saga",
+        saga_log="my_log",
+        audit="my_audit",
+        idempotency="my_keys",
     )
 
     await upgrade(empty_engine, names)

@@ -20,6 +20,11 @@ CQRSError(Exception)                        base of every cqrs-core error
 ├── PythonCqrsInstalledError(ImportError)   python-cqrs shares this environment
 ├── InvalidInboxKeyError(ValueError)        cqrs.inbox: a key an inbox record cannot have
 ├── InboxDeadlockError                      cqrs.inbox: transactions wait for each other
+├── IdempotencyError                        cqrs.idempotency: base of the idempotency errors
+│   ├── IdempotencyConflictError            cqrs.idempotency: a key reused with another body
+│   ├── InvalidIdempotencyKeyError(ValueError)  cqrs.idempotency: a key that cannot be kept
+│   ├── IdempotencyDeadlockError            cqrs.idempotency: transactions wait for each other
+│   └── IdempotencyUsageError               cqrs.idempotency: claim and save not in one transaction
 ├── SagaError                               cqrs.saga: base of the saga runtime errors
 │   ├── SagaNotFoundError(LookupError)      cqrs.saga: no saga stored under that id
 │   ├── SagaAlreadyExistsError              cqrs.saga: create_saga of an id that exists

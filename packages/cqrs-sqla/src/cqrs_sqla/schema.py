@@ -1,4 +1,4 @@
-"""The tables cqrs-sqla uses: outbox, inbox, saga, saga log and the admin audit log.
+"""The tables cqrs-sqla uses: outbox, inbox, saga, saga log, admin audit log, idempotency keys.
 
 One `MetaData` with a naming convention holds them, so Alembic autogenerate
 yields stable constraint and index names. Table names are configurable; the
@@ -8,7 +8,7 @@ outbox's default honours the `OUTBOX_SQLA_TABLE` environment variable.
 >>> schema.outbox.name, schema.saga.name
 ('events_outbox', 'saga')
 >>> sorted(schema.metadata.tables)
-['admin_audit', 'events_outbox', 'inbox', 'saga', 'saga_log']
+['admin_audit', 'events_outbox', 'idempotency', 'inbox', 'saga', 'saga_log']
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ class TableNames:
     saga_log: str = "saga_log"
     #: What operators did to outbox rows and sagas (`cqrs.admin`).
     audit: str = "admin_audit"
+    #: Idempotency keys of requests and their answers (`cqrs.idempotency`).
+    idempotency: str = "idempotency"
 
 
 class Schema:
@@ -103,6 +105,7 @@ class Schema:
             self.names.saga_log, self.names.saga, self.metadata
         )
         self.audit: sa.Table = _audit_table(self.names.audit, self.metadata)
+        self.idempotency: sa.Table = _idempotency_table(self.names.idempotency, self.metadata)
 
 
 @functools.cache
@@ -256,4 +259,18 @@ def _audit_table(name: str, metadata: sa.MetaData) -> sa.Table:
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Index(f"ix_{name}_target_id", "target", "id"),
         sa.Index(f"ix_{name}_action_id", "action", "id"),
+    )
+
+
+def _idempotency_table(name: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("scope", sa.String(255), primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        # NULL while the claiming transaction has not saved its answer.
+        sa.Column("answer", sa.Text(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Index(f"ix_{name}_created_at", "created_at"),
     )
