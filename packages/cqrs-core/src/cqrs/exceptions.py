@@ -13,7 +13,8 @@ CQRSError(Exception)                        base of every cqrs-core error
 ├── FollowUpLimitError                      follow-up events still recorded after the level limit
 ├── EventTooLargeError(ValueError)          an event above the outbox's size limit
 ├── PermanentError                          a failure retrying cannot fix: dead-lettered at once
-│   └── UndecodableRecordError(ValueError)  a consumed record is no known event
+│   ├── UndecodableRecordError(ValueError)  a consumed record is no known event
+│   └── SignatureError                      cqrs.signing: a record's signature is missing or wrong
 ├── NoDeliveryError(LookupError)            current_delivery() outside a handler
 ├── RecordRefusedError                      the in-memory broker refused a record
 ├── MissingDependencyError(ImportError)     an optional package is absent
