@@ -113,7 +113,7 @@ class KafkaMessageBroker:
         keyring: Keyring | None = None,
     ) -> None:
         self.producer = producer
-        self.keyring = keyring
+        self.keyring: Keyring | None = keyring
         log_level = log_level if log_level is not None else aiokafka_log_level
         if log_level is not None:
             logging.getLogger("aiokafka").setLevel(log_level)

@@ -134,7 +134,7 @@ class KafkaDeadLetterAdmin:
         security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
-        self.security = security or KafkaSecurity.from_env()
+        self.security: KafkaSecurity = security or KafkaSecurity.from_env()
         self.topics: tuple[str, ...] | None = None if topics is None else tuple(topics)
         self.suffix = suffix
         self.audit_topic = audit_topic

@@ -66,7 +66,7 @@ class SqlAlchemyIdempotencyStore:
         ttl: datetime.timedelta = DEFAULT_TTL,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
-        self.ttl = check_ttl(ttl)
+        self.ttl: datetime.timedelta = check_ttl(ttl)
         self._table = schema.idempotency
         self._clock = clock
 

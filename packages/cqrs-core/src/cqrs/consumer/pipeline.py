@@ -162,7 +162,7 @@ class EventPipeline(typing.Generic[SessionT]):
         self.dead_letter_topic = dead_letter_topic
         self.dead_letter_retry = dead_letter_retry
         self.health = ConsumerHealth() if health is None else health
-        self.keyring = keyring
+        self.keyring: Keyring | None = keyring
 
     async def settle(self, record: Record, released: asyncio.Event) -> Outcome:
         """Handle `record`, or dead-letter it; give up only when `released` is set.

@@ -65,7 +65,7 @@ class MemoryIdempotencyStore:
         ttl: datetime.timedelta = DEFAULT_TTL,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
-        self.ttl = check_ttl(ttl)
+        self.ttl: datetime.timedelta = check_ttl(ttl)
         self._clock = clock
         self._ledger: Ledger[_Key, _Entry] = Ledger(IdempotencyDeadlockError)
 
