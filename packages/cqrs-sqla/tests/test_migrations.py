@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import datetime
 import pathlib
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.engine import create_engine
 from cqrs_sqla.migrations import VERSION_LOCATION, VERSION_TABLE, upgrade
-from cqrs_sqla.schema import Schema, TableNames
+from cqrs_sqla.schema import Schema, TableNames, create_all
 from cqrs_sqla.testing import throwaway_postgres_database
 
 from .schema_0_1_0 import metadata_0_1_0
@@ -230,3 +231,24 @@ async def test_an_application_environment_upgrades_its_revisions_and_the_library
     sa.Table("app_order", app, sa.Column("id", sa.Integer(), primary_key=True))
     library = Schema(TableNames(outbox="app_outbox")).metadata
     assert await differences(empty_engine, [app, library], "alembic_version") == []
+
+
+async def test_a_database_made_by_todays_create_all_is_adopted(empty_engine: AsyncEngine) -> None:
+    schema = Schema()
+    await create_all(empty_engine, schema)
+
+    await upgrade(empty_engine)
+
+    assert await differences(empty_engine, schema.metadata, VERSION_TABLE) == []
+    async with empty_engine.connect() as connection:
+        version = (await connection.execute(sa.text(f"SELECT * FROM {VERSION_TABLE}"))).scalar()
+    assert version == "cqrs_sqla_0003"
+
+
+async def test_services_starting_together_upgrade_once(empty_engine: AsyncEngine) -> None:
+    await asyncio.gather(*(upgrade(empty_engine) for _ in range(3)))
+
+    assert await differences(empty_engine, Schema().metadata, VERSION_TABLE) == []
+    async with empty_engine.connect() as connection:
+        versions = (await connection.execute(sa.text(f"SELECT * FROM {VERSION_TABLE}"))).all()
+    assert len(versions) == 1
