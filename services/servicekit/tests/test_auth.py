@@ -43,6 +43,12 @@ def create_app(customers: CustomerAuth) -> fastapi.FastAPI:
     ) -> dict[str, str]:
         return {"sku": sku, "by": operator.name}
 
+    @app.get("/admin/whoami", responses=auth_responses())
+    async def whoami(
+        name: typing.Annotated[str, fastapi.Depends(TOKENS.actor("admin"))],
+    ) -> dict[str, str]:
+        return {"actor": name}
+
     @app.get("/orders/{owner}", responses=auth_responses())
     async def read(
         owner: str, customer: typing.Annotated[Customer, fastapi.Depends(customers.customer)]
@@ -120,6 +126,16 @@ async def test_operator_routes_refuse_without_the_right_token(
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["www-authenticate"] == challenge
+
+
+async def test_the_actor_dependency_names_the_operator_for_cqrs_admin(
+    client: httpx.AsyncClient,
+) -> None:
+    bob = await client.get("/admin/whoami", headers=bearer(BOB))
+    nobody = await client.get("/admin/whoami")
+
+    assert bob.json() == {"actor": "bob"}
+    assert nobody.status_code == 401
 
 
 async def test_a_jwt_customer_is_the_tokens_subject_and_sees_only_their_own(

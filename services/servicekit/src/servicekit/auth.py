@@ -131,25 +131,33 @@ class OperatorTokens:
     def require(self, scope: str) -> typing.Callable[..., typing.Awaitable[Operator]]:
         """A dependency admitting only holders of a token with `scope`; it returns them."""
 
-        async def operator(
-            credentials: Credentials,
-        ) -> Operator:
-            if credentials is None:
-                raise _unauthorized(f"this route needs an operator token with scope {scope!r}")
-            holder = self.holder(credentials.credentials)
-            if holder is None:
-                raise _unauthorized("the operator token is not valid", "invalid_token")
-            if scope not in holder.scopes:
-                raise fastapi.HTTPException(
-                    403,
-                    f"the token of {holder.name!r} lacks scope {scope!r}",
-                    headers={
-                        "WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scope}"'
-                    },
-                )
-            return holder
+        async def operator(credentials: Credentials) -> Operator:
+            return self._admit(credentials, scope)
 
         return operator
+
+    def actor(self, scope: str) -> typing.Callable[..., typing.Awaitable[str]]:
+        """As `require`, returning the operator's name: cqrs-admin's `authenticate`
+        (`admin_router(authenticate=tokens.actor("admin"))`)."""
+
+        async def name(credentials: Credentials) -> str:
+            return self._admit(credentials, scope).name
+
+        return name
+
+    def _admit(self, credentials: HTTPAuthorizationCredentials | None, scope: str) -> Operator:
+        if credentials is None:
+            raise _unauthorized(f"this route needs an operator token with scope {scope!r}")
+        holder = self.holder(credentials.credentials)
+        if holder is None:
+            raise _unauthorized("the operator token is not valid", "invalid_token")
+        if scope not in holder.scopes:
+            raise fastapi.HTTPException(
+                403,
+                f"the token of {holder.name!r} lacks scope {scope!r}",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scope}"'},
+            )
+        return holder
 
 
 def _digest(token: str) -> bytes:
