@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections.abc
+import datetime
 import typing
 import uuid
 
@@ -189,3 +190,25 @@ async def test_the_pipeline_handles_signed_records_and_dead_letters_the_others()
     reason = text_headers(dead.headers)[REASON_HEADER]
     assert reason.startswith("SignatureError: signature: the record is not signed")
     assert text_headers(dead.headers)[ERROR_HEADER] == "cqrs.signing.SignatureError"
+
+
+def test_with_a_max_age_an_old_or_future_signature_is_refused() -> None:
+    keyring = Keyring({"k1": OLD}, signing_key_id="k1", max_age=datetime.timedelta(hours=1))
+    record = signed(keyring)  # signed at 1000 ms
+
+    keyring.verify(VALUE, KEY, record, now_ms=1000 + 3_600_000)
+    with pytest.raises(SignatureError, match="signed 3601 s ago"):
+        keyring.verify(VALUE, KEY, record, now_ms=1000 + 3_601_000)
+    with pytest.raises(SignatureError, match="outside"):
+        keyring.verify(VALUE, KEY, record, now_ms=1000 - 120_000)
+
+
+def test_the_max_age_comes_from_the_environment() -> None:
+    environ = {"CQRS_SIGNING_KEYS": f"k1:{new_secret()}", "CQRS_SIGNING_MAX_AGE": "90"}
+
+    keyring = Keyring.from_env(environ)
+
+    assert keyring is not None
+    assert keyring.max_age == datetime.timedelta(seconds=90)
+    with pytest.raises(ConfigurationError, match="CQRS_SIGNING_MAX_AGE"):
+        Keyring.from_env({**environ, "CQRS_SIGNING_MAX_AGE": "soon"})

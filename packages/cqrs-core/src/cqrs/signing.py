@@ -13,7 +13,9 @@ refuses a record whose signature is missing or wrong: `SignatureError`, a
   value, the key, and the `event_name` and `message_id` headers.
 
 Signing happens at publish time: the outbox stores nothing secret. A signed
-record sent again (a replay) keeps its message id, which the inbox knows.
+record sent again (a replay) keeps its message id, which the inbox knows for
+as long as it keeps its records; `max_age` refuses records signed longer ago
+than that (set it above the longest a record may wait in its topic).
 
 Rotation: a keyring holds several keys, all of which verify, and names the
 one that signs. Give every consumer the new key first, then make it the
@@ -23,7 +25,9 @@ consumed. The environment (`Keyring.from_env`):
 - `CQRS_SIGNING_KEYS`: `key-id:base64-secret` pairs, comma-separated
   (`k2:3q2+7w...,k1:q83v...`); unset or empty, nothing is signed or checked;
 - `CQRS_SIGNING_KEY_ID`: the key that signs (`k2`); unset, the keyring
-  verifies only.
+  verifies only;
+- `CQRS_SIGNING_MAX_AGE`: seconds after which a signed record is refused
+  (unset: no limit).
 
 Secrets are at least 32 bytes (`new_secret()` makes one).
 
@@ -45,6 +49,7 @@ import base64
 import binascii
 import collections.abc
 import dataclasses
+import datetime
 import hashlib
 import hmac
 import os
@@ -59,6 +64,7 @@ from cqrs.message_brokers.protocol import EVENT_NAME_HEADER, MESSAGE_ID_HEADER
 __all__ = (
     "KEYS_VARIABLE",
     "KEY_ID_VARIABLE",
+    "MAX_AGE_VARIABLE",
     "MIN_SECRET_BYTES",
     "SIGNATURE_HEADER",
     "SIGNATURE_KEY_ID_HEADER",
@@ -73,6 +79,7 @@ SIGNATURE_KEY_ID_HEADER: typing.Final = "x-signature-key-id"
 SIGNED_AT_HEADER: typing.Final = "x-signed-at"
 KEYS_VARIABLE: typing.Final = "CQRS_SIGNING_KEYS"
 KEY_ID_VARIABLE: typing.Final = "CQRS_SIGNING_KEY_ID"
+MAX_AGE_VARIABLE: typing.Final = "CQRS_SIGNING_MAX_AGE"
 #: The shortest secret a keyring takes: HMAC-SHA256's own output size.
 MIN_SECRET_BYTES: typing.Final = 32
 
@@ -99,7 +106,8 @@ def new_secret() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Keyring:
-    """Secrets by key id: every one verifies, `signing_key_id`'s signs (none: verify only).
+    """Secrets by key id: every one verifies, `signing_key_id`'s signs (none: verify only);
+    with `max_age`, records signed longer ago (or later than a minute from now) are refused.
 
     Raises `ConfigurationError` for no keys, a key id that is empty or holds `:` or
     `,`, a secret shorter than `MIN_SECRET_BYTES`, or a signing key id it lacks.
@@ -108,6 +116,7 @@ class Keyring:
 
     keys: collections.abc.Mapping[str, bytes] = dataclasses.field(repr=False)
     signing_key_id: str | None = None
+    max_age: datetime.timedelta | None = None
     key_ids: tuple[str, ...] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -129,6 +138,8 @@ class Keyring:
                 f"the signing key id {self.signing_key_id!r} is not among the keys "
                 f"{sorted(self.keys)}; add its secret to {KEYS_VARIABLE}."
             )
+        if self.max_age is not None and self.max_age <= datetime.timedelta(0):
+            raise ConfigurationError(f"{MAX_AGE_VARIABLE} must be positive, not {self.max_age}.")
         object.__setattr__(self, "keys", dict(self.keys))
         object.__setattr__(self, "key_ids", tuple(sorted(self.keys)))
 
@@ -138,7 +149,7 @@ class Keyring:
         docstring); `None` when `CQRS_SIGNING_KEYS` is unset or empty.
 
         >>> Keyring.from_env({"CQRS_SIGNING_KEYS": "k1:" + "a" * 44, "CQRS_SIGNING_KEY_ID": "k1"})
-        Keyring(signing_key_id='k1', key_ids=('k1',))
+        Keyring(signing_key_id='k1', max_age=None, key_ids=('k1',))
         >>> Keyring.from_env({}) is None
         True
         """
@@ -161,7 +172,7 @@ class Keyring:
                     f"the secret of key {key_id!r} in {KEYS_VARIABLE} is not base64."
                 ) from None
         signing = environ.get(KEY_ID_VARIABLE, "").strip() or None
-        return cls(keys, signing)
+        return cls(keys, signing, _seconds(environ.get(MAX_AGE_VARIABLE, "").strip()))
 
     def sign(
         self,
@@ -181,7 +192,7 @@ class Keyring:
             raise ConfigurationError(
                 f"this keyring verifies only: set {KEY_ID_VARIABLE} to the key that signs."
             )
-        signed_at = str(time.time_ns() // 1_000_000 if signed_at_ms is None else signed_at_ms)
+        signed_at = str(_now_ms() if signed_at_ms is None else signed_at_ms)
         mac = self._mac(key_id, signed_at, value, key, headers)
         return {
             SIGNATURE_KEY_ID_HEADER: key_id,
@@ -190,10 +201,16 @@ class Keyring:
         }
 
     def verify(
-        self, value: bytes | None, key: bytes | None, headers: collections.abc.Mapping[str, str]
+        self,
+        value: bytes | None,
+        key: bytes | None,
+        headers: collections.abc.Mapping[str, str],
+        *,
+        now_ms: int | None = None,
     ) -> None:
         """Check the signature headers among a record's text `headers`; `SignatureError`
-        when they are missing, name an unknown key, or do not match."""
+        when they are missing, name an unknown key, do not match, or (with `max_age`)
+        are too old by `now_ms` (now by default)."""
         key_id = headers.get(SIGNATURE_KEY_ID_HEADER)
         signed_at = headers.get(SIGNED_AT_HEADER)
         signature = headers.get(SIGNATURE_HEADER)
@@ -216,6 +233,8 @@ class Keyring:
             raise SignatureError(
                 f"the record does not match its signature (key {key_id}); it was changed or forged."
             )
+        if self.max_age is not None:
+            _check_age(signed_at, _now_ms() if now_ms is None else now_ms, self.max_age)
 
     def _mac(
         self,
@@ -235,6 +254,35 @@ class Keyring:
             _encoded(headers.get(MESSAGE_ID_HEADER)),
         )
         return hmac.new(self.keys[key_id], _framed(fields), hashlib.sha256).digest()
+
+
+#: How far in the future a signing time may be: the publishers' clocks run ahead a little.
+_CLOCK_SKEW_MS: typing.Final = 60_000
+
+
+def _check_age(signed_at: str, now_ms: int, max_age: datetime.timedelta) -> None:
+    max_age_ms = max_age // datetime.timedelta(milliseconds=1)
+    age_ms = now_ms - int(signed_at) if signed_at.isdigit() else max_age_ms + 1
+    if age_ms > max_age_ms or age_ms < -_CLOCK_SKEW_MS:
+        raise SignatureError(
+            f"the record was signed {age_ms / 1000:.0f} s ago, outside the "
+            f"{max_age_ms / 1000:.0f} s this keyring accepts ({MAX_AGE_VARIABLE})."
+        )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _seconds(text: str) -> datetime.timedelta | None:
+    if not text:
+        return None
+    try:
+        return datetime.timedelta(seconds=float(text))
+    except ValueError:
+        raise ConfigurationError(
+            f"{MAX_AGE_VARIABLE}={text!r} is not a number of seconds."
+        ) from None
 
 
 def _encoded(text: str | None) -> bytes | None:
