@@ -12,6 +12,9 @@ the same work sent through a mediator built by `cqrs.requests.bootstrap`:
              `Handler().handle(req)`
 * di         (informational) a handler with one dependency bound in a
              `di.Container`, vs `Handler(Impl())`
+* send traced  `send` through a mediator with `cqrs.telemetry.TracingMiddleware`
+             and no OpenTelemetry SDK configured, vs the same `send` without it
+             (its baseline is the mediator, not the handler)
 
 Every figure is the median over `--reps` reps of the time per call of a rep of
 `--n` calls. Baseline and mediator reps alternate (and swap order every rep) so
@@ -37,6 +40,7 @@ import cqrs
 from cqrs.events.map import EventMap
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
 from cqrs.requests.map import RequestMap
+from cqrs.telemetry import TracingMiddleware
 
 STREAM_CHUNKS = 100  # responses per stream in the streaming case
 
@@ -163,6 +167,29 @@ def send_case() -> Case:
     return Case("send", direct, mediated, target=3.0)
 
 
+def send_traced_case() -> Case:
+    def bind(requests: RequestMap) -> None:
+        requests.bind(Cmd, CmdHandler)
+
+    plain = bootstrap(di_container=di.Container(), commands_mapper=bind)
+    traced = bootstrap(
+        di_container=di.Container(), commands_mapper=bind, middlewares=[TracingMiddleware()]
+    )
+    cmd = Cmd(value=1)
+
+    async def untraced(n: int) -> int:
+        for _ in range(n):
+            await plain.send(cmd)
+        return n
+
+    async def with_middleware(n: int) -> int:
+        for _ in range(n):
+            await traced.send(cmd)
+        return n
+
+    return Case("send traced (no SDK)", untraced, with_middleware, target=1.1)
+
+
 def bind_order_events(events: EventMap) -> None:
     for event_type in EVENT_TYPES:
         for handler_type in EVENT_HANDLERS:
@@ -262,9 +289,14 @@ def print_report(results: list[Result], args: argparse.Namespace) -> None:
                 f"WARNING: {result.case.name} ratio {result.ratio:.2f} "
                 f"is above its target {result.case.target:.1f}"
             )
-    by_name = {result.case.name.split()[0]: result for result in results}
-    for key in ("send", "events", "streaming"):
-        print(f"ratio_{key}={by_name[key].ratio:.3f}")
+    by_name = {"_".join(result.case.name.split()[:2]): result for result in results}
+    for key, name in (
+        ("send", "send"),
+        ("events", "events"),
+        ("streaming", "streaming_(per"),
+        ("send_traced", "send_traced"),
+    ):
+        print(f"ratio_{key}={by_name[name].ratio:.3f}")
 
 
 # --- main --------------------------------------------------------------------
@@ -281,7 +313,7 @@ def parse_args() -> argparse.Namespace:
 
 
 async def run_all(n: int, reps: int) -> list[Result]:
-    cases = [send_case(), events_case(), streaming_case(), di_case()]
+    cases = [send_case(), events_case(), streaming_case(), di_case(), send_traced_case()]
     return [await measure(case, n, reps) for case in cases]
 
 

@@ -16,11 +16,15 @@ import typing
 try:
     from opentelemetry import propagate as _propagate  # pyright: ignore[reportMissingImports]
     from opentelemetry import trace as _trace  # pyright: ignore[reportMissingImports]
+    from opentelemetry.metrics import (  # pyright: ignore[reportMissingImports]
+        _internal as _metrics_state,  # pyright: ignore[reportPrivateUsage]
+    )
 except ImportError:  # pragma: no cover - depends on the environment
     _propagate: typing.Any = None
     _trace: typing.Any = None
+    _metrics_state: typing.Any = None
 
-__all__ = ("TRACE_HEADERS", "trace_headers", "opentelemetry_installed")
+__all__ = ("TRACE_HEADERS", "trace_headers", "opentelemetry_installed", "telemetry_recording")
 
 #: The header names of the W3C trace context, in the order they are written.
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -29,6 +33,20 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 def opentelemetry_installed() -> bool:
     """Whether the OpenTelemetry API is importable."""
     return _propagate is not None
+
+
+def telemetry_recording() -> bool:
+    """Whether an OpenTelemetry SDK records traces or metrics in this process.
+
+    False without OpenTelemetry, and with its API alone: cqrs's instrumented
+    parts then skip their spans and measurements altogether.
+    """
+    # The API's own getters look up an environment variable on every call until a
+    # provider is set (the cost of a whole `send`); the globals they fill are read instead.
+    return _propagate is not None and (
+        _trace._TRACER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
+        or _metrics_state._METER_PROVIDER is not None  # pyright: ignore[reportPrivateUsage]
+    )
 
 
 def trace_headers() -> dict[str, str]:

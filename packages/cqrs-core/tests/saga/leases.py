@@ -26,10 +26,13 @@ class LeaseRecordingStorage(MemorySagaStorage):
         *,
         owner: str | None = None,
         lease: datetime.timedelta | None = None,
+        trace_context: str | None = None,
     ) -> None:
         if lease is not None:
             self.leases.append(lease)
-        await super().create_saga(saga_id, name, context, owner=owner, lease=lease)
+        await super().create_saga(
+            saga_id, name, context, owner=owner, lease=lease, trace_context=trace_context
+        )
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         self.leases.append(lease)

@@ -469,8 +469,11 @@ class ClaimSpy(MemorySagaStorage):
         *,
         owner: str | None = None,
         lease: datetime.timedelta | None = None,
+        trace_context: str | None = None,
     ) -> None:
-        await super().create_saga(saga_id, name, context, owner=owner, lease=lease)
+        await super().create_saga(
+            saga_id, name, context, owner=owner, lease=lease, trace_context=trace_context
+        )
         if owner is not None and lease is not None:
             self.takes.append((owner, lease))
 

@@ -321,6 +321,10 @@ class _KafkaTransport:
         batches = await getmany(timeout_ms=self.FETCH_TIMEOUT_MS, max_records=max_records)
         return [record for batch in batches.values() for record in batch]
 
+    def end_offset(self, partition: Partition) -> int | None:
+        """The partition's high watermark as of the last fetch (`EndOffsets`)."""
+        return self.consumer.highwater(TopicPartition(*partition))  # pyright: ignore[reportUnknownMemberType]
+
     def pause(self, partition: Partition) -> None:
         tp = TopicPartition(*partition)
         if tp in self.consumer.assignment():

@@ -100,6 +100,7 @@ def state_of(row: sa.RowMapping) -> SagaState:
         recovery_attempts=typing.cast(int, row["recovery_attempts"]),
         error=typing.cast("str | None", row["error"]),
         waiting=wait_of(row),
+        trace_context=typing.cast("str | None", row.get("trace_context")),
     )
 
 

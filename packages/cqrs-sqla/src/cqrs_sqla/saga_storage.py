@@ -101,6 +101,7 @@ class SqlAlchemySagaStorage:
         *,
         owner: str | None = None,
         lease: datetime.timedelta | None = None,
+        trace_context: str | None = None,
     ) -> None:
         """Insert the saga, `pending` at version 1, claimed when `owner` and `lease` are given."""
         now = self._clock()
@@ -117,6 +118,8 @@ class SqlAlchemySagaStorage:
             "created_at": now,
             "updated_at": now,
         }
+        if trace_context is not None:
+            values["trace_context"] = trace_context
         async with self.session_factory.begin() as session:
             dialect = session.get_bind(clause=self._saga).dialect
             insert = insert_unless_present(dialect, self._saga, values, "SqlAlchemySagaStorage")
@@ -215,6 +218,7 @@ class SqlAlchemySagaStorage:
         error: str | None = None,
         wait: SagaWait | None = None,
         messages: typing.Sequence[Message] = (),
+        trace_context: str | None = None,
     ) -> int:
         """In one transaction: the fenced saga update, the log entry and the outbox rows.
 
@@ -232,6 +236,7 @@ class SqlAlchemySagaStorage:
                 updated_at=now,
                 **wait_values(wait),
                 **status_values(saga_status, error),
+                **({} if trace_context is None else {"trace_context": trace_context}),
             )
         )
         log = self._log.insert().values(

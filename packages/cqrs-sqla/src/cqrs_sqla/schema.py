@@ -219,6 +219,8 @@ def _saga_table(name: str, metadata: sa.MetaData) -> sa.Table:
         sa.Column("lease_until", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
+        # The W3C traceparent of the span that last moved the saga on (cqrs-core[otel]).
+        sa.Column("trace_context", sa.String(64), nullable=True),
         # Recovery looks for unfinished sagas, oldest first.
         sa.Index(f"ix_{name}_status_created_at", "status", "created_at"),
     )

@@ -8,6 +8,8 @@
 - `servicekit.auth`: operator bearer tokens with scopes, customers open or by JWT.
 - `servicekit.rate_limit`: a per-client budget, 429 with `Retry-After`.
 - `servicekit.idempotency`: the `Idempotency-Key` header for `cqrs.idempotency`.
+- `servicekit.telemetry`: traces and metrics from the `OTEL_*` variables, `GET /metrics`,
+  and the current trace and span ids for log lines (imported on its own).
 
 ```
 app = fastapi.FastAPI(title="inventory")

@@ -47,8 +47,9 @@ from typing_extensions import Self
 
 from cqrs.consumer.pipeline import EventPipeline
 from cqrs.consumer.record import Partition, Record, partition_of
-from cqrs.consumer.transport import ConsumerTransport
+from cqrs.consumer.transport import ConsumerTransport, EndOffsets
 from cqrs.exceptions import ConfigurationError
+from cqrs.tracing import opentelemetry_installed
 
 __all__ = ("EventConsumer",)
 
@@ -156,10 +157,13 @@ class EventConsumer:
         self.stop_timeout = stop_timeout
         self._workers: dict[Partition, _PartitionWorker] = {}
         self._positions: dict[Partition, int] = {}
+        # One past each partition's last settled record, kept after commits (for `lag`).
+        self._settled: dict[Partition, int] = {}
         self._to_commit = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        _watch_lag(self)
 
     @property
     def running(self) -> bool:
@@ -197,6 +201,8 @@ class EventConsumer:
         `timeout` seconds, `stop_timeout` by default), their settled positions are
         committed, and their other records are dropped, to be consumed again."""
         workers = [self._workers.pop(p) for p in partitions if p in self._workers]
+        for partition in partitions:
+            self._settled.pop(partition, None)
         for worker in workers:
             worker.release()
         wait = self.stop_timeout if timeout is None else timeout
@@ -218,7 +224,21 @@ class EventConsumer:
     def settled(self, partition: Partition, position: int) -> None:
         """Note that `partition`'s records before `position` are settled."""
         self._positions[partition] = position
+        self._settled[partition] = position
         self._to_commit.set()
+
+    def lag(self) -> dict[Partition, int]:
+        """Per partition this consumer holds, how many records wait after its last settled
+        one; empty when the transport does not know its end offsets (`EndOffsets`)."""
+        transport = self.transport
+        if not isinstance(transport, EndOffsets):
+            return {}
+        lags: dict[Partition, int] = {}
+        for partition, position in self._settled.items():
+            end = transport.end_offset(partition)
+            if end is not None:
+                lags[partition] = max(end - position, 0)
+        return lags
 
     def _dispatch(self, records: collections.abc.Iterable[Record]) -> None:
         for record in records:
@@ -282,6 +302,14 @@ class EventConsumer:
         traceback: types.TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _watch_lag(consumer: EventConsumer) -> None:
+    """Report `consumer.lag()` as a gauge, when OpenTelemetry is installed."""
+    if opentelemetry_installed():
+        from cqrs.telemetry.consumer import watch_lag  # the `otel` extra: imported only with it
+
+        watch_lag(consumer.pipeline.consumer_name, consumer)
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

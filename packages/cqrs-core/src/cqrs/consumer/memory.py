@@ -264,6 +264,10 @@ class MemoryTransport:
             },
         )
 
+    def end_offset(self, partition: Partition) -> int | None:
+        """The offset of `partition`'s next record (`cqrs.consumer.transport.EndOffsets`)."""
+        return len(self.broker.log(partition)) if partition in self._next else None
+
     def _available(self, max_records: int) -> list[MemoryRecord]:
         records: list[MemoryRecord] = []
         self._turn = (self._turn + 1) % max(len(self.assigned), 1)

@@ -67,6 +67,10 @@ from cqrs.events.mediator import EventMediator
 from cqrs.exceptions import ConfigurationError, UndecodableRecordError
 from cqrs.inbox.repository import InboxRepository, check_key
 from cqrs.signing import Keyring, SignatureError
+from cqrs.tracing import opentelemetry_installed, telemetry_recording
+
+if typing.TYPE_CHECKING:
+    from cqrs.telemetry.consumer import ConsumerTelemetry
 
 __all__ = ("EventPipeline", "Outcome", "Transaction")
 
@@ -156,6 +160,7 @@ class EventPipeline(typing.Generic[SessionT]):
         self.dead_letters = dead_letters
         self.consumer_name = consumer_name
         self.decoder = EventDecoder(events)
+        self._telemetry = _consumer_telemetry(consumer_name)
         self.transaction = transaction
         self.inbox = inbox
         self.retry = retry
@@ -166,6 +171,20 @@ class EventPipeline(typing.Generic[SessionT]):
 
     async def settle(self, record: Record, released: asyncio.Event) -> Outcome:
         """Handle `record`, or dead-letter it; give up only when `released` is set.
+
+        Raises nothing but `asyncio.CancelledError` (and what is not an
+        `Exception`): a failure is retried or dead-lettered.
+        """
+        telemetry = self._telemetry
+        if telemetry is None or not telemetry_recording():
+            return await self._settle(record, released)
+        with telemetry.settling(record, text_headers(record.headers)) as settled:
+            outcome = await self._settle(record, released)
+            settled(outcome.value.replace("-", "_"))
+        return outcome
+
+    async def _settle(self, record: Record, released: asyncio.Event) -> Outcome:
+        """`settle`, without its span.
 
         Raises nothing but `asyncio.CancelledError` (and what is not an
         `Exception`): a failure is retried or dead-lettered.
@@ -210,6 +229,8 @@ class EventPipeline(typing.Generic[SessionT]):
                     if not self.retry.is_transient(error):
                         return _Failed(error, attempts)
                     pause = self.retry.max_delay
+                if self._telemetry is not None and telemetry_recording():
+                    self._telemetry.retried(delivery.topic, error)
                 logger.warning(
                     "handling %s %s (%s[%d]@%d) failed (try %d), trying again in %.2fs: %s",
                     delivery.event_name,
@@ -292,6 +313,14 @@ class EventPipeline(typing.Generic[SessionT]):
                     return Outcome.DEAD_LETTERED
         finally:
             self.health.cleared(trouble)
+
+
+def _consumer_telemetry(consumer_name: str) -> ConsumerTelemetry | None:
+    if not opentelemetry_installed():
+        return None
+    from cqrs.telemetry.consumer import ConsumerTelemetry  # the `otel` extra: imported only with it
+
+    return ConsumerTelemetry(consumer_name)
 
 
 async def _released_within(released: asyncio.Event, seconds: float) -> bool:

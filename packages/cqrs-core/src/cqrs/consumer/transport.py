@@ -20,7 +20,7 @@ import typing
 
 from cqrs.consumer.record import Partition, Record
 
-__all__ = ("ConsumerTransport",)
+__all__ = ("ConsumerTransport", "EndOffsets")
 
 
 class ConsumerTransport(typing.Protocol):
@@ -53,4 +53,17 @@ class ConsumerTransport(typing.Protocol):
         broker's error when the commit failed; the consumer commits the same
         positions (or later ones) again.
         """
+        ...
+
+
+@typing.runtime_checkable
+class EndOffsets(typing.Protocol):
+    """A transport that knows where its partitions end, so a consumer can tell its lag.
+
+    Optional: `EventConsumer.lag` reports nothing for a transport without it.
+    """
+
+    def end_offset(self, partition: Partition) -> int | None:
+        """The offset `partition`'s next new record will get (Kafka's high watermark),
+        as last seen; `None` when not known yet."""
         ...

@@ -24,6 +24,7 @@ from cqrs.events.fallback import EventHandlerFallback
 from cqrs.events.map import EventBinding, EventMap
 from cqrs.exceptions import ConfigurationError, EventHandlingError, FollowUpLimitError
 from cqrs.fallback import call_with_fallback
+from cqrs.tracing import opentelemetry_installed
 
 __all__ = (
     "MAX_FOLLOW_UP_LEVELS",
@@ -141,7 +142,7 @@ class EventDispatcher:
     def _invoker(self, binding: EventBinding) -> _Invoker:
         invoker = self._invokers.get(binding)
         if invoker is None:
-            invoker = self._invokers[binding] = self._build_invoker(binding)
+            invoker = self._invokers[binding] = _traced(binding, self._build_invoker(binding))
         return invoker
 
     def _build_invoker(self, binding: EventBinding) -> _Invoker:
@@ -176,6 +177,15 @@ class EventDispatcher:
             return handler.events
 
         return run
+
+
+def _traced(binding: EventBinding, invoke: _Invoker) -> _Invoker:
+    """`invoke` in a span per event handled, when OpenTelemetry is installed."""
+    if not opentelemetry_installed():
+        return invoke
+    from cqrs.telemetry.events import traced_handler  # the `otel` extra: imported only with it
+
+    return traced_handler(_handler_type(binding), invoke)
 
 
 def _handler_type(binding: EventBinding) -> type[typing.Any]:

@@ -43,10 +43,15 @@ class Middleware(typing.Protocol):
 def wrap(middlewares: typing.Sequence[Middleware], handle: HandleType) -> HandleType:
     """Compose `middlewares` around `handle`, the first one outermost.
 
-    With no middlewares `handle` itself comes back, so they cost nothing.
+    With no middlewares `handle` itself comes back, so they cost nothing. A
+    middleware with a `compose(handle)` method builds its own layer (a plain
+    function may hand a message straight on, without a coroutine of its own).
     """
     for middleware in reversed(middlewares):
-        handle = functools.partial(middleware, handle=handle)
+        compose = getattr(middleware, "compose", None)
+        handle = (
+            functools.partial(middleware, handle=handle) if compose is None else compose(handle)
+        )
     return handle
 
 

@@ -44,8 +44,12 @@ import types
 import typing
 
 from cqrs.clock import Clock, utc_now
-from cqrs.message_brokers.protocol import BatchMessageBroker, MessageBroker
+from cqrs.message_brokers.protocol import BatchMessageBroker, Message, MessageBroker
 from cqrs.outbox.models import OutboxedEvent
+from cqrs.tracing import opentelemetry_installed, telemetry_recording
+
+if typing.TYPE_CHECKING:
+    from cqrs.telemetry.outbox import RelayTelemetry
 
 __all__ = (
     "OutboxClaim",
@@ -127,6 +131,31 @@ class RetainingOutboxStore(OutboxStore, typing.Protocol):
         ...
 
 
+class _Outcomes(typing.Protocol):
+    """Where the relay records each row's outcome: the claim, or a traced view of it."""
+
+    @property
+    def rows(self) -> typing.Sequence[OutboxedEvent]: ...
+    def published(self, row: OutboxedEvent) -> None: ...
+    def failed(self, row: OutboxedEvent, error: str) -> None: ...
+
+
+# The message the relay sends for a row: as stored, or carrying its publish span.
+_MessageOf = typing.Callable[[OutboxedEvent], Message]
+
+
+def _stored_message(row: OutboxedEvent) -> Message:
+    return row.message
+
+
+def _relay_telemetry() -> RelayTelemetry | None:
+    if not opentelemetry_installed():
+        return None
+    from cqrs.telemetry.outbox import RelayTelemetry  # the `otel` extra: imported only with it
+
+    return RelayTelemetry()
+
+
 def publishable(
     rows: typing.Sequence[OutboxedEvent], pending_by_key: typing.Mapping[str, typing.Sequence[int]]
 ) -> list[OutboxedEvent]:
@@ -191,18 +220,27 @@ class OutboxRelay:
         self.purge_interval = purge_interval
         self.clock = clock
         self._next_purge: datetime.datetime | None = None
+        self._telemetry = _relay_telemetry()
 
     async def run_once(self) -> int:
         """Claim one batch, publish it, mark it; return how many rows were published."""
         async with self.store.claim(self.batch_size, self.retry) as claim:
-            if isinstance(self.broker, BatchMessageBroker):
-                return await self._publish_batch(claim, self.broker)
-            by_key: dict[object, list[OutboxedEvent]] = collections.defaultdict(list)
-            for row in claim.rows:
-                by_key[row.message.key if row.message.key is not None else row.id].append(row)
-            published = await asyncio.gather(
-                *(self._publish_in_order(claim, rows) for rows in by_key.values())
-            )
+            telemetry = self._telemetry
+            if telemetry is None or not claim.rows or not telemetry_recording():
+                return await self._publish(claim, _stored_message)
+            with telemetry.batch(claim) as traced:
+                return await self._publish(traced, traced.message)
+
+    async def _publish(self, claim: _Outcomes, message_of: _MessageOf) -> int:
+        """Publish `claim`'s rows (each as `message_of(row)`) and record their outcomes."""
+        if isinstance(self.broker, BatchMessageBroker):
+            return await self._publish_batch(claim, self.broker, message_of)
+        by_key: dict[object, list[OutboxedEvent]] = collections.defaultdict(list)
+        for row in claim.rows:
+            by_key[row.message.key if row.message.key is not None else row.id].append(row)
+        published = await asyncio.gather(
+            *(self._publish_in_order(claim, rows, message_of) for rows in by_key.values())
+        )
         return sum(published)
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -260,7 +298,9 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_interval)
 
-    async def _publish_batch(self, claim: OutboxClaim, broker: BatchMessageBroker) -> int:
+    async def _publish_batch(
+        self, claim: _Outcomes, broker: BatchMessageBroker, message_of: _MessageOf
+    ) -> int:
         """Hand the whole batch to the broker at once and record each row's outcome.
 
         The broker keeps one key's messages in order, so nothing waits here per
@@ -275,7 +315,7 @@ class OutboxRelay:
         rows = claim.rows
         if not rows:
             return 0
-        outcomes = await broker.send_batch([row.message for row in rows])
+        outcomes = await broker.send_batch([message_of(row) for row in rows])
         published = 0
         failed_keys: set[str] = set()
         for row, error in zip(rows, outcomes, strict=True):
@@ -292,11 +332,13 @@ class OutboxRelay:
                     failed_keys.add(key)
         return published
 
-    async def _publish_in_order(self, claim: OutboxClaim, rows: list[OutboxedEvent]) -> int:
+    async def _publish_in_order(
+        self, claim: _Outcomes, rows: list[OutboxedEvent], message_of: _MessageOf
+    ) -> int:
         """Publish one key's rows in order; stop at the first failure (the rest wait)."""
         for count, row in enumerate(rows):
             try:
-                await self.broker.send_message(row.message)
+                await self.broker.send_message(message_of(row))
             except Exception as exc:
                 logger.warning(
                     "outbox row %s (%s) not published: %s", row.id, row.message.topic, exc

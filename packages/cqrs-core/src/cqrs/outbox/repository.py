@@ -41,6 +41,7 @@ from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import ConfigurationError, EventTooLargeError
 from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.map import OutboxedEventMap
+from cqrs.tracing import telemetry_recording
 
 __all__ = (
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -107,7 +108,12 @@ def outbox_message(event: NotificationEvent[typing.Any], key: str | None) -> Mes
             f"cqrs.OutboxedEventMap.register({event.event_name!r}, {type(event).__qualname__}) "
             f"at import time."
         )
-    return Message.from_event(event, key)
+    message = Message.from_event(event, key)
+    if telemetry_recording():
+        from cqrs.telemetry.outbox import traced_write  # the `otel` extra: imported only with it
+
+        return traced_write(message)
+    return message
 
 
 def check_message_size(message: Message, body: bytes, max_bytes: int) -> None:

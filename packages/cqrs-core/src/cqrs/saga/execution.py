@@ -25,6 +25,7 @@ slower steps a longer `lease`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import itertools
@@ -61,7 +62,11 @@ from cqrs.saga.models import (
 )
 from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
-from cqrs.saga.storage.protocol import ISagaStorage
+from cqrs.saga.storage.protocol import ISagaStorage, StoredTrace
+from cqrs.tracing import opentelemetry_installed, telemetry_recording
+
+if typing.TYPE_CHECKING:
+    from cqrs.telemetry.saga import SagaTelemetry
 
 __all__ = (
     "CompensationPolicy",
@@ -177,6 +182,7 @@ class SagaRunner:
         self.claim_wait = claim_wait
         self.clock = clock
         self.emit = emit
+        self.telemetry: SagaTelemetry | None = _saga_telemetry(self.saga_name)
         self.steps: tuple[SagaStep, ...] = saga_type.step_definitions()
         if not self.steps:
             raise SagaDefinitionError(
@@ -224,9 +230,19 @@ class SagaRunner:
         stream early (`aclose`, or `break`) only stops it: recovery resumes.
         """
         owner = self._new_owner()
+        telemetry = self.telemetry
         try:
             await self.storage.create_saga(
-                saga_id, self.saga_name, context.to_dict(), owner=owner, lease=self.lease
+                saga_id,
+                self.saga_name,
+                context.to_dict(),
+                owner=owner,
+                lease=self.lease,
+                **(
+                    telemetry.stored_context()
+                    if telemetry is not None and telemetry_recording()
+                    else _NO_TRACE
+                ),
             )
         except SagaAlreadyExistsError:
             async for result in self._resume(saga_id, type(context).from_dict):
@@ -353,6 +369,30 @@ class SagaRunner:
             delay = min(delay * 2, 0.5)
 
 
+def _saga_telemetry(saga_name: str) -> SagaTelemetry | None:
+    if not opentelemetry_installed():
+        return None
+    from cqrs.telemetry.saga import SagaTelemetry  # the `otel` extra: imported only with it
+
+    return SagaTelemetry(saga_name)
+
+
+class _StepOutcome(typing.Protocol):
+    """Told, inside a step's span, the status the step recorded when not `completed`."""
+
+    def __call__(self, status: SagaStepStatus, /) -> None: ...
+
+
+def _ignore_outcome(status: SagaStepStatus) -> None:
+    """The outcome sink of a step that is not observed."""
+
+
+# No trace context to store (telemetry off): storages that predate it are called as before.
+_NO_TRACE: typing.Final[StoredTrace] = {}
+# Reusable: entering it returns the sink and does nothing else.
+_UNOBSERVED: typing.Final = contextlib.nullcontext(typing.cast(_StepOutcome, _ignore_outcome))
+
+
 def _context_builder(
     context_type: type[SagaContext] | ContextBuilder | None,
 ) -> ContextBuilder | None:
@@ -394,11 +434,16 @@ class _Run:
     lease_renew_at: float = 0.0
     # The step error this pass recorded (and compensated), if any.
     failure: BaseException | None = None
+    # The saga's spans and metrics, when an SDK records them (decided once per pass).
+    telemetry: SagaTelemetry | None = None
+    # Links of this pass's spans: the span that last moved the saga on, in another trace.
+    links: tuple[typing.Any, ...] = ()
 
     @classmethod
     def new(cls, runner: SagaRunner, saga_id: uuid.UUID, owner: str, context: SagaContext) -> _Run:
         run = cls(runner, saga_id, owner, context, 1, SAGA_PENDING)
         run._leased()
+        run._observing()
         return run
 
     @classmethod
@@ -431,6 +476,9 @@ class _Run:
             state.waiting,
         )
         run._leased()
+        run._observing()
+        if run.telemetry is not None:
+            run.links = run.telemetry.links_to(state.trace_context)
         failed = False
         for entry in await storage.get_step_history(saga_id):
             if entry.action is ACT:
@@ -495,7 +543,8 @@ class _Run:
             await self._receive_compensation_reply(handler, waiting, reply)
             return
         try:
-            result = await handler.on_reply(self.context, reply)
+            with self._observed(waiting.step_name, ACT):
+                result = await handler.on_reply(self.context, reply)
         except Exception as exc:
             await self._fail(waiting.step_name, exc)
             raise
@@ -523,8 +572,7 @@ class _Run:
             self.cursor += 1
         if self.cursor == len(steps):
             if self.status is not SAGA_COMPLETED:
-                await self.storage.update_status(self.saga_id, SAGA_COMPLETED)
-                self.status = SAGA_COMPLETED
+                await self._finish(SAGA_COMPLETED)
             return None
         step = steps[self.cursor]
         if time.monotonic() >= self.lease_renew_at:
@@ -534,12 +582,18 @@ class _Run:
             return None
         # A local step, the hot path: act, then the one write it needs.
         acted_name = step.name
+        telemetry = self.telemetry
         try:
-            if step.fallback is None:
-                handler = await self.runner.container.resolve(step.handler)
-                result = await handler.act(self.context)
-            else:
-                result, acted_name, handler = await self._act_with_fallback(step, step.fallback)
+            with (
+                _UNOBSERVED
+                if telemetry is None
+                else telemetry.step(self.saga_id, step.name, ACT, self.links)
+            ):
+                if step.fallback is None:
+                    handler = await self.runner.container.resolve(step.handler)
+                    result = await handler.act(self.context)
+                else:
+                    result, acted_name, handler = await self._act_with_fallback(step, step.fallback)
         except Exception as exc:
             await self._fail(step.name, exc)
             raise
@@ -552,7 +606,10 @@ class _Run:
             context=self.context.to_dict(),
             current_version=self.version,
             saga_status=saga_status,
+            **(_NO_TRACE if telemetry is None else telemetry.stored_context()),
         )
+        if telemetry is not None:
+            telemetry.transition(acted_name, ACT, COMPLETED, saga_status)
         if saga_status is not None:
             self.status = saga_status
         acted.add(acted_name)
@@ -587,20 +644,28 @@ class _Run:
 
     async def _send(self, step: SagaStep) -> None:
         """Send a messaging step's command and record the saga as waiting, in one write."""
-        try:
-            handler = typing.cast(
-                MessagingStep[typing.Any, typing.Any], await self._resolve(step.name)
-            )
-            command = await handler.command(self.context, self.saga_id)
-            message = outbox_message(command, handler.partition_key(self.context, self.saga_id))
-        except Exception as exc:
-            await self._fail(step.name, exc)
-            raise
-        wait = SagaWait(step.name, ACT, self.runner.clock() + handler.timeout)
-        saga_status = SagaStatus.RUNNING if self.status is SagaStatus.PENDING else None
-        await self._record(
-            step.name, ACT, STARTED, saga_status=saga_status, wait=wait, messages=(message,)
-        )
+        with self._observed(step.name, ACT) as outcome:
+            try:
+                handler = typing.cast(
+                    MessagingStep[typing.Any, typing.Any], await self._resolve(step.name)
+                )
+                command = await handler.command(self.context, self.saga_id)
+                message = outbox_message(command, handler.partition_key(self.context, self.saga_id))
+            except Exception as exc:
+                failure = exc
+                outcome(FAILED)
+            else:
+                failure = None
+                wait = SagaWait(step.name, ACT, self.runner.clock() + handler.timeout)
+                saga_status = SagaStatus.RUNNING if self.status is SagaStatus.PENDING else None
+                # In the span: the command staged in the outbox carries its context.
+                await self._record(
+                    step.name, ACT, STARTED, saga_status=saga_status, wait=wait, messages=(message,)
+                )
+                outcome(STARTED)
+        if failure is not None:
+            await self._fail(step.name, failure)
+            raise failure
 
     def _status_after(self, step: SagaStep) -> SagaStatus | None:
         if step is self.runner.steps[-1]:
@@ -677,7 +742,8 @@ class _Run:
         delays = self.runner.compensation.delays()
         while True:
             try:
-                await handler.compensate(self.context)
+                with self._observed(name, COMPENSATE):
+                    await handler.compensate(self.context)
             except Exception as exc:
                 await self._record(name, COMPENSATE, FAILED, details=_describe(exc))
                 delay = next(delays, None)
@@ -699,6 +765,18 @@ class _Run:
         On a resend, `previous_try` (how the last send ended) is logged in the
         same write as the new send, so a crash cannot reset the attempt count.
         """
+        with self._observed(name, COMPENSATE) as observed:
+            outcome = await self._send_compensation_command(handler, name, attempt, previous_try)
+            observed({"done": COMPLETED, "waiting": STARTED, "failed": FAILED}[outcome])
+        return outcome
+
+    async def _send_compensation_command(
+        self,
+        handler: MessagingStep[typing.Any, typing.Any],
+        name: str,
+        attempt: int,
+        previous_try: tuple[SagaStepStatus, str] | None,
+    ) -> _Outcome:
         try:
             command = await handler.compensation_command(self.context, self.saga_id)
             message = (
@@ -750,7 +828,8 @@ class _Run:
         self, handler: MessagingStep[typing.Any, typing.Any], waiting: SagaWait, reply: _Reply
     ) -> None:
         try:
-            await handler.on_compensation_reply(self.context, reply)
+            with self._observed(waiting.step_name, COMPENSATE):
+                await handler.on_compensation_reply(self.context, reply)
         except Exception as exc:
             await self._compensation_try_failed(handler, waiting, FAILED, _describe(exc))
             return
@@ -780,6 +859,8 @@ class _Run:
     async def _finish(self, status: SagaStatus) -> None:
         await self.storage.update_status(self.saga_id, status)
         self.status = status
+        if self.telemetry is not None:
+            self.telemetry.status(status)
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -820,10 +901,37 @@ class _Run:
             error=error,
             wait=wait,
             messages=messages,
+            **(_NO_TRACE if self.telemetry is None else self.telemetry.stored_context()),
         )
+        self._counted(step_name, action, status, saga_status)
         self.waiting = wait
         if saga_status is not None:
             self.status = saga_status
+
+    def _observed(
+        self, step_name: str, action: SagaStepAction
+    ) -> contextlib.AbstractContextManager[_StepOutcome]:
+        """The span of one act or compensation of a step (nothing without telemetry)."""
+        telemetry = self.telemetry
+        if telemetry is None:
+            return _UNOBSERVED
+        return telemetry.step(self.saga_id, step_name, action, self.links)
+
+    def _counted(
+        self,
+        step_name: str,
+        action: SagaStepAction,
+        status: SagaStepStatus,
+        saga_status: SagaStatus | None,
+    ) -> None:
+        telemetry = self.telemetry
+        if telemetry is not None:
+            telemetry.transition(step_name, action, status, saga_status)
+
+    def _observing(self) -> None:
+        telemetry = self.runner.telemetry
+        if telemetry is not None and telemetry_recording():
+            self.telemetry = telemetry
 
     def _leased(self) -> None:
         # Renew once half the lease is gone: often enough to keep it, rarely enough

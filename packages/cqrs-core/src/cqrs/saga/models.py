@@ -164,6 +164,9 @@ class SagaState:
     recovery_attempts: int = 0
     error: str | None = None
     waiting: SagaWait | None = None
+    #: The W3C `traceparent` of the span that last moved the saga on, when one was
+    #: recording (`cqrs-core[otel]`): a pass that resumes the saga links to it.
+    trace_context: str | None = None
 
     def __iter__(self) -> typing.Iterator[typing.Any]:
         return iter((self.status, self.context, self.version))

@@ -576,6 +576,35 @@ class SagaStorageContract:
             "earlier: retried",
         )
 
+    async def test_the_trace_context_is_kept_from_creation_and_replaced_only_when_given(
+        self, storage: ISagaStorage, clock: FakeClock
+    ) -> None:
+        started = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        replied = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        saga_id = uuid.uuid4()
+        await storage.create_saga(saga_id, "parcel", _CONTEXT, trace_context=started)
+        created = await storage.load_saga_state(saga_id)
+
+        version = await storage.record_step(
+            saga_id, "Weigh", _ACT, _COMPLETED, context=_CONTEXT, current_version=1
+        )
+        untouched = await storage.load_saga_state(saga_id)
+        await storage.record_step(
+            saga_id,
+            "Label",
+            _ACT,
+            _COMPLETED,
+            context=_CONTEXT,
+            current_version=version,
+            trace_context=replied,
+        )
+        replaced = await storage.load_saga_state(saga_id)
+        plain = await _new_saga(storage)
+
+        assert (created.trace_context, untouched.trace_context) == (started, started)
+        assert replaced.trace_context == replied
+        assert (await storage.load_saga_state(plain)).trace_context is None
+
     async def test_record_step_starts_compensation_in_one_fenced_write(
         self, storage: ISagaStorage, clock: FakeClock
     ) -> None:

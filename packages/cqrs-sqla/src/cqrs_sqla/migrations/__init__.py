@@ -127,3 +127,10 @@ def table_missing(name: str) -> bool:
     """Whether the database being upgraded lacks the table (revisions that create a
     table adopt one `create_all` made before)."""
     return not sa.inspect(op.get_bind()).has_table(name)
+
+
+def column_missing(table: str, column: str) -> bool:
+    """Whether the database being upgraded lacks the column (revisions that add one
+    adopt a table `create_all` made with it)."""
+    columns = sa.inspect(op.get_bind()).get_columns(table)
+    return column not in {existing["name"] for existing in columns}

@@ -83,6 +83,7 @@ class _Record:
     log: list[_Entry] = dataclasses.field(default_factory=_new_log)
     owner: str | None = None
     lease_until: datetime.datetime | None = None
+    trace_context: str | None = None
 
     def summary(self) -> SagaSummary:
         return SagaSummary(
@@ -107,6 +108,7 @@ class _Record:
             self.recovery_attempts,
             self.error,
             self.waiting,
+            self.trace_context,
         )
 
 
@@ -134,12 +136,14 @@ class MemorySagaStorage:
         *,
         owner: str | None = None,
         lease: datetime.timedelta | None = None,
+        trace_context: str | None = None,
     ) -> None:
         key = saga_id.int
         if key in self._records:
             raise SagaAlreadyExistsError(saga_id)
         now = self._clock()
         record = _Record(saga_id, name, _PENDING, _copy_context(context), now, now)
+        record.trace_context = trace_context
         if owner is not None and lease is not None:
             record.owner, record.lease_until = owner, now + lease
         self._records[key] = record
@@ -206,6 +210,7 @@ class MemorySagaStorage:
         error: str | None = None,
         wait: SagaWait | None = None,
         messages: typing.Sequence[Message] = (),
+        trace_context: str | None = None,
     ) -> int:
         # `_record` inlined: this runs once per saga step.
         record = self._records.get(saga_id.int)
@@ -225,6 +230,8 @@ class MemorySagaStorage:
             self._set_status(record, saga_status)
         if error is not None:
             record.error = error
+        if trace_context is not None:
+            record.trace_context = trace_context
         if messages:
             self.outbox.stage(messages)
         record.updated_at = now

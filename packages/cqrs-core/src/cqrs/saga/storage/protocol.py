@@ -23,7 +23,13 @@ from cqrs.saga.models import (
     SagaWait,
 )
 
-__all__ = ("ISagaStorage", "RECOVERABLE_STATUSES", "DEFAULT_STALE_AFTER", "staleness")
+__all__ = (
+    "ISagaStorage",
+    "StoredTrace",
+    "RECOVERABLE_STATUSES",
+    "DEFAULT_STALE_AFTER",
+    "staleness",
+)
 
 RECOVERABLE_STATUSES: typing.Final = (
     SagaStatus.PENDING,
@@ -45,6 +51,17 @@ def staleness(
     return datetime.timedelta(seconds=stale_after_seconds)
 
 
+class StoredTrace(typing.TypedDict, total=False):
+    """The trace context keyword a saga engine passes to `create_saga` and `record_step`
+    when OpenTelemetry records (and leaves out otherwise).
+
+    >>> StoredTrace(trace_context="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    {'trace_context': '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'}
+    """
+
+    trace_context: str
+
+
 class ISagaStorage(typing.Protocol):
     """Persists sagas. All methods raise `SagaNotFoundError` for an unknown id
     unless they say otherwise."""
@@ -57,11 +74,13 @@ class ISagaStorage(typing.Protocol):
         *,
         owner: str | None = None,
         lease: datetime.timedelta | None = None,
+        trace_context: str | None = None,
     ) -> None:
         """Store a new saga, status `pending`, version 1.
 
         With `owner` and `lease`, the saga is created already claimed by
-        `owner` (as `claim` would), in the same write. Raises
+        `owner` (as `claim` would), in the same write. `trace_context` (a W3C
+        `traceparent`), when given, is kept as `SagaState.trace_context`. Raises
         `SagaAlreadyExistsError` if the id exists (even when two creations
         race: exactly one succeeds).
         """
@@ -122,14 +141,16 @@ class ISagaStorage(typing.Protocol):
         error: str | None = None,
         wait: SagaWait | None = None,
         messages: typing.Sequence[Message] = (),
+        trace_context: str | None = None,
     ) -> int:
         """Record one step transition in a single atomic write; return the new version.
 
         The write appends the log entry (`step_name`, `action`, `status`,
         `details`), replaces the context, bumps the version, sets what the saga
         waits for to `wait` (clearing it when `None`), sets the status to
-        `saga_status` and the error to `error` when they are given, and stages
-        `messages` in the outbox that belongs to this storage. All of it
+        `saga_status`, the error to `error` and the trace context to
+        `trace_context` when they are given, and stages `messages` in the
+        outbox that belongs to this storage. All of it
         happens, or none. A final `saga_status` also releases any claim, as
         `update_status` does.
 
