@@ -52,6 +52,7 @@ test-isolated: uv
 bench: sync
 	$(UV) run python bench/dispatch.py
 	$(UV) run python bench/saga.py
+	$(UV) run python bench/saga_pg.py
 	$(UV) run python bench/outbox_relay.py
 	$(UV) run python bench/kafka_produce.py
 

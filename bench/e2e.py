@@ -1,22 +1,41 @@
-"""The whole reference system: orders per second, and latency from POST to the final status.
+"""The whole reference system: orders per second, latency from POST to the final status,
+where the time goes, and the CPU each process spends per order.
 
-Run with `uv run python bench/e2e.py [--orders 200] [--concurrency 20]`.
+Run with `uv run python bench/e2e.py [--orders 200] [--concurrency 20]
+[--database sqlite|postgresql]`.
 
 It starts the system the way `cqrs-demo` does (`cqrs_demo.ReferenceSystem`:
 inventory and orders, each a server and an outbox relay, as processes) on a
-local Kafka-protocol broker started for the run, with SQLite files in a
-temporary folder, unless `ORDERS_DATABASE_URL` / `INVENTORY_DATABASE_URL`
-name other (empty, throwaway) databases, such as PostgreSQL ones.
+local Kafka-protocol broker started for the run. The databases are SQLite
+files in a temporary folder, or with `--database postgresql` two databases
+created for the run on the server `BENCH_POSTGRES_URL` names (default
+`postgresql://postgres@127.0.0.1:5432/postgres`) and dropped after it;
+`ORDERS_DATABASE_URL` / `INVENTORY_DATABASE_URL` name others (empty ones).
 
 One SKU is restocked with enough units for every order. After a few
 untimed warm-up orders, `--orders` orders of one unit each are placed by
-`--concurrency` workers; a worker POSTs an order, then polls
-`GET /orders/{id}` every `--poll-interval` seconds until it is confirmed or
-rejected, then places its next order. Latency is the time from sending the
-POST to reading the final status, so it includes up to one poll interval
-(0.25 s by default, the pace of the orders page's event stream). Throughput
-is the orders finished over the wall time of the whole run. A request that
-fails (after httpx's 30 s timeout, say) ends its order, counted as failed.
+`--concurrency` workers. A worker POSTs an order, then reads the order's
+event stream (`GET /orders/{id}/events`, Server-Sent Events) until its
+`status` event, the saga's end, and places its next order: the benchmark
+learns of the end when the system pushes it, and puts no polling load on
+what it measures. Latency is from sending the POST to reading that event;
+throughput is the orders finished over the wall time of the timed run.
+
+The path of each order, from the rows' own timestamps, read from both
+databases after the run (the `cqrs_sqla` tables): the POST until the saga
+row is committed; the saga's first pass until the `reserve_stock` row is in
+the orders outbox; the orders relay until it marked the row published
+(after Kafka acknowledged it); Kafka and the inventory consumer until the
+inbox row (stamped in the handler's transaction, so it can precede the
+published mark); inventory's handling until its reply row; its relay; Kafka,
+the orders consumer and the saga until the saga's next log entry; the rest
+of the saga until its row was last updated; and the event stream until the
+client read the `status` event. Each hop's median and p99 are printed.
+
+CPU per order: the user and system CPU time each process (and its
+children) spent during the timed run, from `/proc`, over the orders: the four
+service processes, the broker, the PostgreSQL server (all its processes)
+and this client.
 
 The processes' output goes to `system.log` in a temporary folder (printed
 first), removed after a run whose orders were all confirmed. The script
@@ -38,6 +57,8 @@ import collections
 import collections.abc
 import contextlib
 import dataclasses
+import datetime
+import json
 import os
 import pathlib
 import platform
@@ -46,54 +67,70 @@ import statistics
 import sys
 import tempfile
 import time
+import typing
+import uuid
 
 import httpx
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from cqrs_demo import ReferenceSystem, Supervisor, SystemConfig, restock_new_skus
+from cqrs_demo.system import PROCESSES
 from cqrs_kafka.local import LocalKafkaBroker, free_ports
+from cqrs_sqla.schema import Schema
 
 SKU = "bench-tea"
 WARMUP_ORDERS = 10
-FINAL_STATUSES = frozenset({"confirmed", "rejected"})
 ORDER_TIMEOUT = 120.0
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclasses.dataclass
 class Outcome:
+    order_id: str | None
     status: str
-    latency: float  # seconds from the POST to reading the final status
+    posted_at: float  # wall clock (time.time()) when the POST was sent
+    latency: float  # seconds from the POST to reading the `status` event
 
 
-async def place_and_wait(http: httpx.AsyncClient, orders_url: str, poll_interval: float) -> Outcome:
+async def final_status(http: httpx.AsyncClient, events_url: str) -> str:
+    """Read the order's event stream until its `status` event; the order status it gives."""
+    event = ""
+    async with http.stream("GET", events_url, timeout=ORDER_TIMEOUT) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:") and event == "status":
+                data = json.loads(line.removeprefix("data:"))
+                return str(data["order_status"])
+    return "stream ended"
+
+
+async def place_and_wait(http: httpx.AsyncClient, orders_url: str) -> Outcome:
     """One order, from its POST to its final status; a failed request ends it too."""
     body = {"customer_id": "bench", "items": [{"sku": SKU, "quantity": 1, "unit_price": "1.00"}]}
-    started = time.perf_counter()
+    posted_at, started = time.time(), time.perf_counter()
+    order_id: str | None = None
     try:
         response = await http.post(f"{orders_url}/orders", json=body)
         response.raise_for_status()
-        order_url = f"{orders_url}/orders/{response.json()['order_id']}"
-        while time.perf_counter() - started < ORDER_TIMEOUT:
-            await asyncio.sleep(poll_interval)
-            response = await http.get(order_url)
-            response.raise_for_status()
-            if response.json()["status"] in FINAL_STATUSES:
-                return Outcome(response.json()["status"], time.perf_counter() - started)
-        status = "timed out"
+        order_id = str(response.json()["order_id"])
+        status = await final_status(http, f"{orders_url}/orders/{order_id}/events")
     except httpx.HTTPError as error:
-        status = f"{type(error).__name__}"
-    return Outcome(status, time.perf_counter() - started)
+        status = type(error).__name__
+    return Outcome(order_id, status, posted_at, time.perf_counter() - started)
 
 
-async def run_orders(
-    orders_url: str, count: int, concurrency: int, poll_interval: float
-) -> tuple[list[Outcome], float]:
+async def run_orders(orders_url: str, count: int, concurrency: int) -> tuple[list[Outcome], float]:
     """Place `count` orders with `concurrency` workers; the outcomes and the wall time."""
     remaining = iter(range(count))
     outcomes: list[Outcome] = []
 
     async def worker(http: httpx.AsyncClient) -> None:
         for _ in remaining:
-            outcomes.append(await place_and_wait(http, orders_url, poll_interval))
+            outcomes.append(await place_and_wait(http, orders_url))
 
     limits = httpx.Limits(max_connections=concurrency * 2)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
@@ -102,8 +139,54 @@ async def run_orders(
         return outcomes, time.perf_counter() - started
 
 
+# --- databases ------------------------------------------------------------------
+
+
 @contextlib.contextmanager
-def running_system(folder: pathlib.Path) -> collections.abc.Generator[ReferenceSystem, None, None]:
+def databases(kind: str, folder: pathlib.Path) -> collections.abc.Generator[tuple[str, str]]:
+    """The orders and inventory database URLs: from the environment, SQLite files in
+    `folder`, or PostgreSQL databases created now and dropped after the block."""
+    named = os.environ.get("ORDERS_DATABASE_URL"), os.environ.get("INVENTORY_DATABASE_URL")
+    if named[0] and named[1]:
+        yield named[0], named[1]
+        return
+    if kind == "sqlite":
+        yield (
+            f"sqlite+aiosqlite:///{folder / 'orders.db'}",
+            (f"sqlite+aiosqlite:///{folder / 'inventory.db'}"),
+        )
+        return
+    admin = sa.make_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
+    names = [f"bench_e2e_{service}_{uuid.uuid4().hex[:8]}" for service in ("orders", "inventory")]
+    asyncio.run(_admin(admin, [f'CREATE DATABASE "{name}"' for name in names]))
+    try:
+        orders, inventory = (
+            admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+                hide_password=False
+            )
+            for name in names
+        )
+        yield orders, inventory
+    finally:
+        asyncio.run(_admin(admin, [f'DROP DATABASE "{name}" WITH (FORCE)' for name in names]))
+
+
+async def _admin(admin: sa.URL, statements: list[str]) -> None:
+    engine = create_async_engine(
+        admin.set(drivername="postgresql+asyncpg"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as connection:
+            for statement in statements:
+                await connection.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextlib.contextmanager
+def running_system(
+    folder: pathlib.Path, orders_db: str, inventory_db: str
+) -> collections.abc.Generator[tuple[ReferenceSystem, LocalKafkaBroker]]:
     with contextlib.ExitStack() as stack:
         broker = stack.enter_context(LocalKafkaBroker(log_path=folder / "broker.log"))
         log = stack.enter_context((folder / "system.log").open("a", buffering=1))
@@ -111,26 +194,183 @@ def running_system(folder: pathlib.Path) -> collections.abc.Generator[ReferenceS
         orders_port, inventory_port = free_ports(2)
         config = SystemConfig(
             bootstrap_servers=broker.bootstrap_servers,
-            orders_database_url=os.environ.get("ORDERS_DATABASE_URL")
-            or f"sqlite+aiosqlite:///{folder / 'orders.db'}",
-            inventory_database_url=os.environ.get("INVENTORY_DATABASE_URL")
-            or f"sqlite+aiosqlite:///{folder / 'inventory.db'}",
+            orders_database_url=orders_db,
+            inventory_database_url=inventory_db,
             orders_port=orders_port,
             inventory_port=inventory_port,
             startup_timeout=120.0,
         )
-        yield ReferenceSystem(config, supervisor).start()
+        yield ReferenceSystem(config, supervisor).start(), broker
 
 
-def report(outcomes: list[Outcome], wall: float, args: argparse.Namespace, database: str) -> bool:
+# --- CPU ------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _all_processes() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command name, CPU seconds so far) of every process."""
+    table: dict[int, tuple[int, str, float]] = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(int(entry.name))
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if fields is not None:
+            table[int(entry.name)] = (
+                int(fields[1]),
+                name,
+                (int(fields[11]) + int(fields[12])) / TICKS,
+            )
+    return table
+
+
+def cpu_by_group(system: ReferenceSystem) -> dict[str, float]:
+    """CPU seconds so far of each service process (with its children), the broker (the
+    other children of this process), PostgreSQL (every `postgres` process) and this client."""
+    table = _all_processes()
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for pid, (parent, _, _) in table.items():
+        children[parent].append(pid)
+
+    def tree(pid: int) -> float:
+        return table.get(pid, (0, "", 0.0))[2] + sum(tree(child) for child in children[pid])
+
+    groups: dict[str, float] = {}
+    service_pids: set[int] = set()
+    for name in PROCESSES:
+        pid = system.process(name).pid
+        if pid is not None:
+            service_pids.add(pid)
+            groups[name] = tree(pid)
+    groups["broker"] = sum(tree(pid) for pid in children[os.getpid()] if pid not in service_pids)
+    groups["postgresql"] = sum(cpu for _, name, cpu in table.values() if name == "postgres")
+    groups["bench client"] = time.process_time()
+    return groups
+
+
+# --- hops -----------------------------------------------------------------------
+
+HOPS = (
+    "POST -> saga row committed",
+    "saga first pass -> command in outbox",
+    "orders relay -> published (Kafka acked)",
+    "Kafka -> inventory inbox",
+    "inventory handling -> reply in outbox",
+    "inventory relay -> published",
+    "Kafka -> orders consumer -> saga resumed",
+    "saga rest -> saga row final",
+    "event stream -> client",
+)
+
+
+def _seconds(moment: datetime.datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+async def _rows(url: str, query: sa.Select[typing.Any]) -> list[sa.RowMapping]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return list((await connection.execute(query)).mappings())
+    finally:
+        await engine.dispose()
+
+
+async def hops(
+    orders_db: str, inventory_db: str, outcomes: list[Outcome]
+) -> dict[str, list[float]]:
+    """Each hop's durations in seconds, one per confirmed order, from both databases' rows."""
+    schema = Schema()
+    saga, log, outbox, inbox = schema.saga, schema.saga_log, schema.outbox, schema.inbox
+    sagas = {
+        str(row["id"]): row
+        for row in await _rows(
+            orders_db, sa.select(saga.c.id, saga.c.created_at, saga.c.updated_at)
+        )
+    }
+    entries: dict[str, list[float]] = collections.defaultdict(list)
+    for row in await _rows(
+        orders_db, sa.select(log.c.saga_id, log.c.created_at).order_by(log.c.id)
+    ):
+        entries[str(row["saga_id"])].append(row["created_at"].timestamp())
+    outbox_columns = (outbox.c.partition_key, outbox.c.event_id, outbox.c.created_at,
+                      outbox.c.published_at)  # fmt: skip
+    commands = _first_per_key(await _rows(orders_db, sa.select(*outbox_columns)))
+    replies = _first_per_key(await _rows(inventory_db, sa.select(*outbox_columns)))
+    received = {
+        str(row["message_id"]): row["received_at"].timestamp()
+        for row in await _rows(inventory_db, sa.select(inbox.c.message_id, inbox.c.received_at))
+    }
+    durations: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    for outcome in outcomes:
+        order = outcome.order_id
+        if outcome.status != "confirmed" or order is None or order not in sagas:
+            continue
+        command, reply = commands.get(order), replies.get(order)
+        if command is None or reply is None:
+            continue
+        created, final = sagas[order]["created_at"].timestamp(), sagas[order]["updated_at"]
+        reply_published = _seconds(reply["published_at"]) or 0.0
+        resumed = next((at for at in entries[order] if at >= reply_published), None)
+        moments = [
+            outcome.posted_at,
+            created,
+            command["created_at"].timestamp(),
+            _seconds(command["published_at"]),
+            received.get(str(command["event_id"])),
+            reply["created_at"].timestamp(),
+            reply_published,
+            resumed,
+            final.timestamp(),
+            outcome.posted_at + outcome.latency,
+        ]
+        if any(moment is None for moment in moments):
+            continue
+        known = typing.cast(list[float], moments)
+        for hop, start, end in zip(HOPS, known, known[1:], strict=False):
+            durations[hop].append(end - start)
+    return durations
+
+
+def _first_per_key(rows: list[sa.RowMapping]) -> dict[str, sa.RowMapping]:
+    first: dict[str, sa.RowMapping] = {}
+    for row in sorted(rows, key=lambda row: row["created_at"]):
+        first.setdefault(str(row["partition_key"]), row)
+    return first
+
+
+# --- report ---------------------------------------------------------------------
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def report(
+    outcomes: list[Outcome],
+    wall: float,
+    args: argparse.Namespace,
+    database: str,
+    path: dict[str, list[float]],
+    cpu: dict[str, float],
+) -> bool:
     """Print the figures; whether every order was confirmed."""
     latencies_ms = sorted(outcome.latency * 1000 for outcome in outcomes)
     percentiles = statistics.quantiles(latencies_ms, n=100, method="inclusive")
     per_second = len(outcomes) / wall
     print(
         f"cqrs reference system end to end: {database}, local Tansu broker, Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs; {len(outcomes)} orders, "
-        f"{args.concurrency} at a time, polled every {args.poll_interval * 1000:g} ms"
+        f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load()}; "
+        f"{len(outcomes)} orders, {args.concurrency} at a time, final status pushed (SSE)"
     )
     print("| orders/s | p50 ms | p90 ms | p99 ms | max ms | wall s |")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -138,6 +378,24 @@ def report(outcomes: list[Outcome], wall: float, args: argparse.Namespace, datab
         f"| {per_second:.1f} | {percentiles[49]:.0f} | {percentiles[89]:.0f} "
         f"| {percentiles[98]:.0f} | {latencies_ms[-1]:.0f} | {wall:.1f} |"
     )
+    print()
+    counted = min((len(values) for values in path.values()), default=0)
+    print(f"Where the time goes ({counted} confirmed orders with every row found), ms:")
+    print("| hop | p50 | p99 |")
+    print("|---|---:|---:|")
+    done = [sum(hop) for hop in zip(*(path[hop] for hop in HOPS[:-1]), strict=True)]
+    for hop, values in [*path.items(), ("POST -> saga final (all but the stream)", done)]:
+        if len(values) >= 2:
+            quantiles = statistics.quantiles([v * 1000 for v in values], n=100, method="inclusive")
+            print(f"| {hop} | {quantiles[49]:.1f} | {quantiles[98]:.1f} |")
+    print()
+    print("CPU per order, ms (during the timed run):")
+    print("| process | CPU ms/order | share of a core |")
+    print("|---|---:|---:|")
+    for name, seconds in cpu.items():
+        print(f"| {name} | {seconds * 1000 / len(outcomes):.2f} | {seconds / wall:.0%} |")
+    total = sum(cpu.values())
+    print(f"| total | {total * 1000 / len(outcomes):.2f} | {total / wall:.0%} |")
     statuses = collections.Counter(outcome.status for outcome in outcomes)
     all_confirmed = statuses == {"confirmed": len(outcomes)}
     if not all_confirmed:
@@ -153,21 +411,28 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=200, help="timed orders (200)")
     parser.add_argument("--concurrency", type=int, default=20, help="orders at a time (20)")
     parser.add_argument(
-        "--poll-interval", type=float, default=0.25, help="seconds between status polls (0.25)"
+        "--database", choices=("sqlite", "postgresql"), default="sqlite", help="(sqlite)"
     )
     args = parser.parse_args()
+    if args.orders < 2 or args.concurrency < 1:
+        parser.error("--orders must be at least 2 and --concurrency at least 1")
     folder = pathlib.Path(tempfile.mkdtemp(prefix="cqrs-bench-e2e-"))
     print(f"processes' output: {folder / 'system.log'}", flush=True)
-    with running_system(folder) as system:
-        database = system.config.orders_database_url.split(":", 1)[0]
+    with (
+        databases(args.database, folder) as (orders_db, inventory_db),
+        running_system(folder, orders_db, inventory_db) as (system, _),
+    ):
         restock_new_skus(system.url("inventory"), {SKU: WARMUP_ORDERS + args.orders})
         orders_url = system.url("orders")
-        asyncio.run(run_orders(orders_url, WARMUP_ORDERS, 2, args.poll_interval))
-        outcomes, wall = asyncio.run(
-            run_orders(orders_url, args.orders, args.concurrency, args.poll_interval)
-        )
+        asyncio.run(run_orders(orders_url, WARMUP_ORDERS, 2))
+        before = cpu_by_group(system)
+        outcomes, wall = asyncio.run(run_orders(orders_url, args.orders, args.concurrency))
+        after = cpu_by_group(system)
         system.supervisor.check()
-    if report(outcomes, wall, args, database):
+        path = asyncio.run(hops(orders_db, inventory_db, outcomes))
+    cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+    database = orders_db.split(":", 1)[0]
+    if report(outcomes, wall, args, database, path, cpu):
         shutil.rmtree(folder)
     return 0
 

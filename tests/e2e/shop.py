@@ -106,14 +106,41 @@ class Shop:
         timeout: float = FINAL_TIMEOUT,
     ) -> Json:
         """Poll GET /stock/{sku} until `condition(stock)` holds; returns that stock."""
+        return await self._poll(lambda: self.stock(sku), condition, timeout, f"stock of {sku}")
+
+    async def wait_for_order(
+        self,
+        order_id: str,
+        condition: collections.abc.Callable[[Json], bool],
+        timeout: float = FINAL_TIMEOUT,
+    ) -> Json:
+        """Poll GET /orders/{id} until `condition(order)` holds; returns that order.
+
+        An order's status turns final a moment before its saga logs the last
+        step (the step writes the outcome, then the engine logs it): a test
+        about the history waits for the entry it needs.
+        """
+
+        async def read() -> Json:
+            return await self._order_or_none(order_id) or {}
+
+        return await self._poll(read, condition, timeout, f"order {order_id}")
+
+    async def _poll(
+        self,
+        read: collections.abc.Callable[[], collections.abc.Awaitable[Json]],
+        condition: collections.abc.Callable[[Json], bool],
+        timeout: float,
+        what: str,
+    ) -> Json:
         deadline = time.monotonic() + timeout
         while True:
-            stock = await self.stock(sku)
-            if condition(stock):
-                return stock
+            value = await read()
+            if condition(value):
+                return value
             if time.monotonic() >= deadline:
                 raise AssertionError(
-                    f"stock of {sku} still {stock} after {timeout:g}s\n{self.diagnostics()}"
+                    f"{what} still {value} after {timeout:g}s\n{self.diagnostics()}"
                 )
             await asyncio.sleep(POLL_INTERVAL)
 

@@ -52,10 +52,14 @@ async def test_a_declined_payment_rejects_the_order_and_releases_its_stock(
     await shop.restock(sku, 10)
 
     # 2 x 600.00 = 1200.00, over the default credit limit of 1000.00.
-    order = await shop.wait_until_final(await shop.place_order(sku, 2, unit_price="600.00"))
+    order_id = await shop.place_order(sku, 2, unit_price="600.00")
+    order = await shop.wait_until_final(order_id)
 
     assert (order["status"], order["reason"]) == ("rejected", "payment_declined")
-    assert "compensate" in {entry["action"] for entry in order["history"]}
+    await shop.wait_for_order(
+        order_id,
+        lambda order: "compensate" in {entry["action"] for entry in order.get("history", [])},
+    )
     released = await shop.wait_for_stock(sku, lambda stock: stock["reserved"] == 0)
     assert released == {"sku": sku, "available": 10, "reserved": 0}
 

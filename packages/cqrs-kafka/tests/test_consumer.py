@@ -26,7 +26,13 @@ from cqrs.testing import registered_outbox_events
 from cqrs.testing.consumer import until
 from cqrs_kafka import KafkaMessageBroker, KafkaProducerAdapter, LocalKafkaBroker
 from cqrs_kafka.broker import record_headers, record_value
-from cqrs_kafka.consumer import Delivery, NoDeliveryError, current_delivery, subscribe_events
+from cqrs_kafka.consumer import (
+    Delivery,
+    NoDeliveryError,
+    current_delivery,
+    fetch_settings,
+    subscribe_events,
+)
 from cqrs_kafka.testing import committed_offset
 from cqrs_kafka.topics import ensure_topics
 
@@ -359,3 +365,46 @@ def test_no_topics_and_a_consumer_name_the_inbox_cannot_store_are_refused_at_onc
             inbox=inbox,
             consumer_name="x" * 256,
         )
+
+
+def test_the_fetch_settings_default_to_a_short_wait_and_follow_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KAFKA_FETCH_MAX_WAIT_MS", raising=False)
+    monkeypatch.delenv("KAFKA_FETCH_MIN_BYTES", raising=False)
+    assert fetch_settings() == {"fetch_max_wait_ms": 10, "fetch_min_bytes": 1}
+    monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "25")
+    monkeypatch.setenv("KAFKA_FETCH_MIN_BYTES", " 512 ")
+    assert fetch_settings() == {"fetch_max_wait_ms": 25, "fetch_min_bytes": 512}
+
+
+def test_a_fetch_variable_that_is_no_whole_number_is_refused_when_subscribing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "0.5s")
+    with pytest.raises(ConfigurationError, match=r"KAFKA_FETCH_MAX_WAIT_MS='0.5s' .* milliseconds"):
+        subscribe_events(KafkaBroker(), "orders", group_id="g", mediator=mediator_for(Recorder()))
+
+
+async def test_the_started_consumer_fetches_with_the_short_wait_unless_told_otherwise(
+    kafka_topic: str, group: str, kafka_bootstrap_servers: str
+) -> None:
+    broker = KafkaBroker(kafka_bootstrap_servers, logger=None)
+    default = subscribe_events(
+        broker, kafka_topic, group_id=group, mediator=mediator_for(Recorder()), **GROUP_OPTIONS
+    )
+    told = subscribe_events(
+        broker,
+        kafka_topic,
+        group_id=f"{group}-told",
+        mediator=mediator_for(Recorder()),
+        fetch_max_wait_ms=200,
+        **GROUP_OPTIONS,
+    )
+    async with broker:
+        await broker.start()
+        waits = [
+            subscriber.consumer._fetch_max_wait_ms  # pyright: ignore[reportOptionalMemberAccess, reportPrivateUsage]
+            for subscriber in (default, told)
+        ]
+    assert waits == [10, 200]

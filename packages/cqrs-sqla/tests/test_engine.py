@@ -74,3 +74,25 @@ async def test_the_former_name_still_works_and_says_it_is_deprecated(
         await engine.dispose()
 
     assert busy == DEFAULT_BUSY_TIMEOUT * 1000
+
+
+async def test_the_pool_hands_out_the_connection_used_last(postgres_url: str) -> None:
+    engine = create_engine(postgres_url, pool_size=3)
+    pid = sa.text("SELECT pg_backend_pid()")
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            first_pid = (await first.execute(pid)).scalar_one()
+            second_pid = (await second.execute(pid)).scalar_one()
+        # `first` went back to the pool last (the blocks close inner first): a FIFO
+        # pool would hand out `second`, which waited longer.
+        async with engine.connect() as again:
+            assert (await again.execute(pid)).scalar_one() == first_pid != second_pid
+    finally:
+        await engine.dispose()
+
+
+def test_a_pool_the_caller_chooses_or_an_in_memory_sqlite_is_built_as_asked() -> None:
+    # Pools without an order refuse pool_use_lifo: create_engine must not pass it to them.
+    static = create_engine("sqlite+aiosqlite://")
+    null = create_engine("postgresql+asyncpg://app@db.internal/app", poolclass=sa.NullPool)
+    assert (type(static.pool).__name__, type(null.pool).__name__) == ("StaticPool", "NullPool")

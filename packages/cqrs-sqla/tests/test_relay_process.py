@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import contextlib
 import datetime
 import pathlib
 import signal
+import sqlite3
 import sys
 import uuid
 
@@ -247,19 +249,56 @@ async def test_a_closed_store_leaves_its_pooled_connection_listening_to_nothing(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_without_notify_sqlite_waits_for_its_timeout(
+async def test_a_commit_wakes_a_waiting_sqlite_relay_and_a_rollback_does_not(
     schema: Schema,
     store: SqlAlchemyOutboxStore,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     loop = asyncio.get_running_loop()
+    await store.wait_for_rows(0.01)  # starts watching
+    outbox = SqlAlchemyOutboxedEventRepository(session_factory, schema=schema)
     started = loop.time()
+    async with outbox as session:
+        outbox.add(
+            session,
+            cqrs.NotificationEvent[Placed](
+                event_name=f"{PREFIX}placed", topic="orders", payload=Placed(order_id="o0")
+            ),
+        )
+        await session.flush()  # the row reaches the file's journal, then goes away
+        await outbox.rollback(session)
+    await store.wait_for_rows(0.3)
+    not_woken_by_rollback = loop.time() - started
 
-    waiter = asyncio.ensure_future(store.wait_for_rows(0.3))
+    waiter = asyncio.ensure_future(store.wait_for_rows(30))
     await commit_event(session_factory, schema, "o1")
-    await asyncio.wait_for(waiter, 10)
+    await asyncio.wait_for(waiter, 10)  # long before the 30 s timeout
 
-    assert loop.time() - started >= 0.25
+    assert not_woken_by_rollback >= 0.25
+
+
+@pytest.mark.parametrize("journal_mode", ["delete", "wal"])
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_commit_by_another_process_wakes_a_waiting_sqlite_relay(
+    engine: AsyncEngine, store: SqlAlchemyOutboxStore, journal_mode: str
+) -> None:
+    database = engine.url.database
+    assert database is not None
+    # Set outside the engine, whose connections always begin a transaction first.
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute(f"PRAGMA journal_mode = {journal_mode}")
+    await store.wait_for_rows(0.01)  # starts watching
+    waiter = asyncio.ensure_future(store.wait_for_rows(30))
+
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sqlite3, sys\n"
+        "with sqlite3.connect(sys.argv[1]) as c: c.execute('CREATE TABLE elsewhere (x)')",
+        database,
+    )
+    assert await asyncio.wait_for(writer.wait(), DEADLINE) == 0
+    await asyncio.wait_for(waiter, 10)  # long before the 30 s timeout
 
 
 async def test_run_forever_publishes_rows_written_while_it_runs_and_stops_when_told(

@@ -4,6 +4,7 @@ plus what only it has: the atomic outbox write, compression and NOTIFY."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import typing
 import uuid
 
@@ -20,11 +21,12 @@ from cqrs.saga.storage.protocol import ISagaStorage
 from cqrs.testing.clock import FakeClock
 from cqrs.testing.saga_storage import SagaStorageContract
 from cqrs_sqla.encoding import decode_payload
-from cqrs_sqla.errors import IntegrityViolationError
+from cqrs_sqla.errors import DatabaseUnavailableError, IntegrityViolationError
 from cqrs_sqla.notify import channel
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 from cqrs_sqla.sqlite import configure_sqlite
+from cqrs_sqla.testing import terminate_connections
 
 _ACT, _STARTED = SagaStepAction.ACT, SagaStepStatus.STARTED
 
@@ -101,7 +103,9 @@ async def test_a_record_step_whose_outbox_insert_fails_writes_nothing(
             messages=[_message("Label"), _message("Again", sent.message_id)],
         )
 
-    assert isinstance(raised.value.__cause__, sa_exc.IntegrityError)
+    # The database's own refusal: through SQLAlchemy, or from asyncpg, which runs the
+    # step's single statement on PostgreSQL.
+    assert isinstance(raised.value.__cause__, (sa_exc.IntegrityError, asyncpg.UniqueViolationError))
     after = (await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id))
     assert after == before
     assert after[0].version == version
@@ -186,3 +190,25 @@ async def test_configure_sqlite_refuses_a_second_call_and_leaves_other_engines_a
     else:
         assert configure_sqlite(engine) is engine  # and again: nothing to configure
         assert configure_sqlite(engine) is engine
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_storage_recovers_when_the_server_drops_its_connections(
+    session_factory: async_sessionmaker[AsyncSession], schema: Schema, postgres_url: str
+) -> None:
+    storage, saga_id = SqlAlchemySagaStorage(session_factory, schema), uuid.uuid4()
+    await storage.create_saga(saga_id, "ParcelSaga", {"step": 0})
+    await terminate_connections(postgres_url)  # as a server restart would
+
+    outcomes: list[str] = []
+    for _ in range(3):
+        # Each call meets a pooled connection the server dropped, until the pool has
+        # discarded them: a failing call must not hand its dead connection back.
+        try:
+            await storage.claim(saga_id, "worker", datetime.timedelta(seconds=30))
+            outcomes.append("claimed")
+        except DatabaseUnavailableError:
+            outcomes.append("unavailable")
+
+    assert outcomes[-1] == "claimed", outcomes
+    assert (await storage.load_saga_state(saga_id)).context == {"step": 0}

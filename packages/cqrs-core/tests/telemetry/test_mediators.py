@@ -7,11 +7,12 @@ import collections.abc
 import di
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.metrics.export import HistogramDataPoint
 
 import cqrs
 from cqrs.events.bootstrap import bootstrap as events_bootstrap
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
-from cqrs.telemetry import REQUEST_DURATION, TracingMiddleware
+from cqrs.telemetry import DURATION_BUCKETS, REQUEST_DURATION, TracingMiddleware
 from cqrs.testing.telemetry import CapturedTelemetry, parent_id, span_id
 
 
@@ -147,3 +148,23 @@ async def test_a_stream_closed_early_ends_its_span_without_an_error(
     (stream,) = telemetry.spans("stream ")
     assert stream.status.status_code is trace.StatusCode.UNSET
     assert len(telemetry.spans("line ")) == 1
+
+
+async def test_durations_are_bucketed_in_seconds(telemetry: CapturedTelemetry) -> None:
+    # OpenTelemetry's default bounds (0 to 10,000) are meant for milliseconds: every
+    # duration in seconds would land in the first bucket and no percentile be read.
+    assert await mediator().send(Place(order_id="o-1")) == "o-1"
+
+    data = telemetry.reader.get_metrics_data()
+    assert data is not None
+    bounds = [
+        tuple(point.explicit_bounds)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == REQUEST_DURATION
+        for point in metric.data.data_points
+        if isinstance(point, HistogramDataPoint)
+    ]
+    assert bounds
+    assert set(bounds) == {DURATION_BUCKETS}

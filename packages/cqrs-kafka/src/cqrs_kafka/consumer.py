@@ -19,6 +19,15 @@ when the failure is permanent). This module binds it to Kafka:
   app) does the same for every partition, for up to the broker's
   `graceful_timeout` (then the tries are cancelled and rolled back).
 - Dead letters go through the broker's producer (`cqrs_kafka.dead_letter`).
+- A record is picked up within milliseconds: the fetch settings default to
+  a short wait (table below), since a broker may hold every fetch for the
+  whole `fetch_max_wait_ms` (the local broker does) and aiokafka's 500 ms
+  would then be the latency of every record. Arguments override them.
+
+| Variable                   | Default | Meaning                                                |
+|----------------------------|---------|--------------------------------------------------------|
+| `KAFKA_FETCH_MAX_WAIT_MS`  | `10`    | how long the broker may hold a fetch that has no data  |
+| `KAFKA_FETCH_MIN_BYTES`    | `1`     | how much data makes the broker answer a fetch at once  |
 
 >>> from faststream.kafka import KafkaBroker
 >>> from cqrs.container.di import DIContainer
@@ -44,6 +53,7 @@ from __future__ import annotations
 
 import collections.abc
 import inspect
+import os
 import typing
 
 import aiokafka
@@ -82,6 +92,7 @@ __all__ = (
     "EventSubscriber",
     "NoDeliveryError",
     "current_delivery",
+    "fetch_settings",
     "subscribe_events",
 )
 
@@ -117,6 +128,11 @@ _CONSUMER_OPTIONS = frozenset(inspect.signature(aiokafka.AIOKafkaConsumer).param
     _FROM_THE_BROKER | _RESERVED_OPTIONS
 )
 _SCHEMA_OPTIONS = frozenset({"title", "description", "include_in_schema"})
+#: The fetch settings' environment variables and defaults (module docstring).
+_FETCH_DEFAULTS: typing.Final = {
+    "fetch_max_wait_ms": ("KAFKA_FETCH_MAX_WAIT_MS", 10),
+    "fetch_min_bytes": ("KAFKA_FETCH_MIN_BYTES", 1),
+}
 
 
 def subscribe_events(
@@ -147,13 +163,15 @@ def subscribe_events(
     - `max_buffered`: records a partition holds waiting before it is paused.
     - `keyring`: when given, only records signed by one of its keys are
       handled; the others are dead-lettered (`cqrs.signing`).
-    - `options`: `aiokafka.AIOKafkaConsumer` arguments (`fetch_max_wait_ms`,
-      `session_timeout_ms`, ...; `auto_offset_reset` defaults to "earliest":
-      a new group starts from the first record), and the AsyncAPI `title`,
-      `description` and `include_in_schema`.
+    - `options`: `aiokafka.AIOKafkaConsumer` arguments (`session_timeout_ms`,
+      ...; `auto_offset_reset` defaults to "earliest": a new group starts
+      from the first record; `fetch_max_wait_ms` and `fetch_min_bytes`
+      default to the module's environment variables), and the AsyncAPI
+      `title`, `description` and `include_in_schema`.
 
     Raises `ConfigurationError` for an inbox without a transaction, for no
-    topics, and for options it sets itself or does not know.
+    topics, for options it sets itself or does not know, and for a fetch
+    variable that is not a whole number.
     """
     if not topics:
         raise ConfigurationError("subscribe_events needs at least one topic to consume.")
@@ -179,7 +197,7 @@ def subscribe_events(
         KafkaSubscriberConfig(
             topics=topics,
             group_id=group_id,
-            connection_args={"auto_offset_reset": "earliest", **options},
+            connection_args={"auto_offset_reset": "earliest", **fetch_settings(), **options},
             listener=revocations,
             no_reply=True,
             _outer_config=outer,
@@ -230,6 +248,28 @@ def _check_options(options: collections.abc.Mapping[str, typing.Any]) -> None:
             f"{', '.join(from_broker)} come from the KafkaBroker and subscribe_events' own "
             f"arguments: leave them out."
         )
+
+
+def fetch_settings() -> dict[str, int]:
+    """The fetch settings `subscribe_events` gives its consumer unless told otherwise:
+    from `KAFKA_FETCH_MAX_WAIT_MS` and `KAFKA_FETCH_MIN_BYTES`, else 10 ms and 1 byte.
+
+    >>> fetch_settings()
+    {'fetch_max_wait_ms': 10, 'fetch_min_bytes': 1}
+    """
+    settings: dict[str, int] = {}
+    for option, (variable, default) in _FETCH_DEFAULTS.items():
+        raw = os.environ.get(variable, "").strip()
+        if not raw:
+            settings[option] = default
+        elif raw.isdigit():
+            settings[option] = int(raw)
+        else:
+            raise ConfigurationError(
+                f"{variable}={raw!r} is not a whole number; set it to a count of "
+                f"{'milliseconds' if option.endswith('_ms') else 'bytes'} (default {default})."
+            )
+    return settings
 
 
 class EventSubscriber(DefaultSubscriber):

@@ -17,7 +17,10 @@ A claim is one transaction, held while the relay publishes:
   database's single write lock is not held while the relay publishes.
 
 `wait_for_rows` listens for the outbox's `NOTIFY` on PostgreSQL, so a relay
-wakes as soon as rows commit; on SQLite it waits for the poll interval.
+wakes as soon as rows commit; on a SQLite file it watches the bytes every
+commit changes (`cqrs_sqla.sqlite_watch`, every 10 ms by default), so a relay
+wakes within milliseconds of a commit by its own process or any other; an
+in-memory SQLite database waits for the poll interval.
 
 Rows must be written per key in commit order (the usual case when each
 aggregate's writes are serialised by its own row lock): the relay orders a
@@ -48,6 +51,7 @@ from cqrs_sqla.notify import channel, notify_relays
 from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.relay_lock import RelayLock
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.sqlite_watch import SqliteCommitWatch
 
 __all__ = ("SqlAlchemyOutboxStore",)
 
@@ -60,6 +64,10 @@ class SqlAlchemyOutboxStore:
     can then cost a republish of the last second's rows, never a lost one (see
     `cqrs_sqla.postgres_claim.PostgresClaim`). `synchronous_marks=True` makes
     them wait as every other commit does.
+
+    On a SQLite file, `wait_for_rows` looks for a commit every
+    `sqlite_watch_interval` seconds (`cqrs_sqla.sqlite_watch`): a few
+    microseconds a look, no query.
     """
 
     def __init__(
@@ -70,6 +78,7 @@ class SqlAlchemyOutboxStore:
         compressor: Compressor | None = None,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         synchronous_marks: bool = False,
+        sqlite_watch_interval: float = 0.01,
     ) -> None:
         require_supported(engine.dialect, "SqlAlchemyOutboxStore")
         self.engine = engine
@@ -80,6 +89,7 @@ class SqlAlchemyOutboxStore:
         self._listener: typing.Any = None  # the asyncpg connection LISTENing, once started
         self._listener_source: AsyncConnection | None = None
         self._notified = asyncio.Event()
+        self._commits = _commit_watch(engine, sqlite_watch_interval)
 
     @property
     def is_postgresql(self) -> bool:
@@ -102,6 +112,9 @@ class SqlAlchemyOutboxStore:
     @maps_driver_errors
     async def wait_for_rows(self, timeout: float) -> None:
         """Return when the outbox was notified of new rows, or after `timeout` seconds."""
+        if self._commits is not None:
+            await self._commits.changed(timeout)
+            return
         if self.is_postgresql:
             await self._listen()
         with contextlib.suppress(asyncio.TimeoutError):
@@ -348,9 +361,21 @@ class _SqliteClaim(ClaimOutcomes):
                 await self._relay_lock.__aexit__(None, None, None)
 
 
+def _database_file(engine: AsyncEngine) -> str | None:
+    """The file of a SQLite engine's database; None in memory, and for PostgreSQL."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return database
+
+
 def _relay_lock(engine: AsyncEngine) -> RelayLock | None:
     """The lock relays on a SQLite database file take turns on; none in memory."""
-    database = engine.url.database
-    if not database or database == ":memory:":
-        return None
-    return RelayLock(f"{database}.relay.lock")
+    database = _database_file(engine)
+    return None if database is None else RelayLock(f"{database}.relay.lock")
+
+
+def _commit_watch(engine: AsyncEngine, interval: float) -> SqliteCommitWatch | None:
+    """What tells a relay on a SQLite file of new commits; None elsewhere."""
+    database = _database_file(engine)
+    return None if database is None else SqliteCommitWatch(database, interval=interval)

@@ -76,7 +76,7 @@ def wait_values(wait: SagaWait | None) -> dict[str, object]:
     }
 
 
-def wait_of(row: sa.RowMapping) -> SagaWait | None:
+def wait_of(row: typing.Mapping[typing.Any, typing.Any]) -> SagaWait | None:
     """What a saga row says the saga waits for; inverse of `_wait_values`."""
     deadline = typing.cast("datetime.datetime | None", row["waiting_deadline"])
     if deadline is None:
@@ -89,7 +89,7 @@ def wait_of(row: sa.RowMapping) -> SagaWait | None:
     )
 
 
-def state_of(row: sa.RowMapping) -> SagaState:
+def state_of(row: typing.Mapping[typing.Any, typing.Any]) -> SagaState:
     """The `SagaState` of a saga row."""
     return SagaState(
         saga_id=typing.cast(uuid.UUID, row["id"]),
@@ -133,7 +133,7 @@ def log_query(log: sa.Table, saga_id: uuid.UUID) -> sa.Select[typing.Any]:
     )
 
 
-def log_entry_of(saga_id: uuid.UUID, row: sa.RowMapping) -> SagaLogEntry:
+def log_entry_of(saga_id: uuid.UUID, row: typing.Mapping[typing.Any, typing.Any]) -> SagaLogEntry:
     """The `SagaLogEntry` of a step log row; inverse of `_log_values`."""
     return SagaLogEntry(
         saga_id,

@@ -6,11 +6,20 @@ read back in the order of its monotonic id. `record_step` stages the step's
 messages in the schema's outbox table in the same transaction as the step,
 so they are published if, and only if, the step is recorded.
 
-Every method is one short transaction. Times come from the storage's clock,
-never from the database's `now()`: the workers' clocks must agree for leases
-and staleness to mean the same to all of them. On SQLite, create the engine with
-`cqrs_sqla.create_engine` (or `cqrs_sqla.sqlite.configure_sqlite`): concurrent
-writers need its `BEGIN IMMEDIATE` transactions.
+Every method is one short transaction. On PostgreSQL (a session factory bound
+to an engine) each is a single statement run in autocommit, one round trip
+(the hot ones prepared on the asyncpg connection, `cqrs_sqla.saga_pg`):
+`record_step` moves the saga, appends the log entry and stages the messages
+(and wakes the relays) in one statement of data-modifying CTEs, which
+commits or fails as a whole; nothing written is read back. Only a refused
+write pays a second statement, to say why. On SQLite, and on a factory bound
+otherwise, the statements of a method share one transaction.
+
+Times come from the storage's clock, never from the database's `now()`: the
+workers' clocks must agree for leases and staleness to mean the same to all
+of them. On SQLite, create the engine with `cqrs_sqla.create_engine` (or
+`cqrs_sqla.sqlite.configure_sqlite`): concurrent writers need its `BEGIN
+IMMEDIATE` transactions.
 
 ```python
 engine = create_engine("sqlite+aiosqlite:///app.db")  # or "postgresql+asyncpg://..."
@@ -20,13 +29,14 @@ storage = SqlAlchemySagaStorage(async_sessionmaker(engine), Schema())
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import datetime
 import typing
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from cqrs.clock import utc_now
 from cqrs.compressors.protocol import Compressor
@@ -46,12 +56,12 @@ from cqrs_sqla.databases import bound_dialect, require_supported
 from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
+from cqrs_sqla.saga_pg import on_driver, saga_statements
 from cqrs_sqla.saga_rows import (
     FINAL_STATUSES,
     log_entry_of,
     log_query,
     log_values,
-    rows_changed,
     state_of,
     status_values,
     wait_values,
@@ -91,6 +101,20 @@ class SqlAlchemySagaStorage:
         self._log = schema.saga_log
         self._clock = clock
         self._compressor = compressor
+        self._autocommit = _autocommit_engine(session_factory)
+        # The hot statements, on the asyncpg connection (cqrs_sqla.saga_pg).
+        self._pg = (
+            None
+            if self._autocommit is None
+            else (self._autocommit, saga_statements(self._autocommit.dialect, self.schema))
+        )
+
+    def _transaction(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for one method's statements: in autocommit on PostgreSQL (each
+        method is one statement there), else inside a transaction committed at the end."""
+        if self._autocommit is not None:
+            return self._autocommit.connect()
+        return _session_transaction(self.session_factory)
 
     @maps_driver_errors
     async def create_saga(
@@ -106,6 +130,17 @@ class SqlAlchemySagaStorage:
         """Insert the saga, `pending` at version 1, claimed when `owner` and `lease` are given."""
         now = self._clock()
         claim = (owner, now + lease) if owner is not None and lease is not None else (None, None)
+        if self._pg is not None:
+            engine, statements = self._pg
+            created = await on_driver(
+                engine,
+                lambda driver: statements.create(
+                    driver, saga_id, name, context, claim[0], claim[1], now, trace_context
+                ),
+            )
+            if not created:
+                raise SagaAlreadyExistsError(saga_id)
+            return
         values = {
             "id": saga_id,
             "name": name,
@@ -120,20 +155,25 @@ class SqlAlchemySagaStorage:
         }
         if trace_context is not None:
             values["trace_context"] = trace_context
-        async with self.session_factory.begin() as session:
-            dialect = session.get_bind(clause=self._saga).dialect
-            insert = insert_unless_present(dialect, self._saga, values, "SqlAlchemySagaStorage")
-            result = typing.cast("sa.CursorResult[typing.Any]", await session.execute(insert))
-            created = result.rowcount == 1
+        async with self._transaction() as connection:
+            insert = insert_unless_present(
+                connection.dialect, self._saga, values, "SqlAlchemySagaStorage"
+            )
+            created = (await connection.execute(insert)).rowcount == 1
         if not created:
             raise SagaAlreadyExistsError(saga_id)
 
     @maps_driver_errors
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState:
         """The saga's status, context (a fresh dict), version and what it waits for."""
-        query = sa.select(self._saga).where(self._saga.c.id == saga_id)
-        async with self.session_factory.begin() as session:
-            row = (await session.execute(query)).mappings().one_or_none()
+        row: typing.Mapping[typing.Any, typing.Any] | None
+        if self._pg is not None:
+            engine, statements = self._pg
+            row = await on_driver(engine, lambda driver: statements.load(driver, saga_id))
+        else:
+            query = sa.select(self._saga).where(self._saga.c.id == saga_id)
+            async with self._transaction() as connection:
+                row = (await connection.execute(query)).mappings().one_or_none()
         if row is None:
             raise SagaNotFoundError(saga_id)
         return state_of(row)
@@ -156,12 +196,14 @@ class SqlAlchemySagaStorage:
         update = update.values(
             context=dict(context), version=saga.c.version + 1, updated_at=self._clock()
         ).returning(saga.c.version)
-        async with self.session_factory.begin() as session:
-            version = (await session.execute(update)).scalar_one_or_none()
+        async with self._transaction() as connection:
+            version = (await connection.execute(update)).scalar_one_or_none()
             if version is None:
                 if current_version is None:
                     raise SagaNotFoundError(saga_id)
-                raise await self._refusal(session, saga_id, f"a write at version {current_version}")
+                raise await self._refusal(
+                    connection, saga_id, f"a write at version {current_version}"
+                )
         return typing.cast(int, version)
 
     @maps_driver_errors
@@ -172,15 +214,24 @@ class SqlAlchemySagaStorage:
 
         A resolved saga keeps its status (`SagaConcurrencyError`).
         """
-        saga = self._saga
-        update = (
-            saga.update()
-            .where(saga.c.id == saga_id, saga.c.status != SagaStatus.RESOLVED.value)
-            .values(updated_at=self._clock(), **status_values(status, error))
-        )
-        async with self.session_factory.begin() as session:
-            if await rows_changed(session, update) == 0:
-                raise await self._refusal(session, saga_id, f"a move to {status.value}")
+        now = self._clock()
+        if self._pg is not None:
+            engine, statements = self._pg
+            moved = await on_driver(
+                engine, lambda driver: statements.move(driver, saga_id, status, error, now)
+            )
+        else:
+            saga = self._saga
+            update = (
+                saga.update()
+                .where(saga.c.id == saga_id, saga.c.status != SagaStatus.RESOLVED.value)
+                .values(updated_at=now, **status_values(status, error))
+            )
+            async with self._transaction() as connection:
+                moved = (await connection.execute(update)).rowcount == 1
+        if not moved:
+            async with self._transaction() as connection:
+                raise await self._refusal(connection, saga_id, f"a move to {status.value}")
 
     @maps_driver_errors
     async def log_step(
@@ -192,12 +243,21 @@ class SqlAlchemySagaStorage:
         details: str | None = None,
     ) -> None:
         """Append one entry to the step log, stamped with the clock's time."""
-        insert = self._log.insert().values(
-            log_values(saga_id, step_name, SagaStepAction(action), status, details, self._clock())
+        values = log_values(
+            saga_id, step_name, SagaStepAction(action), status, details, self._clock()
         )
-        async with self.session_factory.begin() as session:
-            await self._require(session, saga_id)
-            await session.execute(insert)
+        # One statement: the entry is inserted only if the saga exists.
+        saga = self._saga
+        entry = sa.select(
+            *(
+                saga.c.id if column == "saga_id" else sa.literal(value, self._log.c[column].type)
+                for column, value in values.items()
+            )
+        ).where(saga.c.id == saga_id)
+        insert = self._log.insert().from_select(list(values), entry)
+        async with self._transaction() as connection:
+            if (await connection.execute(insert)).rowcount == 0:
+                raise SagaNotFoundError(saga_id)
 
     def create_run(self) -> contextlib.AbstractAsyncContextManager[SagaStorageRun]:
         """python-cqrs's scoped run over this storage (see `cqrs.saga.storage.run`)."""
@@ -227,40 +287,90 @@ class SqlAlchemySagaStorage:
         the outbox holds already) also leaves everything as it was.
         """
         now = self._clock()
-        update = (
-            self._fenced(saga_id, current_version)
-            .where(self._saga.c.status.not_in(FINAL_STATUSES))
-            .values(
-                context=dict(context),
-                version=self._saga.c.version + 1,
-                updated_at=now,
-                **wait_values(wait),
-                **status_values(saga_status, error),
-                **({} if trace_context is None else {"trace_context": trace_context}),
+        entry = log_values(saga_id, step_name, action, status, details, now)
+        rows = [outbox_values(message, now, self._compressor) for message in messages]
+        if self._pg is not None:
+            engine, statements = self._pg
+            moved = await on_driver(
+                engine,
+                lambda driver: statements.record(
+                    driver,
+                    saga_id,
+                    current_version,
+                    context=context,
+                    now=now,
+                    wait=wait_values(wait),
+                    status=saga_status,
+                    error=error,
+                    entry=entry,
+                    rows=rows,
+                    trace_context=trace_context,
+                ),
             )
-        )
-        log = self._log.insert().values(
-            log_values(saga_id, step_name, action, status, details, now)
-        )
-        async with self.session_factory.begin() as session:
-            if await rows_changed(session, update) == 0:
-                raise await self._refusal(session, saga_id, f"a write at version {current_version}")
-            await session.execute(log)
-            await self._stage(session, messages, now)
+        else:
+            update = (
+                self._fenced(saga_id, current_version)
+                .where(self._saga.c.status.not_in(FINAL_STATUSES))
+                .values(
+                    context=dict(context),
+                    version=self._saga.c.version + 1,
+                    updated_at=now,
+                    **wait_values(wait),
+                    **status_values(saga_status, error),
+                    **({} if trace_context is None else {"trace_context": trace_context}),
+                )
+            )
+            async with self._transaction() as connection:
+                moved = await self._record_in_steps(connection, update, entry, rows)
+        if not moved:
+            async with self._transaction() as connection:
+                raise await self._refusal(
+                    connection, saga_id, f"a write at version {current_version}"
+                )
         return current_version + 1
+
+    async def _record_in_steps(
+        self,
+        connection: AsyncConnection,
+        update: sa.Update,
+        entry: dict[str, object],
+        rows: list[dict[str, typing.Any]],
+    ) -> bool:
+        """`record_step` as one statement per table, in the connection's transaction;
+        False, writing nothing, when the fenced UPDATE was refused."""
+        if (await connection.execute(update)).rowcount == 0:
+            return False
+        await connection.execute(self._log.insert().values(entry))
+        if rows:
+            outbox = self.schema.outbox
+            await connection.run_sync(lambda sync: insert_notifying(sync, outbox, rows))
+        return True
 
     @maps_driver_errors
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
         """The step log in write order (by the log's id, never by timestamp); empty
         for an unknown saga."""
-        async with self.session_factory.begin() as session:
-            rows = (await session.execute(log_query(self._log, saga_id))).mappings().all()
+        rows: typing.Sequence[typing.Any]
+        if self._pg is not None:
+            engine, statements = self._pg
+            rows = await on_driver(engine, lambda driver: statements.history(driver, saga_id))
+        else:
+            async with self._transaction() as connection:
+                rows = (await connection.execute(log_query(self._log, saga_id))).mappings().all()
         return [log_entry_of(saga_id, row) for row in rows]
 
     @maps_driver_errors
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         """Take or renew the claim in one conditional UPDATE; False while another holds it."""
         now = self._clock()
+        if self._pg is not None:
+            engine, statements = self._pg
+            claimed, found = await on_driver(
+                engine, lambda driver: statements.claim(driver, saga_id, owner, now, now + lease)
+            )
+            if not found:
+                raise SagaNotFoundError(saga_id)
+            return claimed
         saga = self._saga
         update = (
             saga.update()
@@ -275,24 +385,32 @@ class SqlAlchemySagaStorage:
             )
             .values(owner=owner, lease_until=now + lease)
         )
-        async with self.session_factory.begin() as session:
-            if await rows_changed(session, update) == 1:
+        async with self._transaction() as connection:
+            if (await connection.execute(update)).rowcount == 1:
                 return True
-            await self._require(session, saga_id)
+            await self._require(connection, saga_id)
         return False
 
     @maps_driver_errors
     async def release(self, saga_id: uuid.UUID, owner: str) -> None:
         """Drop `owner`'s claim; nothing happens when `owner` does not hold it."""
+        if self._pg is not None:
+            engine, statements = self._pg
+            _, found = await on_driver(
+                engine, lambda driver: statements.release(driver, saga_id, owner)
+            )
+            if not found:
+                raise SagaNotFoundError(saga_id)
+            return
         saga = self._saga
         update = (
             saga.update()
             .where(saga.c.id == saga_id, saga.c.owner == owner)
             .values(owner=None, lease_until=None)
         )
-        async with self.session_factory.begin() as session:
-            if await rows_changed(session, update) == 0:
-                await self._require(session, saga_id)
+        async with self._transaction() as connection:
+            if (await connection.execute(update)).rowcount == 0:
+                await self._require(connection, saga_id)
 
     @maps_driver_errors
     async def get_sagas_for_recovery(
@@ -326,8 +444,8 @@ class SqlAlchemySagaStorage:
             .order_by(saga.c.created_at, saga.c.id)
             .limit(limit)
         )
-        async with self.session_factory.begin() as session:
-            ids = (await session.execute(query)).scalars().all()
+        async with self._transaction() as connection:
+            ids = (await connection.execute(query)).scalars().all()
         return [typing.cast(uuid.UUID, saga_id) for saga_id in ids]
 
     @maps_driver_errors
@@ -340,8 +458,8 @@ class SqlAlchemySagaStorage:
             .values(recovery_attempts=saga.c.recovery_attempts + 1, updated_at=self._clock())
             .returning(saga.c.recovery_attempts)
         )
-        async with self.session_factory.begin() as session:
-            attempts = (await session.execute(update)).scalar_one_or_none()
+        async with self._transaction() as connection:
+            attempts = (await connection.execute(update)).scalar_one_or_none()
         if attempts is None:
             raise SagaNotFoundError(saga_id)
         return typing.cast(int, attempts)
@@ -353,18 +471,20 @@ class SqlAlchemySagaStorage:
         saga = self._saga
         return saga.update().where(saga.c.id == saga_id, saga.c.version == current_version)
 
-    async def _require(self, session: AsyncSession, saga_id: uuid.UUID) -> None:
+    async def _require(self, connection: AsyncConnection, saga_id: uuid.UUID) -> None:
         """Raise `SagaNotFoundError` unless the saga exists."""
         query = sa.select(self._saga.c.id).where(self._saga.c.id == saga_id)
-        if (await session.execute(query)).first() is None:
+        if (await connection.execute(query)).first() is None:
             raise SagaNotFoundError(saga_id)
 
-    async def _refusal(self, session: AsyncSession, saga_id: uuid.UUID, refused: str) -> Exception:
+    async def _refusal(
+        self, connection: AsyncConnection, saga_id: uuid.UUID, refused: str
+    ) -> Exception:
         """Why a fenced UPDATE (`refused`, as the error will say) matched no row: the saga
         is unknown, moved on or finished."""
         saga = self._saga
         query = sa.select(saga.c.version, saga.c.status).where(saga.c.id == saga_id)
-        row = (await session.execute(query)).mappings().one_or_none()
+        row = (await connection.execute(query)).mappings().one_or_none()
         if row is None:
             return SagaNotFoundError(saga_id)
         return SagaConcurrencyError(
@@ -372,13 +492,22 @@ class SqlAlchemySagaStorage:
             f"{refused} was refused"
         )
 
-    async def _stage(
-        self, session: AsyncSession, messages: typing.Sequence[Message], now: datetime.datetime
-    ) -> None:
-        """Insert `messages` into the outbox, in order, and wake the relays."""
-        if not messages:
-            return
-        rows = [outbox_values(message, now, self._compressor) for message in messages]
-        outbox = self.schema.outbox
-        # One round trip: the rows and, on PostgreSQL, the relays' wake-up call.
-        await session.run_sync(lambda sync: insert_notifying(sync.connection(), outbox, rows))
+
+def _autocommit_engine(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> AsyncEngine | None:
+    """The factory's engine in autocommit, when it is bound to a PostgreSQL engine: there
+    every method is one statement, its own transaction, with no BEGIN and COMMIT round trips."""
+    bind = session_factory.kw.get("bind")
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        return bind.execution_options(isolation_level="AUTOCOMMIT")
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _session_transaction(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> collections.abc.AsyncGenerator[AsyncConnection, None]:
+    """The connection of a new session's transaction, committed when the block ends."""
+    async with session_factory.begin() as session:
+        yield await session.connection()

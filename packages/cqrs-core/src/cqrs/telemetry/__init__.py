@@ -20,10 +20,14 @@ mediator message, and `cqrs.request.duration`), `OutboxGauges` (the outbox's
 pending and dead rows, sampled from an `OutboxAdmin`) and `SagaGauges` (the
 unfinished sagas by status, sampled from a `SagaAdminStore`).
 
+Every duration is in seconds, bucketed by `DURATION_BUCKETS` (1 ms to 30 s).
+
 >>> middleware = TracingMiddleware()
+>>> DURATION_BUCKETS[0], DURATION_BUCKETS[-1]
+(0.001, 30.0)
 """
 
-from cqrs.telemetry._otel import INSTRUMENTATION_NAME
+from cqrs.telemetry._otel import DURATION_BUCKETS, INSTRUMENTATION_NAME
 from cqrs.telemetry.consumer import CONSUMER_DURATION, CONSUMER_LAG, CONSUMER_RECORDS
 from cqrs.telemetry.middleware import REQUEST_DURATION, TracingMiddleware
 from cqrs.telemetry.outbox import (
@@ -45,6 +49,7 @@ from cqrs.telemetry.saga import (
 
 __all__ = (
     "INSTRUMENTATION_NAME",
+    "DURATION_BUCKETS",
     "TracingMiddleware",
     "OutboxGauges",
     "SagaGauges",

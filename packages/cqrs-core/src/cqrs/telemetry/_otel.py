@@ -32,6 +32,8 @@ __all__ = (
     "error_type",
     "refresh_until",
     "observable_gauge",
+    "DURATION_BUCKETS",
+    "duration_histogram",
 )
 
 logger = logging.getLogger("cqrs.telemetry")
@@ -48,6 +50,41 @@ def tracer() -> trace.Tracer:
 def meter() -> metrics.Meter:
     """cqrs's meter; its instruments follow the global meter provider, even one set later."""
     return metrics.get_meter(INSTRUMENTATION_NAME)
+
+
+#: Bucket bounds, in seconds, of every duration cqrs measures: OpenTelemetry's
+#: defaults (0 to 10,000) suit milliseconds, and would put every duration in
+#: seconds into the first bucket, leaving no percentile to read.
+DURATION_BUCKETS: typing.Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+
+
+def duration_histogram(
+    instruments: metrics.Meter, name: str, description: str
+) -> metrics.Histogram:
+    """A histogram of durations in seconds, bucketed by `DURATION_BUCKETS`."""
+    return instruments.create_histogram(
+        name,
+        unit="s",
+        description=description,
+        explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+    )
 
 
 def context_from_headers(headers: typing.Mapping[str, str]) -> otel_context.Context:

@@ -26,7 +26,13 @@ import typing
 from opentelemetry import metrics, trace
 
 from cqrs.consumer.record import Partition, Record
-from cqrs.telemetry._otel import context_from_headers, meter, observable_gauge, tracer
+from cqrs.telemetry._otel import (
+    context_from_headers,
+    duration_histogram,
+    meter,
+    observable_gauge,
+    tracer,
+)
 
 __all__ = (
     "ConsumerTelemetry",
@@ -69,8 +75,8 @@ class ConsumerTelemetry:
         self._records = instruments.create_counter(
             CONSUMER_RECORDS, unit="{record}", description="Consumed records by outcome"
         )
-        self._duration = instruments.create_histogram(
-            CONSUMER_DURATION, unit="s", description="Time to settle a consumed record"
+        self._duration = duration_histogram(
+            instruments, CONSUMER_DURATION, "Time to settle a consumed record"
         )
 
     @contextlib.contextmanager

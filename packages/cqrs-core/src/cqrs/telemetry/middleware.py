@@ -24,7 +24,7 @@ from opentelemetry import trace
 
 from cqrs.events.event import IEvent, INotificationEvent
 from cqrs.middlewares.base import HandleType
-from cqrs.telemetry._otel import error_type, meter, recording, tracer
+from cqrs.telemetry._otel import duration_histogram, error_type, meter, recording, tracer
 
 __all__ = ("TracingMiddleware", "REQUEST_DURATION")
 
@@ -39,8 +39,8 @@ class TracingMiddleware:
 
     def __init__(self) -> None:
         self._tracer = tracer()
-        self._duration = meter().create_histogram(
-            REQUEST_DURATION, unit="s", description="Time to handle a request or event"
+        self._duration = duration_histogram(
+            meter(), REQUEST_DURATION, "Time to handle a request or event"
         )
 
     def compose(self, handle: HandleType) -> HandleType:

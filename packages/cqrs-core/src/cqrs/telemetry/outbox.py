@@ -36,6 +36,7 @@ from cqrs.message_brokers.protocol import Message
 from cqrs.outbox.models import OutboxedEvent
 from cqrs.telemetry._otel import (
     context_from_headers,
+    duration_histogram,
     headers_of,
     meter,
     observable_gauge,
@@ -176,8 +177,8 @@ class RelayTelemetry:
         self.failed: metrics.Counter = instruments.create_counter(
             OUTBOX_FAILED, unit="{message}", description="Outbox rows the broker did not take"
         )
-        self.duration: metrics.Histogram = instruments.create_histogram(
-            OUTBOX_PUBLISH_DURATION, unit="s", description="Time to publish one relay batch"
+        self.duration: metrics.Histogram = duration_histogram(
+            instruments, OUTBOX_PUBLISH_DURATION, "Time to publish one relay batch"
         )
 
     @contextlib.contextmanager

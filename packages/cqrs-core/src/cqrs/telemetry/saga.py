@@ -37,6 +37,7 @@ from cqrs.admin.sagas import SagaAdminStore, SagaQuery
 from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
 from cqrs.saga.storage.protocol import StoredTrace
 from cqrs.telemetry._otel import (
+    duration_histogram,
     error_type,
     meter,
     observable_gauge,
@@ -87,8 +88,8 @@ class SagaTelemetry:
         self._transitions = instruments.create_counter(
             SAGA_TRANSITIONS, unit="{transition}", description="Saga step log entries"
         )
-        self._duration = instruments.create_histogram(
-            SAGA_STEP_DURATION, unit="s", description="Time of a saga step's act or compensation"
+        self._duration = duration_histogram(
+            instruments, SAGA_STEP_DURATION, "Time of a saga step's act or compensation"
         )
         self._finished = instruments.create_counter(
             SAGA_FINISHED, unit="{saga}", description="Sagas reaching a final status"
