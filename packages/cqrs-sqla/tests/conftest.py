@@ -60,6 +60,7 @@ async def schema(engine: AsyncEngine) -> collections.abc.AsyncIterator[Schema]:
             saga=f"{prefix}saga",
             saga_log=f"{prefix}saga_log",
             audit=f"{prefix}audit",
+            idempotency=f"{prefix}idempotency",
         )
     )
     await create_all(engine, schema)

@@ -13,7 +13,7 @@ import datetime
 import functools
 import typing
 
-__all__ = ("Clock", "utc_now")
+__all__ = ("Clock", "aware_now", "utc_now")
 
 Clock = typing.Callable[[], datetime.datetime]
 
@@ -21,3 +21,15 @@ Clock = typing.Callable[[], datetime.datetime]
 #: Now, time zone aware, in UTC. A partial rather than a function: storages call
 #: it on every write, and this saves a Python frame each time.
 utc_now: Clock = functools.partial(datetime.datetime.now, datetime.timezone.utc)
+
+
+def aware_now(clock: Clock) -> datetime.datetime:
+    """`clock()`, refused with `ValueError` when it is naive (a clock without a time zone).
+
+    >>> aware_now(utc_now).utcoffset()
+    datetime.timedelta(0)
+    """
+    now = clock()
+    if now.utcoffset() is None:
+        raise ValueError(f"the clock gave a naive datetime {now!r}")
+    return now

@@ -13,13 +13,19 @@ CQRSError(Exception)                        base of every cqrs-core error
 ├── FollowUpLimitError                      follow-up events still recorded after the level limit
 ├── EventTooLargeError(ValueError)          an event above the outbox's size limit
 ├── PermanentError                          a failure retrying cannot fix: dead-lettered at once
-│   └── UndecodableRecordError(ValueError)  a consumed record is no known event
+│   ├── UndecodableRecordError(ValueError)  a consumed record is no known event
+│   └── SignatureError                      cqrs.signing: a record's signature is missing or wrong
 ├── NoDeliveryError(LookupError)            current_delivery() outside a handler
 ├── RecordRefusedError                      the in-memory broker refused a record
 ├── MissingDependencyError(ImportError)     an optional package is absent
 ├── PythonCqrsInstalledError(ImportError)   python-cqrs shares this environment
 ├── InvalidInboxKeyError(ValueError)        cqrs.inbox: a key an inbox record cannot have
 ├── InboxDeadlockError                      cqrs.inbox: transactions wait for each other
+├── IdempotencyError                        cqrs.idempotency: base of the idempotency errors
+│   ├── IdempotencyConflictError            cqrs.idempotency: a key reused with another body
+│   ├── InvalidIdempotencyKeyError(ValueError)  cqrs.idempotency: a key that cannot be kept
+│   ├── IdempotencyDeadlockError            cqrs.idempotency: transactions wait for each other
+│   └── IdempotencyUsageError               cqrs.idempotency: claim and save not in one transaction
 ├── SagaError                               cqrs.saga: base of the saga runtime errors
 │   ├── SagaNotFoundError(LookupError)      cqrs.saga: no saga stored under that id
 │   ├── SagaAlreadyExistsError              cqrs.saga: create_saga of an id that exists

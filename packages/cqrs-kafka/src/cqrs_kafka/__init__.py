@@ -35,10 +35,12 @@ from cqrs_kafka.errors import (
 )
 from cqrs_kafka.local import LocalKafkaBroker
 from cqrs_kafka.producer import KafkaProducerAdapter, ProducerSettings, kafka_producer_factory
+from cqrs_kafka.security import KafkaSecurity
 
 __all__ = (
     "KafkaMessageBroker",
     "KafkaProducerAdapter",
+    "KafkaSecurity",
     "ProducerSettings",
     "kafka_producer_factory",
     "LocalKafkaBroker",

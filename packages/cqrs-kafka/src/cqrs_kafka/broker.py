@@ -10,6 +10,10 @@ A `Message` becomes one Kafka record:
   id), `event_name`, `content-type: application/json`, and the W3C
   `traceparent`/`tracestate` of the writer (or of the current span).
 
+With a `keyring` (`cqrs.signing.Keyring`, e.g. `Keyring.from_env()`), each
+record also carries its signature headers, computed as it is sent (the outbox
+stores nothing secret); consumers given the keyring refuse unsigned records.
+
 `send_message` waits for the broker's acknowledgement. `send_batch`, which the
 outbox relay uses, enqueues a whole batch and then waits for all of it at
 once.
@@ -36,6 +40,7 @@ from cqrs.message_brokers.protocol import (
     Message,
     payload_json,
 )
+from cqrs.signing import Keyring
 from cqrs.tracing import trace_headers
 from cqrs_kafka.errors import PublishError
 from cqrs_kafka.producer import Header, KafkaProducerAdapter
@@ -94,8 +99,9 @@ class KafkaMessageBroker:
 
     `log_level` (for example `"DEBUG"`; python-cqrs called it
     `aiokafka_log_level`, accepted too), when given, is set on aiokafka's
-    loggers. Use the broker as an async context manager, or call `close()`,
-    to flush and disconnect.
+    loggers. `keyring`, when given, signs every record (`cqrs.signing`). Use
+    the broker as an async context manager, or call `close()`, to flush and
+    disconnect.
     """
 
     def __init__(
@@ -104,8 +110,10 @@ class KafkaMessageBroker:
         log_level: str | int | None = None,
         *,
         aiokafka_log_level: str | int | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.producer = producer
+        self.keyring: Keyring | None = keyring
         log_level = log_level if log_level is not None else aiokafka_log_level
         if log_level is not None:
             logging.getLogger("aiokafka").setLevel(log_level)
@@ -113,12 +121,13 @@ class KafkaMessageBroker:
     async def _enqueue(
         self, message: Message, current_trace: typing.Mapping[str, str] | None = None
     ) -> asyncio.Future[RecordMetadata]:
-        return await self.producer.enqueue(
-            message.topic,
-            record_value(message),
-            key=None if message.key is None else message.key.encode(),
-            headers=record_headers(message, current_trace),
-        )
+        value = record_value(message)
+        key = None if message.key is None else message.key.encode()
+        headers = record_headers(message, current_trace)
+        if self.keyring is not None:
+            signature = self.keyring.sign(value, key, {n: v.decode() for n, v in headers})
+            headers += [(name, text.encode()) for name, text in signature.items()]
+        return await self.producer.enqueue(message.topic, value, key=key, headers=headers)
 
     async def send_message(self, message: Message) -> None:
         """Publish `message` and wait until the broker has it; `PublishError` if not."""

@@ -83,6 +83,7 @@ from cqrs.consumer.retry import ConsumerRetry
 from cqrs.events.mediator import EventMediator
 from cqrs.exceptions import ConfigurationError
 from cqrs.inbox.repository import InboxRepository
+from cqrs.signing import Keyring
 from cqrs_kafka.dead_letter import KafkaDeadLetters
 
 __all__ = (
@@ -148,6 +149,7 @@ def subscribe_events(
     consumer_name: str | None = None,
     health: ConsumerHealth | None = None,
     max_buffered: int = 100,
+    keyring: Keyring | None = None,
     **options: typing.Any,
 ) -> EventSubscriber:
     """Subscribe `broker` to `topics` in consumer group `group_id`; return the subscriber.
@@ -159,6 +161,8 @@ def subscribe_events(
     - `health`: where the consumer reports troubles (`subscriber.health`); a
       new `ConsumerHealth` by default. Put it in the service's `/health`.
     - `max_buffered`: records a partition holds waiting before it is paused.
+    - `keyring`: when given, only records signed by one of its keys are
+      handled; the others are dead-lettered (`cqrs.signing`).
     - `options`: `aiokafka.AIOKafkaConsumer` arguments (`session_timeout_ms`,
       ...; `auto_offset_reset` defaults to "earliest": a new group starts
       from the first record; `fetch_max_wait_ms` and `fetch_min_bytes`
@@ -183,6 +187,7 @@ def subscribe_events(
         dead_letter_topic=dead_letter_topic,
         dead_letter_retry=dead_letter_retry,
         health=health,
+        keyring=keyring,
     )
     schema = {name: options.pop(name) for name in _SCHEMA_OPTIONS & options.keys()}
     outer = typing.cast("KafkaBrokerConfig", broker.config)

@@ -65,6 +65,7 @@ from cqrs_kafka.dead_letter import (
 from cqrs_kafka.decoding import text_headers
 from cqrs_kafka.errors import BrokerUnavailableError, PublishError
 from cqrs_kafka.producer import KafkaProducerAdapter
+from cqrs_kafka.security import KafkaSecurity
 from cqrs_kafka.topics import ensure_topics
 
 __all__ = ("KafkaDeadLetterAdmin", "DEFAULT_AUDIT_TOPIC", "is_dead_letter_header")
@@ -114,9 +115,10 @@ class KafkaDeadLetterAdmin:
     `topics` names the dead-letter topics to read (default: every topic
     ending in `suffix`); `audit_topic` is where replays are recorded;
     `clock` dates the audit entries; `read_timeout` (seconds) bounds how long
-    one call waits for the records it knows are there. It connects on first
-    use; `close()` (or `async with`) disconnects. Calls on one admin take
-    turns.
+    one call waits for the records it knows are there; `security` (TLS, SASL)
+    comes from the environment when not given (`cqrs_kafka.security`). It
+    connects on first use; `close()` (or `async with`) disconnects. Calls on
+    one admin take turns.
     """
 
     def __init__(
@@ -129,15 +131,19 @@ class KafkaDeadLetterAdmin:
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         client_id: str = "cqrs-admin",
         read_timeout: float = 30.0,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.security: KafkaSecurity = security or KafkaSecurity.from_env()
         self.topics: tuple[str, ...] | None = None if topics is None else tuple(topics)
         self.suffix = suffix
         self.audit_topic = audit_topic
         self.read_timeout = read_timeout
         self._clock = clock
         self._client_id = client_id
-        self._producer = KafkaProducerAdapter(bootstrap_servers, client_id=client_id, acks="all")
+        self._producer = KafkaProducerAdapter(
+            bootstrap_servers, client_id=client_id, acks="all", security=self.security
+        )
         self._reader: _Reader | None = None
         # Partitions come from an admin client: a consumer keeps the metadata of the
         # topics assigned to it only, so it forgets the others after a read.
@@ -249,7 +255,9 @@ class KafkaDeadLetterAdmin:
         if self._reader is not None:
             return self._reader
         metadata = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap_servers, client_id=self._client_id
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self._client_id,
+            **self.security.client_options(),
         )
         reader = typing.cast(
             _Reader,
@@ -260,6 +268,7 @@ class KafkaDeadLetterAdmin:
                 enable_auto_commit=False,
                 # The local broker holds every fetch this long: keep reads snappy.
                 fetch_max_wait_ms=100,
+                **self.security.client_options(),
             ),
         )
         try:
@@ -482,7 +491,9 @@ class KafkaDeadLetterAdmin:
 
     async def _ensure_audit_topic(self) -> None:
         if not self._audit_topic_made:
-            await ensure_topics(self.bootstrap_servers, {self.audit_topic: 1})
+            await ensure_topics(
+                self.bootstrap_servers, {self.audit_topic: 1}, security=self.security
+            )
             self._audit_topic_made = True
 
     async def _send(

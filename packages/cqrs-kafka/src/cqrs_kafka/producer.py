@@ -13,6 +13,9 @@ first send, or by `start()`. Settings not passed come from the environment:
 | `KAFKA_ENABLE_IDEMPOTENCE` | `false`          | `true` for exactly-once per partition     |
 | `KAFKA_LINGER_MS`          | `0`              | how long a batch waits to fill up         |
 
+TLS and SASL come from the `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*` and
+`KAFKA_SSL_*` variables (`cqrs_kafka.security.KafkaSecurity`).
+
 Idempotence is off by default because the local broker (`cqrs_kafka.local`)
 does not support it. On Apache Kafka turn it on (`KAFKA_ENABLE_IDEMPOTENCE=true`,
 which needs `acks=all`): a retried batch is then never written twice.
@@ -34,6 +37,7 @@ import aiokafka.errors
 from aiokafka.structs import RecordMetadata
 
 from cqrs_kafka.errors import BrokerUnavailableError
+from cqrs_kafka.security import KafkaSecurity
 
 __all__ = ("ProducerSettings", "KafkaProducerAdapter", "kafka_producer_factory")
 
@@ -102,7 +106,9 @@ class ProducerSettings:
     linger_ms: int = dataclasses.field(
         default_factory=lambda: int(os.environ.get("KAFKA_LINGER_MS", "0"))
     )
-    #: Further `aiokafka.AIOKafkaProducer` arguments (TLS, SASL, batch sizes...).
+    #: TLS and SASL (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*`).
+    security: KafkaSecurity = dataclasses.field(default_factory=KafkaSecurity.from_env)
+    #: Further `aiokafka.AIOKafkaProducer` arguments (batch sizes...); they win over `security`.
     options: typing.Mapping[str, typing.Any] = dataclasses.field(
         default_factory=dict[str, typing.Any]
     )
@@ -135,9 +141,11 @@ class KafkaProducerAdapter:
         enable_idempotence: bool | None = None,
         linger_ms: int | None = None,
         topics: typing.Sequence[str] = (),
+        security: KafkaSecurity | None = None,
         **options: typing.Any,
     ) -> None:
         given: dict[str, typing.Any] = {
+            "security": security,
             "bootstrap_servers": None if bootstrap_servers is None else _servers(bootstrap_servers),
             "client_id": client_id,
             "acks": acks,
@@ -172,17 +180,22 @@ class KafkaProducerAdapter:
                 self._send_turn = asyncio.Lock()
                 self._topics_with_metadata = set(self.topics)
 
-    async def _connect(self) -> aiokafka.AIOKafkaProducer:
+    def client(self) -> aiokafka.AIOKafkaProducer:
+        """A new aiokafka producer with the settings, not connected (`start()` connects)."""
         settings = self.settings
-        producer = aiokafka.AIOKafkaProducer(
+        return aiokafka.AIOKafkaProducer(
             bootstrap_servers=",".join(settings.bootstrap_servers),
             client_id=settings.client_id,
             acks=settings.acks,
             compression_type=settings.compression_type,
             enable_idempotence=settings.enable_idempotence,
             linger_ms=settings.linger_ms,
-            **settings.options,
+            **{**settings.security.client_options(), **settings.options},
         )
+
+    async def _connect(self) -> aiokafka.AIOKafkaProducer:
+        settings = self.settings
+        producer = self.client()
         try:
             await producer.start()
             for topic in self.topics:

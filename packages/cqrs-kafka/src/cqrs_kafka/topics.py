@@ -16,6 +16,7 @@ import aiokafka.errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cqrs_kafka.errors import BrokerUnavailableError
+from cqrs_kafka.security import KafkaSecurity
 
 __all__ = ("ensure_topics",)
 
@@ -25,12 +26,18 @@ async def ensure_topics(
     partitions: typing.Mapping[str, int],
     *,
     replication_factor: int = 1,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create each topic of `partitions` (name -> partition count) that does not exist.
 
-    Existing topics are left as they are. Returns the names created.
+    Existing topics are left as they are. Returns the names created. `security`
+    is read from the environment when not given (`cqrs_kafka.security`).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cqrs-kafka-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="cqrs-kafka-admin",
+        **(security or KafkaSecurity.from_env()).client_options(),
+    )
     try:
         await admin.start()
     except aiokafka.errors.KafkaConnectionError as exc:

@@ -8,6 +8,7 @@ from cqrs_sqla.errors import (
     SqlAdapterError,
     UnsupportedDatabaseError,
 )
+from cqrs_sqla.idempotency import SqlAlchemyIdempotencyStore
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
@@ -27,6 +28,7 @@ __all__ = (
     "TableNames",
     "create_all",
     "SqlAlchemyInbox",
+    "SqlAlchemyIdempotencyStore",
     "SqlAlchemyOutboxedEventRepository",
     "SqlAlchemyOutboxStore",
     "SqlAlchemySagaStorage",

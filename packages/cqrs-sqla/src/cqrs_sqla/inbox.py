@@ -53,7 +53,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cqrs.clock import utc_now
+from cqrs.clock import aware_now, utc_now
 from cqrs.inbox.repository import check_cutoff, check_key
 from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.schema import Schema
@@ -88,9 +88,7 @@ class SqlAlchemyInbox:
         `cqrs_sqla.errors` says.
         """
         check_key(consumer, message_id)
-        received_at = self._clock()
-        if received_at.utcoffset() is None:
-            raise ValueError(f"the clock gave a naive datetime {received_at!r}")
+        received_at = aware_now(self._clock)
         table = self._schema.inbox
         dialect = session.get_bind(clause=table).dialect
         values = {"consumer": consumer, "message_id": message_id, "received_at": received_at}

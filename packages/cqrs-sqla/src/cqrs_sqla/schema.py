@@ -1,4 +1,4 @@
-"""The tables cqrs-sqla uses: outbox, inbox, saga, saga log and the admin audit log.
+"""The tables cqrs-sqla uses: outbox, inbox, saga, saga log, admin audit log, idempotency keys.
 
 One `MetaData` with a naming convention holds them, so Alembic autogenerate
 yields stable constraint and index names. Table names are configurable; the
@@ -8,7 +8,7 @@ outbox's default honours the `OUTBOX_SQLA_TABLE` environment variable.
 >>> schema.outbox.name, schema.saga.name
 ('events_outbox', 'saga')
 >>> sorted(schema.metadata.tables)
-['admin_audit', 'events_outbox', 'inbox', 'saga', 'saga_log']
+['admin_audit', 'events_outbox', 'idempotency', 'inbox', 'saga', 'saga_log']
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import typing
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = (
     "Schema",
@@ -86,6 +86,8 @@ class TableNames:
     saga_log: str = "saga_log"
     #: What operators did to outbox rows and sagas (`cqrs.admin`).
     audit: str = "admin_audit"
+    #: Idempotency keys of requests and their answers (`cqrs.idempotency`).
+    idempotency: str = "idempotency"
 
 
 class Schema:
@@ -103,6 +105,7 @@ class Schema:
             self.names.saga_log, self.names.saga, self.metadata
         )
         self.audit: sa.Table = _audit_table(self.names.audit, self.metadata)
+        self.idempotency: sa.Table = _idempotency_table(self.names.idempotency, self.metadata)
 
 
 @functools.cache
@@ -116,7 +119,7 @@ def default_schema() -> Schema:
     return Schema()
 
 
-#: Advisory lock key that serialises `create_all` across processes on PostgreSQL.
+#: Advisory lock key that serialises schema changes (`create_all`, migrations) on PostgreSQL.
 _CREATE_ALL_LOCK = 0x6371_7273_5F73_716C  # "cqrs_sql"
 
 
@@ -128,9 +131,18 @@ async def create_all(engine: AsyncEngine, schema: Schema) -> None:
     otherwise race (with `cqrs_sqla.create_engine`, SQLite's write lock does the same).
     """
     async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_ALL_LOCK)))
+        await lock_schema_changes(connection)
         await connection.run_sync(schema.metadata.create_all)
+
+
+async def lock_schema_changes(connection: AsyncConnection) -> None:
+    """Make the connection's transaction wait for any other one changing the schema.
+
+    On PostgreSQL an advisory lock held until the transaction ends; SQLite's
+    write lock (`BEGIN IMMEDIATE` with `cqrs_sqla.create_engine`) does it there.
+    """
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_CREATE_ALL_LOCK)))
 
 
 def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
@@ -249,4 +261,18 @@ def _audit_table(name: str, metadata: sa.MetaData) -> sa.Table:
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Index(f"ix_{name}_target_id", "target", "id"),
         sa.Index(f"ix_{name}_action_id", "action", "id"),
+    )
+
+
+def _idempotency_table(name: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("scope", sa.String(255), primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        # NULL while the claiming transaction has not saved its answer.
+        sa.Column("answer", sa.Text(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Index(f"ix_{name}_created_at", "created_at"),
     )

@@ -9,6 +9,9 @@ The service template (services/README.md): `servicekit.settings`,
   problem, 4xx for the client's mistakes, 503/500 without internals.
 - `servicekit.request_body`: request bodies are JSON and bounded (415, 413).
 - `servicekit.openapi`: the problem and health responses, declared per route.
+- `servicekit.auth`: operator bearer tokens with scopes, customers open or by JWT.
+- `servicekit.rate_limit`: a per-client budget, 429 with `Retry-After`.
+- `servicekit.idempotency`: the `Idempotency-Key` header for `cqrs.idempotency`.
 - `servicekit.telemetry`: traces and metrics from the `OTEL_*` variables, `GET /metrics`,
   and the current trace and span ids for log lines (imported on its own).
 

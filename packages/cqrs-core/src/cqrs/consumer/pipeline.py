@@ -1,7 +1,9 @@
 """`EventPipeline`: what happens to one consumed record, whatever the broker.
 
-1. The value becomes the `NotificationEvent` its `event_name` names
-   (`cqrs.consumer.decoding`); a record that cannot is dead-lettered at once.
+1. With a `keyring`, the record's signature is checked (`cqrs.signing`);
+   then the value becomes the `NotificationEvent` its `event_name` names
+   (`cqrs.consumer.decoding`). A record unsigned, forged or undecodable is
+   dead-lettered at once, before any handler runs.
 2. Inside `transaction()`, when given, `inbox.record` drops a message this
    consumer handled before; otherwise the mediator runs the event's handlers,
    which reach the record and the session through `current_delivery()`.
@@ -64,6 +66,7 @@ from cqrs.consumer.retry import ConsumerRetry
 from cqrs.events.mediator import EventMediator
 from cqrs.exceptions import ConfigurationError, UndecodableRecordError
 from cqrs.inbox.repository import InboxRepository, check_key
+from cqrs.signing import Keyring, SignatureError
 from cqrs.tracing import opentelemetry_installed, telemetry_recording
 
 if typing.TYPE_CHECKING:
@@ -124,6 +127,8 @@ class EventPipeline(typing.Generic[SessionT]):
     - `dead_letter_retry`: the pauses between tries of a dead letter the
       broker did not take.
     - `health`: where troubles are reported; a new `ConsumerHealth` by default.
+    - `keyring`: when given, records must be signed by one of its keys
+      (`cqrs.signing`); others are dead-lettered with a `SignatureError`.
 
     Raises `ConfigurationError` for an inbox without a transaction, and
     `InvalidInboxKeyError` for a consumer name the inbox cannot store.
@@ -142,6 +147,7 @@ class EventPipeline(typing.Generic[SessionT]):
         dead_letter_topic: str | None = None,
         dead_letter_retry: DeadLetterRetry = _DEFAULT_DEAD_LETTER_RETRY,
         health: ConsumerHealth | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         if inbox is not None:
             if transaction is None:
@@ -161,6 +167,7 @@ class EventPipeline(typing.Generic[SessionT]):
         self.dead_letter_topic = dead_letter_topic
         self.dead_letter_retry = dead_letter_retry
         self.health = ConsumerHealth() if health is None else health
+        self.keyring: Keyring | None = keyring
 
     async def settle(self, record: Record, released: asyncio.Event) -> Outcome:
         """Handle `record`, or dead-letter it; give up only when `released` is set.
@@ -184,8 +191,10 @@ class EventPipeline(typing.Generic[SessionT]):
         """
         headers = text_headers(record.headers)
         try:
+            if self.keyring is not None:
+                self.keyring.verify(record.value, record.key, headers)
             decoded = self.decoder.decode(record.value, headers)
-        except UndecodableRecordError as error:
+        except (SignatureError, UndecodableRecordError) as error:
             return await self._dead_letter(record, _Failed(error, attempts=0), released)
         delivery = Delivery(
             message_id=decoded.message_id,

@@ -6,6 +6,7 @@ pytest-asyncio (`pip install 'cqrs-core[testing]'`), so each is imported on
 its own:
 
 - `cqrs.testing.inbox.InboxContract`: `InboxRepository`;
+- `cqrs.testing.idempotency.IdempotencyContract`: `cqrs.idempotency.IdempotencyStore`;
 - `cqrs.testing.outbox_repository.OutboxRepositoryContract`: `OutboxedEventRepository`;
 - `cqrs.testing.outbox_store.OutboxStoreContract`: `RetainingOutboxStore`;
 - `cqrs.testing.message_broker.MessageBrokerContract` and
