@@ -334,11 +334,6 @@ def test_prometheus_scrapes_every_server_and_relay_where_it_serves_metrics(
         assert scrape_targets[name] == [f"{name}:{port}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the services wire servicekit.telemetry after their rewrite (issue 15 item 4); "
-    "remove this mark then",
-)
 def test_the_processes_serve_the_metrics_prometheus_scrapes(
     services: dict[str, Service],
 ) -> None:
