@@ -26,11 +26,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cqrs_demo import ReferenceSystem
 from cqrs_demo.processes import NAME_WIDTH
-from cqrs_kafka.broker import record_headers, record_value
 
 from .running import started_system
 from .shop import Shop
-from .test_poison_commands import COMMANDS_TOPIC, REPLIES_TOPIC, invalid_reserve_stock
+from .test_poison_commands import COMMANDS_TOPIC, REPLIES_TOPIC
 
 Json = dict[str, typing.Any]
 #: Seconds the spans and counts get to show up after what makes them happened.
@@ -169,14 +168,14 @@ async def counts(http: httpx.AsyncClient, system: ReferenceSystem) -> Counts:
     )
 
 
-async def produce_invalid_command(bootstrap_servers: str) -> None:
-    """One `reserve_stock` no retry can serve, straight onto the command topic."""
-    message = invalid_reserve_stock(str(uuid.uuid4()))
+async def produce_poison(bootstrap_servers: str) -> None:
+    """One record that is no command at all, straight onto the command topic: the
+    consumer can only dead-letter it (an invalid command would be answered)."""
     producer = aiokafka.AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
     await producer.start()
     try:
         await producer.send_and_wait(  # pyright: ignore[reportUnknownMemberType]  (aiokafka: untyped)
-            COMMANDS_TOPIC, record_value(message), headers=record_headers(message)
+            COMMANDS_TOPIC, b"\xff not a command", key=uuid.uuid4().bytes
         )
     finally:
         await producer.stop()
@@ -190,7 +189,7 @@ async def test_the_metrics_count_orders_and_a_dead_letter(
     placed = [await shop.place_order(sku, 1) for _ in range(ORDERS)]
     finals = await shop.wait_until_all_final(placed)
     assert {final["status"] for final in finals} == {"confirmed"}
-    await produce_invalid_command(system.config.bootstrap_servers)
+    await produce_poison(system.config.bootstrap_servers)
 
     deadline = time.monotonic() + DEADLINE
     while True:
@@ -204,4 +203,15 @@ async def test_the_metrics_count_orders_and_a_dead_letter(
     assert grown.commands_handled == ORDERS
     assert grown.commands_dead_lettered == 1
     assert grown.replies_handled == ORDERS
-    assert grown.confirmations >= ORDERS  # each confirmation's transitions (act, then done)
+    assert grown.confirmations == ORDERS
+    # Both consumers report their lag per partition, caught up by now.
+    for service, topic in (("inventory", COMMANDS_TOPIC), ("orders", REPLIES_TOPIC)):
+        text = (await shop.http.get(f"{system.url(service)}/metrics")).text
+        lags = [
+            sample
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "cqrs_consumer_lag"
+            and sample.labels.get("messaging_destination_name") == topic
+        ]
+        assert lags, f"{service} reports no cqrs_consumer_lag of {topic}"
