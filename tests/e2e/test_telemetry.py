@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cqrs_demo import ReferenceSystem
 from cqrs_demo.processes import NAME_WIDTH
+from cqrs_demo.system import Service
 
 from .running import started_system
 from .shop import Shop
@@ -205,7 +206,11 @@ async def test_the_metrics_count_orders_and_a_dead_letter(
     assert grown.replies_handled == ORDERS
     assert grown.confirmations == ORDERS
     # Both consumers report their lag per partition, caught up by now.
-    for service, topic in (("inventory", COMMANDS_TOPIC), ("orders", REPLIES_TOPIC)):
+    consumers: tuple[tuple[Service, str], ...] = (
+        ("inventory", COMMANDS_TOPIC),
+        ("orders", REPLIES_TOPIC),
+    )
+    for service, topic in consumers:
         text = (await shop.http.get(f"{system.url(service)}/metrics")).text
         lags = [
             sample
