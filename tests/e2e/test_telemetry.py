@@ -4,6 +4,7 @@ run with `OTEL_TRACES_EXPORTER=console`, each printing its finished spans as JSO
 - One order is one trace: the `POST /orders` request, the orders relay's publish of
   `reserve_stock`, the inventory consumer's handling of it, the inventory relay's publish
   of the reply and the saga's `ConfirmOrder` step all carry the same trace id.
+- The orders page links the order on screen to its trace in a tracing UI.
 - The metrics each process serves (`GET /metrics` on the servers, a port of their own
   for the relays) count what happened: rows published, records by outcome (a dead letter
   among them), saga transitions.
@@ -23,6 +24,9 @@ import aiokafka
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from cqrs_demo import ReferenceSystem
 from cqrs_demo.processes import NAME_WIDTH
@@ -36,6 +40,8 @@ Json = dict[str, typing.Any]
 #: Seconds the spans and counts get to show up after what makes them happened.
 DEADLINE = 60.0
 ORDERS = 3
+#: Where the page links an order's trace (Jaeger's trace page).
+TRACE_URL = "http://localhost:16686/trace/{trace_id}"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +52,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 @pytest.fixture(scope="module")
 def system(folder: pathlib.Path) -> collections.abc.Iterator[ReferenceSystem]:
-    environment = {"OTEL_TRACES_EXPORTER": "console"}
+    environment = {"OTEL_TRACES_EXPORTER": "console", "ORDERS_TRACE_URL_TEMPLATE": TRACE_URL}
     with started_system("postgresql", folder, environment, relay_metrics=True) as system:
         yield system
 
@@ -117,6 +123,8 @@ async def test_one_order_is_one_trace_across_both_services_and_relays(
         and trace_of(span) == trace_of(confirm)
     ]
     assert request["parent_id"] is None  # the trace starts at the POST
+    # The order names its trace, for the page's link.
+    assert f"0x{(await shop.order(order_id))['trace_id']}" == trace_of(confirm)
 
 
 def samples(text: str, name: str, **labels: str) -> float:
@@ -220,3 +228,25 @@ async def test_the_metrics_count_orders_and_a_dead_letter(
             and sample.labels.get("messaging_destination_name") == topic
         ]
         assert lags, f"{service} reports no cqrs_consumer_lag of {topic}"
+
+
+async def test_the_page_links_the_order_on_screen_to_its_trace(
+    shop: Shop, browser: webdriver.Chrome, sku: str
+) -> None:
+    await shop.restock(sku, 1)
+    browser.get(f"{shop.orders_url}/")
+    for element_id, value in (("sku", sku), ("quantity", "1")):
+        field = browser.find_element(By.ID, element_id)
+        field.clear()
+        field.send_keys(value)
+    browser.find_element(By.ID, "place").click()
+
+    def shown_link(driver: webdriver.Chrome) -> str | None:
+        link = driver.find_element(By.ID, "trace-link")
+        return link.get_attribute("href") if link.is_displayed() else None
+
+    href = WebDriverWait(browser, 60).until(shown_link)
+    order_id = browser.find_element(By.ID, "order-id").text
+    trace_id = (await shop.order(order_id))["trace_id"]
+    assert trace_id
+    assert href == TRACE_URL.format(trace_id=trace_id)

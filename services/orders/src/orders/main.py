@@ -208,6 +208,7 @@ class Orders:
                 reply_timeout_seconds=self.settings.reply_timeout_seconds,
                 admin_console=self.settings.admin_token is not None,
                 saga_diagram=SagaMermaid(OrderSaga).sequence(),
+                trace_url_template=self.settings.trace_url_template,
             ),
         )
         add_timings_route(app, self.timings)
