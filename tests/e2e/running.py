@@ -25,16 +25,20 @@ def started_system(
     database: str,
     folder: pathlib.Path,
     environment: collections.abc.Mapping[str, str] | None = None,
+    *,
+    relay_metrics: bool = False,
 ) -> collections.abc.Generator[ReferenceSystem, None, None]:
     """Start a broker and the four processes on `database` ("sqlite" or "postgresql");
-    stop and drop everything on exit."""
+    stop and drop everything on exit. With `relay_metrics`, each relay serves its
+    metrics on a free port (`system.config.relay_metrics_ports`)."""
     folder.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         broker = stack.enter_context(LocalKafkaBroker(log_path=folder / "broker.log"))
         urls = stack.enter_context(service_databases(database, folder))
         log = stack.enter_context((folder / "system.log").open("a", buffering=1))
         supervisor = stack.enter_context(Supervisor(output=log))
-        orders_port, inventory_port = free_ports(2)
+        orders_port, inventory_port, *metrics_ports = free_ports(4 if relay_metrics else 2)
+        relays = ("orders-relay", "inventory-relay") if relay_metrics else ()
         config = SystemConfig(
             bootstrap_servers=broker.bootstrap_servers,
             orders_database_url=urls["orders"],
@@ -43,5 +47,6 @@ def started_system(
             inventory_port=inventory_port,
             environment=dict(environment or {}),
             startup_timeout=STARTUP_TIMEOUT,
+            relay_metrics_ports=dict(zip(relays, metrics_ports, strict=True)),
         )
         yield ReferenceSystem(config, supervisor).start()

@@ -104,9 +104,7 @@ def test_every_variable_a_service_sets_is_read_by_its_settings(
         read = {settings.variable(field) for field in settings.model_fields}
         # The standard OTEL_* variables are read by the telemetry set-up (tests below).
         for variable in (v for v in environment(service) if not v.startswith("OTEL_")):
-            assert variable in read, (
-                f"{name} sets {variable}, which {package}'s Settings never reads"
-            )
+            assert variable in read, f"{name} sets {variable}, which {package}.settings never reads"
 
 
 def test_every_service_has_a_healthcheck(services: dict[str, Service]) -> None:
@@ -335,11 +333,6 @@ def test_prometheus_scrapes_every_server_and_relay_where_it_serves_metrics(
         assert scrape_targets[name] == [f"{name}:{port}"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the services wire servicekit.telemetry after their rewrite (issue 15 item 4); "
-    "remove this mark then",
-)
 def test_the_processes_serve_the_metrics_prometheus_scrapes(
     services: dict[str, Service],
 ) -> None:

@@ -34,6 +34,7 @@ def test_every_variable_is_read() -> None:
             "ORDERS_STREAM_POLL_SECONDS": "0.5",
             "ORDERS_REPLY_TIMEOUT_SECONDS": "2.5",
             "ORDERS_RELAY_IN_PROCESS": "TRUE",
+            "ORDERS_TRACE_URL_TEMPLATE": "http://jaeger:16686/trace/{trace_id}",
             "ADMIN_TOKEN": "s3cret-s3cret-s3cret",
             "LOG_LEVEL": "debug",
             "LOG_FORMAT": "json",
@@ -51,6 +52,7 @@ def test_every_variable_is_read() -> None:
         "stream_poll_seconds": 0.5,
         "inventory_url": "http://127.0.0.1:8001",
         "relay_in_process": True,
+        "trace_url_template": "http://jaeger:16686/trace/{trace_id}",
         "admin_token": settings.admin_token,
         "log_level": "DEBUG",
         "log_format": "json",
@@ -73,6 +75,7 @@ def test_every_variable_is_read() -> None:
         ("ORDERS_RELAY_IN_PROCESS", "maybe"),
         ("ORDERS_DATABASE_URL", "not a url"),
         ("LOG_FORMAT", "xml"),
+        ("ORDERS_TRACE_URL_TEMPLATE", "http://jaeger:16686/trace/"),
     ],
 )
 def test_a_value_that_does_not_parse_names_the_variable(name: str, value: str) -> None:

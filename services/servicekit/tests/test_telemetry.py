@@ -165,3 +165,16 @@ async def test_a_process_without_an_app_serves_its_metrics_on_a_port_of_its_own(
 
     assert response.status_code == 200
     assert "cqrs_outbox_failed_total" in response.text
+
+
+def test_the_prometheus_port_of_a_relay_is_read_and_checked() -> None:
+    unset = telemetry_from_env({})
+    assert unset.prometheus_port is None
+
+    relay = telemetry_from_env(
+        {"OTEL_EXPORTER_PROMETHEUS_PORT": "9464", "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1"}
+    )
+    assert (relay.prometheus_port, relay.prometheus_host) == (9464, "127.0.0.1")
+
+    with pytest.raises(TelemetrySettingError, match="OTEL_EXPORTER_PROMETHEUS_PORT='http'"):
+        telemetry_from_env({"OTEL_EXPORTER_PROMETHEUS_PORT": "http"})

@@ -85,6 +85,10 @@ class SystemConfig:
         default_factory=dict[str, str]
     )
     startup_timeout: float = 60.0
+    #: The port each relay named here serves its metrics on (`OTEL_EXPORTER_PROMETHEUS_PORT`).
+    relay_metrics_ports: collections.abc.Mapping[str, int] = dataclasses.field(
+        default_factory=dict[str, int]
+    )
 
     def port(self, service: Service) -> int:
         """The HTTP port of `service`."""
@@ -115,6 +119,21 @@ class SystemConfig:
             "PYTHONUNBUFFERED": "1",
         }
 
+    def environment_of(self, process: str) -> dict[str, str]:
+        """The environment of the process called `process` (one of `PROCESSES`): the
+        system's, with its own `OTEL_SERVICE_NAME` and relay metrics port.
+
+        >>> config = SystemConfig("b:9092", "o", "i", relay_metrics_ports={"orders-relay": 9464})
+        >>> environment = config.environment_of("orders-relay")
+        >>> environment["OTEL_SERVICE_NAME"], environment["OTEL_EXPORTER_PROMETHEUS_PORT"]
+        ('orders-relay', '9464')
+        """
+        environment = {**self.process_environment(), "OTEL_SERVICE_NAME": process}
+        if process in self.relay_metrics_ports:
+            environment["OTEL_EXPORTER_PROMETHEUS_HOST"] = self.host
+            environment["OTEL_EXPORTER_PROMETHEUS_PORT"] = str(self.relay_metrics_ports[process])
+        return environment
+
 
 class ReferenceSystem:
     """The four processes of the reference system under one `Supervisor`."""
@@ -132,13 +151,15 @@ class ReferenceSystem:
 
         Raises `StartupError` naming the process that did not come up.
         """
-        environment = self.config.process_environment()
         for service in SERVICES:
+            environment = self.config.environment_of(service)
             self.supervisor.start(service, _command(service, "serve"), environment)
         for service in SERVICES:
             self._wait_until_healthy(service)
         for service in SERVICES:
-            self.supervisor.start(relay_name(service), _command(service, "relay"), environment)
+            relay = relay_name(service)
+            environment = self.config.environment_of(relay)
+            self.supervisor.start(relay, _command(service, "relay"), environment)
         for service in SERVICES:
             self._wait_until_relaying(service)
         return self

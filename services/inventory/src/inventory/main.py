@@ -36,6 +36,7 @@ import cqrs
 from cqrs.consumer import ConsumerHealth
 from cqrs.events import bootstrap as events_bootstrap
 from cqrs.requests import bootstrap as requests_bootstrap
+from cqrs.telemetry import OutboxGauges
 from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
@@ -62,6 +63,7 @@ from inventory.settings import Settings
 from servicekit.admin import mount_admin
 from servicekit.middlewares import HandlerTimings, add_timings_route, mediator_middlewares
 from servicekit.server import Stopping
+from servicekit.telemetry import sampling
 
 __all__ = (
     "BROKER_PING_TIMEOUT",
@@ -161,9 +163,13 @@ class Inventory:
 
     @contextlib.asynccontextmanager
     async def relaying(self) -> collections.abc.AsyncGenerator[None, None]:
-        """Publish the outbox's replies to Kafka until the block ends."""
+        """Publish the outbox's replies to Kafka until the block ends, sampling its
+        gauges (rows pending, dead) meanwhile."""
         try:
-            async with running_relay(self.outbox.store, self.settings.kafka_bootstrap_servers):
+            async with (
+                running_relay(self.outbox.store, self.settings.kafka_bootstrap_servers),
+                sampling(OutboxGauges(SqlAlchemyOutboxAdmin(self.outbox.store))),
+            ):
                 yield
         finally:
             await self.outbox.store.close()

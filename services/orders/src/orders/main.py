@@ -43,6 +43,7 @@ from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.mermaid import SagaMermaid
 from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
+from cqrs.telemetry import OutboxGauges, SagaGauges
 from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
@@ -78,6 +79,7 @@ from orders.settings import Settings
 from servicekit.admin import mount_admin
 from servicekit.middlewares import HandlerTimings, add_timings_route, mediator_middlewares
 from servicekit.server import Stopping
+from servicekit.telemetry import sampling
 
 __all__ = (
     "Orders",
@@ -165,16 +167,21 @@ class Orders:
             if self.settings.relay_in_process:
                 await stack.enter_async_context(self.relaying())
             stack.push_async_callback(self.launcher.close)
+            await stack.enter_async_context(sampling(SagaGauges(self._saga_admin())))
             recovery = asyncio.get_running_loop().create_task(self.recovery.run_forever(stop))
             stack.push_async_callback(_finish, stop, recovery)
             yield
 
     @contextlib.asynccontextmanager
     async def relaying(self) -> collections.abc.AsyncGenerator[None, None]:
-        """Publish the outbox (the saga's commands) to Kafka until the block ends."""
+        """Publish the outbox (the saga's commands) to Kafka until the block ends,
+        sampling its gauges (rows pending, dead) meanwhile."""
         store = self.database.outbox_store()
         try:
-            async with running_relay(store, self.settings.kafka_bootstrap_servers):
+            async with (
+                running_relay(store, self.settings.kafka_bootstrap_servers),
+                sampling(OutboxGauges(SqlAlchemyOutboxAdmin(store))),
+            ):
                 yield
         finally:
             await store.close()
@@ -201,6 +208,7 @@ class Orders:
                 reply_timeout_seconds=self.settings.reply_timeout_seconds,
                 admin_console=self.settings.admin_token is not None,
                 saga_diagram=SagaMermaid(OrderSaga).sequence(),
+                trace_url_template=self.settings.trace_url_template,
             ),
         )
         add_timings_route(app, self.timings)
@@ -208,13 +216,13 @@ class Orders:
             app,
             self.settings.admin_token,
             outbox=SqlAlchemyOutboxAdmin(self.database.outbox_store()),
-            sagas=SagaAdmin(
-                SqlAlchemySagaAdmin(self.database.session_factory, self.database.schema),
-                self.recovery,
-            ),
+            sagas=SagaAdmin(self._saga_admin(), self.recovery),
             dead_letters=self.dead_letters,
         )
         return app
+
+    def _saga_admin(self) -> SqlAlchemySagaAdmin:
+        return SqlAlchemySagaAdmin(self.database.session_factory, self.database.schema)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,9 @@ does not parse is a `SettingsError` naming the variable.
 - `ORDERS_REPLY_TIMEOUT_SECONDS` (`30`): how long the saga awaits the inventory's reply
 - `ORDERS_INVENTORY_URL` (`http://127.0.0.1:8001`): where the page finds the inventory's
   stock view and API (links only: the services talk over Kafka)
+- `ORDERS_TRACE_URL_TEMPLATE` (unset): a tracing UI's page of one trace, with
+  `{trace_id}` where the id goes (Jaeger's `http://localhost:16686/trace/{trace_id}`):
+  the page links each order to its trace
 - `ORDERS_STREAM_POLL_SECONDS` (`5`): how often an event stream reads the step log
   when no change was pushed (a notification lost)
 - `PAYMENT_CREDIT_LIMIT` (`1000.00`): charges above it are declined
@@ -60,6 +63,7 @@ class Settings(ServiceSettings):
     reply_timeout_seconds: float = pydantic.Field(default=30.0, gt=0, allow_inf_nan=False)
     inventory_url: str = "http://127.0.0.1:8001"
     stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)
+    trace_url_template: str | None = pydantic.Field(default=None, pattern=r"^.*\{trace_id\}.*$")
 
     @property
     def reply_timeout(self) -> datetime.timedelta:

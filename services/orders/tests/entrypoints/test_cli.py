@@ -16,6 +16,8 @@ import sys
 import httpx
 import pytest
 
+from cqrs_kafka.local import free_ports
+
 STARTUP = 90.0  # seconds: joining the consumer group can take a while on the local broker
 SHUTDOWN = 30.0
 ORDER = {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 1, "unit_price": "1.00"}]}
@@ -140,6 +142,28 @@ async def test_relay_runs_until_stopped(env: dict[str, str]) -> None:
         await child.wait_for_line(r"^orders relay publishing to ")
 
         assert await child.stop(signal.SIGTERM) == 0
+
+
+async def test_relay_serves_its_metrics_on_the_prometheus_port(env: dict[str, str]) -> None:
+    (port,) = free_ports(1)
+    metrics_env = {**env, "OTEL_EXPORTER_PROMETHEUS_PORT": str(port)}
+    async with running(
+        "relay", {**metrics_env, "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1"}
+    ) as child:
+        await child.wait_for_line(r"^orders relay publishing to ")
+        async with httpx.AsyncClient(timeout=10) as client:
+            scraped = await client.get(f"http://127.0.0.1:{port}/metrics")
+
+        # Prometheus's text format (empty until the relay has published something).
+        assert scraped.status_code == 200
+        assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+        assert await child.stop(signal.SIGTERM) == 0
+
+
+async def test_a_bad_otel_variable_stops_serve_with_one_line(env: dict[str, str]) -> None:
+    async with running("serve", {**env, "OTEL_TRACES_EXPORTER": "jaeger"}) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
+        await child.wait_for_line(r"^orders serve: OTEL_TRACES_EXPORTER='jaeger' is not supported")
 
 
 async def test_migrate_creates_the_tables_and_exits(env: dict[str, str]) -> None:

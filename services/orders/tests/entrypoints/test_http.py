@@ -292,6 +292,7 @@ async def test_a_confirmed_order_shows_its_items_total_and_history(
         "items",
         "total",
         "history",
+        "trace_id",
     }
     assert body["order_id"] == order_id
     assert body["customer_id"] == "c-1"

@@ -5,9 +5,14 @@ once (`LOG_LEVEL`, `LOG_FORMAT`, see `servicekit.logs`) and runs the command;
 `service_commands` makes the three commands every service has from its
 composition root:
 
-- `serve`: `prepare` (tables and topics), then the HTTP app until stopped;
-- `relay`: the outbox relay (`relaying`) until stopped, after one ready line;
+- `serve`: `prepare` (tables and topics), then the HTTP app until stopped,
+  with `GET /metrics` (FastAPI itself makes a server span per request);
+- `relay`: the outbox relay (`relaying`) until stopped, after one ready line,
+  serving its metrics on `OTEL_EXPORTER_PROMETHEUS_PORT` when that is set;
 - `migrate`: the missing tables, then exit.
+
+`serve` and `relay` set telemetry up once, from the standard `OTEL_*`
+variables (`servicekit.telemetry`), and flush it when they end.
 
 A setting that does not parse, or a dependency that does not answer when the
 command starts (the service's `failures`), ends it with one line on standard
@@ -34,11 +39,18 @@ import dataclasses
 import sys
 import typing
 
-from starlette.types import ASGIApp
+import fastapi
 
 from servicekit.logs import configure_logging
 from servicekit.server import Stopping, run_until_stopped, serve
 from servicekit.settings import ServiceSettings, SettingsError
+from servicekit.telemetry import (
+    Telemetry,
+    TelemetrySettingError,
+    install_metrics_route,
+    serve_metrics,
+    telemetry_from_env,
+)
 
 __all__ = ("Command", "run_cli", "service_commands")
 
@@ -81,7 +93,7 @@ def run_cli(
         loaded = settings.load(environ)
         configure_logging(loaded.log_level, loaded.log_format)
         commands[chosen].run(loaded)
-    except (SettingsError, *failures) as error:
+    except (SettingsError, TelemetrySettingError, *failures) as error:
         print(f"{name} {chosen}: {error}", file=sys.stderr, flush=True)
         return 1
     return 0
@@ -90,7 +102,9 @@ def run_cli(
 def service_commands(
     name: str,
     *,
-    app: collections.abc.Callable[[_Settings], collections.abc.Callable[[Stopping], ASGIApp]],
+    app: collections.abc.Callable[
+        [_Settings], collections.abc.Callable[[Stopping], fastapi.FastAPI]
+    ],
     prepare: _Step[_Settings],
     relaying: collections.abc.Callable[[_Settings], contextlib.AbstractAsyncContextManager[None]],
     migrate: _Step[_Settings],
@@ -100,14 +114,33 @@ def service_commands(
     topics, `relaying` runs the outbox relay for a block, `migrate` creates the tables."""
 
     def run_serve(settings: _Settings) -> None:
-        # Checked before serving, not only in the lifespan, so that a broker or database
-        # that is down is one line (the CLI's `failures`) instead of uvicorn's traceback.
-        asyncio.run(prepare(settings))
-        serve(app(settings), name=name, host=settings.host, port=settings.port)
+        with _telemetry() as telemetry:
+            # Checked before serving, not only in the lifespan, so that a broker or database
+            # that is down is one line (the CLI's `failures`) instead of uvicorn's traceback.
+            asyncio.run(prepare(settings))
+            make_app = app(settings)
+
+            def observed(stopping: Stopping) -> fastapi.FastAPI:
+                served = make_app(stopping)
+                install_metrics_route(served, telemetry)
+                return served
+
+            serve(observed, name=name, host=settings.host, port=settings.port)
 
     def run_relay(settings: _Settings) -> None:
         ready = f"{name} relay publishing to {settings.kafka_bootstrap_servers}"
-        asyncio.run(run_until_stopped(relaying(settings), ready=ready))
+        with _telemetry() as telemetry:
+            metrics = (
+                None
+                if telemetry.prometheus_port is None
+                else serve_metrics(telemetry, telemetry.prometheus_port, telemetry.prometheus_host)
+            )
+            try:
+                asyncio.run(run_until_stopped(relaying(settings), ready=ready))
+            finally:
+                if metrics is not None:
+                    metrics.shutdown()
+                    metrics.server_close()
 
     def run_migrate(settings: _Settings) -> None:
         asyncio.run(migrate(settings))
@@ -118,3 +151,14 @@ def service_commands(
         "relay": Command("publish the outbox to Kafka until stopped", run_relay),
         "migrate": Command("create the missing tables and exit", run_migrate),
     }
+
+
+@contextlib.contextmanager
+def _telemetry() -> collections.abc.Generator[Telemetry, None, None]:
+    """The process's telemetry from its `OTEL_*` variables, installed; flushed at the end."""
+    telemetry = telemetry_from_env()
+    telemetry.install()
+    try:
+        yield telemetry
+    finally:
+        telemetry.shutdown()

@@ -10,11 +10,22 @@
   provider is installed, and the library's spans cost one check each;
 - `OTEL_METRICS_EXPORTER`: `prometheus` (the default: served by
   `install_metrics_route` at `GET /metrics`, or by `serve_metrics` on a port
-  of its own) or `none`.
+  of its own) or `none`;
+- `OTEL_EXPORTER_PROMETHEUS_PORT` and `OTEL_EXPORTER_PROMETHEUS_HOST`: where
+  a process without an HTTP app (a relay) serves its metrics
+  (`Telemetry.prometheus_port`, `prometheus_host`); unset, it serves none.
 
 An unknown value raises `TelemetrySettingError`, naming the variable.
 `Telemetry.install()` makes the providers global (once per process), for
 cqrs's instrumentation and the app's own spans alike.
+
+FastAPI makes a server span per HTTP request (`METHOD route`, the child of
+the request's `traceparent`) and HTTP metrics, once a provider is installed;
+`fastapi.FastAPI(telemetry=HTTP_TELEMETRY)` leaves out the requests polled
+all the time (`/health`, `/metrics`).
+
+`sampling(*gauges)` runs the `run(stop)` of gauges that sample a store (cqrs's
+`OutboxGauges`, `SagaGauges`) for as long as a block lasts.
 
 `TraceContextFilter` (a logging filter) and `trace_fields()` give log lines
 the current span's `trace_id` and `span_id`, for the process's formatter.
@@ -28,7 +39,9 @@ the current span's `trace_id` and `span_id`, for the process's formatter.
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
+import contextlib
 import dataclasses
 import logging
 import os
@@ -37,6 +50,7 @@ import typing
 import wsgiref.simple_server
 
 import fastapi
+import fastapi.telemetry
 import prometheus_client
 from opentelemetry import metrics, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -55,11 +69,25 @@ __all__ = (
     "Telemetry",
     "TelemetrySettingError",
     "TraceContextFilter",
+    "HTTP_TELEMETRY",
+    "Sampled",
     "install_metrics_route",
+    "sampling",
     "serve_metrics",
     "telemetry_from_env",
     "trace_fields",
 )
+
+#: Paths polled all the time, whose spans would drown the rest.
+_POLLED: typing.Final = frozenset({"/health", "/metrics"})
+
+
+def _polled(scope: collections.abc.MutableMapping[str, typing.Any]) -> bool:
+    return scope.get("path") in _POLLED
+
+
+#: FastAPI's own telemetry, without the health checks and scrapes.
+HTTP_TELEMETRY: typing.Final[fastapi.telemetry.TelemetryConfig] = {"exclude": _polled}
 
 _TRACES_EXPORTERS = ("console", "otlp", "none")
 _METRICS_EXPORTERS = ("prometheus", "none")
@@ -79,6 +107,10 @@ class Telemetry:
     meter_provider: MeterProvider | None = None
     #: Where the Prometheus reader keeps the metrics `GET /metrics` serves.
     registry: prometheus_client.CollectorRegistry | None = None
+    #: The port a process without an HTTP app serves its metrics on (`None`: it serves none).
+    prometheus_port: int | None = None
+    #: The address it listens on.
+    prometheus_host: str = "0.0.0.0"
 
     def install(self) -> None:
         """Make the providers global, so cqrs's instrumentation records through them.
@@ -129,7 +161,18 @@ def telemetry_from_env(
         telemetry.registry = prometheus_client.CollectorRegistry()
         reader = PrometheusMetricReader(registry=telemetry.registry)
         telemetry.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+        telemetry.prometheus_port = _port(env, "OTEL_EXPORTER_PROMETHEUS_PORT")
+        telemetry.prometheus_host = env.get("OTEL_EXPORTER_PROMETHEUS_HOST") or "0.0.0.0"
     return telemetry
+
+
+def _port(env: collections.abc.Mapping[str, str], name: str) -> int | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise TelemetrySettingError(f"{name}={value!r} is not a port; use a number from 1 to 65535")
+    return int(value)
 
 
 def _choice(
@@ -207,3 +250,35 @@ class TraceContextFilter(logging.Filter):
         record.trace_id = fields.get("trace_id", "")
         record.span_id = fields.get("span_id", "")
         return True
+
+
+class Sampled(typing.Protocol):
+    """Gauges that sample a store until `stop` is set, as cqrs's `OutboxGauges` and `SagaGauges`."""
+
+    def run(self, stop: asyncio.Event) -> collections.abc.Coroutine[typing.Any, typing.Any, None]:
+        """Sample now and then until `stop` is set."""
+        ...
+
+
+@contextlib.asynccontextmanager
+async def sampling(*gauges: Sampled) -> collections.abc.AsyncGenerator[None, None]:
+    """Sample each of `gauges` in a task of its own while the block runs; stop them after it.
+
+    >>> class Counted:
+    ...     runs = 0
+    ...     async def run(self, stop: asyncio.Event) -> None:
+    ...         Counted.runs += 1
+    ...         await stop.wait()
+    >>> async def main() -> None:
+    ...     async with sampling(Counted(), Counted()):
+    ...         await asyncio.sleep(0)
+    >>> asyncio.run(main()); Counted.runs
+    2
+    """
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(gauges_.run(stop)) for gauges_ in gauges]
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)

@@ -39,6 +39,7 @@ from inventory.application.errors import DataRejectedError, StorageUnavailableEr
 from inventory.domain import MAX_SKU_LENGTH, StockLimitError
 from servicekit import RequestBodyLimits, install_problem_details, problem_responses
 from servicekit.health import Lifespan, Probe, add_health_route
+from servicekit.telemetry import HTTP_TELEMETRY
 
 __all__ = ("MAX_BODY_BYTES", "RestockBody", "create_app")
 
@@ -74,7 +75,7 @@ def create_app(
     `probes` name what `GET /health` asks (each answers `True` when its
     dependency works); `lifespan` is FastAPI's, run by the server around the app.
     """
-    app = fastapi.FastAPI(title="inventory", lifespan=lifespan)
+    app = fastapi.FastAPI(title="inventory", lifespan=lifespan, telemetry=HTTP_TELEMETRY)
     install_problem_details(
         app,
         service="inventory",

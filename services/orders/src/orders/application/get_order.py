@@ -26,6 +26,7 @@ __all__ = (
     "HistoryEntry",
     "GetOrderHandler",
     "read_order",
+    "trace_id_of",
 )
 
 
@@ -63,11 +64,20 @@ class OrderDetails(cqrs.Response):
     items: list[OrderLine]
     total: decimal.Decimal
     history: list[HistoryEntry]
+    #: The trace of the order's saga (32 hex digits), when telemetry recorded one: the
+    #: trace its `POST` started, which every hop of the order continues.
+    trace_id: str | None = None
     #: Whether the saga has ended: the status is final and the history complete.
     finished: bool = pydantic.Field(exclude=True)
 
     @classmethod
-    def of(cls, order: Order, history: list[HistoryEntry], finished: bool) -> OrderDetails:
+    def of(
+        cls,
+        order: Order,
+        history: list[HistoryEntry],
+        finished: bool,
+        trace_id: str | None = None,
+    ) -> OrderDetails:
         return cls(
             order_id=str(order.order_id),
             customer_id=order.customer_id,
@@ -79,6 +89,7 @@ class OrderDetails(cqrs.Response):
             ],
             total=order.total,
             history=history,
+            trace_id=trace_id,
             finished=finished,
         )
 
@@ -115,4 +126,20 @@ async def read_order(unit_of_work: UnitOfWorkFactory, order_id: uuid.UUID) -> Or
     if order is None:
         raise OrderNotFoundError(order_id)
     history = [HistoryEntry.of(entry) for entry in log]
-    return OrderDetails.of(order, history, finished=saga.status.is_final)
+    return OrderDetails.of(
+        order, history, finished=saga.status.is_final, trace_id=trace_id_of(saga.trace_context)
+    )
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id of a W3C `traceparent` (`version-traceid-spanid-flags`), if it is one.
+
+    >>> trace_id_of("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    '0af7651916cd43dd8448eb211c80319c'
+    >>> trace_id_of(None) is None
+    True
+    """
+    parts = (traceparent or "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32:
+        return parts[1]
+    return None

@@ -43,6 +43,7 @@ from orders.entrypoints.errors import install_error_handling
 from orders.entrypoints.page import PageSettings, render
 from servicekit import RequestBodyLimits, problem_responses
 from servicekit.health import Lifespan, Probe, add_health_route
+from servicekit.telemetry import HTTP_TELEMETRY
 
 __all__ = ("create_app", "MAX_BODY_BYTES")
 
@@ -86,7 +87,7 @@ def create_app(
     app = create_app(mediator, streams, probes={"database": database_answers})
     ```
     """
-    app = fastapi.FastAPI(title="orders", lifespan=lifespan)
+    app = fastapi.FastAPI(title="orders", lifespan=lifespan, telemetry=HTTP_TELEMETRY)
     install_error_handling(app)
     app.add_exception_handler(_AllSeen, _nothing_to_send)
     app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)

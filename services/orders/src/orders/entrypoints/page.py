@@ -34,6 +34,8 @@ class PageSettings(pydantic.BaseModel):
     reply_timeout_seconds: float
     admin_console: bool
     saga_diagram: str
+    #: A tracing UI's page of one trace, `{trace_id}` where its id goes (`None`: no links).
+    trace_url_template: str | None = None
 
 
 def render(settings: PageSettings) -> str:
