@@ -60,6 +60,12 @@ class Settings(ServiceSettings):
     reply_timeout_seconds: float = pydantic.Field(default=30.0, gt=0, allow_inf_nan=False)
     inventory_url: str = "http://127.0.0.1:8001"
     stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)
+    #: Skus the screening refuses (a JSON list: `ORDERS_BLOCKED_SKUS='["kettle"]'`).
+    blocked_skus: frozenset[str] = frozenset()
+    #: The largest total the screening accepts; unset: no limit.
+    max_order_total: decimal.Decimal | None = pydantic.Field(
+        default=None, gt=0, allow_inf_nan=False
+    )
 
     @property
     def reply_timeout(self) -> datetime.timedelta:

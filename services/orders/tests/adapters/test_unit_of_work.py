@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from cqrs.saga.errors import SagaNotFoundError
 from cqrs.saga.models import SagaStatus
+from cqrs_sqla.encoding import decode_payload
 from orders.adapters.database import Database
 from orders.application.errors import DataRejectedError
-from cqrs_sqla.encoding import decode_payload
 from orders.domain.order import Order, OrderItem, RejectionReason
 
 
@@ -24,6 +24,12 @@ async def place_then_fail(database: Database, order: Order) -> None:
     async with database.unit_of_work()() as work:
         await work.orders.add(order)
         await work.sagas.create_saga(order.order_id, "OrderSaga", {"order_id": "x"})
+        raise Abort
+
+
+async def update_then_fail(database: Database, order: Order) -> None:
+    async with database.unit_of_work()() as work:
+        await work.orders.update(order)
         raise Abort
 
 
@@ -128,8 +134,6 @@ async def test_an_outcome_rolled_back_sends_no_notification(database: Database) 
     order.confirm()
 
     with pytest.raises(Abort):
-        async with database.unit_of_work()() as work:
-            await work.orders.update(order)
-            raise Abort
+        await update_then_fail(database, order)
 
     assert await notifications(database) == []
