@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import typing
 
 import pydantic
 import pydantic_settings
@@ -39,6 +40,13 @@ import pydantic_settings
 from servicekit.settings import ServiceSettings, SettingsError
 
 __all__ = ("Settings", "SettingsError")
+
+
+def _comma_separated(value: object) -> object:
+    # A variable is text: "kettle, urn" is two skus, "" none.
+    if isinstance(value, str):
+        return frozenset(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
 class Settings(ServiceSettings):
@@ -60,8 +68,10 @@ class Settings(ServiceSettings):
     reply_timeout_seconds: float = pydantic.Field(default=30.0, gt=0, allow_inf_nan=False)
     inventory_url: str = "http://127.0.0.1:8001"
     stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)
-    #: Skus the screening refuses (a JSON list: `ORDERS_BLOCKED_SKUS='["kettle"]'`).
-    blocked_skus: frozenset[str] = frozenset()
+    #: Skus the screening refuses, separated by commas (`ORDERS_BLOCKED_SKUS=kettle,urn`).
+    blocked_skus: typing.Annotated[
+        frozenset[str], pydantic_settings.NoDecode, pydantic.BeforeValidator(_comma_separated)
+    ] = frozenset()
     #: The largest total the screening accepts; unset: no limit.
     max_order_total: decimal.Decimal | None = pydantic.Field(
         default=None, gt=0, allow_inf_nan=False

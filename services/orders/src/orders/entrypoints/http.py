@@ -1,6 +1,7 @@
 """The orders HTTP API, its web page and its health check.
 
-- `POST /orders`: 202 `{"order_id", "status": "pending"}` with `Location: /orders/{id}`.
+- `POST /orders`: 202 `{"order_id", "status": "pending", "screening"}` with
+  `Location: /orders/{id}`; 422 when a screening rule refuses the order.
 - `GET /orders?customer_id=...`: the customer's latest orders (the read side).
 - `GET /orders/{id}`: 200, the order with its saga's history; 404 for an unknown or
   malformed id.
