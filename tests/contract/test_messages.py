@@ -90,9 +90,7 @@ def test_orders_writes_and_reads_the_topics_inventory_uses() -> None:
 
 def test_inventory_consumes_every_notification_orders_sends() -> None:
     sent = {
-        name
-        for name, event_type in orders_messages.MESSAGES.items()
-        if TOPICS[name] == orders_messages.ORDERS_EVENTS
+        name for name in orders_messages.MESSAGES if TOPICS[name] == orders_messages.ORDERS_EVENTS
     }
     assert sent == set(inventory_messages.ORDER_EVENTS) == {"order_confirmed", "order_rejected"}
 

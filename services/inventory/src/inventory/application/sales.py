@@ -22,7 +22,7 @@ import typing
 
 import cqrs
 from inventory.application.ports import UnitOfWorkFactory
-from inventory.application.reservations import apply_to_order
+from inventory.application.reservations import OrderRule, apply_to_order
 from inventory.domain import release_order, sell_order
 
 __all__ = ("OrderConfirmedHandler", "OrderOutcome", "OrderRejectedHandler")
@@ -37,28 +37,34 @@ class OrderOutcome(typing.Protocol):
     def order_id(self) -> str: ...
 
 
-class OrderConfirmedHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]]):
+class _OrderOutcomeHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]]):
+    """Applies `rule` to what the order holds, in one unit of work."""
+
+    rule: typing.ClassVar[OrderRule]
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
+
+    async def handle(self, event: cqrs.NotificationEvent[typing.Any]) -> None:
+        outcome: OrderOutcome = event.payload
+        async with self._unit_of_work() as work:
+            changed = await apply_to_order(work, outcome.order_id, type(self).rule)
+        logger.debug(
+            "order %s: %s changed %d reservations",
+            outcome.order_id,
+            type(self).__name__,
+            len(changed),
+        )
+
+
+class OrderConfirmedHandler(_OrderOutcomeHandler):
     """Sells what the order holds (nothing when it holds nothing: unknown, released or
     sold already)."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
-        self._unit_of_work = unit_of_work
-
-    async def handle(self, event: cqrs.NotificationEvent[typing.Any]) -> None:
-        outcome: OrderOutcome = event.payload
-        async with self._unit_of_work() as work:
-            sold = await apply_to_order(work, outcome.order_id, sell_order)
-        logger.debug("order %s: %d reservations sold", outcome.order_id, len(sold))
+    rule = staticmethod(sell_order)
 
 
-class OrderRejectedHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]]):
+class OrderRejectedHandler(_OrderOutcomeHandler):
     """Releases what the order still holds (usually nothing: `release_stock` came first)."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
-        self._unit_of_work = unit_of_work
-
-    async def handle(self, event: cqrs.NotificationEvent[typing.Any]) -> None:
-        outcome: OrderOutcome = event.payload
-        async with self._unit_of_work() as work:
-            released = await apply_to_order(work, outcome.order_id, release_order)
-        logger.debug("order %s: %d reservations released", outcome.order_id, len(released))
+    rule = staticmethod(release_order)

@@ -109,12 +109,7 @@ class Stock:
 
         Raises `StockLevelError` when fewer than `quantity` are reserved.
         """
-        if positive_quantity(quantity) > self.reserved:
-            raise StockLevelError(
-                f"cannot free {quantity} of {self.sku!r}: only {self.reserved} reserved; "
-                f"free what a reservation holds (inventory.domain.release_order does)"
-            )
-        self.reserved -= quantity
+        self._take_held(quantity, "free", "release_order")
         self.available += quantity
 
     def sell(self, quantity: int) -> None:
@@ -122,10 +117,13 @@ class Stock:
 
         Raises `StockLevelError` when fewer than `quantity` are reserved.
         """
+        self._take_held(quantity, "sell", "sell_order")
+        self.sold += quantity
+
+    def _take_held(self, quantity: int, verb: str, rule: str) -> None:
         if positive_quantity(quantity) > self.reserved:
             raise StockLevelError(
-                f"cannot sell {quantity} of {self.sku!r}: only {self.reserved} reserved; "
-                f"sell what a reservation holds (inventory.domain.sell_order does)"
+                f"cannot {verb} {quantity} of {self.sku!r}: only {self.reserved} reserved; "
+                f"{verb} what a reservation holds (inventory.domain.{rule} does)"
             )
         self.reserved -= quantity
-        self.sold += quantity

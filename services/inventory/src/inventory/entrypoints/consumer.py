@@ -59,28 +59,20 @@ def create_consumer(
     broker = KafkaBroker(
         bootstrap_servers, client_id=CONSUMER_GROUP, logger=logging.getLogger("inventory.consumer")
     )
-    subscribe_events(
-        broker,
-        topics.commands,
-        group_id=CONSUMER_GROUP,
-        mediator=mediator,
-        events=COMMANDS,
-        transaction=outbox.session_factory.begin,
-        inbox=SqlAlchemyInbox(schema),
-        retry=COMMAND_RETRY,
-        dead_letter_topic=topics.commands_dead_letter,
-        health=health,
-    )
-    subscribe_events(
-        broker,
-        topics.order_events,
-        group_id=ORDER_EVENTS_GROUP,
-        mediator=mediator,
-        events=ORDER_EVENTS,
-        transaction=outbox.session_factory.begin,
-        inbox=SqlAlchemyInbox(schema),
-        retry=COMMAND_RETRY,
-        dead_letter_topic=topics.order_events_dead_letter,
-        health=health,
-    )
+    for topic, group, events, dead_letter_topic in (
+        (topics.commands, CONSUMER_GROUP, COMMANDS, topics.commands_dead_letter),
+        (topics.order_events, ORDER_EVENTS_GROUP, ORDER_EVENTS, topics.order_events_dead_letter),
+    ):
+        subscribe_events(
+            broker,
+            topic,
+            group_id=group,
+            mediator=mediator,
+            events=events,
+            transaction=outbox.session_factory.begin,
+            inbox=SqlAlchemyInbox(schema),
+            retry=COMMAND_RETRY,
+            dead_letter_topic=dead_letter_topic,
+            health=health,
+        )
     return broker
