@@ -31,6 +31,17 @@ EXAMPLES: dict[str, dict[str, typing.Any]] = {
     "stock_reserved": {"order_id": "o-1"},
     "stock_rejected": {"order_id": "o-1", "reason": "insufficient_stock", "skus": ["tea"]},
     "stock_released": {"order_id": "o-1"},
+    "order_confirmed": {"order_id": "o-1"},
+    "order_rejected": {"order_id": "o-1"},
+}
+TOPICS: dict[str, str] = {
+    "reserve_stock": Topics().commands,
+    "release_stock": Topics().commands,
+    "stock_reserved": Topics().replies,
+    "stock_rejected": Topics().replies,
+    "stock_released": Topics().replies,
+    "order_confirmed": Topics().order_events,
+    "order_rejected": Topics().order_events,
 }
 
 
@@ -42,7 +53,7 @@ def payload_schema(event_type: type[cqrs.NotificationEvent[typing.Any]]) -> dict
 
 def test_both_services_know_the_same_messages() -> None:
     assert sorted(inventory_messages.MESSAGES) == NAMES
-    assert sorted(EXAMPLES) == NAMES
+    assert sorted(EXAMPLES) == sorted(TOPICS) == NAMES
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -60,7 +71,7 @@ def test_what_one_side_writes_the_other_reads_back_unchanged(name: str, directio
         if direction == "orders->inventory"
         else (inventory_messages, orders_messages)
     )
-    topic = Topics().commands if name in {"reserve_stock", "release_stock"} else Topics().replies
+    topic = TOPICS[name]
     event_type = sender.MESSAGES[name]
     sent = event_type.model_validate(
         {"event_name": name, "topic": topic, "payload": EXAMPLES[name]}
@@ -74,6 +85,14 @@ def test_what_one_side_writes_the_other_reads_back_unchanged(name: str, directio
 def test_orders_writes_and_reads_the_topics_inventory_uses() -> None:
     assert Topics().commands == orders_messages.INVENTORY_COMMANDS
     assert Topics().replies == orders_messages.INVENTORY_REPLIES
+    assert Topics().order_events == orders_messages.ORDERS_EVENTS
+
+
+def test_inventory_consumes_every_notification_orders_sends() -> None:
+    sent = {
+        name for name in orders_messages.MESSAGES if TOPICS[name] == orders_messages.ORDERS_EVENTS
+    }
+    assert sent == set(inventory_messages.ORDER_EVENTS) == {"order_confirmed", "order_rejected"}
 
 
 def test_the_bounds_are_declared_in_the_schemas() -> None:

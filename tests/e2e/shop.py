@@ -108,6 +108,11 @@ class Shop:
         """Poll GET /stock/{sku} until `condition(stock)` holds; returns that stock."""
         return await self._poll(lambda: self.stock(sku), condition, timeout, f"stock of {sku}")
 
+    async def wait_until_sold(self, sku: str, sold: int) -> Json:
+        """Poll GET /stock/{sku} until `sold` units are sold (the confirmed orders'
+        notifications reached the inventory); returns that stock."""
+        return await self.wait_for_stock(sku, lambda stock: stock["sold"] == sold)
+
     async def wait_for_order(
         self,
         order_id: str,

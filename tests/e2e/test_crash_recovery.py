@@ -46,7 +46,9 @@ async def test_orders_in_flight_survive_a_killed_process(
     assert reasons <= {"insufficient_stock", "inventory_timeout"}
     if reasons == {"insufficient_stock"}:
         assert confirmed == STOCK, "only a lack of stock rejected orders: all of it is sold"
-    # A rejected order's release may still be on its way: wait for it, then check
-    # that nothing was lost or reserved twice.
-    stock = await shop.wait_for_stock(sku, lambda stock: stock["reserved"] == confirmed)
-    assert stock["available"] + stock["reserved"] == STOCK
+    # A rejected order's release and a confirmed one's sale may still be on their
+    # way: wait for them, then check that nothing was lost, reserved or sold twice.
+    stock = await shop.wait_for_stock(
+        sku, lambda stock: (stock["reserved"], stock["sold"]) == (0, confirmed)
+    )
+    assert stock["available"] + stock["reserved"] + stock["sold"] == STOCK

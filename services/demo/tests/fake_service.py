@@ -35,7 +35,9 @@ class StockHandler(http.server.BaseHTTPRequestHandler):
         elif self.path.startswith("/stock/"):
             sku = self.path.removeprefix("/stock/")
             if sku in self.stock:
-                self._answer(200, {"sku": sku, "available": self.stock[sku], "reserved": 0})
+                self._answer(
+                    200, {"sku": sku, "available": self.stock[sku], "reserved": 0, "sold": 0}
+                )
             else:
                 self._answer(404, {"detail": f"unknown sku {sku}"})
         else:
@@ -45,7 +47,7 @@ class StockHandler(http.server.BaseHTTPRequestHandler):
         sku = self.path.removeprefix("/stock/").removesuffix("/restock")
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.stock[sku] = self.stock.get(sku, 0) + body["quantity"]
-        self._answer(200, {"sku": sku, "available": self.stock[sku], "reserved": 0})
+        self._answer(200, {"sku": sku, "available": self.stock[sku], "reserved": 0, "sold": 0})
 
     def _answer(self, status: int, body: object) -> None:
         data = json.dumps(body).encode()

@@ -57,7 +57,8 @@ async def details(orders: Orders, order_id: str) -> OrderDetails:
 
 
 async def outbox(database: Database) -> list[tuple[str, str | None]]:
-    """(event name, key) of every command the saga staged, in order."""
+    """(event name, key) of every command the saga staged and every notification the
+    orders' outcomes did, in order."""
     table = database.schema.outbox
     query = sa.select(table.c.event_name, table.c.partition_key).order_by(table.c.id)
     async with database.engine.connect() as connection:
@@ -80,7 +81,8 @@ async def test_a_saga_left_by_a_crash_is_finished_by_another_instance(
 ) -> None:
     settings = Settings(database_url=str(database.engine.url))
     # The process dies right after the commit: the background pass never runs.
-    placing = PlaceOrderHandler(database.unit_of_work(), DiesBeforeLaunching())
+    screening = build(settings, overrides=Overrides(database=database)).screening
+    placing = PlaceOrderHandler(database.unit_of_work(), DiesBeforeLaunching(), screening)
     placed = await placing.handle(tea_order())
     assert await outbox(database) == []
 
@@ -107,9 +109,11 @@ async def test_the_recovery_worker_times_out_a_silent_inventory(database: Databa
     order = await details(orders, placed.order_id)
     assert order.reason is RejectionReason.INVENTORY_TIMEOUT
     assert order.finished
+    # The release, then the notification of the rejection (orders.events).
     assert await outbox(database) == [
         (RESERVE_STOCK, placed.order_id),
         (RELEASE_STOCK, placed.order_id),
+        ("order_rejected", placed.order_id),
     ]
 
 

@@ -6,7 +6,7 @@ exception); only a connection that fails raises `OSError`.
 
 ```
 status, body = call_json("GET", "http://127.0.0.1:8001/stock/tea")
-# (200, {"sku": "tea", "available": 100, "reserved": 0}) or (404, {"detail": ...})
+# (200, {"sku": "tea", "available": 100, "reserved": 0, "sold": 0}) or (404, {"detail": ...})
 ```
 """
 

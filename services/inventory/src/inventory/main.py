@@ -44,13 +44,23 @@ from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.schema import Schema
 from inventory.adapters.database import create_engine, create_schema, database_answers
 from inventory.adapters.kafka import DeliveryUnitOfWorkFactory, Topics, ensure_inventory_topics
-from inventory.adapters.messages import COMMANDS, RELEASE_STOCK, RESERVE_STOCK, register_messages
+from inventory.adapters.messages import (
+    COMMANDS,
+    ORDER_CONFIRMED,
+    ORDER_EVENTS,
+    ORDER_REJECTED,
+    RELEASE_STOCK,
+    RESERVE_STOCK,
+    register_messages,
+)
 from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application import (
     GetStock,
     GetStockHandler,
     ListStock,
     ListStockHandler,
+    OrderConfirmedHandler,
+    OrderRejectedHandler,
     ReleaseStockHandler,
     ReserveStockHandler,
     Restock,
@@ -104,11 +114,14 @@ def _bind_queries(requests: cqrs.RequestMap) -> None:
 def event_mediator(
     unit_of_work: UnitOfWorkFactory, timings: HandlerTimings | None = None
 ) -> cqrs.EventMediator:
-    """The mediator of the consumed commands: `reserve_stock` and `release_stock`."""
+    """The mediator of the consumed messages: the commands `reserve_stock` and
+    `release_stock`, the orders' notifications `order_confirmed` and `order_rejected`."""
 
     def bind(events: cqrs.EventMap) -> None:
         events.bind(COMMANDS[RESERVE_STOCK], ReserveStockHandler)
         events.bind(COMMANDS[RELEASE_STOCK], ReleaseStockHandler)
+        events.bind(ORDER_EVENTS[ORDER_CONFIRMED], OrderConfirmedHandler)
+        events.bind(ORDER_EVENTS[ORDER_REJECTED], OrderRejectedHandler)
 
     return events_bootstrap.bootstrap(
         di_container=_container(unit_of_work),

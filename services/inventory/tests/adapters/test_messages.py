@@ -19,13 +19,15 @@ def test_a_reserve_command_of_the_orders_service_decodes() -> None:
     assert (command.payload.order_id, command.payload.items[0].sku) == ("o-1", "tea")
 
 
-def test_register_messages_registers_the_five_names() -> None:
+def test_register_messages_registers_the_seven_names() -> None:
     with registered_outbox_events():
         register_messages()
         register_messages()  # again: harmless
         registered = {name: cqrs.OutboxedEventMap.get(name) for name in MESSAGES}
     assert registered == dict(MESSAGES)
     assert sorted(MESSAGES) == [
+        "order_confirmed",
+        "order_rejected",
         "release_stock",
         "reserve_stock",
         "stock_rejected",

@@ -29,11 +29,11 @@ def mediator(unit_of_work: SqlUnitOfWorkFactory) -> cqrs.RequestMediator:
 
 async def test_restocks_add_up(mediator: cqrs.RequestMediator) -> None:
     assert await mediator.send(Restock(sku="tea", quantity=4)) == StockView(
-        sku="tea", available=4, reserved=0
+        sku="tea", available=4, reserved=0, sold=0
     )
     await mediator.send(Restock(sku="tea", quantity=6))
     assert await mediator.send(GetStock(sku="tea")) == StockView(
-        sku="tea", available=10, reserved=0
+        sku="tea", available=10, reserved=0, sold=0
     )
 
 

@@ -15,6 +15,7 @@ from inventory.domain import (
     Stock,
     release_order,
     reserve_order,
+    sell_order,
 )
 
 
@@ -94,5 +95,31 @@ def test_releasing_gives_the_held_units_back_once() -> None:
 
 
 def test_a_reservation_frees_only_its_own_sku() -> None:
-    with pytest.raises(ValueError, match="cannot free units of 'cup'"):
+    with pytest.raises(ValueError, match="cannot move units of 'cup'"):
         Reservation("o-1", "tea", 1).release(Stock("cup", reserved=1))
+
+
+def test_selling_an_order_sells_its_held_reservations_once_and_never_frees_them() -> None:
+    stock = {"tea": Stock("tea", available=5)}
+    outcome = reserve_order("o-1", [OrderLine("tea", 2)], stock, existing=())
+    assert isinstance(outcome, Reserved)
+    made = outcome.made
+
+    sold = sell_order(made, stock)
+
+    assert [r.status for r in sold] == [ReservationStatus.SOLD]
+    assert (stock["tea"].available, stock["tea"].reserved, stock["tea"].sold) == (3, 0, 2)
+    assert sell_order(made, stock) == ()
+    assert release_order(made, stock) == ()
+    assert (stock["tea"].available, stock["tea"].reserved, stock["tea"].sold) == (3, 0, 2)
+
+
+def test_a_released_order_is_not_sold() -> None:
+    stock = {"tea": Stock("tea", available=5)}
+    outcome = reserve_order("o-1", [OrderLine("tea", 2)], stock, existing=())
+    assert isinstance(outcome, Reserved)
+    made = outcome.made
+    release_order(made, stock)
+
+    assert sell_order(made, stock) == ()
+    assert (stock["tea"].available, stock["tea"].sold) == (5, 0)

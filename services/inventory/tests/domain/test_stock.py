@@ -74,3 +74,29 @@ def test_restock_up_to_the_maximum_level_and_not_past_it() -> None:
     assert (stock.available, stock.reserved) == (MAX_STOCK_LEVEL - 3, 3)
     stock.hold(10)  # the sku stays usable
     assert stock.reserved == 13
+
+
+def test_selling_moves_held_units_to_sold_and_the_total_still_adds_up() -> None:
+    stock = Stock("tea", available=5, reserved=3)
+
+    stock.sell(2)
+
+    assert (stock.available, stock.reserved, stock.sold) == (5, 1, 2)
+    assert stock.available + stock.reserved + stock.sold == 8
+
+
+def test_selling_more_than_is_held_is_refused_and_changes_nothing() -> None:
+    stock = Stock("tea", available=5, reserved=1)
+
+    with pytest.raises(StockLevelError, match="only 1 reserved"):
+        stock.sell(2)
+
+    assert (stock.available, stock.reserved, stock.sold) == (5, 1, 0)
+
+
+def test_sold_units_leave_room_for_a_restock() -> None:
+    stock = Stock("tea", available=0, reserved=0, sold=MAX_STOCK_LEVEL)
+
+    stock.restock(MAX_STOCK_LEVEL)
+
+    assert stock.available == MAX_STOCK_LEVEL

@@ -60,11 +60,14 @@ async def client(
 
 async def test_restock_adds_units_and_get_shows_the_level(client: httpx.AsyncClient) -> None:
     first = await client.post("/stock/tea/restock", json={"quantity": 4})
-    assert (first.status_code, first.json()) == (200, {"sku": "tea", "available": 4, "reserved": 0})
+    assert (first.status_code, first.json()) == (
+        200,
+        {"sku": "tea", "available": 4, "reserved": 0, "sold": 0},
+    )
     await client.post("/stock/tea/restock", json={"quantity": 6.0})  # JSON's integer 6
     level = await client.get("/stock/tea")
     assert level.status_code == 200
-    assert level.json() == {"sku": "tea", "available": 10, "reserved": 0}
+    assert level.json() == {"sku": "tea", "available": 10, "reserved": 0, "sold": 0}
 
 
 async def test_the_stock_view_lists_every_sku_by_name(client: httpx.AsyncClient) -> None:
@@ -76,8 +79,8 @@ async def test_the_stock_view_lists_every_sku_by_name(client: httpx.AsyncClient)
     assert response.status_code == 200
     assert response.json() == {
         "stock": [
-            {"sku": "cup", "available": 2, "reserved": 0},
-            {"sku": "tea", "available": 5, "reserved": 0},
+            {"sku": "cup", "available": 2, "reserved": 0, "sold": 0},
+            {"sku": "tea", "available": 5, "reserved": 0, "sold": 0},
         ]
     }
 
@@ -148,8 +151,18 @@ async def test_restocking_past_the_maximum_level_is_a_409_and_the_sku_stays_usab
     assert refused.status_code == 409
     assert refused.headers["content-type"] == PROBLEM_JSON
     assert "room for 1 more" in refused.json()["detail"]
-    assert level.json() == {"sku": "tea", "available": MAX_STOCK_LEVEL - 1, "reserved": 0}
-    assert last_unit.json() == {"sku": "tea", "available": MAX_STOCK_LEVEL, "reserved": 0}
+    assert level.json() == {
+        "sku": "tea",
+        "available": MAX_STOCK_LEVEL - 1,
+        "reserved": 0,
+        "sold": 0,
+    }
+    assert last_unit.json() == {
+        "sku": "tea",
+        "available": MAX_STOCK_LEVEL,
+        "reserved": 0,
+        "sold": 0,
+    }
 
 
 async def test_a_body_over_the_limit_is_a_413_and_one_not_json_a_415(

@@ -72,6 +72,12 @@ from orders.application.ports import (
 )
 from orders.application.replies import DeliverStockReply
 from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
+from orders.application.screening import (
+    SCREENING_CHAIN,
+    OrderScreening,
+    ScreeningPolicy,
+    ScreenOrder,
+)
 from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderHandler
 from orders.entrypoints import http
 from orders.entrypoints.page import PageSettings
@@ -112,6 +118,8 @@ class Orders:
     database: Database
     #: Sends `PlaceOrder` and `GetOrder`.
     requests: cqrs.RequestMediator
+    #: Sends `ScreenOrder` down the screening chain (`PlaceOrderHandler` asks it).
+    screening: cqrs.RequestMediator
     #: Streams `WatchOrder`: an order's transitions as its saga writes them.
     streams: cqrs.StreamingRequestMediator
     #: Wakes the streams when a saga is written (LISTEN/NOTIFY on PostgreSQL).
@@ -250,6 +258,9 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         lease=SAGA_LEASE,
         middlewares=middlewares,
     )
+    screening = requests_bootstrap.bootstrap(
+        di_container=container, queries_mapper=_map_screening, middlewares=middlewares
+    )
     launcher = BackgroundSagas(
         lambda saga_id: recover_saga(
             OrderSaga, saga_id, OrderSagaContext, container, storage, lease=SAGA_LEASE
@@ -273,6 +284,8 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
             SagaTimeouts: SagaTimeouts(reply=settings.reply_timeout),
             OrderChanges: changes,
             StreamTiming: StreamTiming(poll_seconds=settings.stream_poll_seconds),
+            ScreeningPolicy: ScreeningPolicy(settings.blocked_skus, settings.max_order_total),
+            OrderScreening: screening,
         },
     )
     events = events_bootstrap.bootstrap(
@@ -296,6 +309,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         streams=requests_bootstrap.bootstrap_streaming(
             di_container=container, queries_mapper=_map_streams, middlewares=middlewares
         ),
+        screening=screening,
         timings=timings,
         changes=changes,
         sagas=sagas,
@@ -395,6 +409,10 @@ def _map_sagas(mapper: SagaMap) -> None:
 
 def _map_commands(mapper: cqrs.RequestMap) -> None:
     mapper.bind(PlaceOrder, PlaceOrderHandler)
+
+
+def _map_screening(mapper: cqrs.RequestMap) -> None:
+    mapper.bind(ScreenOrder, SCREENING_CHAIN)
 
 
 def _map_queries(mapper: cqrs.RequestMap) -> None:

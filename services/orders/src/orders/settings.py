@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import typing
 
 import pydantic
 import pydantic_settings
@@ -42,6 +43,13 @@ import pydantic_settings
 from servicekit.settings import ServiceSettings, SettingsError
 
 __all__ = ("Settings", "SettingsError")
+
+
+def _comma_separated(value: object) -> object:
+    # A variable is text: "kettle, urn" is two skus, "" none.
+    if isinstance(value, str):
+        return frozenset(part.strip() for part in value.split(",") if part.strip())
+    return value
 
 
 class Settings(ServiceSettings):
@@ -64,6 +72,14 @@ class Settings(ServiceSettings):
     inventory_url: str = "http://127.0.0.1:8001"
     stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)
     trace_url_template: str | None = pydantic.Field(default=None, pattern=r"^.*\{trace_id\}.*$")
+    #: Skus the screening refuses, separated by commas (`ORDERS_BLOCKED_SKUS=kettle,urn`).
+    blocked_skus: typing.Annotated[
+        frozenset[str], pydantic_settings.NoDecode, pydantic.BeforeValidator(_comma_separated)
+    ] = frozenset()
+    #: The largest total the screening accepts; unset: no limit.
+    max_order_total: decimal.Decimal | None = pydantic.Field(
+        default=None, gt=0, allow_inf_nan=False
+    )
 
     @property
     def reply_timeout(self) -> datetime.timedelta:

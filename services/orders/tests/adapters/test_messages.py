@@ -62,4 +62,6 @@ def test_register_messages_registers_every_name_and_may_run_twice() -> None:
         "stock_reserved",
         "stock_rejected",
         "stock_released",
+        "order_confirmed",
+        "order_rejected",
     }

@@ -1,4 +1,4 @@
-"""An order and its saga commit together, or not at all."""
+"""An order and its saga (and its outcome's notification) commit together, or not at all."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import decimal
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from cqrs.saga.errors import SagaNotFoundError
 from cqrs.saga.models import SagaStatus
+from cqrs_sqla.encoding import decode_payload
 from orders.adapters.database import Database
 from orders.application.errors import DataRejectedError
-from orders.domain.order import Order, OrderItem
+from orders.domain.order import Order, OrderItem, RejectionReason
 
 
 class Abort(Exception):
@@ -22,6 +24,12 @@ async def place_then_fail(database: Database, order: Order) -> None:
     async with database.unit_of_work()() as work:
         await work.orders.add(order)
         await work.sagas.create_saga(order.order_id, "OrderSaga", {"order_id": "x"})
+        raise Abort
+
+
+async def update_then_fail(database: Database, order: Order) -> None:
+    async with database.unit_of_work()() as work:
+        await work.orders.update(order)
         raise Abort
 
 
@@ -75,3 +83,57 @@ async def test_a_value_the_database_cannot_store_is_a_data_rejected_error(
     assert "INSERT" not in str(raised.value)  # the statement stays in the log
     async with database.unit_of_work()() as work:
         assert await work.orders.get(order.order_id) is None
+
+
+async def notifications(database: Database) -> list[tuple[str, str, str | None, str]]:
+    """(event name, topic, record key, payload order id) of each outbox row, in order."""
+    outbox = database.schema.outbox
+    query = sa.select(
+        outbox.c.event_name,
+        outbox.c.topic,
+        outbox.c.partition_key,
+        outbox.c.payload,
+        outbox.c.content_encoding,
+    ).order_by(outbox.c.id)
+    async with database.engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [
+        (
+            row.event_name,
+            row.topic,
+            row.partition_key,
+            decode_payload(row.payload, row.content_encoding)["payload"]["order_id"],
+        )
+        for row in rows
+    ]
+
+
+async def test_an_outcome_stages_its_notification_on_orders_events(database: Database) -> None:
+    confirmed, rejected = new_order(), new_order()
+    async with database.unit_of_work()() as work:
+        await work.orders.add(confirmed)
+        await work.orders.add(rejected)
+    assert await notifications(database) == []  # a placed order is no news
+
+    confirmed.confirm()
+    rejected.reject(RejectionReason.PAYMENT_DECLINED)
+    async with database.unit_of_work()() as work:
+        await work.orders.update(confirmed)
+        await work.orders.update(rejected)
+
+    assert await notifications(database) == [
+        ("order_confirmed", "orders.events", str(confirmed.order_id), str(confirmed.order_id)),
+        ("order_rejected", "orders.events", str(rejected.order_id), str(rejected.order_id)),
+    ]
+
+
+async def test_an_outcome_rolled_back_sends_no_notification(database: Database) -> None:
+    order = new_order()
+    async with database.unit_of_work()() as work:
+        await work.orders.add(order)
+    order.confirm()
+
+    with pytest.raises(Abort):
+        await update_then_fail(database, order)
+
+    assert await notifications(database) == []

@@ -14,6 +14,7 @@ import pytest
 
 import cqrs
 from cqrs.requests import bootstrap
+from orders.adapters.database import Database
 from orders.adapters.messages import (
     INVENTORY_REPLIES,
     StockRejected,
@@ -30,7 +31,7 @@ from orders.domain.limits import (
     MAX_SKU_LENGTH,
 )
 from orders.entrypoints.http import create_app
-from orders.main import Orders, build
+from orders.main import Orders, Overrides, build
 from orders.settings import Settings
 from servicekit import PROBLEM_JSON, VALIDATION_ERROR
 
@@ -104,7 +105,8 @@ async def test_placing_an_order_answers_202_with_its_location(
 
     assert response.status_code == 202
     body = response.json()
-    assert body == {"order_id": body["order_id"], "status": "pending"}
+    accepted = {"accepted": True, "rule": "accept", "detail": "no rule refused the order"}
+    assert body == {"order_id": body["order_id"], "status": "pending", "screening": accepted}
     uuid.UUID(body["order_id"])
     assert response.headers["location"] == f"/orders/{body['order_id']}"
     await orders.launcher.join()
@@ -558,6 +560,7 @@ def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
         # 422 for parameters breaking the schema (none can: every id is a 404).
         ("/orders/{order_id}", "get"): ["200", "404", "422", "500", "503"],
         ("/orders/{order_id}/events", "get"): ["200", "204", "404", "422", "500", "503"],
+        ("/screening", "get"): ["200", "500"],
         ("/", "get"): ["200", "500"],
         ("/health", "get"): ["200", "503"],
     }
@@ -568,3 +571,25 @@ def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
     order, item = schemas["PlaceOrder"]["properties"], schemas["PlaceOrderItem"]["properties"]
     assert (order["customer_id"]["maxLength"], order["items"]["maxItems"]) == (64, 100)
     assert (item["sku"]["maxLength"], item["quantity"]["maximum"]) == (64, 10_000)
+
+
+async def test_get_screening_shows_the_chain_and_its_mermaid(client: Client) -> None:
+    response = await client.get("/screening")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["rules"] == ["BlockedSkuRule", "OrderTotalRule", "AcceptRule"]
+    assert body["mermaid"].startswith("sequenceDiagram")
+
+
+async def test_an_order_a_rule_refuses_is_a_422_problem_naming_the_rule(
+    database: Database,
+) -> None:
+    settings = Settings(database_url=str(database.engine.url), blocked_skus=frozenset({"tea"}))
+    refusing = build(settings, overrides=Overrides(database=database))
+    app = create_app(refusing.requests, refusing.streams)
+    async with client_for(app) as client:
+        response = await client.post("/orders", json=ORDER)
+
+    assert (response.status_code, response.headers["content-type"]) == (422, PROBLEM_JSON)
+    assert "blocked_sku" in response.json()["detail"]

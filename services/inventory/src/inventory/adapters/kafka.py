@@ -27,6 +27,7 @@ from inventory.adapters.unit_of_work import SqlUnitOfWork, storage_errors
 
 __all__ = (
     "CONSUMER_GROUP",
+    "ORDER_EVENTS_GROUP",
     "DeliveryUnitOfWorkFactory",
     "Topics",
     "ensure_inventory_topics",
@@ -34,6 +35,8 @@ __all__ = (
 
 CONSUMER_GROUP: typing.Final = "inventory"
 """The consumer group reading the command topic (and the inbox's consumer name)."""
+ORDER_EVENTS_GROUP: typing.Final = "inventory.sales"
+"""The consumer group reading the orders service's notifications (and its inbox name)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +44,14 @@ class Topics:
     """The topics the inventory reads and writes (tests give them names of their own).
 
     >>> Topics().partitions()
-    {'inventory.commands': 3, 'inventory.replies': 3, 'inventory.commands.dlq': 1, \
-'inventory.replies.dlq': 1}
+    {'inventory.commands': 3, 'inventory.replies': 3, 'orders.events': 3, \
+'inventory.commands.dlq': 1, 'inventory.replies.dlq': 1, 'orders.events.dlq': 1}
     """
 
     commands: str = "inventory.commands"
     replies: str = "inventory.replies"
+    #: The orders service's notifications (its topic; inventory consumes it).
+    order_events: str = "orders.events"
 
     @property
     def commands_dead_letter(self) -> str:
@@ -58,13 +63,20 @@ class Topics:
         """Where the orders service puts replies it cannot handle."""
         return f"{self.replies}.dlq"
 
+    @property
+    def order_events_dead_letter(self) -> str:
+        """Where the orders service's notifications that cannot be handled end up."""
+        return f"{self.order_events}.dlq"
+
     def partitions(self) -> dict[str, int]:
         """Every topic with its partition count (dead-letter topics have one)."""
         return {
             self.commands: 3,
             self.replies: 3,
+            self.order_events: 3,
             self.commands_dead_letter: 1,
             self.replies_dead_letter: 1,
+            self.order_events_dead_letter: 1,
         }
 
 

@@ -12,6 +12,13 @@ models; a contract test checks that the two say the same, bounds included.
 | `stock_reserved` | `inventory.replies`  | inventory | `order_id`                              |
 | `stock_rejected` | `inventory.replies`  | inventory | `order_id`, `reason`, `skus`            |
 | `stock_released` | `inventory.replies`  | inventory | `order_id`                              |
+| `order_confirmed`| `orders.events`      | orders    | `order_id`                              |
+| `order_rejected` | `orders.events`      | orders    | `order_id`                              |
+
+`order_confirmed` and `order_rejected` are the orders service's notifications
+of an order's outcome (on its own topic, which inventory consumes as
+`ORDER_EVENTS`): inventory sells a confirmed order's held units, and frees a
+rejected one's.
 
 The bounds are the contract's (`inventory.application.contract`): an order id
 and a sku are text of 1 to 64 characters, an order has 1 to 100 items of 1 to
@@ -51,6 +58,13 @@ from inventory.domain import MAX_ORDER_LINES, InvalidOrderLinesError, OrderLine
 
 __all__ = (
     "COMMANDS",
+    "ORDER_CONFIRMED",
+    "ORDER_EVENTS",
+    "ORDER_REJECTED",
+    "OrderConfirmed",
+    "OrderConfirmedPayload",
+    "OrderRejected",
+    "OrderRejectedPayload",
     "INSUFFICIENT_STOCK",
     "INVALID_ITEMS",
     "MESSAGES",
@@ -83,6 +97,8 @@ RELEASE_STOCK: typing.Final = "release_stock"
 STOCK_RESERVED: typing.Final = "stock_reserved"
 STOCK_REJECTED: typing.Final = "stock_rejected"
 STOCK_RELEASED: typing.Final = "stock_released"
+ORDER_CONFIRMED: typing.Final = "order_confirmed"
+ORDER_REJECTED: typing.Final = "order_rejected"
 
 INSUFFICIENT_STOCK: typing.Final = "insufficient_stock"
 """The `reason` of a `stock_rejected` reply: some skus are short of stock."""
@@ -131,11 +147,21 @@ class StockReleasedPayload(pydantic.BaseModel):
     order_id: OrderId
 
 
+class OrderConfirmedPayload(pydantic.BaseModel):
+    order_id: OrderId
+
+
+class OrderRejectedPayload(pydantic.BaseModel):
+    order_id: OrderId
+
+
 ReserveStock = cqrs.NotificationEvent[ReserveStockPayload]
 ReleaseStock = cqrs.NotificationEvent[ReleaseStockPayload]
 StockReserved = cqrs.NotificationEvent[StockReservedPayload]
 StockRejected = cqrs.NotificationEvent[StockRejectedPayload]
 StockReleased = cqrs.NotificationEvent[StockReleasedPayload]
+OrderConfirmed = cqrs.NotificationEvent[OrderConfirmedPayload]
+OrderRejected = cqrs.NotificationEvent[OrderRejectedPayload]
 
 MESSAGES: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.Any]]]] = {
     RESERVE_STOCK: ReserveStock,
@@ -143,6 +169,8 @@ MESSAGES: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.An
     STOCK_RESERVED: StockReserved,
     STOCK_REJECTED: StockRejected,
     STOCK_RELEASED: StockReleased,
+    ORDER_CONFIRMED: OrderConfirmed,
+    ORDER_REJECTED: OrderRejected,
 }
 """Every message by name, as the contract states them (`cqrs.OutboxedEventMap` holds these)."""
 
@@ -186,6 +214,12 @@ COMMANDS: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.An
     RELEASE_STOCK: ReleaseStock,
 }
 """The commands as the consumer decodes them."""
+
+ORDER_EVENTS: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.Any]]]] = {
+    ORDER_CONFIRMED: OrderConfirmed,
+    ORDER_REJECTED: OrderRejected,
+}
+"""The orders service's notifications as the consumer decodes them."""
 
 
 def register_messages() -> None:

@@ -38,11 +38,7 @@ class SqlStockRepository:
 
     async def all(self, limit: int) -> list[Stock]:
         stock = tables.stock
-        query = (
-            sa.select(stock.c.sku, stock.c.available, stock.c.reserved)
-            .order_by(stock.c.sku)
-            .limit(limit)
-        )
+        query = sa.select(*_STOCK_COLUMNS).order_by(stock.c.sku).limit(limit)
         return [_stock(row) for row in await self._session.execute(query)]
 
     async def lock(self, skus: typing.Collection[str]) -> dict[str, Stock]:
@@ -59,7 +55,7 @@ class SqlStockRepository:
             try:
                 async with self._session.begin_nested():
                     await self._session.execute(
-                        sa.insert(tables.stock).values(sku=sku, available=0, reserved=0)
+                        sa.insert(tables.stock).values(sku=sku, available=0, reserved=0, sold=0)
                     )
             except IntegrityError:
                 pass  # a concurrent transaction created the row first: lock that one
@@ -68,7 +64,12 @@ class SqlStockRepository:
 
     async def save(self, stock: typing.Iterable[Stock]) -> None:
         rows = [
-            {"key": level.sku, "available": level.available, "reserved": level.reserved}
+            {
+                "key": level.sku,
+                "available": level.available,
+                "reserved": level.reserved,
+                "sold": level.sold,
+            }
             for level in stock
         ]
         if rows:
@@ -140,16 +141,22 @@ _UPDATE_RESERVATION: typing.Final = sa.update(tables.reservations).where(
 )
 
 
+_STOCK_COLUMNS: typing.Final = (
+    tables.stock.c.sku,
+    tables.stock.c.available,
+    tables.stock.c.reserved,
+    tables.stock.c.sold,
+)
+
+
 def _select_stock(skus: typing.Sequence[str]) -> sa.Select[typing.Any]:
     return (
-        sa.select(tables.stock.c.sku, tables.stock.c.available, tables.stock.c.reserved)
-        .where(tables.stock.c.sku.in_(skus))
-        .order_by(tables.stock.c.sku)
+        sa.select(*_STOCK_COLUMNS).where(tables.stock.c.sku.in_(skus)).order_by(tables.stock.c.sku)
     )
 
 
 def _stock(row: sa.Row[typing.Any]) -> Stock:
-    return Stock(row.sku, available=row.available, reserved=row.reserved)
+    return Stock(row.sku, available=row.available, reserved=row.reserved, sold=row.sold)
 
 
 def _reservation_row(reservation: Reservation, now: datetime.datetime) -> dict[str, typing.Any]:

@@ -3,10 +3,14 @@
 The outbox and inbox tables come from `cqrs_sqla.schema.Schema` and live in
 the same database (`inventory.adapters.database.create_schema` makes both).
 
-- `stock`: one row per sku, with what is free to reserve and what is held;
-  neither may go below zero, nor their sum above `MAX_STOCK_LEVEL` (64-bit
-  columns; check constraints back the domain's rules up).
-- `reservations`: one row per (order, sku), `held` or `released`.
+- `stock`: one row per sku, with what is free to reserve, what is held and
+  what is sold; none may go below zero, nor the units in stock (available
+  and held) above `MAX_STOCK_LEVEL` (64-bit columns; check constraints back
+  the domain's rules up).
+- `reservations`: one row per (order, sku), `held`, `released` or `sold`.
+
+`create_schema` creates missing tables only: a `stock` table made before
+`sold` existed lacks the column until a migration adds it.
 
 >>> sorted(metadata.tables)
 ['reservations', 'stock']
@@ -29,8 +33,10 @@ stock = sa.Table(
     sa.Column("sku", sa.String(MAX_SKU_LENGTH), primary_key=True),
     sa.Column("available", sa.BigInteger(), nullable=False),
     sa.Column("reserved", sa.BigInteger(), nullable=False),
+    sa.Column("sold", sa.BigInteger(), nullable=False, server_default="0"),
     sa.CheckConstraint("available >= 0", name="available_not_negative"),
     sa.CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    sa.CheckConstraint("sold >= 0", name="sold_not_negative"),
     sa.CheckConstraint(f"available + reserved <= {MAX_STOCK_LEVEL}", name="level_within_maximum"),
 )
 

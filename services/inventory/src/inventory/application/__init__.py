@@ -1,4 +1,5 @@
-"""The inventory's use cases: reserve and release (Kafka commands), restock and read (HTTP)."""
+"""The inventory's use cases: reserve and release (Kafka commands), sell and release
+(the orders' outcomes), restock and read (HTTP)."""
 
 from inventory.application.errors import (
     DataRejectedError,
@@ -18,6 +19,11 @@ from inventory.application.reservations import (
     ReserveStockCommand,
     ReserveStockHandler,
 )
+from inventory.application.sales import (
+    OrderConfirmedHandler,
+    OrderOutcome,
+    OrderRejectedHandler,
+)
 from inventory.application.stock import (
     GetStock,
     GetStockHandler,
@@ -36,6 +42,9 @@ __all__ = (
     "InventoryUnitOfWork",
     "ListStock",
     "ListStockHandler",
+    "OrderConfirmedHandler",
+    "OrderOutcome",
+    "OrderRejectedHandler",
     "StockList",
     "ReleaseStockCommand",
     "ReleaseStockHandler",

@@ -40,6 +40,7 @@ __all__ = (
     "OrderId",
     "RestockQuantity",
     "Sku",
+    "SoldUnits",
     "StockLevel",
 )
 
@@ -76,3 +77,5 @@ RestockQuantity = typing.Annotated[
 """Units one restock adds."""
 StockLevel = typing.Annotated[int, pydantic.Field(ge=0, le=MAX_STOCK_LEVEL)]
 """Units of a sku available, or reserved."""
+SoldUnits = typing.Annotated[int, pydantic.Field(ge=0)]
+"""Units of a sku sold: they left the stock, so `MAX_STOCK_LEVEL` does not bound them."""

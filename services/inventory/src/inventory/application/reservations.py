@@ -18,11 +18,13 @@ import logging
 import typing
 
 import cqrs
-from inventory.application.ports import UnitOfWorkFactory
+from inventory.application.ports import InventoryUnitOfWork, UnitOfWorkFactory
 from inventory.domain import (
     InvalidOrderLinesError,
     OrderLine,
     Rejected,
+    Reservation,
+    Stock,
     release_order,
     reserve_order,
 )
@@ -35,6 +37,12 @@ __all__ = (
 )
 
 logger = logging.getLogger("inventory.reservations")
+
+#: A rule changing an order's reservations in their stock (`release_order`,
+#: `sell_order`); it returns the reservations it changed.
+OrderRule = typing.Callable[
+    [typing.Iterable[Reservation], typing.Mapping[str, Stock]], tuple[Reservation, ...]
+]
 
 
 class ReserveStockCommand(typing.Protocol):
@@ -106,10 +114,19 @@ class ReleaseStockHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]])
         command: ReleaseStockCommand = event.payload
         order_id = command.order_id
         async with self._unit_of_work() as work:
-            # The order's rows first, so a second release waits and then sees them released.
-            reservations = await work.reservations.lock_order(order_id)
-            stock = await work.stock.lock({reservation.sku for reservation in reservations})
-            released = release_order(reservations, stock)
-            await work.stock.save(stock[reservation.sku] for reservation in released)
-            await work.reservations.save(released)
+            await apply_to_order(work, order_id, release_order)
             work.replies.stock_released(order_id)
+
+
+async def apply_to_order(
+    work: InventoryUnitOfWork, order_id: str, rule: OrderRule
+) -> tuple[Reservation, ...]:
+    """Apply `rule` to the order's reservations and their stock, save what it changed,
+    and return the reservations it changed."""
+    # The order's rows first, so a second message about it waits and then sees them done.
+    reservations = await work.reservations.lock_order(order_id)
+    stock = await work.stock.lock({reservation.sku for reservation in reservations})
+    changed = rule(reservations, stock)
+    await work.stock.save(stock[reservation.sku] for reservation in changed)
+    await work.reservations.save(changed)
+    return changed

@@ -15,7 +15,7 @@ from __future__ import annotations
 import typing
 
 import cqrs
-from inventory.application.contract import Sku, StockLevel
+from inventory.application.contract import Sku, SoldUnits, StockLevel
 from inventory.application.errors import UnknownSkuError
 from inventory.application.ports import UnitOfWorkFactory
 from inventory.domain import Stock
@@ -39,17 +39,20 @@ MAX_LISTED_SKUS: typing.Final = 200
 class StockView(cqrs.Response):
     """A sku's stock level as the API shows it.
 
-    >>> StockView.of(Stock("tea", available=3, reserved=1)).to_dict()
-    {'sku': 'tea', 'available': 3, 'reserved': 1}
+    >>> StockView.of(Stock("tea", available=3, reserved=1, sold=2)).to_dict()
+    {'sku': 'tea', 'available': 3, 'reserved': 1, 'sold': 2}
     """
 
     sku: Sku
     available: StockLevel
     reserved: StockLevel
+    sold: SoldUnits
 
     @classmethod
     def of(cls, stock: Stock) -> StockView:
-        return cls(sku=stock.sku, available=stock.available, reserved=stock.reserved)
+        return cls(
+            sku=stock.sku, available=stock.available, reserved=stock.reserved, sold=stock.sold
+        )
 
 
 class Restock(cqrs.Request[StockView]):

@@ -28,6 +28,7 @@ from inventory.domain.reservation import (
     Reserved,
     release_order,
     reserve_order,
+    sell_order,
 )
 from inventory.domain.stock import Stock
 
@@ -51,5 +52,6 @@ __all__ = (
     "Reserved",
     "Stock",
     "release_order",
+    "sell_order",
     "reserve_order",
 )

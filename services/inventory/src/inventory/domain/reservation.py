@@ -1,9 +1,10 @@
-"""Reservations: the stock an order holds, and the two rules that make and free them.
+"""Reservations: the stock an order holds, and the rules that make, free and sell them.
 
 `reserve_order` is all or nothing: every line of the order is held, or none
 is and the order is rejected with the skus that are short. An order that
 already has reservations is not reserved twice. `release_order` gives an
 order's held units back; releasing twice frees nothing the second time.
+`sell_order` turns a confirmed order's held units into sold ones, once.
 
 >>> stock = {"tea": Stock("tea", available=5)}
 >>> outcome = reserve_order("o-1", [OrderLine("tea", 2)], stock, existing=())
@@ -13,6 +14,9 @@ order's held units back; releasing twice frees nothing the second time.
 Rejected(skus=('cup', 'tea'))
 >>> [r.status.value for r in release_order(outcome.made, stock)], stock["tea"].available
 (['released'], 5)
+>>> held = reserve_order("o-3", [OrderLine("tea", 1)], stock, existing=()).made
+>>> [r.status.value for r in sell_order(held, stock)], stock["tea"].sold
+(['sold'], 1)
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = (
     "Reserved",
     "release_order",
     "reserve_order",
+    "sell_order",
 )
 
 
@@ -46,6 +51,8 @@ class ReservationStatus(enum.Enum):
 
     HELD = "held"
     RELEASED = "released"
+    #: The order was confirmed: the units left the stock for good.
+    SOLD = "sold"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,17 +90,29 @@ class Reservation:
     status: ReservationStatus = ReservationStatus.HELD
 
     def release(self, stock: Stock) -> bool:
-        """Give the held units back to `stock`; `False` (and nothing changes) if released."""
-        if self.status is ReservationStatus.RELEASED:
+        """Give the held units back to `stock`; `False` (and nothing changes) unless held."""
+        if not self._holds_units_of(stock):
             return False
-        if stock.sku != self.sku:
-            raise ValueError(
-                f"a reservation of {self.sku!r} cannot free units of {stock.sku!r}; "
-                f"pass the stock of the reservation's own sku"
-            )
         stock.free(self.quantity)
         self.status = ReservationStatus.RELEASED
         return True
+
+    def sell(self, stock: Stock) -> bool:
+        """Turn the held units into sold ones in `stock`; `False` (and nothing changes)
+        unless held."""
+        if not self._holds_units_of(stock):
+            return False
+        stock.sell(self.quantity)
+        self.status = ReservationStatus.SOLD
+        return True
+
+    def _holds_units_of(self, stock: Stock) -> bool:
+        if stock.sku != self.sku:
+            raise ValueError(
+                f"a reservation of {self.sku!r} cannot move units of {stock.sku!r}; "
+                f"pass the stock of the reservation's own sku"
+            )
+        return self.status is ReservationStatus.HELD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +178,18 @@ def release_order(
     """
     return tuple(
         reservation for reservation in reservations if reservation.release(stock[reservation.sku])
+    )
+
+
+def sell_order(
+    reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+) -> tuple[Reservation, ...]:
+    """Sell the held units of `reservations` in `stock`; return the reservations sold now.
+
+    Sold and released ones are skipped, so a confirmation seen twice sells once.
+    """
+    return tuple(
+        reservation for reservation in reservations if reservation.sell(stock[reservation.sku])
     )
 
 

@@ -1,8 +1,10 @@
-"""`Stock`: how many units of one sku are free to reserve and how many are held.
+"""`Stock`: how many units of one sku are free to reserve, held, and sold.
 
-Units only move between `available` and `reserved`, or come in by a restock,
-so `available + reserved` is always the total ever restocked, which a restock
-may not take above `MAX_STOCK_LEVEL`.
+Units come in by a restock, move between `available` and `reserved`, and
+leave `reserved` for `sold` when their order is confirmed, so
+`available + reserved + sold` is always the total ever restocked. A restock
+may not take the units in stock (`available + reserved`) above
+`MAX_STOCK_LEVEL`.
 
 >>> stock = Stock("tea")
 >>> stock.restock(10)
@@ -12,6 +14,10 @@ may not take above `MAX_STOCK_LEVEL`.
 >>> stock.free(3)
 >>> stock.available, stock.reserved
 (10, 0)
+>>> stock.hold(4)
+>>> stock.sell(4)
+>>> stock.available, stock.reserved, stock.sold
+(6, 0, 4)
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ class Stock:
     sku: str
     available: int = 0
     reserved: int = 0
+    sold: int = 0
 
     def __post_init__(self) -> None:
         check_sku(self.sku)
@@ -102,10 +109,21 @@ class Stock:
 
         Raises `StockLevelError` when fewer than `quantity` are reserved.
         """
+        self._take_held(quantity, "free", "release_order")
+        self.available += quantity
+
+    def sell(self, quantity: int) -> None:
+        """Move `quantity` held units from `reserved` to `sold`: their order went through.
+
+        Raises `StockLevelError` when fewer than `quantity` are reserved.
+        """
+        self._take_held(quantity, "sell", "sell_order")
+        self.sold += quantity
+
+    def _take_held(self, quantity: int, verb: str, rule: str) -> None:
         if positive_quantity(quantity) > self.reserved:
             raise StockLevelError(
-                f"cannot free {quantity} of {self.sku!r}: only {self.reserved} reserved; "
-                f"free what a reservation holds (inventory.domain.release_order does)"
+                f"cannot {verb} {quantity} of {self.sku!r}: only {self.reserved} reserved; "
+                f"{verb} what a reservation holds (inventory.domain.{rule} does)"
             )
         self.reserved -= quantity
-        self.available += quantity

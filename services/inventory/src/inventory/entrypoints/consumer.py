@@ -1,11 +1,14 @@
-"""The Kafka side of `serve`: a FastStream broker consuming `inventory.commands`.
+"""The Kafka side of `serve`: a FastStream broker consuming `inventory.commands` and the
+orders service's notifications (`orders.events`, in a consumer group of their own).
 
 Each command is handled once per message id (the inbox), in a transaction
 that commits the inbox record, the stock change and the reply together;
 failures are retried, then the record goes to `inventory.commands.dlq`. A
 command without a readable order id cannot be decoded (nor answered): it
 goes to the dead-letter topic at once (`inventory.adapters.messages.COMMANDS`).
-The consumer reports what it cannot get past to `health` (`GET /health`).
+The notifications are handled the same way (once per message id, retried,
+then dead-lettered to `orders.events.dlq`), with no reply.
+Both subscriptions report what they cannot get past to `health` (`GET /health`).
 
 ```
 health = ConsumerHealth()
@@ -27,8 +30,8 @@ from cqrs_kafka.consumer import ConsumerRetry, subscribe_events
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
-from inventory.adapters.kafka import CONSUMER_GROUP, Topics
-from inventory.adapters.messages import COMMANDS
+from inventory.adapters.kafka import CONSUMER_GROUP, ORDER_EVENTS_GROUP, Topics
+from inventory.adapters.messages import COMMANDS, ORDER_EVENTS
 
 __all__ = ("COMMAND_RETRY", "create_consumer")
 
@@ -45,7 +48,8 @@ def create_consumer(
     topics: Topics,
     health: ConsumerHealth,
 ) -> KafkaBroker:
-    """A FastStream `KafkaBroker` (not started) feeding the commands topic to `mediator`.
+    """A FastStream `KafkaBroker` (not started) feeding the commands topic and the orders'
+    notifications to `mediator`.
 
     The transactions are the outbox's session factory's, so the replies the
     handlers stage are written with the inbox record.
@@ -55,16 +59,20 @@ def create_consumer(
     broker = KafkaBroker(
         bootstrap_servers, client_id=CONSUMER_GROUP, logger=logging.getLogger("inventory.consumer")
     )
-    subscribe_events(
-        broker,
-        topics.commands,
-        group_id=CONSUMER_GROUP,
-        mediator=mediator,
-        events=COMMANDS,
-        transaction=outbox.session_factory.begin,
-        inbox=SqlAlchemyInbox(schema),
-        retry=COMMAND_RETRY,
-        dead_letter_topic=topics.commands_dead_letter,
-        health=health,
-    )
+    for topic, group, events, dead_letter_topic in (
+        (topics.commands, CONSUMER_GROUP, COMMANDS, topics.commands_dead_letter),
+        (topics.order_events, ORDER_EVENTS_GROUP, ORDER_EVENTS, topics.order_events_dead_letter),
+    ):
+        subscribe_events(
+            broker,
+            topic,
+            group_id=group,
+            mediator=mediator,
+            events=events,
+            transaction=outbox.session_factory.begin,
+            inbox=SqlAlchemyInbox(schema),
+            retry=COMMAND_RETRY,
+            dead_letter_topic=dead_letter_topic,
+            health=health,
+        )
     return broker

@@ -1,11 +1,11 @@
 """The inventory's HTTP API (FastAPI).
 
-| route                       | does                                                      |
-|-----------------------------|-----------------------------------------------------------|
-| `POST /stock/{sku}/restock` | body `{"quantity": n}`: adds n units, returns the level  |
-| `GET /stock`                | every sku's level (the stock view), by sku                |
-| `GET /stock/{sku}`          | the level `{"sku", "available", "reserved"}`; 404 if unknown |
-| `GET /health`               | 200 when every probe answers, else 503 (see below)        |
+| route                       | does                                                        |
+|-----------------------------|-------------------------------------------------------------|
+| `POST /stock/{sku}/restock` | body `{"quantity": n}`: adds n units, returns the level    |
+| `GET /stock`                | every sku's level (the stock view), by sku                  |
+| `GET /stock/{sku}`          | `{"sku", "available", "reserved", "sold"}`; 404 if unknown  |
+| `GET /health`               | 200 when every probe answers, else 503 (see below)          |
 
 Every error is an RFC 9457 problem (`servicekit`): 422 for a request that
 breaks the contract (`inventory.application.contract`, in the OpenAPI

@@ -1,7 +1,7 @@
 """Orders on Kafka: the topics, and the consumer of the inventory's replies.
 
-- `create_topics` makes the command and reply topics (and their dead-letter
-  topics) that do not exist yet.
+- `create_topics` makes the command, reply and `orders.events` topics (and
+  their dead-letter topics) that do not exist yet.
 - `subscribe_replies` consumes `inventory.replies` in group `orders` into an
   `EventMediator`, whose handler delivers each reply to its saga.
 
@@ -23,6 +23,7 @@ from cqrs_kafka.topics import ensure_topics
 from orders.adapters.messages import (
     INVENTORY_COMMANDS,
     INVENTORY_REPLIES,
+    ORDERS_EVENTS,
     StockRejected,
     StockReleased,
     StockReserved,
@@ -31,12 +32,15 @@ from orders.application.inventory import STOCK_REJECTED, STOCK_RELEASED, STOCK_R
 
 __all__ = ("TOPICS", "REPLIES_GROUP", "create_topics", "subscribe_replies")
 
-#: Every topic of the orders-inventory conversation, with its partition count.
+#: Every topic of the orders-inventory conversation, with its partition count (the
+#: orders' own `orders.events` included).
 TOPICS: typing.Final[typing.Mapping[str, int]] = {
     INVENTORY_COMMANDS: 3,
     INVENTORY_REPLIES: 3,
+    ORDERS_EVENTS: 3,
     f"{INVENTORY_COMMANDS}.dlq": 1,
     f"{INVENTORY_REPLIES}.dlq": 1,
+    f"{ORDERS_EVENTS}.dlq": 1,
 }
 #: The consumer group reading the replies.
 REPLIES_GROUP: typing.Final = "orders"

@@ -13,6 +13,13 @@ consumer (replies in) look names up in; the service calls it at start-up.
 | `stock_reserved` | inventory.replies | `{"order_id"}` |
 | `stock_rejected` | inventory.replies | `{"order_id", "reason", "skus"}` |
 | `stock_released` | inventory.replies | `{"order_id"}` |
+| `order_confirmed` | orders.events | `{"order_id"}` |
+| `order_rejected` | orders.events | `{"order_id"}` |
+
+`orders.events` is the orders service's own topic: the notifications of an
+order's outcome (`order_notification` makes them from the order's domain
+events), staged in the outbox with the outcome itself. Inventory consumes
+them to sell a confirmed order's stock.
 
 The bounds are the contract's (`orders.application.contract`): an order id
 and a sku are text of 1 to 64 characters, an order has 1 to 100 items of 1 to
@@ -35,6 +42,7 @@ import typing
 import pydantic
 
 import cqrs
+from cqrs.events.event import NotificationEvent
 from orders.application.contract import OrderId, Quantity, Sku
 from orders.application.inventory import (
     RELEASE_STOCK,
@@ -45,10 +53,19 @@ from orders.application.inventory import (
     StockLine,
 )
 from orders.domain.limits import MAX_ORDER_ITEMS
+from orders.domain.order import OrderEvent, OrderWasConfirmed, OrderWasRejected
 
 __all__ = (
     "INVENTORY_COMMANDS",
     "INVENTORY_REPLIES",
+    "ORDERS_EVENTS",
+    "ORDER_CONFIRMED",
+    "ORDER_REJECTED",
+    "OrderConfirmed",
+    "OrderConfirmedPayload",
+    "OrderRejected",
+    "OrderRejectedPayload",
+    "order_notification",
     "OrderItems",
     "RejectionReason",
     "Skus",
@@ -71,6 +88,9 @@ __all__ = (
 
 INVENTORY_COMMANDS: typing.Final = "inventory.commands"
 INVENTORY_REPLIES: typing.Final = "inventory.replies"
+ORDERS_EVENTS: typing.Final = "orders.events"
+ORDER_CONFIRMED: typing.Final = "order_confirmed"
+ORDER_REJECTED: typing.Final = "order_rejected"
 
 # The payload models have no docstrings on purpose: a docstring becomes the
 # "description" of the JSON schema that the contract test compares with
@@ -112,11 +132,21 @@ class StockReleasedPayload(pydantic.BaseModel):
     order_id: OrderId
 
 
+class OrderConfirmedPayload(pydantic.BaseModel):
+    order_id: OrderId
+
+
+class OrderRejectedPayload(pydantic.BaseModel):
+    order_id: OrderId
+
+
 ReserveStock = cqrs.NotificationEvent[ReserveStockPayload]
 ReleaseStock = cqrs.NotificationEvent[ReleaseStockPayload]
 StockReserved = cqrs.NotificationEvent[StockReservedPayload]
 StockRejected = cqrs.NotificationEvent[StockRejectedPayload]
 StockReleased = cqrs.NotificationEvent[StockReleasedPayload]
+OrderConfirmed = cqrs.NotificationEvent[OrderConfirmedPayload]
+OrderRejected = cqrs.NotificationEvent[OrderRejectedPayload]
 
 #: Every message, by wire name.
 MESSAGES: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.Any]]]] = {
@@ -125,6 +155,8 @@ MESSAGES: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.An
     STOCK_RESERVED: StockReserved,
     STOCK_REJECTED: StockRejected,
     STOCK_RELEASED: StockReleased,
+    ORDER_CONFIRMED: OrderConfirmed,
+    ORDER_REJECTED: OrderRejected,
 }
 
 #: The replies the order saga waits for (`stock_released` is not waited for).
@@ -138,6 +170,33 @@ def register_messages() -> None:
     """
     for name, event_type in MESSAGES.items():
         cqrs.OutboxedEventMap.register(name, event_type)
+
+
+def order_notification(event: OrderEvent) -> NotificationEvent[typing.Any] | None:
+    """The notification on `orders.events` of an order's outcome; `None` for the other
+    domain events (a placed order is no news to anyone outside).
+
+    >>> import uuid
+    >>> from orders.domain.order import OrderWasConfirmed
+    >>> order_id = uuid.UUID(int=1)
+    >>> notification = order_notification(OrderWasConfirmed(order_id))
+    >>> notification.event_name, notification.topic, notification.payload.order_id
+    ('order_confirmed', 'orders.events', '00000000-0000-0000-0000-000000000001')
+    """
+    order_id = str(event.order_id)
+    if isinstance(event, OrderWasConfirmed):
+        return OrderConfirmed(
+            event_name=ORDER_CONFIRMED,
+            topic=ORDERS_EVENTS,
+            payload=OrderConfirmedPayload(order_id=order_id),
+        )
+    if isinstance(event, OrderWasRejected):
+        return OrderRejected(
+            event_name=ORDER_REJECTED,
+            topic=ORDERS_EVENTS,
+            payload=OrderRejectedPayload(order_id=order_id),
+        )
+    return None
 
 
 class InventoryMessages:

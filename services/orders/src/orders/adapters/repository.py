@@ -1,7 +1,9 @@
 """`SqlAlchemyOrderRepository`: the application's `OrderRepository` on one `AsyncSession`.
 
 It writes on the session it is given and never commits: the unit of work
-(`orders.adapters.unit_of_work`) owns the transaction.
+(`orders.adapters.unit_of_work`) owns the transaction. The order's domain
+events go to the read side and, for its outcome, to the outbox as a
+notification on `orders.events` (`order_notification`), in that transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqrs.clock import utc_now
+from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from orders.adapters.messages import order_notification
 from orders.adapters.tables import order_items, orders
 from orders.application.errors import OrderNotFoundError
 from orders.application.order_history import OrderSummaries, project
@@ -32,11 +36,13 @@ class SqlAlchemyOrderRepository:
         self,
         session: AsyncSession,
         summaries: OrderSummaries,
+        outbox: SqlAlchemyOutboxedEventRepository,
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
     ) -> None:
         self._session = session
         self._summaries = summaries
+        self._outbox = outbox
         self._clock = clock
 
     async def add(self, order: Order) -> None:
@@ -65,7 +71,7 @@ class SqlAlchemyOrderRepository:
                 for line, item in enumerate(order.items)
             ],
         )
-        await project(self._summaries, order.pull_events(), now)
+        await self._publish(order, now)
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
         """The stored order, or `None`."""
@@ -103,7 +109,17 @@ class SqlAlchemyOrderRepository:
         )
         if typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 0:
             raise OrderNotFoundError(order.order_id)
-        await project(self._summaries, order.pull_events(), now)
+        await self._publish(order, now)
+
+    async def _publish(self, order: Order, now: datetime.datetime) -> None:
+        """Apply the order's domain events to the read side and stage its notifications."""
+        events = order.pull_events()
+        await project(self._summaries, events, now)
+        for event in events:
+            notification = order_notification(event)
+            if notification is not None:
+                # Keyed by order id: one order's notifications stay in order.
+                self._outbox.add(self._session, notification, key=str(event.order_id))
 
 
 def _reason_value(order: Order) -> str | None:

@@ -1,6 +1,7 @@
 """`SqlUnitOfWorkFactory`: units of work where an order and its saga share one transaction.
 
-Each unit of work is one session transaction. Its saga storage is a
+Each unit of work is one session transaction; the order repository stages the
+orders' notifications in the outbox on it. Its saga storage is a
 `SqlAlchemySagaStorage` on that transaction's connection: SQLAlchemy joins the
 storage's sessions to the open transaction, so `create_saga` commits (or rolls
 back) with the order's rows instead of on its own. The database's errors
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import servicekit.storage
 from cqrs.clock import utc_now
+from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 from orders.adapters.repository import SqlAlchemyOrderRepository
@@ -57,6 +59,10 @@ class SqlUnitOfWorkFactory:
         self._session_factory = session_factory
         self._schema = schema
         self._clock = clock
+        # Stages the orders' notifications on the unit of work's own session.
+        self._outbox = SqlAlchemyOutboxedEventRepository(
+            session_factory, schema=schema, clock=clock
+        )
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> collections.abc.AsyncGenerator[SqlUnitOfWork, None]:
@@ -70,7 +76,7 @@ class SqlUnitOfWorkFactory:
                 joined = async_sessionmaker(await session.connection(), expire_on_commit=False)
                 summaries = SqlOrderSummaries(session)
                 yield SqlUnitOfWork(
-                    SqlAlchemyOrderRepository(session, summaries, clock=self._clock),
+                    SqlAlchemyOrderRepository(session, summaries, self._outbox, clock=self._clock),
                     SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
                     summaries,
                 )

@@ -4,6 +4,7 @@
 OrdersApplicationError
 ├── DataRejectedError      the database refused a value of the request
 ├── OrderNotFoundError     no order has that id
+├── OrderRefusedError      a screening rule refused the order (nothing is stored)
 ├── PaymentDeclinedError   the payment port refused the charge (fails the saga)
 ├── PaymentUnavailableError the payment provider did not answer (the backup is tried)
 ├── StockRejectedError     the inventory could not reserve the items (fails the saga)
@@ -20,6 +21,7 @@ __all__ = (
     "DataRejectedError",
     "OrdersApplicationError",
     "OrderNotFoundError",
+    "OrderRefusedError",
     "PaymentDeclinedError",
     "PaymentUnavailableError",
     "StockRejectedError",
@@ -42,6 +44,17 @@ class OrderNotFoundError(OrdersApplicationError, LookupError):
     def __init__(self, order_id: uuid.UUID | str) -> None:
         super().__init__(f"no order {order_id}; check the id returned by POST /orders")
         self.order_id = str(order_id)
+
+
+class OrderRefusedError(OrdersApplicationError, ValueError):
+    """A rule of the order screening (`orders.application.screening`) refused the order."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(
+            f"the order was refused by the {rule} rule: {detail}; change the order "
+            f"(GET /screening lists the rules)"
+        )
+        self.rule = rule
 
 
 class PaymentDeclinedError(OrdersApplicationError):

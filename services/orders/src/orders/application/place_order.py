@@ -1,4 +1,9 @@
-"""Place an order: store it pending, create its saga in the same transaction, start the saga.
+"""Place an order: screen it, store it pending, create its saga in the same transaction,
+start the saga.
+
+The screening (`orders.application.screening`) runs first: an order a rule
+refuses is not stored (`OrderRefusedError`), and a placed one says which rule
+accepted it.
 
 The order and its saga commit together, so no order is left without a saga to
 decide it (and no saga without its order); the saga then runs in the
@@ -13,8 +18,10 @@ import pydantic
 
 import cqrs
 from orders.application.contract import CustomerId, Quantity, Sku, UnitPrice
+from orders.application.errors import OrderRefusedError
 from orders.application.ports import SagaLauncher, UnitOfWorkFactory
 from orders.application.saga import OrderSaga, OrderSagaContext
+from orders.application.screening import OrderScreening, Screening, ScreenOrder
 from orders.domain.limits import MAX_ORDER_ITEMS
 from orders.domain.order import Order, OrderItem, OrderStatus
 
@@ -31,10 +38,12 @@ class PlaceOrderItem(pydantic.BaseModel):
 
 
 class OrderPlaced(cqrs.Response):
-    """The new order's id and status (always `pending`: the saga decides later)."""
+    """The new order's id and status (always `pending`: the saga decides later), and the
+    screening's decision."""
 
     order_id: str
     status: OrderStatus
+    screening: Screening
 
 
 class PlaceOrder(cqrs.Request[OrderPlaced]):
@@ -53,23 +62,36 @@ class PlaceOrder(cqrs.Request[OrderPlaced]):
 
 
 class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
-    """Stores the order and its saga in one transaction, then launches the saga.
+    """Screens the order, stores it and its saga in one transaction, then launches the saga.
 
-    Raises `InvalidOrderError` when the order breaks a rule.
+    Raises `InvalidOrderError` when the order breaks a rule of the domain,
+    `OrderRefusedError` when a screening rule refuses it.
     """
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, sagas: SagaLauncher) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, sagas: SagaLauncher, screening: OrderScreening
+    ) -> None:
         self._unit_of_work = unit_of_work
         self._sagas = sagas
+        self._screening = screening
 
     async def handle(self, request: PlaceOrder) -> OrderPlaced:
         order = Order.place(
             request.customer_id,
             (OrderItem(item.sku, item.quantity, item.unit_price) for item in request.items),
         )
+        screening = await self._screening.send(
+            ScreenOrder(
+                customer_id=order.customer_id,
+                skus=[item.sku for item in order.items],
+                total=order.total,
+            )
+        )
+        if not screening.accepted:
+            raise OrderRefusedError(screening.rule, screening.detail)
         context = OrderSagaContext.of(order)
         async with self._unit_of_work() as work:
             await work.orders.add(order)
             await work.sagas.create_saga(context.saga_id, OrderSaga.saga_name(), context.to_dict())
         self._sagas.launch(context.saga_id)
-        return OrderPlaced(order_id=context.order_id, status=order.status)
+        return OrderPlaced(order_id=context.order_id, status=order.status, screening=screening)

@@ -5,6 +5,7 @@
 | the request breaks the contract (the OpenAPI schema)         | 422    |
 | `InvalidOrderError`: an order breaking a rule of the domain  | 422    |
 | `DataRejectedError`: a value the database cannot store       | 422    |
+| `OrderRefusedError`: a screening rule refused the order      | 422    |
 | `OrderNotFoundError`: no order has the id                    | 404    |
 | `StorageUnavailableError`: the database did not answer; a retry may cure it | 503 |
 | anything else                                               | 500    |
@@ -19,6 +20,7 @@ import fastapi
 from orders.application.errors import (
     DataRejectedError,
     OrderNotFoundError,
+    OrderRefusedError,
     StorageUnavailableError,
 )
 from orders.domain.errors import InvalidOrderError
@@ -32,6 +34,11 @@ def install_error_handling(app: fastapi.FastAPI) -> None:
     install_problem_details(
         app,
         service="orders",
-        client_errors={InvalidOrderError: 422, DataRejectedError: 422, OrderNotFoundError: 404},
+        client_errors={
+            InvalidOrderError: 422,
+            DataRejectedError: 422,
+            OrderRefusedError: 422,
+            OrderNotFoundError: 404,
+        },
         unavailable=(StorageUnavailableError,),
     )

@@ -1,11 +1,13 @@
 """The orders HTTP API, its web page and its health check.
 
-- `POST /orders`: 202 `{"order_id", "status": "pending"}` with `Location: /orders/{id}`.
+- `POST /orders`: 202 `{"order_id", "status": "pending", "screening"}` with
+  `Location: /orders/{id}`; 422 when a screening rule refuses the order.
 - `GET /orders?customer_id=...`: the customer's latest orders (the read side).
 - `GET /orders/{id}`: 200, the order with its saga's history; 404 for an unknown or
   malformed id.
 - `GET /orders/{id}/events`: `text/event-stream` of the saga's transitions (see
   `orders.entrypoints.sse`).
+- `GET /screening`: the order screening's rules, in order, with their Mermaid diagram.
 - `GET /`: the web page that places an order and follows it live.
 - `GET /health`: 200 when every probe answers, else 503; `"ok"`/`"unavailable"` per probe.
 
@@ -36,6 +38,7 @@ from orders.application.errors import OrderNotFoundError
 from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.order_history import CustomerOrders, ListCustomerOrders
 from orders.application.place_order import OrderPlaced, PlaceOrder
+from orders.application.screening import SCREENING_CHAIN, ScreeningChain
 from orders.application.watch_order import WatchOrder
 from orders.domain.limits import MAX_CUSTOMER_ID_LENGTH
 from orders.entrypoints import sse
@@ -142,6 +145,14 @@ def create_app(
         stream ends after the last."""
         async for transition in sse.until_stopped(streams.stream(query), stopped):
             yield sse.event_of(transition)
+
+    chain = ScreeningChain.of(SCREENING_CHAIN)
+
+    @app.get("/screening", responses=problem_responses(500))
+    async def screening() -> ScreeningChain:
+        """The rules `POST /orders` screens an order with, in the order they are tried
+        (a chain of responsibility), and its Mermaid sequence diagram."""
+        return chain
 
     @app.get("/", response_class=HTMLResponse, responses=problem_responses(500))
     async def index() -> str:

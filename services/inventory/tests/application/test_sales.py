@@ -1,0 +1,103 @@
+"""The orders' outcomes through the event mediator, on SQLite and PostgreSQL: a confirmed
+order's held units are sold, a rejected one's freed, each once."""
+
+from __future__ import annotations
+
+import collections.abc
+import typing
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import cqrs
+from inventory.adapters import tables
+from inventory.adapters.messages import (
+    ORDER_CONFIRMED,
+    ORDER_REJECTED,
+    OrderConfirmed,
+    OrderConfirmedPayload,
+    OrderRejected,
+    OrderRejectedPayload,
+)
+from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
+from inventory.application import Restock
+from inventory.main import event_mediator, request_mediator
+
+Command = collections.abc.Callable[..., cqrs.NotificationEvent[typing.Any]]
+Read = collections.abc.Callable[[], collections.abc.Awaitable[typing.Any]]
+
+EVENTS_TOPIC = "orders.events"
+
+
+@pytest.fixture
+async def mediator(
+    unit_of_work: SqlUnitOfWorkFactory, reserve_stock: Command
+) -> cqrs.EventMediator:
+    """The event mediator, with 10 tea restocked and 3 of them held by order o-1."""
+    await request_mediator(unit_of_work).send(Restock(sku="tea", quantity=10))
+    events = event_mediator(unit_of_work)
+    await events.send(reserve_stock("o-1", tea=3))
+    return events
+
+
+@pytest.fixture
+def sold(engine: AsyncEngine) -> Read:
+    """`await sold()`: sku -> (available, reserved, sold), as committed."""
+    stock = tables.stock
+
+    async def read() -> dict[str, tuple[int, int, int]]:
+        query = sa.select(stock.c.sku, stock.c.available, stock.c.reserved, stock.c.sold)
+        async with engine.connect() as connection:
+            rows = await connection.execute(query)
+            return {row.sku: (row.available, row.reserved, row.sold) for row in rows}
+
+    return read
+
+
+def confirmed(order_id: str) -> OrderConfirmed:
+    payload = OrderConfirmedPayload(order_id=order_id)
+    return OrderConfirmed(event_name=ORDER_CONFIRMED, topic=EVENTS_TOPIC, payload=payload)
+
+
+def rejected(order_id: str) -> OrderRejected:
+    payload = OrderRejectedPayload(order_id=order_id)
+    return OrderRejected(event_name=ORDER_REJECTED, topic=EVENTS_TOPIC, payload=payload)
+
+
+async def test_a_confirmed_order_sells_what_it_holds_once(
+    mediator: cqrs.EventMediator, sold: Read, reservations: Read
+) -> None:
+    await mediator.send(confirmed("o-1"))
+    await mediator.send(confirmed("o-1"))
+
+    assert await sold() == {"tea": (7, 0, 3)}
+    assert await reservations() == [("o-1", "tea", 3, "sold")]
+
+
+async def test_a_rejected_order_frees_what_it_still_holds(
+    mediator: cqrs.EventMediator, sold: Read, reservations: Read
+) -> None:
+    await mediator.send(rejected("o-1"))
+
+    assert await sold() == {"tea": (10, 0, 0)}
+    assert await reservations() == [("o-1", "tea", 3, "released")]
+
+
+async def test_a_sold_order_is_not_released_by_a_late_release(
+    mediator: cqrs.EventMediator, release_stock: Command, sold: Read
+) -> None:
+    await mediator.send(confirmed("o-1"))
+    await mediator.send(release_stock("o-1"))
+    await mediator.send(rejected("o-1"))
+
+    assert await sold() == {"tea": (7, 0, 3)}
+
+
+async def test_an_outcome_of_an_unknown_order_changes_nothing(
+    mediator: cqrs.EventMediator, sold: Read
+) -> None:
+    await mediator.send(confirmed("o-9"))
+    await mediator.send(rejected("o-9"))
+
+    assert await sold() == {"tea": (7, 3, 0)}
