@@ -107,6 +107,21 @@ def test_every_variable_a_service_sets_is_read_by_its_settings(
             assert variable in read, f"{name} sets {variable}, which {package}.settings never reads"
 
 
+def test_every_process_signs_and_verifies_with_the_same_placeholder_keyring(
+    services: dict[str, Service],
+) -> None:
+    keyrings: set[tuple[str, str]] = set()
+    for name, service in built(services).items():
+        given = environment(service)
+        # `${VARIABLE:-default}`: the operator's value, else the placeholder.
+        keys = re.sub(r"^\$\{CQRS_SIGNING_KEYS:-(.*)\}$", r"\1", given["CQRS_SIGNING_KEYS"])
+        key_id = re.sub(r"^\$\{CQRS_SIGNING_KEY_ID:-(.*)\}$", r"\1", given["CQRS_SIGNING_KEY_ID"])
+        settings = ServiceSettings.load({"CQRS_SIGNING_KEYS": keys, "CQRS_SIGNING_KEY_ID": key_id})
+        assert settings.keyring() is not None, name
+        keyrings.add((keys, key_id))
+    assert len(keyrings) == 1
+
+
 def test_every_service_has_a_healthcheck(services: dict[str, Service]) -> None:
     for name, service in services.items():
         if name in WITHOUT_HEALTHCHECK:

@@ -81,5 +81,6 @@ def stored_rows(database: Database) -> RowCounts:
 def orders(database: Database) -> Orders:
     """The service wired on the test database; Kafka is never started."""
     return build(
-        Settings(database_url=str(database.engine.url)), overrides=Overrides(database=database)
+        Settings(signing="off", database_url=str(database.engine.url)),
+        overrides=Overrides(database=database),
     )

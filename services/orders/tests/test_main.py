@@ -79,7 +79,7 @@ async def until(
 async def test_a_saga_left_by_a_crash_is_finished_by_another_instance(
     database: Database,
 ) -> None:
-    settings = Settings(database_url=str(database.engine.url))
+    settings = Settings(signing="off", database_url=str(database.engine.url))
     # The process dies right after the commit: the background pass never runs.
     screening = build(settings, overrides=Overrides(database=database)).screening
     placing = PlaceOrderHandler(database.unit_of_work(), DiesBeforeLaunching(), screening)
@@ -96,7 +96,9 @@ async def test_a_saga_left_by_a_crash_is_finished_by_another_instance(
 
 
 async def test_the_recovery_worker_times_out_a_silent_inventory(database: Database) -> None:
-    settings = Settings(database_url=str(database.engine.url), reply_timeout_seconds=0.001)
+    settings = Settings(
+        signing="off", database_url=str(database.engine.url), reply_timeout_seconds=0.001
+    )
     orders = build(settings, overrides=Overrides(database=database))
     placed = await orders.requests.send(tea_order())
     await orders.launcher.join()
@@ -145,6 +147,7 @@ async def test_an_order_is_confirmed_over_kafka(
     database: Database, kafka_bootstrap_servers: str
 ) -> None:
     settings = Settings(
+        signing="off",
         database_url=str(database.engine.url),
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         relay_in_process=True,
@@ -173,7 +176,7 @@ async def test_the_app_times_every_message_and_mounts_the_console_only_with_a_to
     database: Database,
 ) -> None:
     token = "a-token-for-the-console"
-    settings = Settings(database_url=str(database.engine.url))
+    settings = Settings(signing="off", database_url=str(database.engine.url))
     guarded = build(
         settings.model_copy(update={"admin_token": pydantic.SecretStr(token)}),
         overrides=Overrides(database=database),

@@ -5,6 +5,8 @@ import pathlib
 
 import pytest
 
+from cqrs.signing import new_secret
+from orders.entrypoints.cli import main
 from orders.settings import Settings, SettingsError
 
 
@@ -40,6 +42,10 @@ def test_every_variable_is_read() -> None:
             "ADMIN_TOKEN": "s3cret-s3cret-s3cret",
             "LOG_LEVEL": "debug",
             "LOG_FORMAT": "json",
+            "CQRS_SIGNING": "on",
+            "CQRS_SIGNING_KEYS": "k1:c2VjcmV0",
+            "CQRS_SIGNING_KEY_ID": "k1",
+            "CQRS_SIGNING_MAX_AGE": "600",
         }
     )
 
@@ -60,7 +66,13 @@ def test_every_variable_is_read() -> None:
         "admin_token": settings.admin_token,
         "log_level": "DEBUG",
         "log_format": "json",
+        "signing": "on",
+        "signing_keys": settings.signing_keys,
+        "signing_key_id": "k1",
+        "signing_max_age": "600",
     }
+    assert settings.signing_keys is not None
+    assert settings.signing_keys.get_secret_value() == "k1:c2VjcmV0"
     assert settings.admin_token is not None
     assert settings.admin_token.get_secret_value() == "s3cret-s3cret-s3cret"
 
@@ -113,3 +125,54 @@ def test_a_short_admin_token_is_refused_without_being_shown() -> None:
     with pytest.raises(SettingsError, match=r"^ADMIN_TOKEN=\(hidden\) is not valid: ") as raised:
         Settings.load({"ADMIN_TOKEN": "tooshort"})
     assert "tooshort" not in str(raised.value)
+
+
+def test_serve_refuses_to_start_without_signing_keys(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for variable in ("CQRS_SIGNING", "CQRS_SIGNING_KEYS", "CQRS_SIGNING_KEY_ID"):
+        monkeypatch.delenv(variable, raising=False)
+
+    status = main(["serve"])
+
+    error = capsys.readouterr().err
+    assert status == 1
+    assert error.startswith("orders serve: CQRS_SIGNING_KEYS is unset")
+    assert "CQRS_SIGNING=off" in error
+    assert error.count("\n") == 1
+
+
+def test_the_keyring_comes_from_the_signing_variables() -> None:
+    secret = new_secret()
+    settings = Settings.load({"CQRS_SIGNING_KEYS": f"k1:{secret}", "CQRS_SIGNING_KEY_ID": "k1"})
+
+    keyring = settings.keyring()
+
+    assert keyring is not None
+    assert (keyring.signing_key_id, keyring.key_ids) == ("k1", ("k1",))
+    assert secret not in repr(settings)
+
+
+def test_signing_off_said_outright_means_no_keyring() -> None:
+    assert Settings.load({"CQRS_SIGNING": "off"}).keyring() is None
+
+
+@pytest.mark.parametrize(
+    ("keys", "key_id", "reason"),
+    [
+        ("k1:not base64!", "k1", "not base64"),
+        ("k1:" + "YQ==", "k1", "bytes"),
+        ("k1:{secret}", "k2", "not among the keys"),
+    ],
+)
+def test_an_unusable_keyring_is_a_settings_error(keys: str, key_id: str, reason: str) -> None:
+    given = {"CQRS_SIGNING_KEYS": keys.format(secret=new_secret()), "CQRS_SIGNING_KEY_ID": key_id}
+
+    with pytest.raises(SettingsError, match=reason):
+        Settings.load(given).keyring()
+
+
+def test_a_signing_mode_other_than_on_or_off_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"^CQRS_SIGNING='maybe' is not valid"):
+        Settings.load({"CQRS_SIGNING": "maybe"})

@@ -25,6 +25,7 @@ import contextlib
 import typing
 
 from cqrs.outbox.relay import OutboxRelay, OutboxStore
+from cqrs.signing import Keyring
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import kafka_producer_factory
 
@@ -33,14 +34,19 @@ __all__ = ("running_relay",)
 
 @contextlib.asynccontextmanager
 async def running_relay(
-    store: OutboxStore, bootstrap_servers: str, **relay_options: typing.Any
+    store: OutboxStore,
+    bootstrap_servers: str,
+    *,
+    keyring: Keyring | None = None,
+    **relay_options: typing.Any,
 ) -> collections.abc.AsyncGenerator[OutboxRelay, None]:
-    """Relay `store` to the Kafka cluster at `bootstrap_servers` until the block ends.
+    """Relay `store` to the Kafka cluster at `bootstrap_servers` until the block ends,
+    signing each record with `keyring`'s signing key when given (`KafkaMessageBroker`).
 
     `relay_options` go to `OutboxRelay` (`batch_size`, `poll_interval`, `retry`,
     `retention`...).
     """
-    broker = KafkaMessageBroker(kafka_producer_factory(bootstrap_servers))
+    broker = KafkaMessageBroker(kafka_producer_factory(bootstrap_servers), keyring=keyring)
     relay = OutboxRelay(store, broker, **relay_options)
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(relay.run_forever(stop), name="outbox-relay")

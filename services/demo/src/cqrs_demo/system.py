@@ -28,6 +28,7 @@ import os
 import sys
 import typing
 
+from cqrs.signing import KEY_ID_VARIABLE, KEYS_VARIABLE, new_secret
 from cqrs_demo.errors import StartupError
 from cqrs_demo.health import wait_until_healthy
 from cqrs_demo.processes import ChildProcess, Supervisor
@@ -39,6 +40,7 @@ __all__ = (
     "Service",
     "SystemConfig",
     "ReferenceSystem",
+    "generated_signing",
     "relay_name",
 )
 
@@ -63,12 +65,31 @@ RELAY_READY = "relay publishing to"
 PROCESSES: tuple[str, ...] = (*SERVICES, *(relay_name(service) for service in SERVICES))
 
 
+def generated_signing(environ: collections.abc.Mapping[str, str]) -> dict[str, str]:
+    """A fresh signing key for every process of one system, unless `environ` configures
+    signing itself (`CQRS_SIGNING_KEYS`, or `CQRS_SIGNING=off`).
+
+    >>> sorted(generated_signing({}))
+    ['CQRS_SIGNING_KEYS', 'CQRS_SIGNING_KEY_ID']
+    >>> generated_signing({"CQRS_SIGNING": "off"})
+    {}
+    """
+    if environ.get(KEYS_VARIABLE) or environ.get("CQRS_SIGNING"):
+        return {}
+    return {KEYS_VARIABLE: f"{_KEY_ID}:{new_secret()}", KEY_ID_VARIABLE: _KEY_ID}
+
+
+_KEY_ID: typing.Final = "system"
+
+
 @dataclasses.dataclass(frozen=True)
 class SystemConfig:
     """Where the system's processes listen and what they connect to.
 
     `environment` is added to every process's environment (on top of the
     launcher's own), for settings such as `ORDERS_REPLY_TIMEOUT_SECONDS`.
+    `signing` is the keyring every process signs and verifies with: one fresh key
+    unless the launcher's environment gives `CQRS_SIGNING_KEYS` or `CQRS_SIGNING`.
 
     >>> config = SystemConfig("127.0.0.1:9092", "sqlite+aiosqlite:///o.db", "sqlite:///i.db")
     >>> config.url("inventory")
@@ -89,6 +110,9 @@ class SystemConfig:
     relay_metrics_ports: collections.abc.Mapping[str, int] = dataclasses.field(
         default_factory=dict[str, int]
     )
+    signing: collections.abc.Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: generated_signing(os.environ), repr=False
+    )
 
     def port(self, service: Service) -> int:
         """The HTTP port of `service`."""
@@ -101,6 +125,7 @@ class SystemConfig:
     def process_environment(self) -> dict[str, str]:
         """The environment every process of the system gets."""
         return {
+            **self.signing,
             **os.environ,
             **self.environment,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,

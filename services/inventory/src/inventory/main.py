@@ -180,7 +180,11 @@ class Inventory:
         gauges (rows pending, dead) meanwhile."""
         try:
             async with (
-                running_relay(self.outbox.store, self.settings.kafka_bootstrap_servers),
+                running_relay(
+                    self.outbox.store,
+                    self.settings.kafka_bootstrap_servers,
+                    keyring=self.settings.keyring(),
+                ),
                 sampling(OutboxGauges(SqlAlchemyOutboxAdmin(self.outbox.store))),
             ):
                 yield
@@ -255,6 +259,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Inventor
             schema,
             topics,
             consumer_health,
+            settings.keyring(),
         ),
         consumer_health=consumer_health,
         timings=timings,

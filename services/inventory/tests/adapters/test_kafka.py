@@ -37,6 +37,7 @@ async def inventory(
 ) -> collections.abc.AsyncIterator[Inventory]:
     """The inventory consuming and relaying, with five units of tea."""
     settings = Settings(
+        signing="off",
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         relay_in_process=True,

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from cqrs.signing import new_secret
 from cqrs_kafka.testing import read_records
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
@@ -33,6 +34,9 @@ def environment(sqlite_url: str, kafka_bootstrap_servers: str) -> dict[str, str]
         "INVENTORY_HOST": "127.0.0.1",
         "INVENTORY_PORT": "0",
         "PYTHONUNBUFFERED": "1",
+        # Signing is on, as in production: the processes refuse to start without keys.
+        "CQRS_SIGNING_KEYS": f"k1:{new_secret()}",
+        "CQRS_SIGNING_KEY_ID": "k1",
     }
 
 

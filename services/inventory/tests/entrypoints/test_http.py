@@ -26,7 +26,11 @@ from servicekit import PROBLEM_JSON, VALIDATION_ERROR
 def inventory_on(database_url: str, bootstrap_servers: str | None = None) -> Inventory:
     # Nothing listens on a fresh free port: a broker that is not there.
     bootstrap_servers = bootstrap_servers or f"127.0.0.1:{free_port()}"
-    return build(Settings(database_url=database_url, kafka_bootstrap_servers=bootstrap_servers))
+    return build(
+        Settings(
+            signing="off", database_url=database_url, kafka_bootstrap_servers=bootstrap_servers
+        )
+    )
 
 
 @contextlib.asynccontextmanager

@@ -187,7 +187,9 @@ class Orders:
         store = self.database.outbox_store()
         try:
             async with (
-                running_relay(store, self.settings.kafka_bootstrap_servers),
+                running_relay(
+                    store, self.settings.kafka_bootstrap_servers, keyring=self.settings.keyring()
+                ),
                 sampling(OutboxGauges(SqlAlchemyOutboxAdmin(store))),
             ):
                 yield
@@ -296,7 +298,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers, logger=logging.getLogger("orders.consumer")
     )
-    replies = subscribe_replies(broker, events)
+    replies = subscribe_replies(broker, events, keyring=settings.keyring())
     return Orders(
         settings=settings,
         database=database,

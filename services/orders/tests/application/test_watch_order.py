@@ -21,7 +21,9 @@ DEADLINE = 30.0
 
 def pushed_only(database: Database) -> Orders:
     """The service with a stream poll of an hour: within a test, only a push moves a stream."""
-    settings = Settings(database_url=str(database.engine.url), stream_poll_seconds=3600)
+    settings = Settings(
+        signing="off", database_url=str(database.engine.url), stream_poll_seconds=3600
+    )
     return build(settings, overrides=Overrides(database=database))
 
 

@@ -16,6 +16,7 @@ import sys
 import httpx
 import pytest
 
+from cqrs.signing import new_secret
 from cqrs_kafka.local import free_ports
 
 STARTUP = 90.0  # seconds: joining the consumer group can take a while on the local broker
@@ -90,6 +91,9 @@ def env(tmp_path: pathlib.Path, kafka_bootstrap_servers: str) -> dict[str, str]:
         "ORDERS_HOST": "127.0.0.1",
         "ORDERS_PORT": "0",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+        # Signing is on, as in production: the processes refuse to start without keys.
+        "CQRS_SIGNING_KEYS": f"k1:{new_secret()}",
+        "CQRS_SIGNING_KEY_ID": "k1",
     }
 
 

@@ -499,7 +499,7 @@ async def broken_client(
         if request.param == "sqlite"
         else "postgresql+asyncpg://postgres@127.0.0.1:1/orders"
     )
-    orders = build(Settings(database_url=url))
+    orders = build(Settings(signing="off", database_url=url))
     app = create_app(orders.requests, orders.streams, probes={"database": orders.database_answers})
     async with client_for(app) as client:
         yield client

@@ -6,7 +6,8 @@ the same for every service:
 
 - a field `name` is read from `PREFIX_NAME`; the settings the whole system
   shares have no prefix (`KAFKA_BOOTSTRAP_SERVERS`, `ADMIN_TOKEN`,
-  `LOG_LEVEL`, `LOG_FORMAT`);
+  `LOG_LEVEL`, `LOG_FORMAT`, and the signing keys `CQRS_SIGNING_KEYS`,
+  `CQRS_SIGNING_KEY_ID`, `CQRS_SIGNING_MAX_AGE`, `CQRS_SIGNING`);
 - a `.env` file in the working directory is read too; the environment wins;
 - a variable that is unset *or empty* keeps the default;
 - `load()` turns a value that does not parse into one `SettingsError` naming
@@ -35,10 +36,14 @@ import pydantic_settings
 import sqlalchemy as sa
 import sqlalchemy.exc
 
+from cqrs.exceptions import ConfigurationError
+from cqrs.signing import KEY_ID_VARIABLE, KEYS_VARIABLE, MAX_AGE_VARIABLE, Keyring
+
 __all__ = (
     "MIN_ADMIN_TOKEN_LENGTH",
     "LogFormat",
     "LogLevel",
+    "Signing",
     "ServiceSettings",
     "SettingsError",
 )
@@ -47,6 +52,9 @@ LogLevel = typing.Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 """What `LOG_LEVEL` may be (upper or lower case)."""
 LogFormat = typing.Literal["text", "json"]
 """What `LOG_FORMAT` may be: a line of text, or one JSON object per line."""
+Signing = typing.Literal["on", "off"]
+"""What `CQRS_SIGNING` may be: `on` (the default: no keys, no start) or `off` (unsigned
+records sent and accepted; only where nobody else can write to the topics)."""
 
 
 class SettingsError(ValueError):
@@ -89,6 +97,16 @@ class ServiceSettings(pydantic_settings.BaseSettings):
     )
     log_level: LogLevel = pydantic.Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: LogFormat = pydantic.Field(default="text", validation_alias="LOG_FORMAT")
+    #: Whether records are signed and verified (`cqrs.signing`); `off` must be said outright.
+    signing: Signing = pydantic.Field(default="on", validation_alias="CQRS_SIGNING")
+    #: `key-id:base64-secret` pairs, comma between several: every one verifies.
+    signing_keys: pydantic.SecretStr | None = pydantic.Field(
+        default=None, validation_alias=KEYS_VARIABLE
+    )
+    #: The key id that signs what this service publishes.
+    signing_key_id: str | None = pydantic.Field(default=None, validation_alias=KEY_ID_VARIABLE)
+    #: Seconds after which a signed record is refused (unset: never).
+    signing_max_age: str | None = pydantic.Field(default=None, validation_alias=MAX_AGE_VARIABLE)
 
     @pydantic.field_validator("log_level", mode="before")
     @classmethod
@@ -131,6 +149,36 @@ class ServiceSettings(pydantic_settings.BaseSettings):
             reasons = (_explain(cls, error) for error in exc.errors())
             raise SettingsError("; ".join(reasons)) from None
 
+    def keyring(self) -> Keyring | None:
+        """The keyring the service signs and verifies with; `None` when `CQRS_SIGNING=off`.
+
+        Raises `SettingsError` when signing is on and no key is given, or a key is unusable.
+
+        >>> ServiceSettings.load({"CQRS_SIGNING": "off"}).keyring() is None
+        True
+        >>> ServiceSettings.load({}).keyring()
+        Traceback (most recent call last):
+          ...
+        servicekit.settings.SettingsError: CQRS_SIGNING_KEYS is unset: give the system's ...
+        """
+        if self.signing == "off":
+            return None
+        if self.signing_keys is None:
+            raise SettingsError(
+                f"{KEYS_VARIABLE} is unset: give the system's signing keys "
+                f"(key-id:base64-secret, with {KEY_ID_VARIABLE} naming the one that signs), "
+                "or set CQRS_SIGNING=off to send and accept unsigned records."
+            )
+        given = {
+            KEYS_VARIABLE: self.signing_keys.get_secret_value(),
+            KEY_ID_VARIABLE: self.signing_key_id or "",
+            MAX_AGE_VARIABLE: self.signing_max_age or "",
+        }
+        try:
+            return Keyring.from_env(given)
+        except ConfigurationError as exc:
+            raise SettingsError(str(exc)) from None
+
     @classmethod
     def variable(cls, field: str) -> str:
         """The environment variable `field` is read from.
@@ -159,4 +207,4 @@ def _explain(settings: type[ServiceSettings], error: pydantic_core.ErrorDetails)
     return f"{variable}={given} is not valid: {error['msg']}"
 
 
-_SECRETS: typing.Final = frozenset({"ADMIN_TOKEN"})
+_SECRETS: typing.Final = frozenset({"ADMIN_TOKEN", KEYS_VARIABLE})

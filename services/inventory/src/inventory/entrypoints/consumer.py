@@ -12,7 +12,8 @@ Both subscriptions report what they cannot get past to `health` (`GET /health`).
 
 ```
 health = ConsumerHealth()
-consumer = create_consumer("localhost:9092", mediator, outbox, schema, Topics(), health)
+keyring = Keyring.from_env()  # CQRS_SIGNING_KEYS; None: records unsigned
+consumer = create_consumer("localhost:9092", mediator, outbox, schema, Topics(), health, keyring)
 await consumer.start()  # in the app's lifespan; consumer.stop() on shutdown
 ```
 """
@@ -26,6 +27,7 @@ from faststream.kafka import KafkaBroker
 
 import cqrs
 from cqrs.consumer import ConsumerHealth
+from cqrs.signing import Keyring
 from cqrs_kafka.consumer import ConsumerRetry, subscribe_events
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
@@ -47,9 +49,11 @@ def create_consumer(
     schema: Schema,
     topics: Topics,
     health: ConsumerHealth,
+    keyring: Keyring | None,
 ) -> KafkaBroker:
     """A FastStream `KafkaBroker` (not started) feeding the commands topic and the orders'
-    notifications to `mediator`.
+    notifications to `mediator`; with `keyring`, a record it does not verify is dead-lettered
+    unread.
 
     The transactions are the outbox's session factory's, so the replies the
     handlers stage are written with the inbox record.
@@ -74,5 +78,6 @@ def create_consumer(
             retry=COMMAND_RETRY,
             dead_letter_topic=dead_letter_topic,
             health=health,
+            keyring=keyring,
         )
     return broker

@@ -7,7 +7,7 @@
 
 ```
 await create_topics("localhost:9092")
-subscribe_replies(broker, event_mediator)
+subscribe_replies(broker, event_mediator, keyring=Keyring.from_env())
 ```
 """
 
@@ -18,6 +18,7 @@ import typing
 from faststream.kafka import KafkaBroker
 
 from cqrs.events.mediator import EventMediator
+from cqrs.signing import Keyring
 from cqrs_kafka.consumer import ConsumerRetry, EventSubscriber, subscribe_events
 from cqrs_kafka.topics import ensure_topics
 from orders.adapters.messages import (
@@ -51,8 +52,11 @@ async def create_topics(bootstrap_servers: str) -> None:
     await ensure_topics(bootstrap_servers, TOPICS)
 
 
-def subscribe_replies(broker: KafkaBroker, mediator: EventMediator) -> EventSubscriber:
-    """Consume `inventory.replies` into `mediator`; failing replies go to its `.dlq`.
+def subscribe_replies(
+    broker: KafkaBroker, mediator: EventMediator, *, keyring: Keyring | None
+) -> EventSubscriber:
+    """Consume `inventory.replies` into `mediator`; failing replies, and those `keyring`
+    does not verify (when given), go to its `.dlq`.
     The subscriber's `health` tells whether it gets on with its records.
 
     No inbox, and no transaction around the handlers: the saga ignores a reply
@@ -72,4 +76,5 @@ def subscribe_replies(broker: KafkaBroker, mediator: EventMediator) -> EventSubs
             STOCK_RELEASED: StockReleased,
         },
         retry=ConsumerRetry(attempts=5),
+        keyring=keyring,
     )
