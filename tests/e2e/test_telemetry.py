@@ -163,6 +163,8 @@ async def counts(http: httpx.AsyncClient, system: ReferenceSystem) -> Counts:
         scrape(f"http://{host}:{ports['inventory-relay']}/metrics"),
     )
     published, records = "cqrs_outbox_published_total", "cqrs_consumer_records_total"
+    commands = {"messaging_destination_name": COMMANDS_TOPIC}
+    replies = {"messaging_destination_name": REPLIES_TOPIC}
     return Counts(
         commands_published=samples(
             orders_relay, published, messaging_destination_name=COMMANDS_TOPIC
@@ -170,9 +172,12 @@ async def counts(http: httpx.AsyncClient, system: ReferenceSystem) -> Counts:
         replies_published=samples(
             inventory_relay, published, messaging_destination_name=REPLIES_TOPIC
         ),
-        commands_handled=samples(inventory, records, cqrs_consumer_outcome="handled"),
-        commands_dead_lettered=samples(inventory, records, cqrs_consumer_outcome="dead_lettered"),
-        replies_handled=samples(orders, records, cqrs_consumer_outcome="handled"),
+        # Inventory also consumes orders.events: count each topic's records on their own.
+        commands_handled=samples(inventory, records, **commands, cqrs_consumer_outcome="handled"),
+        commands_dead_lettered=samples(
+            inventory, records, **commands, cqrs_consumer_outcome="dead_lettered"
+        ),
+        replies_handled=samples(orders, records, **replies, cqrs_consumer_outcome="handled"),
         confirmations=samples(orders, "cqrs_saga_transitions_total", cqrs_saga_step="ConfirmOrder"),
     )
 
