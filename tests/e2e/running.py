@@ -11,7 +11,10 @@ import collections.abc
 import contextlib
 import pathlib
 
+from cqrs.message_brokers.protocol import Message
+from cqrs.signing import Keyring
 from cqrs_demo import ReferenceSystem, Supervisor, SystemConfig
+from cqrs_kafka.broker import record_headers, record_value
 from cqrs_kafka.local import LocalKafkaBroker, free_ports
 
 from .databases import service_databases
@@ -50,3 +53,16 @@ def started_system(
             relay_metrics_ports=dict(zip(relays, metrics_ports, strict=True)),
         )
         yield ReferenceSystem(config, supervisor).start()
+
+
+def signed_record_headers(system: ReferenceSystem, message: Message) -> list[tuple[str, bytes]]:
+    """`message`'s Kafka headers, signed with `system`'s keyring as its relays sign them, for
+    a test that produces a command straight onto a topic the services verify."""
+    headers = record_headers(message)
+    keyring = Keyring.from_env(system.config.signing)
+    if keyring is not None:
+        key = None if message.key is None else message.key.encode()
+        text = {name: value.decode() for name, value in headers}
+        signature = keyring.sign(record_value(message), key, text)
+        headers += [(name, value.encode()) for name, value in signature.items()]
+    return headers

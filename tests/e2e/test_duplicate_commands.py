@@ -11,8 +11,9 @@ import pydantic
 import cqrs
 from cqrs.message_brokers.protocol import Message
 from cqrs_demo import ReferenceSystem
-from cqrs_kafka.broker import record_headers, record_value
+from cqrs_kafka.broker import record_value
 
+from .running import signed_record_headers
 from .shop import Shop
 
 COMMANDS_TOPIC = "inventory.commands"
@@ -63,7 +64,7 @@ async def test_a_duplicated_reserve_stock_reserves_once(
                 COMMANDS_TOPIC,
                 record_value(message),
                 key=None if message.key is None else message.key.encode(),
-                headers=record_headers(message),
+                headers=signed_record_headers(system, message),
                 partition=0,
             )
     finally:

@@ -27,8 +27,9 @@ from cqrs.consumer.dead_letter import (
 )
 from cqrs.message_brokers.protocol import Message
 from cqrs_demo import ReferenceSystem
-from cqrs_kafka.broker import record_headers, record_value
+from cqrs_kafka.broker import record_value
 
+from .running import signed_record_headers
 from .shop import Shop
 
 COMMANDS_TOPIC = "inventory.commands"
@@ -71,12 +72,12 @@ def invalid_reserve_stock(order_id: str) -> Message:
 
 
 async def produce_poison(
-    bootstrap_servers: str, made_up_orders: list[str]
+    system: ReferenceSystem, made_up_orders: list[str]
 ) -> list[tuple[int, int]]:
     """Put one poison record on each partition of the command topic: a 3 MB record that is
     not a command, then invalid commands for `made_up_orders`; return where each went."""
     producer = aiokafka.AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, max_request_size=8 * 1024 * 1024
+        bootstrap_servers=system.config.bootstrap_servers, max_request_size=8 * 1024 * 1024
     )
     send_and_wait = typing.cast(
         "typing.Callable[..., typing.Awaitable[_Sent]]",
@@ -93,7 +94,7 @@ async def produce_poison(
                     COMMANDS_TOPIC,
                     record_value(message),
                     key=None if message.key is None else message.key.encode(),
-                    headers=record_headers(message),
+                    headers=signed_record_headers(system, message),
                     partition=partition,
                 )
             )
@@ -162,7 +163,7 @@ async def test_poison_on_every_partition_does_not_hold_up_the_good_orders(
     servers = system.config.bootstrap_servers
     made_up_orders = [str(uuid.uuid4()), f"not-a-uuid-{uuid.uuid4().hex[:8]}"]
     poisoned, beside = await asyncio.gather(
-        produce_poison(servers, made_up_orders), latencies(shop, sku, GOOD_ORDERS)
+        produce_poison(system, made_up_orders), latencies(shop, sku, GOOD_ORDERS)
     )
 
     assert statistics.median(beside) <= SLOWDOWN_ALLOWED * statistics.median(baseline) + (

@@ -89,6 +89,7 @@ async def test_the_service_screens_with_its_settings_and_stores_no_refused_order
     database: Database, stored_rows: typing.Callable[[], typing.Awaitable[dict[str, int]]]
 ) -> None:
     settings = Settings(
+        signing="off",
         database_url=str(database.engine.url),
         blocked_skus=frozenset({"kettle"}),
         max_order_total=decimal.Decimal("100.00"),

@@ -585,7 +585,9 @@ async def test_get_screening_shows_the_chain_and_its_mermaid(client: Client) -> 
 async def test_an_order_a_rule_refuses_is_a_422_problem_naming_the_rule(
     database: Database,
 ) -> None:
-    settings = Settings(database_url=str(database.engine.url), blocked_skus=frozenset({"tea"}))
+    settings = Settings(
+        signing="off", database_url=str(database.engine.url), blocked_skus=frozenset({"tea"})
+    )
     refusing = build(settings, overrides=Overrides(database=database))
     app = create_app(refusing.requests, refusing.streams)
     async with client_for(app) as client:
