@@ -4,13 +4,18 @@ The page is one static file (`static/index.html`, no external resources). The
 app fills in its settings as JSON in the `data-page` attribute of `<body>`:
 the inventory's URL (its stock view and API docs), how long the saga waits
 for the inventory's reply (the page's countdown), whether the admin console
-is mounted, and the saga's Mermaid sequence diagram, which the page draws
-(each participant a lane, the current step highlighted live) and shows as
-text.
+is mounted, and the saga's Mermaid sequence diagram, which the page shows as
+text. The diagram is also drawn, as SVG (`orders.entrypoints.diagram`), into
+the page's `<div id="diagram">`; the page highlights the messages of the step
+the saga is in as the transitions arrive.
 
 >>> html = render(PageSettings(inventory_url="http://127.0.0.1:8001", reply_timeout_seconds=30,
 ...                            admin_console=False, saga_diagram="sequenceDiagram"))
 >>> 'data-page="{&quot;inventory_url&quot;' in html
+True
+>>> '<div id="diagram"><svg class="sequence-diagram"' in render(PageSettings(
+...     inventory_url="", reply_timeout_seconds=30, admin_console=False,
+...     saga_diagram="sequenceDiagram\\n    participant A\\n    participant B\\n    A->>B: go"))
 True
 """
 
@@ -22,9 +27,12 @@ import typing
 
 import pydantic
 
+from orders.entrypoints.diagram import sequence_svg
+
 __all__ = ("PageSettings", "render")
 
 _PLACEHOLDER: typing.Final = 'data-page="{}"'
+_DIAGRAM: typing.Final = '<div id="diagram"></div>'
 
 
 class PageSettings(pydantic.BaseModel):
@@ -43,4 +51,9 @@ def render(settings: PageSettings) -> str:
     page = (importlib.resources.files("orders.entrypoints") / "static" / "index.html").read_text(
         "utf-8"
     )
-    return page.replace(_PLACEHOLDER, f'data-page="{html.escape(settings.model_dump_json())}"')
+    page = page.replace(_PLACEHOLDER, f'data-page="{html.escape(settings.model_dump_json())}"')
+    if settings.saga_diagram:
+        page = page.replace(
+            _DIAGRAM, f'<div id="diagram">{sequence_svg(settings.saga_diagram)}</div>'
+        )
+    return page
