@@ -4,7 +4,8 @@
   total and timing, kept from the order's domain events.
 - With the primary payment provider down (`PAYMENT_PRIMARY_FAILS=true`) every
   order still confirms, through the backup provider, and after three failures
-  in a row the circuit breaker opens: the primary is not called any more.
+  in a row the circuit breaker opens: the primary is not called any more. The
+  page's saga diagram shows it: the failure branch taken, the backup done.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import pathlib
 import uuid
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
 
 from cqrs_demo import ReferenceSystem
 
+from . import page
 from .running import started_system
 from .shop import Shop
 
@@ -60,6 +64,43 @@ async def test_the_backup_provider_confirms_orders_and_the_breaker_opens(
     assert {summary["status"] for summary in summaries} == {"confirmed"}
     assert all(summary["decided_at"] is not None for summary in summaries)
     assert {summary["total"] for summary in summaries} == {"1.00"}
+
+
+async def test_the_page_shows_the_backup_provider_taking_the_payment(
+    shop: Shop, browser: webdriver.Chrome, sku: str
+) -> None:
+    await shop.restock(sku, 1)
+    browser.get(f"{shop.orders_url}/")
+    page.record_highlights(browser)
+
+    page.place_order_on_page(browser, customer="dora", sku=sku, quantity=1, unit_price="2.00")
+
+    assert page.wait_for_outcome(browser) == "confirmed"
+    assert page.highlights(browser) == [
+        "OpenOrder:done",
+        "ReserveStock:waiting",
+        "ReserveStock:done",
+        "ChargeBackupPayment:done",
+        "ConfirmOrder:done",
+    ]
+    svg = page.diagram(browser)
+
+    def classes(selector: str) -> list[set[str]]:
+        found = svg.find_elements(By.CSS_SELECTOR, f".message{selector}")
+        assert found, selector
+        return [set((m.get_attribute("class") or "").split()) for m in found]
+
+    # The backup's act is done, the primary's call and its failure are marked failed, and
+    # the primary's answer in the branch not taken is left alone.
+    act = '[data-text="act(context)"]'
+    assert all("done" in c for c in classes(f'[data-to="ChargeBackupPayment"]{act}'))
+    assert all("failed" in c for c in classes(f'[data-to="ChargePayment"]{act}'))
+    assert all("failed" in c for c in classes('[data-arrow="--x"]'))
+    assert classes('[data-from="ChargePayment"][data-arrow="-->>"]') == [{"message"}]
+    primary = svg.find_element(By.CSS_SELECTOR, '.participant[data-participant="ChargePayment"]')
+    assert "failed" in (primary.get_attribute("class") or "")
+    assert svg.get_attribute("data-outcome") == "confirmed"
+    page.keep_screenshot(browser, "orders-page-backup-payment")
 
 
 def system_log(system: ReferenceSystem) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections.abc
-import pathlib
 import re
 
 import pytest
@@ -13,23 +12,22 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from cqrs_demo import ReferenceSystem
 
+from .page import (
+    diagram,
+    highlights,
+    keep_screenshot,
+    place_order_on_page,
+    record_highlights,
+    wait_for_outcome,
+)
 from .running import started_system
 from .shop import Shop
-
-#: Where the browser tests leave their screenshots (ignored by git).
-ARTEFACTS = pathlib.Path(__file__).parents[2] / "test-artefacts"
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> collections.abc.Iterator[ReferenceSystem]:
     with started_system("sqlite", tmp_path_factory.mktemp("system-web")) as system:
         yield system
-
-
-def fill(browser: webdriver.Chrome, element_id: str, value: str) -> None:
-    field = browser.find_element(By.ID, element_id)
-    field.clear()
-    field.send_keys(value)
 
 
 async def test_an_order_placed_on_the_page_ends_confirmed(
@@ -40,38 +38,24 @@ async def test_an_order_placed_on_the_page_ends_confirmed(
     assert browser.find_element(By.ID, "order-form").is_displayed()
 
     # Every change of the diagram's highlight, as "step:state" of the current participant.
-    browser.execute_script(_RECORD_HIGHLIGHTS)  # pyright: ignore[reportUnknownMemberType]
+    record_highlights(browser)
+    place_order_on_page(browser, customer="carol", sku=sku, quantity=2, unit_price="3.25")
 
-    fill(browser, "customer", "carol")
-    fill(browser, "sku", sku)
-    fill(browser, "quantity", "2")
-    fill(browser, "unit-price", "3.25")
-    browser.find_element(By.ID, "place").click()
-
-    def final_status(driver: webdriver.Chrome) -> str | None:
-        text = driver.find_element(By.ID, "status").text
-        return text if text in {"confirmed", "rejected"} else None
-
-    assert WebDriverWait(browser, 60).until(final_status) == "confirmed"
+    assert wait_for_outcome(browser) == "confirmed"
     sold = await shop.wait_until_sold(sku, 2)
     assert sold == {"sku": sku, "available": 3, "reserved": 0, "sold": 2}
 
     # The saga's diagram is drawn as SVG: the saga and its steps, every message.
-    svg = browser.find_element(By.CSS_SELECTOR, "#diagram svg.sequence-diagram")
+    svg = diagram(browser)
+    mermaid = browser.find_element(By.ID, "mermaid").get_attribute("textContent") or ""
+    assert mermaid.startswith("sequenceDiagram")
     participants = [
         element.get_attribute("data-participant")
         for element in svg.find_elements(By.CSS_SELECTOR, ".participant")
     ]
-    assert participants == [
-        "OrderSaga",
-        "OpenOrder",
-        "ReserveStock",
-        "ChargePayment",
-        "ChargeBackupPayment",
-        "ConfirmOrder",
-    ]
-    mermaid = browser.find_element(By.ID, "mermaid").get_attribute("textContent") or ""
-    assert mermaid.startswith("sequenceDiagram")
+    assert participants == re.findall(r"^\s*participant (\w+)$", mermaid, re.M)
+    assert participants[0] == "OrderSaga"
+    assert "ChargeBackupPayment" in participants
     messages = svg.find_elements(By.CSS_SELECTOR, ".message")
     assert len(messages) == len(re.findall(r"^\s*\w+(?:->>|-->>|--x)\w+:", mermaid, re.M))
     assert {m.text for m in messages} >= {"act(context)", "compensate(context)", "None"}
@@ -79,8 +63,7 @@ async def test_an_order_placed_on_the_page_ends_confirmed(
 
     # The highlight moved through the steps as the transitions arrived, and rests on the
     # last one, done, with the saga's box saying how it ended.
-    highlights = browser.execute_script("return window.highlights")  # pyright: ignore[reportUnknownMemberType]
-    assert highlights == [
+    assert highlights(browser) == [
         "OpenOrder:done",
         "ReserveStock:waiting",
         "ReserveStock:done",
@@ -110,27 +93,3 @@ async def test_an_order_placed_on_the_page_ends_confirmed(
         f"{shop.inventory_url}/docs"
     )
     keep_screenshot(browser, "orders-page-confirmed")
-
-
-#: Records, in `window.highlights`, each new "step:state" the diagram highlights.
-_RECORD_HIGHLIGHTS = """
-window.highlights = [];
-const svg = document.querySelector("#diagram svg");
-new MutationObserver(() => {
-  const current = svg.querySelector(".participant.current");
-  if (!current) { return; }
-  const state = ["waiting", "done", "failed", "compensated"]
-    .find((name) => current.classList.contains(name));
-  const entry = current.dataset.participant + ":" + state;
-  if (window.highlights[window.highlights.length - 1] !== entry) {
-    window.highlights.push(entry);
-  }
-}).observe(svg, {attributes: true, subtree: true, attributeFilter: ["class"]});
-"""
-
-
-def keep_screenshot(browser: webdriver.Chrome, name: str) -> None:
-    """Save the page as `ARTEFACTS/name.png`, kept after the run for a person to look at."""
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    browser.set_window_size(1280, 1100)  # pyright: ignore[reportUnknownMemberType]
-    (ARTEFACTS / f"{name}.png").write_bytes(browser.get_screenshot_as_png())
