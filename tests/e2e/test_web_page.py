@@ -93,3 +93,33 @@ async def test_an_order_placed_on_the_page_ends_confirmed(
         f"{shop.inventory_url}/docs"
     )
     keep_screenshot(browser, "orders-page-confirmed")
+
+
+async def test_a_rejected_order_shows_its_failed_step_and_the_compensation(
+    shop: Shop, browser: webdriver.Chrome, sku: str
+) -> None:
+    await shop.restock(sku, 1)
+    browser.get(f"{shop.orders_url}/")
+    record_highlights(browser)
+
+    place_order_on_page(browser, customer="erin", sku=sku, quantity=2, unit_price="1.00")
+
+    assert wait_for_outcome(browser) == "rejected"
+    assert browser.find_element(By.ID, "reason").text == "insufficient_stock"
+    # The inventory refused the reservation: that step failed, so it is not undone, and
+    # the order is rejected by undoing the step before it.
+    assert highlights(browser) == [
+        "OpenOrder:done",
+        "ReserveStock:waiting",
+        "ReserveStock:failed",
+        "OpenOrder:compensated",
+    ]
+    svg = diagram(browser)
+    [undo] = svg.find_elements(By.CSS_SELECTOR, ".message.current")
+    assert (undo.get_attribute("data-to"), undo.get_attribute("data-text")) == (
+        "OpenOrder",
+        "compensate(context)",
+    )
+    assert "compensated" in (undo.get_attribute("class") or "")
+    assert svg.get_attribute("data-outcome") == "rejected"
+    keep_screenshot(browser, "orders-page-rejected")
