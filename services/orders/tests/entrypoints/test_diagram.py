@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import xml.etree.ElementTree as ElementTree
 
@@ -11,6 +12,7 @@ from cqrs.saga.mermaid import SagaMermaid
 from orders.application.saga import OrderSaga
 from orders.application.screening import SCREENING_CHAIN, ScreeningChain
 from orders.entrypoints.diagram import DiagramSyntaxError, sequence_svg
+from orders.entrypoints.page import PageSettings, render
 
 _MESSAGE_LINE = re.compile(r"^\s*(\w+)(-->>|->>|--x)(\w+): (.*)$")
 
@@ -116,3 +118,32 @@ def test_text_is_escaped_and_the_inline_svg_names_no_url() -> None:
 def test_a_line_it_does_not_read_is_an_error_naming_it(mermaid: str, names: str) -> None:
     with pytest.raises(DiagramSyntaxError, match=re.escape(names)):
         sequence_svg(mermaid)
+
+
+def page_with(saga_diagram: str) -> str:
+    return render(
+        PageSettings(
+            inventory_url="",
+            reply_timeout_seconds=30,
+            admin_console=False,
+            saga_diagram=saga_diagram,
+        )
+    )
+
+
+def test_the_page_holds_the_saga_drawn_and_its_mermaid_source() -> None:
+    page = page_with(SagaMermaid(OrderSaga).sequence())
+
+    assert '<div id="diagram"><svg class="sequence-diagram"' in page
+    assert "participant ChargeBackupPayment" in page  # the source, in the page's settings
+
+
+def test_a_diagram_it_cannot_draw_leaves_the_page_with_the_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="orders.http"):
+        page = page_with("sequenceDiagram\n    activate Saga")
+
+    assert '<div id="diagram"></div>' in page
+    assert "activate Saga" in page
+    assert "shows the saga's diagram as text only: line 2" in caplog.text

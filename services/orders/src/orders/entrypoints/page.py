@@ -7,7 +7,8 @@ for the inventory's reply (the page's countdown), whether the admin console
 is mounted, and the saga's Mermaid sequence diagram, which the page shows as
 text. The diagram is also drawn, as SVG (`orders.entrypoints.diagram`), into
 the page's `<div id="diagram">`; the page highlights the messages of the step
-the saga is in as the transitions arrive.
+the saga is in as the transitions arrive. A diagram the drawing cannot read is
+logged as a warning and shown as text only.
 
 >>> html = render(PageSettings(inventory_url="http://127.0.0.1:8001", reply_timeout_seconds=30,
 ...                            admin_console=False, saga_diagram="sequenceDiagram"))
@@ -23,13 +24,16 @@ from __future__ import annotations
 
 import html
 import importlib.resources
+import logging
 import typing
 
 import pydantic
 
-from orders.entrypoints.diagram import sequence_svg
+from orders.entrypoints.diagram import DiagramSyntaxError, sequence_svg
 
 __all__ = ("PageSettings", "render")
+
+logger = logging.getLogger("orders.http")
 
 _PLACEHOLDER: typing.Final = 'data-page="{}"'
 _DIAGRAM: typing.Final = '<div id="diagram"></div>'
@@ -53,7 +57,11 @@ def render(settings: PageSettings) -> str:
     )
     page = page.replace(_PLACEHOLDER, f'data-page="{html.escape(settings.model_dump_json())}"')
     if settings.saga_diagram:
-        page = page.replace(
-            _DIAGRAM, f'<div id="diagram">{sequence_svg(settings.saga_diagram)}</div>'
-        )
+        try:
+            svg = sequence_svg(settings.saga_diagram)
+        except DiagramSyntaxError as error:
+            # The page still shows the diagram's Mermaid source; the service still serves.
+            logger.warning("the page shows the saga's diagram as text only: %s", error)
+        else:
+            page = page.replace(_DIAGRAM, f'<div id="diagram">{svg}</div>')
     return page
