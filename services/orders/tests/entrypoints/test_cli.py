@@ -173,11 +173,28 @@ async def test_a_bad_otel_variable_stops_serve_with_one_line(env: dict[str, str]
 async def test_migrate_creates_the_tables_and_exits(env: dict[str, str]) -> None:
     async with running("migrate", env) as child:
         assert await asyncio.wait_for(child.process.wait(), STARTUP) == 0
+        await child.wait_for_line(r"^orders schema: applied orders_0001, orders_0002, .*; now at ")
+    async with running("migrate", env) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 0
+        await child.wait_for_line(r"^orders schema: already at head cqrs_sqla_0004, orders_0002$")
 
     database = env["ORDERS_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
     with contextlib.closing(sqlite3.connect(database)) as connection:
         names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"orders", "order_items", "outbox", "inbox", "saga", "saga_log"} <= names
+
+
+@pytest.mark.parametrize("command", ["serve", "relay"])
+async def test_a_database_behind_stops_the_command_unless_it_may_migrate(
+    env: dict[str, str], command: str
+) -> None:
+    async with running(command, {**env, "ORDERS_MIGRATE_ON_START": "false"}) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
+        await child.wait_for_line(
+            rf"^orders {command}: the orders database is behind this release .*"
+            r"run `orders migrate`, or set ORDERS_MIGRATE_ON_START=true$"
+        )
+    assert "Traceback" not in "\n".join(child.lines), child.lines
 
 
 async def test_a_bad_setting_stops_the_command_with_a_message(env: dict[str, str]) -> None:
