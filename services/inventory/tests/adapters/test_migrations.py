@@ -3,7 +3,6 @@ release's database in place, on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 
 import pytest
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.schema import Schema, create_all
 from inventory.adapters import tables
-from inventory.adapters.database import create_engine
 from inventory.adapters.migrations import MIGRATIONS
 from servicekit.migrations import SchemaVersionError
 
@@ -145,20 +143,3 @@ async def test_a_database_behind_is_refused_until_upgraded(engine: AsyncEngine) 
     await MIGRATIONS.upgrade(engine)
 
     await MIGRATIONS.check(engine)
-
-
-async def test_processes_migrating_at_once_upgrade_once(database_url: str) -> None:
-    # An engine each, as separate processes have: they take turns on the schema lock.
-    engines = [create_engine(database_url) for _ in range(3)]
-    try:
-        reports = await asyncio.gather(*(MIGRATIONS.upgrade(each) for each in engines))
-        assert await MIGRATIONS.differences(engines[0], MODELS) == []
-    finally:
-        for each in engines:
-            await each.dispose()
-
-    assert sorted(report.split(":")[1].split()[0] for report in reports) == [
-        "already",
-        "already",
-        "applied",
-    ]

@@ -3,7 +3,6 @@ release's database in place, on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
 import datetime
 import pathlib
@@ -173,23 +172,6 @@ async def test_a_database_a_newer_release_upgraded_is_refused(engine: AsyncEngin
 
     with pytest.raises(SchemaVersionError, match="a revision this release does not know"):
         await MIGRATIONS.check(engine)
-
-
-async def test_processes_migrating_at_once_upgrade_once(empty_url: str) -> None:
-    # An engine each, as separate processes have: they take turns on the schema lock.
-    engines = [create_engine(empty_url) for _ in range(3)]
-    try:
-        reports = await asyncio.gather(*(MIGRATIONS.upgrade(each) for each in engines))
-        assert await MIGRATIONS.differences(engines[0], MODELS) == []
-    finally:
-        for each in engines:
-            await each.dispose()
-
-    assert sorted(report.split(":")[1].split()[0] for report in reports) == [
-        "already",
-        "already",
-        "applied",
-    ]
 
 
 def order(
