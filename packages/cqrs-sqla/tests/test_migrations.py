@@ -15,10 +15,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cqrs_sqla.engine import create_engine
-from cqrs_sqla.migrations import VERSION_LOCATION, VERSION_TABLE, upgrade
+from cqrs_sqla.migrations import VERSION_LOCATION, VERSION_TABLE, heads, pending, upgrade
 from cqrs_sqla.schema import Schema, TableNames, create_all
 from cqrs_sqla.testing import throwaway_postgres_database
 
@@ -255,3 +256,39 @@ async def test_services_starting_together_upgrade_once(empty_engine: AsyncEngine
     async with empty_engine.connect() as connection:
         versions = (await connection.execute(sa.text(f"SELECT * FROM {VERSION_TABLE}"))).all()
     assert len(versions) == 1
+
+
+async def test_upgrade_runs_locations_of_the_applications_beside_the_librarys(
+    empty_engine: AsyncEngine, tmp_path: pathlib.Path
+) -> None:
+    (tmp_path / "app_0001.py").write_text(APP_REVISION)
+    mine = [str(tmp_path)]
+    everything = [
+        "app_0001",
+        "cqrs_sqla_0001",
+        "cqrs_sqla_0002",
+        "cqrs_sqla_0003",
+        "cqrs_sqla_0004",
+    ]
+    assert heads(mine) == ("app_0001", "cqrs_sqla_0004")
+    assert sorted(await pending(empty_engine, "heads", locations=mine)) == everything
+
+    applied = await upgrade(empty_engine, None, "heads", locations=mine)
+
+    assert sorted(applied) == everything
+    assert await pending(empty_engine, "heads", locations=mine) == ()
+    assert await upgrade(empty_engine, None, "heads", locations=mine) == ()
+    app = sa.MetaData()
+    sa.Table("app_order", app, sa.Column("id", sa.Integer(), primary_key=True))
+    assert await differences(empty_engine, [app, Schema().metadata], VERSION_TABLE) == []
+
+
+async def test_a_database_at_a_revision_nobody_has_is_an_error(empty_engine: AsyncEngine) -> None:
+    await upgrade(empty_engine)
+    async with empty_engine.begin() as connection:
+        await connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = 'future'"))
+
+    with pytest.raises(CommandError, match="future"):
+        await pending(empty_engine)
+    with pytest.raises(CommandError, match="future"):
+        await upgrade(empty_engine)

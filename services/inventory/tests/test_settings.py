@@ -23,6 +23,7 @@ def test_every_variable_is_read() -> None:
             "INVENTORY_PORT": "9001",
             "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
             "INVENTORY_RELAY_IN_PROCESS": "true",
+            "INVENTORY_MIGRATE_ON_START": "no",
         }
     )
     assert settings == Settings(
@@ -31,6 +32,7 @@ def test_every_variable_is_read() -> None:
         port=9001,
         kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092",
         relay_in_process=True,
+        migrate_on_start=False,
     )
 
 
@@ -44,6 +46,7 @@ def test_an_empty_variable_takes_the_default() -> None:
         ("INVENTORY_PORT", "eighty"),
         ("INVENTORY_PORT", "70000"),
         ("INVENTORY_RELAY_IN_PROCESS", "sometimes"),
+        ("INVENTORY_MIGRATE_ON_START", "later"),
         ("INVENTORY_DATABASE_URL", "not a url"),
     ],
 )

@@ -42,7 +42,12 @@ from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.schema import Schema
-from inventory.adapters.database import create_engine, create_schema, database_answers
+from inventory.adapters.database import (
+    create_engine,
+    create_schema,
+    database_answers,
+    prepare_schema,
+)
 from inventory.adapters.kafka import DeliveryUnitOfWorkFactory, Topics, ensure_inventory_topics
 from inventory.adapters.messages import (
     COMMANDS,
@@ -170,8 +175,9 @@ class Inventory:
             yield
 
     async def prepare(self) -> None:
-        """Create the tables and the topics that are missing."""
-        await create_schema(self.engine, self.schema)
+        """Upgrade the schema (or check it, `INVENTORY_MIGRATE_ON_START=false`) and create
+        the topics that are missing."""
+        await prepare_schema(self.engine, self.schema, upgrade=self.settings.migrate_on_start)
         await ensure_inventory_topics(self.settings.kafka_bootstrap_servers, self.topics)
 
     @contextlib.asynccontextmanager
@@ -285,7 +291,7 @@ def create_app(
 
 
 async def prepare(settings: Settings) -> None:
-    """Create the missing tables and topics, then let go of the connections."""
+    """Ready the schema and create the missing topics, then let go of the connections."""
     inventory = build(settings)
     try:
         await inventory.prepare()
@@ -293,11 +299,12 @@ async def prepare(settings: Settings) -> None:
         await inventory.engine.dispose()
 
 
-async def migrate(settings: Settings) -> None:
-    """Create the missing tables of the database `settings` names."""
+async def migrate(settings: Settings) -> str:
+    """The `migrate` command: upgrade the database `settings` names to the newest
+    revisions; what it did."""
     inventory = build(settings)
     try:
-        await create_schema(inventory.engine, inventory.schema)
+        return await create_schema(inventory.engine, inventory.schema)
     finally:
         await inventory.engine.dispose()
 
@@ -305,7 +312,7 @@ async def migrate(settings: Settings) -> None:
 @contextlib.asynccontextmanager
 async def relaying(settings: Settings) -> collections.abc.AsyncGenerator[None, None]:
     """The `relay` command: publish the outbox's replies to Kafka until the block ends
-    (after creating what is missing, as `serve` does)."""
+    (after readying the schema and the topics, as `serve` does)."""
     inventory = build(settings)
     try:
         await inventory.prepare()

@@ -7,6 +7,8 @@ does not parse is a `SettingsError` naming the variable.
 - `INVENTORY_DATABASE_URL` (`sqlite+aiosqlite:///./inventory.db`): SQLAlchemy async URL
 - `INVENTORY_HOST` (`127.0.0.1`), `INVENTORY_PORT` (`8001`; 0: a free one): the HTTP API
 - `INVENTORY_RELAY_IN_PROCESS` (`false`): `serve` runs the outbox relay too
+- `INVENTORY_MIGRATE_ON_START` (`true`): `serve` and `relay` upgrade the schema first;
+  `false`: they refuse a database that is behind (run `inventory migrate`)
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
 - `ADMIN_TOKEN` (unset): the bearer token of the admin console at `/admin`
 - `LOG_LEVEL` (`INFO`), `LOG_FORMAT` (`text` or `json`): see `servicekit.logs`

@@ -82,7 +82,14 @@ async def stopped(process: asyncio.subprocess.Process, signum: int) -> int:
 
 async def test_migrate_creates_the_tables(sqlite_url: str, environment: dict[str, str]) -> None:
     async with inventory_process("migrate", environment) as process:
-        assert await line_starting(process, "inventory") == "inventory schema is up to date"
+        line = await line_starting(process, "inventory schema: ")
+        assert line.startswith(
+            "inventory schema: applied inventory_0001, inventory_0002, inventory_0003, "
+        )
+        assert await asyncio.wait_for(process.wait(), DEADLINE) == 0
+    async with inventory_process("migrate", environment) as process:
+        line = await line_starting(process, "inventory schema: ")
+        assert line == "inventory schema: already at head cqrs_sqla_0004, inventory_0003"
         assert await asyncio.wait_for(process.wait(), DEADLINE) == 0
     engine = create_engine(sqlite_url)
     try:
@@ -91,6 +98,19 @@ async def test_migrate_creates_the_tables(sqlite_url: str, environment: dict[str
     finally:
         await engine.dispose()
     assert {"stock", "reservations", "outbox", "inbox"} <= set(names)
+
+
+@pytest.mark.parametrize("command", ["serve", "relay"])
+async def test_a_database_behind_stops_the_command_unless_it_may_migrate(
+    sqlite_url: str, environment: dict[str, str], command: str
+) -> None:
+    told_not_to = {**environment, "INVENTORY_MIGRATE_ON_START": "false"}
+    async with inventory_process(command, told_not_to) as process:
+        _, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
+    assert process.returncode == 1
+    (line,) = stderr.decode().strip().splitlines()  # one line, no traceback
+    assert line.startswith(f"inventory {command}: the inventory database is behind this release")
+    assert line.endswith("run `inventory migrate`, or set INVENTORY_MIGRATE_ON_START=true")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

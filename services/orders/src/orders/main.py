@@ -154,8 +154,9 @@ class Orders:
         return self.consumer_health.healthy
 
     async def prepare(self) -> None:
-        """Create the tables and the topics that are missing."""
-        await self.database.create_schema()
+        """Upgrade the schema (or check it, `ORDERS_MIGRATE_ON_START=false`) and create
+        the topics that are missing."""
+        await self.database.prepare_schema(upgrade=self.settings.migrate_on_start)
         await create_topics(self.settings.kafka_bootstrap_servers)
 
     @contextlib.asynccontextmanager
@@ -351,7 +352,7 @@ def create_app(
 @contextlib.asynccontextmanager
 async def relaying(settings: Settings) -> collections.abc.AsyncGenerator[None, None]:
     """The `relay` command: publish the outbox to Kafka until the block ends (after
-    creating what is missing, as `serve` does)."""
+    readying the schema and the topics, as `serve` does)."""
     orders = build(settings)
     try:
         await orders.prepare()
@@ -362,7 +363,7 @@ async def relaying(settings: Settings) -> collections.abc.AsyncGenerator[None, N
 
 
 async def prepare(settings: Settings) -> None:
-    """Create the missing tables and topics, then let go of the connections."""
+    """Ready the schema and create the missing topics, then let go of the connections."""
     orders = build(settings)
     try:
         await orders.prepare()
@@ -370,11 +371,11 @@ async def prepare(settings: Settings) -> None:
         await orders.database.close()
 
 
-async def migrate(settings: Settings) -> None:
-    """Create the missing tables of the service's database."""
+async def migrate(settings: Settings) -> str:
+    """The `migrate` command: upgrade the database to the newest revisions; what it did."""
     database = Database.connect(settings.database_url)
     try:
-        await database.create_schema()
+        return await database.create_schema()
     finally:
         await database.close()
 

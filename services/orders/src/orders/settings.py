@@ -7,6 +7,8 @@ does not parse is a `SettingsError` naming the variable.
 - `ORDERS_DATABASE_URL` (`sqlite+aiosqlite:///./orders.db`): SQLAlchemy async URL
 - `ORDERS_HOST` (`127.0.0.1`), `ORDERS_PORT` (`8000`; 0: a free one): the HTTP API
 - `ORDERS_RELAY_IN_PROCESS` (`false`): `serve` runs the outbox relay too
+- `ORDERS_MIGRATE_ON_START` (`true`): `serve` and `relay` upgrade the schema first;
+  `false`: they refuse a database that is behind (run `orders migrate`)
 - `ORDERS_REPLY_TIMEOUT_SECONDS` (`30`): how long the saga awaits the inventory's reply
 - `ORDERS_INVENTORY_URL` (`http://127.0.0.1:8001`): where the page finds the inventory's
   stock view and API (links only: the services talk over Kafka)

@@ -18,6 +18,7 @@ import pytest
 
 from cqrs.signing import new_secret
 from cqrs_kafka.local import free_ports
+from cqrs_sqla.testing import throwaway_postgres_database
 
 STARTUP = 90.0  # seconds: joining the consumer group can take a while on the local broker
 SHUTDOWN = 30.0
@@ -173,11 +174,53 @@ async def test_a_bad_otel_variable_stops_serve_with_one_line(env: dict[str, str]
 async def test_migrate_creates_the_tables_and_exits(env: dict[str, str]) -> None:
     async with running("migrate", env) as child:
         assert await asyncio.wait_for(child.process.wait(), STARTUP) == 0
+        await child.wait_for_line(r"^orders schema: applied orders_0001, orders_0002, .*; now at ")
+    async with running("migrate", env) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 0
+        await child.wait_for_line(r"^orders schema: already at head cqrs_sqla_0004, orders_0002$")
 
     database = env["ORDERS_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
     with contextlib.closing(sqlite3.connect(database)) as connection:
         names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert {"orders", "order_items", "outbox", "inbox", "saga", "saga_log"} <= names
+
+
+@pytest.fixture
+def postgres_url() -> collections.abc.Iterator[str]:
+    """An empty PostgreSQL database of the test's own."""
+    with throwaway_postgres_database("orders_migrate") as url:
+        yield url
+
+
+async def test_two_migrate_processes_at_once_upgrade_the_database_once(
+    env: dict[str, str], postgres_url: str
+) -> None:
+    both = {**env, "ORDERS_DATABASE_URL": postgres_url}
+    async with running("migrate", both) as first, running("migrate", both) as second:
+        codes = await asyncio.gather(
+            *(asyncio.wait_for(child.process.wait(), STARTUP) for child in (first, second))
+        )
+        reports = [
+            (await child.wait_for_line(r"^orders schema: (applied|already) ")).group(1)
+            for child in (first, second)
+        ]
+
+    # One took the schema lock and upgraded; the other waited and found it done.
+    assert codes == [0, 0]
+    assert sorted(reports) == ["already", "applied"]
+
+
+@pytest.mark.parametrize("command", ["serve", "relay"])
+async def test_a_database_behind_stops_the_command_unless_it_may_migrate(
+    env: dict[str, str], command: str
+) -> None:
+    async with running(command, {**env, "ORDERS_MIGRATE_ON_START": "false"}) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
+        await child.wait_for_line(
+            rf"^orders {command}: the orders database is behind this release .*"
+            r"run `orders migrate`, or set ORDERS_MIGRATE_ON_START=true$"
+        )
+    assert "Traceback" not in "\n".join(child.lines), child.lines
 
 
 async def test_a_bad_setting_stops_the_command_with_a_message(env: dict[str, str]) -> None:

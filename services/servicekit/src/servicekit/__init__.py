@@ -2,7 +2,7 @@
 
 The service template (services/README.md): `servicekit.settings`,
 `servicekit.logs`, `servicekit.cli`, `servicekit.server`, `servicekit.health`,
-`servicekit.storage`. The HTTP edge:
+`servicekit.storage`, `servicekit.migrations` (the schema under Alembic). The HTTP edge:
 
 - `servicekit.problems`: the one error model, RFC 9457 `application/problem+json`.
 - `servicekit.error_handling`: every error a FastAPI app can meet answered as a

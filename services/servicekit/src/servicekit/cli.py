@@ -5,11 +5,14 @@ once (`LOG_LEVEL`, `LOG_FORMAT`, see `servicekit.logs`) and runs the command;
 `service_commands` makes the three commands every service has from its
 composition root:
 
-- `serve`: `prepare` (tables and topics), then the HTTP app until stopped,
-  with `GET /metrics` (FastAPI itself makes a server span per request);
+- `serve`: `prepare` (the schema and the topics), then the HTTP app until
+  stopped, with `GET /metrics` (FastAPI itself makes a server span per request);
 - `relay`: the outbox relay (`relaying`) until stopped, after one ready line,
   serving its metrics on `OTEL_EXPORTER_PROMETHEUS_PORT` when that is set;
-- `migrate`: the missing tables, then exit.
+- `migrate`: upgrade the schema (`servicekit.migrations`), print what it did, exit.
+
+`prepare` and `relaying` upgrade the schema too, or refuse a database that is
+behind when `PREFIX_MIGRATE_ON_START` is false (`SchemaVersionError`).
 
 `serve` and `relay` set telemetry up once, from the standard `OTEL_*`
 variables (`servicekit.telemetry`), and flush it when they end.
@@ -19,10 +22,10 @@ command starts (the service's `failures`), ends it with one line on standard
 error naming what to fix, and exit status 1; a usage error exits with 2.
 
 >>> def migrate(settings: ServiceSettings) -> None:
-...     print("schema is up to date")
->>> commands = {"migrate": Command("create the missing tables and exit", migrate)}
+...     print("demo schema: already at head demo_0001")
+>>> commands = {"migrate": Command("upgrade the schema and exit", migrate)}
 >>> run_cli("demo", "1.0", ServiceSettings, commands, argv=["migrate"], environ={})
-schema is up to date
+demo schema: already at head demo_0001
 0
 >>> run_cli("demo", "1.0", ServiceSettings, commands, argv=["--version"])
 demo 1.0
@@ -42,6 +45,7 @@ import typing
 import fastapi
 
 from servicekit.logs import configure_logging
+from servicekit.migrations import SchemaVersionError
 from servicekit.server import Stopping, run_until_stopped, serve
 from servicekit.settings import ServiceSettings, SettingsError
 from servicekit.telemetry import (
@@ -57,6 +61,9 @@ __all__ = ("Command", "run_cli", "service_commands")
 _Settings = typing.TypeVar("_Settings", bound=ServiceSettings)
 _Step = collections.abc.Callable[
     [_Settings], collections.abc.Coroutine[typing.Any, typing.Any, None]
+]
+_Report = collections.abc.Callable[
+    [_Settings], collections.abc.Coroutine[typing.Any, typing.Any, str]
 ]
 
 
@@ -93,7 +100,7 @@ def run_cli(
         loaded = settings.load(environ)
         configure_logging(loaded.log_level, loaded.log_format)
         commands[chosen].run(loaded)
-    except (SettingsError, TelemetrySettingError, *failures) as error:
+    except (SettingsError, TelemetrySettingError, SchemaVersionError, *failures) as error:
         print(f"{name} {chosen}: {error}", file=sys.stderr, flush=True)
         return 1
     return 0
@@ -107,11 +114,12 @@ def service_commands(
     ],
     prepare: _Step[_Settings],
     relaying: collections.abc.Callable[[_Settings], contextlib.AbstractAsyncContextManager[None]],
-    migrate: _Step[_Settings],
+    migrate: _Report[_Settings],
 ) -> dict[str, Command[_Settings]]:
     """`serve`, `relay` and `migrate` of service `name`, from its composition root:
-    `app(settings)` makes the HTTP app of `stopping`, `prepare` creates the tables and
-    topics, `relaying` runs the outbox relay for a block, `migrate` creates the tables."""
+    `app(settings)` makes the HTTP app of `stopping`, `prepare` readies the schema and
+    the topics, `relaying` runs the outbox relay for a block, `migrate` upgrades the
+    schema and says what it did in one line."""
 
     def run_serve(settings: _Settings) -> None:
         with _telemetry() as telemetry:
@@ -143,13 +151,15 @@ def service_commands(
                     metrics.server_close()
 
     def run_migrate(settings: _Settings) -> None:
-        asyncio.run(migrate(settings))
-        print(f"{name} schema is up to date", flush=True)
+        print(asyncio.run(migrate(settings)), flush=True)
 
     return {
         "serve": Command("run the HTTP API and what runs beside it until stopped", run_serve),
         "relay": Command("publish the outbox to Kafka until stopped", run_relay),
-        "migrate": Command("create the missing tables and exit", run_migrate),
+        "migrate": Command(
+            "upgrade the schema to the newest revisions (alembic upgrade heads) and exit",
+            run_migrate,
+        ),
     }
 
 

@@ -90,6 +90,10 @@ class ServiceSettings(pydantic_settings.BaseSettings):
     )
     #: Whether `serve` runs the outbox relay too (else run `relay` beside it).
     relay_in_process: bool = False
+    #: Whether `serve` and `relay` upgrade the schema to the newest revisions when they
+    #: start (`servicekit.migrations`); when false, a database that is behind stops them
+    #: with one line saying to run `NAME migrate` first.
+    migrate_on_start: bool = True
     #: The bearer token of the admin console at `/admin` (16 characters or more);
     #: unset: no console.
     admin_token: pydantic.SecretStr | None = pydantic.Field(

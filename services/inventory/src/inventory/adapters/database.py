@@ -6,7 +6,7 @@ the default) or PostgreSQL (`postgresql+asyncpg`).
 ```
 engine = create_engine("sqlite+aiosqlite:///./inventory.db")
 schema = Schema()                      # cqrs_sqla: outbox, inbox (and saga) tables
-await create_schema(engine, schema)    # plus stock and reservations; idempotent
+await create_schema(engine, schema)    # plus stock and reservations, by Alembic
 assert await database_answers(engine)
 ```
 """
@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import cqrs_sqla.engine
-from cqrs_sqla.schema import Schema, create_all
-from inventory.adapters import tables
+from cqrs_sqla.schema import Schema
+from inventory.adapters.migrations import MIGRATIONS
 from inventory.adapters.unit_of_work import storage_errors
 
-__all__ = ("create_engine", "create_schema", "database_answers")
+__all__ = ("create_engine", "create_schema", "database_answers", "prepare_schema")
 
 logger = logging.getLogger("inventory.database")
 
@@ -42,15 +42,22 @@ def create_engine(url: str) -> AsyncEngine:
     return cqrs_sqla.engine.create_engine(url, pool_pre_ping=True)
 
 
-async def create_schema(engine: AsyncEngine, schema: Schema) -> None:
-    """Create the tables that are missing: `schema`'s and the inventory's own.
+async def create_schema(engine: AsyncEngine, schema: Schema) -> str:
+    """Upgrade `schema`'s tables and the inventory's own to the newest revisions
+    (`inventory.adapters.migrations`), creating them in an empty database; one line
+    saying what was applied.
 
     Raises `StorageUnavailableError` when the database does not answer.
     """
     with storage_errors():
-        await create_all(engine, schema)
-        async with engine.begin() as connection:
-            await connection.run_sync(tables.metadata.create_all)
+        return await MIGRATIONS.upgrade(engine, schema.names)
+
+
+async def prepare_schema(engine: AsyncEngine, schema: Schema, *, upgrade: bool) -> None:
+    """At start-up: `create_schema` when `upgrade`, else raise `SchemaVersionError` if
+    the database is behind this release."""
+    with storage_errors():
+        await MIGRATIONS.at_start(engine, schema.names, upgrade=upgrade)
 
 
 async def database_answers(engine: AsyncEngine, timeout: float = 5.0) -> bool:

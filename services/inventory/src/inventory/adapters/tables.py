@@ -9,8 +9,9 @@ the same database (`inventory.adapters.database.create_schema` makes both).
   the domain's rules up).
 - `reservations`: one row per (order, sku), `held`, `released` or `sold`.
 
-`create_schema` creates missing tables only: a `stock` table made before
-`sold` existed lacks the column until a migration adds it.
+`create_schema` runs the Alembic revisions (`inventory.adapters.migrations`):
+a `stock` table made before `sold` existed gains the column there. A change
+here needs a revision there (`test_migrations.py` fails until it has one).
 
 >>> sorted(metadata.tables)
 ['reservations', 'stock']

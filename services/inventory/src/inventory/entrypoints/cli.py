@@ -4,7 +4,8 @@
   `INVENTORY_RELAY_IN_PROCESS=true`) until SIGTERM or SIGINT.
 - `relay`: the outbox relay alone, publishing replies to Kafka until SIGTERM
   or SIGINT.
-- `migrate`: create the missing tables, then exit.
+- `migrate`: upgrade the schema to the newest revisions (Alembic), say which
+  were applied (or that it was at head already), then exit.
 
 `inventory --help`, `inventory COMMAND --help` and `inventory --version` say
 the rest. Settings come from the environment (`inventory.settings`). A

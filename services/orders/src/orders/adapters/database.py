@@ -2,7 +2,8 @@
 
 The orders tables (`orders.adapters.tables`) and the cqrs-sqla tables (outbox,
 inbox, saga, saga log) live side by side, so an order, its saga and the
-saga's commands can commit in one transaction.
+saga's commands can commit in one transaction. Alembic makes and upgrades
+both (`orders.adapters.migrations`).
 
 >>> import asyncio
 >>> async def demo() -> None:
@@ -23,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from cqrs_sqla.engine import create_engine
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
-from cqrs_sqla.schema import Schema, create_all
-from orders.adapters import tables
+from cqrs_sqla.schema import Schema
+from orders.adapters.migrations import MIGRATIONS
 from orders.adapters.unit_of_work import SqlUnitOfWorkFactory, storage_errors
 
 __all__ = ("Database",)
@@ -60,15 +61,20 @@ class Database:
         """The relay's side of the outbox the saga's commands are staged in."""
         return SqlAlchemyOutboxStore(self.engine, self.schema)
 
-    async def create_schema(self) -> None:
-        """Create whatever tables and indexes are missing (never alters existing ones).
+    async def create_schema(self) -> str:
+        """Upgrade the tables to the newest revisions, creating them in an empty database
+        (`alembic upgrade heads`); one line saying what was applied.
 
         Raises `StorageUnavailableError` when the database does not answer.
         """
         with storage_errors():
-            await create_all(self.engine, self.schema)
-            async with self.engine.begin() as connection:
-                await connection.run_sync(tables.metadata.create_all)
+            return await MIGRATIONS.upgrade(self.engine, self.schema.names)
+
+    async def prepare_schema(self, *, upgrade: bool) -> None:
+        """At start-up: `create_schema` when `upgrade`, else raise `SchemaVersionError`
+        if the database is behind this release."""
+        with storage_errors():
+            await MIGRATIONS.at_start(self.engine, self.schema.names, upgrade=upgrade)
 
     async def ping(self) -> None:
         """Run `SELECT 1`; raises the driver's error when the database does not answer."""

@@ -2,7 +2,8 @@
 
 - `serve`: the HTTP API, the reply consumer and the background workers.
 - `relay`: the outbox relay alone, until SIGTERM/SIGINT.
-- `migrate`: create the missing tables, then exit.
+- `migrate`: upgrade the schema to the newest revisions (Alembic), say which
+  were applied (or that it was at head already), then exit.
 
 `orders --help`, `orders COMMAND --help` and `orders --version` say the rest.
 Settings come from the environment (`orders.settings`). A setting that does
