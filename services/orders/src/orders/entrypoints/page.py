@@ -8,6 +8,11 @@ is mounted, and the saga's Mermaid sequence diagram, which the page draws
 (each participant a lane, the current step highlighted live) and shows as
 text.
 
+Each order the page places goes with a new `Idempotency-Key`
+(`crypto.randomUUID`); a lost answer (no answer, 502, 503, 504) is retried a
+few times with the same key and body, and placing the same order again
+after a failure reuses the key, so the page never places an order twice.
+
 >>> html = render(PageSettings(inventory_url="http://127.0.0.1:8001", reply_timeout_seconds=30,
 ...                            admin_console=False, saga_diagram="sequenceDiagram"))
 >>> 'data-page="{&quot;inventory_url&quot;' in html
