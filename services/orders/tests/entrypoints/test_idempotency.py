@@ -1,5 +1,5 @@
 """`POST /orders` with an `Idempotency-Key`, on a real database: a retry gets the first answer
-and places nothing; another body under the key, or a key that cannot be kept, is a 422."""
+and places nothing; another body under the key is a 409, a key that cannot be kept a 422."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ async def test_a_retry_under_the_same_key_answers_the_first_answer_and_places_no
     assert await stored_rows() == {"orders": 1, "sagas": 1}
 
 
-async def test_the_same_key_with_another_body_is_a_422_problem(
+async def test_the_same_key_with_another_body_is_a_409_problem(
     client: Client, stored_rows: RowCounts
 ) -> None:
     key = str(uuid.uuid4())
@@ -71,7 +71,7 @@ async def test_the_same_key_with_another_body_is_a_422_problem(
 
     response = await post(client, key, other)
 
-    assert (response.status_code, response.headers["content-type"]) == (422, PROBLEM_JSON)
+    assert (response.status_code, response.headers["content-type"]) == (409, PROBLEM_JSON)
     assert "another request body" in response.json()["detail"]
     assert await stored_rows() == {"orders": 1, "sagas": 1}
 
@@ -114,8 +114,8 @@ async def test_concurrent_retries_wait_for_the_first_and_get_its_answer(
 
 @pytest.mark.parametrize(
     "key",
-    [b"", b"k" * 256, "clé".encode(), b"k\x7f1"],
-    ids=["empty", "too-long", "non-ascii", "control-character"],
+    [b"", b"k" * 256, "clé".encode(), b"k 1", b"k\x7f1"],
+    ids=["empty", "too-long", "non-ascii", "space", "control-character"],
 )
 async def test_a_key_that_cannot_be_kept_is_a_422_and_places_nothing(
     client: Client, stored_rows: RowCounts, key: bytes
@@ -123,7 +123,7 @@ async def test_a_key_that_cannot_be_kept_is_a_422_and_places_nothing(
     response = await post(client, key)
 
     assert (response.status_code, response.headers["content-type"]) == (422, PROBLEM_JSON)
-    assert "Idempotency-Key" in response.json()["detail"]
+    assert "Idempotency-Key" in response.text
     assert await stored_rows() == {"orders": 0, "sagas": 0}
 
 
@@ -174,4 +174,4 @@ def test_the_openapi_document_declares_the_header() -> None:
     parameters = [(p["name"], p["in"], p["required"]) for p in operation["parameters"]]
     assert parameters == [("Idempotency-Key", "header", False)]
     assert "Idempotency-Key" in operation["description"]
-    assert "422" in operation["responses"]
+    assert {"409", "422"} <= set(operation["responses"])

@@ -6,7 +6,7 @@
 | `InvalidOrderError`: an order breaking a rule of the domain  | 422    |
 | `DataRejectedError`: a value the database cannot store       | 422    |
 | `OrderRefusedError`: a screening rule refused the order      | 422    |
-| `IdempotencyConflictError`: an `Idempotency-Key` used before with another body | 422 |
+| `IdempotencyConflictError`: an `Idempotency-Key` used before with another body | 409 |
 | `InvalidIdempotencyKeyError`: an `Idempotency-Key` that cannot be kept | 422 |
 | `OrderNotFoundError`: no order has the id                    | 404    |
 | `StorageUnavailableError`: the database did not answer; a retry may cure it | 503 |

@@ -6,7 +6,8 @@
   the same key and body answers what the first request answered (202, the same
   body and `Location`) and places nothing, even after a crash of the server; a
   retry arriving while the first request still runs waits for it. The same key
-  with another body, or an empty, over-long or non-ASCII key, is a 422.
+  with another body is a 409; a key that is not 1 to 255 visible ASCII characters
+  a 422.
 - `GET /orders?customer_id=...`: the customer's latest orders (the read side).
 - `GET /orders/{id}`: 200, the order with its saga's history; 404 for an unknown or
   malformed id.
@@ -117,7 +118,7 @@ def create_app(
     @app.post(
         "/orders",
         status_code=202,
-        responses={202: _PLACED, **problem_responses(400, 413, 415, 422, 500, 503)},
+        responses={202: _PLACED, **problem_responses(400, 409, 413, 415, 422, 500, 503)},
     )
     async def place_order(
         command: PlaceOrder,
@@ -129,7 +130,7 @@ def create_app(
         Send an `Idempotency-Key` to retry safely: the same key and body answer the
         first answer (202, the same order) for `ORDERS_IDEMPOTENCY_TTL_SECONDS`, a retry
         while the first request runs waits for it, and the same key with another body
-        is a 422. Keys are per customer.
+        is a 409. Keys are per customer.
         """
         if key is None:
             placed = await mediator.send(command)
