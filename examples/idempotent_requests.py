@@ -4,7 +4,7 @@ A ferry company takes seat bookings. A phone on a bad connection sends a
 booking, loses the answer and sends it again under the same
 `Idempotency-Key`: the second request gets the first answer (the same
 booking number) and books nothing. A third request reusing the key for a
-different booking is refused (`IdempotencyConflictError`, answered 422 over
+different booking is refused (`IdempotencyConflictError`, answered 409 over
 HTTP). A booking that crashed before committing left no key behind, so its
 retry books the seat.
 

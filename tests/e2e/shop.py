@@ -46,19 +46,34 @@ class Shop:
         return response.json()
 
     async def place_order(
-        self, sku: str, quantity: int, unit_price: str = "1.00", customer: str = "e2e"
+        self,
+        sku: str,
+        quantity: int,
+        unit_price: str = "1.00",
+        customer: str = "e2e",
+        idempotency_key: str | None = None,
     ) -> str:
-        """POST /orders with one item; returns the new order's id (asserting the 202)."""
+        """POST /orders with one item (under `idempotency_key`, if given); returns the
+        order's id (asserting the 202)."""
         body = {
             "customer_id": customer,
             "items": [{"sku": sku, "quantity": quantity, "unit_price": unit_price}],
         }
-        response = await self.http.post(f"{self.orders_url}/orders", json=body)
+        headers = {} if idempotency_key is None else {"Idempotency-Key": idempotency_key}
+        response = await self.http.post(f"{self.orders_url}/orders", json=body, headers=headers)
         assert response.status_code == 202, response.text
         answer = response.json()
         assert answer["status"] == "pending"
         assert response.headers["location"] == f"/orders/{answer['order_id']}"
         return answer["order_id"]
+
+    async def customer_orders(self, customer: str) -> list[Json]:
+        """GET /orders?customer_id=: the customer's latest orders (the read side)."""
+        response = await self.http.get(
+            f"{self.orders_url}/orders", params={"customer_id": customer}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["orders"]
 
     async def order(self, order_id: str) -> Json:
         response = await self.http.get(f"{self.orders_url}/orders/{order_id}")

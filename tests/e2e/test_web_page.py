@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections.abc
 import re
+import typing
+import uuid
 
 import pytest
 from selenium import webdriver
@@ -14,6 +16,7 @@ from cqrs_demo import ReferenceSystem
 
 from .page import (
     diagram,
+    fill,
     highlights,
     keep_screenshot,
     place_order_on_page,
@@ -123,3 +126,47 @@ async def test_a_rejected_order_shows_its_failed_step_and_the_compensation(
     assert "compensated" in (undo.get_attribute("class") or "")
     assert svg.get_attribute("data-outcome") == "rejected"
     keep_screenshot(browser, "orders-page-rejected")
+
+
+#: Wraps the page's `fetch` so that the answer to its first `POST /orders` is lost on the
+#: way back (the order reached the server): the page must retry that submit.
+LOSE_THE_FIRST_ANSWER = """
+const realFetch = window.fetch;
+window.sentKeys = [];
+window.fetch = async (url, init) => {
+  const response = await realFetch(url, init);
+  if (init && init.method === "POST") {
+    window.sentKeys.push(init.headers["Idempotency-Key"]);
+    if (window.sentKeys.length === 1) { throw new TypeError("the answer was lost"); }
+  }
+  return response;
+};
+"""
+
+
+async def test_a_submit_whose_answer_was_lost_is_retried_under_its_key(
+    shop: Shop, browser: webdriver.Chrome, sku: str
+) -> None:
+    await shop.restock(sku, 5)
+    customer = f"dora-{uuid.uuid4().hex[:8]}"
+    browser.get(f"{shop.orders_url}/")
+    browser.execute_script(LOSE_THE_FIRST_ANSWER)  # pyright: ignore[reportUnknownMemberType]
+
+    fill(browser, "customer", customer)
+    fill(browser, "sku", sku)
+    fill(browser, "quantity", "1")
+    browser.find_element(By.ID, "place").click()
+
+    def shown_order_id(driver: webdriver.Chrome) -> str | None:
+        return driver.find_element(By.ID, "order-id").text or None
+
+    order_id = WebDriverWait(browser, 60).until(shown_order_id)
+    keys = typing.cast(
+        list[str],
+        browser.execute_script("return window.sentKeys"),  # pyright: ignore[reportUnknownMemberType]
+    )
+    assert len(set(keys)) == 1, keys  # one key, sent twice
+    assert len(keys) == 2, keys
+    uuid.UUID(keys[0])
+    # The server placed the order once; the retry was answered with it.
+    assert [order["order_id"] for order in await shop.customer_orders(customer)] == [order_id]

@@ -40,6 +40,8 @@ def test_every_variable_is_read() -> None:
             "ORDERS_TRACE_URL_TEMPLATE": "http://jaeger:16686/trace/{trace_id}",
             "ORDERS_BLOCKED_SKUS": "kettle, urn",
             "ORDERS_MAX_ORDER_TOTAL": "500.00",
+            "ORDERS_IDEMPOTENCY_TTL_SECONDS": "3600",
+            "ORDERS_IDEMPOTENCY_PURGE_SECONDS": "60",
             "ADMIN_TOKEN": "s3cret-s3cret-s3cret",
             "LOG_LEVEL": "debug",
             "LOG_FORMAT": "json",
@@ -65,6 +67,8 @@ def test_every_variable_is_read() -> None:
         "trace_url_template": "http://jaeger:16686/trace/{trace_id}",
         "blocked_skus": frozenset({"kettle", "urn"}),
         "max_order_total": decimal.Decimal("500.00"),
+        "idempotency_ttl_seconds": 3600.0,
+        "idempotency_purge_seconds": 60.0,
         "admin_token": settings.admin_token,
         "log_level": "DEBUG",
         "log_format": "json",
@@ -95,6 +99,9 @@ def test_every_variable_is_read() -> None:
         ("ORDERS_DATABASE_URL", "not a url"),
         ("LOG_FORMAT", "xml"),
         ("ORDERS_TRACE_URL_TEMPLATE", "http://jaeger:16686/trace/"),
+        ("ORDERS_IDEMPOTENCY_TTL_SECONDS", "0"),
+        ("ORDERS_IDEMPOTENCY_TTL_SECONDS", "a day"),
+        ("ORDERS_IDEMPOTENCY_PURGE_SECONDS", "-5"),
     ],
 )
 def test_a_value_that_does_not_parse_names_the_variable(name: str, value: str) -> None:

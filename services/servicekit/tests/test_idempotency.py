@@ -1,5 +1,5 @@
 """The `Idempotency-Key` dependency on a small app backed by the in-memory store: a retry
-gets the first answer, another body under the same key 422, a bad key 422."""
+gets the first answer, another body under the same key 409, a bad key 422."""
 
 import collections.abc
 import json
@@ -30,7 +30,7 @@ async def client(placed: list[str]) -> collections.abc.AsyncIterator[httpx.Async
     app = fastapi.FastAPI()
     install_problem_details(app, service="shop", client_errors=IDEMPOTENCY_ERRORS)
 
-    @app.post("/orders", responses=problem_responses(422))
+    @app.post("/orders", responses=problem_responses(409, 422))
     async def place(
         order: Order,
         key: typing.Annotated[IdempotencyKey | None, fastapi.Depends(idempotency_key)],
@@ -75,7 +75,7 @@ async def test_the_same_key_with_another_body_is_refused(
 
     response = await post(client, "coffee", "k-1")
 
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert "another request body" in response.json()["detail"]
     assert placed == ["tea"]
 
@@ -90,7 +90,9 @@ async def test_without_a_key_each_request_is_new(
 
 
 @pytest.mark.parametrize(
-    "key", [b"", b"k" * 256, "clé".encode()], ids=["empty", "long", "non-ascii"]
+    "key",
+    [b"", b"k" * 256, "clé".encode(), b"k 1", b"k\x7f"],
+    ids=["empty", "long", "non-ascii", "space", "control"],
 )
 async def test_an_unusable_key_is_422(
     client: httpx.AsyncClient, placed: list[str], key: bytes
@@ -108,3 +110,5 @@ async def test_the_header_is_in_the_openapi_document(client: httpx.AsyncClient) 
     assert [(p["name"], p["in"], p["required"]) for p in parameters] == [
         ("Idempotency-Key", "header", False)
     ]
+    schema = parameters[0]["schema"]["anyOf"][0]
+    assert (schema["minLength"], schema["maxLength"], schema["pattern"]) == (1, 255, "^[!-~]+$")

@@ -51,6 +51,7 @@ from cqrs_sqla.saga_admin import SqlAlchemySagaAdmin
 from cqrs_sqla.saga_changes import NotifyingSagaStorage, SagaChanges
 from orders.adapters.background import BackgroundSagas
 from orders.adapters.database import Database
+from orders.adapters.idempotency import KeyPurge
 from orders.adapters.kafka import create_topics, subscribe_replies
 from orders.adapters.messages import (
     INVENTORY_REPLIES,
@@ -62,7 +63,12 @@ from orders.adapters.payment import SimulatedPayment
 from orders.application.get_order import GetOrder, GetOrderHandler
 from orders.application.inventory import InventoryCommands
 from orders.application.order_history import ListCustomerOrders, ListCustomerOrdersHandler
-from orders.application.place_order import PlaceOrder, PlaceOrderHandler
+from orders.application.place_order import (
+    PlaceOrder,
+    PlaceOrderHandler,
+    PlaceOrderOnce,
+    PlaceOrderOnceHandler,
+)
 from orders.application.ports import (
     BackupPaymentPort,
     OrderChanges,
@@ -116,7 +122,7 @@ class Orders:
 
     settings: Settings
     database: Database
-    #: Sends `PlaceOrder` and `GetOrder`.
+    #: Sends `PlaceOrder`, `PlaceOrderOnce`, `GetOrder` and `ListCustomerOrders`.
     requests: cqrs.RequestMediator
     #: Sends `ScreenOrder` down the screening chain (`PlaceOrderHandler` asks it).
     screening: cqrs.RequestMediator
@@ -139,6 +145,8 @@ class Orders:
     consumer_health: ConsumerHealth
     #: The replies the consumer gave up on (`inventory.replies.dlq`), for the admin console.
     dead_letters: KafkaDeadLetterAdmin
+    #: Deletes the expired idempotency keys of `POST /orders` while `running`.
+    key_purge: KeyPurge
 
     async def database_answers(self) -> bool:
         """Health probe: the database runs a query."""
@@ -163,7 +171,8 @@ class Orders:
     async def running(self) -> collections.abc.AsyncGenerator[None, None]:
         """Run what serves beside the HTTP API until the block ends: the schema (created if
         missing), the topics, the reply consumer, the recovery worker, the background
-        sagas, and the outbox relay when `relay_in_process` is set."""
+        sagas, the purge of expired idempotency keys, and the outbox relay when
+        `relay_in_process` is set."""
         stop = asyncio.Event()
         async with contextlib.AsyncExitStack() as stack:
             # Closed in reverse: recovery and sagas stop first, the database goes last.
@@ -176,7 +185,9 @@ class Orders:
             if self.settings.relay_in_process:
                 await stack.enter_async_context(self.relaying())
             stack.push_async_callback(self.launcher.close)
-            await stack.enter_async_context(sampling(SagaGauges(self._saga_admin())))
+            await stack.enter_async_context(
+                sampling(SagaGauges(self._saga_admin()), self.key_purge)
+            )
             recovery = asyncio.get_running_loop().create_task(self.recovery.run_forever(stop))
             stack.push_async_callback(_finish, stop, recovery)
             yield
@@ -251,6 +262,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     database = overrides.database or Database.connect(settings.database_url)
     changes = SagaChanges(database.engine, database.schema)
     storage = NotifyingSagaStorage(database.saga_storage(), changes)
+    keys = database.idempotency_store(settings.idempotency_ttl)
     container = DIContainer(di.Container())
     timings = HandlerTimings()
     middlewares = mediator_middlewares("orders", timings)
@@ -272,7 +284,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     provide(
         container,
         {
-            UnitOfWorkFactory: database.unit_of_work(),
+            UnitOfWorkFactory: database.unit_of_work(keys),
             SagaLauncher: launcher,
             SagaMediator: sagas,
             PaymentPort: overrides.payment
@@ -331,6 +343,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         dead_letters=KafkaDeadLetterAdmin(
             settings.kafka_bootstrap_servers, topics=[f"{INVENTORY_REPLIES}.dlq"]
         ),
+        key_purge=KeyPurge(keys, database.session_factory, settings.idempotency_purge_seconds),
     )
 
 
@@ -412,6 +425,7 @@ def _map_sagas(mapper: SagaMap) -> None:
 
 def _map_commands(mapper: cqrs.RequestMap) -> None:
     mapper.bind(PlaceOrder, PlaceOrderHandler)
+    mapper.bind(PlaceOrderOnce, PlaceOrderOnceHandler)
 
 
 def _map_screening(mapper: cqrs.RequestMap) -> None:

@@ -17,6 +17,10 @@ does not parse is a `SettingsError` naming the variable.
   the page links each order to its trace
 - `ORDERS_STREAM_POLL_SECONDS` (`5`): how often an event stream reads the step log
   when no change was pushed (a notification lost)
+- `ORDERS_IDEMPOTENCY_TTL_SECONDS` (`86400`, a day): how long the `Idempotency-Key` of a
+  `POST /orders` is kept: a retry under the key within that time gets the first answer,
+  a later one places a new order. Expired keys are purged every
+  `ORDERS_IDEMPOTENCY_PURGE_SECONDS` (`600`)
 - `PAYMENT_CREDIT_LIMIT` (`1000.00`): charges above it are declined
 - `PAYMENT_PRIMARY_FAILS` (`false`): the primary payment provider fails every call, so
   the payment step falls back on the backup and the primary's circuit breaker opens
@@ -27,6 +31,8 @@ does not parse is a `SettingsError` naming the variable.
 >>> settings = Settings.load({"ORDERS_PORT": "8100", "PAYMENT_CREDIT_LIMIT": "250.00"})
 >>> settings.port, settings.payment_credit_limit, settings.reply_timeout.total_seconds()
 (8100, Decimal('250.00'), 30.0)
+>>> settings.idempotency_ttl
+datetime.timedelta(days=1)
 >>> Settings.load({"ORDERS_PORT": "eighty"})
 Traceback (most recent call last):
   ...
@@ -42,6 +48,7 @@ import typing
 import pydantic
 import pydantic_settings
 
+from cqrs.idempotency import DEFAULT_TTL
 from servicekit.settings import ServiceSettings, SettingsError
 
 __all__ = ("Settings", "SettingsError")
@@ -73,6 +80,10 @@ class Settings(ServiceSettings):
     reply_timeout_seconds: float = pydantic.Field(default=30.0, gt=0, allow_inf_nan=False)
     inventory_url: str = "http://127.0.0.1:8001"
     stream_poll_seconds: float = pydantic.Field(default=5.0, gt=0, allow_inf_nan=False)
+    idempotency_ttl_seconds: float = pydantic.Field(
+        default=DEFAULT_TTL.total_seconds(), gt=0, allow_inf_nan=False
+    )
+    idempotency_purge_seconds: float = pydantic.Field(default=600.0, gt=0, allow_inf_nan=False)
     trace_url_template: str | None = pydantic.Field(default=None, pattern=r"^.*\{trace_id\}.*$")
     #: Skus the screening refuses, separated by commas (`ORDERS_BLOCKED_SKUS=kettle,urn`).
     blocked_skus: typing.Annotated[
@@ -87,3 +98,8 @@ class Settings(ServiceSettings):
     def reply_timeout(self) -> datetime.timedelta:
         """How long the saga waits for the inventory's reply before it gives up."""
         return datetime.timedelta(seconds=self.reply_timeout_seconds)
+
+    @property
+    def idempotency_ttl(self) -> datetime.timedelta:
+        """How long a `POST /orders` idempotency key is kept."""
+        return datetime.timedelta(seconds=self.idempotency_ttl_seconds)

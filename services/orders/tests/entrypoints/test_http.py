@@ -555,7 +555,7 @@ def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
         for method, operation in operations.items()
     }
     assert answers == {
-        ("/orders", "post"): ["202", "400", "413", "415", "422", "500", "503"],
+        ("/orders", "post"): ["202", "400", "409", "413", "415", "422", "500", "503"],
         ("/orders", "get"): ["200", "422", "500", "503"],
         # 422 for parameters breaking the schema (none can: every id is a 404).
         ("/orders/{order_id}", "get"): ["200", "404", "422", "500", "503"],

@@ -12,10 +12,12 @@ async def place(body: PlaceOrder, key: Annotated[IdempotencyKey | None, Depends(
     ...  # claim, do the work, save the answer: one transaction
 ```
 
-A key that is empty, longer than 255 characters or not printable ASCII gets
-422. So does the same key with another body, once
+The header's schema (in the OpenAPI document) is 1 to 255 visible ASCII
+characters, no spaces: a key that breaks it is a 422 (a validation problem).
+The same key with another body is a 409 once
 `install_problem_details(..., client_errors=IDEMPOTENCY_ERRORS)` maps the
-store's `IdempotencyConflictError`.
+store's `IdempotencyConflictError`: the request is valid, it conflicts with
+the one the key was first used for.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import typing
 import fastapi
 
 from cqrs.idempotency import (
+    MAX_KEY_LENGTH,
     IdempotencyConflictError,
     IdempotentRequest,
     InvalidIdempotencyKeyError,
@@ -33,13 +36,18 @@ from cqrs.idempotency import (
 )
 from servicekit.error_handling import ErrorAnswer
 
-__all__ = ("HEADER", "IDEMPOTENCY_ERRORS", "IdempotencyKey", "idempotency_key")
+__all__ = ("HEADER", "IDEMPOTENCY_ERRORS", "KEY_PATTERN", "IdempotencyKey", "idempotency_key")
 
 HEADER: typing.Final = "Idempotency-Key"
 
-#: `client_errors` of `install_problem_details` for the idempotency errors: 422 each.
+#: What a key may hold: visible ASCII, no spaces (HTTP strips a header's outer spaces), a
+#: stricter rule than the store's (printable ASCII).
+KEY_PATTERN: typing.Final = r"^[!-~]+$"
+
+#: `client_errors` of `install_problem_details` for the idempotency errors: 409 for a key
+#: used with another body, 422 for a key the store cannot keep.
 IDEMPOTENCY_ERRORS: typing.Final[typing.Mapping[type[Exception], int | ErrorAnswer]] = {
-    IdempotencyConflictError: 422,
+    IdempotencyConflictError: 409,
     InvalidIdempotencyKeyError: 422,
 }
 
@@ -66,6 +74,9 @@ async def idempotency_key(
         str | None,
         fastapi.Header(
             alias=HEADER,
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            pattern=KEY_PATTERN,
             description="a new random key per request (a UUID, say); a retry sends the "
             "same key and body and gets the first answer",
         ),

@@ -17,11 +17,14 @@ both (`orders.adapters.migrations`).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from cqrs.idempotency import DEFAULT_TTL
 from cqrs_sqla.engine import create_engine
+from cqrs_sqla.idempotency import SqlAlchemyIdempotencyStore
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
@@ -49,9 +52,18 @@ class Database:
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
         return async_sessionmaker(self.engine, expire_on_commit=False)
 
-    def unit_of_work(self) -> SqlUnitOfWorkFactory:
-        """Units of work for the use cases and the saga's steps."""
-        return SqlUnitOfWorkFactory(self.session_factory, self.schema)
+    def unit_of_work(
+        self, idempotency: SqlAlchemyIdempotencyStore | None = None
+    ) -> SqlUnitOfWorkFactory:
+        """Units of work for the use cases and the saga's steps, claiming idempotency keys
+        in `idempotency` (default: `idempotency_store()`)."""
+        return SqlUnitOfWorkFactory(self.session_factory, self.schema, idempotency=idempotency)
+
+    def idempotency_store(
+        self, ttl: datetime.timedelta = DEFAULT_TTL
+    ) -> SqlAlchemyIdempotencyStore:
+        """The clients' idempotency keys, each kept `ttl` after its first use."""
+        return SqlAlchemyIdempotencyStore(self.schema, ttl=ttl)
 
     def saga_storage(self) -> SqlAlchemySagaStorage:
         """The saga storage, one short transaction per call."""

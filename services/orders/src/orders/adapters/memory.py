@@ -1,8 +1,9 @@
 """In-memory `UnitOfWorkFactory`: orders in a dict and a `MemorySagaStorage`, for tests.
 
 Unlike the SQL unit of work it does not roll back: a block that raises keeps
-what it wrote. Orders are copied in and out, so changing an `Order` without
-`update` changes nothing stored, as with the real repository.
+what it wrote (only the idempotency keys it claimed, in a `MemoryIdempotencyStore`,
+go). Orders are copied in and out, so changing an `Order` without `update`
+changes nothing stored, as with the real repository.
 
 >>> import asyncio
 >>> from decimal import Decimal
@@ -27,12 +28,14 @@ import dataclasses
 import uuid
 
 from cqrs.clock import utc_now
+from cqrs.idempotency import MemoryIdempotencySession, MemoryIdempotencyStore
 from cqrs.saga.storage.memory import MemorySagaStorage
+from orders.adapters.idempotency import TransactionKeys
 from orders.application.errors import OrderNotFoundError
 from orders.application.order_history import OrderSummary, project
 from orders.domain.order import Order
 
-__all__ = ("MemoryOrderRepository", "MemoryOrderSummaries", "MemoryUnitOfWork")
+__all__ = ("MemoryOrderRepository", "MemoryOrderSummaries", "MemoryUnitOfWork", "MemoryWork")
 
 
 class MemoryOrderSummaries:
@@ -74,16 +77,30 @@ class MemoryOrderRepository:
         await project(self._summaries, order.pull_events(), utc_now())
 
 
+@dataclasses.dataclass(frozen=True)
+class MemoryWork:
+    """One unit of work of a `MemoryUnitOfWork`: its shared stores, and the keys of its
+    own transaction."""
+
+    orders: MemoryOrderRepository
+    sagas: MemorySagaStorage
+    summaries: MemoryOrderSummaries
+    idempotency: TransactionKeys[MemoryIdempotencySession]
+
+
 class MemoryUnitOfWork:
-    """A `UnitOfWorkFactory` whose units of work all share one repository, saga storage
-    and read side."""
+    """A `UnitOfWorkFactory` whose units of work all share one repository, saga storage,
+    read side and idempotency store."""
 
     def __init__(self, sagas: MemorySagaStorage | None = None) -> None:
         self.summaries = MemoryOrderSummaries()
         self.orders = MemoryOrderRepository(self.summaries)
         self.sagas = sagas if sagas is not None else MemorySagaStorage()
+        self.idempotency = MemoryIdempotencyStore()
 
     @contextlib.asynccontextmanager
-    async def __call__(self) -> collections.abc.AsyncGenerator[MemoryUnitOfWork, None]:
-        """A unit of work: this object itself (`orders`, `sagas`, `summaries`)."""
-        yield self
+    async def __call__(self) -> collections.abc.AsyncGenerator[MemoryWork, None]:
+        """A unit of work: the shared stores, and a transaction of the idempotency store."""
+        async with self.idempotency.session() as session, session.begin():
+            keys = TransactionKeys(self.idempotency, session)
+            yield MemoryWork(self.orders, self.sagas, self.summaries, keys)

@@ -4,7 +4,9 @@ Each unit of work is one session transaction; the order repository stages the
 orders' notifications in the outbox on it. Its saga storage is a
 `SqlAlchemySagaStorage` on that transaction's connection: SQLAlchemy joins the
 storage's sessions to the open transaction, so `create_saga` commits (or rolls
-back) with the order's rows instead of on its own. The database's errors
+back) with the order's rows instead of on its own. The idempotency keys
+(`SqlAlchemyIdempotencyStore`) are claimed on the same session, so a key is
+stored exactly when the order placed under it is. The database's errors
 become the application's here (`storage_errors`), and nowhere else.
 """
 
@@ -20,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import servicekit.storage
 from cqrs.clock import utc_now
+from cqrs_sqla.idempotency import SqlAlchemyIdempotencyStore
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
+from orders.adapters.idempotency import TransactionKeys
 from orders.adapters.repository import SqlAlchemyOrderRepository
 from orders.adapters.summaries import SqlOrderSummaries
 from orders.application.errors import DataRejectedError, StorageUnavailableError
@@ -32,15 +36,19 @@ __all__ = ("SqlUnitOfWork", "SqlUnitOfWorkFactory", "storage_errors")
 
 @dataclasses.dataclass(frozen=True)
 class SqlUnitOfWork:
-    """The order repository, the saga storage and the read side of one open transaction."""
+    """The order repository, the saga storage, the read side and the idempotency keys of
+    one open transaction."""
 
     orders: SqlAlchemyOrderRepository
     sagas: SqlAlchemySagaStorage
     summaries: SqlOrderSummaries
+    idempotency: TransactionKeys[AsyncSession]
 
 
 class SqlUnitOfWorkFactory:
-    """The application's `UnitOfWorkFactory` on an `async_sessionmaker`.
+    """The application's `UnitOfWorkFactory` on an `async_sessionmaker`; `idempotency`
+    keeps the keys (default: a `SqlAlchemyIdempotencyStore` on `schema` with its default
+    ttl and `clock`).
 
     ```
     async with unit_of_work() as work:
@@ -55,10 +63,12 @@ class SqlUnitOfWorkFactory:
         schema: Schema,
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
+        idempotency: SqlAlchemyIdempotencyStore | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._schema = schema
         self._clock = clock
+        self.idempotency = idempotency or SqlAlchemyIdempotencyStore(schema, clock=clock)
         # Stages the orders' notifications on the unit of work's own session.
         self._outbox = SqlAlchemyOutboxedEventRepository(
             session_factory, schema=schema, clock=clock
@@ -79,6 +89,7 @@ class SqlUnitOfWorkFactory:
                     SqlAlchemyOrderRepository(session, summaries, self._outbox, clock=self._clock),
                     SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
                     summaries,
+                    TransactionKeys(self.idempotency, session),
                 )
 
 

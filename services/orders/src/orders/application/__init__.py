@@ -7,13 +7,21 @@ from orders.application.errors import (
     StockRejectedError,
 )
 from orders.application.get_order import GetOrder, GetOrderHandler, OrderDetails
-from orders.application.place_order import OrderPlaced, PlaceOrder, PlaceOrderHandler
+from orders.application.place_order import (
+    OrderPlaced,
+    PlaceOrder,
+    PlaceOrderHandler,
+    PlaceOrderOnce,
+    PlaceOrderOnceHandler,
+)
 from orders.application.replies import DeliverStockReply
 from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
 
 __all__ = (
     "PlaceOrder",
     "PlaceOrderHandler",
+    "PlaceOrderOnce",
+    "PlaceOrderOnceHandler",
     "OrderPlaced",
     "GetOrder",
     "GetOrderHandler",

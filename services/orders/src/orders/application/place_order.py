@@ -8,15 +8,26 @@ accepted it.
 The order and its saga commit together, so no order is left without a saga to
 decide it (and no saga without its order); the saga then runs in the
 background, and the recovery worker finishes it should this process die first.
+
+`PlaceOrderOnce` places an order under the client's idempotency key: the key
+is claimed first, in the same transaction, and the answer saved with it. A
+retry under the key (its answer lost, or the process killed after the commit)
+gets that first answer and places nothing; the same key with another body is
+an `IdempotencyConflictError`; a retry of a request whose transaction never
+committed (a refused order, a crash before the commit) is new. While a
+request holds the key uncommitted, its retry waits for it and then gets its
+answer. Keys are per customer: `scope_of`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import typing
 
 import pydantic
 
 import cqrs
+from cqrs.idempotency import IdempotentRequest
 from orders.application.contract import CustomerId, Quantity, Sku, UnitPrice
 from orders.application.errors import OrderRefusedError
 from orders.application.ports import SagaLauncher, UnitOfWorkFactory
@@ -25,7 +36,15 @@ from orders.application.screening import OrderScreening, Screening, ScreenOrder
 from orders.domain.limits import MAX_ORDER_ITEMS
 from orders.domain.order import Order, OrderItem, OrderStatus
 
-__all__ = ("PlaceOrder", "PlaceOrderItem", "OrderPlaced", "PlaceOrderHandler")
+__all__ = (
+    "PlaceOrder",
+    "PlaceOrderItem",
+    "PlaceOrderOnce",
+    "OrderPlaced",
+    "PlaceOrderHandler",
+    "PlaceOrderOnceHandler",
+    "scope_of",
+)
 
 
 class PlaceOrderItem(pydantic.BaseModel):
@@ -61,12 +80,42 @@ class PlaceOrder(cqrs.Request[OrderPlaced]):
     ]
 
 
-class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
-    """Screens the order, stores it and its saga in one transaction, then launches the saga.
+def scope_of(customer_id: str) -> str:
+    """The scope of `customer_id`'s idempotency keys: `orders:` and the SHA-256 of the id,
+    printable and short whatever the id holds.
 
-    Raises `InvalidOrderError` when the order breaks a rule of the domain,
-    `OrderRefusedError` when a screening rule refuses it.
+    >>> scope_of("c-1")[:15]
+    'orders:a6f7ef47'
     """
+    return "orders:" + hashlib.sha256(customer_id.encode()).hexdigest()
+
+
+class PlaceOrderOnce(cqrs.Request[OrderPlaced]):
+    """Place `order` once under the client's idempotency `key` (`fingerprint`: the request
+    body's, `cqrs.idempotency.fingerprint`).
+
+    >>> order = PlaceOrder.model_validate(
+    ...     {"customer_id": "c-1", "items": [{"sku": "tea", "quantity": 1, "unit_price": "2.50"}]}
+    ... )
+    >>> PlaceOrderOnce(order=order, key="k-1", fingerprint="f00d").request.key
+    'k-1'
+    """
+
+    order: PlaceOrder
+    key: str
+    fingerprint: str
+
+    @property
+    def request(self) -> IdempotentRequest:
+        """The idempotency store's request: the key in the customer's scope.
+
+        Raises `InvalidIdempotencyKeyError` for a key the store cannot keep.
+        """
+        return IdempotentRequest(scope_of(self.order.customer_id), self.key, self.fingerprint)
+
+
+class _Placing:
+    """What both handlers share: place an order, under an idempotency key or not."""
 
     def __init__(
         self, unit_of_work: UnitOfWorkFactory, sagas: SagaLauncher, screening: OrderScreening
@@ -75,23 +124,57 @@ class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
         self._sagas = sagas
         self._screening = screening
 
-    async def handle(self, request: PlaceOrder) -> OrderPlaced:
+    async def _place(self, request: PlaceOrder, key: IdempotentRequest | None) -> OrderPlaced:
         order = Order.place(
             request.customer_id,
             (OrderItem(item.sku, item.quantity, item.unit_price) for item in request.items),
         )
-        screening = await self._screening.send(
-            ScreenOrder(
-                customer_id=order.customer_id,
-                skus=[item.sku for item in order.items],
-                total=order.total,
-            )
-        )
-        if not screening.accepted:
-            raise OrderRefusedError(screening.rule, screening.detail)
-        context = OrderSagaContext.of(order)
         async with self._unit_of_work() as work:
+            if key is not None:
+                stored = await work.idempotency.claim(key)
+                if stored is not None:
+                    return OrderPlaced.model_validate_json(stored)  # placed before: no more
+            # Screened in the transaction, after the claim: a retry of a placed order gets
+            # its first answer even if a rule would now refuse it.
+            screening = await self._screening.send(
+                ScreenOrder(
+                    customer_id=order.customer_id,
+                    skus=[item.sku for item in order.items],
+                    total=order.total,
+                )
+            )
+            if not screening.accepted:
+                raise OrderRefusedError(screening.rule, screening.detail)
+            context = OrderSagaContext.of(order)
             await work.orders.add(order)
             await work.sagas.create_saga(context.saga_id, OrderSaga.saga_name(), context.to_dict())
+            placed = OrderPlaced(
+                order_id=context.order_id, status=order.status, screening=screening
+            )
+            if key is not None:
+                await work.idempotency.save(key, placed.model_dump_json())
         self._sagas.launch(context.saga_id)
-        return OrderPlaced(order_id=context.order_id, status=order.status, screening=screening)
+        return placed
+
+
+class PlaceOrderHandler(_Placing, cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
+    """Screens the order, stores it and its saga in one transaction, then launches the saga.
+
+    Raises `InvalidOrderError` when the order breaks a rule of the domain,
+    `OrderRefusedError` when a screening rule refuses it.
+    """
+
+    async def handle(self, request: PlaceOrder) -> OrderPlaced:
+        return await self._place(request, None)
+
+
+class PlaceOrderOnceHandler(_Placing, cqrs.RequestHandler[PlaceOrderOnce, OrderPlaced]):
+    """`PlaceOrderHandler` under an idempotency key: the key is claimed, and the answer
+    saved, in the transaction that stores the order.
+
+    Raises what `PlaceOrderHandler` does, `IdempotencyConflictError` for the key used
+    with another body and `InvalidIdempotencyKeyError` for a key that cannot be kept.
+    """
+
+    async def handle(self, request: PlaceOrderOnce) -> OrderPlaced:
+        return await self._place(request.order, request.request)

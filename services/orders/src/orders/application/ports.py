@@ -1,8 +1,9 @@
 """The ports the orders use cases and the saga need, each implemented by an adapter.
 
 `UnitOfWorkFactory` opens a unit of work: one database transaction holding the
-order repository, a saga storage and the read side's summaries, so an order,
-its saga and its summary are written together or not at all. `PaymentPort`
+order repository, a saga storage, the read side's summaries and the requests'
+idempotency keys, so an order, its saga, its summary and the key it was placed
+under are written together or not at all. `PaymentPort`
 charges and refunds. `SagaLauncher` runs a stored saga in the background.
 `OrderChanges` tells a follower that an order's saga moved on.
 """
@@ -15,6 +16,7 @@ import decimal
 import typing
 import uuid
 
+from cqrs.idempotency import IdempotentRequest
 from cqrs.saga.storage.protocol import ISagaStorage
 from orders.domain.order import Order
 
@@ -23,6 +25,7 @@ if typing.TYPE_CHECKING:
     from orders.application.order_history import OrderSummaries
 
 __all__ = (
+    "IdempotencyKeys",
     "OrderChanges",
     "OrderRepository",
     "UnitOfWork",
@@ -56,6 +59,24 @@ class OrderRepository(typing.Protocol):
         ...
 
 
+class IdempotencyKeys(typing.Protocol):
+    """The clients' idempotency keys (`cqrs.idempotency`), within one unit of work: a key
+    claimed here commits, or rolls back, with what the unit of work writes."""
+
+    async def claim(self, request: IdempotentRequest) -> str | None:
+        """Claim the request's key; `None` when it is new (or expired), else the answer
+        saved under it. Waits while another unit of work holds an uncommitted claim of it.
+
+        Raises `cqrs.idempotency.IdempotencyConflictError` when the key was used with
+        another request body.
+        """
+        ...
+
+    async def save(self, request: IdempotentRequest, answer: str) -> None:
+        """Keep `answer` under the key this unit of work claimed."""
+        ...
+
+
 class UnitOfWork(typing.Protocol):
     """What one transaction reaches: the orders, and the sagas in the same transaction."""
 
@@ -67,6 +88,9 @@ class UnitOfWork(typing.Protocol):
 
     @property
     def summaries(self) -> OrderSummaries: ...
+
+    @property
+    def idempotency(self) -> IdempotencyKeys: ...
 
 
 class UnitOfWorkFactory(typing.Protocol):

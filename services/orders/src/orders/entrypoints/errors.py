@@ -6,6 +6,8 @@
 | `InvalidOrderError`: an order breaking a rule of the domain  | 422    |
 | `DataRejectedError`: a value the database cannot store       | 422    |
 | `OrderRefusedError`: a screening rule refused the order      | 422    |
+| `IdempotencyConflictError`: an `Idempotency-Key` used before with another body | 409 |
+| `InvalidIdempotencyKeyError`: an `Idempotency-Key` that cannot be kept | 422 |
 | `OrderNotFoundError`: no order has the id                    | 404    |
 | `StorageUnavailableError`: the database did not answer; a retry may cure it | 503 |
 | anything else                                               | 500    |
@@ -25,6 +27,7 @@ from orders.application.errors import (
 )
 from orders.domain.errors import InvalidOrderError
 from servicekit import install_problem_details
+from servicekit.idempotency import IDEMPOTENCY_ERRORS
 
 __all__ = ("install_error_handling",)
 
@@ -39,6 +42,7 @@ def install_error_handling(app: fastapi.FastAPI) -> None:
             DataRejectedError: 422,
             OrderRefusedError: 422,
             OrderNotFoundError: 404,
+            **IDEMPOTENCY_ERRORS,
         },
         unavailable=(StorageUnavailableError,),
     )

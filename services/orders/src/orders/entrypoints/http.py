@@ -1,7 +1,13 @@
 """The orders HTTP API, its web page and its health check.
 
 - `POST /orders`: 202 `{"order_id", "status": "pending", "screening"}` with
-  `Location: /orders/{id}`; 422 when a screening rule refuses the order.
+  `Location: /orders/{id}`; 422 when a screening rule refuses the order. With an
+  `Idempotency-Key` header (a new random key per order, a UUID say) a retry under
+  the same key and body answers what the first request answered (202, the same
+  body and `Location`) and places nothing, even after a crash of the server; a
+  retry arriving while the first request still runs waits for it. The same key
+  with another body is a 409; a key that is not 1 to 255 visible ASCII characters
+  a 422.
 - `GET /orders?customer_id=...`: the customer's latest orders (the read side).
 - `GET /orders/{id}`: 200, the order with its saga's history; 404 for an unknown or
   malformed id.
@@ -37,7 +43,7 @@ import cqrs
 from orders.application.errors import OrderNotFoundError
 from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.order_history import CustomerOrders, ListCustomerOrders
-from orders.application.place_order import OrderPlaced, PlaceOrder
+from orders.application.place_order import OrderPlaced, PlaceOrder, PlaceOrderOnce
 from orders.application.screening import SCREENING_CHAIN, ScreeningChain
 from orders.application.watch_order import WatchOrder
 from orders.domain.limits import MAX_CUSTOMER_ID_LENGTH
@@ -46,6 +52,7 @@ from orders.entrypoints.errors import install_error_handling
 from orders.entrypoints.page import PageSettings, render
 from servicekit import RequestBodyLimits, problem_responses
 from servicekit.health import Lifespan, Probe, add_health_route
+from servicekit.idempotency import IdempotencyKey, idempotency_key
 from servicekit.telemetry import HTTP_TELEMETRY
 
 __all__ = ("create_app", "MAX_BODY_BYTES")
@@ -111,10 +118,26 @@ def create_app(
     @app.post(
         "/orders",
         status_code=202,
-        responses={202: _PLACED, **problem_responses(400, 413, 415, 422, 500, 503)},
+        responses={202: _PLACED, **problem_responses(400, 409, 413, 415, 422, 500, 503)},
     )
-    async def place_order(command: PlaceOrder, response: fastapi.Response) -> OrderPlaced:
-        placed = await mediator.send(command)
+    async def place_order(
+        command: PlaceOrder,
+        response: fastapi.Response,
+        key: typing.Annotated[IdempotencyKey | None, fastapi.Depends(idempotency_key)],
+    ) -> OrderPlaced:
+        """Place an order; its saga decides it (follow `Location`).
+
+        Send an `Idempotency-Key` to retry safely: the same key and body answer the
+        first answer (202, the same order) for `ORDERS_IDEMPOTENCY_TTL_SECONDS`, a retry
+        while the first request runs waits for it, and the same key with another body
+        is a 409. Keys are per customer.
+        """
+        if key is None:
+            placed = await mediator.send(command)
+        else:
+            placed = await mediator.send(
+                PlaceOrderOnce(order=command, key=key.key, fingerprint=key.fingerprint)
+            )
         response.headers["Location"] = f"/orders/{placed.order_id}"
         return placed
 

@@ -10,6 +10,11 @@ the page's `<div id="diagram">`; the page highlights the messages of the step
 the saga is in as the transitions arrive. A diagram the drawing cannot read is
 logged as a warning and shown as text only.
 
+Each order the page places goes with a new `Idempotency-Key`
+(`crypto.randomUUID`); a lost answer (no answer, 502, 503, 504) is retried a
+few times with the same key and body, and placing the same order again
+after a failure reuses the key, so the page never places an order twice.
+
 >>> html = render(PageSettings(inventory_url="http://127.0.0.1:8001", reply_timeout_seconds=30,
 ...                            admin_console=False, saga_diagram="sequenceDiagram"))
 >>> 'data-page="{&quot;inventory_url&quot;' in html
