@@ -362,7 +362,12 @@ def saga_statements(
 def log_arrays(log: str, saga_id: str) -> str:
     """`LEFT JOIN LATERAL` of the step log (table `log`, quoted) of the saga whose id is
     the SQL expression `saga_id`, as arrays in write order: `log_step`, `log_action`,
-    `log_status`, `log_at`, `log_details` (read by `saga_rows.log_entries_of`)."""
+    `log_status`, `log_at`, `log_details` (read by `saga_rows.log_entries_of`).
+
+    >>> sql = log_arrays('"saga_log"', "saga.id")
+    >>> sql.startswith("LEFT JOIN LATERAL"), "WHERE saga_id = saga.id" in sql
+    (True, True)
+    """
     return f"""LEFT JOIN LATERAL (
                 SELECT array_agg(step_name ORDER BY id) AS log_step,
                        array_agg(action ORDER BY id) AS log_action,

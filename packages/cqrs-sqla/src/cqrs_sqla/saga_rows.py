@@ -150,7 +150,17 @@ def log_entries_of(
     saga_id: uuid.UUID, row: typing.Mapping[typing.Any, typing.Any]
 ) -> list[SagaLogEntry]:
     """The step log of a row holding it as arrays (`saga_pg.log_arrays`): `log_step`,
-    `log_action`, `log_status`, `log_at` and `log_details`, each None for no entry."""
+    `log_action`, `log_status`, `log_at` and `log_details`, each None for no entry.
+
+    >>> import datetime
+    >>> at = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    >>> row = {"log_step": ["Open"], "log_action": ["act"], "log_status": ["completed"],
+    ...        "log_at": [at], "log_details": [None]}
+    >>> [entry.step_name for entry in log_entries_of(uuid.uuid4(), row)]
+    ['Open']
+    >>> log_entries_of(uuid.uuid4(), dict.fromkeys(row))
+    []
+    """
     return [
         log_entry_of(
             saga_id,

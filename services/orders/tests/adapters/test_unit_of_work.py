@@ -74,15 +74,19 @@ async def test_a_unit_of_work_opened_inside_another_joins_its_transaction(
     database: Database,
 ) -> None:
     unit_of_work, order = database.unit_of_work(), new_order()
+    seen: list[object] = []
 
-    with pytest.raises(Abort):
+    async def nested_then_fail() -> None:
         async with unit_of_work() as outer:
             await outer.orders.add(order)
             async with unit_of_work() as inner:
-                assert inner is outer  # sees the outer's uncommitted order
-                assert await inner.orders.get(order.order_id) == order
+                seen.extend([inner is outer, await inner.orders.get(order.order_id)])
             raise Abort  # the inner block's end committed nothing: all is rolled back
 
+    with pytest.raises(Abort):
+        await nested_then_fail()
+
+    assert seen == [True, order]  # the inner block saw the outer's uncommitted order
     async with unit_of_work() as work:
         assert await work.orders.get(order.order_id) is None
 

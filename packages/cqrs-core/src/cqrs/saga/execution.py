@@ -278,12 +278,7 @@ class SagaRunner:
         await self._create(context, saga_id, owner)
         run = _Run.new(self, saga_id, owner, context)
         try:
-            while run.status is not SAGA_COMPLETED and await run.step_forward() is not None:
-                pass
-        except Exception as exc:
-            # As in `deliver`: the step's failure is compensated and stored by now.
-            if exc is not run.failure:
-                raise
+            await run.settled(run.forward())
         finally:
             await self._release(saga_id, owner, run)
         return run.status
@@ -362,14 +357,7 @@ class SagaRunner:
         try:
             run = _Run.load(self, saga_id, owner, self.build_context, state, history)
             if run is not None:
-                try:
-                    async for _ in run.receive(reply):
-                        pass
-                except Exception as exc:
-                    # A step's failure is compensated and stored by now: the reply was
-                    # handled. Anything else (storage, container) must reach the caller.
-                    if exc is not run.failure:
-                        raise
+                await run.settled(_drain(run.receive(reply)))  # the reply was handled
         finally:
             await self._release(saga_id, owner, run)
         # What the pass wrote, as the storage now holds it: no read-back.
@@ -405,13 +393,7 @@ class SagaRunner:
                     f"saga {saga_id} waits for the reply to {waiting.step_name} until "
                     f"{waiting.deadline.isoformat()}; retry it after that, or resolve it"
                 )
-            try:
-                async for _ in run.advance():
-                    pass
-            except Exception as exc:
-                # As in `deliver`: the step's failure is compensated and stored by now.
-                if exc is not run.failure:
-                    raise
+            await run.settled(_drain(run.advance()))
             return run.state(loaded[0])
         finally:
             await self._release(saga_id, owner, run)
@@ -564,6 +546,20 @@ class _Run:
     @property
     def storage(self) -> ISagaStorage:
         return self.runner.storage
+
+    async def settled(self, work: typing.Awaitable[None]) -> None:
+        """Await this pass's `work`; a step failure it recorded is compensated and stored
+        by then, and not raised. Anything else (storage, container) reaches the caller."""
+        try:
+            await work
+        except Exception as exc:
+            if exc is not self.failure:
+                raise
+
+    async def forward(self) -> None:
+        """Go forward as far as the saga goes: to its end, or to a reply it waits for."""
+        while self.status is not SAGA_COMPLETED and await self.step_forward() is not None:
+            pass
 
     def state(self, loaded: SagaState) -> SagaState:
         """The saga's state as this pass left it, from the state it `loaded`."""
@@ -1032,6 +1028,11 @@ class _Run:
         if not await self.storage.claim(self.saga_id, self.owner, self.runner.lease):
             raise SagaConcurrencyError(f"saga {self.saga_id}: the lease was lost to another worker")
         self._leased()
+
+
+async def _drain(results: typing.AsyncIterator[_Result]) -> None:
+    async for _ in results:
+        pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -7,6 +7,11 @@ snapshot, so the order is as new as the saga beside it. Elsewhere (SQLite)
 they are read in one unit of work, the saga first: the saga's steps write
 the order's outcome before they log it, so an order read after a finished
 saga shows that outcome.
+
+```
+reads = SqlOrderReads(database.engine, database.schema, database.unit_of_work())
+order, saga, history = await reads.read(order_id) or not_found()
+```
 """
 
 from __future__ import annotations

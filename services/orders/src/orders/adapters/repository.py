@@ -126,7 +126,11 @@ def order_of(
     items: typing.Iterable[tuple[str, int, int]],
 ) -> Order:
     """The `Order` of an `orders` row's values and its items' (sku, quantity, unit price in
-    cents), in line order."""
+    cents), in line order.
+
+    >>> order_of(uuid.uuid4(), "c-1", "pending", None, [("tea", 2, 350)]).total
+    Decimal('7.00')
+    """
     return Order(
         order_id=order_id,
         customer_id=customer_id,

@@ -218,6 +218,10 @@ class ClaimingSagaStorage(typing.Protocol):
     and `get_step_history`; a storage that can do the three in one round
     trip (one statement on PostgreSQL: `cqrs_sqla`) offers this method, and
     the engine calls it instead of the three.
+
+    >>> from cqrs.saga.storage.memory import MemorySagaStorage
+    >>> isinstance(MemorySagaStorage(), ClaimingSagaStorage)  # claim_and_load() falls back
+    False
     """
 
     async def claim_and_load(
