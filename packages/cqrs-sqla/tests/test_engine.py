@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import time
+import typing
 
 import pytest
 import sqlalchemy as sa
@@ -102,7 +103,9 @@ async def test_a_connection_the_server_ended_in_the_pool_is_replaced_without_a_p
     try:
         async with engine.connect() as connection:  # pooled after the block
             victim = (await connection.execute(pid)).scalar_one()
-            driver = (await connection.get_raw_connection()).driver_connection
+            driver = typing.cast(
+                typing.Any, (await connection.get_raw_connection()).driver_connection
+            )
         async with other.connect() as killer:
             await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
         # Until asyncpg has read the end of the socket, nothing tells the connection is
@@ -123,8 +126,9 @@ async def test_a_connection_the_server_ended_in_the_pool_is_replaced_without_a_p
 def test_the_pool_size_sizes_a_queue_pool_and_is_ignored_without_one() -> None:
     sized = create_engine("postgresql+asyncpg://app@db.internal/app", pool_size=7, max_overflow=2)
     memory = create_engine("sqlite+aiosqlite://", pool_size=7, max_overflow=2)
-    assert (sized.pool.size(), type(memory.pool).__name__) == (7, "StaticPool")  # pyright: ignore[reportAttributeAccessIssue]
-    assert sized.pool._max_overflow == 2  # pyright: ignore[reportAttributeAccessIssue]
+    assert isinstance(sized.pool, sa.QueuePool)
+    assert sized.pool.size() == 7
+    assert type(memory.pool).__name__ == "StaticPool"
 
 
 def test_a_pool_the_caller_chooses_or_an_in_memory_sqlite_is_built_as_asked() -> None:

@@ -832,6 +832,7 @@ class SagaStorageContract:
             await storage.load_saga_state(saga_id),
             await storage.get_step_history(saga_id),
         )
+        assert loaded is not None
         assert [entry.step_name for entry in loaded[1]] == ["Weigh", "Ship"]
         assert not await storage.claim(saga_id, "worker-b", _LEASE)  # worker-a holds it
 
