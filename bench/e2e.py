@@ -37,6 +37,17 @@ children) spent during the timed run, from `/proc`, over the orders: the four
 service processes, the broker, the PostgreSQL server (all its processes)
 and this client.
 
+Database work per order (PostgreSQL): transactions (committed and rolled
+back) and connections opened, per database, from `pg_stat_database` over the
+timed run, less what the idle system does in as long (measured right after).
+Backends report their counters within 10 s of going idle, so the script
+waits 11 s before each reading. With `--statement-log PATH` (the server's
+log file, readable by this user) the run's databases also log every
+statement (`log_statement = all`, set on the throwaway databases only) and
+the statements of each database are counted in PATH over the same windows:
+each is one round trip to the server (a statement's first preparation on a
+connection adds one more, not counted).
+
 The processes' output goes to `system.log` in a temporary folder (printed
 first), removed after a run whose orders were all confirmed. The script
 exits 0 unless the system does not start; orders not confirmed print a
@@ -62,6 +73,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import shutil
 import statistics
 import sys
@@ -143,9 +155,12 @@ async def run_orders(orders_url: str, count: int, concurrency: int) -> tuple[lis
 
 
 @contextlib.contextmanager
-def databases(kind: str, folder: pathlib.Path) -> collections.abc.Generator[tuple[str, str]]:
+def databases(
+    kind: str, folder: pathlib.Path, *, log_statements: bool = False
+) -> collections.abc.Generator[tuple[str, str]]:
     """The orders and inventory database URLs: from the environment, SQLite files in
-    `folder`, or PostgreSQL databases created now and dropped after the block."""
+    `folder`, or PostgreSQL databases created now and dropped after the block (logging
+    every statement when `log_statements` is set)."""
     named = os.environ.get("ORDERS_DATABASE_URL"), os.environ.get("INVENTORY_DATABASE_URL")
     if named[0] and named[1]:
         yield named[0], named[1]
@@ -158,7 +173,10 @@ def databases(kind: str, folder: pathlib.Path) -> collections.abc.Generator[tupl
         return
     admin = sa.make_url(os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL))
     names = [f"bench_e2e_{service}_{uuid.uuid4().hex[:8]}" for service in ("orders", "inventory")]
-    asyncio.run(_admin(admin, [f'CREATE DATABASE "{name}"' for name in names]))
+    created = [f'CREATE DATABASE "{name}"' for name in names]
+    if log_statements:
+        created += [f"ALTER DATABASE \"{name}\" SET log_statement = 'all'" for name in names]
+    asyncio.run(_admin(admin, created))
     try:
         orders, inventory = (
             admin.set(drivername="postgresql+asyncpg", database=name).render_as_string(
@@ -272,11 +290,73 @@ HOPS = (
 )
 
 
+# --- database work ----------------------------------------------------------------
+
+STAT_SETTLE = 11.0  # backends flush their pg_stat counters within 10 s of going idle
+COUNTERS = ("transactions", "connections opened", "statements")
+
+
+def database_names(orders_db: str, inventory_db: str) -> dict[str, str]:
+    """service -> PostgreSQL database name, for the PostgreSQL ones."""
+    urls = {"orders": orders_db, "inventory": inventory_db}
+    return {
+        service: str(sa.make_url(url).database)
+        for service, url in urls.items()
+        if url.startswith("postgresql")
+    }
+
+
+def database_counters(
+    url: str, names: dict[str, str], statement_log: pathlib.Path | None
+) -> dict[str, dict[str, float]]:
+    """service -> counter -> value so far, after letting the backends report."""
+    if not names:
+        return {}
+    time.sleep(STAT_SETTLE)
+    query = sa.text(
+        "SELECT datname, xact_commit + xact_rollback AS transactions, sessions "
+        "FROM pg_stat_database WHERE datname = ANY(:names)"
+    ).bindparams(names=list(names.values()))
+    rows = {str(row["datname"]): row for row in asyncio.run(_rows(_asyncpg_url(url), query))}
+    logged = _logged_statements(statement_log, set(names.values()))
+    return {
+        service: {
+            "transactions": float(rows[name]["transactions"]),
+            "connections opened": float(rows[name]["sessions"]),
+            "statements": float(logged.get(name, 0)),
+        }
+        for service, name in names.items()
+        if name in rows
+    }
+
+
+def _asyncpg_url(url: str) -> str:
+    return (
+        sa.make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    )
+
+
+def _logged_statements(path: pathlib.Path | None, names: set[str]) -> dict[str, int]:
+    """How many statements each database in `names` logged in the server's log so far."""
+    counts: collections.Counter[str] = collections.Counter()
+    if path is None:
+        return counts
+    with path.open(errors="replace") as log:
+        for line in log:
+            found = _STATEMENT_LINE.search(line)
+            if found is not None and found.group(1) in names:
+                counts[found.group(1)] += 1
+    return counts
+
+
+_STATEMENT_LINE = re.compile(r"\S+@(\S+) LOG:  (?:statement|execute [^:]*):")
+
+
 def _seconds(moment: datetime.datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-async def _rows(url: str, query: sa.Select[typing.Any]) -> list[sa.RowMapping]:
+async def _rows(url: str, query: sa.Executable) -> list[sa.RowMapping]:
     engine = create_async_engine(url)
     try:
         async with engine.connect() as connection:
@@ -362,6 +442,7 @@ def report(
     database: str,
     path: dict[str, list[float]],
     cpu: dict[str, float],
+    work: dict[str, dict[str, float]],
 ) -> bool:
     """Print the figures; whether every order was confirmed."""
     latencies_ms = sorted(outcome.latency * 1000 for outcome in outcomes)
@@ -396,6 +477,14 @@ def report(
         print(f"| {name} | {seconds * 1000 / len(outcomes):.2f} | {seconds / wall:.0%} |")
     total = sum(cpu.values())
     print(f"| total | {total * 1000 / len(outcomes):.2f} | {total / wall:.0%} |")
+    if work:
+        print()
+        print("Database work per order (timed run less the idle system's in as long):")
+        print("| database | " + " | ".join(COUNTERS) + " |")
+        print("|---|" + "---:|" * len(COUNTERS))
+        for service, counters in work.items():
+            figures = " | ".join(f"{counters[name] / len(outcomes):.1f}" for name in COUNTERS)
+            print(f"| {service} | {figures} |")
     statuses = collections.Counter(outcome.status for outcome in outcomes)
     all_confirmed = statuses == {"confirmed": len(outcomes)}
     if not all_confirmed:
@@ -413,26 +502,50 @@ def main() -> int:
     parser.add_argument(
         "--database", choices=("sqlite", "postgresql"), default="sqlite", help="(sqlite)"
     )
+    parser.add_argument(
+        "--statement-log",
+        type=pathlib.Path,
+        help="the PostgreSQL server's log file: count each database's statements in it",
+    )
     args = parser.parse_args()
     if args.orders < 2 or args.concurrency < 1:
         parser.error("--orders must be at least 2 and --concurrency at least 1")
     folder = pathlib.Path(tempfile.mkdtemp(prefix="cqrs-bench-e2e-"))
     print(f"processes' output: {folder / 'system.log'}", flush=True)
+    admin_url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL)
     with (
-        databases(args.database, folder) as (orders_db, inventory_db),
+        databases(args.database, folder, log_statements=args.statement_log is not None) as (
+            orders_db,
+            inventory_db,
+        ),
         running_system(folder, orders_db, inventory_db) as (system, _),
     ):
         restock_new_skus(system.url("inventory"), {SKU: WARMUP_ORDERS + args.orders})
         orders_url = system.url("orders")
         asyncio.run(run_orders(orders_url, WARMUP_ORDERS, 2))
+        names = database_names(orders_db, inventory_db)
+        counted_before = database_counters(admin_url, names, args.statement_log)
         before = cpu_by_group(system)
         outcomes, wall = asyncio.run(run_orders(orders_url, args.orders, args.concurrency))
         after = cpu_by_group(system)
+        counted_after = database_counters(admin_url, names, args.statement_log)
+        counted_idle = database_counters(admin_url, names, args.statement_log)
         system.supervisor.check()
         path = asyncio.run(hops(orders_db, inventory_db, outcomes))
     cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+    # The idle window is STAT_SETTLE long; the timed one wall + STAT_SETTLE.
+    idle_share = (wall + STAT_SETTLE) / STAT_SETTLE
+    work = {
+        service: {
+            name: counted_after[service][name]
+            - counted_before[service][name]
+            - idle_share * (counted_idle[service][name] - counted_after[service][name])
+            for name in COUNTERS
+        }
+        for service in counted_after
+    }
     database = orders_db.split(":", 1)[0]
-    if report(outcomes, wall, args, database, path, cpu):
+    if report(outcomes, wall, args, database, path, cpu, work):
         shutil.rmtree(folder)
     return 0
 

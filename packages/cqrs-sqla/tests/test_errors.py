@@ -100,13 +100,15 @@ async def test_a_connection_the_server_dropped_is_unavailable_and_the_next_call_
     database_url: str, schema: Schema, session_factory: Sessions
 ) -> None:
     inbox = SqlAlchemyInbox(schema)
-    async with session_factory() as session, session.begin():
-        await inbox.record(session, "inventory", uuid.uuid4())  # a connection now in the pool
-    await terminate_connections(database_url)  # as a server restart would
+
+    async def dropped_while_in_use() -> None:
+        async with session_factory() as session, session.begin():
+            await inbox.record(session, "inventory", uuid.uuid4())  # the connection in use
+            await terminate_connections(database_url)  # as a server restart would
+            await inbox.record(session, "inventory", uuid.uuid4())
 
     with pytest.raises(DatabaseUnavailableError, match=r"SqlAlchemyInbox\.record") as raised:
-        async with session_factory() as session, session.begin():
-            await inbox.record(session, "inventory", uuid.uuid4())
+        await dropped_while_in_use()
 
     cause = raised.value.__cause__
     assert isinstance(cause, sa_exc.DBAPIError)

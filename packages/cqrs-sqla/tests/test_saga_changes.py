@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
 from cqrs_sqla.engine import create_engine
-from cqrs_sqla.saga_changes import NotifyingSagaStorage, SagaChanges
+from cqrs_sqla.saga_changes import NotifyingSagaStorage, SagaChanges, changes_channel
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
-from cqrs_sqla.schema import Schema
+from cqrs_sqla.schema import Schema, create_all
 
 #: A guard against a follower that is never woken, not a measure of speed.
 DEADLINE = 30.0
@@ -67,3 +67,49 @@ async def test_without_an_engine_only_this_process_is_woken() -> None:
 
     assert changed.is_set()
     assert not changes.pushes_across_processes
+
+
+async def test_a_storage_with_the_changes_channel_notifies_other_processes_itself(
+    postgres_url: str,
+) -> None:
+    writer_engine, follower_engine = create_engine(postgres_url), create_engine(postgres_url)
+    schema = Schema()
+    await create_all(writer_engine, schema)
+    # The writer's SagaChanges has no engine: only the storage's statements can reach
+    # the follower.
+    storage = NotifyingSagaStorage(
+        SqlAlchemySagaStorage(
+            async_sessionmaker(writer_engine), schema, changes_channel=changes_channel(schema)
+        ),
+        SagaChanges(),
+    )
+    follower = SagaChanges(follower_engine, schema)
+    saga_id = uuid.uuid4()
+    try:
+        await storage.create_saga(saga_id, "order", {})
+        async with follower.following(saga_id) as changed:
+            await storage.record_step(
+                saga_id,
+                "Open",
+                SagaStepAction.ACT,
+                SagaStepStatus.COMPLETED,
+                context={"opened": True},
+                current_version=1,
+            )
+            await asyncio.wait_for(changed.wait(), DEADLINE)
+            changed.clear()
+            await storage.update_status(saga_id, SagaStatus.COMPLETED)
+            await asyncio.wait_for(changed.wait(), DEADLINE)
+    finally:
+        await follower.close()
+        for engine in (writer_engine, follower_engine):
+            await engine.dispose()
+
+
+async def test_the_changes_channel_is_ignored_off_postgresql(
+    engine: AsyncEngine, schema: Schema
+) -> None:
+    storage = SqlAlchemySagaStorage(
+        async_sessionmaker(engine), schema, changes_channel=changes_channel(schema)
+    )
+    assert storage.notifies_changes is (engine.dialect.name == "postgresql")

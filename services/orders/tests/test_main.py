@@ -25,21 +25,15 @@ from orders.adapters.messages import (
 )
 from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.inventory import RELEASE_STOCK, RESERVE_STOCK, STOCK_RESERVED
-from orders.application.place_order import PlaceOrder, PlaceOrderHandler, PlaceOrderItem
-from orders.domain.order import OrderStatus, RejectionReason
+from orders.application.place_order import PlaceOrder, PlaceOrderItem
+from orders.application.saga import OrderSaga, OrderSagaContext
+from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
 from orders.entrypoints.http import create_app
 from orders.main import Orders, Overrides, build
 from orders.settings import Settings
 
 DEADLINE = 60.0
 TEA = {"sku": "tea", "quantity": 1, "unit_price": "2.00"}
-
-
-class DiesBeforeLaunching:
-    """A `SagaLauncher` in a process that dies before it gets to run the saga."""
-
-    def launch(self, saga_id: uuid.UUID) -> None:
-        pass
 
 
 def tea_order() -> PlaceOrder:
@@ -76,23 +70,43 @@ async def until(
         await asyncio.sleep(0.05)
 
 
+async def test_the_order_its_saga_and_the_first_pass_commit_together(
+    database: Database,
+) -> None:
+    orders = build(
+        Settings(signing="off", database_url=str(database.engine.url)),
+        overrides=Overrides(database=database),
+    )
+    placed = await orders.requests.send(tea_order())
+
+    # Nothing ran after the POST: its transaction holds the first pass.
+    assert await outbox(database) == [(RESERVE_STOCK, placed.order_id)]
+    state = await orders.sagas.storage.load_saga_state(uuid.UUID(placed.order_id))
+    assert state.waiting is not None
+    assert state.waiting.step_name == "ReserveStock"
+    await orders.events.send(stock_reserved(placed.order_id))
+    assert (await details(orders, placed.order_id)).status is OrderStatus.CONFIRMED
+
+
 async def test_a_saga_left_by_a_crash_is_finished_by_another_instance(
     database: Database,
 ) -> None:
     settings = Settings(signing="off", database_url=str(database.engine.url))
-    # The process dies right after the commit: the background pass never runs.
-    screening = build(settings, overrides=Overrides(database=database)).screening
-    placing = PlaceOrderHandler(database.unit_of_work(), DiesBeforeLaunching(), screening)
-    placed = await placing.handle(tea_order())
+    # A saga stored and never run (a crash, or a writer that only creates sagas).
+    order = Order.place("c-1", [OrderItem("tea", 2, decimal.Decimal("4.00"))])
+    context = OrderSagaContext.of(order)
+    async with database.unit_of_work()() as work:
+        await work.orders.add(order)
+        await work.sagas.create_saga(context.saga_id, OrderSaga.saga_name(), context.to_dict())
     assert await outbox(database) == []
 
     survivor = build(settings, overrides=Overrides(database=database))
     recovery = dataclasses.replace(survivor.recovery, stale_after=datetime.timedelta(0))
     assert await recovery.run_once() == 1
 
-    assert await outbox(database) == [(RESERVE_STOCK, placed.order_id)]
-    await survivor.events.send(stock_reserved(placed.order_id))
-    assert (await details(survivor, placed.order_id)).status is OrderStatus.CONFIRMED
+    assert await outbox(database) == [(RESERVE_STOCK, context.order_id)]
+    await survivor.events.send(stock_reserved(context.order_id))
+    assert (await details(survivor, context.order_id)).status is OrderStatus.CONFIRMED
 
 
 async def test_the_recovery_worker_times_out_a_silent_inventory(database: Database) -> None:
@@ -101,7 +115,6 @@ async def test_the_recovery_worker_times_out_a_silent_inventory(database: Databa
     )
     orders = build(settings, overrides=Overrides(database=database))
     placed = await orders.requests.send(tea_order())
-    await orders.launcher.join()
 
     async def rejected() -> bool:
         await orders.recovery.run_once()
@@ -187,7 +200,6 @@ async def test_the_app_times_every_message_and_mounts_the_console_only_with_a_to
         transport=httpx.ASGITransport(app=guarded.app()), base_url="http://orders"
     ) as client:
         placed = await client.post("/orders", json={"customer_id": "c", "items": [TEA]})
-        await guarded.launcher.join()
         await guarded.events.send(stock_reserved(placed.json()["order_id"]))
         timings = (await client.get("/timings")).json()
         refused = await client.get("/admin/sagas")

@@ -12,7 +12,12 @@ import pytest
 
 import cqrs
 from cqrs.container.di import DIContainer
-from cqrs.saga.errors import SagaConcurrencyError, SagaError
+from cqrs.saga.errors import (
+    SagaAlreadyExistsError,
+    SagaConcurrencyError,
+    SagaError,
+    SagaNotFoundError,
+)
 from cqrs.saga.execution import CompensationPolicy
 from cqrs.saga.mediator import SagaMediator, SagaNotBoundError
 from cqrs.saga.models import SagaContext, SagaStatus
@@ -250,6 +255,42 @@ async def test_a_failing_step_reaches_the_stream_consumer_after_compensation() -
     assert yielded == ["BookFlight"]
     assert CALLS[-1] == "compensate:BookFlight"
     assert (await storage.load_saga_state(saga_id)).status is SagaStatus.FAILED
+
+
+async def test_start_runs_the_first_pass_and_returns_the_status() -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+
+    status = await mediator_for(storage).start(TripContext(traveller="bo"), saga_id)
+
+    assert status is SagaStatus.COMPLETED
+    assert CALLS == ["act:BookFlight:bo", "act:BookHotel:bo"]
+    state = await storage.load_saga_state(saga_id)
+    assert (state.status, state.context["hotel"]) == (SagaStatus.COMPLETED, "hotel-for-bo")
+    assert await storage.claim(saga_id, "someone", datetime.timedelta(seconds=5))  # released
+
+
+async def test_start_compensates_a_failing_step_and_does_not_raise_it() -> None:
+    storage, saga_id = MemorySagaStorage(), uuid.uuid4()
+    FAIL.add("BookHotel")
+
+    status = await mediator_for(storage).start(TripContext(), saga_id)
+
+    assert status is SagaStatus.FAILED
+    assert CALLS[-1] == "compensate:BookFlight"
+    assert (await storage.load_saga_state(saga_id)).status is SagaStatus.FAILED
+
+
+async def test_start_writes_through_the_storage_it_is_given() -> None:
+    own, given, saga_id = MemorySagaStorage(), MemorySagaStorage(), uuid.uuid4()
+    mediator = mediator_for(own)
+
+    await mediator.start(RefundContext(amount=3), saga_id, storage=given)
+
+    assert (await given.load_saga_state(saga_id)).context["refunded"] is True
+    with pytest.raises(SagaNotFoundError):
+        await own.load_saga_state(saga_id)
+    with pytest.raises(SagaAlreadyExistsError):
+        await mediator.start(RefundContext(), saga_id, storage=given)
 
 
 async def test_the_compensation_policy_reaches_the_runners() -> None:

@@ -12,6 +12,10 @@ that dropped) only delays it until that slow poll.
 `NotifyingSagaStorage` wraps any `ISagaStorage`: after each write that adds to
 the step log or changes the status (`create_saga`, `log_step`, `record_step`,
 `update_status`) it calls `SagaChanges.changed`. Reads and claims pass through.
+A `SqlAlchemySagaStorage` given `changes_channel=changes_channel(schema)` sends
+the `NOTIFY` of `record_step` and `update_status` in their own statement on
+PostgreSQL, one transaction fewer per write; the wrapper then only wakes this
+process's followers after them.
 
 >>> import asyncio, uuid
 >>> from cqrs.saga.storage.memory import MemorySagaStorage
@@ -50,8 +54,9 @@ from cqrs.saga.models import (
     SagaStepStatus,
     SagaWait,
 )
-from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, ISagaStorage
+from cqrs.saga.storage.protocol import DEFAULT_STALE_AFTER, ISagaStorage, claim_and_load
 from cqrs_sqla.driver_errors import maps_driver_errors
+from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 
 __all__ = ("NotifyingSagaStorage", "SagaChanges", "changes_channel")
@@ -89,10 +94,12 @@ class SagaChanges:
         return self._engine is not None
 
     @maps_driver_errors
-    async def changed(self, saga_id: uuid.UUID) -> None:
-        """Wake the followers of `saga_id` here and, on PostgreSQL, everywhere."""
+    async def changed(self, saga_id: uuid.UUID, *, notified: bool = False) -> None:
+        """Wake the followers of `saga_id` here and, on PostgreSQL, everywhere (unless
+        `notified`: the write sent the `NOTIFY` itself, `SqlAlchemySagaStorage`'s
+        `changes_channel`)."""
         self._wake(saga_id)
-        if self._engine is None:
+        if self._engine is None or notified:
             return
         async with self._engine.connect() as connection:
             await connection.execute(sa.select(sa.func.pg_notify(self._channel, str(saga_id))))
@@ -160,6 +167,9 @@ class NotifyingSagaStorage:
     def __init__(self, storage: ISagaStorage, changes: SagaChanges) -> None:
         self.storage = storage
         self.changes = changes
+        # A storage whose step and status writes send the NOTIFY in their own statement
+        # leaves only this process's followers to wake.
+        self._notified = isinstance(storage, SqlAlchemySagaStorage) and storage.notifies_changes
 
     async def create_saga(
         self,
@@ -191,7 +201,7 @@ class NotifyingSagaStorage:
         self, saga_id: uuid.UUID, status: SagaStatus, error: str | None = None
     ) -> None:
         await self.storage.update_status(saga_id, status, error)
-        await self.changes.changed(saga_id)
+        await self.changes.changed(saga_id, notified=self._notified)
 
     async def log_step(
         self,
@@ -234,7 +244,7 @@ class NotifyingSagaStorage:
             messages=messages,
             trace_context=trace_context,
         )
-        await self.changes.changed(saga_id)
+        await self.changes.changed(saga_id, notified=self._notified)
         return version
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
@@ -242,6 +252,11 @@ class NotifyingSagaStorage:
 
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
         return await self.storage.claim(saga_id, owner, lease)
+
+    async def claim_and_load(
+        self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta
+    ) -> tuple[SagaState, list[SagaLogEntry]] | None:
+        return await claim_and_load(self.storage, saga_id, owner, lease)
 
     async def release(self, saga_id: uuid.UUID, owner: str) -> None:
         await self.storage.release(saga_id, owner)

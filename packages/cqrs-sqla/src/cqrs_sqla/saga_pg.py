@@ -1,8 +1,8 @@
 """The saga storage's hot statements on PostgreSQL: one each, on the asyncpg connection.
 
 A saga's life is mostly `create_saga` and one `record_step` per step, and a
-worker's pass over a stored saga `claim`, `load_saga_state`,
-`get_step_history` and `release`. On PostgreSQL each is a single statement
+worker's pass over a stored saga `claim_and_load` (the claim, the saga's row
+and its step log in one statement) and `release`. On PostgreSQL each is a single statement
 run in autocommit (its own transaction, one round trip), written once per
 schema and sent to the asyncpg connection under the engine's pooled one, as
 the relay's claim is: no statement compiled or cache key built per call,
@@ -41,7 +41,7 @@ from cqrs_sqla.notify import channel_of
 from cqrs_sqla.saga_rows import FINAL_STATUSES
 from cqrs_sqla.schema import Schema
 
-__all__ = ("SagaStatements", "on_driver", "saga_statements")
+__all__ = ("SagaStatements", "log_arrays", "on_driver", "saga_statements")
 
 #: The outbox columns a staged message fills, in the order `record_step` passes them.
 _OUTBOX_COLUMNS: typing.Final = (
@@ -115,10 +115,14 @@ class SagaStatements:
     outbox_channel: str
     load_sql: str
     history_sql: str
+    # The claim, the saga's row and its step log (as arrays) in one trip.
+    claim_and_load_sql: str
     # Each returns (whether it changed the row, whether the saga exists) in one trip.
     claim_sql: str
     release_sql: str
     move_sql: str
+    # Whether `record` and `move` also send the saga's id on a changes channel.
+    notifies_changes: bool = False
 
     async def load(self, driver: typing.Any, saga_id: object) -> dict[str, typing.Any] | None:
         """The saga's row, or None for an unknown saga. The context arrives decoded: the
@@ -129,6 +133,21 @@ class SagaStatements:
     async def history(self, driver: typing.Any, saga_id: object) -> list[typing.Any]:
         """The saga's step log rows, in write order."""
         return typing.cast("list[typing.Any]", await driver.fetch(self.history_sql, saga_id))
+
+    async def claim_and_load(
+        self,
+        driver: typing.Any,
+        saga_id: object,
+        owner: str,
+        now: datetime.datetime,
+        lease_until: datetime.datetime,
+    ) -> tuple[dict[str, typing.Any] | None, bool]:
+        """Take or renew the claim unless another holds it, and read the saga as the claim
+        left it: (its row with the step log as arrays `log_*`, or None when another holds
+        it; whether the saga exists)."""
+        record = await driver.fetchrow(self.claim_and_load_sql, saga_id, owner, now, lease_until)
+        row = dict(record)
+        return (row if row["id"] is not None else None), bool(row["found"])
 
     async def claim(
         self,
@@ -152,9 +171,10 @@ class SagaStatements:
     ) -> bool:
         """Set the status (and the error, when given; a final status releases the claim);
         False, writing nothing, for an unknown or resolved saga."""
-        done = await driver.execute(
-            self.move_sql, saga_id, status.value, error, status.is_final, now
-        )
+        arguments = (saga_id, status.value, error, status.is_final, now)
+        if self.notifies_changes:
+            return bool(await driver.fetch(self.move_sql, *arguments))
+        done = await driver.execute(self.move_sql, *arguments)
         return typing.cast(str, done) == "UPDATE 1"
 
     async def release(self, driver: typing.Any, saga_id: object, owner: str) -> tuple[bool, bool]:
@@ -224,8 +244,17 @@ class SagaStatements:
 
 
 @functools.lru_cache(maxsize=64)
-def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
-    """The statements for `schema`'s tables, written once per schema."""
+def saga_statements(
+    dialect: sa.Dialect, schema: Schema, changes_channel: str | None = None
+) -> SagaStatements:
+    """The statements for `schema`'s tables, written once per schema; with
+    `changes_channel`, `record` and `move` also send `NOTIFY changes_channel` with the
+    saga's id when they write (in their statement: sent on commit, and only then)."""
+    notify = (
+        ""
+        if changes_channel is None
+        else ", pg_notify('{}', id::text)".format(changes_channel.replace("'", "''"))
+    )
     quote = dialect.identifier_preparer
     saga, log = quote.format_table(schema.saga), quote.format_table(schema.saga_log)
     outbox = schema.outbox
@@ -259,7 +288,7 @@ def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
                 SELECT id, $12, $13, $14, $15, $4 FROM moved
             )"""
         if not staging:
-            return f"WITH {moved} SELECT id FROM moved"
+            return f"WITH {moved} SELECT id{notify} FROM moved"
         arrays = ", ".join(
             f"${number}::{outbox.c[column].type.compile(dialect)}[]"
             for number, column in enumerate(_OUTBOX_COLUMNS, start=16)
@@ -269,8 +298,16 @@ def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
                 INSERT INTO {quote.format_table(outbox)} ({", ".join(_OUTBOX_COLUMNS)})
                 SELECT message.* FROM moved, unnest({arrays}) AS message
             )"""
-        return f"WITH {moved}, {staged} SELECT pg_notify(${15 + staged_arrays}, '') FROM moved"
+        return (
+            f"WITH {moved}, {staged} SELECT pg_notify(${15 + staged_arrays}, ''){notify} FROM moved"
+        )
 
+    move = f"""
+            UPDATE {saga} SET status = $2, error = coalesce($3, error), updated_at = $5,
+                owner = CASE WHEN $4 THEN NULL ELSE owner END,
+                lease_until = CASE WHEN $4 THEN NULL ELSE lease_until END
+            WHERE id = $1 AND status != '{SagaStatus.RESOLVED.value}'
+        """
     return SagaStatements(
         create_sql=(
             create.format(trace_column="", trace=""),
@@ -292,21 +329,53 @@ def saga_statements(dialect: sa.Dialect, schema: Schema) -> SagaStatements:
             SELECT step_name, action, status, created_at, details
             FROM {log} WHERE saga_id = $1 ORDER BY id
         """,
+        claim_and_load_sql=f"""
+            WITH claimed AS (
+                UPDATE {saga} SET owner = $2, lease_until = $4
+                WHERE id = $1 AND (owner IS NULL OR owner = $2 OR lease_until IS NULL
+                                   OR lease_until <= $3)
+                RETURNING id, name, status, context, version, recovery_attempts, error,
+                          waiting_step, waiting_action, waiting_deadline, waiting_attempt,
+                          trace_context
+            )
+            SELECT claimed.*, EXISTS (SELECT 1 FROM {saga} WHERE id = $1) AS found,
+                   log.log_step, log.log_action, log.log_status, log.log_at, log.log_details
+            FROM (SELECT 1) AS one
+            LEFT JOIN claimed ON true
+            {log_arrays(log, "claimed.id")}
+        """,
         claim_sql=_changed_and_found(
             saga,
             "SET owner = $2, lease_until = $4 WHERE id = $1 AND (owner IS NULL OR owner = $2 "
             "OR lease_until IS NULL OR lease_until <= $3)",
         ),
-        move_sql=f"""
-            UPDATE {saga} SET status = $2, error = coalesce($3, error), updated_at = $5,
-                owner = CASE WHEN $4 THEN NULL ELSE owner END,
-                lease_until = CASE WHEN $4 THEN NULL ELSE lease_until END
-            WHERE id = $1 AND status != '{SagaStatus.RESOLVED.value}'
-        """,
+        move_sql=move
+        if not notify
+        else f"WITH moved AS ({move} RETURNING id) SELECT id{notify} FROM moved",
+        notifies_changes=bool(notify),
         release_sql=_changed_and_found(
             saga, "SET owner = NULL, lease_until = NULL WHERE id = $1 AND owner = $2"
         ),
     )
+
+
+def log_arrays(log: str, saga_id: str) -> str:
+    """`LEFT JOIN LATERAL` of the step log (table `log`, quoted) of the saga whose id is
+    the SQL expression `saga_id`, as arrays in write order: `log_step`, `log_action`,
+    `log_status`, `log_at`, `log_details` (read by `saga_rows.log_entries_of`).
+
+    >>> sql = log_arrays('"saga_log"', "saga.id")
+    >>> sql.startswith("LEFT JOIN LATERAL"), "WHERE saga_id = saga.id" in sql
+    (True, True)
+    """
+    return f"""LEFT JOIN LATERAL (
+                SELECT array_agg(step_name ORDER BY id) AS log_step,
+                       array_agg(action ORDER BY id) AS log_action,
+                       array_agg(status ORDER BY id) AS log_status,
+                       array_agg(created_at ORDER BY id) AS log_at,
+                       array_agg(details ORDER BY id) AS log_details
+                FROM {log} WHERE saga_id = {saga_id}
+            ) AS log ON true"""
 
 
 def _changed_and_found(saga: str, update: str) -> str:

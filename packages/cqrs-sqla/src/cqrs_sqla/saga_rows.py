@@ -32,6 +32,7 @@ __all__ = (
     "state_of",
     "log_values",
     "log_entry_of",
+    "log_entries_of",
     "log_query",
 )
 
@@ -143,3 +144,40 @@ def log_entry_of(saga_id: uuid.UUID, row: typing.Mapping[typing.Any, typing.Any]
         typing.cast(datetime.datetime, row["created_at"]),
         typing.cast("str | None", row["details"]),
     )
+
+
+def log_entries_of(
+    saga_id: uuid.UUID, row: typing.Mapping[typing.Any, typing.Any]
+) -> list[SagaLogEntry]:
+    """The step log of a row holding it as arrays (`saga_pg.log_arrays`): `log_step`,
+    `log_action`, `log_status`, `log_at` and `log_details`, each None for no entry.
+
+    >>> import datetime
+    >>> at = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    >>> row = {"log_step": ["Open"], "log_action": ["act"], "log_status": ["completed"],
+    ...        "log_at": [at], "log_details": [None]}
+    >>> [entry.step_name for entry in log_entries_of(uuid.uuid4(), row)]
+    ['Open']
+    >>> log_entries_of(uuid.uuid4(), dict.fromkeys(row))
+    []
+    """
+    return [
+        log_entry_of(
+            saga_id,
+            {
+                "step_name": step,
+                "action": action,
+                "status": status,
+                "created_at": at,
+                "details": details,
+            },
+        )
+        for step, action, status, at, details in zip(
+            row["log_step"] or (),
+            row["log_action"] or (),
+            row["log_status"] or (),
+            row["log_at"] or (),
+            row["log_details"] or (),
+            strict=True,
+        )
+    ]

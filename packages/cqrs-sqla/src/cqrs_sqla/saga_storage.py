@@ -59,6 +59,7 @@ from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.saga_pg import on_driver, saga_statements
 from cqrs_sqla.saga_rows import (
     FINAL_STATUSES,
+    log_entries_of,
     log_entry_of,
     log_query,
     log_values,
@@ -81,6 +82,11 @@ class SqlAlchemySagaStorage:
     transaction each); `schema` defaults to `default_schema()`; `clock`
     gives every time the storage writes or compares; `compressor`, when
     given, compresses the payloads of the messages `record_step` stages.
+    `changes_channel` (`cqrs_sqla.saga_changes.changes_channel(schema)`), on
+    PostgreSQL through an engine, makes `record_step` and `update_status` send
+    the saga's id on that channel in their own statement (`notifies_changes`),
+    so that `NotifyingSagaStorage` needs no statement of its own to tell other
+    processes; elsewhere it is ignored.
     """
 
     def __init__(
@@ -90,6 +96,7 @@ class SqlAlchemySagaStorage:
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         compressor: Compressor | None = None,
+        changes_channel: str | None = None,
     ) -> None:
         dialect = bound_dialect(session_factory)
         if dialect is not None:
@@ -106,8 +113,16 @@ class SqlAlchemySagaStorage:
         self._pg = (
             None
             if self._autocommit is None
-            else (self._autocommit, saga_statements(self._autocommit.dialect, self.schema))
+            else (
+                self._autocommit,
+                saga_statements(self._autocommit.dialect, self.schema, changes_channel),
+            )
         )
+
+    @property
+    def notifies_changes(self) -> bool:
+        """Whether `record_step` and `update_status` send `NOTIFY` on the changes channel."""
+        return self._pg is not None and self._pg[1].notifies_changes
 
     def _transaction(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
         """A connection for one method's statements: in autocommit on PostgreSQL (each
@@ -371,25 +386,42 @@ class SqlAlchemySagaStorage:
             if not found:
                 raise SagaNotFoundError(saga_id)
             return claimed
-        saga = self._saga
-        update = (
-            saga.update()
-            .where(
-                saga.c.id == saga_id,
-                sa.or_(
-                    saga.c.owner.is_(None),
-                    saga.c.owner == owner,
-                    saga.c.lease_until.is_(None),
-                    saga.c.lease_until <= now,
-                ),
-            )
-            .values(owner=owner, lease_until=now + lease)
-        )
+        update = self._claim_update(saga_id, owner, now, lease)
         async with self._transaction() as connection:
             if (await connection.execute(update)).rowcount == 1:
                 return True
             await self._require(connection, saga_id)
         return False
+
+    @maps_driver_errors
+    async def claim_and_load(
+        self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta
+    ) -> tuple[SagaState, list[SagaLogEntry]] | None:
+        """`claim`, then the saga's state and step log as the claim left them: one
+        statement on PostgreSQL, one transaction elsewhere. None, reading nothing,
+        while another holds the saga (`cqrs.saga.storage.protocol.ClaimingSagaStorage`)."""
+        now = self._clock()
+        if self._pg is not None:
+            engine, statements = self._pg
+            row, found = await on_driver(
+                engine,
+                lambda driver: statements.claim_and_load(driver, saga_id, owner, now, now + lease),
+            )
+            if not found:
+                raise SagaNotFoundError(saga_id)
+            if row is None:
+                return None
+            return state_of(row), log_entries_of(saga_id, row)
+        async with self._transaction() as connection:
+            if (
+                await connection.execute(self._claim_update(saga_id, owner, now, lease))
+            ).rowcount != 1:
+                await self._require(connection, saga_id)
+                return None
+            query = sa.select(self._saga).where(self._saga.c.id == saga_id)
+            row = (await connection.execute(query)).mappings().one()
+            rows = (await connection.execute(log_query(self._log, saga_id))).mappings().all()
+        return state_of(row), [log_entry_of(saga_id, entry) for entry in rows]
 
     @maps_driver_errors
     async def release(self, saga_id: uuid.UUID, owner: str) -> None:
@@ -465,6 +497,25 @@ class SqlAlchemySagaStorage:
         return typing.cast(int, attempts)
 
     # -- shared pieces --------------------------------------------------------
+
+    def _claim_update(
+        self, saga_id: uuid.UUID, owner: str, now: datetime.datetime, lease: datetime.timedelta
+    ) -> sa.Update:
+        """The UPDATE that takes or renews `owner`'s claim unless another holds it."""
+        saga = self._saga
+        return (
+            saga.update()
+            .where(
+                saga.c.id == saga_id,
+                sa.or_(
+                    saga.c.owner.is_(None),
+                    saga.c.owner == owner,
+                    saga.c.lease_until.is_(None),
+                    saga.c.lease_until <= now,
+                ),
+            )
+            .values(owner=owner, lease_until=now + lease)
+        )
 
     def _fenced(self, saga_id: uuid.UUID, current_version: int) -> sa.Update:
         """An UPDATE of the saga that matches only at `current_version`."""

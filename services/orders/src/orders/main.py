@@ -42,14 +42,13 @@ from cqrs.saga import bootstrap as saga_bootstrap
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.mermaid import SagaMermaid
-from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
+from cqrs.saga.recovery import SagaRecoveryWorker
 from cqrs.telemetry import OutboxGauges, SagaGauges
 from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.saga_admin import SqlAlchemySagaAdmin
 from cqrs_sqla.saga_changes import NotifyingSagaStorage, SagaChanges
-from orders.adapters.background import BackgroundSagas
 from orders.adapters.database import Database
 from orders.adapters.idempotency import KeyPurge
 from orders.adapters.kafka import create_topics, subscribe_replies
@@ -60,6 +59,7 @@ from orders.adapters.messages import (
     register_messages,
 )
 from orders.adapters.payment import SimulatedPayment
+from orders.adapters.reads import SqlOrderReads
 from orders.application.get_order import GetOrder, GetOrderHandler
 from orders.application.inventory import InventoryCommands
 from orders.application.order_history import ListCustomerOrders, ListCustomerOrdersHandler
@@ -72,6 +72,7 @@ from orders.application.place_order import (
 from orders.application.ports import (
     BackupPaymentPort,
     OrderChanges,
+    OrderReads,
     PaymentPort,
     SagaLauncher,
     UnitOfWorkFactory,
@@ -136,8 +137,6 @@ class Orders:
     sagas: SagaMediator
     #: Dispatches consumed replies to `DeliverStockReply`.
     events: cqrs.EventMediator
-    #: The background passes of newly placed orders' sagas.
-    launcher: BackgroundSagas
     recovery: SagaRecoveryWorker
     #: The FastStream broker with the reply consumer (started by `running`).
     broker: KafkaBroker
@@ -170,9 +169,8 @@ class Orders:
     @contextlib.asynccontextmanager
     async def running(self) -> collections.abc.AsyncGenerator[None, None]:
         """Run what serves beside the HTTP API until the block ends: the schema (created if
-        missing), the topics, the reply consumer, the recovery worker, the background
-        sagas, the purge of expired idempotency keys, and the outbox relay when
-        `relay_in_process` is set."""
+        missing), the topics, the reply consumer, the recovery worker, the purge of
+        expired idempotency keys, and the outbox relay when `relay_in_process` is set."""
         stop = asyncio.Event()
         async with contextlib.AsyncExitStack() as stack:
             # Closed in reverse: recovery and sagas stop first, the database goes last.
@@ -184,7 +182,6 @@ class Orders:
             await self.broker.start()
             if self.settings.relay_in_process:
                 await stack.enter_async_context(self.relaying())
-            stack.push_async_callback(self.launcher.close)
             await stack.enter_async_context(
                 sampling(SagaGauges(self._saga_admin()), self.key_purge)
             )
@@ -259,11 +256,14 @@ class Overrides:
 def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     """Wire the service for `settings`, with `overrides`' adapters; nothing connects yet."""
     register_messages()
-    database = overrides.database or Database.connect(settings.database_url)
+    database = overrides.database or Database.connect(
+        settings.database_url, pool_size=settings.database_pool_size
+    )
     changes = SagaChanges(database.engine, database.schema)
     storage = NotifyingSagaStorage(database.saga_storage(), changes)
     keys = database.idempotency_store(settings.idempotency_ttl)
     container = DIContainer(di.Container())
+    unit_of_work = database.unit_of_work(keys)
     timings = HandlerTimings()
     middlewares = mediator_middlewares("orders", timings)
     sagas = saga_bootstrap.bootstrap(
@@ -276,16 +276,12 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     screening = requests_bootstrap.bootstrap(
         di_container=container, queries_mapper=_map_screening, middlewares=middlewares
     )
-    launcher = BackgroundSagas(
-        lambda saga_id: recover_saga(
-            OrderSaga, saga_id, OrderSagaContext, container, storage, lease=SAGA_LEASE
-        )
-    )
     provide(
         container,
         {
-            UnitOfWorkFactory: database.unit_of_work(keys),
-            SagaLauncher: launcher,
+            UnitOfWorkFactory: unit_of_work,
+            OrderReads: SqlOrderReads(database.engine, database.schema, unit_of_work),
+            SagaLauncher: sagas,
             SagaMediator: sagas,
             PaymentPort: overrides.payment
             or SimulatedPayment(
@@ -329,7 +325,6 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         changes=changes,
         sagas=sagas,
         events=events,
-        launcher=launcher,
         recovery=SagaRecoveryWorker(
             storage=storage,
             sagas={OrderSaga.saga_name(): (OrderSaga, OrderSagaContext)},

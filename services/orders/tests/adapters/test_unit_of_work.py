@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import decimal
 import uuid
 
@@ -67,6 +68,47 @@ async def test_the_unit_of_work_sees_its_own_saga_before_commit(database: Databa
     async with database.unit_of_work()() as work:
         await work.sagas.create_saga(saga_id, "OrderSaga", {})
         assert (await work.sagas.load_saga_state(saga_id)).version == 1
+
+
+async def test_a_unit_of_work_opened_inside_another_joins_its_transaction(
+    database: Database,
+) -> None:
+    unit_of_work, order = database.unit_of_work(), new_order()
+    seen: list[object] = []
+
+    async def nested_then_fail() -> None:
+        async with unit_of_work() as outer:
+            await outer.orders.add(order)
+            async with unit_of_work() as inner:
+                seen.extend([inner is outer, await inner.orders.get(order.order_id)])
+            raise Abort  # the inner block's end committed nothing: all is rolled back
+
+    with pytest.raises(Abort):
+        await nested_then_fail()
+
+    assert seen == [True, order]  # the inner block saw the outer's uncommitted order
+    async with unit_of_work() as work:
+        assert await work.orders.get(order.order_id) is None
+
+
+async def test_a_task_started_inside_a_unit_of_work_opens_its_own(database: Database) -> None:
+    unit_of_work, order = database.unit_of_work(), new_order()
+    outer_done = asyncio.Event()
+
+    async def later() -> tuple[object, Order | None]:
+        await outer_done.wait()
+        async with unit_of_work() as work:
+            return work, await work.orders.get(order.order_id)
+
+    async with unit_of_work() as outer:
+        await outer.orders.add(order)
+        # The task copies this context, yet runs once the outer transaction has ended.
+        task = asyncio.create_task(later())
+    outer_done.set()
+
+    work, stored = await task
+    assert work is not outer
+    assert stored == order
 
 
 async def test_a_value_the_database_cannot_store_is_a_data_rejected_error(

@@ -16,7 +16,6 @@ from orders.main import Orders
 async def test_a_pending_order_shows_its_items_and_the_saga_so_far(orders: Orders) -> None:
     item = PlaceOrderItem(sku="tea", quantity=3, unit_price=decimal.Decimal("1.10"))
     placed = await orders.requests.send(PlaceOrder(customer_id="c-1", items=[item]))
-    await orders.launcher.join()
 
     details = await orders.requests.send(GetOrder(order_id=uuid.UUID(placed.order_id)))
 

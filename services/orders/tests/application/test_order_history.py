@@ -22,7 +22,6 @@ from orders.main import Orders
 async def place(orders: Orders, customer_id: str, unit_price: str) -> str:
     item = PlaceOrderItem(sku="tea", quantity=2, unit_price=decimal.Decimal(unit_price))
     placed = await orders.requests.send(PlaceOrder(customer_id=customer_id, items=[item]))
-    await orders.launcher.join()
     return placed.order_id
 
 

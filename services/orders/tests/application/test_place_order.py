@@ -30,7 +30,6 @@ def unchecked_tea_order(quantity: int) -> PlaceOrder:
 
 async def test_placing_stores_the_order_and_its_saga_then_runs_the_saga(orders: Orders) -> None:
     placed = await orders.requests.send(tea_order())
-    await orders.launcher.join()
 
     order_id = uuid.UUID(placed.order_id)
     assert placed.status is OrderStatus.PENDING
@@ -65,6 +64,5 @@ async def test_a_placed_order_stores_one_order_and_one_saga(
     orders: Orders, stored_rows: typing.Callable[[], typing.Awaitable[dict[str, int]]]
 ) -> None:
     await orders.requests.send(tea_order())
-    await orders.launcher.join()
 
     assert await stored_rows() == {"orders": 1, "sagas": 1}

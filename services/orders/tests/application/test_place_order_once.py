@@ -8,7 +8,6 @@ import asyncio
 import datetime
 import decimal
 import typing
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -33,13 +32,6 @@ RowCounts = typing.Callable[[], typing.Awaitable[dict[str, int]]]
 TTL = datetime.timedelta(hours=1)
 START = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 DEADLINE = 30.0
-
-
-class DiesBeforeLaunching:
-    """A `SagaLauncher` in a process that dies right after its commit, before it answers."""
-
-    def launch(self, saga_id: uuid.UUID) -> None:
-        pass
 
 
 class Crash(Exception):
@@ -78,22 +70,20 @@ async def stored_keys(database: Database) -> int:
 
 
 def placing(orders: Orders, store: SqlAlchemyIdempotencyStore) -> PlaceOrderOnceHandler:
-    """A handler whose keys live in `store`; its sagas are never launched."""
+    """A handler whose keys live in `store`."""
     database = orders.database
     unit_of_work = SqlUnitOfWorkFactory(
         database.session_factory, database.schema, idempotency=store
     )
-    return PlaceOrderOnceHandler(unit_of_work, DiesBeforeLaunching(), orders.screening)
+    return PlaceOrderOnceHandler(unit_of_work, orders.sagas, orders.screening)
 
 
 async def test_a_retry_after_a_crash_that_followed_the_commit_finds_the_order(
     orders: Orders, stored_rows: RowCounts
 ) -> None:
     # The first process commits, then dies before it answers: the client saw nothing.
-    dying = PlaceOrderOnceHandler(
-        orders.database.unit_of_work(), DiesBeforeLaunching(), orders.screening
-    )
-    lost: OrderPlaced = await dying.handle(once())
+    dying = PlaceOrderOnceHandler(orders.database.unit_of_work(), orders.sagas, orders.screening)
+    lost: OrderPlaced = await dying.handle(once())  # the answer that never reached the client
 
     retried = await orders.requests.send(once())
 
@@ -104,15 +94,12 @@ async def test_a_retry_after_a_crash_that_followed_the_commit_finds_the_order(
 async def test_a_request_that_died_before_its_commit_left_no_key(
     orders: Orders, database: Database, stored_rows: RowCounts
 ) -> None:
-    dying = PlaceOrderOnceHandler(
-        database.unit_of_work(), DiesBeforeLaunching(), CrashingScreening()
-    )
+    dying = PlaceOrderOnceHandler(database.unit_of_work(), orders.sagas, CrashingScreening())
     with pytest.raises(Crash):
         await dying.handle(once())
     assert await stored_keys(database) == 0
 
     placed = await orders.requests.send(once())
-    await orders.launcher.join()
 
     assert await stored_rows() == {"orders": 1, "sagas": 1}
     assert await orders.requests.send(once()) == placed

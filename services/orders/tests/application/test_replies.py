@@ -33,7 +33,6 @@ def stock_reserved(order_id: str) -> StockReserved:
 async def place(orders: Orders) -> str:
     item = PlaceOrderItem(sku="tea", quantity=1, unit_price=decimal.Decimal("5.00"))
     placed = await orders.requests.send(PlaceOrder(customer_id="c-1", items=[item]))
-    await orders.launcher.join()
     return placed.order_id
 
 

@@ -107,5 +107,4 @@ async def test_the_service_screens_with_its_settings_and_stores_no_refused_order
 
     item = PlaceOrderItem(sku="tea", quantity=1, unit_price=decimal.Decimal("99.00"))
     placed = await orders.requests.send(PlaceOrder(customer_id="c-1", items=[item]))
-    await orders.launcher.join()
     assert placed.screening.rule == "accept"

@@ -28,7 +28,6 @@ RowCounts = typing.Callable[[], typing.Awaitable[dict[str, int]]]
 async def client(orders: Orders) -> collections.abc.AsyncIterator[Client]:
     async with client_for(create_app(orders.requests, orders.streams)) as client:
         yield client
-    await orders.launcher.join()
 
 
 def post(
@@ -154,7 +153,6 @@ async def test_a_retry_gets_its_first_answer_even_where_the_rules_now_refuse_the
 ) -> None:
     async with client_for(create_app(orders.requests, orders.streams)) as client:
         first = await post(client, "k-1")
-    await orders.launcher.join()
     settings = Settings(
         signing="off", database_url=str(database.engine.url), blocked_skus=frozenset({"tea"})
     )

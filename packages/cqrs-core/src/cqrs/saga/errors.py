@@ -54,6 +54,8 @@ class SagaTypeMismatchError(SagaError):
 
     def __init__(self, saga_id: uuid.UUID, stored: str, given: str) -> None:
         self.saga_id = saga_id
+        #: The name the saga is stored under.
+        self.stored = stored
         hint = ""
         if given.endswith(f".{stored}"):
             hint = (

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import dataclasses
 import datetime
 import itertools
@@ -54,6 +55,7 @@ from cqrs.saga.fallback import Fallback
 from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import (
     SagaContext,
+    SagaLogEntry,
     SagaState,
     SagaStatus,
     SagaStepAction,
@@ -62,7 +64,7 @@ from cqrs.saga.models import (
 )
 from cqrs.saga.saga import Saga, SagaDefinitionError, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
-from cqrs.saga.storage.protocol import ISagaStorage, StoredTrace
+from cqrs.saga.storage.protocol import ISagaStorage, StoredTrace, claim_and_load
 from cqrs.tracing import opentelemetry_installed, telemetry_recording
 
 if typing.TYPE_CHECKING:
@@ -230,20 +232,8 @@ class SagaRunner:
         stream early (`aclose`, or `break`) only stops it: recovery resumes.
         """
         owner = self._new_owner()
-        telemetry = self.telemetry
         try:
-            await self.storage.create_saga(
-                saga_id,
-                self.saga_name,
-                context.to_dict(),
-                owner=owner,
-                lease=self.lease,
-                **(
-                    telemetry.stored_context()
-                    if telemetry is not None and telemetry_recording()
-                    else _NO_TRACE
-                ),
-            )
+            await self._create(context, saga_id, owner)
         except SagaAlreadyExistsError:
             async for result in self._resume(saga_id, type(context).from_dict):
                 yield result
@@ -265,6 +255,50 @@ class SagaRunner:
             if run.status not in _FINAL_STATUSES:  # finishing released it
                 await self.storage.release(saga_id, owner)
 
+    def on(self, storage: ISagaStorage) -> SagaRunner:
+        """This runner, writing through `storage` instead: say, a storage joined to the
+        caller's open transaction (see `start`)."""
+        runner = copy.copy(self)
+        runner.storage = storage
+        return runner
+
+    async def start(self, context: SagaContext, saga_id: uuid.UUID) -> SagaStatus:
+        """Create saga `saga_id` on `context` and run its first pass; its status then.
+
+        The pass goes as far as the saga goes: to its end, or to a messaging
+        step's reply it then waits for (delivered later by `deliver`). A step
+        that fails now is compensated and recorded, not raised, as in
+        `deliver`. On a runner `on` a storage joined to the caller's
+        transaction, the saga, its first steps and the commands they stage
+        commit, or roll back, with the caller's own writes: run local steps
+        whose writes join that transaction too (their unit of work nested in
+        the caller's). Raises `SagaAlreadyExistsError` for an id in use.
+        """
+        owner = self._new_owner()
+        await self._create(context, saga_id, owner)
+        run = _Run.new(self, saga_id, owner, context)
+        try:
+            await run.settled(run.forward())
+        finally:
+            await self._release(saga_id, owner, run)
+        return run.status
+
+    async def _create(self, context: SagaContext, saga_id: uuid.UUID, owner: str) -> None:
+        """Store the new saga, claimed by `owner`."""
+        telemetry = self.telemetry
+        await self.storage.create_saga(
+            saga_id,
+            self.saga_name,
+            context.to_dict(),
+            owner=owner,
+            lease=self.lease,
+            **(
+                telemetry.stored_context()
+                if telemetry is not None and telemetry_recording()
+                else _NO_TRACE
+            ),
+        )
+
     def resume(self, saga_id: uuid.UUID) -> typing.AsyncGenerator[_Result, None]:
         """Carry on stored saga `saga_id` from where it stands, as `stream` does.
 
@@ -273,16 +307,39 @@ class SagaRunner:
         """
         return self._resume(saga_id, self.build_context)
 
+    async def run_stored(self, saga_id: uuid.UUID) -> SagaStatus:
+        """`resume` to the end of the pass; the saga's status then (read from no storage:
+        the pass knows it). Raises what `resume` raises."""
+        ended: list[SagaStatus] = []
+        async for _ in self._resume(saga_id, self.build_context, ended):
+            pass
+        return ended[0]
+
     async def _resume(
-        self, saga_id: uuid.UUID, build_context: ContextBuilder | None
+        self,
+        saga_id: uuid.UUID,
+        build_context: ContextBuilder | None,
+        ended: list[SagaStatus] | None = None,
     ) -> typing.AsyncGenerator[_Result, None]:
-        owner = await self._claim(saga_id)
+        owner = self._new_owner()
+        loaded = await claim_and_load(self.storage, saga_id, owner, self.lease)
+        if loaded is None:
+            raise SagaConcurrencyError(f"saga {saga_id} is being run by another worker")
+        run: _Run | None = None
         try:
-            run = await _Run.load(self, saga_id, owner, build_context)
+            run = _Run.load(self, saga_id, owner, build_context, *loaded)
             if run is not None:
                 async for result in run.advance():
                     yield result
+            if ended is not None:
+                ended.append(loaded[0].status if run is None else run.status)
         finally:
+            await self._release(saga_id, owner, run)
+
+    async def _release(self, saga_id: uuid.UUID, owner: str, run: _Run | None) -> None:
+        """Give the claim up at the end of a pass, unless the pass finished the saga: the
+        write that did so released it already."""
+        if run is None or run.status not in _FINAL_STATUSES:
             await self.storage.release(saga_id, owner)
 
     async def deliver(self, saga_id: uuid.UUID, reply: _Reply) -> SagaState:
@@ -295,21 +352,16 @@ class SagaRunner:
         `claim_wait`, so the caller can redeliver later.
         """
         owner = self._new_owner()
-        await self._claim_patiently(saga_id, owner)
+        state, history = await self._claim_patiently(saga_id, owner)
+        run: _Run | None = None
         try:
-            run = await _Run.load(self, saga_id, owner, self.build_context)
+            run = _Run.load(self, saga_id, owner, self.build_context, state, history)
             if run is not None:
-                try:
-                    async for _ in run.receive(reply):
-                        pass
-                except Exception as exc:
-                    # A step's failure is compensated and stored by now: the reply was
-                    # handled. Anything else (storage, container) must reach the caller.
-                    if exc is not run.failure:
-                        raise
+                await run.settled(_drain(run.receive(reply)))  # the reply was handled
         finally:
-            await self.storage.release(saga_id, owner)
-        return await self.storage.load_saga_state(saga_id)
+            await self._release(saga_id, owner, run)
+        # What the pass wrote, as the storage now holds it: no read-back.
+        return state if run is None else run.state(state)
 
     async def retry(self, saga_id: uuid.UUID) -> SagaState:
         """Run stored saga `saga_id` on now, for an operator; return its state afterwards.
@@ -323,11 +375,15 @@ class SagaRunner:
         nothing, for a finished saga or one waiting for a reply within its
         deadline.
         """
-        owner = await self._claim(saga_id)
+        owner = self._new_owner()
+        loaded = await claim_and_load(self.storage, saga_id, owner, self.lease)
+        if loaded is None:
+            raise SagaConcurrencyError(f"saga {saga_id} is being run by another worker")
+        run: _Run | None = None
         try:
-            run = await _Run.load(self, saga_id, owner, self.build_context)
+            run = _Run.load(self, saga_id, owner, self.build_context, *loaded)
             if run is None:
-                status = (await self.storage.load_saga_state(saga_id)).status
+                status = loaded[0].status
                 raise SagaNotRetriableError(
                     f"saga {saga_id} is {status.value}: a finished saga is not run again"
                 )
@@ -337,36 +393,27 @@ class SagaRunner:
                     f"saga {saga_id} waits for the reply to {waiting.step_name} until "
                     f"{waiting.deadline.isoformat()}; retry it after that, or resolve it"
                 )
-            try:
-                async for _ in run.advance():
-                    pass
-            except Exception as exc:
-                # As in `deliver`: the step's failure is compensated and stored by now.
-                if exc is not run.failure:
-                    raise
+            await run.settled(_drain(run.advance()))
+            return run.state(loaded[0])
         finally:
-            await self.storage.release(saga_id, owner)
-        return await self.storage.load_saga_state(saga_id)
+            await self._release(saga_id, owner, run)
 
     def _new_owner(self) -> str:
         return f"{self._owner_prefix}{next(self._passes)}"
 
-    async def _claim(self, saga_id: uuid.UUID) -> str:
-        owner = self._new_owner()
-        if not await self.storage.claim(saga_id, owner, self.lease):
-            raise SagaConcurrencyError(f"saga {saga_id} is being run by another worker")
-        return owner
-
-    async def _claim_patiently(self, saga_id: uuid.UUID, owner: str) -> None:
+    async def _claim_patiently(
+        self, saga_id: uuid.UUID, owner: str
+    ) -> tuple[SagaState, list[SagaLogEntry]]:
         deadline = time.monotonic() + self.claim_wait.total_seconds()
         delay = 0.005
-        while not await self.storage.claim(saga_id, owner, self.lease):
+        while (loaded := await claim_and_load(self.storage, saga_id, owner, self.lease)) is None:
             if time.monotonic() >= deadline:
                 raise SagaConcurrencyError(
                     f"saga {saga_id} is held by another worker; deliver the reply again later"
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+        return loaded
 
 
 def _saga_telemetry(saga_name: str) -> SagaTelemetry | None:
@@ -438,6 +485,8 @@ class _Run:
     telemetry: SagaTelemetry | None = None
     # Links of this pass's spans: the span that last moved the saga on, in another trace.
     links: tuple[typing.Any, ...] = ()
+    # The trace context this pass last stored, if any.
+    trace_context: str | None = None
 
     @classmethod
     def new(cls, runner: SagaRunner, saga_id: uuid.UUID, owner: str, context: SagaContext) -> _Run:
@@ -447,15 +496,17 @@ class _Run:
         return run
 
     @classmethod
-    async def load(
+    def load(
         cls,
         runner: SagaRunner,
         saga_id: uuid.UUID,
         owner: str,
         build_context: ContextBuilder | None,
+        state: SagaState,
+        history: list[SagaLogEntry],
     ) -> _Run | None:
-        storage = runner.storage
-        state = await storage.load_saga_state(saga_id)
+        """The pass over a claimed saga of `state` and step log `history`; None when it
+        is finished."""
         if state.name != runner.saga_name:
             raise SagaTypeMismatchError(saga_id, state.name, runner.saga_name)
         if state.status.is_final:
@@ -480,7 +531,7 @@ class _Run:
         if run.telemetry is not None:
             run.links = run.telemetry.links_to(state.trace_context)
         failed = False
-        for entry in await storage.get_step_history(saga_id):
+        for entry in history:
             if entry.action is ACT:
                 if entry.status in (COMPLETED, TIMED_OUT):
                     run.acted.add(entry.step_name)
@@ -495,6 +546,32 @@ class _Run:
     @property
     def storage(self) -> ISagaStorage:
         return self.runner.storage
+
+    async def settled(self, work: typing.Awaitable[None]) -> None:
+        """Await this pass's `work`; a step failure it recorded is compensated and stored
+        by then, and not raised. Anything else (storage, container) reaches the caller."""
+        try:
+            await work
+        except Exception as exc:
+            if exc is not self.failure:
+                raise
+
+    async def forward(self) -> None:
+        """Go forward as far as the saga goes: to its end, or to a reply it waits for."""
+        while self.status is not SAGA_COMPLETED and await self.step_forward() is not None:
+            pass
+
+    def state(self, loaded: SagaState) -> SagaState:
+        """The saga's state as this pass left it, from the state it `loaded`."""
+        return dataclasses.replace(
+            loaded,
+            status=self.status,
+            context=self.context.to_dict(),
+            version=self.version,
+            error=self.error,
+            waiting=self.waiting,
+            trace_context=self.trace_context or loaded.trace_context,
+        )
 
     # -- passes -------------------------------------------------------------
 
@@ -606,7 +683,7 @@ class _Run:
             context=self.context.to_dict(),
             current_version=self.version,
             saga_status=saga_status,
-            **(_NO_TRACE if telemetry is None else telemetry.stored_context()),
+            **self._trace(),
         )
         if telemetry is not None:
             telemetry.transition(acted_name, ACT, COMPLETED, saga_status)
@@ -901,12 +978,21 @@ class _Run:
             error=error,
             wait=wait,
             messages=messages,
-            **(_NO_TRACE if self.telemetry is None else self.telemetry.stored_context()),
+            **self._trace(),
         )
         self._counted(step_name, action, status, saga_status)
         self.waiting = wait
         if saga_status is not None:
             self.status = saga_status
+
+    def _trace(self) -> StoredTrace:
+        """The trace context to store with a write (none without telemetry), noted."""
+        telemetry = self.telemetry
+        if telemetry is None:
+            return _NO_TRACE
+        stored = telemetry.stored_context()
+        self.trace_context = stored.get("trace_context", self.trace_context)
+        return stored
 
     def _observed(
         self, step_name: str, action: SagaStepAction
@@ -942,6 +1028,11 @@ class _Run:
         if not await self.storage.claim(self.saga_id, self.owner, self.runner.lease):
             raise SagaConcurrencyError(f"saga {self.saga_id}: the lease was lost to another worker")
         self._leased()
+
+
+async def _drain(results: typing.AsyncIterator[_Result]) -> None:
+    async for _ in results:
+        pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -3,7 +3,7 @@
 >>> import asyncio, dataclasses, uuid
 >>> from cqrs.container.di import DIContainer
 >>> from cqrs.saga.map import SagaMap
->>> from cqrs.saga.models import SagaContext, SagaState
+>>> from cqrs.saga.models import SagaContext, SagaState, SagaStatus
 >>> from cqrs.saga.saga import Saga
 >>> from cqrs.saga.step import SagaStepHandler, SagaStepResult
 >>> from cqrs.saga.storage.memory import MemorySagaStorage
@@ -37,7 +37,7 @@ from cqrs.events.emitter import EventEmitter, mediator_emitter
 from cqrs.events.event import NotificationEvent
 from cqrs.events.map import EventMap
 from cqrs.middlewares.base import Middleware
-from cqrs.saga.errors import SagaError
+from cqrs.saga.errors import SagaError, SagaTypeMismatchError
 from cqrs.saga.execution import (
     DEFAULT_COMPENSATION,
     DEFAULT_LEASE,
@@ -45,7 +45,7 @@ from cqrs.saga.execution import (
     SagaRunner,
 )
 from cqrs.saga.map import SagaMap
-from cqrs.saga.models import SagaContext, SagaState
+from cqrs.saga.models import SagaContext, SagaState, SagaStatus
 from cqrs.saga.step import SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.saga.storage.protocol import ISagaStorage
@@ -130,13 +130,39 @@ class SagaMediator:
         finished one yields nothing. Raises `SagaNotBoundError` at once when
         no saga is bound to the context's type.
         """
+        return self._runner_for(context).stream(context, saga_id or uuid.uuid4())
+
+    def _runner_for(self, context: SagaContext) -> SagaRunner:
         runner = self._runners.get(type(context))
         if runner is None:
             raise SagaNotBoundError(
                 f"no saga is bound to {type(context).__qualname__}; bind one in the "
                 f"sagas_mapper, e.g. `mapper.bind({type(context).__name__}, MySaga)`."
             )
-        return runner.stream(context, saga_id or uuid.uuid4())
+        return runner
+
+    async def start(
+        self,
+        context: SagaContext,
+        saga_id: uuid.UUID | None = None,
+        *,
+        storage: ISagaStorage | None = None,
+    ) -> SagaStatus:
+        """Create the saga for `context` under `saga_id` (a new id when omitted) and run
+        its first pass: to its end, or to the reply it then waits for. Return its status.
+
+        A step that fails now is compensated and recorded, not raised.
+        `storage`, when given, is what this pass writes through instead of the
+        mediator's: one joined to the caller's open transaction makes the saga,
+        its first steps and the commands they stage commit (or roll back) with
+        the caller's own writes, in one transaction. Raises `SagaNotBoundError`
+        when no saga is bound to the context's type, `SagaAlreadyExistsError`
+        for an id in use.
+        """
+        runner = self._runner_for(context)
+        if storage is not None:
+            runner = runner.on(storage)
+        return await runner.start(context, saga_id or uuid.uuid4())
 
     async def deliver(self, saga_id: uuid.UUID, reply: NotificationEvent[typing.Any]) -> SagaState:
         """Hand a reply event to saga `saga_id` and run the saga on; return its state.
@@ -149,11 +175,22 @@ class SagaMediator:
         here, and `SagaConcurrencyError` when another worker keeps holding
         the saga (deliver again later).
         """
+        if len(self._runners_by_name) == 1:
+            # One saga bound: its runner checks the stored name as it loads the saga.
+            (runner,) = self._runners_by_name.values()
+            try:
+                return await runner.deliver(saga_id, reply)
+            except SagaTypeMismatchError as mismatch:
+                raise _unbound(saga_id, mismatch.stored) from None
         state = await self._storage.load_saga_state(saga_id)
         runner = self._runners_by_name.get(state.name)
         if runner is None:
-            raise SagaNotBoundError(
-                f"saga {saga_id} is a {state.name}, which no binding in this mediator's "
-                f"sagas_mapper runs; bind its context type to it."
-            )
+            raise _unbound(saga_id, state.name)
         return await runner.deliver(saga_id, reply)
+
+
+def _unbound(saga_id: uuid.UUID, name: str) -> SagaNotBoundError:
+    return SagaNotBoundError(
+        f"saga {saga_id} is a {name}, which no binding in this mediator's "
+        f"sagas_mapper runs; bind its context type to it."
+    )

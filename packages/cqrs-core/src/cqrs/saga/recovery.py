@@ -99,9 +99,7 @@ async def _resume(
         lease=lease,
         clock=clock,
     )
-    async for _ in runner.resume(saga_id):
-        pass
-    return (await storage.load_saga_state(saga_id)).status
+    return await runner.run_stored(saga_id)
 
 
 @dataclasses.dataclass

@@ -57,7 +57,7 @@ from cqrs.saga.models import (
     SagaStepStatus,
     SagaWait,
 )
-from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES, ISagaStorage
+from cqrs.saga.storage.protocol import RECOVERABLE_STATUSES, ISagaStorage, claim_and_load
 from cqrs.testing._pytest import pytest
 from cqrs.testing.clock import FakeClock
 
@@ -817,6 +817,40 @@ class SagaStorageContract:
         clock.advance(_LEASE - _SECOND)
         assert not await storage.claim(saga_id, "worker-b", _LEASE)
         assert await storage.claim(other, "worker-b", _LEASE)  # claims are per saga
+
+    async def test_claim_and_load_claims_and_reads_what_load_and_history_read(
+        self, storage: ISagaStorage, clock: FakeClock
+    ) -> None:
+        saga_id = await _new_saga(storage)
+        await storage.log_step(saga_id, "Weigh", _ACT, _STARTED)
+        clock.advance(seconds=1)
+        await _wait_for_reply(storage, saga_id, clock() + _LEASE)
+
+        loaded = await claim_and_load(storage, saga_id, "worker-a", _LEASE)
+
+        assert loaded == (
+            await storage.load_saga_state(saga_id),
+            await storage.get_step_history(saga_id),
+        )
+        assert loaded is not None
+        assert [entry.step_name for entry in loaded[1]] == ["Weigh", "Ship"]
+        assert not await storage.claim(saga_id, "worker-b", _LEASE)  # worker-a holds it
+
+    async def test_claim_and_load_reads_nothing_while_another_holds_the_saga(
+        self, storage: ISagaStorage, clock: FakeClock
+    ) -> None:
+        saga_id = await _new_saga(storage)
+        unknown = uuid.uuid4()
+        assert await storage.claim(saga_id, "worker-a", _LEASE)
+
+        assert await claim_and_load(storage, saga_id, "worker-b", _LEASE) is None
+        with pytest.raises(SagaNotFoundError):
+            await claim_and_load(storage, unknown, "worker-b", _LEASE)
+        clock.advance(_LEASE)  # worker-a's lease has run out
+        loaded = await claim_and_load(storage, saga_id, "worker-b", _LEASE)
+        assert loaded is not None
+        assert loaded[0].saga_id == saga_id
+        assert loaded[1] == []
 
     async def test_the_owner_may_renew_its_claim(
         self, storage: ISagaStorage, clock: FakeClock

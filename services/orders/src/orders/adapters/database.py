@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import typing
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -26,12 +27,19 @@ from cqrs.idempotency import DEFAULT_TTL
 from cqrs_sqla.engine import create_engine
 from cqrs_sqla.idempotency import SqlAlchemyIdempotencyStore
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
+from cqrs_sqla.saga_changes import changes_channel
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 from orders.adapters.migrations import MIGRATIONS
 from orders.adapters.unit_of_work import SqlUnitOfWorkFactory, storage_errors
 
-__all__ = ("Database",)
+__all__ = ("DEFAULT_POOL_SIZE", "POOL_OVERFLOW", "Database")
+
+#: Connections the pool keeps (`ORDERS_DATABASE_POOL_SIZE`): enough for the requests,
+#: the reply consumer's partitions, the event streams' reads and the workers at once.
+DEFAULT_POOL_SIZE: typing.Final = 20
+#: Connections opened beyond the pool in a burst, closed once given back.
+POOL_OVERFLOW: typing.Final = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,11 +50,19 @@ class Database:
     schema: Schema = dataclasses.field(default_factory=Schema)
 
     @classmethod
-    def connect(cls, url: str) -> Database:
+    def connect(cls, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
         """A database for an SQLAlchemy async URL (`sqlite+aiosqlite://...`,
-        `postgresql+asyncpg://...`); nothing connects until first use."""
+        `postgresql+asyncpg://...`); nothing connects until first use.
+
+        The pool keeps up to `pool_size` connections open once the load has needed
+        them (and opens up to `POOL_OVERFLOW` more for a burst, closed after use).
+        It tests no connection with a query before lending it: `create_engine`
+        replaces one the server closed while it was pooled without a round trip,
+        and one that drops while in use fails that use once (a request answers
+        503, a reply is consumed again, the recovery worker retries a saga).
+        """
         # SQLite engines get BEGIN IMMEDIATE (serialised writers); others are left as they are.
-        return cls(create_engine(url, pool_pre_ping=True))
+        return cls(create_engine(url, pool_size=pool_size, max_overflow=POOL_OVERFLOW))
 
     @property
     def session_factory(self) -> async_sessionmaker[AsyncSession]:
@@ -66,8 +82,11 @@ class Database:
         return SqlAlchemyIdempotencyStore(self.schema, ttl=ttl)
 
     def saga_storage(self) -> SqlAlchemySagaStorage:
-        """The saga storage, one short transaction per call."""
-        return SqlAlchemySagaStorage(self.session_factory, self.schema)
+        """The saga storage, one short transaction per call; on PostgreSQL its step and
+        status writes also wake the event streams of every process (`SagaChanges`)."""
+        return SqlAlchemySagaStorage(
+            self.session_factory, self.schema, changes_channel=changes_channel(self.schema)
+        )
 
     def outbox_store(self) -> SqlAlchemyOutboxStore:
         """The relay's side of the outbox the saga's commands are staged in."""

@@ -24,7 +24,7 @@ from orders.application.errors import OrderNotFoundError
 from orders.application.order_history import OrderSummaries, project
 from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
 
-__all__ = ("SqlAlchemyOrderRepository",)
+__all__ = ("SqlAlchemyOrderRepository", "order_of")
 
 CENTS_PER_UNIT: typing.Final = 100
 
@@ -87,16 +87,12 @@ class SqlAlchemyOrderRepository:
             .where(order_items.c.order_id == order_id)
             .order_by(order_items.c.line)
         )
-        reason = typing.cast("str | None", row["reason"])
-        return Order(
-            order_id=order_id,
-            customer_id=row["customer_id"],
-            items=tuple(
-                OrderItem(sku, quantity, decimal.Decimal(cents) / CENTS_PER_UNIT)
-                for sku, quantity, cents in items
-            ),
-            status=OrderStatus(row["status"]),
-            reason=None if reason is None else RejectionReason(reason),
+        return order_of(
+            order_id,
+            row["customer_id"],
+            row["status"],
+            row["reason"],
+            typing.cast("typing.Iterable[tuple[str, int, int]]", items),
         )
 
     async def update(self, order: Order) -> None:
@@ -120,6 +116,31 @@ class SqlAlchemyOrderRepository:
             if notification is not None:
                 # Keyed by order id: one order's notifications stay in order.
                 self._outbox.add(self._session, notification, key=str(event.order_id))
+
+
+def order_of(
+    order_id: uuid.UUID,
+    customer_id: str,
+    status: str,
+    reason: str | None,
+    items: typing.Iterable[tuple[str, int, int]],
+) -> Order:
+    """The `Order` of an `orders` row's values and its items' (sku, quantity, unit price in
+    cents), in line order.
+
+    >>> order_of(uuid.uuid4(), "c-1", "pending", None, [("tea", 2, 350)]).total
+    Decimal('7.00')
+    """
+    return Order(
+        order_id=order_id,
+        customer_id=customer_id,
+        items=tuple(
+            OrderItem(sku, quantity, decimal.Decimal(cents) / CENTS_PER_UNIT)
+            for sku, quantity, cents in items
+        ),
+        status=OrderStatus(status),
+        reason=None if reason is None else RejectionReason(reason),
+    )
 
 
 def _reason_value(order: Order) -> str | None:

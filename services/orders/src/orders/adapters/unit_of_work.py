@@ -12,8 +12,10 @@ become the application's here (`storage_errors`), and nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import contextlib
+import contextvars
 import dataclasses
 import datetime
 import typing
@@ -69,6 +71,11 @@ class SqlUnitOfWorkFactory:
         self._schema = schema
         self._clock = clock
         self.idempotency = idempotency or SqlAlchemyIdempotencyStore(schema, clock=clock)
+        # The unit of work open in the current context, with the task that opened it
+        # (a task started inside the block copies the context, yet must not join it).
+        self._open: contextvars.ContextVar[
+            tuple[asyncio.Task[typing.Any] | None, SqlUnitOfWork] | None
+        ] = contextvars.ContextVar(f"orders-unit-of-work-{id(self)}", default=None)
         # Stages the orders' notifications on the unit of work's own session.
         self._outbox = SqlAlchemyOutboxedEventRepository(
             session_factory, schema=schema, clock=clock
@@ -78,19 +85,34 @@ class SqlUnitOfWorkFactory:
     async def __call__(self) -> collections.abc.AsyncGenerator[SqlUnitOfWork, None]:
         """Open a transaction; commit it when the block exits cleanly, else roll it back.
 
+        Inside another unit of work of this factory, in the same task, the block
+        joins that one's transaction instead: it sees its writes, and the outer
+        block commits or rolls back the whole (a saga step's unit of work, run
+        in the pass `PlaceOrderHandler` starts in its own transaction).
+
         Raises `DataRejectedError` when the database refuses a value (no retry
         would store it), `StorageUnavailableError` when it fails otherwise.
         """
+        task = asyncio.current_task()
+        outer = self._open.get()
+        if outer is not None and outer[0] is task:
+            yield outer[1]
+            return
         with storage_errors():
             async with self._session_factory.begin() as session:
                 joined = async_sessionmaker(await session.connection(), expire_on_commit=False)
                 summaries = SqlOrderSummaries(session)
-                yield SqlUnitOfWork(
+                work = SqlUnitOfWork(
                     SqlAlchemyOrderRepository(session, summaries, self._outbox, clock=self._clock),
                     SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
                     summaries,
                     TransactionKeys(self.idempotency, session),
                 )
+                token = self._open.set((task, work))
+                try:
+                    yield work
+                finally:
+                    self._open.reset(token)
 
 
 def storage_errors() -> contextlib.AbstractContextManager[None]:

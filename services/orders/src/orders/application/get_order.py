@@ -1,7 +1,8 @@
-"""Read an order with its saga's step log, in one unit of work.
+"""Read an order with its saga's step log (`OrderReads`: one round trip on PostgreSQL).
 
-The saga is read before the order: the saga's steps write the order's outcome
-before they log it, so an order read after a finished saga shows that outcome.
+The order is read at least as new as the saga: the saga's steps write the
+order's outcome before they log it, so an order read beside a finished saga
+shows that outcome.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import uuid
 import pydantic
 
 import cqrs
-from cqrs.saga.errors import SagaNotFoundError
 from cqrs.saga.models import SagaLogEntry, SagaStepAction
 from orders.application.errors import OrderNotFoundError
-from orders.application.ports import UnitOfWorkFactory
+from orders.application.ports import OrderReads
 from orders.domain.order import Order, OrderStatus, RejectionReason
 
 __all__ = (
@@ -103,28 +103,22 @@ class GetOrder(cqrs.Request[OrderDetails]):
 class GetOrderHandler(cqrs.RequestHandler[GetOrder, OrderDetails]):
     """Reads the order and its saga. Raises `OrderNotFoundError` for an unknown id."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
-        self._unit_of_work = unit_of_work
+    def __init__(self, reads: OrderReads) -> None:
+        self._reads = reads
 
     async def handle(self, request: GetOrder) -> OrderDetails:
-        return await read_order(self._unit_of_work, request.order_id)
+        return await read_order(self._reads, request.order_id)
 
 
-async def read_order(unit_of_work: UnitOfWorkFactory, order_id: uuid.UUID) -> OrderDetails:
-    """The order `order_id` with its saga's history, read in one unit of work.
-
-    Raises `OrderNotFoundError` for an unknown id.
+async def read_order(reads: OrderReads, order_id: uuid.UUID) -> OrderDetails:
+    """The order `order_id` with its saga's history (`OrderReads`: the order at least as
+    new as the saga). Raises `OrderNotFoundError` for an unknown id.
     """
-    async with unit_of_work() as work:
-        try:
-            saga = await work.sagas.load_saga_state(order_id)
-        except SagaNotFoundError:
-            # Order and saga are created together: no saga, no order.
-            raise OrderNotFoundError(order_id) from None
-        log = await work.sagas.get_step_history(order_id)
-        order = await work.orders.get(order_id)
-    if order is None:
+    found = await reads.read(order_id)
+    if found is None:
+        # Order and saga are created together: no saga, no order.
         raise OrderNotFoundError(order_id)
+    order, saga, log = found
     history = [HistoryEntry.of(entry) for entry in log]
     return OrderDetails.of(
         order, history, finished=saga.status.is_final, trace_id=trace_id_of(saga.trace_context)

@@ -1,13 +1,15 @@
-"""Place an order: screen it, store it pending, create its saga in the same transaction,
-start the saga.
+"""Place an order: screen it, store it pending, and create its saga and run the saga's
+first pass in the same transaction.
 
 The screening (`orders.application.screening`) runs first: an order a rule
 refuses is not stored (`OrderRefusedError`), and a placed one says which rule
 accepted it.
 
-The order and its saga commit together, so no order is left without a saga to
-decide it (and no saga without its order); the saga then runs in the
-background, and the recovery worker finishes it should this process die first.
+The order, its saga and the saga's first pass (up to the `reserve_stock`
+command, staged in the outbox) commit together, in one transaction: no order is
+left without a saga to decide it, no saga without its order, and no saga
+created but not started. The inventory's reply takes the saga on from there,
+and the recovery worker times it out should no reply come.
 
 `PlaceOrderOnce` places an order under the client's idempotency key: the key
 is claimed first, in the same transaction, and the answer saved with it. A
@@ -31,7 +33,7 @@ from cqrs.idempotency import IdempotentRequest
 from orders.application.contract import CustomerId, Quantity, Sku, UnitPrice
 from orders.application.errors import OrderRefusedError
 from orders.application.ports import SagaLauncher, UnitOfWorkFactory
-from orders.application.saga import OrderSaga, OrderSagaContext
+from orders.application.saga import OrderSagaContext
 from orders.application.screening import OrderScreening, Screening, ScreenOrder
 from orders.domain.limits import MAX_ORDER_ITEMS
 from orders.domain.order import Order, OrderItem, OrderStatus
@@ -147,18 +149,20 @@ class _Placing:
                 raise OrderRefusedError(screening.rule, screening.detail)
             context = OrderSagaContext.of(order)
             await work.orders.add(order)
-            await work.sagas.create_saga(context.saga_id, OrderSaga.saga_name(), context.to_dict())
+            # The saga's first pass (the order opened, reserve_stock staged in the outbox)
+            # commits with the order: OpenOrder's unit of work joins this one.
+            await self._sagas.start(context, context.saga_id, storage=work.sagas)
             placed = OrderPlaced(
                 order_id=context.order_id, status=order.status, screening=screening
             )
             if key is not None:
                 await work.idempotency.save(key, placed.model_dump_json())
-        self._sagas.launch(context.saga_id)
         return placed
 
 
 class PlaceOrderHandler(_Placing, cqrs.RequestHandler[PlaceOrder, OrderPlaced]):
-    """Screens the order, stores it and its saga in one transaction, then launches the saga.
+    """Screens the order, then stores it, its saga and the saga's first pass in one
+    transaction.
 
     Raises `InvalidOrderError` when the order breaks a rule of the domain,
     `OrderRefusedError` when a screening rule refuses it.

@@ -3,9 +3,10 @@
 `UnitOfWorkFactory` opens a unit of work: one database transaction holding the
 order repository, a saga storage, the read side's summaries and the requests'
 idempotency keys, so an order, its saga, its summary and the key it was placed
-under are written together or not at all. `PaymentPort`
-charges and refunds. `SagaLauncher` runs a stored saga in the background.
-`OrderChanges` tells a follower that an order's saga moved on.
+under are written together or not at all. `PaymentPort` charges and refunds.
+`SagaLauncher` creates a saga and runs its first pass in the caller's unit of work.
+`OrderReads` reads an order with its saga. `OrderChanges` tells a follower that an
+order's saga moved on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import typing
 import uuid
 
 from cqrs.idempotency import IdempotentRequest
+from cqrs.saga.models import SagaContext, SagaLogEntry, SagaState, SagaStatus
 from cqrs.saga.storage.protocol import ISagaStorage
 from orders.domain.order import Order
 
@@ -27,6 +29,7 @@ if typing.TYPE_CHECKING:
 __all__ = (
     "IdempotencyKeys",
     "OrderChanges",
+    "OrderReads",
     "OrderRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
@@ -124,10 +127,27 @@ class BackupPaymentPort(PaymentPort, typing.Protocol):
 
 
 class SagaLauncher(typing.Protocol):
-    """Runs stored sagas without making the caller wait."""
+    """Starts sagas (`cqrs.saga.mediator.SagaMediator` is one)."""
 
-    def launch(self, saga_id: uuid.UUID) -> None:
-        """Start running saga `saga_id` (stored already) in the background."""
+    async def start(
+        self,
+        context: SagaContext,
+        saga_id: uuid.UUID | None = None,
+        *,
+        storage: ISagaStorage | None = None,
+    ) -> SagaStatus:
+        """Create the saga for `context` under `saga_id` and run its first pass, writing
+        through `storage` (a unit of work's: the pass commits with it); its status then.
+        A step that fails now is compensated and recorded, not raised."""
+        ...
+
+
+class OrderReads(typing.Protocol):
+    """Reads an order with its saga, for the queries."""
+
+    async def read(self, order_id: uuid.UUID) -> tuple[Order, SagaState, list[SagaLogEntry]] | None:
+        """Order `order_id`, its saga and the saga's step log in write order, the order
+        at least as new as the saga; None for an unknown id."""
         ...
 
 

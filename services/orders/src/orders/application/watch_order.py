@@ -23,7 +23,7 @@ import uuid
 
 import cqrs
 from orders.application.get_order import OrderDetails, read_order
-from orders.application.ports import OrderChanges, UnitOfWorkFactory
+from orders.application.ports import OrderChanges, OrderReads
 from orders.domain.order import OrderStatus, RejectionReason
 
 __all__ = ("OrderTransition", "StreamTiming", "WatchOrder", "WatchOrderHandler")
@@ -67,10 +67,8 @@ class WatchOrderHandler(cqrs.StreamingRequestHandler[WatchOrder, OrderTransition
     """Yields an order's transitions as its saga writes them; `OrderNotFoundError` for
     an unknown id."""
 
-    def __init__(
-        self, unit_of_work: UnitOfWorkFactory, changes: OrderChanges, timing: StreamTiming
-    ) -> None:
-        self._unit_of_work = unit_of_work
+    def __init__(self, reads: OrderReads, changes: OrderChanges, timing: StreamTiming) -> None:
+        self._reads = reads
         self._changes = changes
         self._timing = timing
 
@@ -80,7 +78,7 @@ class WatchOrderHandler(cqrs.StreamingRequestHandler[WatchOrder, OrderTransition
         async with self._changes.following(request.order_id) as changed:
             while True:
                 changed.clear()
-                details = await read_order(self._unit_of_work, request.order_id)
+                details = await read_order(self._reads, request.order_id)
                 for position in range(after + 1, _known(details) + 1):
                     yield _transition(details, position)
                 # Never back: the order is read after the log, so it may be ahead of it.

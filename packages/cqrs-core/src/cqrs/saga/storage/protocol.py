@@ -24,7 +24,9 @@ from cqrs.saga.models import (
 )
 
 __all__ = (
+    "ClaimingSagaStorage",
     "ISagaStorage",
+    "claim_and_load",
     "StoredTrace",
     "RECOVERABLE_STATUSES",
     "DEFAULT_STALE_AFTER",
@@ -206,3 +208,54 @@ class ISagaStorage(typing.Protocol):
     async def increment_recovery_attempts(self, saga_id: uuid.UUID) -> int:
         """Count one more recovery attempt; return the new count."""
         ...
+
+
+@typing.runtime_checkable
+class ClaimingSagaStorage(typing.Protocol):
+    """A storage that claims a saga and reads it back in one go (optional).
+
+    A worker's pass over a stored saga starts with `claim`, `load_saga_state`
+    and `get_step_history`; a storage that can do the three in one round
+    trip (one statement on PostgreSQL: `cqrs_sqla`) offers this method, and
+    the engine calls it instead of the three.
+
+    >>> from cqrs.saga.storage.memory import MemorySagaStorage
+    >>> isinstance(MemorySagaStorage(), ClaimingSagaStorage)  # claim_and_load() falls back
+    False
+    """
+
+    async def claim_and_load(
+        self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta
+    ) -> tuple[SagaState, list[SagaLogEntry]] | None:
+        """`claim`, then the saga's state and step log as that claim left them.
+
+        None, reading nothing, while another owner's lease runs;
+        `SagaNotFoundError` for an unknown id.
+        """
+        ...
+
+
+async def claim_and_load(
+    storage: ISagaStorage, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta
+) -> tuple[SagaState, list[SagaLogEntry]] | None:
+    """Claim saga `saga_id` for `owner` and read its state and step log: in one call
+    when the storage is a `ClaimingSagaStorage`, else by its three methods.
+
+    >>> import asyncio
+    >>> from cqrs.saga.storage.memory import MemorySagaStorage
+    >>> async def demo() -> tuple[str, int]:
+    ...     storage = MemorySagaStorage()
+    ...     saga_id = uuid.uuid4()
+    ...     await storage.create_saga(saga_id, "order", {"n": 1})
+    ...     loaded = await claim_and_load(storage, saga_id, "me", datetime.timedelta(seconds=5))
+    ...     assert loaded is not None
+    ...     state, history = loaded
+    ...     return state.name, len(history)
+    >>> asyncio.run(demo())
+    ('order', 0)
+    """
+    if isinstance(storage, ClaimingSagaStorage):
+        return await storage.claim_and_load(saga_id, owner, lease)
+    if not await storage.claim(saga_id, owner, lease):
+        return None
+    return await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id)
