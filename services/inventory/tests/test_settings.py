@@ -3,6 +3,9 @@ from __future__ import annotations
 import pytest
 
 from inventory.settings import Settings, SettingsError
+from servicekit.auth import new_token
+
+TOKEN = new_token()
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -23,6 +26,8 @@ def test_every_variable_is_read() -> None:
             "INVENTORY_PORT": "9001",
             "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
             "INVENTORY_RELAY_IN_PROCESS": "true",
+            "INVENTORY_DOCS_ENABLED": "false",
+            "OPERATOR_TOKENS": f"rex:{TOKEN}:stock.restock",
         }
     )
     assert settings == Settings(
@@ -31,7 +36,12 @@ def test_every_variable_is_read() -> None:
         port=9001,
         kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092",
         relay_in_process=True,
+        docs_enabled=False,
+        operator_tokens=settings.operator_tokens,
     )
+    operator = settings.operators().holder(TOKEN)
+    assert operator is not None
+    assert (operator.name, operator.scopes) == ("rex", frozenset({"stock.restock"}))
 
 
 def test_an_empty_variable_takes_the_default() -> None:
@@ -45,6 +55,7 @@ def test_an_empty_variable_takes_the_default() -> None:
         ("INVENTORY_PORT", "70000"),
         ("INVENTORY_RELAY_IN_PROCESS", "sometimes"),
         ("INVENTORY_DATABASE_URL", "not a url"),
+        ("INVENTORY_DOCS_ENABLED", "perhaps"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:

@@ -8,7 +8,12 @@ does not parse is a `SettingsError` naming the variable.
 - `INVENTORY_HOST` (`127.0.0.1`), `INVENTORY_PORT` (`8001`; 0: a free one): the HTTP API
 - `INVENTORY_RELAY_IN_PROCESS` (`false`): `serve` runs the outbox relay too
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
-- `ADMIN_TOKEN` (unset): the bearer token of the admin console at `/admin`
+- `INVENTORY_DOCS_ENABLED` (`true`): serve `/docs`, `/redoc` and `/openapi.json`
+  (`false`: all three answer 404)
+- `OPERATOR_TOKENS` (unset: no operator gets in): the operators' bearer tokens,
+  `name:token:scope+scope` comma-separated (`servicekit.auth`); restocking needs
+  scope `stock.restock`, the admin console at `/admin` scope `admin` (mounted
+  only when someone holds it)
 - `LOG_LEVEL` (`INFO`), `LOG_FORMAT` (`text` or `json`): see `servicekit.logs`
 
 >>> settings = Settings.load({"INVENTORY_PORT": "9001"})

@@ -82,7 +82,8 @@ from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderH
 from orders.entrypoints import http
 from orders.entrypoints.page import PageSettings
 from orders.settings import Settings
-from servicekit.admin import mount_admin
+from servicekit.admin import ADMIN_SCOPE, mount_admin
+from servicekit.auth import CustomerAuth
 from servicekit.middlewares import HandlerTimings, add_timings_route, mediator_middlewares
 from servicekit.server import Stopping
 from servicekit.telemetry import sampling
@@ -139,6 +140,8 @@ class Orders:
     consumer_health: ConsumerHealth
     #: The replies the consumer gave up on (`inventory.replies.dlq`), for the admin console.
     dead_letters: KafkaDeadLetterAdmin
+    #: Who the customer of a request is (`ORDERS_CUSTOMER_AUTH`).
+    customers: CustomerAuth
 
     async def database_answers(self) -> bool:
         """Health probe: the database runs a query."""
@@ -203,6 +206,7 @@ class Orders:
         def lifespan(app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
             return self.running()
 
+        operators = self.settings.operators()
         app = http.create_app(
             self.requests,
             self.streams,
@@ -216,15 +220,18 @@ class Orders:
             page=PageSettings(
                 inventory_url=self.settings.inventory_url,
                 reply_timeout_seconds=self.settings.reply_timeout_seconds,
-                admin_console=self.settings.admin_token is not None,
+                admin_console=operators.grants(ADMIN_SCOPE),
                 saga_diagram=SagaMermaid(OrderSaga).sequence(),
                 trace_url_template=self.settings.trace_url_template,
             ),
+            customers=self.customers,
+            rate_limit=self.settings.rate(),
+            docs=self.settings.docs_enabled,
         )
         add_timings_route(app, self.timings)
         mount_admin(
             app,
-            self.settings.admin_token,
+            operators,
             outbox=SqlAlchemyOutboxAdmin(self.database.outbox_store()),
             sagas=SagaAdmin(self._saga_admin(), self.recovery),
             dead_letters=self.dead_letters,
@@ -247,6 +254,7 @@ class Overrides:
 def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     """Wire the service for `settings`, with `overrides`' adapters; nothing connects yet."""
     register_messages()
+    customers = settings.customers()  # a jwt mode without its key stops here
     database = overrides.database or Database.connect(settings.database_url)
     changes = SagaChanges(database.engine, database.schema)
     storage = NotifyingSagaStorage(database.saga_storage(), changes)
@@ -330,6 +338,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         dead_letters=KafkaDeadLetterAdmin(
             settings.kafka_bootstrap_servers, topics=[f"{INVENTORY_REPLIES}.dlq"]
         ),
+        customers=customers,
     )
 
 
