@@ -184,6 +184,16 @@ def test_unusable_operator_tokens_are_refused_without_being_shown(tokens: str) -
             },
             "ORDERS_CUSTOMER_JWT_ALGORITHM='none'",
         ),
+        (
+            {
+                "ORDERS_CUSTOMER_AUTH": "jwt",
+                "ORDERS_CUSTOMER_JWT_KEY": "short-secret",
+                "ORDERS_CUSTOMER_JWT_ALGORITHM": "HS256",
+                "ORDERS_CUSTOMER_JWT_ISSUER": "https://id.example",
+                "ORDERS_CUSTOMER_JWT_AUDIENCE": "orders",
+            },
+            "ORDERS_CUSTOMER_JWT_KEY is too short for HS256",
+        ),
     ],
 )
 def test_a_jwt_mode_it_cannot_verify_with_stops_the_build_naming_the_variable(

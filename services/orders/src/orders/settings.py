@@ -26,7 +26,8 @@ does not parse is a `SettingsError` naming the variable.
   bearer JWT the service verifies; a `customer_id` the request names is ignored,
   and another customer's order answers 404. `jwt` needs:
   - `ORDERS_CUSTOMER_JWT_KEY` (or `ORDERS_CUSTOMER_JWT_KEY_FILE`, a file holding it):
-    the shared secret (`HS256`) or the PEM public key (`RS256`) tokens are signed for
+    the shared secret (`HS256`, 32 bytes or more) or the PEM public key (`RS256`)
+    tokens are signed for (checked at start)
   - `ORDERS_CUSTOMER_JWT_ALGORITHM` (`RS256`)
   - `ORDERS_CUSTOMER_JWT_ISSUER`, `ORDERS_CUSTOMER_JWT_AUDIENCE`: the `iss` and `aud` a
     token must carry (`exp` and `sub` are required too)

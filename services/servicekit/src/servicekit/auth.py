@@ -58,6 +58,9 @@ __all__ = (
 #: The shortest operator token taken: guessing one must be hopeless.
 MIN_TOKEN_LENGTH: typing.Final = 24
 
+#: The shortest shared secret each HMAC algorithm takes: its hash's size (RFC 7518, 3.2).
+_HMAC_KEY_BYTES: typing.Final = {"HS256": 32, "HS384": 48, "HS512": 64}
+
 _bearer = HTTPBearer(auto_error=False, description="an operator token or a customer JWT")
 #: The bearer credentials of a request, if it sent any.
 Credentials = typing.Annotated[HTTPAuthorizationCredentials | None, fastapi.Depends(_bearer)]
@@ -224,8 +227,15 @@ class CustomerAuth:
                 f"CUSTOMER_JWT_ALGORITHM={self.algorithm!r} is not a signing algorithm "
                 "PyJWT knows: use HS256 (a shared secret) or RS256 (a PEM public key)."
             )
+        key = typing.cast(str, self.key)
+        shortest = _HMAC_KEY_BYTES.get(self.algorithm, 0)
+        if len(key.encode()) < shortest:
+            raise ConfigurationError(
+                f"CUSTOMER_JWT_KEY is too short for {self.algorithm}: give a shared secret of "
+                f"{shortest} bytes or more (RFC 7518, 3.2), e.g. `openssl rand -hex {shortest}`."
+            )
         try:
-            jwt.get_algorithm_by_name(self.algorithm).prepare_key(typing.cast(str, self.key))
+            jwt.get_algorithm_by_name(self.algorithm).prepare_key(key)
         except jwt.PyJWTError as exc:
             raise ConfigurationError(
                 f"CUSTOMER_JWT_KEY does not suit CUSTOMER_JWT_ALGORITHM={self.algorithm} "
