@@ -520,7 +520,11 @@ def main() -> int:
         ),
         running_system(folder, orders_db, inventory_db) as (system, _),
     ):
-        restock_new_skus(system.url("inventory"), {SKU: WARMUP_ORDERS + args.orders})
+        restock_new_skus(
+            system.url("inventory"),
+            {SKU: WARMUP_ORDERS + args.orders},
+            system.config.operator_token,
+        )
         orders_url = system.url("orders")
         asyncio.run(run_orders(orders_url, WARMUP_ORDERS, 2))
         names = database_names(orders_db, inventory_db)

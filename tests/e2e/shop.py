@@ -35,7 +35,9 @@ class Shop:
 
     async def restock(self, sku: str, quantity: int) -> Json:
         response = await self.http.post(
-            f"{self.inventory_url}/stock/{sku}/restock", json={"quantity": quantity}
+            f"{self.inventory_url}/stock/{sku}/restock",
+            json={"quantity": quantity},
+            headers=self.system.config.operator_headers,
         )
         assert response.status_code == 200, response.text
         return response.json()

@@ -106,13 +106,18 @@ def test_start_up_prints_one_line_per_process_and_where_to_look(tmp_path: pathli
             assert unwanted not in demo.output.getvalue()
 
         consoles = next(line for line in demo.lines() if line.startswith("Admin consoles:"))
-        token = re.search(r"\(token: (\S+)\)", consoles)
+        printed = next(line for line in demo.lines() if line.startswith("Operator token"))
+        token = re.fullmatch(r"Operator token \(restock, admin consoles\): (\S+)", printed)
         assert token
+        authorized = {"Authorization": f"Bearer {token[1]}"}
         for base in (demo.orders, demo.inventory):
             assert f"{base}/admin/" in consoles
             assert httpx.get(f"{base}/admin/outbox/stats").status_code == 401
-            authorized = {"Authorization": f"Bearer {token[1]}"}
             assert httpx.get(f"{base}/admin/outbox/stats", headers=authorized).status_code == 200
+        # Restocking answers the printed token only.
+        restock = f"{demo.inventory}/stock/tea/restock"
+        assert httpx.post(restock, json={"quantity": 1}).status_code == 401
+        assert httpx.post(restock, json={"quantity": 1}, headers=authorized).status_code == 200
 
 
 def test_a_process_killed_with_sigkill_is_started_again_and_the_system_heals(

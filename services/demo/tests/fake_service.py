@@ -44,6 +44,11 @@ class StockHandler(http.server.BaseHTTPRequestHandler):
             self._answer(404, {"detail": "not found"})
 
     def do_POST(self) -> None:
+        # As inventory: a restock needs a token of OPERATOR_TOKENS.
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not token or f":{token}:" not in os.environ.get("OPERATOR_TOKENS", ""):
+            self._answer(401, {"detail": "this route needs an operator token"})
+            return
         sku = self.path.removeprefix("/stock/").removesuffix("/restock")
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.stock[sku] = self.stock.get(sku, 0) + body["quantity"]

@@ -15,6 +15,7 @@ import pytest
 
 from cqrs_demo.processes import ChildProcess
 from cqrs_kafka.local import broker_answers, free_ports
+from servicekit.auth import MIN_TOKEN_LENGTH
 
 CQRS_DEMO = str(pathlib.Path(sys.executable).with_name("cqrs-demo"))
 WAIT = 60.0
@@ -102,6 +103,11 @@ def test_the_banner_names_the_orders_page_and_the_first_run_restocks(demo: Demo)
     assert "cqrs-demo: restocked tea 100, cup 20, kettle 5" in lines
     assert f"The reference system is up. Orders page: http://127.0.0.1:{demo.orders_port}/" in lines
     assert any(line.startswith("Try: curl") and "/orders" in line for line in lines)
+    # The fake inventory restocked with the launcher's token (it refuses any other):
+    # the banner prints that token, for the restock command and the admin consoles.
+    [token] = [line.rpartition(": ")[2] for line in lines if line.startswith("Operator token")]
+    assert len(token) >= MIN_TOKEN_LENGTH
+    assert any(line.startswith("Restock: curl") and f"Bearer {token}" in line for line in lines)
 
 
 def test_databases_default_to_sqlite_files_in_the_data_dir(demo: Demo) -> None:

@@ -3,6 +3,9 @@ from __future__ import annotations
 import pytest
 
 from inventory.settings import Settings, SettingsError
+from servicekit.auth import new_token
+
+TOKEN = new_token()
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -24,6 +27,8 @@ def test_every_variable_is_read() -> None:
             "KAFKA_BOOTSTRAP_SERVERS": "kafka-1:9092,kafka-2:9092",
             "INVENTORY_RELAY_IN_PROCESS": "true",
             "INVENTORY_MIGRATE_ON_START": "no",
+            "INVENTORY_DOCS_ENABLED": "false",
+            "OPERATOR_TOKENS": f"rex:{TOKEN}:stock.restock",
         }
     )
     assert settings == Settings(
@@ -33,7 +38,12 @@ def test_every_variable_is_read() -> None:
         kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092",
         relay_in_process=True,
         migrate_on_start=False,
+        docs_enabled=False,
+        operator_tokens=settings.operator_tokens,
     )
+    operator = settings.operators().holder(TOKEN)
+    assert operator is not None
+    assert (operator.name, operator.scopes) == ("rex", frozenset({"stock.restock"}))
 
 
 def test_an_empty_variable_takes_the_default() -> None:
@@ -48,6 +58,7 @@ def test_an_empty_variable_takes_the_default() -> None:
         ("INVENTORY_RELAY_IN_PROCESS", "sometimes"),
         ("INVENTORY_MIGRATE_ON_START", "later"),
         ("INVENTORY_DATABASE_URL", "not a url"),
+        ("INVENTORY_DOCS_ENABLED", "perhaps"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:

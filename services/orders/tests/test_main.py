@@ -31,6 +31,7 @@ from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
 from orders.entrypoints.http import create_app
 from orders.main import Orders, Overrides, build
 from orders.settings import Settings
+from servicekit.auth import new_token
 
 DEADLINE = 60.0
 TEA = {"sku": "tea", "quantity": 1, "unit_price": "2.00"}
@@ -185,16 +186,22 @@ async def test_an_order_is_confirmed_over_kafka(
         await until(confirmed)
 
 
-async def test_the_app_times_every_message_and_mounts_the_console_only_with_a_token(
+async def test_the_app_times_every_message_and_mounts_the_console_only_for_the_admin_scope(
     database: Database,
 ) -> None:
-    token = "a-token-for-the-console"
+    token = new_token()
     settings = Settings(signing="off", database_url=str(database.engine.url))
     guarded = build(
-        settings.model_copy(update={"admin_token": pydantic.SecretStr(token)}),
+        settings.model_copy(update={"operator_tokens": pydantic.SecretStr(f"ops:{token}:admin")}),
         overrides=Overrides(database=database),
     )
-    unguarded = build(settings, overrides=Overrides(database=database))
+    # An operator who may restock but not administer: no console either.
+    unguarded = build(
+        settings.model_copy(
+            update={"operator_tokens": pydantic.SecretStr(f"ops:{token}:stock.restock")}
+        ),
+        overrides=Overrides(database=database),
+    )
 
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=guarded.app()), base_url="http://orders"

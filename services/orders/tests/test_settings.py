@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import decimal
 import pathlib
+import re
 
 import pytest
 
 from cqrs.signing import new_secret
 from orders.entrypoints.cli import main
+from orders.main import build
 from orders.settings import Settings, SettingsError
 
 
@@ -43,7 +45,14 @@ def test_every_variable_is_read() -> None:
             "ORDERS_MAX_ORDER_TOTAL": "500.00",
             "ORDERS_IDEMPOTENCY_TTL_SECONDS": "3600",
             "ORDERS_IDEMPOTENCY_PURGE_SECONDS": "60",
-            "ADMIN_TOKEN": "s3cret-s3cret-s3cret",
+            "OPERATOR_TOKENS": "ops:s3cret-s3cret-s3cret-s3cret-:admin",
+            "ORDERS_DOCS_ENABLED": "false",
+            "ORDERS_CUSTOMER_AUTH": "JWT",
+            "ORDERS_CUSTOMER_JWT_KEY": "a-shared-secret-of-32-bytes-or-more",
+            "ORDERS_CUSTOMER_JWT_ALGORITHM": "HS256",
+            "ORDERS_CUSTOMER_JWT_ISSUER": "https://id.example",
+            "ORDERS_CUSTOMER_JWT_AUDIENCE": "orders",
+            "ORDERS_RATE_LIMIT": "5/minute",
             "LOG_LEVEL": "debug",
             "LOG_FORMAT": "json",
             "CQRS_SIGNING": "on",
@@ -71,7 +80,15 @@ def test_every_variable_is_read() -> None:
         "max_order_total": decimal.Decimal("500.00"),
         "idempotency_ttl_seconds": 3600.0,
         "idempotency_purge_seconds": 60.0,
-        "admin_token": settings.admin_token,
+        "operator_tokens": settings.operator_tokens,
+        "docs_enabled": False,
+        "customer_auth": "jwt",
+        "customer_jwt_key": settings.customer_jwt_key,
+        "customer_jwt_key_file": None,
+        "customer_jwt_algorithm": "HS256",
+        "customer_jwt_issuer": "https://id.example",
+        "customer_jwt_audience": "orders",
+        "rate_limit": "5/minute",
         "log_level": "DEBUG",
         "log_format": "json",
         "signing": "on",
@@ -81,8 +98,9 @@ def test_every_variable_is_read() -> None:
     }
     assert settings.signing_keys is not None
     assert settings.signing_keys.get_secret_value() == "k1:c2VjcmV0"
-    assert settings.admin_token is not None
-    assert settings.admin_token.get_secret_value() == "s3cret-s3cret-s3cret"
+    assert settings.operator_tokens is not None
+    assert settings.operator_tokens.get_secret_value() == "ops:" + "s3cret-" * 4 + ":admin"
+    assert settings.customers().mode == "jwt"
 
 
 @pytest.mark.parametrize(
@@ -104,6 +122,10 @@ def test_every_variable_is_read() -> None:
         ("ORDERS_IDEMPOTENCY_TTL_SECONDS", "0"),
         ("ORDERS_IDEMPOTENCY_TTL_SECONDS", "a day"),
         ("ORDERS_IDEMPOTENCY_PURGE_SECONDS", "-5"),
+        ("ORDERS_DOCS_ENABLED", "perhaps"),
+        ("ORDERS_CUSTOMER_AUTH", "ldap"),
+        ("ORDERS_RATE_LIMIT", "20"),
+        ("ORDERS_RATE_LIMIT", "fast/second"),
     ],
 )
 def test_a_value_that_does_not_parse_names_the_variable(name: str, value: str) -> None:
@@ -133,10 +155,65 @@ def test_the_environment_and_a_dot_env_file_are_read_and_empty_keeps_the_default
     )
 
 
-def test_a_short_admin_token_is_refused_without_being_shown() -> None:
-    with pytest.raises(SettingsError, match=r"^ADMIN_TOKEN=\(hidden\) is not valid: ") as raised:
-        Settings.load({"ADMIN_TOKEN": "tooshort"})
-    assert "tooshort" not in str(raised.value)
+@pytest.mark.parametrize("tokens", ["ops:tooshort:admin", "ops:" + "t" * 32, "no-colons"])
+def test_unusable_operator_tokens_are_refused_without_being_shown(tokens: str) -> None:
+    with pytest.raises(
+        SettingsError, match=r"^OPERATOR_TOKENS=\(hidden\) is not valid: "
+    ) as raised:
+        Settings.load({"OPERATOR_TOKENS": tokens})
+    assert tokens.split(":")[1 if ":" in tokens else 0] not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "names"),
+    [
+        ({"ORDERS_CUSTOMER_AUTH": "jwt"}, "ORDERS_CUSTOMER_JWT_KEY"),
+        (
+            {
+                "ORDERS_CUSTOMER_AUTH": "jwt",
+                "ORDERS_CUSTOMER_JWT_KEY": "not a PEM key",
+                "ORDERS_CUSTOMER_JWT_ISSUER": "https://id.example",
+                "ORDERS_CUSTOMER_JWT_AUDIENCE": "orders",
+            },
+            "ORDERS_CUSTOMER_JWT_ALGORITHM=RS256",
+        ),
+        (
+            {
+                "ORDERS_CUSTOMER_AUTH": "jwt",
+                "ORDERS_CUSTOMER_JWT_KEY_FILE": "/no/such/key.pem",
+                "ORDERS_CUSTOMER_JWT_ISSUER": "https://id.example",
+                "ORDERS_CUSTOMER_JWT_AUDIENCE": "orders",
+            },
+            "ORDERS_CUSTOMER_JWT_KEY_FILE='/no/such/key.pem' cannot be read",
+        ),
+        (
+            {
+                "ORDERS_CUSTOMER_AUTH": "jwt",
+                "ORDERS_CUSTOMER_JWT_KEY": "secret",
+                "ORDERS_CUSTOMER_JWT_ALGORITHM": "none",
+                "ORDERS_CUSTOMER_JWT_ISSUER": "https://id.example",
+                "ORDERS_CUSTOMER_JWT_AUDIENCE": "orders",
+            },
+            "ORDERS_CUSTOMER_JWT_ALGORITHM='none'",
+        ),
+        (
+            {
+                "ORDERS_CUSTOMER_AUTH": "jwt",
+                "ORDERS_CUSTOMER_JWT_KEY": "short-secret",
+                "ORDERS_CUSTOMER_JWT_ALGORITHM": "HS256",
+                "ORDERS_CUSTOMER_JWT_ISSUER": "https://id.example",
+                "ORDERS_CUSTOMER_JWT_AUDIENCE": "orders",
+            },
+            "ORDERS_CUSTOMER_JWT_KEY is too short for HS256",
+        ),
+    ],
+)
+def test_a_jwt_mode_it_cannot_verify_with_stops_the_build_naming_the_variable(
+    given: dict[str, str], names: str
+) -> None:
+    settings = Settings.load({"CQRS_SIGNING": "off", **given})
+    with pytest.raises(SettingsError, match=re.escape(names)):
+        build(settings)
 
 
 def test_serve_refuses_to_start_without_signing_keys(

@@ -10,8 +10,11 @@ with one line saying so; one that dies before the system is up stops the
 demo with exit code 1 and its last output.
 
 The services log at `LOG_LEVEL` (default WARNING here: each prints the one
-line saying where it listens). The admin console is mounted in both services
-for the token in `ADMIN_TOKEN`, or for one the launcher makes up and prints.
+line saying where it listens). The launcher makes up an operator token
+(scopes `stock.restock` and `admin`), adds it to `OPERATOR_TOKENS` (yours are
+kept), restocks with it and prints it: send it as `Authorization: Bearer` to
+restock, and give it to the admin consoles. `POST /orders` is limited to
+`DEMO_RATE_LIMIT` per client unless `ORDERS_RATE_LIMIT` says otherwise.
 
 ```
 cqrs-demo --data-dir ./.demo-data --orders-port 8000 --inventory-port 8001 --broker-port 9092
@@ -27,7 +30,6 @@ import argparse
 import json
 import os
 import pathlib
-import secrets
 import signal
 import sys
 import time
@@ -44,6 +46,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: The local broker's process name, and what it prints once it answers.
 BROKER = "kafka"
 BROKER_READY = "Kafka-protocol broker on"
+#: `ORDERS_RATE_LIMIT` in the demo: a person at the page never meets it, a flood does.
+DEMO_RATE_LIMIT = "20/second"
 
 
 class _StopRequested(Exception):
@@ -116,7 +120,6 @@ def _run(options: argparse.Namespace) -> None:
     """Start everything, then block until a signal arrives (children that die restart)."""
     data_dir: pathlib.Path = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    admin_token = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(24)
     with Supervisor(restart=RestartPolicy()) as supervisor:
         try:
             bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or _start_broker(
@@ -133,12 +136,12 @@ def _run(options: argparse.Namespace) -> None:
                 startup_timeout=options.startup_timeout,
                 environment={
                     "LOG_LEVEL": os.environ.get("LOG_LEVEL") or "WARNING",
-                    "ADMIN_TOKEN": admin_token,
+                    "ORDERS_RATE_LIMIT": os.environ.get("ORDERS_RATE_LIMIT") or DEMO_RATE_LIMIT,
                 },
             )
             system = ReferenceSystem(config, supervisor).start()
-            restocked = restock_new_skus(system.url("inventory"), DEMO_STOCK)
-            _print_banner(system, restocked, admin_token)
+            restocked = restock_new_skus(system.url("inventory"), DEMO_STOCK, config.operator_token)
+            _print_banner(system, restocked)
             while True:  # until a stop signal raises _StopRequested
                 time.sleep(3600)
         finally:
@@ -168,7 +171,8 @@ def _database_url(variable: str, sqlite_file: pathlib.Path) -> str:
     return os.environ.get(variable) or f"sqlite+aiosqlite:///{sqlite_file}"
 
 
-def _print_banner(system: ReferenceSystem, restocked: dict[str, int], admin_token: str) -> None:
+def _print_banner(system: ReferenceSystem, restocked: dict[str, int]) -> None:
+    token = system.config.operator_token
     orders_url = system.url("orders")
     inventory_url = system.url("inventory")
     if restocked:
@@ -178,11 +182,14 @@ def _print_banner(system: ReferenceSystem, restocked: dict[str, int], admin_toke
     print(
         f"\nThe reference system is up. Orders page: {orders_url}/\n"
         f"APIs: {orders_url}/docs and {inventory_url}/docs\n"
-        f"Admin consoles: {orders_url}/admin/ and {inventory_url}/admin/ "
-        f"(token: {admin_token})\n"
+        f"Operator token (restock, admin consoles): {token}\n"
+        f"Admin consoles: {orders_url}/admin/ and {inventory_url}/admin/\n"
         f"Try: curl -si -X POST {orders_url}/orders -H 'content-type: application/json' "
         f"-d '{json.dumps(order)}'\n"
         f"Stock: curl -s {inventory_url}/stock/tea\n"
+        f"Restock: curl -s -X POST {inventory_url}/stock/tea/restock "
+        f"-H 'Authorization: Bearer {token}' -H 'content-type: application/json' "
+        "-d '{\"quantity\": 10}'\n"
         "Kill any process (kill -9): it is started again. Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -32,6 +32,8 @@ from cqrs.signing import KEY_ID_VARIABLE, KEYS_VARIABLE, new_secret
 from cqrs_demo.errors import StartupError
 from cqrs_demo.health import wait_until_healthy
 from cqrs_demo.processes import ChildProcess, Supervisor
+from servicekit.auth import new_token
+from servicekit.settings import OPERATOR_TOKENS_VARIABLE
 
 __all__ = (
     "SERVICES",
@@ -40,7 +42,10 @@ __all__ = (
     "Service",
     "SystemConfig",
     "ReferenceSystem",
+    "OPERATOR",
+    "OPERATOR_SCOPES",
     "generated_signing",
+    "operator_tokens",
     "relay_name",
 )
 
@@ -81,6 +86,22 @@ def generated_signing(environ: collections.abc.Mapping[str, str]) -> dict[str, s
 
 _KEY_ID: typing.Final = "system"
 
+#: The name of the operator whose token the launcher makes (`SystemConfig.operator_token`).
+OPERATOR: typing.Final = "demo"
+#: What that token may do: restock (inventory) and use the admin consoles (both).
+OPERATOR_SCOPES: typing.Final = ("stock.restock", "admin")
+
+
+def operator_tokens(token: str, given: str | None) -> str:
+    """`OPERATOR_TOKENS` for the system: the tokens `given` (the environment's), and
+    `token` as `OPERATOR`'s with `OPERATOR_SCOPES`.
+
+    >>> operator_tokens("t" * 43, None) == f"demo:{'t' * 43}:stock.restock+admin"
+    True
+    """
+    own = f"{OPERATOR}:{token}:{'+'.join(OPERATOR_SCOPES)}"
+    return ",".join(filter(None, (given, own)))
+
 
 @dataclasses.dataclass(frozen=True)
 class SystemConfig:
@@ -90,6 +111,9 @@ class SystemConfig:
     launcher's own), for settings such as `ORDERS_REPLY_TIMEOUT_SECONDS`.
     `signing` is the keyring every process signs and verifies with: one fresh key
     unless the launcher's environment gives `CQRS_SIGNING_KEYS` or `CQRS_SIGNING`.
+    `operator_token` is a fresh operator token (scopes `OPERATOR_SCOPES`) added to
+    the `OPERATOR_TOKENS` of the environment: what the launcher restocks with,
+    what it prints for the admin consoles, and what the tests send.
 
     >>> config = SystemConfig("127.0.0.1:9092", "sqlite+aiosqlite:///o.db", "sqlite:///i.db")
     >>> config.url("inventory")
@@ -113,6 +137,7 @@ class SystemConfig:
     signing: collections.abc.Mapping[str, str] = dataclasses.field(
         default_factory=lambda: generated_signing(os.environ), repr=False
     )
+    operator_token: str = dataclasses.field(default_factory=new_token, repr=False)
 
     def port(self, service: Service) -> int:
         """The HTTP port of `service`."""
@@ -122,6 +147,11 @@ class SystemConfig:
         """The base URL of `service`'s HTTP API."""
         return f"http://{self.host}:{self.port(service)}"
 
+    @property
+    def operator_headers(self) -> dict[str, str]:
+        """The `Authorization` header of `operator_token`, for an operator route."""
+        return {"Authorization": f"Bearer {self.operator_token}"}
+
     def process_environment(self) -> dict[str, str]:
         """The environment every process of the system gets."""
         return {
@@ -129,6 +159,11 @@ class SystemConfig:
             **os.environ,
             **self.environment,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            OPERATOR_TOKENS_VARIABLE: operator_tokens(
+                self.operator_token,
+                self.environment.get(OPERATOR_TOKENS_VARIABLE)
+                or os.environ.get(OPERATOR_TOKENS_VARIABLE),
+            ),
             "ORDERS_DATABASE_URL": self.orders_database_url,
             "INVENTORY_DATABASE_URL": self.inventory_database_url,
             "ORDERS_HOST": self.host,

@@ -21,14 +21,20 @@ __all__ = ("call_json",)
 
 
 def call_json(
-    method: str, url: str, body: object = None, *, timeout: float = 5.0
+    method: str,
+    url: str,
+    body: object = None,
+    *,
+    timeout: float = 5.0,
+    headers: typing.Mapping[str, str] | None = None,
 ) -> tuple[int, typing.Any]:
-    """Send `body` as JSON (none when None) and return (status, decoded JSON answer).
+    """Send `body` as JSON (none when None), with `headers`, and return (status, decoded
+    JSON answer).
 
     The answer is None when it is empty or not JSON.
     """
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:

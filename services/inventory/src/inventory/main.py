@@ -224,11 +224,13 @@ class Inventory:
                 "consumer": self.consumer_healthy,
             },
             lifespan=lifespan,
+            operators=self.settings.operators(),
+            docs=self.settings.docs_enabled,
         )
         add_timings_route(app, self.timings)
         mount_admin(
             app,
-            self.settings.admin_token,
+            self.settings.operators(),
             outbox=SqlAlchemyOutboxAdmin(self.outbox.store),
             dead_letters=self.dead_letters,
         )

@@ -10,7 +10,12 @@ does not parse is a `SettingsError` naming the variable.
 - `INVENTORY_MIGRATE_ON_START` (`true`): `serve` and `relay` upgrade the schema first;
   `false`: they refuse a database that is behind (run `inventory migrate`)
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
-- `ADMIN_TOKEN` (unset): the bearer token of the admin console at `/admin`
+- `INVENTORY_DOCS_ENABLED` (`true`): serve `/docs`, `/redoc` and `/openapi.json`
+  (`false`: all three answer 404)
+- `OPERATOR_TOKENS` (unset: no operator gets in): the operators' bearer tokens,
+  `name:token:scope+scope` comma-separated (`servicekit.auth`); restocking needs
+  scope `stock.restock`, the admin console at `/admin` scope `admin` (mounted
+  only when someone holds it)
 - `LOG_LEVEL` (`INFO`), `LOG_FORMAT` (`text` or `json`): see `servicekit.logs`
 
 >>> settings = Settings.load({"INVENTORY_PORT": "9001"})

@@ -2,6 +2,8 @@
 
 The transport does not run the app's lifespan: the tables come from the
 `schema` fixture, and the health tests connect the Kafka consumer themselves.
+The `client` restocks as an operator holding every scope (`OPERATOR`); the
+operator tests send tokens of their own.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import time
+import typing
 
 import httpx
 import pytest
@@ -21,25 +24,49 @@ from inventory.entrypoints.http import MAX_BODY_BYTES
 from inventory.main import Inventory, build
 from inventory.settings import Settings
 from servicekit import PROBLEM_JSON, VALIDATION_ERROR
+from servicekit.auth import new_token
+
+#: Tokens of three operators: every scope, the admin console's only, the restock's only.
+OPERATOR, ADMIN, RESTOCKER = new_token(), new_token(), new_token()
+OPERATOR_TOKENS = (
+    f"ops:{OPERATOR}:stock.restock+admin,ann:{ADMIN}:admin,rex:{RESTOCKER}:stock.restock"
+)
 
 
-def inventory_on(database_url: str, bootstrap_servers: str | None = None) -> Inventory:
+#: Where FastAPI serves the API's documents (`INVENTORY_DOCS_ENABLED`).
+DOCUMENTS = ("/docs", "/redoc", "/openapi.json")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def inventory_on(
+    database_url: str, bootstrap_servers: str | None = None, **settings: typing.Any
+) -> Inventory:
     # Nothing listens on a fresh free port: a broker that is not there.
     bootstrap_servers = bootstrap_servers or f"127.0.0.1:{free_port()}"
+    given: dict[str, typing.Any] = {"operator_tokens": OPERATOR_TOKENS, **settings}
     return build(
         Settings(
-            signing="off", database_url=database_url, kafka_bootstrap_servers=bootstrap_servers
+            signing="off",
+            database_url=database_url,
+            kafka_bootstrap_servers=bootstrap_servers,
+            **given,
         )
     )
 
 
 @contextlib.asynccontextmanager
 async def client_of(
-    inventory: Inventory,
+    inventory: Inventory, token: str | None = OPERATOR
 ) -> collections.abc.AsyncGenerator[httpx.AsyncClient, None]:
     transport = httpx.ASGITransport(inventory.app())
+    headers = {} if token is None else bearer(token)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://inventory", headers=headers
+        ) as client:
             yield client
     finally:
         await inventory.engine.dispose()
@@ -187,6 +214,70 @@ async def test_a_body_over_the_limit_is_a_413_and_one_not_json_a_415(
     assert (await client.get("/stock/tea")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("token", "status", "challenge"),
+    [
+        (None, 401, "Bearer"),
+        ("not-a-token-anyone-holds-0123456789", 401, 'Bearer error="invalid_token"'),
+        (ADMIN, 403, 'Bearer error="insufficient_scope" scope="stock.restock"'),
+    ],
+)
+async def test_a_restock_without_a_token_holding_its_scope_is_refused_and_adds_nothing(
+    database_url: str, schema: Schema, token: str | None, status: int, challenge: str
+) -> None:
+    async with client_of(inventory_on(database_url), token) as client:
+        refused = await client.post("/stock/tea/restock", json={"quantity": 5})
+        unknown = await client.get("/stock/tea")
+
+    assert (refused.status_code, refused.headers["content-type"]) == (status, PROBLEM_JSON)
+    assert refused.headers["www-authenticate"] == challenge
+    assert unknown.status_code == 404
+
+
+async def test_a_restock_with_a_token_holding_its_scope_is_done(
+    database_url: str, schema: Schema
+) -> None:
+    async with client_of(inventory_on(database_url), RESTOCKER) as client:
+        restocked = await client.post("/stock/tea/restock", json={"quantity": 5})
+
+    assert restocked.status_code == 200, restocked.text
+    assert restocked.json()["available"] == 5
+
+
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [(None, 401), ("not-a-token-anyone-holds-0123456789", 401), (RESTOCKER, 403), (ADMIN, 200)],
+)
+async def test_the_admin_console_answers_only_a_token_with_the_admin_scope(
+    database_url: str, schema: Schema, token: str | None, status: int
+) -> None:
+    async with client_of(inventory_on(database_url), token) as client:
+        response = await client.get("/admin/outbox/dead")
+
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_without_operator_tokens_nobody_restocks_and_there_is_no_console(
+    database_url: str, schema: Schema
+) -> None:
+    async with client_of(inventory_on(database_url, operator_tokens=None), OPERATOR) as client:
+        restock = await client.post("/stock/tea/restock", json={"quantity": 5})
+        console = await client.get("/admin/outbox/dead")
+
+    assert (restock.status_code, console.status_code) == (401, 404)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_api_documents_are_served_unless_turned_off(enabled: bool) -> None:
+    inventory = inventory_on("sqlite+aiosqlite://", docs_enabled=enabled)
+    async with client_of(inventory) as client:
+        statuses = [(await client.get(path)).status_code for path in DOCUMENTS]
+
+    assert statuses == [200 if enabled else 404] * len(DOCUMENTS)
+
+
 def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
     document = inventory_on("sqlite+aiosqlite://").app().openapi()
 
@@ -195,8 +286,18 @@ def test_the_openapi_document_declares_every_answer_and_the_bounds() -> None:
         for path, operations in document["paths"].items()
         for method, operation in operations.items()
     }
-    assert answers == {
-        ("/stock/{sku}/restock", "post"): ["200", "400", "409", "413", "415", "422", "500", "503"],
+    admin = {route: codes for route, codes in answers.items() if route[0].startswith("/admin/")}
+    assert ("/admin/outbox/dead", "get") in admin
+    # Every admin call but the console page needs a token with scope admin.
+    assert all(
+        {"401", "403"} <= set(codes) for route, codes in admin.items() if route[0] != "/admin/"
+    )
+    restock = document["paths"]["/stock/{sku}/restock"]["post"]
+    assert restock["security"] == [{"HTTPBearer": []}]
+    assert {route: codes for route, codes in answers.items() if route not in admin} == {
+        ("/stock/{sku}/restock", "post"): [
+            *("200", "400", "401", "403", "409", "413", "415", "422", "500", "503")
+        ],
         ("/stock/{sku}", "get"): ["200", "404", "422", "500", "503"],
         ("/stock", "get"): ["200", "500", "503"],
         ("/health", "get"): ["200", "503"],

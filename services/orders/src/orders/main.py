@@ -89,7 +89,8 @@ from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderH
 from orders.entrypoints import http
 from orders.entrypoints.page import PageSettings
 from orders.settings import Settings
-from servicekit.admin import mount_admin
+from servicekit.admin import ADMIN_SCOPE, mount_admin
+from servicekit.auth import CustomerAuth
 from servicekit.middlewares import HandlerTimings, add_timings_route, mediator_middlewares
 from servicekit.server import Stopping
 from servicekit.telemetry import sampling
@@ -146,6 +147,8 @@ class Orders:
     dead_letters: KafkaDeadLetterAdmin
     #: Deletes the expired idempotency keys of `POST /orders` while `running`.
     key_purge: KeyPurge
+    #: Who the customer of a request is (`ORDERS_CUSTOMER_AUTH`).
+    customers: CustomerAuth
 
     async def database_answers(self) -> bool:
         """Health probe: the database runs a query."""
@@ -212,6 +215,7 @@ class Orders:
         def lifespan(app: fastapi.FastAPI) -> contextlib.AbstractAsyncContextManager[None]:
             return self.running()
 
+        operators = self.settings.operators()
         app = http.create_app(
             self.requests,
             self.streams,
@@ -225,15 +229,18 @@ class Orders:
             page=PageSettings(
                 inventory_url=self.settings.inventory_url,
                 reply_timeout_seconds=self.settings.reply_timeout_seconds,
-                admin_console=self.settings.admin_token is not None,
+                admin_console=operators.grants(ADMIN_SCOPE),
                 saga_diagram=SagaMermaid(OrderSaga).sequence(),
                 trace_url_template=self.settings.trace_url_template,
             ),
+            customers=self.customers,
+            rate_limit=self.settings.rate(),
+            docs=self.settings.docs_enabled,
         )
         add_timings_route(app, self.timings)
         mount_admin(
             app,
-            self.settings.admin_token,
+            operators,
             outbox=SqlAlchemyOutboxAdmin(self.database.outbox_store()),
             sagas=SagaAdmin(self._saga_admin(), self.recovery),
             dead_letters=self.dead_letters,
@@ -256,6 +263,7 @@ class Overrides:
 def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     """Wire the service for `settings`, with `overrides`' adapters; nothing connects yet."""
     register_messages()
+    customers = settings.customers()  # a jwt mode without its key stops here
     database = overrides.database or Database.connect(
         settings.database_url, pool_size=settings.database_pool_size
     )
@@ -339,6 +347,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
             settings.kafka_bootstrap_servers, topics=[f"{INVENTORY_REPLIES}.dlq"]
         ),
         key_purge=KeyPurge(keys, database.session_factory, settings.idempotency_purge_seconds),
+        customers=customers,
     )
 
 

@@ -28,7 +28,25 @@ does not parse is a `SettingsError` naming the variable.
 - `PAYMENT_PRIMARY_FAILS` (`false`): the primary payment provider fails every call, so
   the payment step falls back on the backup and the primary's circuit breaker opens
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
-- `ADMIN_TOKEN` (unset): the bearer token of the admin console at `/admin`
+- `ORDERS_DOCS_ENABLED` (`true`): serve `/docs`, `/redoc` and `/openapi.json`
+  (`false`: all three answer 404)
+- `ORDERS_CUSTOMER_AUTH` (`open`): who the customer is. `open`: whoever the request
+  names (`customer_id`), as without authentication. `jwt`: the subject (`sub`) of a
+  bearer JWT the service verifies; a `customer_id` the request names is ignored,
+  and another customer's order answers 404. `jwt` needs:
+  - `ORDERS_CUSTOMER_JWT_KEY` (or `ORDERS_CUSTOMER_JWT_KEY_FILE`, a file holding it):
+    the shared secret (`HS256`, 32 bytes or more) or the PEM public key (`RS256`)
+    tokens are signed for (checked at start)
+  - `ORDERS_CUSTOMER_JWT_ALGORITHM` (`RS256`)
+  - `ORDERS_CUSTOMER_JWT_ISSUER`, `ORDERS_CUSTOMER_JWT_AUDIENCE`: the `iss` and `aud` a
+    token must carry (`exp` and `sub` are required too)
+- `ORDERS_RATE_LIMIT` (`off`): how many `POST /orders` one client may send,
+  `<count>/<second|minute|hour>` (`20/second`: a burst of 20, refilled at 20 a
+  second); past it 429 with `Retry-After`. The client is the customer in `jwt`
+  mode, else the peer address. The demo launcher sets `20/second`.
+- `OPERATOR_TOKENS` (unset: no operator gets in): the operators' bearer tokens,
+  `name:token:scope+scope` comma-separated (`servicekit.auth`); the admin console at
+  `/admin` needs scope `admin` (it is mounted only when someone holds it)
 - `LOG_LEVEL` (`INFO`), `LOG_FORMAT` (`text` or `json`): see `servicekit.logs`
 
 >>> settings = Settings.load({"ORDERS_PORT": "8100", "PAYMENT_CREDIT_LIMIT": "250.00"})
@@ -46,12 +64,16 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import pathlib
 import typing
 
 import pydantic
 import pydantic_settings
 
+from cqrs.exceptions import ConfigurationError
 from cqrs.idempotency import DEFAULT_TTL
+from servicekit.auth import CustomerAuth
+from servicekit.rate_limit import RateLimit
 from servicekit.settings import ServiceSettings, SettingsError
 
 __all__ = ("Settings", "SettingsError")
@@ -97,6 +119,67 @@ class Settings(ServiceSettings):
     max_order_total: decimal.Decimal | None = pydantic.Field(
         default=None, gt=0, allow_inf_nan=False
     )
+
+    #: `open` or `jwt` (see the module's list for the `customer_jwt_*` fields).
+    customer_auth: typing.Literal["open", "jwt"] = "open"
+    customer_jwt_key: pydantic.SecretStr | None = None
+    customer_jwt_key_file: pathlib.Path | None = None
+    customer_jwt_algorithm: str = "RS256"
+    customer_jwt_issuer: str | None = None
+    customer_jwt_audience: str | None = None
+    #: `POST /orders` per client: `<count>/<second|minute|hour>`, or `off`.
+    rate_limit: str = "off"
+
+    @pydantic.field_validator("customer_auth", mode="before")
+    @classmethod
+    def _lower_case_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @pydantic.field_validator("rate_limit")
+    @classmethod
+    def _limit_parses(cls, value: str) -> str:
+        try:
+            RateLimit.parse(value)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def customers(self) -> CustomerAuth:
+        """How customers are identified (`ORDERS_CUSTOMER_*`).
+
+        Raises `SettingsError` for `jwt` without a usable key, issuer or audience.
+
+        >>> Settings.load({}).customers().mode
+        'open'
+        >>> Settings.load({"ORDERS_CUSTOMER_AUTH": "jwt"}).customers()
+        Traceback (most recent call last):
+          ...
+        servicekit.settings.SettingsError: ORDERS_CUSTOMER_AUTH=jwt needs ORDERS_CUSTOMER_JWT_KEY...
+        """
+        key = self.customer_jwt_key
+        given = {
+            "CUSTOMER_AUTH": self.customer_auth,
+            "CUSTOMER_JWT_KEY": "" if key is None else key.get_secret_value(),
+            "CUSTOMER_JWT_KEY_FILE": str(self.customer_jwt_key_file or ""),
+            "CUSTOMER_JWT_ALGORITHM": self.customer_jwt_algorithm,
+            "CUSTOMER_JWT_ISSUER": self.customer_jwt_issuer or "",
+            "CUSTOMER_JWT_AUDIENCE": self.customer_jwt_audience or "",
+        }
+        prefix = self.model_config.get("env_prefix", "")
+        try:
+            return CustomerAuth.from_env(
+                {f"{prefix}{name}": value for name, value in given.items()}, prefix=prefix
+            )
+        except ConfigurationError as exc:
+            raise SettingsError(str(exc)) from None
+
+    def rate(self) -> RateLimit | None:
+        """The `POST /orders` limit of `ORDERS_RATE_LIMIT` (`None`: off).
+
+        >>> Settings.load({"ORDERS_RATE_LIMIT": "20/second"}).rate().burst
+        20
+        """
+        return RateLimit.parse(self.rate_limit)
 
     @property
     def reply_timeout(self) -> datetime.timedelta:

@@ -41,6 +41,7 @@ import typing
 import fastapi
 import jwt
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jwt.algorithms import get_default_algorithms
 
 from cqrs.exceptions import ConfigurationError
 from servicekit.openapi import Responses, problem_responses
@@ -56,6 +57,9 @@ __all__ = (
 
 #: The shortest operator token taken: guessing one must be hopeless.
 MIN_TOKEN_LENGTH: typing.Final = 24
+
+#: The shortest shared secret each HMAC algorithm takes: its hash's size (RFC 7518, 3.2).
+_HMAC_KEY_BYTES: typing.Final = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 _bearer = HTTPBearer(auto_error=False, description="an operator token or a customer JWT")
 #: The bearer credentials of a request, if it sent any.
@@ -111,8 +115,10 @@ class OperatorTokens:
             name, token, scopes = [*entry.split(":", 2), "", ""][:3]
             granted = frozenset(filter(None, scopes.split("+")))
             if not name or len(token) < MIN_TOKEN_LENGTH or not granted:
+                # An entry without a colon may be a bare token: never shown.
+                shown = name if ":" in entry and name else "?"
                 raise ConfigurationError(
-                    f"OPERATOR_TOKENS entry for {name or '?'!r} must be name:token:scope+scope, "
+                    f"OPERATOR_TOKENS entry for {shown!r} must be name:token:scope+scope, "
                     f"with a token of {MIN_TOKEN_LENGTH} characters or more "
                     "(servicekit.auth.new_token() makes one)."
                 )
@@ -127,6 +133,14 @@ class OperatorTokens:
     def holder(self, token: str) -> Operator | None:
         """Who holds `token`, or `None`."""
         return self._by_digest.get(_digest(token))
+
+    def grants(self, scope: str) -> bool:
+        """Whether some operator holds `scope` (a route nobody may use need not be mounted).
+
+        >>> OperatorTokens.parse("").grants("admin")
+        False
+        """
+        return any(scope in operator.scopes for operator in self._by_digest.values())
 
     def require(self, scope: str) -> typing.Callable[..., typing.Awaitable[Operator]]:
         """A dependency admitting only holders of a token with `scope`; it returns them."""
@@ -203,27 +217,71 @@ class CustomerAuth:
                 "CUSTOMER_AUTH=jwt needs CUSTOMER_JWT_KEY (or CUSTOMER_JWT_KEY_FILE), "
                 "CUSTOMER_JWT_ISSUER and CUSTOMER_JWT_AUDIENCE."
             )
+        if self.mode == "jwt":
+            self._check_key()
+
+    def _check_key(self) -> None:
+        """Refuse `none` and unknown algorithms, and a key the algorithm cannot use."""
+        if self.algorithm == "none" or self.algorithm not in get_default_algorithms():
+            raise ConfigurationError(
+                f"CUSTOMER_JWT_ALGORITHM={self.algorithm!r} is not a signing algorithm "
+                "PyJWT knows: use HS256 (a shared secret) or RS256 (a PEM public key)."
+            )
+        key = typing.cast(str, self.key)
+        shortest = _HMAC_KEY_BYTES.get(self.algorithm, 0)
+        if len(key.encode()) < shortest:
+            raise ConfigurationError(
+                f"CUSTOMER_JWT_KEY is too short for {self.algorithm}: give a shared secret of "
+                f"{shortest} bytes or more (RFC 7518, 3.2), e.g. `openssl rand -hex {shortest}`."
+            )
+        try:
+            jwt.get_algorithm_by_name(self.algorithm).prepare_key(key)
+        except jwt.PyJWTError as exc:
+            raise ConfigurationError(
+                f"CUSTOMER_JWT_KEY does not suit CUSTOMER_JWT_ALGORITHM={self.algorithm} "
+                f"({exc}): give a shared secret for HS*, a PEM public key for RS*/ES*/PS*."
+            ) from None
 
     @classmethod
-    def from_env(cls, environ: collections.abc.Mapping[str, str] | None = None) -> CustomerAuth:
-        """The settings of the `CUSTOMER_*` variables (see the module docstring).
+    def from_env(
+        cls, environ: collections.abc.Mapping[str, str] | None = None, *, prefix: str = ""
+    ) -> CustomerAuth:
+        """The settings of the `CUSTOMER_*` variables (see the module docstring), each
+        name after `prefix` (`ORDERS_` reads `ORDERS_CUSTOMER_AUTH`...).
+
+        Raises `ConfigurationError` naming the variables to set, or a key file that
+        cannot be read.
 
         >>> CustomerAuth.from_env({}).mode
         'open'
+        >>> CustomerAuth.from_env({"ORDERS_CUSTOMER_AUTH": "jwt"}, prefix="ORDERS_")
+        Traceback (most recent call last):
+          ...
+        cqrs.exceptions.ConfigurationError: ORDERS_CUSTOMER_AUTH=jwt needs ORDERS_CUSTOMER_JWT...
         """
         environ = os.environ if environ is None else environ
-        key = environ.get("CUSTOMER_JWT_KEY")
-        key_file = environ.get("CUSTOMER_JWT_KEY_FILE")
-        if not key and key_file:
-            key = pathlib.Path(key_file).read_text()
-        mode = environ.get("CUSTOMER_AUTH", "open").strip().lower() or "open"
-        return cls(
-            mode=typing.cast(typing.Literal["open", "jwt"], mode),
-            key=key,
-            algorithm=environ.get("CUSTOMER_JWT_ALGORITHM", "RS256"),
-            issuer=environ.get("CUSTOMER_JWT_ISSUER"),
-            audience=environ.get("CUSTOMER_JWT_AUDIENCE"),
-        )
+
+        def setting(name: str) -> str | None:
+            return environ.get(f"{prefix}CUSTOMER_{name}") or None
+
+        key = setting("JWT_KEY")
+        key_file = setting("JWT_KEY_FILE")
+        try:
+            if not key and key_file:
+                key = _read_key(key_file, f"{prefix}CUSTOMER_JWT_KEY_FILE")
+            return cls(
+                mode=typing.cast(
+                    typing.Literal["open", "jwt"], (setting("AUTH") or "open").strip().lower()
+                ),
+                key=key,
+                algorithm=setting("JWT_ALGORITHM") or "RS256",
+                issuer=setting("JWT_ISSUER"),
+                audience=setting("JWT_AUDIENCE"),
+            )
+        except ConfigurationError as exc:
+            if not prefix:
+                raise
+            raise ConfigurationError(str(exc).replace("CUSTOMER_", f"{prefix}CUSTOMER_")) from None
 
     def subject(self, token: str) -> str:
         """The subject of a valid `token`; raises `fastapi.HTTPException` 401 if invalid."""
@@ -240,6 +298,12 @@ class CustomerAuth:
             raise _unauthorized(f"the customer token is not valid: {exc}", "invalid_token") from exc
         return str(claims["sub"])
 
+    def dependency(self) -> typing.Callable[..., typing.Awaitable[Customer]]:
+        """The route dependency for this mode: `customer` in `jwt` mode (which puts the
+        bearer scheme in the OpenAPI document); in `open` mode one that asks for no
+        credential, so the document asks for none either."""
+        return self.customer if self.mode == "jwt" else _anyone
+
     async def customer(
         self,
         credentials: typing.Annotated[
@@ -252,3 +316,17 @@ class CustomerAuth:
         if credentials is None:
             raise _unauthorized("this route needs a customer token (Authorization: Bearer ...)")
         return Customer(self.subject(credentials.credentials))
+
+
+async def _anyone() -> Customer:
+    return Customer(None)
+
+
+def _read_key(path: str, variable: str) -> str:
+    try:
+        return pathlib.Path(path).read_text()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{variable}={path!r} cannot be read ({exc.strerror}): give the path of the "
+            "PEM public key (or the shared secret) that verifies customer tokens."
+        ) from None

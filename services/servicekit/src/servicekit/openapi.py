@@ -5,6 +5,8 @@
   `document_problems` (called by `install_problem_details`) adds to the
   document's components.
 - `health_responses()`: `GET /health`'s 200 and 503, a `HealthReport` each.
+- `docs_routes(enabled)`: `FastAPI(**docs_routes(settings.docs_enabled))` serves
+  `/docs`, `/redoc` and `/openapi.json`, or none of them (404).
 
 ```
 @app.get("/stock/{sku}", responses=problem_responses(404, 422, 500, 503))
@@ -21,7 +23,14 @@ import pydantic
 
 from servicekit.problems import PROBLEM_JSON, Problem, title_of
 
-__all__ = ("HealthReport", "document_problems", "health_responses", "problem_responses")
+__all__ = (
+    "DocsRoutes",
+    "HealthReport",
+    "docs_routes",
+    "document_problems",
+    "health_responses",
+    "problem_responses",
+)
 
 Responses = dict[int | str, dict[str, typing.Any]]
 """FastAPI's `responses=` argument of a route."""
@@ -52,6 +61,26 @@ def problem_responses(*statuses: int) -> Responses:
         }
         for status in statuses
     }
+
+
+class DocsRoutes(typing.TypedDict):
+    """FastAPI's arguments for where the API's documents are served (`None`: nowhere)."""
+
+    openapi_url: str | None
+    docs_url: str | None
+    redoc_url: str | None
+
+
+def docs_routes(enabled: bool) -> DocsRoutes:
+    """Where `FastAPI(...)` serves its documents: FastAPI's own paths, or none (a
+    service's `PREFIX_DOCS_ENABLED=false`).
+
+    >>> docs_routes(False)
+    {'openapi_url': None, 'docs_url': None, 'redoc_url': None}
+    """
+    if not enabled:
+        return DocsRoutes(openapi_url=None, docs_url=None, redoc_url=None)
+    return DocsRoutes(openapi_url="/openapi.json", docs_url="/docs", redoc_url="/redoc")
 
 
 def health_responses() -> Responses:

@@ -105,16 +105,22 @@ class RateLimit:
         `Retry-After` when it is empty (declare it: `problem_responses(429)`)."""
 
         async def limited(request: fastapi.Request) -> None:
-            wait = self.wait(key(request))
-            if wait > 0:
-                seconds = max(1, math.ceil(wait))
-                raise fastapi.HTTPException(
-                    429,
-                    f"too many requests from this client; try again in {seconds} s",
-                    headers={"Retry-After": str(seconds)},
-                )
+            self.charge(key(request))
 
         return limited
+
+    def charge(self, client: str) -> None:
+        """Take one request from `client`'s bucket; raises `fastapi.HTTPException` 429
+        with `Retry-After` when it is empty (for a dependency whose client is not a
+        function of the request alone, such as an authenticated customer)."""
+        wait = self.wait(client)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise fastapi.HTTPException(
+                429,
+                f"too many requests from this client; try again in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )
 
     def _forget_full(self, now: datetime.datetime) -> None:
         if len(self._buckets) < _MAX_BUCKETS:

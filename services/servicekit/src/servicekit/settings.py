@@ -5,7 +5,7 @@ A service subclasses `ServiceSettings`, sets `env_prefix` (`ORDERS_`,
 the same for every service:
 
 - a field `name` is read from `PREFIX_NAME`; the settings the whole system
-  shares have no prefix (`KAFKA_BOOTSTRAP_SERVERS`, `ADMIN_TOKEN`,
+  shares have no prefix (`KAFKA_BOOTSTRAP_SERVERS`, `OPERATOR_TOKENS`,
   `LOG_LEVEL`, `LOG_FORMAT`, and the signing keys `CQRS_SIGNING_KEYS`,
   `CQRS_SIGNING_KEY_ID`, `CQRS_SIGNING_MAX_AGE`, `CQRS_SIGNING`);
 - a `.env` file in the working directory is read too; the environment wins;
@@ -38,9 +38,10 @@ import sqlalchemy.exc
 
 from cqrs.exceptions import ConfigurationError
 from cqrs.signing import KEY_ID_VARIABLE, KEYS_VARIABLE, MAX_AGE_VARIABLE, Keyring
+from servicekit.auth import OperatorTokens
 
 __all__ = (
-    "MIN_ADMIN_TOKEN_LENGTH",
+    "OPERATOR_TOKENS_VARIABLE",
     "LogFormat",
     "LogLevel",
     "Signing",
@@ -61,8 +62,8 @@ class SettingsError(ValueError):
     """An environment variable holds a value the service cannot use; the message names it."""
 
 
-MIN_ADMIN_TOKEN_LENGTH: typing.Final = 16
-"""The shortest `ADMIN_TOKEN` taken (the admin console's rule)."""
+OPERATOR_TOKENS_VARIABLE: typing.Final = "OPERATOR_TOKENS"
+"""The variable of the operators' tokens and scopes (`servicekit.auth.OperatorTokens`)."""
 
 _Settings = typing.TypeVar("_Settings", bound="ServiceSettings")
 
@@ -94,11 +95,13 @@ class ServiceSettings(pydantic_settings.BaseSettings):
     #: start (`servicekit.migrations`); when false, a database that is behind stops them
     #: with one line saying to run `NAME migrate` first.
     migrate_on_start: bool = True
-    #: The bearer token of the admin console at `/admin` (16 characters or more);
-    #: unset: no console.
-    admin_token: pydantic.SecretStr | None = pydantic.Field(
-        default=None, validation_alias="ADMIN_TOKEN"
+    #: The operators' bearer tokens, `name:token:scope+scope` comma-separated
+    #: (`servicekit.auth.OperatorTokens`); unset: no operator route admits anyone.
+    operator_tokens: pydantic.SecretStr | None = pydantic.Field(
+        default=None, validation_alias=OPERATOR_TOKENS_VARIABLE
     )
+    #: Whether `/docs`, `/redoc` and `/openapi.json` are served.
+    docs_enabled: bool = True
     log_level: LogLevel = pydantic.Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: LogFormat = pydantic.Field(default="text", validation_alias="LOG_FORMAT")
     #: Whether records are signed and verified (`cqrs.signing`); `off` must be said outright.
@@ -117,15 +120,26 @@ class ServiceSettings(pydantic_settings.BaseSettings):
     def _upper_case_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @pydantic.field_validator("admin_token")
+    @pydantic.field_validator("operator_tokens")
     @classmethod
-    def _long_enough(cls, value: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
-            raise ValueError(
-                f"give a token of at least {MIN_ADMIN_TOKEN_LENGTH} characters "
-                "(e.g. `openssl rand -hex 24`)"
-            )
+    def _tokens_parse(cls, value: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
+        if value is not None:
+            try:
+                OperatorTokens.parse(value.get_secret_value())
+            except ConfigurationError as exc:
+                raise ValueError(str(exc)) from None
         return value
+
+    def operators(self) -> OperatorTokens:
+        """The operators' tokens of `OPERATOR_TOKENS` (none when it is unset).
+
+        >>> token = "t" * 32
+        >>> settings = ServiceSettings.load({"OPERATOR_TOKENS": f"ann:{token}:admin"})
+        >>> settings.operators().holder(token).name
+        'ann'
+        """
+        given = "" if self.operator_tokens is None else self.operator_tokens.get_secret_value()
+        return OperatorTokens.parse(given)
 
     @pydantic.field_validator("database_url")
     @classmethod
@@ -211,4 +225,4 @@ def _explain(settings: type[ServiceSettings], error: pydantic_core.ErrorDetails)
     return f"{variable}={given} is not valid: {error['msg']}"
 
 
-_SECRETS: typing.Final = frozenset({"ADMIN_TOKEN", KEYS_VARIABLE})
+_SECRETS: typing.Final = frozenset({OPERATOR_TOKENS_VARIABLE, KEYS_VARIABLE})

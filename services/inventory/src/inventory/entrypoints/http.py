@@ -2,7 +2,7 @@
 
 | route                       | does                                                        |
 |-----------------------------|-------------------------------------------------------------|
-| `POST /stock/{sku}/restock` | body `{"quantity": n}`: adds n units, returns the level    |
+| `POST /stock/{sku}/restock` | operators: body `{"quantity": n}`: adds n units, returns the level |
 | `GET /stock`                | every sku's level (the stock view), by sku                  |
 | `GET /stock/{sku}`          | `{"sku", "available", "reserved", "sold"}`; 404 if unknown  |
 | `GET /health`               | 200 when every probe answers, else 503 (see below)          |
@@ -14,12 +14,17 @@ restock past the most a sku holds, 413 for a body over `MAX_BODY_BYTES`, 415
 for one that is not JSON, 503 when the database does not answer and 500 for
 anything else; never a stack trace (the error is logged).
 
+Restocking is an operator's: it needs `Authorization: Bearer <token>` with a
+token of `OPERATOR_TOKENS` holding scope `stock.restock` (`RESTOCK_SCOPE`);
+without one, or with an unknown one, 401 (`WWW-Authenticate: Bearer`), with
+one lacking the scope 403. The stock views are public.
+
 `GET /health` names each probe "ok" or "unavailable": the database, the
 broker, and the command consumer (unhealthy while a trouble it cannot get
 past lasts, such as a dead-letter topic that refuses records).
 
 ```
-app = create_app(mediator, probes={"database": database_probe, "broker": broker_probe})
+app = create_app(mediator, operators=OperatorTokens.from_env(), probes={"database": probe})
 ```
 """
 
@@ -38,14 +43,19 @@ from inventory.application.contract import TEXT_PATTERN, RestockQuantity
 from inventory.application.errors import DataRejectedError, StorageUnavailableError, UnknownSkuError
 from inventory.domain import MAX_SKU_LENGTH, StockLimitError
 from servicekit import RequestBodyLimits, install_problem_details, problem_responses
+from servicekit.auth import OperatorTokens, auth_responses
 from servicekit.health import Lifespan, Probe, add_health_route
+from servicekit.openapi import docs_routes
 from servicekit.telemetry import HTTP_TELEMETRY
 
-__all__ = ("MAX_BODY_BYTES", "RestockBody", "create_app")
+__all__ = ("MAX_BODY_BYTES", "RESTOCK_SCOPE", "RestockBody", "create_app")
 
 
 MAX_BODY_BYTES: typing.Final = 16 * 1024
 """The largest request body the API reads (a restock's is a few dozen bytes)."""
+
+RESTOCK_SCOPE: typing.Final = "stock.restock"
+"""The scope an operator's token needs to restock."""
 
 Sku = typing.Annotated[
     str, fastapi.Path(min_length=1, max_length=MAX_SKU_LENGTH, pattern=TEXT_PATTERN)
@@ -69,13 +79,20 @@ def create_app(
     *,
     probes: collections.abc.Mapping[str, Probe] | None = None,
     lifespan: Lifespan | None = None,
+    operators: OperatorTokens | None = None,
+    docs: bool = True,
 ) -> fastapi.FastAPI:
     """The API over `mediator` (binding `Restock` and `GetStock`).
 
     `probes` name what `GET /health` asks (each answers `True` when its
-    dependency works); `lifespan` is FastAPI's, run by the server around the app.
+    dependency works); `lifespan` is FastAPI's, run by the server around the app;
+    `operators` hold the tokens restocking takes (none: nobody restocks); `docs`
+    whether `/docs`, `/redoc` and `/openapi.json` are served.
     """
-    app = fastapi.FastAPI(title="inventory", lifespan=lifespan, telemetry=HTTP_TELEMETRY)
+    app = fastapi.FastAPI(
+        title="inventory", lifespan=lifespan, telemetry=HTTP_TELEMETRY, **docs_routes(docs)
+    )
+    restocker = (operators or OperatorTokens({})).require(RESTOCK_SCOPE)
     install_problem_details(
         app,
         service="inventory",
@@ -91,9 +108,12 @@ def create_app(
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
 
     @app.post(
-        "/stock/{sku}/restock", responses=problem_responses(400, 409, 413, 415, 422, 500, 503)
+        "/stock/{sku}/restock",
+        responses={**auth_responses(), **problem_responses(400, 409, 413, 415, 422, 500, 503)},
+        dependencies=[fastapi.Depends(restocker)],
     )
     async def restock(sku: Sku, body: RestockBody) -> StockView:
+        """Add `quantity` units to the sku's stock (an operator's, scope `stock.restock`)."""
         return await mediator.send(Restock(sku=sku, quantity=body.quantity))
 
     @app.get("/stock", responses=problem_responses(500, 503))

@@ -17,6 +17,16 @@
 - `GET /`: the web page that places an order and follows it live.
 - `GET /health`: 200 when every probe answers, else 503; `"ok"`/`"unavailable"` per probe.
 
+Who the customer is (`servicekit.auth.CustomerAuth`): in `open` mode whoever
+the request names. In `jwt` mode every route above but the page, the
+screening and the health check needs `Authorization: Bearer <JWT>` (else
+401); the customer is the token's subject: `POST /orders` places the order
+for it whatever `customer_id` the body names, `GET /orders` lists its orders
+whatever `customer_id` asks for, and another customer's order (or its event
+stream) answers 404, as an unknown one. `POST /orders` may be rate limited
+per client (`servicekit.rate_limit`: the customer in `jwt` mode, else the peer
+address): 429 with `Retry-After`.
+
 Errors are RFC 9457 problems (`orders.entrypoints.errors`); each route's
 OpenAPI entry declares every status it answers. A request body is JSON of at
 most `MAX_BODY_BYTES` (else 415, 413), and a request breaking the contract
@@ -51,8 +61,11 @@ from orders.entrypoints import sse
 from orders.entrypoints.errors import install_error_handling
 from orders.entrypoints.page import PageSettings, render
 from servicekit import RequestBodyLimits, problem_responses
+from servicekit.auth import Customer, CustomerAuth
 from servicekit.health import Lifespan, Probe, add_health_route
 from servicekit.idempotency import IdempotencyKey, idempotency_key
+from servicekit.openapi import docs_routes
+from servicekit.rate_limit import RateLimit, client_address
 from servicekit.telemetry import HTTP_TELEMETRY
 
 __all__ = ("create_app", "MAX_BODY_BYTES")
@@ -85,31 +98,74 @@ def create_app(
     lifespan: Lifespan | None = None,
     stopping: asyncio.Event | None = None,
     page: PageSettings | None = None,
+    customers: CustomerAuth | None = None,
+    rate_limit: RateLimit | None = None,
+    docs: bool = True,
 ) -> fastapi.FastAPI:
     """The FastAPI app of the orders service.
 
     `mediator` serves the commands and queries, `streams` the streaming query
     of the event stream; `probes` name the dependencies `/health` checks;
     `stopping` set ends the event streams (the server is shutting down);
-    `page` is what the web page is told (`orders.entrypoints.page`).
+    `page` is what the web page is told (`orders.entrypoints.page`);
+    `customers` says who the customer is (default: `open`); `rate_limit` bounds
+    `POST /orders` per client (default: none); `docs` whether `/docs`, `/redoc`
+    and `/openapi.json` are served.
 
     ```
     app = create_app(mediator, streams, probes={"database": database_answers})
     ```
     """
-    app = fastapi.FastAPI(title="orders", lifespan=lifespan, telemetry=HTTP_TELEMETRY)
+    app = fastapi.FastAPI(
+        title="orders", lifespan=lifespan, telemetry=HTTP_TELEMETRY, **docs_routes(docs)
+    )
     install_error_handling(app)
     app.add_exception_handler(_AllSeen, _nothing_to_send)
     app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)
     html = render(page or _NO_PAGE_SETTINGS)
     stopped = stopping or asyncio.Event()
+    customers = customers or CustomerAuth()
+    verified = customers.dependency()
+
+    async def caller(
+        customer: Customer = fastapi.Depends(verified),  # noqa: B008 - FastAPI's own idiom
+    ) -> Customer:
+        if customer.id is not None and len(customer.id) > MAX_CUSTOMER_ID_LENGTH:
+            raise fastapi.HTTPException(
+                403,
+                f"the token's subject is longer than a customer id may be "
+                f"({MAX_CUSTOMER_ID_LENGTH} characters); ask the token's issuer for another",
+            )
+        return customer
+
+    # Customer routes answer 401 and 403 in jwt mode only (another's order is a 404).
+    authenticated = problem_responses(401, 403) if customers.mode == "jwt" else {}
+    limited = problem_responses(429) if rate_limit is not None else {}
+
+    async def own_order(
+        order_id: str,
+        customer: Customer = fastapi.Depends(caller),  # noqa: B008 - FastAPI's own idiom
+    ) -> OrderDetails:
+        """The order `order_id` if the customer may see it; 404 for another's."""
+        details = await mediator.send(_get_order(order_id))
+        if not customer.may_see(details.customer_id):
+            raise OrderNotFoundError(order_id)
+        return details
+
+    async def within_rate(
+        request: fastapi.Request,
+        customer: Customer = fastapi.Depends(caller),  # noqa: B008 - FastAPI's own idiom
+    ) -> None:
+        if rate_limit is not None:
+            rate_limit.charge(customer.id or client_address(request))
 
     async def watched(
-        order_id: str, last_event_id: typing.Annotated[str | None, fastapi.Header()] = None
+        details: OrderDetails = fastapi.Depends(own_order),  # noqa: B008 - FastAPI's own idiom
+        last_event_id: typing.Annotated[str | None, fastapi.Header()] = None,
     ) -> WatchOrder:
         """The streaming query of a request, checked before the stream starts: 404 for
-        an unknown order, 204 when the client has seen everything."""
-        details = await mediator.send(_get_order(order_id))
+        an unknown order (or another customer's), 204 when the client has seen
+        everything."""
         after = sse.resume_position(last_event_id)
         if details.finished and after >= len(details.history):
             raise _AllSeen
@@ -118,47 +174,60 @@ def create_app(
     @app.post(
         "/orders",
         status_code=202,
-        responses={202: _PLACED, **problem_responses(400, 409, 413, 415, 422, 500, 503)},
+        responses={
+            202: _PLACED,
+            **authenticated,
+            **limited,
+            **problem_responses(400, 409, 413, 415, 422, 500, 503),
+        },
+        dependencies=[fastapi.Depends(within_rate)],
     )
     async def place_order(
         command: PlaceOrder,
         response: fastapi.Response,
         key: typing.Annotated[IdempotencyKey | None, fastapi.Depends(idempotency_key)],
+        customer: Customer = fastapi.Depends(caller),  # noqa: B008 - FastAPI's own idiom
     ) -> OrderPlaced:
-        """Place an order; its saga decides it (follow `Location`).
+        """Place an order; its saga decides it (follow `Location`). In `jwt` mode the
+        order is the token's subject's, whatever `customer_id` the body names.
 
         Send an `Idempotency-Key` to retry safely: the same key and body answer the
         first answer (202, the same order) for `ORDERS_IDEMPOTENCY_TTL_SECONDS`, a retry
         while the first request runs waits for it, and the same key with another body
         is a 409. Keys are per customer.
         """
+        order = command.model_copy(update={"customer_id": customer.chosen(command.customer_id)})
         if key is None:
-            placed = await mediator.send(command)
+            placed = await mediator.send(order)
         else:
             placed = await mediator.send(
-                PlaceOrderOnce(order=command, key=key.key, fingerprint=key.fingerprint)
+                PlaceOrderOnce(order=order, key=key.key, fingerprint=key.fingerprint)
             )
         response.headers["Location"] = f"/orders/{placed.order_id}"
         return placed
 
-    @app.get("/orders", responses=problem_responses(422, 500, 503))
+    @app.get("/orders", responses={**authenticated, **problem_responses(422, 500, 503)})
     async def list_orders(
         customer_id: typing.Annotated[
             str, fastapi.Query(min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
         ],
+        customer: Customer = fastapi.Depends(caller),  # noqa: B008 - FastAPI's own idiom
     ) -> CustomerOrders:
         """The customer's latest orders (the read side), newest first, with totals and how
-        long each took to decide."""
-        return await mediator.send(ListCustomerOrders(customer_id=customer_id))
+        long each took to decide; in `jwt` mode the token subject's, whatever
+        `customer_id` asks for."""
+        return await mediator.send(ListCustomerOrders(customer_id=customer.chosen(customer_id)))
 
-    @app.get("/orders/{order_id}", responses=problem_responses(404, 500, 503))
-    async def get_order(order_id: str) -> OrderDetails:
-        return await mediator.send(_get_order(order_id))
+    @app.get("/orders/{order_id}", responses={**authenticated, **problem_responses(404, 500, 503)})
+    async def get_order(
+        details: OrderDetails = fastapi.Depends(own_order),  # noqa: B008 - FastAPI's own idiom
+    ) -> OrderDetails:
+        return details
 
     @app.get(
         "/orders/{order_id}/events",
         response_class=EventSourceResponse,
-        responses={**_EVENT_STREAM, **problem_responses(404, 500, 503)},
+        responses={**_EVENT_STREAM, **authenticated, **problem_responses(404, 500, 503)},
     )
     async def order_events(
         query: WatchOrder = fastapi.Depends(watched),  # noqa: B008 - FastAPI's own idiom
