@@ -25,7 +25,13 @@ from cqrs_kafka.consumer import kafka_broker
 from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
 from cqrs_kafka.security import KafkaSecurity
-from cqrs_kafka.testing import CA_NAME, SASL_SSL_CLIENT, broker_security, client_security
+from cqrs_kafka.testing import (
+    CA_NAME,
+    PLAINTEXT_CLIENT,
+    SASL_SSL_CLIENT,
+    broker_security,
+    client_security,
+)
 
 SASL_ENV = {
     "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
@@ -77,10 +83,7 @@ async def test_kafka_broker_takes_the_security_it_is_given_over_the_environment(
 async def test_kafka_broker_connects_in_plaintext_by_default() -> None:
     clients = await broker_security(kafka_broker("localhost:9092"))
 
-    assert {side: (c["protocol"], c["trusted_cas"]) for side, c in clients.items()} == {
-        "consumer": ("PLAINTEXT", None),
-        "producer": ("PLAINTEXT", None),
-    }
+    assert clients == {"consumer": PLAINTEXT_CLIENT, "producer": PLAINTEXT_CLIENT}
 
 
 @pytest.mark.usefixtures("sasl_ssl_environment")

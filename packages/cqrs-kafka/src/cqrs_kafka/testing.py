@@ -21,8 +21,8 @@ broker that speaks them: `sasl_ssl_environment` sets the `KAFKA_*` variables
 of a SASL_SSL (SCRAM-SHA-512) deployment trusting `kafka_ca_file`, a CA made
 for the test, and `plaintext_environment` removes them all; `client_security`
 reads what an aiokafka client will connect with (`SASL_SSL_CLIENT` under
-`sasl_ssl_environment`), and `broker_security` what a FastStream
-`KafkaBroker`'s consumers and producer will.
+`sasl_ssl_environment`, `PLAINTEXT_CLIENT` under `plaintext_environment`), and
+`broker_security` what a FastStream `KafkaBroker`'s consumers and producer will.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ __all__ = (
     "SASL_SSL_PASSWORD",
     "CA_NAME",
     "SASL_SSL_CLIENT",
+    "PLAINTEXT_CLIENT",
     "kafka_ca_file",
     "sasl_ssl_environment",
     "plaintext_environment",
@@ -175,6 +176,15 @@ SASL_SSL_CLIENT: typing.Final[dict[str, typing.Any]] = {
     "username": SASL_SSL_USERNAME,
     "password": SASL_SSL_PASSWORD,
     "trusted_cas": [CA_NAME],
+}
+#: `client_security` of a client made under `plaintext_environment` (aiokafka's
+#: mechanism default is left, unused).
+PLAINTEXT_CLIENT: typing.Final[dict[str, typing.Any]] = {
+    "protocol": "PLAINTEXT",
+    "mechanism": "PLAIN",
+    "username": None,
+    "password": None,
+    "trusted_cas": None,
 }
 
 
