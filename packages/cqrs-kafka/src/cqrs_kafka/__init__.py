@@ -9,6 +9,8 @@
   for the `EventMediator`, an inbox, retries, permanent failures
   dead-lettered at once, partitions handled side by side, offsets committed
   in batches once settled, and a `ConsumerHealth` for `/health`.
+  `kafka_broker` makes the FastStream `KafkaBroker` it runs on, with the
+  environment's TLS and SASL (`KafkaSecurity`).
 - `KafkaDeadLetterAdmin` lists dead letters and replays them to their
   original topics (`cqrs.admin.DeadLetterAdmin`), recording each replay.
 - `LocalKafkaBroker` (`cqrs_kafka.local`) runs a local Kafka-protocol broker
@@ -23,7 +25,7 @@ from cqrs.consumer.delivery import Delivery, current_delivery
 from cqrs.consumer.retry import ConsumerRetry
 from cqrs.exceptions import NoDeliveryError, PermanentError, UndecodableRecordError
 from cqrs_kafka.broker import KafkaMessageBroker
-from cqrs_kafka.consumer import EventSubscriber, subscribe_events
+from cqrs_kafka.consumer import EventSubscriber, kafka_broker, subscribe_events
 from cqrs_kafka.dead_letter import KafkaDeadLetters
 from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.errors import (
@@ -50,6 +52,7 @@ __all__ = (
     "LocalBrokerError",
     "DeadLetterError",
     "subscribe_events",
+    "kafka_broker",
     "EventSubscriber",
     "KafkaDeadLetters",
     # cqrs-core's consumer names, re-exported

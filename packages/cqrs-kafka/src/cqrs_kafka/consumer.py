@@ -85,6 +85,7 @@ from cqrs.exceptions import ConfigurationError
 from cqrs.inbox.repository import InboxRepository
 from cqrs.signing import Keyring
 from cqrs_kafka.dead_letter import KafkaDeadLetters
+from cqrs_kafka.security import KafkaSecurity
 
 __all__ = (
     "ConsumerRetry",
@@ -93,6 +94,7 @@ __all__ = (
     "NoDeliveryError",
     "current_delivery",
     "fetch_settings",
+    "kafka_broker",
     "subscribe_events",
 )
 
@@ -270,6 +272,29 @@ def fetch_settings() -> dict[str, int]:
                 f"{'milliseconds' if option.endswith('_ms') else 'bytes'} (default {default})."
             )
     return settings
+
+
+def kafka_broker(
+    bootstrap_servers: str | collections.abc.Sequence[str],
+    *,
+    security: KafkaSecurity | None = None,
+    **options: typing.Any,
+) -> KafkaBroker:
+    """A FastStream `KafkaBroker` (not connected) for `subscribe_events`, with TLS and SASL
+    from `security`, else from the environment's `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`
+    and `KAFKA_SSL_*` (`cqrs_kafka.security`).
+
+    The security reaches every client the broker makes: the subscribers'
+    consumers and the producer that sends their dead letters. `options` are
+    the other `KafkaBroker` arguments (`client_id`, `logger`...). Raises
+    `ConfigurationError` for security settings that cannot work.
+
+    >>> broker = kafka_broker("localhost:9092", client_id="inventory")
+    >>> broker.config.client_id
+    'inventory'
+    """
+    chosen = security or KafkaSecurity.from_env()
+    return KafkaBroker(bootstrap_servers, security=chosen.faststream(), **options)
 
 
 class EventSubscriber(DefaultSubscriber):

@@ -15,6 +15,14 @@ external Kafka), else the address of `local_kafka`, a `LocalKafkaBroker`
 `read_records` reads what a test published back from the topic, `json_value`
 decodes a record's value, and `committed_offset` tells how far a consumer
 group has committed.
+
+For the TLS and SASL settings (`cqrs_kafka.security`), checked without a
+broker that speaks them: `sasl_ssl_environment` sets the `KAFKA_*` variables
+of a SASL_SSL (SCRAM-SHA-512) deployment trusting `kafka_ca_file`, a CA made
+for the test, and `plaintext_environment` removes them all; `client_security`
+reads what an aiokafka client will connect with (`SASL_SSL_CLIENT` under
+`sasl_ssl_environment`, `PLAINTEXT_CLIENT` under `plaintext_environment`), and
+`broker_security` what a FastStream `KafkaBroker`'s consumers and producer will.
 """
 
 from __future__ import annotations
@@ -23,14 +31,19 @@ import asyncio
 import collections.abc
 import json
 import os
+import pathlib
+import subprocess
 import typing
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from cqrs_kafka.local import LocalKafkaBroker
+
+if typing.TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
 
 __all__ = (
     "BOOTSTRAP_ENV",
@@ -40,6 +53,16 @@ __all__ = (
     "read_records",
     "json_value",
     "committed_offset",
+    "SASL_SSL_USERNAME",
+    "SASL_SSL_PASSWORD",
+    "CA_NAME",
+    "SASL_SSL_CLIENT",
+    "PLAINTEXT_CLIENT",
+    "kafka_ca_file",
+    "sasl_ssl_environment",
+    "plaintext_environment",
+    "client_security",
+    "broker_security",
 )
 
 Record: typing.TypeAlias = ConsumerRecord[bytes, bytes]
@@ -139,3 +162,117 @@ async def committed_offset(
         return await committed(TopicPartition(topic, partition))
     finally:
         await reader.stop()
+
+
+#: The SASL user and password `sasl_ssl_environment` sets.
+SASL_SSL_USERNAME = "orders"
+SASL_SSL_PASSWORD = "s3cret"
+#: The common name of `kafka_ca_file`'s CA.
+CA_NAME = "cqrs-test-ca"
+#: `client_security` of a client made under `sasl_ssl_environment`.
+SASL_SSL_CLIENT: typing.Final[dict[str, typing.Any]] = {
+    "protocol": "SASL_SSL",
+    "mechanism": "SCRAM-SHA-512",
+    "username": SASL_SSL_USERNAME,
+    "password": SASL_SSL_PASSWORD,
+    "trusted_cas": [CA_NAME],
+}
+#: `client_security` of a client made under `plaintext_environment` (aiokafka's
+#: mechanism default is left, unused).
+PLAINTEXT_CLIENT: typing.Final[dict[str, typing.Any]] = {
+    "protocol": "PLAINTEXT",
+    "mechanism": "PLAIN",
+    "username": None,
+    "password": None,
+    "trusted_cas": None,
+}
+
+
+@pytest.fixture
+def kafka_ca_file(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A self-signed CA certificate (`CA_NAME`), made with the `openssl` command."""
+    cert, key = tmp_path / "ca.pem", tmp_path / "ca.key"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subject = ["-subj", f"/CN={CA_NAME}", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run([*request, *subject], check=True, capture_output=True)
+    return cert
+
+
+@pytest.fixture
+def sasl_ssl_environment(
+    monkeypatch: pytest.MonkeyPatch, kafka_ca_file: pathlib.Path
+) -> dict[str, str]:
+    """The `KAFKA_*` security variables of a SASL_SSL deployment, set for the test:
+    SCRAM-SHA-512 as `SASL_SSL_USERNAME`, trusting `kafka_ca_file`."""
+    environment = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": SASL_SSL_USERNAME,
+        "KAFKA_SASL_PASSWORD": SASL_SSL_PASSWORD,
+        "KAFKA_SSL_CAFILE": str(kafka_ca_file),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment
+
+
+@pytest.fixture
+def plaintext_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*` or `KAFKA_SSL_*` variable for the test."""
+    for name in list(os.environ):
+        if name == "KAFKA_SECURITY_PROTOCOL" or name.startswith(("KAFKA_SASL_", "KAFKA_SSL_")):
+            monkeypatch.delenv(name)
+
+
+def client_security(client: AIOKafkaProducer | AIOKafkaConsumer) -> dict[str, typing.Any]:
+    """What an aiokafka client (connected or not) will connect with: the protocol, the
+    SASL mechanism, user and password, and the common names of the CAs its TLS context
+    trusts (`None` without TLS; the hosts' names are checked whenever there is one).
+
+    >>> import asyncio
+    >>> async def plain() -> dict[str, typing.Any]:
+    ...     producer = AIOKafkaProducer(bootstrap_servers="localhost:9092")
+    ...     try:
+    ...         return client_security(producer)
+    ...     finally:
+    ...         await producer.stop()
+    >>> asyncio.run(plain())["protocol"]
+    'PLAINTEXT'
+    """
+    # The producer's client is public, the consumer's is not.
+    inner = typing.cast(typing.Any, client)
+    inner = getattr(inner, "client", None) or inner._client
+    context = inner._ssl_context
+    trusted = None
+    if context is not None:
+        assert context.check_hostname, "a TLS context that does not check host names"
+        trusted = sorted(
+            value
+            for ca in context.get_ca_certs()
+            for part in ca["subject"]
+            for name, value in part
+            if name == "commonName"
+        )
+    return {
+        "protocol": inner._security_protocol,
+        "mechanism": inner._sasl_mechanism,
+        "username": inner._sasl_plain_username,
+        "password": inner._sasl_plain_password,
+        "trusted_cas": trusted,
+    }
+
+
+async def broker_security(broker: KafkaBroker) -> dict[str, dict[str, typing.Any]]:
+    """`client_security` of the consumer and of the producer that `broker` (a FastStream
+    `KafkaBroker`, not connected) would make: its subscribers' and its dead letters'.
+
+    Built the way FastStream builds them when the broker connects, and never connected.
+    """
+    config = typing.cast(typing.Any, broker).config
+    consumer: AIOKafkaConsumer = config.builder()
+    producer = AIOKafkaProducer(**typing.cast(typing.Any, broker)._connection_kwargs)
+    try:
+        return {"consumer": client_security(consumer), "producer": client_security(producer)}
+    finally:
+        await consumer.stop()
+        await producer.stop()

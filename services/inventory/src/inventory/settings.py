@@ -10,6 +10,9 @@ does not parse is a `SettingsError` naming the variable.
 - `INVENTORY_MIGRATE_ON_START` (`true`): `serve` and `relay` upgrade the schema first;
   `false`: they refuse a database that is behind (run `inventory migrate`)
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
+- `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*` (`PLAINTEXT`): TLS and SASL of
+  every Kafka client, read by cqrs-kafka from the process environment (not `.env`;
+  `cqrs_kafka.security`), so not fields of these settings
 - `INVENTORY_DOCS_ENABLED` (`true`): serve `/docs`, `/redoc` and `/openapi.json`
   (`false`: all three answer 404)
 - `OPERATOR_TOKENS` (unset: no operator gets in): the operators' bearer tokens,

@@ -163,11 +163,20 @@ async def test_a_bad_setting_ends_the_command_with_a_line_saying_what_to_fix(
     )
 
 
-async def test_relay_without_a_broker_ends_with_a_line_saying_so(
-    environment: dict[str, str],
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1", "no Kafka broker answered at 127.0.0.1:1"),
+        ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "SASL_SSL needs KAFKA_SASL_MECHANISM"),
+    ],
+    ids=["no-broker", "security"],
+)
+async def test_relay_without_a_usable_broker_ends_with_a_line_saying_so(
+    environment: dict[str, str], variable: str, value: str, message: str
 ) -> None:
-    environment["KAFKA_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"
+    environment[variable] = value
     async with inventory_process("relay", environment) as process:
         _, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
     assert process.returncode == 1
-    assert "inventory relay: no Kafka broker answered at 127.0.0.1:1" in stderr.decode()
+    assert f"inventory relay: {message}" in stderr.decode()
+    assert "Traceback" not in stderr.decode()

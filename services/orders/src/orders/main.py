@@ -44,6 +44,7 @@ from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.mermaid import SagaMermaid
 from cqrs.saga.recovery import SagaRecoveryWorker
 from cqrs.telemetry import OutboxGauges, SagaGauges
+from cqrs_kafka.consumer import kafka_broker
 from cqrs_kafka.dead_letter_admin import KafkaDeadLetterAdmin
 from cqrs_kafka.relay import running_relay
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
@@ -312,7 +313,8 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     )
     # FastStream logs through the process's logging (servicekit.logs), not a handler
     # of its own.
-    broker = KafkaBroker(
+    # TLS and SASL from the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* variables.
+    broker = kafka_broker(
         settings.kafka_bootstrap_servers, logger=logging.getLogger("orders.consumer")
     )
     replies = subscribe_replies(broker, events, keyring=settings.keyring())

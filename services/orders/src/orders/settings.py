@@ -28,6 +28,9 @@ does not parse is a `SettingsError` naming the variable.
 - `PAYMENT_PRIMARY_FAILS` (`false`): the primary payment provider fails every call, so
   the payment step falls back on the backup and the primary's circuit breaker opens
 - `KAFKA_BOOTSTRAP_SERVERS` (`localhost:9092`): `host:port`, comma between several
+- `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*` (`PLAINTEXT`): TLS and SASL of
+  every Kafka client, read by cqrs-kafka from the process environment (not `.env`;
+  `cqrs_kafka.security`), so not fields of these settings
 - `ORDERS_DOCS_ENABLED` (`true`): serve `/docs`, `/redoc` and `/openapi.json`
   (`false`: all three answer 404)
 - `ORDERS_CUSTOMER_AUTH` (`open`): who the customer is. `open`: whoever the request

@@ -229,6 +229,16 @@ async def test_a_bad_setting_stops_the_command_with_a_message(env: dict[str, str
         await child.wait_for_line(r"^orders migrate: ORDERS_PORT='eighty' is not valid: ")
 
 
+async def test_kafka_security_that_cannot_work_stops_serve_with_one_line(
+    env: dict[str, str],
+) -> None:
+    async with running("serve", {**env, "KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
+        await child.wait_for_line(r"^orders serve: SASL_SSL needs KAFKA_SASL_MECHANISM")
+
+    assert "Traceback" not in "\n".join(child.lines), child.lines
+
+
 async def test_a_broker_that_is_down_stops_serve_with_one_line(env: dict[str, str]) -> None:
     # Port 1 on the loopback: nothing listens, so every connection is refused at once.
     async with running("serve", {**env, "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}) as child:

@@ -17,8 +17,10 @@ behind when `PREFIX_MIGRATE_ON_START` is false (`SchemaVersionError`).
 `serve` and `relay` set telemetry up once, from the standard `OTEL_*`
 variables (`servicekit.telemetry`), and flush it when they end.
 
-A setting that does not parse, or a dependency that does not answer when the
-command starts (the service's `failures`), ends it with one line on standard
+A setting that does not parse, a library setting that cannot work (cqrs's
+`ConfigurationError`, such as a `KAFKA_SECURITY_PROTOCOL` without what it
+needs), or a dependency that does not answer when the command starts (the
+service's `failures`), ends it with one line on standard
 error naming what to fix, and exit status 1; a usage error exits with 2.
 
 >>> def migrate(settings: ServiceSettings) -> None:
@@ -44,6 +46,7 @@ import typing
 
 import fastapi
 
+from cqrs.exceptions import ConfigurationError
 from servicekit.logs import configure_logging
 from servicekit.migrations import SchemaVersionError
 from servicekit.server import Stopping, run_until_stopped, serve
@@ -100,7 +103,13 @@ def run_cli(
         loaded = settings.load(environ)
         configure_logging(loaded.log_level, loaded.log_format)
         commands[chosen].run(loaded)
-    except (SettingsError, TelemetrySettingError, SchemaVersionError, *failures) as error:
+    except (
+        SettingsError,
+        ConfigurationError,
+        TelemetrySettingError,
+        SchemaVersionError,
+        *failures,
+    ) as error:
         print(f"{name} {chosen}: {error}", file=sys.stderr, flush=True)
         return 1
     return 0

@@ -28,7 +28,7 @@ from faststream.kafka import KafkaBroker
 import cqrs
 from cqrs.consumer import ConsumerHealth
 from cqrs.signing import Keyring
-from cqrs_kafka.consumer import ConsumerRetry, subscribe_events
+from cqrs_kafka.consumer import ConsumerRetry, kafka_broker, subscribe_events
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import Schema
@@ -60,7 +60,8 @@ def create_consumer(
     """
     # FastStream logs through the process's logging (servicekit.logs), not a handler
     # of its own.
-    broker = KafkaBroker(
+    # TLS and SASL from the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* variables.
+    broker = kafka_broker(
         bootstrap_servers, client_id=CONSUMER_GROUP, logger=logging.getLogger("inventory.consumer")
     )
     for topic, group, events, dead_letter_topic in (

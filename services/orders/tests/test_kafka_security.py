@@ -1,0 +1,48 @@
+"""The Kafka security variables (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`, `KAFKA_SSL_*`)
+reach every Kafka client of the wired service, checked on the clients it would make
+(without a network: the local broker speaks neither SASL nor TLS)."""
+
+from __future__ import annotations
+
+import collections.abc
+import pathlib
+
+import pytest
+
+from cqrs_kafka.security import KafkaSecurity
+from cqrs_kafka.testing import PLAINTEXT_CLIENT, SASL_SSL_CLIENT, broker_security
+from orders.main import Orders, build
+from orders.settings import Settings
+
+
+@pytest.fixture
+async def orders(tmp_path: pathlib.Path) -> collections.abc.AsyncIterator[Orders]:
+    """The wired service, built after the test's environment is set (nothing connects)."""
+    orders = build(Settings(signing="off", database_url=f"sqlite+aiosqlite:///{tmp_path}/o.db"))
+    yield orders
+    await orders.database.close()
+
+
+@pytest.mark.usefixtures("sasl_ssl_environment")
+async def test_the_replies_consumer_and_its_dead_letters_connect_with_the_environments_security(
+    orders: Orders,
+) -> None:
+    assert await broker_security(orders.broker) == {
+        "consumer": SASL_SSL_CLIENT,
+        "producer": SASL_SSL_CLIENT,
+    }
+
+
+@pytest.mark.usefixtures("sasl_ssl_environment")
+def test_the_dead_letter_console_connects_with_the_environments_security(orders: Orders) -> None:
+    admin = orders.dead_letters
+
+    assert admin.security == KafkaSecurity.from_env()
+    assert admin.security.protocol == "SASL_SSL"
+
+
+@pytest.mark.usefixtures("plaintext_environment")
+async def test_the_consumer_connects_in_plaintext_by_default(orders: Orders) -> None:
+    clients = await broker_security(orders.broker)
+
+    assert clients == {"consumer": PLAINTEXT_CLIENT, "producer": PLAINTEXT_CLIENT}
