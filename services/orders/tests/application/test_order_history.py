@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import uuid
 
@@ -13,9 +14,9 @@ from orders.adapters.messages import (
     StockReservedPayload,
 )
 from orders.application.inventory import STOCK_REJECTED, STOCK_RESERVED
-from orders.application.order_history import ListCustomerOrders
+from orders.application.order_history import ListCustomerOrders, OrderSummary, project
 from orders.application.place_order import PlaceOrder, PlaceOrderItem
-from orders.domain.order import OrderStatus, RejectionReason
+from orders.domain.order import OrderStatus, OrderWasConfirmed, OrderWasPlaced, RejectionReason
 from orders.main import Orders
 
 
@@ -70,3 +71,33 @@ async def test_a_customers_orders_show_their_outcome_total_and_timing(orders: Or
 async def test_a_customer_without_orders_has_an_empty_list(orders: Orders) -> None:
     listed = await orders.requests.send(ListCustomerOrders(customer_id=str(uuid.uuid4())))
     assert listed.orders == []
+
+
+class _RecordedSummaries:
+    """`OrderSummaries` that notes each read."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, OrderSummary] = {}
+        self.reads: list[uuid.UUID] = []
+
+    async def get(self, order_id: uuid.UUID) -> OrderSummary | None:
+        self.reads.append(order_id)
+        return self.kept.get(str(order_id))
+
+    async def save(self, summary: OrderSummary) -> None:
+        self.kept[summary.order_id] = summary
+
+    async def of_customer(self, customer_id: str, limit: int) -> list[OrderSummary]:
+        raise NotImplementedError
+
+
+async def test_a_placed_order_is_projected_without_reading_its_summary_first() -> None:
+    summaries = _RecordedSummaries()
+    order_id, at = uuid.uuid4(), datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    await project(summaries, [OrderWasPlaced(order_id, "ann", decimal.Decimal("3.00"), 1)], at)
+    assert summaries.reads == []  # nothing to read: the summary is new
+    await project(summaries, [OrderWasConfirmed(order_id)], at)
+
+    assert summaries.reads == [order_id]
+    assert summaries.kept[str(order_id)].status is OrderStatus.CONFIRMED

@@ -123,7 +123,10 @@ async def project(
 ) -> None:
     """Apply `events` (one order's, oldest first, all happening `at`) to the query model."""
     for event in events:
-        previous = await summaries.get(event.order_id)
+        # A placed order's summary is new: nothing to read first.
+        previous = (
+            None if isinstance(event, OrderWasPlaced) else await summaries.get(event.order_id)
+        )
         await summaries.save(summarize(previous, event, at))
 
 
