@@ -7,6 +7,7 @@ Totals are whole cents, as in the `orders` table.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import typing
 import uuid
@@ -17,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cqrs_sqla.statements import insert_or_replace
 from orders.adapters.tables import order_summaries
 from orders.application.order_history import OrderSummary
-from orders.domain.order import CENT, OrderStatus, RejectionReason
+from orders.domain.order import (
+    CENT,
+    OrderStatus,
+    OrderWasConfirmed,
+    OrderWasRejected,
+    RejectionReason,
+)
 
 __all__ = ("SqlOrderSummaries",)
 
@@ -51,6 +58,22 @@ class SqlOrderSummaries:
         await self._session.execute(
             insert_or_replace(dialect, order_summaries, values, "SqlOrderSummaries")
         )
+
+    async def decide(
+        self, event: OrderWasConfirmed | OrderWasRejected, at: datetime.datetime
+    ) -> bool:
+        """Set the outcome in one UPDATE (no read first)."""
+        rejected = isinstance(event, OrderWasRejected)
+        updated = await self._session.execute(
+            order_summaries.update()
+            .where(order_summaries.c.order_id == event.order_id)
+            .values(
+                status=(OrderStatus.REJECTED if rejected else OrderStatus.CONFIRMED).value,
+                reason=event.reason.value if rejected else None,
+                decided_at=at,
+            )
+        )
+        return typing.cast("sa.CursorResult[typing.Any]", updated).rowcount == 1
 
     async def of_customer(self, customer_id: str, limit: int) -> list[OrderSummary]:
         query = (
