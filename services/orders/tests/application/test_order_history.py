@@ -6,6 +6,7 @@ import datetime
 import decimal
 import uuid
 
+from orders.adapters.memory import MemoryOrderSummaries
 from orders.adapters.messages import (
     INVENTORY_REPLIES,
     StockRejected,
@@ -18,14 +19,12 @@ from orders.application.order_history import (
     ListCustomerOrders,
     OrderSummary,
     project,
-    summarize,
 )
 from orders.application.place_order import PlaceOrder, PlaceOrderItem
 from orders.domain.order import (
     OrderStatus,
     OrderWasConfirmed,
     OrderWasPlaced,
-    OrderWasRejected,
     RejectionReason,
 )
 from orders.main import Orders
@@ -84,30 +83,16 @@ async def test_a_customer_without_orders_has_an_empty_list(orders: Orders) -> No
     assert listed.orders == []
 
 
-class _RecordedSummaries:
-    """`OrderSummaries` that notes each read."""
+class _RecordedSummaries(MemoryOrderSummaries):
+    """`MemoryOrderSummaries` that notes each read through `get`."""
 
     def __init__(self) -> None:
-        self.kept: dict[str, OrderSummary] = {}
+        super().__init__()
         self.reads: list[uuid.UUID] = []
 
     async def get(self, order_id: uuid.UUID) -> OrderSummary | None:
         self.reads.append(order_id)
-        return self.kept.get(str(order_id))
-
-    async def save(self, summary: OrderSummary) -> None:
-        self.kept[summary.order_id] = summary
-
-    async def decide(
-        self, event: OrderWasConfirmed | OrderWasRejected, at: datetime.datetime
-    ) -> bool:
-        previous = self.kept.get(str(event.order_id))
-        if previous is not None:
-            self.kept[previous.order_id] = summarize(previous, event, at)
-        return previous is not None
-
-    async def of_customer(self, customer_id: str, limit: int) -> list[OrderSummary]:
-        raise NotImplementedError
+        return await super().get(order_id)
 
 
 async def test_an_order_is_projected_without_reading_its_summary() -> None:
@@ -119,4 +104,6 @@ async def test_an_order_is_projected_without_reading_its_summary() -> None:
     await project(summaries, [OrderWasConfirmed(order_id)], at)
 
     assert summaries.reads == []  # the outcome is set on the summary kept
-    assert summaries.kept[str(order_id)].status is OrderStatus.CONFIRMED
+    assert [summary.status for summary in await summaries.of_customer("ann", 5)] == [
+        OrderStatus.CONFIRMED
+    ]
