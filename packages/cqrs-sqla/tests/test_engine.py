@@ -3,16 +3,14 @@ asyncpg, anything else refused; `create_sqlite_engine`, its deprecated former na
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
-import time
-import typing
 
 import pytest
 import sqlalchemy as sa
 
 from cqrs_sqla import UnsupportedDatabaseError, create_engine, sqlite
 from cqrs_sqla.sqlite import DEFAULT_BUSY_TIMEOUT
+from cqrs_sqla.testing import drop_pooled_connection
 
 
 async def pragmas(
@@ -98,29 +96,17 @@ async def test_a_connection_the_server_ended_in_the_pool_is_replaced_without_a_p
     postgres_url: str,
 ) -> None:
     engine = create_engine(postgres_url)  # no pool_pre_ping
-    other = create_engine(postgres_url)
-    pid = sa.text("SELECT pg_backend_pid()")
     try:
-        async with engine.connect() as connection:  # pooled after the block
-            victim = (await connection.execute(pid)).scalar_one()
-            driver = typing.cast(
-                typing.Any, (await connection.get_raw_connection()).driver_connection
-            )
-        async with other.connect() as killer:
-            await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
         # Until asyncpg has read the end of the socket, nothing tells the connection is
         # gone without a round trip (a use then fails once: test_errors.py).
-        deadline = time.monotonic() + 10
-        while not driver.is_closed():
-            assert time.monotonic() < deadline, "the server did not end the connection"
-            await asyncio.sleep(0.01)
+        victim = await drop_pooled_connection(engine)
 
         # The first use after the drop succeeds, on a new connection.
         async with engine.connect() as connection:
+            pid = sa.text("SELECT pg_backend_pid()")
             assert (await connection.execute(pid)).scalar_one() != victim
     finally:
         await engine.dispose()
-        await other.dispose()
 
 
 def test_the_pool_size_sizes_a_queue_pool_and_is_ignored_without_one() -> None:

@@ -4,8 +4,10 @@ in every other (LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import uuid
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cqrs.saga.models import SagaStatus, SagaStepAction, SagaStepStatus
@@ -113,3 +115,39 @@ async def test_the_changes_channel_is_ignored_off_postgresql(
         async_sessionmaker(engine), schema, changes_channel=changes_channel(schema)
     )
     assert storage.notifies_changes is (engine.dialect.name == "postgresql")
+
+
+@pytest.fixture
+async def pg_changes(postgres_url: str) -> collections.abc.AsyncIterator[SagaChanges]:
+    """`SagaChanges` on a PostgreSQL engine of its own, closed after the test."""
+    engine = create_engine(postgres_url)
+    changes = SagaChanges(engine, Schema())
+    try:
+        yield changes
+    finally:
+        await changes.close()
+        await engine.dispose()
+
+
+async def test_on_postgresql_a_process_hears_its_own_write_once_through_the_server(
+    pg_changes: SagaChanges,
+) -> None:
+    saga_id = uuid.uuid4()
+    async with pg_changes.following(saga_id) as changed:
+        # A write that says it sent the NOTIFY (none was sent here): a listening
+        # process leaves the wake to the server's notification, so nothing yet.
+        await pg_changes.changed(saga_id, notified=True)
+        assert not changed.is_set()
+        # The notification itself wakes the follower.
+        await pg_changes.changed(saga_id)
+        await asyncio.wait_for(changed.wait(), DEADLINE)
+
+
+async def test_a_process_that_stopped_listening_wakes_its_followers_itself(
+    pg_changes: SagaChanges,
+) -> None:
+    saga_id = uuid.uuid4()
+    async with pg_changes.following(saga_id) as changed:
+        await pg_changes.close()  # as if the listening connection had dropped
+        await pg_changes.changed(saga_id, notified=True)
+        assert changed.is_set()

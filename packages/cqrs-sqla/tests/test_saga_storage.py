@@ -11,8 +11,9 @@ import uuid
 import asyncpg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from cqrs.compressors.zlib import ZlibCompressor
 from cqrs.message_brokers.protocol import Message
@@ -212,3 +213,62 @@ async def test_the_storage_recovers_when_the_server_drops_its_connections(
 
     assert outcomes[-1] == "claimed", outcomes
     assert (await storage.load_saga_state(saga_id)).context == {"step": 0}
+
+
+async def _record_two_steps_on(
+    connection: AsyncConnection, schema: Schema, saga_id: uuid.UUID
+) -> list[str]:
+    """Two steps recorded by a storage bound to `connection` (in its transaction), the
+    second with a message; the SQL SQLAlchemy sent for the second."""
+    joined = SqlAlchemySagaStorage(async_sessionmaker(connection), schema)
+    # The first write begins the transaction (nothing has been sent on it yet).
+    await joined.record_step(saga_id, "Weigh", _ACT, _STARTED, context={"n": 1}, current_version=1)
+    sent: list[str] = []
+
+    def note(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(connection.sync_engine, "before_cursor_execute", note)
+    try:
+        await joined.record_step(
+            saga_id,
+            "Label",
+            _ACT,
+            _STARTED,
+            context={"n": 2},
+            current_version=2,
+            messages=[_message("Label")],
+        )
+    finally:
+        event.remove(connection.sync_engine, "before_cursor_execute", note)
+    return sent
+
+
+@pytest.mark.parametrize("commit", [True, False])
+async def test_a_storage_bound_to_a_connection_writes_in_its_transaction(
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    schema: Schema,
+    commit: bool,
+) -> None:
+    storage = SqlAlchemySagaStorage(session_factory, schema)
+    saga_id = uuid.uuid4()
+    await storage.create_saga(saga_id, "ParcelSaga", {"n": 0})
+
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        sent = await _record_two_steps_on(connection, schema, saga_id)
+        await (transaction.commit() if commit else transaction.rollback())
+
+    state, history = await storage.load_saga_state(saga_id), await storage.get_step_history(saga_id)
+    if commit:
+        assert (state.version, [entry.step_name for entry in history]) == (3, ["Weigh", "Label"])
+        assert [m.message_name for m in await _outbox_messages(session_factory, schema)] == [
+            "Label"
+        ]
+    else:
+        assert (state.version, history) == (1, [])
+        assert await _outbox_messages(session_factory, schema) == []
+    # On PostgreSQL the step, its log entry and its message went in one statement on the
+    # driver, in the open transaction; elsewhere one statement per table.
+    assert len(sent) == (0 if engine.dialect.name == "postgresql" else 3)

@@ -1,13 +1,16 @@
 """Push, not poll: wake whoever follows a saga as soon as one of its writes commits.
 
-`SagaChanges` tells waiters that saga `id` changed. In the process that wrote
-it the waiters wake at once (SQLite and PostgreSQL alike); on PostgreSQL the
-write also sends `NOTIFY` on the channel `<saga table>_changes` with the id
-as payload, and every process that follows a saga listens on it (one
-connection per process), so a transition reaches a follower in another
-process within milliseconds. A follower waits for its event with a timeout
-and then reads the saga anyway: a lost notification (a listening connection
-that dropped) only delays it until that slow poll.
+`SagaChanges` tells waiters that saga `id` changed. On PostgreSQL the write
+sends `NOTIFY` on the channel `<saga table>_changes` with the id as payload,
+and every process that follows a saga listens on it (one connection per
+process), so a transition reaches a follower in any process, the writer's
+included, within milliseconds. Each change wakes a follower once: a process
+that is listening hears its own writes through the server, like the
+others', and wakes its followers directly only when it is not (on SQLite,
+without an engine, or while its listening connection is down). A follower
+waits for its event with a timeout and then reads the saga anyway: a lost
+notification (a listening connection that dropped) only delays it until
+that slow poll.
 
 `NotifyingSagaStorage` wraps any `ISagaStorage`: after each write that adds to
 the step log or changes the status (`create_saga`, `log_step`, `record_step`,
@@ -97,8 +100,13 @@ class SagaChanges:
     async def changed(self, saga_id: uuid.UUID, *, notified: bool = False) -> None:
         """Wake the followers of `saga_id` here and, on PostgreSQL, everywhere (unless
         `notified`: the write sent the `NOTIFY` itself, `SqlAlchemySagaStorage`'s
-        `changes_channel`)."""
-        self._wake(saga_id)
+        `changes_channel`).
+
+        While this process listens, its followers are woken by the `NOTIFY` alone
+        (waking them here too would make each read the saga twice per change).
+        """
+        if not self._hears_own_notifications():
+            self._wake(saga_id)
         if self._engine is None or notified:
             return
         async with self._engine.connect() as connection:
@@ -133,6 +141,10 @@ class SagaChanges:
         finally:
             if source is not None:
                 await source.close()
+
+    def _hears_own_notifications(self) -> bool:
+        """Whether a `NOTIFY` sent on the channel will reach this process's followers."""
+        return self._listener is not None and not self._listener.is_closed()
 
     def _wake(self, saga_id: uuid.UUID) -> None:
         for event in self._followers.get(saga_id, ()):

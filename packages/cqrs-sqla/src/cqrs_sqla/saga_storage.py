@@ -13,7 +13,10 @@ to an engine) each is a single statement run in autocommit, one round trip
 (and wakes the relays) in one statement of data-modifying CTEs, which
 commits or fails as a whole; nothing written is read back. Only a refused
 write pays a second statement, to say why. On SQLite, and on a factory bound
-otherwise, the statements of a method share one transaction.
+otherwise, the statements of a method share one transaction. A factory
+bound to a PostgreSQL connection inside a transaction (a unit of work's,
+which the storage joins) gets the same single statements, sent in that
+transaction: `record_step` there is one round trip instead of one per table.
 
 Times come from the storage's clock, never from the database's `now()`: the
 workers' clocks must agree for leases and staleness to mean the same to all
@@ -56,7 +59,7 @@ from cqrs_sqla.databases import bound_dialect, require_supported
 from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import insert_notifying
-from cqrs_sqla.saga_pg import on_driver, saga_statements
+from cqrs_sqla.saga_pg import SagaStatements, on_driver, saga_statements
 from cqrs_sqla.saga_rows import (
     FINAL_STATUSES,
     log_entries_of,
@@ -118,6 +121,26 @@ class SqlAlchemySagaStorage:
                 saga_statements(self._autocommit.dialect, self.schema, changes_channel),
             )
         )
+
+        # The same statements on a PostgreSQL connection the factory is bound to (without
+        # the changes channel: they commit with the caller's transaction).
+        bind = session_factory.kw.get("bind")
+        self._joined = (
+            (bind, saga_statements(bind.dialect, self.schema))
+            if isinstance(bind, AsyncConnection) and bind.dialect.name == "postgresql"
+            else None
+        )
+
+    async def _joined_driver(self) -> tuple[typing.Any, SagaStatements] | None:
+        """The asyncpg connection of the PostgreSQL connection the factory is bound to,
+        with the statements, when a transaction is open on it (the statements then join
+        that transaction); None otherwise (the SQLAlchemy path begins one)."""
+        if self._joined is None:
+            return None
+        connection, statements = self._joined
+        raw = await connection.get_raw_connection()
+        driver = typing.cast(typing.Any, raw.driver_connection)
+        return (driver, statements) if driver.is_in_transaction() else None
 
     @property
     def notifies_changes(self) -> bool:
@@ -304,11 +327,11 @@ class SqlAlchemySagaStorage:
         now = self._clock()
         entry = log_values(saga_id, step_name, action, status, details, now)
         rows = [outbox_values(message, now, self._compressor) for message in messages]
-        if self._pg is not None:
-            engine, statements = self._pg
-            moved = await on_driver(
-                engine,
-                lambda driver: statements.record(
+        joined = await self._joined_driver()
+        if self._pg is not None or joined is not None:
+
+            def record(driver: typing.Any, statements: SagaStatements) -> typing.Awaitable[bool]:
+                return statements.record(
                     driver,
                     saga_id,
                     current_version,
@@ -320,8 +343,14 @@ class SqlAlchemySagaStorage:
                     entry=entry,
                     rows=rows,
                     trace_context=trace_context,
-                ),
-            )
+                )
+
+            if joined is not None:
+                moved = await record(*joined)
+            else:
+                assert self._pg is not None
+                engine, statements = self._pg
+                moved = await on_driver(engine, lambda driver: record(driver, statements))
         else:
             update = (
                 self._fenced(saga_id, current_version)

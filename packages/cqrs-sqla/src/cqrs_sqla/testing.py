@@ -14,6 +14,14 @@ def postgres_url() -> Iterator[str]:
 
 `terminate_connections(url)` does to every connection of a database what a
 server restart or an idle timeout does, to test that code recovers from it.
+`drop_pooled_connection(engine)` does it to the connection an engine's pool
+would lend next, and returns once the driver has seen it gone:
+
+```
+victim = await drop_pooled_connection(engine)
+async with engine.connect() as connection:  # a new connection, no error
+    assert (await connection.execute(sa.text("SELECT pg_backend_pid()"))).scalar() != victim
+```
 """
 
 from __future__ import annotations
@@ -22,13 +30,21 @@ import asyncio
 import collections.abc
 import contextlib
 import os
+import time
+import typing
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-__all__ = ("POSTGRES_ENV", "admin_url", "throwaway_postgres_database", "terminate_connections")
+__all__ = (
+    "POSTGRES_ENV",
+    "admin_url",
+    "drop_pooled_connection",
+    "throwaway_postgres_database",
+    "terminate_connections",
+)
 
 #: Environment variable naming the PostgreSQL server the tests use.
 POSTGRES_ENV = "CQRS_TEST_POSTGRES_URL"
@@ -78,3 +94,25 @@ async def terminate_connections(url: str) -> None:
             )
     finally:
         await outsider.dispose()
+
+
+async def drop_pooled_connection(engine: AsyncEngine, timeout: float = 10.0) -> int:
+    """Have the server end the connection `engine`'s pool lends next (taken once and given
+    back, so pooled), as a restart or an idle timeout would; return its backend pid once
+    asyncpg has read the end of its socket (until then, nothing but a use tells it is
+    gone). Raises `TimeoutError` when that takes over `timeout` seconds."""
+    async with engine.connect() as connection:
+        victim = (await connection.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+        driver = typing.cast(typing.Any, (await connection.get_raw_connection()).driver_connection)
+    outsider = create_async_engine(engine.url, poolclass=NullPool)
+    try:
+        async with outsider.connect() as killer:
+            await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+    finally:
+        await outsider.dispose()
+    deadline = time.monotonic() + timeout
+    while not driver.is_closed():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server did not end connection {victim} in {timeout} s")
+        await asyncio.sleep(0.01)
+    return int(victim)

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import collections.abc
+import contextlib
 import decimal
 import uuid
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.adapters.database import Database
 from orders.application.errors import OrderNotFoundError
@@ -60,3 +64,57 @@ async def test_updating_an_unknown_order_raises(database: Database) -> None:
     with pytest.raises(OrderNotFoundError):
         async with database.unit_of_work()() as work:
             await work.orders.update(order)
+
+
+@contextlib.contextmanager
+def statements_sent(engine: AsyncEngine) -> collections.abc.Generator[list[str], None, None]:
+    """The SQL of each statement `engine` sends while the block runs."""
+    sent: list[str] = []
+
+    def note(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+
+
+async def test_an_order_written_in_the_transaction_reads_back_without_a_statement(
+    database: Database,
+) -> None:
+    order = Order.place("c-1", [OrderItem("tea", 2, D("1.50")), OrderItem("cup", 1, D("3"))])
+
+    async with database.unit_of_work()() as work:
+        await work.orders.add(order)
+        with statements_sent(database.engine) as statements:
+            read = await work.orders.get(order.order_id)
+            assert read == order
+            assert read is not None
+            assert read is not order
+            read.reject(RejectionReason.PAYMENT_DECLINED)  # a copy: not stored yet
+            again = await work.orders.get(order.order_id)
+            assert again is not None
+            assert again.status is OrderStatus.PENDING
+            await work.orders.update(read)
+            updated = await work.orders.get(order.order_id)
+
+    assert updated is not None
+    assert updated.status is OrderStatus.REJECTED
+    # The order was never read from the database (the update reads its summary only).
+    assert not [sql for sql in statements if "FROM orders" in sql]
+
+
+async def test_an_order_and_its_items_read_in_one_statement(database: Database) -> None:
+    order = Order.place("c-1", [OrderItem("tea", 2, D("1.50")), OrderItem("cup", 1, D("3"))])
+    async with database.unit_of_work()() as work:
+        await work.orders.add(order)
+
+    with statements_sent(database.engine) as statements:
+        async with database.unit_of_work()() as work:
+            read = await work.orders.get(order.order_id)
+
+    assert read == order
+    assert [sql for sql in statements if "FROM" in sql] == [statements[-1]]
+    assert "JOIN order_items" in statements[-1]

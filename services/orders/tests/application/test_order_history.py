@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import uuid
 
+from orders.adapters.memory import MemoryOrderSummaries
 from orders.adapters.messages import (
     INVENTORY_REPLIES,
     StockRejected,
@@ -13,9 +15,18 @@ from orders.adapters.messages import (
     StockReservedPayload,
 )
 from orders.application.inventory import STOCK_REJECTED, STOCK_RESERVED
-from orders.application.order_history import ListCustomerOrders
+from orders.application.order_history import (
+    ListCustomerOrders,
+    OrderSummary,
+    project,
+)
 from orders.application.place_order import PlaceOrder, PlaceOrderItem
-from orders.domain.order import OrderStatus, RejectionReason
+from orders.domain.order import (
+    OrderStatus,
+    OrderWasConfirmed,
+    OrderWasPlaced,
+    RejectionReason,
+)
 from orders.main import Orders
 
 
@@ -70,3 +81,29 @@ async def test_a_customers_orders_show_their_outcome_total_and_timing(orders: Or
 async def test_a_customer_without_orders_has_an_empty_list(orders: Orders) -> None:
     listed = await orders.requests.send(ListCustomerOrders(customer_id=str(uuid.uuid4())))
     assert listed.orders == []
+
+
+class _RecordedSummaries(MemoryOrderSummaries):
+    """`MemoryOrderSummaries` that notes each read through `get`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[uuid.UUID] = []
+
+    async def get(self, order_id: uuid.UUID) -> OrderSummary | None:
+        self.reads.append(order_id)
+        return await super().get(order_id)
+
+
+async def test_an_order_is_projected_without_reading_its_summary() -> None:
+    summaries = _RecordedSummaries()
+    order_id, at = uuid.uuid4(), datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    await project(summaries, [OrderWasPlaced(order_id, "ann", decimal.Decimal("3.00"), 1)], at)
+    assert summaries.reads == []  # nothing to read: the summary is new
+    await project(summaries, [OrderWasConfirmed(order_id)], at)
+
+    assert summaries.reads == []  # the outcome is set on the summary kept
+    assert [summary.status for summary in await summaries.of_customer("ann", 5)] == [
+        OrderStatus.CONFIRMED
+    ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import dataclasses
+import datetime
 import uuid
 
 from cqrs.clock import utc_now
@@ -32,8 +33,8 @@ from cqrs.idempotency import MemoryIdempotencySession, MemoryIdempotencyStore
 from cqrs.saga.storage.memory import MemorySagaStorage
 from orders.adapters.idempotency import TransactionKeys
 from orders.application.errors import OrderNotFoundError
-from orders.application.order_history import OrderSummary, project
-from orders.domain.order import Order
+from orders.application.order_history import OrderSummary, project, summarize
+from orders.domain.order import Order, OrderWasConfirmed, OrderWasRejected
 
 __all__ = ("MemoryOrderRepository", "MemoryOrderSummaries", "MemoryUnitOfWork", "MemoryWork")
 
@@ -49,6 +50,15 @@ class MemoryOrderSummaries:
 
     async def save(self, summary: OrderSummary) -> None:
         self._summaries[summary.order_id] = summary
+
+    async def decide(
+        self, event: OrderWasConfirmed | OrderWasRejected, at: datetime.datetime
+    ) -> bool:
+        previous = self._summaries.get(str(event.order_id))
+        if previous is None:
+            return False
+        self._summaries[previous.order_id] = summarize(previous, event, at)
+        return True
 
     async def of_customer(self, customer_id: str, limit: int) -> list[OrderSummary]:
         mine = [s for s in self._summaries.values() if s.customer_id == customer_id]

@@ -44,6 +44,9 @@ class SqlAlchemyOrderRepository:
         self._summaries = summaries
         self._outbox = outbox
         self._clock = clock
+        # The orders this transaction wrote, as written: reading one back (the saga's
+        # first pass, run in the POST's transaction) needs no statement.
+        self._written: dict[uuid.UUID, Order] = {}
 
     async def add(self, order: Order) -> None:
         """Insert the order and its items."""
@@ -72,27 +75,23 @@ class SqlAlchemyOrderRepository:
             ],
         )
         await self._publish(order, now)
+        self._remember(order)
 
     async def get(self, order_id: uuid.UUID) -> Order | None:
-        """The stored order, or `None`."""
-        row = (
-            (await self._session.execute(sa.select(orders).where(orders.c.id == order_id)))
-            .mappings()
-            .one_or_none()
-        )
-        if row is None:
+        """The stored order (with its items, in one statement), or `None`."""
+        written = self._written.get(order_id)
+        if written is not None:
+            return _copy(written)
+        rows = (await self._session.execute(_SELECT_ORDER, {"order_id": order_id})).all()
+        if not rows:
             return None
-        items = await self._session.execute(
-            sa.select(order_items.c.sku, order_items.c.quantity, order_items.c.unit_price_cents)
-            .where(order_items.c.order_id == order_id)
-            .order_by(order_items.c.line)
-        )
+        first = rows[0]
         return order_of(
             order_id,
-            row["customer_id"],
-            row["status"],
-            row["reason"],
-            typing.cast("typing.Iterable[tuple[str, int, int]]", items),
+            first.customer_id,
+            first.status,
+            first.reason,
+            [(row.sku, row.quantity, row.unit_price_cents) for row in rows],
         )
 
     async def update(self, order: Order) -> None:
@@ -106,6 +105,10 @@ class SqlAlchemyOrderRepository:
         if typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 0:
             raise OrderNotFoundError(order.order_id)
         await self._publish(order, now)
+        self._remember(order)
+
+    def _remember(self, order: Order) -> None:
+        self._written[order.order_id] = _copy(order)
 
     async def _publish(self, order: Order, now: datetime.datetime) -> None:
         """Apply the order's domain events to the read side and stage its notifications."""
@@ -141,6 +144,35 @@ def order_of(
         status=OrderStatus(status),
         reason=None if reason is None else RejectionReason(reason),
     )
+
+
+def _copy(order: Order) -> Order:
+    """A copy of `order` as stored, without its pending events (the caller's changes to
+    one do not reach the other)."""
+    return Order(
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        items=order.items,
+        status=order.status,
+        reason=order.reason,
+    )
+
+
+# An order and its items in one statement: one row per item, in line order (every
+# order has at least one item).
+_SELECT_ORDER: typing.Final = (
+    sa.select(
+        orders.c.customer_id,
+        orders.c.status,
+        orders.c.reason,
+        order_items.c.sku,
+        order_items.c.quantity,
+        order_items.c.unit_price_cents,
+    )
+    .join(order_items, order_items.c.order_id == orders.c.id)
+    .where(orders.c.id == sa.bindparam("order_id"))
+    .order_by(order_items.c.line)
+)
 
 
 def _reason_value(order: Order) -> str | None:

@@ -7,6 +7,7 @@ Totals are whole cents, as in the `orders` table.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import typing
 import uuid
@@ -14,9 +15,16 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cqrs_sqla.statements import insert_or_replace
 from orders.adapters.tables import order_summaries
 from orders.application.order_history import OrderSummary
-from orders.domain.order import CENT, OrderStatus, RejectionReason
+from orders.domain.order import (
+    CENT,
+    OrderStatus,
+    OrderWasConfirmed,
+    OrderWasRejected,
+    RejectionReason,
+)
 
 __all__ = ("SqlOrderSummaries",)
 
@@ -35,7 +43,9 @@ class SqlOrderSummaries:
         return None if row is None else _summary(row)
 
     async def save(self, summary: OrderSummary) -> None:
+        """Insert the summary or replace the order's, in one statement."""
         values = {
+            "order_id": uuid.UUID(summary.order_id),
             "customer_id": summary.customer_id,
             "status": summary.status.value,
             "reason": None if summary.reason is None else summary.reason.value,
@@ -44,14 +54,26 @@ class SqlOrderSummaries:
             "placed_at": summary.placed_at,
             "decided_at": summary.decided_at,
         }
-        order_id = uuid.UUID(summary.order_id)
-        updated = await self._session.execute(
-            order_summaries.update().where(order_summaries.c.order_id == order_id).values(values)
+        dialect = self._session.get_bind().dialect
+        await self._session.execute(
+            insert_or_replace(dialect, order_summaries, values, "SqlOrderSummaries")
         )
-        if typing.cast("sa.CursorResult[typing.Any]", updated).rowcount == 0:
-            await self._session.execute(
-                order_summaries.insert().values(order_id=order_id, **values)
+
+    async def decide(
+        self, event: OrderWasConfirmed | OrderWasRejected, at: datetime.datetime
+    ) -> bool:
+        """Set the outcome in one UPDATE (no read first)."""
+        rejected = isinstance(event, OrderWasRejected)
+        updated = await self._session.execute(
+            order_summaries.update()
+            .where(order_summaries.c.order_id == event.order_id)
+            .values(
+                status=(OrderStatus.REJECTED if rejected else OrderStatus.CONFIRMED).value,
+                reason=event.reason.value if rejected else None,
+                decided_at=at,
             )
+        )
+        return typing.cast("sa.CursorResult[typing.Any]", updated).rowcount == 1
 
     async def of_customer(self, customer_id: str, limit: int) -> list[OrderSummary]:
         query = (

@@ -84,6 +84,13 @@ class OrderSummaries(typing.Protocol):
         """Keep `summary` (replacing the order's previous one)."""
         ...
 
+    async def decide(
+        self, event: OrderWasConfirmed | OrderWasRejected, at: datetime.datetime
+    ) -> bool:
+        """Apply the order's outcome, decided `at`, to its summary (as `summarize` does);
+        False, changing nothing, when no summary is kept."""
+        ...
+
     async def of_customer(self, customer_id: str, limit: int) -> list[OrderSummary]:
         """The customer's `limit` latest orders, newest first."""
         ...
@@ -123,8 +130,14 @@ async def project(
 ) -> None:
     """Apply `events` (one order's, oldest first, all happening `at`) to the query model."""
     for event in events:
-        previous = await summaries.get(event.order_id)
-        await summaries.save(summarize(previous, event, at))
+        # Neither reads the summary first: a placed order's is new, and an outcome
+        # changes only the status, the reason and the time of the decision.
+        if isinstance(event, OrderWasPlaced):
+            await summaries.save(summarize(None, event, at))
+        elif isinstance(event, OrderWasConfirmed | OrderWasRejected) and not (
+            await summaries.decide(event, at)
+        ):
+            raise LookupError(f"order {event.order_id} has no summary: it was never placed")
 
 
 class CustomerOrders(cqrs.Response):
