@@ -78,7 +78,13 @@ from orders.application.ports import (
     UnitOfWorkFactory,
 )
 from orders.application.replies import DeliverStockReply
-from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
+from orders.application.saga import (
+    OrderSaga,
+    OrderSagaContext,
+    PaymentFellBack,
+    ReportPaymentFallback,
+    SagaTimeouts,
+)
 from orders.application.screening import (
     SCREENING_CHAIN,
     OrderScreening,
@@ -279,6 +285,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
         sagas_mapper=_map_sagas,
         saga_storage=storage,
         lease=SAGA_LEASE,
+        domain_events_mapper=_map_step_events,
         middlewares=middlewares,
     )
     screening = requests_bootstrap.bootstrap(
@@ -340,6 +347,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
             interval=RECOVERY_INTERVAL,
             stale_after=STALE_AFTER,
             lease=SAGA_LEASE,
+            emit=sagas.emit,  # a resumed pass's steps emit their events too
         ),
         broker=broker,
         consumer_health=replies.health,
@@ -425,6 +433,10 @@ def _constant(instance: object) -> typing.Callable[[], object]:
 
 def _map_sagas(mapper: SagaMap) -> None:
     mapper.bind(OrderSagaContext, OrderSaga)
+
+
+def _map_step_events(mapper: cqrs.EventMap) -> None:
+    mapper.bind(PaymentFellBack, ReportPaymentFallback)
 
 
 def _map_commands(mapper: cqrs.RequestMap) -> None:
