@@ -107,7 +107,9 @@ def request_mediator(
         di_container=_container(unit_of_work),
         commands_mapper=lambda requests: requests.bind(Restock, RestockHandler),
         queries_mapper=_bind_queries,
-        middlewares=mediator_middlewares("inventory", timings or HandlerTimings()),
+        middlewares=mediator_middlewares(
+            "inventory", timings or HandlerTimings(), expected=http.CLIENT_ERRORS
+        ),
     )
 
 
@@ -131,7 +133,9 @@ def event_mediator(
     return events_bootstrap.bootstrap(
         di_container=_container(unit_of_work),
         events_mapper=bind,
-        middlewares=mediator_middlewares("inventory", timings or HandlerTimings()),
+        middlewares=mediator_middlewares(
+            "inventory", timings or HandlerTimings(), expected=http.CLIENT_ERRORS
+        ),
     )
 
 

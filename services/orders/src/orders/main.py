@@ -93,6 +93,7 @@ from orders.application.screening import (
 )
 from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderHandler
 from orders.entrypoints import http
+from orders.entrypoints.errors import CLIENT_ERRORS
 from orders.entrypoints.page import PageSettings
 from orders.settings import Settings
 from servicekit.admin import ADMIN_SCOPE, mount_admin
@@ -279,7 +280,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     container = DIContainer(di.Container())
     unit_of_work = database.unit_of_work(keys)
     timings = HandlerTimings()
-    middlewares = mediator_middlewares("orders", timings)
+    middlewares = mediator_middlewares("orders", timings, expected=CLIENT_ERRORS)
     sagas = saga_bootstrap.bootstrap(
         di_container=container,
         sagas_mapper=_map_sagas,
