@@ -87,6 +87,8 @@ from orders.application.saga import (
 )
 from orders.application.screening import (
     SCREENING_CHAIN,
+    DescribeScreening,
+    DescribeScreeningHandler,
     OrderScreening,
     ScreeningPolicy,
     ScreenOrder,
@@ -452,6 +454,7 @@ def _map_screening(mapper: cqrs.RequestMap) -> None:
 def _map_queries(mapper: cqrs.RequestMap) -> None:
     mapper.bind(GetOrder, GetOrderHandler)
     mapper.bind(ListCustomerOrders, ListCustomerOrdersHandler)
+    mapper.bind(DescribeScreening, DescribeScreeningHandler)
 
 
 def _map_streams(mapper: cqrs.RequestMap) -> None:
