@@ -169,9 +169,12 @@ class WeighedParcelSaga(Saga[ParcelContext]):
     steps = [Weigh, PrintLabel, Dispatch]
 
 
-def crashed_before_labelling(
-    seen: list[str], storage: MemorySagaStorage
+async def crashed_before_labelling(
+    seen: list[str], storage: MemorySagaStorage, parcel_id: str
 ) -> tuple[cqrs.saga.SagaMediator, uuid.UUID]:
+    """A saga whose first pass died before PrintLabel, and the mediator that ran it
+    (its handler of `Labelled` adds to `seen`)."""
+
     class Track(cqrs.EventHandler[Labelled]):
         async def handle(self, event: Labelled) -> None:
             seen.append(event.parcel_id)
@@ -181,17 +184,18 @@ def crashed_before_labelling(
         saga_storage=storage,
         domain_events_mapper=lambda mapper: mapper.bind(Labelled, Track),
     )
-    return mediator, uuid.uuid4()
+    saga_id = uuid.uuid4()
+    Weigh.crash = True
+    with pytest.raises(Crash):
+        await mediator.start(ParcelContext(parcel_id=parcel_id), saga_id)
+    assert seen == []
+    return mediator, saga_id
 
 
 async def test_a_step_run_by_recover_saga_emits_through_the_mediators_emit() -> None:
     seen: list[str] = []
     storage = MemorySagaStorage()
-    mediator, saga_id = crashed_before_labelling(seen, storage)
-    Weigh.crash = True
-    with pytest.raises(Crash):
-        await mediator.start(ParcelContext(parcel_id="p2"), saga_id)
-    assert seen == []
+    mediator, saga_id = await crashed_before_labelling(seen, storage, "p2")
 
     status = await recover_saga(
         WeighedParcelSaga, saga_id, ParcelContext, None, storage, emit=mediator.emit
@@ -204,10 +208,7 @@ async def test_a_step_run_by_recover_saga_emits_through_the_mediators_emit() -> 
 async def test_a_step_run_by_the_recovery_worker_emits_through_the_mediators_emit() -> None:
     seen: list[str] = []
     storage = MemorySagaStorage()
-    mediator, saga_id = crashed_before_labelling(seen, storage)
-    Weigh.crash = True
-    with pytest.raises(Crash):
-        await mediator.start(ParcelContext(parcel_id="p3"), saga_id)
+    mediator, saga_id = await crashed_before_labelling(seen, storage, "p3")
     worker = SagaRecoveryWorker(
         storage=storage,
         sagas={WeighedParcelSaga.saga_name(): (WeighedParcelSaga, ParcelContext)},
@@ -224,10 +225,7 @@ async def test_a_step_run_by_the_recovery_worker_emits_through_the_mediators_emi
 async def test_a_step_run_by_an_operators_retry_emits_through_the_mediators_emit() -> None:
     seen: list[str] = []
     storage = MemorySagaStorage()
-    mediator, saga_id = crashed_before_labelling(seen, storage)
-    Weigh.crash = True
-    with pytest.raises(Crash):
-        await mediator.start(ParcelContext(parcel_id="p4"), saga_id)
+    mediator, saga_id = await crashed_before_labelling(seen, storage, "p4")
     worker = SagaRecoveryWorker(
         storage=storage,
         sagas={WeighedParcelSaga.saga_name(): (WeighedParcelSaga, ParcelContext)},
