@@ -113,7 +113,9 @@ async def test_the_stock_view_lists_every_sku_by_name(client: httpx.AsyncClient)
         "stock": [
             {"sku": "cup", "available": 2, "reserved": 0, "sold": 0},
             {"sku": "tea", "available": 5, "reserved": 0, "sold": 0},
-        ]
+        ],
+        "stale": False,
+        "read_at": None,
     }
 
 
