@@ -5,7 +5,9 @@
 - With the primary payment provider down (`PAYMENT_PRIMARY_FAILS=true`) every
   order still confirms, through the backup provider, and after three failures
   in a row the circuit breaker opens: the primary is not called any more. The
-  page's saga diagram shows it: the failure branch taken, the backup done.
+  page's saga diagram shows it: the failure branch taken, the backup done,
+  and the orders server's log says each order the backup charged (the
+  `PaymentFellBack` event the step records).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ async def test_the_backup_provider_confirms_orders_and_the_breaker_opens(
     assert "PaymentUnavailableError" in log
     assert "circuit breaker opened" in log
     assert "circuit breaker still open" in log
+    # The backup's step records PaymentFellBack; its in-process handler says so.
+    for order_id in order_ids:
+        assert f"order {order_id}: the backup payment provider took the charge" in log
 
     summaries = await shop.customer_orders(customer)
     assert sorted(summary["order_id"] for summary in summaries) == sorted(order_ids)

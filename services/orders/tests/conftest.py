@@ -21,6 +21,7 @@ from cqrs_sqla.testing import throwaway_postgres_database
 from orders.adapters import tables
 from orders.adapters.database import Database
 from orders.adapters.messages import MESSAGES
+from orders.application.saga import PAYMENT_BREAKER
 from orders.main import Orders, Overrides, build
 from orders.settings import Settings
 from servicekit.migrations import VERSION_TABLE
@@ -31,6 +32,13 @@ def orders_messages() -> collections.abc.Iterator[None]:
     """The orders messages registered for the test only (inventory registers its own copies)."""
     with registered_outbox_events(MESSAGES):
         yield
+
+
+@pytest.fixture
+def closed_breaker() -> collections.abc.Iterator[None]:
+    """The payment breaker is one per process: a test that opens it closes it after."""
+    yield
+    PAYMENT_BREAKER._breakers.clear()  # pyright: ignore[reportPrivateUsage]
 
 
 @pytest.fixture(scope="session")

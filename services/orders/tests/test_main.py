@@ -8,11 +8,13 @@ import contextlib
 import dataclasses
 import datetime
 import decimal
+import logging
 import typing
 import uuid
 
 import httpx
 import pydantic
+import pytest
 import sqlalchemy as sa
 from faststream.kafka import KafkaBroker
 
@@ -23,6 +25,7 @@ from orders.adapters.messages import (
     StockReserved,
     StockReservedPayload,
 )
+from orders.adapters.payment import SimulatedPayment
 from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.inventory import RELEASE_STOCK, RESERVE_STOCK, STOCK_RESERVED
 from orders.application.place_order import PlaceOrder, PlaceOrderItem
@@ -221,3 +224,62 @@ async def test_the_app_times_every_message_and_mounts_the_console_only_for_the_a
     assert timings["stock_reserved"]["count"] == 1  # the event mediator's too
     assert (refused.status_code, listed.status_code, absent.status_code) == (401, 200, 404)
     assert [saga["saga_id"] for saga in listed.json()["items"]] == [placed.json()["order_id"]]
+
+
+FALLBACK_LINE = "the backup payment provider took the charge of 8.00 (the primary failed)"
+
+
+@pytest.mark.usefixtures("closed_breaker")
+async def test_a_charge_the_backup_took_is_reported_from_its_step_event(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    orders = build(
+        Settings(signing="off", database_url=str(database.engine.url), payment_primary_fails=True),
+        overrides=Overrides(database=database),
+    )
+    placed = await orders.requests.send(tea_order())
+    assert FALLBACK_LINE not in caplog.text
+
+    with caplog.at_level(logging.WARNING, logger="orders.payment"):
+        await orders.events.send(stock_reserved(placed.order_id))
+
+    assert (await details(orders, placed.order_id)).status is OrderStatus.CONFIRMED
+    assert f"order {placed.order_id}: {FALLBACK_LINE}" in caplog.text
+
+
+class Killed(BaseException):
+    """The process dying in the middle of a charge."""
+
+
+class DyingPayment(SimulatedPayment):
+    async def charge(self, order_id: str, customer_id: str, amount: decimal.Decimal) -> None:
+        raise Killed(f"killed while charging order {order_id}")
+
+
+@pytest.mark.usefixtures("closed_breaker")
+async def test_a_charge_the_backup_took_in_a_recovered_pass_is_reported_too(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(signing="off", database_url=str(database.engine.url))
+    crashing = build(
+        settings,
+        overrides=Overrides(database=database, payment=DyingPayment(decimal.Decimal(100))),
+    )
+    placed = await crashing.requests.send(tea_order())
+    with pytest.raises(Killed):
+        await crashing.events.send(stock_reserved(placed.order_id))
+    # The dead process's lease ran out.
+    saga = database.schema.saga
+    async with database.engine.begin() as connection:
+        await connection.execute(sa.update(saga).values(lease_until=None))
+
+    survivor = build(
+        Settings(signing="off", database_url=str(database.engine.url), payment_primary_fails=True),
+        overrides=Overrides(database=database),
+    )
+    recovery = dataclasses.replace(survivor.recovery, stale_after=datetime.timedelta(0))
+    with caplog.at_level(logging.WARNING, logger="orders.payment"):
+        assert await recovery.run_once() == 1
+
+    assert (await details(survivor, placed.order_id)).status is OrderStatus.CONFIRMED
+    assert f"order {placed.order_id}: {FALLBACK_LINE}" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import uuid
 
 import pydantic
@@ -12,6 +13,7 @@ import cqrs
 from cqrs.container.di import DIContainer
 from cqrs.saga import bootstrap
 from cqrs.saga.models import SagaContext, SagaStatus, SagaStepStatus
+from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
@@ -145,3 +147,92 @@ async def test_a_step_without_events_emits_nothing() -> None:
 
     # Only PrintLabel records events; Dispatch has the default, empty `events`.
     assert [message.message_name for message in broker.messages] == ["parcel_labelled"]
+
+
+class Crash(BaseException):
+    """The process dying before a step: no `except Exception` handles it."""
+
+
+class Weigh(SagaStepHandler[ParcelContext, None]):
+    """Kills the first pass (`crash` set), so PrintLabel runs in a recovered one."""
+
+    crash = False
+
+    async def act(self, context: ParcelContext) -> SagaStepResult[ParcelContext, None]:
+        if Weigh.crash:
+            Weigh.crash = False
+            raise Crash("killed before PrintLabel")
+        return self._generate_step_result(None)
+
+
+class WeighedParcelSaga(Saga[ParcelContext]):
+    steps = [Weigh, PrintLabel, Dispatch]
+
+
+async def crashed_before_labelling(
+    seen: list[str], storage: MemorySagaStorage, parcel_id: str
+) -> tuple[cqrs.saga.SagaMediator, uuid.UUID]:
+    """A saga whose first pass died before PrintLabel, and the mediator that ran it
+    (its handler of `Labelled` adds to `seen`)."""
+
+    class Track(cqrs.EventHandler[Labelled]):
+        async def handle(self, event: Labelled) -> None:
+            seen.append(event.parcel_id)
+
+    mediator = bootstrap.bootstrap(
+        sagas_mapper=lambda mapper: mapper.bind(ParcelContext, WeighedParcelSaga),
+        saga_storage=storage,
+        domain_events_mapper=lambda mapper: mapper.bind(Labelled, Track),
+    )
+    saga_id = uuid.uuid4()
+    Weigh.crash = True
+    with pytest.raises(Crash):
+        await mediator.start(ParcelContext(parcel_id=parcel_id), saga_id)
+    assert seen == []
+    return mediator, saga_id
+
+
+async def test_a_step_run_by_recover_saga_emits_through_the_mediators_emit() -> None:
+    seen: list[str] = []
+    storage = MemorySagaStorage()
+    mediator, saga_id = await crashed_before_labelling(seen, storage, "p2")
+
+    status = await recover_saga(
+        WeighedParcelSaga, saga_id, ParcelContext, None, storage, emit=mediator.emit
+    )
+
+    assert status is SagaStatus.COMPLETED
+    assert seen == ["p2"]
+
+
+async def test_a_step_run_by_the_recovery_worker_emits_through_the_mediators_emit() -> None:
+    seen: list[str] = []
+    storage = MemorySagaStorage()
+    mediator, saga_id = await crashed_before_labelling(seen, storage, "p3")
+    worker = SagaRecoveryWorker(
+        storage=storage,
+        sagas={WeighedParcelSaga.saga_name(): (WeighedParcelSaga, ParcelContext)},
+        stale_after=datetime.timedelta(0),
+        emit=mediator.emit,
+    )
+
+    assert await worker.run_once() == 1
+
+    assert (await storage.load_saga_state(saga_id)).status is SagaStatus.COMPLETED
+    assert seen == ["p3"]
+
+
+async def test_a_step_run_by_an_operators_retry_emits_through_the_mediators_emit() -> None:
+    seen: list[str] = []
+    storage = MemorySagaStorage()
+    mediator, saga_id = await crashed_before_labelling(seen, storage, "p4")
+    worker = SagaRecoveryWorker(
+        storage=storage,
+        sagas={WeighedParcelSaga.saga_name(): (WeighedParcelSaga, ParcelContext)},
+        emit=mediator.emit,
+    )
+
+    state = await worker.retry(saga_id)
+
+    assert state.status is SagaStatus.COMPLETED
+    assert seen == ["p4"]

@@ -60,16 +60,17 @@ from inventory.adapters.messages import (
 )
 from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application import (
+    LIST_STOCK,
     GetStock,
     GetStockHandler,
     ListStock,
-    ListStockHandler,
     OrderConfirmedHandler,
     OrderRejectedHandler,
     ReleaseStockHandler,
     ReserveStockHandler,
     Restock,
     RestockHandler,
+    StockSnapshot,
     UnitOfWorkFactory,
 )
 from inventory.entrypoints import http
@@ -98,22 +99,26 @@ BROKER_PING_TIMEOUT = 3.0
 
 
 def request_mediator(
-    unit_of_work: UnitOfWorkFactory, timings: HandlerTimings | None = None
+    unit_of_work: UnitOfWorkFactory,
+    timings: HandlerTimings | None = None,
+    snapshot: StockSnapshot | None = None,
 ) -> cqrs.RequestMediator:
     """The mediator of the HTTP API: `Restock`, `GetStock` and `ListStock`, in units from
-    `unit_of_work`
-    (each message's duration added to `timings`)."""
+    `unit_of_work` (each message's duration added to `timings`); `ListStock` falls back
+    on `snapshot`, the levels it last read, when the database does not answer."""
     return requests_bootstrap.bootstrap(
-        di_container=_container(unit_of_work),
+        di_container=_container(unit_of_work, snapshot or StockSnapshot()),
         commands_mapper=lambda requests: requests.bind(Restock, RestockHandler),
         queries_mapper=_bind_queries,
-        middlewares=mediator_middlewares("inventory", timings or HandlerTimings()),
+        middlewares=mediator_middlewares(
+            "inventory", timings or HandlerTimings(), expected=http.CLIENT_ERRORS
+        ),
     )
 
 
 def _bind_queries(requests: cqrs.RequestMap) -> None:
     requests.bind(GetStock, GetStockHandler)
-    requests.bind(ListStock, ListStockHandler)
+    requests.bind(ListStock, LIST_STOCK)
 
 
 def event_mediator(
@@ -131,15 +136,24 @@ def event_mediator(
     return events_bootstrap.bootstrap(
         di_container=_container(unit_of_work),
         events_mapper=bind,
-        middlewares=mediator_middlewares("inventory", timings or HandlerTimings()),
+        middlewares=mediator_middlewares(
+            "inventory", timings or HandlerTimings(), expected=http.CLIENT_ERRORS
+        ),
     )
 
 
-def _container(unit_of_work: UnitOfWorkFactory) -> di.Container:
-    """Handlers ask for a `UnitOfWorkFactory`; this one gets `unit_of_work`."""
+def _container(
+    unit_of_work: UnitOfWorkFactory, snapshot: StockSnapshot | None = None
+) -> di.Container:
+    """Handlers ask for a `UnitOfWorkFactory`, which is `unit_of_work`, and the stock view's
+    for a `StockSnapshot`, which is `snapshot` (one per mediator)."""
     container = di.Container()
     provider = dependent.Dependent(lambda: unit_of_work, scope="request")
     container.bind(di.bind_by_type(provider, UnitOfWorkFactory))
+    kept = snapshot or StockSnapshot()
+    container.bind(
+        di.bind_by_type(dependent.Dependent(lambda: kept, scope="request"), StockSnapshot)
+    )
     return container
 
 

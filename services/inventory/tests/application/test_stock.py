@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import contextlib
 import typing
 
 import pytest
@@ -14,7 +15,7 @@ from cqrs_kafka.local import free_port
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from inventory.adapters.database import create_engine
 from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
-from inventory.application import GetStock, Restock, StockView
+from inventory.application import GetStock, ListStock, Restock, StockSnapshot, StockView
 from inventory.application.errors import StorageUnavailableError, UnknownSkuError
 from inventory.domain import InvalidQuantityError
 from inventory.main import request_mediator
@@ -59,12 +60,46 @@ async def test_concurrent_first_restocks_of_a_sku_all_count(
     assert await levels() == {"tea": (10, 0)}
 
 
-async def test_a_database_that_does_not_answer_is_storage_unavailable() -> None:
+@contextlib.asynccontextmanager
+async def database_down(
+    snapshot: StockSnapshot | None = None,
+) -> collections.abc.AsyncGenerator[cqrs.RequestMediator, None]:
+    """The request mediator on a PostgreSQL server that is down (nothing listens on the
+    port), with `snapshot` for its stock view."""
     engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/inventory")
     try:
         outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine))
-        mediator = request_mediator(SqlUnitOfWorkFactory(outbox, "inventory.replies"))
-        with pytest.raises(StorageUnavailableError, match="INVENTORY_DATABASE_URL"):
-            await mediator.send(GetStock(sku="tea"))
+        yield request_mediator(SqlUnitOfWorkFactory(outbox, "inventory.replies"), None, snapshot)
     finally:
         await engine.dispose()
+
+
+async def test_a_database_that_does_not_answer_is_storage_unavailable() -> None:
+    async with database_down() as mediator:
+        with pytest.raises(StorageUnavailableError, match="INVENTORY_DATABASE_URL"):
+            await mediator.send(GetStock(sku="tea"))
+
+
+async def test_the_stock_view_falls_back_on_the_levels_last_read_marked_stale(
+    unit_of_work: SqlUnitOfWorkFactory,
+) -> None:
+    # One process's snapshot, read through a database that answers, then served by the
+    # same process once its database does not.
+    snapshot = StockSnapshot()
+    answering = request_mediator(unit_of_work, snapshot=snapshot)
+    await answering.send(Restock(sku="tea", quantity=4))
+    fresh = await answering.send(ListStock())
+    assert (fresh.stale, fresh.read_at) == (False, None)
+
+    async with database_down(snapshot) as down:
+        last_known = await down.send(ListStock())
+
+    assert last_known.stale
+    assert last_known.read_at is not None
+    assert last_known.stock == [StockView(sku="tea", available=4, reserved=0, sold=0)]
+
+
+async def test_without_a_level_read_before_the_stock_view_is_storage_unavailable() -> None:
+    async with database_down() as mediator:
+        with pytest.raises(StorageUnavailableError, match="no stock level was read"):
+            await mediator.send(ListStock())

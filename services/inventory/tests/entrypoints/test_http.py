@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections.abc
 import contextlib
+import logging
 import time
 import typing
 
@@ -112,12 +113,22 @@ async def test_the_stock_view_lists_every_sku_by_name(client: httpx.AsyncClient)
         "stock": [
             {"sku": "cup", "available": 2, "reserved": 0, "sold": 0},
             {"sku": "tea", "available": 5, "reserved": 0, "sold": 0},
-        ]
+        ],
+        "stale": False,
+        "read_at": None,
     }
 
 
-async def test_an_unknown_sku_is_a_404_saying_to_restock(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_sku_is_a_404_saying_to_restock(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "inventory.mediator")
     response = await client.get("/stock/kettle")
+    # A client's mistake: one INFO line of the mediator's logging, no traceback.
+    (refused,) = [r for r in caplog.records if r.name == "inventory.mediator"]
+    assert refused.levelno == logging.INFO
+    assert not refused.exc_info
+    assert refused.getMessage().startswith("GetStock refused in ")
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json() == {
@@ -331,12 +342,19 @@ async def test_a_database_that_does_not_answer_is_a_503_without_internals() -> N
     assert "try again" in response.json()["detail"]
 
 
-async def test_an_unexpected_error_is_a_500_without_internals(postgresql_url: str) -> None:
+async def test_an_unexpected_error_is_a_500_without_internals(
+    postgresql_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # A PostgreSQL database without the inventory's tables: the query fails with an
     # error that is not about reaching the database. The app answers and raises
     # nothing on (the transport would re-raise it), so the connection stays usable.
+    caplog.set_level(logging.INFO, "inventory.mediator")
     async with client_of(inventory_on(postgresql_url)) as client:
         response = await client.get("/stock/tea")
+    # The mediator names the message at ERROR; the traceback is the HTTP layer's to log.
+    (failed,) = [r for r in caplog.records if r.name == "inventory.mediator"]
+    assert failed.levelno == logging.ERROR
+    assert failed.getMessage().startswith("GetStock failed in ")
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["detail"] == (

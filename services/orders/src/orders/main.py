@@ -79,15 +79,24 @@ from orders.application.ports import (
     UnitOfWorkFactory,
 )
 from orders.application.replies import DeliverStockReply
-from orders.application.saga import OrderSaga, OrderSagaContext, SagaTimeouts
+from orders.application.saga import (
+    OrderSaga,
+    OrderSagaContext,
+    PaymentFellBack,
+    ReportPaymentFallback,
+    SagaTimeouts,
+)
 from orders.application.screening import (
     SCREENING_CHAIN,
+    DescribeScreening,
+    DescribeScreeningHandler,
     OrderScreening,
     ScreeningPolicy,
     ScreenOrder,
 )
 from orders.application.watch_order import StreamTiming, WatchOrder, WatchOrderHandler
 from orders.entrypoints import http
+from orders.entrypoints.errors import CLIENT_ERRORS
 from orders.entrypoints.page import PageSettings
 from orders.settings import Settings
 from servicekit.admin import ADMIN_SCOPE, mount_admin
@@ -274,12 +283,13 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     container = DIContainer(di.Container())
     unit_of_work = database.unit_of_work(keys)
     timings = HandlerTimings()
-    middlewares = mediator_middlewares("orders", timings)
+    middlewares = mediator_middlewares("orders", timings, expected=CLIENT_ERRORS)
     sagas = saga_bootstrap.bootstrap(
         di_container=container,
         sagas_mapper=_map_sagas,
         saga_storage=storage,
         lease=SAGA_LEASE,
+        domain_events_mapper=_map_step_events,
         middlewares=middlewares,
     )
     screening = requests_bootstrap.bootstrap(
@@ -342,6 +352,7 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
             interval=RECOVERY_INTERVAL,
             stale_after=STALE_AFTER,
             lease=SAGA_LEASE,
+            emit=sagas.emit,  # a resumed pass's steps emit their events too
         ),
         broker=broker,
         consumer_health=replies.health,
@@ -429,6 +440,10 @@ def _map_sagas(mapper: SagaMap) -> None:
     mapper.bind(OrderSagaContext, OrderSaga)
 
 
+def _map_step_events(mapper: cqrs.EventMap) -> None:
+    mapper.bind(PaymentFellBack, ReportPaymentFallback)
+
+
 def _map_commands(mapper: cqrs.RequestMap) -> None:
     mapper.bind(PlaceOrder, PlaceOrderHandler)
     mapper.bind(PlaceOrderOnce, PlaceOrderOnceHandler)
@@ -441,6 +456,7 @@ def _map_screening(mapper: cqrs.RequestMap) -> None:
 def _map_queries(mapper: cqrs.RequestMap) -> None:
     mapper.bind(GetOrder, GetOrderHandler)
     mapper.bind(ListCustomerOrders, ListCustomerOrdersHandler)
+    mapper.bind(DescribeScreening, DescribeScreeningHandler)
 
 
 def _map_streams(mapper: cqrs.RequestMap) -> None:

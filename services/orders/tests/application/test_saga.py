@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import datetime
 import decimal
@@ -34,7 +33,6 @@ from orders.application.inventory import (
 )
 from orders.application.ports import BackupPaymentPort, PaymentPort, UnitOfWorkFactory
 from orders.application.saga import (
-    PAYMENT_BREAKER,
     PAYMENT_BREAKER_FAILURES,
     ConfirmOrder,
     OpenOrder,
@@ -100,13 +98,6 @@ def open_shop(*, primary_unavailable: bool = False) -> Shop:
 @pytest.fixture
 def shop() -> Shop:
     return open_shop()
-
-
-@pytest.fixture
-def closed_breaker() -> collections.abc.Iterator[None]:
-    """The payment breaker is one per process: a test that opens it closes it after."""
-    yield
-    PAYMENT_BREAKER._breakers.clear()  # pyright: ignore[reportPrivateUsage]
 
 
 def reserved(context: OrderSagaContext) -> cqrs.NotificationEvent[typing.Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import decimal
 import json
 import pathlib
 import typing
@@ -577,6 +578,23 @@ async def test_get_screening_shows_the_chain_and_its_mermaid(client: Client) -> 
     body = response.json()
     assert body["rules"] == ["BlockedSkuRule", "OrderTotalRule", "AcceptRule"]
     assert body["mermaid"].startswith("sequenceDiagram")
+    assert (body["blocked_skus"], body["max_order_total"]) == ([], None)
+
+
+async def test_get_screening_shows_the_limits_in_force(database: Database) -> None:
+    settings = Settings(
+        signing="off",
+        database_url=str(database.engine.url),
+        blocked_skus=frozenset({"tea", "kettle"}),
+        max_order_total=decimal.Decimal("50.00"),
+    )
+    limited = build(settings, overrides=Overrides(database=database))
+    async with client_for(create_app(limited.requests, limited.streams)) as client:
+        response = await client.get("/screening")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["blocked_skus"], body["max_order_total"]) == (["kettle", "tea"], "50.00")
 
 
 async def test_an_order_a_rule_refuses_is_a_422_problem_naming_the_rule(

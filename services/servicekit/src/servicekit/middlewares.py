@@ -1,14 +1,19 @@
 """What every mediator of a service runs around each message: tracing, logging, timing.
 
-`mediator_middlewares(service, timings)` is the list each mediator of the
-service gets (`middlewares=`): cqrs-core's `TracingMiddleware` (a span and a
-`cqrs.request.duration` metric per message, when telemetry is on), then a
-`Timing` that logs each message and its duration at DEBUG on the logger
-`SERVICE.mediator` and adds the duration to `timings`, which `GET /timings`
-serves (`add_timings_route`). A failure is logged at DEBUG too, without its
-traceback: a client's mistake (an unknown sku, a 404) is no error of the
-service, and the HTTP layer logs the 5xx ones with theirs (cqrs-core's
-`LoggingMiddleware` logs every failure at ERROR, which would flood the log).
+`mediator_middlewares(service, timings, expected=...)` is the list each
+mediator of the service gets (`middlewares=`): cqrs-core's
+`TracingMiddleware` (a span and a `cqrs.request.duration` metric per message,
+when telemetry is on), cqrs-core's `LoggingMiddleware` on the logger
+`SERVICE.mediator`, then a `Timing` adding each message's duration to
+`timings`, which `GET /timings` serves (`add_timings_route`).
+
+The logging middleware writes each message and its duration at DEBUG. A
+failure of one of the `expected` types (the service's client errors, those
+its HTTP layer answers with a 4xx: an unknown sku, a 404, a refused order) is
+one INFO line without a traceback: a client's mistake is no error of the
+service. Any other failure is an ERROR line naming the message, without the
+traceback, which the entry point logs (the HTTP layer with its 5xx, the
+consumer with its retry or dead letter).
 
 >>> import asyncio
 >>> timings = HandlerTimings()
@@ -32,6 +37,7 @@ import fastapi
 import pydantic
 
 from cqrs.middlewares.base import HandleType, Middleware
+from cqrs.middlewares.logging import LoggingMiddleware
 from cqrs.telemetry.middleware import TracingMiddleware
 from servicekit.openapi import problem_responses
 
@@ -90,12 +96,11 @@ class HandlerTimings:
 
 
 class Timing:
-    """A middleware logging each message's handling time (DEBUG) and adding it to
-    `timings`."""
+    """A middleware adding each message's handling time to `timings` (a failed one
+    counted as failed)."""
 
-    def __init__(self, timings: HandlerTimings, logger: logging.Logger | None = None) -> None:
+    def __init__(self, timings: HandlerTimings) -> None:
         self._timings = timings
-        self._logger = logger or logging.getLogger("servicekit.mediator")
 
     async def __call__(self, message: typing.Any, handle: HandleType) -> typing.Any:
         started = time.perf_counter()
@@ -105,11 +110,7 @@ class Timing:
             failed = False
             return result
         finally:
-            elapsed = time.perf_counter() - started
-            kind = _kind(message)
-            self._timings.add(kind, elapsed, failed=failed)
-            outcome = "failed" if failed else "handled"
-            self._logger.debug("%s %s in %.2f ms", outcome, kind, elapsed * 1000)
+            self._timings.add(_kind(message), time.perf_counter() - started, failed=failed)
 
 
 def _kind(message: object) -> str:
@@ -118,9 +119,18 @@ def _kind(message: object) -> str:
     return name if isinstance(name, str) else type(message).__name__
 
 
-def mediator_middlewares(service: str, timings: HandlerTimings) -> list[Middleware]:
-    """The middlewares of every mediator of `service`, outermost first."""
-    return [TracingMiddleware(), Timing(timings, logging.getLogger(f"{service}.mediator"))]
+def mediator_middlewares(
+    service: str,
+    timings: HandlerTimings,
+    *,
+    expected: typing.Iterable[type[BaseException]] = (),
+) -> list[Middleware]:
+    """The middlewares of every mediator of `service`, outermost first; `expected` are
+    its client errors (logged at INFO, see the module's docstring)."""
+    logs = LoggingMiddleware(
+        logging.getLogger(f"{service}.mediator"), expected=tuple(expected), tracebacks=False
+    )
+    return [TracingMiddleware(), logs, Timing(timings)]
 
 
 def add_timings_route(app: fastapi.FastAPI, timings: HandlerTimings) -> None:

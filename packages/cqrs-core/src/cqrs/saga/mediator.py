@@ -42,6 +42,7 @@ from cqrs.saga.execution import (
     DEFAULT_COMPENSATION,
     DEFAULT_LEASE,
     CompensationPolicy,
+    EmitEvents,
     SagaRunner,
 )
 from cqrs.saga.map import SagaMap
@@ -90,7 +91,7 @@ class SagaMediator:
     ) -> None:
         del middleware_chain  # python-cqrs took it for sagas and never applied it
         self._storage = storage if storage is not None else MemorySagaStorage()
-        emitter = mediator_emitter(
+        self._emitter = emitter = mediator_emitter(
             container,
             event_emitter,
             event_map,
@@ -115,6 +116,13 @@ class SagaMediator:
             for context_type, saga_type in saga_map.items()
         }
         self._runners_by_name = {runner.saga_name: runner for runner in self._runners.values()}
+
+    @property
+    def emit(self) -> EmitEvents:
+        """Emits events as this mediator does those its steps record: give it to the
+        `SagaRecoveryWorker` (or `recover_saga`) resuming these sagas, so the steps
+        they run emit theirs too."""
+        return self._emitter.emit_all
 
     @property
     def storage(self) -> ISagaStorage:

@@ -34,6 +34,7 @@ from cqrs.saga.execution import (
     DEFAULT_LEASE,
     CompensationPolicy,
     ContextBuilder,
+    EmitEvents,
     SagaRunner,
 )
 from cqrs.saga.models import SagaContext, SagaState, SagaStatus
@@ -55,6 +56,7 @@ async def recover_saga(
     compensation: CompensationPolicy = DEFAULT_COMPENSATION,
     lease: datetime.timedelta = DEFAULT_LEASE,
     clock: typing.Callable[[], datetime.datetime] = utc_now,
+    emit: EmitEvents | None = None,
 ) -> SagaStatus:
     """Resume saga `saga_id` from its stored state and return its final status.
 
@@ -66,10 +68,14 @@ async def recover_saga(
     worker holds the saga. A recovery that fails otherwise counts one recovery
     attempt first (as python-cqrs did), so `get_sagas_for_recovery` stops
     offering a saga that keeps failing.
+
+    `emit` gets the events the steps of this pass record, as the saga
+    mediator's emitter does for the passes it runs (give it the mediator's
+    `emit`); without it they are dropped.
     """
     try:
         return await _resume(
-            saga, saga_id, context_builder, container, storage, compensation, lease, clock
+            saga, saga_id, context_builder, container, storage, compensation, lease, clock, emit
         )
     except (SagaConcurrencyError, SagaNotFoundError, SagaTypeMismatchError):
         raise  # not a failed recovery: someone else runs it, nothing to run, a wrong class
@@ -87,6 +93,7 @@ async def _resume(
     compensation: CompensationPolicy,
     lease: datetime.timedelta,
     clock: typing.Callable[[], datetime.datetime],
+    emit: EmitEvents | None,
 ) -> SagaStatus:
     """Run the stored saga as far as it goes; return its status."""
     saga_type = saga if isinstance(saga, type) else type(saga)
@@ -98,6 +105,7 @@ async def _resume(
         compensation=compensation,
         lease=lease,
         clock=clock,
+        emit=emit,
     )
     return await runner.run_stored(saga_id)
 
@@ -108,6 +116,9 @@ class SagaRecoveryWorker:
 
     `sagas` maps each stored saga name (`Saga.saga_name()`) to its saga class
     and context class. A saga is tried at most `max_recovery_attempts` times.
+    `emit` gets the events the steps it runs record (pass the saga mediator's
+    `emit`, so a step recovered emits as it would have in the first pass);
+    without it they are dropped.
     """
 
     storage: ISagaStorage
@@ -120,6 +131,7 @@ class SagaRecoveryWorker:
     compensation: CompensationPolicy = DEFAULT_COMPENSATION
     lease: datetime.timedelta = DEFAULT_LEASE
     clock: typing.Callable[[], datetime.datetime] = utc_now
+    emit: EmitEvents | None = None
 
     async def run_once(self) -> int:
         """Recover one batch; return how many sagas were attempted."""
@@ -167,6 +179,7 @@ class SagaRecoveryWorker:
             compensation=self.compensation,
             lease=self.lease,
             clock=self.clock,
+            emit=self.emit,
         )
         return await runner.retry(saga_id)
 
@@ -193,6 +206,7 @@ class SagaRecoveryWorker:
                 self.compensation,
                 self.lease,
                 self.clock,
+                self.emit,
             )
         except SagaConcurrencyError:
             logger.info("saga %s is held by another worker; skipped", saga_id)

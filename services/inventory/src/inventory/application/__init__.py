@@ -25,6 +25,7 @@ from inventory.application.sales import (
     OrderRejectedHandler,
 )
 from inventory.application.stock import (
+    LIST_STOCK,
     GetStock,
     GetStockHandler,
     ListStock,
@@ -32,6 +33,7 @@ from inventory.application.stock import (
     Restock,
     RestockHandler,
     StockList,
+    StockSnapshot,
     StockView,
 )
 
@@ -45,7 +47,9 @@ __all__ = (
     "OrderConfirmedHandler",
     "OrderOutcome",
     "OrderRejectedHandler",
+    "LIST_STOCK",
     "StockList",
+    "StockSnapshot",
     "ReleaseStockCommand",
     "ReleaseStockHandler",
     "Replies",

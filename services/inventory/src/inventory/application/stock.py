@@ -8,27 +8,41 @@ mediator = cqrs.requests.bootstrap.bootstrap(
 )
 view = await mediator.send(Restock(sku="tea", quantity=10))
 ```
+
+`ListStock` (the stock view) is bound to `LIST_STOCK`, a
+`cqrs.RequestHandlerFallback`: `ListStockHandler` reads the database and
+keeps what it read in the process's `StockSnapshot`; when the database does
+not answer (`StorageUnavailableError`), `LastKnownStockHandler` serves that
+snapshot instead, marked `stale`, so the page keeps showing the levels and
+says they are the last known ones. Before a first good read there is
+nothing to serve, and the error stands (503).
 """
 
 from __future__ import annotations
 
+import datetime
 import typing
 
 import cqrs
+from cqrs.clock import utc_now
+from cqrs.requests.fallback import RequestHandlerFallback
 from inventory.application.contract import Sku, SoldUnits, StockLevel
-from inventory.application.errors import UnknownSkuError
+from inventory.application.errors import StorageUnavailableError, UnknownSkuError
 from inventory.application.ports import UnitOfWorkFactory
 from inventory.domain import Stock
 
 __all__ = (
+    "LIST_STOCK",
     "MAX_LISTED_SKUS",
     "GetStock",
     "GetStockHandler",
+    "LastKnownStockHandler",
     "ListStock",
     "ListStockHandler",
     "Restock",
     "RestockHandler",
     "StockList",
+    "StockSnapshot",
     "StockView",
 )
 
@@ -105,9 +119,15 @@ class GetStockHandler(cqrs.RequestHandler[GetStock, StockView]):
 
 
 class StockList(cqrs.Response):
-    """Every sku's stock level (the first `MAX_LISTED_SKUS`, by sku): the stock view."""
+    """Every sku's stock level (the first `MAX_LISTED_SKUS`, by sku): the stock view.
+
+    `stale`: the database did not answer, these are the levels last read, at
+    `read_at`.
+    """
 
     stock: list[StockView]
+    stale: bool = False
+    read_at: datetime.datetime | None = None
 
 
 class ListStock(cqrs.Request[StockList]):
@@ -118,13 +138,66 @@ class ListStock(cqrs.Request[StockList]):
     """
 
 
-class ListStockHandler(cqrs.RequestHandler[ListStock, StockList]):
-    """Reads the committed levels."""
+class StockSnapshot:
+    """The stock view last read from the database, kept by the process for when the
+    database does not answer.
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+    >>> snapshot = StockSnapshot()
+    >>> snapshot.last is None
+    True
+    >>> snapshot.keep(StockList(stock=[]))
+    >>> snapshot.last.stale, snapshot.last.read_at is not None
+    (True, True)
+    """
+
+    def __init__(self) -> None:
+        self._last: StockList | None = None
+
+    def keep(self, levels: StockList) -> None:
+        """Remember `levels`, read now."""
+        self._last = levels.model_copy(update={"stale": True, "read_at": utc_now()})
+
+    @property
+    def last(self) -> StockList | None:
+        """The levels last kept, marked stale; `None` before a first read."""
+        return self._last
+
+
+class ListStockHandler(cqrs.RequestHandler[ListStock, StockList]):
+    """Reads the committed levels, and keeps them in the process's snapshot."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory, snapshot: StockSnapshot) -> None:
         self._unit_of_work = unit_of_work
+        self._snapshot = snapshot
 
     async def handle(self, request: ListStock) -> StockList:
         async with self._unit_of_work() as work:
             stock = await work.stock.all(MAX_LISTED_SKUS)
-        return StockList(stock=[StockView.of(level) for level in stock])
+        levels = StockList(stock=[StockView.of(level) for level in stock])
+        self._snapshot.keep(levels)
+        return levels
+
+
+class LastKnownStockHandler(cqrs.RequestHandler[ListStock, StockList]):
+    """The fallback of `ListStockHandler`: the snapshot, stale; while there is none,
+    `StorageUnavailableError` (503)."""
+
+    def __init__(self, snapshot: StockSnapshot) -> None:
+        self._snapshot = snapshot
+
+    async def handle(self, request: ListStock) -> StockList:
+        last = self._snapshot.last
+        if last is None:
+            raise StorageUnavailableError(
+                "the inventory's database does not answer, and no stock level was read "
+                "before it stopped; try again once it is back (see GET /health)"
+            )
+        return last
+
+
+LIST_STOCK: typing.Final = RequestHandlerFallback(
+    primary=ListStockHandler,
+    fallback=LastKnownStockHandler,
+    failure_exceptions=(StorageUnavailableError,),
+)
+"""What `ListStock` is bound to: the database's levels, else the last known ones."""

@@ -42,13 +42,20 @@ from inventory.application import GetStock, ListStock, Restock, StockList, Stock
 from inventory.application.contract import TEXT_PATTERN, RestockQuantity
 from inventory.application.errors import DataRejectedError, StorageUnavailableError, UnknownSkuError
 from inventory.domain import MAX_SKU_LENGTH, StockLimitError
-from servicekit import RequestBodyLimits, install_problem_details, problem_responses
+from servicekit import ErrorAnswer, RequestBodyLimits, install_problem_details, problem_responses
 from servicekit.auth import OperatorTokens, auth_responses
 from servicekit.health import Lifespan, Probe, add_health_route
 from servicekit.openapi import docs_routes
 from servicekit.telemetry import HTTP_TELEMETRY
 
-__all__ = ("MAX_BODY_BYTES", "RESTOCK_SCOPE", "RestockBody", "create_app")
+__all__ = ("CLIENT_ERRORS", "MAX_BODY_BYTES", "RESTOCK_SCOPE", "RestockBody", "create_app")
+
+#: The client's mistakes and their 4xx status (the mediators log them at INFO only).
+CLIENT_ERRORS: typing.Final[typing.Mapping[type[Exception], int | ErrorAnswer]] = {
+    UnknownSkuError: 404,
+    StockLimitError: 409,
+    DataRejectedError: 422,
+}
 
 
 MAX_BODY_BYTES: typing.Final = 16 * 1024
@@ -96,11 +103,7 @@ def create_app(
     install_problem_details(
         app,
         service="inventory",
-        client_errors={
-            UnknownSkuError: 404,
-            StockLimitError: 409,
-            DataRejectedError: 422,
-        },
+        client_errors=CLIENT_ERRORS,
         unavailable=(StorageUnavailableError,),
     )
     app.add_middleware(RequestBodyLimits, max_bytes=MAX_BODY_BYTES)

@@ -16,6 +16,9 @@ The payment step is a `cqrs.saga.fallback.Fallback` of two providers behind
 an `AioBreakerAdapter`: after `PAYMENT_BREAKER_FAILURES` failures in a row the
 primary is not even tried for `PAYMENT_BREAKER_RESET` seconds. A declined
 charge is no failure of the provider: it fails the saga, on either provider.
+When the backup takes the charge, its step records a `PaymentFellBack` domain
+event; the saga mediator (and the recovery worker, for a resumed pass) hands
+it to `ReportPaymentFallback`, which says so in the log.
 
 The order's outcome is written by the saga's own steps, so it is as durable as
 the saga: `ConfirmOrder` confirms, and when anything fails the compensation
@@ -33,11 +36,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import logging
 import typing
 import uuid
 
 from cqrs.adapters.circuit_breaker import AioBreakerAdapter
-from cqrs.events.event import NotificationEvent
+from cqrs.events.event import DomainEvent, IEvent, NotificationEvent
+from cqrs.events.event_handler import EventHandler
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import SagaContext
@@ -73,10 +78,14 @@ __all__ = (
     "ChargeBackupPayment",
     "ConfirmOrder",
     "OrderSaga",
+    "PaymentFellBack",
+    "ReportPaymentFallback",
     "PAYMENT_BREAKER",
     "PAYMENT_BREAKER_FAILURES",
     "PAYMENT_BREAKER_RESET",
 )
+
+logger = logging.getLogger("orders.payment")
 
 #: Failures in a row of the primary payment provider that open its breaker.
 PAYMENT_BREAKER_FAILURES: typing.Final = 3
@@ -213,11 +222,47 @@ class ChargePayment(SagaStepHandler[OrderSagaContext, None]):
         await self._payment.refund(context.order_id, context.total)
 
 
+class PaymentFellBack(DomainEvent):
+    """The primary payment provider failed (or its breaker was open) and the backup
+    took the order's charge: recorded by `ChargeBackupPayment`.
+
+    >>> PaymentFellBack(order_id="o-1", total=decimal.Decimal("4.00")).total
+    Decimal('4.00')
+    """
+
+    order_id: str
+    total: decimal.Decimal
+
+
 class ChargeBackupPayment(ChargePayment):
-    """`ChargePayment` with the backup provider: the fallback of the payment step."""
+    """`ChargePayment` with the backup provider: the fallback of the payment step.
+
+    A charge it takes records `PaymentFellBack`.
+    """
 
     def __init__(self, payment: BackupPaymentPort) -> None:
         super().__init__(payment)
+        self._events: list[IEvent] = []
+
+    @property
+    def events(self) -> typing.Sequence[IEvent]:
+        return self._events
+
+    async def act(self, context: OrderSagaContext) -> SagaStepResult[OrderSagaContext, None]:
+        result = await super().act(context)
+        self._events.append(PaymentFellBack(order_id=context.order_id, total=context.total))
+        return result
+
+
+class ReportPaymentFallback(EventHandler[PaymentFellBack]):
+    """Says in the log that the backup provider took a charge: the primary is in trouble."""
+
+    async def handle(self, event: PaymentFellBack) -> None:
+        logger.warning(
+            "order %s: the backup payment provider took the charge of %s (the primary failed)",
+            event.order_id,
+            event.total,
+        )
 
 
 class ConfirmOrder(SagaStepHandler[OrderSagaContext, None]):

@@ -13,6 +13,11 @@ storing it, and refuses it with `OrderRefusedError` (422) naming the rule.
 
 Both limits are off by default (`ORDERS_BLOCKED_SKUS`, `ORDERS_MAX_ORDER_TOTAL`).
 
+`DescribeScreening` asks what the screening is: its rules in order, its
+Mermaid diagram and the limits in force (`GET /screening`). Nothing in it
+waits on anything, so its handler is a `cqrs.SyncRequestHandler`, and the
+query and its answer are dataclasses (`DCRequest`, `DCResponse`).
+
 ```
 requests.bind(ScreenOrder, SCREENING_CHAIN)
 screening = await mediator.send(ScreenOrder(customer_id="c-1", skus=["tea"], total=...))
@@ -28,11 +33,16 @@ import typing
 import cqrs
 from cqrs.requests.cor_request_handler import CORRequestHandler
 from cqrs.requests.mermaid import CoRMermaid
+from cqrs.requests.request import DCRequest
+from cqrs.requests.request_handler import SyncRequestHandler
+from cqrs.response import DCResponse
 
 __all__ = (
     "SCREENING_CHAIN",
     "AcceptRule",
     "BlockedSkuRule",
+    "DescribeScreening",
+    "DescribeScreeningHandler",
     "OrderScreening",
     "OrderTotalRule",
     "ScreenOrder",
@@ -125,8 +135,10 @@ SCREENING_CHAIN: typing.Final[list[type[CORRequestHandler[ScreenOrder, Screening
 """The links in the order they are tried (bound to `ScreenOrder`; `GET /screening` draws it)."""
 
 
-class ScreeningChain(cqrs.Response):
-    """The chain's links in order and its Mermaid sequence diagram (`GET /screening`).
+@dataclasses.dataclass
+class ScreeningChain(DCResponse):
+    """The chain's links in order, its Mermaid sequence diagram, and the limits its rules
+    apply (`GET /screening`).
 
     >>> ScreeningChain.of(SCREENING_CHAIN).rules
     ['BlockedSkuRule', 'OrderTotalRule', 'AcceptRule']
@@ -134,12 +146,49 @@ class ScreeningChain(cqrs.Response):
 
     rules: list[str]
     mermaid: str
+    #: `BlockedSkuRule` refuses these skus (`ORDERS_BLOCKED_SKUS`).
+    blocked_skus: list[str] = dataclasses.field(default_factory=list[str])
+    #: `OrderTotalRule` refuses a total above this (`ORDERS_MAX_ORDER_TOTAL`; `None`: no limit).
+    max_order_total: decimal.Decimal | None = None
 
     @classmethod
     def of(
-        cls, chain: typing.Sequence[type[CORRequestHandler[ScreenOrder, Screening]]]
+        cls,
+        chain: typing.Sequence[type[CORRequestHandler[ScreenOrder, Screening]]],
+        policy: ScreeningPolicy | None = None,
     ) -> ScreeningChain:
-        return cls(rules=[link.__name__ for link in chain], mermaid=CoRMermaid(chain).sequence())
+        policy = policy or ScreeningPolicy()
+        return cls(
+            rules=[link.__name__ for link in chain],
+            mermaid=CoRMermaid(chain).sequence(),
+            blocked_skus=sorted(policy.blocked_skus),
+            max_order_total=policy.max_order_total,
+        )
+
+
+@dataclasses.dataclass
+class DescribeScreening(DCRequest[ScreeningChain]):
+    """Ask what the screening is: `SCREENING_CHAIN` with the policy in force.
+
+    >>> DescribeScreening()
+    DescribeScreening()
+    """
+
+
+class DescribeScreeningHandler(SyncRequestHandler[DescribeScreening, ScreeningChain]):
+    """Describes `SCREENING_CHAIN` under the service's `ScreeningPolicy`: computed in
+    memory, so a plain function.
+
+    >>> handler = DescribeScreeningHandler(ScreeningPolicy(blocked_skus=frozenset({"kettle"})))
+    >>> handler.handle(DescribeScreening()).blocked_skus
+    ['kettle']
+    """
+
+    def __init__(self, policy: ScreeningPolicy) -> None:
+        self._policy = policy
+
+    def handle(self, request: DescribeScreening) -> ScreeningChain:
+        return ScreeningChain.of(SCREENING_CHAIN, self._policy)
 
 
 class OrderScreening(typing.Protocol):

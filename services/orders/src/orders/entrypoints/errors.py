@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import fastapi
 
 from orders.application.errors import (
@@ -26,10 +28,19 @@ from orders.application.errors import (
     StorageUnavailableError,
 )
 from orders.domain.errors import InvalidOrderError
-from servicekit import install_problem_details
+from servicekit import ErrorAnswer, install_problem_details
 from servicekit.idempotency import IDEMPOTENCY_ERRORS
 
-__all__ = ("install_error_handling",)
+__all__ = ("CLIENT_ERRORS", "install_error_handling")
+
+#: The client's mistakes and their 4xx status (the mediators log them at INFO only).
+CLIENT_ERRORS: typing.Final[typing.Mapping[type[Exception], int | ErrorAnswer]] = {
+    InvalidOrderError: 422,
+    DataRejectedError: 422,
+    OrderRefusedError: 422,
+    OrderNotFoundError: 404,
+    **IDEMPOTENCY_ERRORS,
+}
 
 
 def install_error_handling(app: fastapi.FastAPI) -> None:
@@ -37,12 +48,6 @@ def install_error_handling(app: fastapi.FastAPI) -> None:
     install_problem_details(
         app,
         service="orders",
-        client_errors={
-            InvalidOrderError: 422,
-            DataRejectedError: 422,
-            OrderRefusedError: 422,
-            OrderNotFoundError: 404,
-            **IDEMPOTENCY_ERRORS,
-        },
+        client_errors=CLIENT_ERRORS,
         unavailable=(StorageUnavailableError,),
     )

@@ -13,7 +13,8 @@
   malformed id.
 - `GET /orders/{id}/events`: `text/event-stream` of the saga's transitions (see
   `orders.entrypoints.sse`).
-- `GET /screening`: the order screening's rules, in order, with their Mermaid diagram.
+- `GET /screening`: the order screening's rules, in order, with their Mermaid diagram
+  and the limits in force (a sync query handler, `DescribeScreening`).
 - `GET /`: the web page that places an order and follows it live.
 - `GET /health`: 200 when every probe answers, else 503; `"ok"`/`"unavailable"` per probe.
 
@@ -54,7 +55,7 @@ from orders.application.errors import OrderNotFoundError
 from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.order_history import CustomerOrders, ListCustomerOrders
 from orders.application.place_order import OrderPlaced, PlaceOrder, PlaceOrderOnce
-from orders.application.screening import SCREENING_CHAIN, ScreeningChain
+from orders.application.screening import DescribeScreening, ScreeningChain
 from orders.application.watch_order import WatchOrder
 from orders.domain.limits import MAX_CUSTOMER_ID_LENGTH
 from orders.entrypoints import sse
@@ -238,13 +239,12 @@ def create_app(
         async for transition in sse.until_stopped(streams.stream(query), stopped):
             yield sse.event_of(transition)
 
-    chain = ScreeningChain.of(SCREENING_CHAIN)
-
     @app.get("/screening", responses=problem_responses(500))
     async def screening() -> ScreeningChain:
         """The rules `POST /orders` screens an order with, in the order they are tried
-        (a chain of responsibility), and its Mermaid sequence diagram."""
-        return chain
+        (a chain of responsibility), its Mermaid sequence diagram, and the limits in
+        force (blocked skus, the largest total)."""
+        return await mediator.send(DescribeScreening())
 
     @app.get("/", response_class=HTMLResponse, responses=problem_responses(500))
     async def index() -> str:
