@@ -33,6 +33,7 @@ REQUIRED_FEATURES = frozenset(
         "telemetry",
         "signed messages",
         "idempotent requests",
+        "synchronous event handlers",
     }
 )
 

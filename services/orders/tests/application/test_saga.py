@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
+import logging
 import typing
 
 import pytest
@@ -38,6 +39,8 @@ from orders.application.saga import (
     OpenOrder,
     OrderSaga,
     OrderSagaContext,
+    PaymentFellBack,
+    ReportPaymentFallback,
     SagaTimeouts,
 )
 from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
@@ -326,3 +329,16 @@ async def test_a_crash_while_rejecting_is_finished_by_recovery(shop: Shop) -> No
     order = await shop.order(context)
     assert order.status is OrderStatus.REJECTED
     assert order.reason is RejectionReason.INSUFFICIENT_STOCK
+
+
+def test_the_payment_fallback_is_reported_by_a_sync_handler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A SyncEventHandler: `handle` writes its line when called, with no coroutine to await.
+    with caplog.at_level(logging.WARNING, logger="orders.payment"):
+        returned = ReportPaymentFallback().handle(
+            PaymentFellBack(order_id="o-1", total=decimal.Decimal("8.00"))
+        )
+
+    assert returned is None
+    assert "order o-1: the backup payment provider took the charge of 8.00" in caplog.text

@@ -18,7 +18,8 @@ primary is not even tried for `PAYMENT_BREAKER_RESET` seconds. A declined
 charge is no failure of the provider: it fails the saga, on either provider.
 When the backup takes the charge, its step records a `PaymentFellBack` domain
 event; the saga mediator (and the recovery worker, for a resumed pass) hands
-it to `ReportPaymentFallback`, which says so in the log.
+it to `ReportPaymentFallback`, which says so in the log: a `SyncEventHandler`,
+since writing a log line does no I/O worth awaiting.
 
 The order's outcome is written by the saga's own steps, so it is as durable as
 the saga: `ConfirmOrder` confirms, and when anything fails the compensation
@@ -42,7 +43,7 @@ import uuid
 
 from cqrs.adapters.circuit_breaker import AioBreakerAdapter
 from cqrs.events.event import DomainEvent, IEvent, NotificationEvent
-from cqrs.events.event_handler import EventHandler
+from cqrs.events.event_handler import SyncEventHandler
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import SagaContext
@@ -254,10 +255,15 @@ class ChargeBackupPayment(ChargePayment):
         return result
 
 
-class ReportPaymentFallback(EventHandler[PaymentFellBack]):
-    """Says in the log that the backup provider took a charge: the primary is in trouble."""
+class ReportPaymentFallback(SyncEventHandler[PaymentFellBack]):
+    """Says in the log that the backup provider took a charge: the primary is in trouble.
 
-    async def handle(self, event: PaymentFellBack) -> None:
+    A sync handler: the event dispatch calls it on the event loop, not awaited.
+
+    >>> ReportPaymentFallback().handle(PaymentFellBack(order_id="o-1", total=decimal.Decimal(4)))
+    """
+
+    def handle(self, event: PaymentFellBack) -> None:
         logger.warning(
             "order %s: the backup payment provider took the charge of %s (the primary failed)",
             event.order_id,
