@@ -31,7 +31,10 @@ EXAMPLES: dict[str, dict[str, typing.Any]] = {
     "stock_reserved": {"order_id": "o-1"},
     "stock_rejected": {"order_id": "o-1", "reason": "insufficient_stock", "skus": ["tea"]},
     "stock_released": {"order_id": "o-1"},
-    "order_confirmed": {"order_id": "o-1"},
+    "order_confirmed": {
+        "order_id": "o-1",
+        "items": [{"sku": "tea", "quantity": 2, "unit_price": "3.50"}],
+    },
     "order_rejected": {"order_id": "o-1"},
 }
 TOPICS: dict[str, str] = {
@@ -152,3 +155,18 @@ def test_the_largest_order_orders_may_send_is_one_inventory_serves() -> None:
     received = inventory_messages.IncomingReserveStock.from_dict(**sent.to_dict())
 
     assert len(received.payload.lines()) == 100
+
+
+def test_a_confirmation_carries_the_order_and_reads_without_lines_as_before() -> None:
+    # The lines travel with the event (event-carried state transfer); a record from
+    # before they were added has none and still reads, on both sides.
+    old: dict[str, typing.Any] = {
+        "event_name": "order_confirmed",
+        "topic": Topics().order_events,
+        "payload": {"order_id": "o-1"},
+    }
+
+    for side in (orders_messages, inventory_messages):
+        event_type = side.MESSAGES["order_confirmed"]
+        assert issubclass(event_type, cqrs.ECSTEvent)
+        assert event_type.from_dict(**old).to_dict()["payload"]["items"] == []

@@ -34,6 +34,7 @@ REQUIRED_FEATURES = frozenset(
         "signed messages",
         "idempotent requests",
         "synchronous event handlers",
+        "event-carried state transfer",
     }
 )
 

@@ -26,7 +26,8 @@ async def test_an_order_in_stock_is_confirmed_and_sells_its_stock(shop: Shop, sk
     assert {entry["action"] for entry in order["history"]} == {"act"}
     # Confirmed, the order's held units become sold (orders.events -> inventory).
     sold = await shop.wait_until_sold(sku, 3)
-    assert sold == {"sku": sku, "available": 7, "reserved": 0, "sold": 3}
+    # The confirmation carried its lines and prices: inventory keeps the revenue.
+    assert sold == {"sku": sku, "available": 7, "reserved": 0, "sold": 3, "revenue": "7.50"}
 
 
 async def test_an_order_beyond_the_stock_is_rejected_and_leaves_it_alone(
@@ -37,7 +38,13 @@ async def test_an_order_beyond_the_stock_is_rejected_and_leaves_it_alone(
     order = await shop.wait_until_final(await shop.place_order(sku, 5))
 
     assert (order["status"], order["reason"]) == ("rejected", "insufficient_stock")
-    assert await shop.stock(sku) == {"sku": sku, "available": 2, "reserved": 0, "sold": 0}
+    assert await shop.stock(sku) == {
+        "sku": sku,
+        "available": 2,
+        "reserved": 0,
+        "sold": 0,
+        "revenue": "0.00",
+    }
 
 
 async def test_an_order_of_an_unknown_sku_is_rejected_for_insufficient_stock(
@@ -63,7 +70,7 @@ async def test_a_declined_payment_rejects_the_order_and_releases_its_stock(
         lambda order: "compensate" in {entry["action"] for entry in order.get("history", [])},
     )
     released = await shop.wait_for_stock(sku, lambda stock: stock["reserved"] == 0)
-    assert released == {"sku": sku, "available": 10, "reserved": 0, "sold": 0}
+    assert released == {"sku": sku, "available": 10, "reserved": 0, "sold": 0, "revenue": "0.00"}
 
 
 async def test_forty_concurrent_orders_for_twenty_units_never_oversell(
@@ -77,7 +84,7 @@ async def test_forty_concurrent_orders_for_twenty_units_never_oversell(
     outcomes = collections.Counter((order["status"], order["reason"]) for order in orders)
     assert outcomes == {("confirmed", None): 20, ("rejected", "insufficient_stock"): 20}
     sold = await shop.wait_until_sold(sku, 20)
-    assert sold == {"sku": sku, "available": 0, "reserved": 0, "sold": 20}
+    assert sold == {"sku": sku, "available": 0, "reserved": 0, "sold": 20, "revenue": "20.00"}
 
 
 async def test_unknown_and_malformed_order_ids_are_404(shop: Shop) -> None:

@@ -46,7 +46,7 @@ async def test_an_order_placed_on_the_page_ends_confirmed(
 
     assert wait_for_outcome(browser) == "confirmed"
     sold = await shop.wait_until_sold(sku, 2)
-    assert sold == {"sku": sku, "available": 3, "reserved": 0, "sold": 2}
+    assert sold == {"sku": sku, "available": 3, "reserved": 0, "sold": 2, "revenue": "6.50"}
 
     # The saga's diagram is drawn as SVG: the saga and its steps, every message.
     svg = diagram(browser)

@@ -16,7 +16,7 @@ from inventory.adapters.migrations import MIGRATIONS
 from servicekit.migrations import SchemaVersionError
 
 NOW = datetime.datetime(2026, 12, 1, 9, 30, tzinfo=datetime.timezone.utc)
-HEADS = "cqrs_sqla_0004, inventory_0003"
+HEADS = "cqrs_sqla_0004, inventory_0004"
 MODELS = [tables.metadata, Schema().metadata]
 
 
@@ -110,16 +110,16 @@ async def test_an_older_release_database_upgrades_with_its_rows_intact(
     async with engine.connect() as connection:
         stored_stock = (await connection.execute(sa.select(tables.stock))).mappings().all()
         stored = (await connection.execute(sa.select(tables.reservations))).mappings().all()
-    # Nothing was sold before the column existed.
+    # Nothing was sold (nor earned) before the columns existed.
     assert sorted(map(dict, stored_stock), key=str) == sorted(
-        ({**row, "sold": 0} for row in stock), key=str
+        ({**row, "sold": 0, "revenue_cents": 0} for row in stock), key=str
     )
     assert list(map(dict, stored)) == reservations
     assert await MIGRATIONS.differences(engine, MODELS) == []
     async with engine.begin() as connection:  # 64-bit levels
         await connection.execute(tables.stock.update().values(available=2**39, reserved=0))
-    # The checks came too: sold is never negative, a level never above the maximum.
-    for too_much in ({"sold": -1}, {"available": 10**12, "reserved": 1}):
+    # The checks came too: sold and revenue are never negative, a level never above the maximum.
+    for too_much in ({"sold": -1}, {"revenue_cents": -1}, {"available": 10**12, "reserved": 1}):
         with pytest.raises(sqlalchemy.exc.IntegrityError):
             async with engine.begin() as connection:
                 await connection.execute(tables.stock.update().values(too_much))
@@ -132,7 +132,7 @@ async def test_a_database_made_by_todays_create_all_is_adopted(engine: AsyncEngi
 
     report = await MIGRATIONS.upgrade(engine)
 
-    assert "inventory_0003" in report
+    assert "inventory_0004" in report
     assert await MIGRATIONS.differences(engine, MODELS) == []
 
 

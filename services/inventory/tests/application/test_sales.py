@@ -4,6 +4,7 @@ order's held units are sold, a rejected one's freed, each once."""
 from __future__ import annotations
 
 import collections.abc
+import decimal
 import typing
 
 import pytest
@@ -14,14 +15,16 @@ import cqrs
 from inventory.adapters import tables
 from inventory.adapters.messages import (
     ORDER_CONFIRMED,
+    ORDER_EVENTS,
     ORDER_REJECTED,
+    ConfirmedItem,
     OrderConfirmed,
     OrderConfirmedPayload,
     OrderRejected,
     OrderRejectedPayload,
 )
 from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
-from inventory.application import Restock
+from inventory.application import GetStock, Restock
 from inventory.main import event_mediator, request_mediator
 
 Command = collections.abc.Callable[..., cqrs.NotificationEvent[typing.Any]]
@@ -55,8 +58,8 @@ def sold(engine: AsyncEngine) -> Read:
     return read
 
 
-def confirmed(order_id: str) -> OrderConfirmed:
-    payload = OrderConfirmedPayload(order_id=order_id)
+def confirmed(order_id: str, *items: ConfirmedItem) -> OrderConfirmed:
+    payload = OrderConfirmedPayload(order_id=order_id, items=list(items))
     return OrderConfirmed(event_name=ORDER_CONFIRMED, topic=EVENTS_TOPIC, payload=payload)
 
 
@@ -101,3 +104,31 @@ async def test_an_outcome_of_an_unknown_order_changes_nothing(
     await mediator.send(rejected("o-9"))
 
     assert await sold() == {"tea": (7, 3, 0)}
+
+
+async def test_a_confirmation_carrying_its_lines_adds_their_revenue_once(
+    unit_of_work: SqlUnitOfWorkFactory, mediator: cqrs.EventMediator, sold: Read
+) -> None:
+    # The order's state travels with the event: two tea lines at their prices.
+    lines = (
+        ConfirmedItem(sku="tea", quantity=2, unit_price=decimal.Decimal("3.50")),
+        ConfirmedItem(sku="tea", quantity=1, unit_price=decimal.Decimal("1.25")),
+    )
+    await mediator.send(confirmed("o-1", *lines))
+    await mediator.send(confirmed("o-1", *lines))
+
+    view = await request_mediator(unit_of_work).send(GetStock(sku="tea"))
+    assert await sold() == {"tea": (7, 0, 3)}
+    assert (view.sold, view.revenue) == (3, decimal.Decimal("8.25"))
+
+
+async def test_a_confirmation_sent_before_it_carried_lines_still_sells(
+    unit_of_work: SqlUnitOfWorkFactory, mediator: cqrs.EventMediator, sold: Read
+) -> None:
+    # A record already on the topic from the older orders: only the order id.
+    wire = {"event_name": ORDER_CONFIRMED, "topic": EVENTS_TOPIC, "payload": {"order_id": "o-1"}}
+    await mediator.send(ORDER_EVENTS[ORDER_CONFIRMED].from_dict(**wire))
+
+    view = await request_mediator(unit_of_work).send(GetStock(sku="tea"))
+    assert await sold() == {"tea": (7, 0, 3)}
+    assert view.revenue == 0

@@ -85,11 +85,12 @@ async def test_migrate_creates_the_tables(sqlite_url: str, environment: dict[str
         line = await line_starting(process, "inventory schema: ")
         assert line.startswith(
             "inventory schema: applied inventory_0001, inventory_0002, inventory_0003, "
+            "inventory_0004, "
         )
         assert await asyncio.wait_for(process.wait(), DEADLINE) == 0
     async with inventory_process("migrate", environment) as process:
         line = await line_starting(process, "inventory schema: ")
-        assert line == "inventory schema: already at head cqrs_sqla_0004, inventory_0003"
+        assert line == "inventory schema: already at head cqrs_sqla_0004, inventory_0004"
         assert await asyncio.wait_for(process.wait(), DEADLINE) == 0
     engine = create_engine(sqlite_url)
     try:

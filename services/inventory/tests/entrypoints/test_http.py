@@ -94,12 +94,18 @@ async def test_restock_adds_units_and_get_shows_the_level(client: httpx.AsyncCli
     first = await client.post("/stock/tea/restock", json={"quantity": 4})
     assert (first.status_code, first.json()) == (
         200,
-        {"sku": "tea", "available": 4, "reserved": 0, "sold": 0},
+        {"sku": "tea", "available": 4, "reserved": 0, "sold": 0, "revenue": "0.00"},
     )
     await client.post("/stock/tea/restock", json={"quantity": 6.0})  # JSON's integer 6
     level = await client.get("/stock/tea")
     assert level.status_code == 200
-    assert level.json() == {"sku": "tea", "available": 10, "reserved": 0, "sold": 0}
+    assert level.json() == {
+        "sku": "tea",
+        "available": 10,
+        "reserved": 0,
+        "sold": 0,
+        "revenue": "0.00",
+    }
 
 
 async def test_the_stock_view_lists_every_sku_by_name(client: httpx.AsyncClient) -> None:
@@ -111,8 +117,8 @@ async def test_the_stock_view_lists_every_sku_by_name(client: httpx.AsyncClient)
     assert response.status_code == 200
     assert response.json() == {
         "stock": [
-            {"sku": "cup", "available": 2, "reserved": 0, "sold": 0},
-            {"sku": "tea", "available": 5, "reserved": 0, "sold": 0},
+            {"sku": "cup", "available": 2, "reserved": 0, "sold": 0, "revenue": "0.00"},
+            {"sku": "tea", "available": 5, "reserved": 0, "sold": 0, "revenue": "0.00"},
         ],
         "stale": False,
         "read_at": None,
@@ -198,12 +204,14 @@ async def test_restocking_past_the_maximum_level_is_a_409_and_the_sku_stays_usab
         "available": MAX_STOCK_LEVEL - 1,
         "reserved": 0,
         "sold": 0,
+        "revenue": "0.00",
     }
     assert last_unit.json() == {
         "sku": "tea",
         "available": MAX_STOCK_LEVEL,
         "reserved": 0,
         "sold": 0,
+        "revenue": "0.00",
     }
 
 

@@ -12,13 +12,16 @@ models; a contract test checks that the two say the same, bounds included.
 | `stock_reserved` | `inventory.replies`  | inventory | `order_id`                              |
 | `stock_rejected` | `inventory.replies`  | inventory | `order_id`, `reason`, `skus`            |
 | `stock_released` | `inventory.replies`  | inventory | `order_id`                              |
-| `order_confirmed`| `orders.events`      | orders    | `order_id`                              |
+| `order_confirmed`| `orders.events`      | orders    | `order_id`, `items` (+ `unit_price`)    |
 | `order_rejected` | `orders.events`      | orders    | `order_id`                              |
 
 `order_confirmed` and `order_rejected` are the orders service's notifications
 of an order's outcome (on its own topic, which inventory consumes as
 `ORDER_EVENTS`): inventory sells a confirmed order's held units, and frees a
-rejected one's.
+rejected one's. `order_confirmed` is a `cqrs.ECSTEvent`: it carries the
+order's lines with their unit prices, so inventory keeps the revenue of each
+sku's sold units without asking orders. A record from before `items` was
+added reads with no items (its sale adds no revenue).
 
 The bounds are the contract's (`inventory.application.contract`): an order id
 and a sku are text of 1 to 64 characters, an order has 1 to 100 items of 1 to
@@ -53,8 +56,8 @@ import typing
 import pydantic
 
 import cqrs
-from inventory.application.contract import LineQuantity, OrderId, Sku
-from inventory.domain import MAX_ORDER_LINES, InvalidOrderLinesError, OrderLine
+from inventory.application.contract import LineQuantity, OrderId, Sku, UnitPrice
+from inventory.domain import CENTS_PER_UNIT, MAX_ORDER_LINES, InvalidOrderLinesError, OrderLine
 
 __all__ = (
     "COMMANDS",
@@ -75,6 +78,8 @@ __all__ = (
     "STOCK_RESERVED",
     "IncomingReserveStock",
     "IncomingReserveStockPayload",
+    "ConfirmedItem",
+    "ConfirmedItems",
     "OrderItems",
     "RejectionReason",
     "ReleaseStock",
@@ -147,8 +152,31 @@ class StockReleasedPayload(pydantic.BaseModel):
     order_id: OrderId
 
 
+class ConfirmedItem(pydantic.BaseModel):
+    sku: Sku
+    quantity: LineQuantity
+    unit_price: UnitPrice
+
+
+ConfirmedItems = typing.Annotated[list[ConfirmedItem], pydantic.Field(max_length=MAX_ORDER_LINES)]
+
+
 class OrderConfirmedPayload(pydantic.BaseModel):
     order_id: OrderId
+    items: ConfirmedItems = []
+
+    def revenue_cents(self) -> dict[str, int]:
+        """The order's amount per sku, in cents (empty for a record without items).
+
+        >>> item = ConfirmedItem(sku="tea", quantity=2, unit_price="3.50")
+        >>> OrderConfirmedPayload(order_id="o-1", items=[item, item]).revenue_cents()
+        {'tea': 1400}
+        """
+        revenue: dict[str, int] = {}
+        for item in self.items:
+            cents = int(item.unit_price * CENTS_PER_UNIT) * item.quantity
+            revenue[item.sku] = revenue.get(item.sku, 0) + cents
+        return revenue
 
 
 class OrderRejectedPayload(pydantic.BaseModel):
@@ -160,7 +188,7 @@ ReleaseStock = cqrs.NotificationEvent[ReleaseStockPayload]
 StockReserved = cqrs.NotificationEvent[StockReservedPayload]
 StockRejected = cqrs.NotificationEvent[StockRejectedPayload]
 StockReleased = cqrs.NotificationEvent[StockReleasedPayload]
-OrderConfirmed = cqrs.NotificationEvent[OrderConfirmedPayload]
+OrderConfirmed = cqrs.ECSTEvent[OrderConfirmedPayload]
 OrderRejected = cqrs.NotificationEvent[OrderRejectedPayload]
 
 MESSAGES: typing.Final[typing.Mapping[str, type[cqrs.NotificationEvent[typing.Any]]]] = {

@@ -55,7 +55,9 @@ class SqlStockRepository:
             try:
                 async with self._session.begin_nested():
                     await self._session.execute(
-                        sa.insert(tables.stock).values(sku=sku, available=0, reserved=0, sold=0)
+                        sa.insert(tables.stock).values(
+                            sku=sku, available=0, reserved=0, sold=0, revenue_cents=0
+                        )
                     )
             except IntegrityError:
                 pass  # a concurrent transaction created the row first: lock that one
@@ -69,6 +71,7 @@ class SqlStockRepository:
                 "available": level.available,
                 "reserved": level.reserved,
                 "sold": level.sold,
+                "revenue_cents": level.revenue_cents,
             }
             for level in stock
         ]
@@ -146,6 +149,7 @@ _STOCK_COLUMNS: typing.Final = (
     tables.stock.c.available,
     tables.stock.c.reserved,
     tables.stock.c.sold,
+    tables.stock.c.revenue_cents,
 )
 
 
@@ -156,7 +160,13 @@ def _select_stock(skus: typing.Sequence[str]) -> sa.Select[typing.Any]:
 
 
 def _stock(row: sa.Row[typing.Any]) -> Stock:
-    return Stock(row.sku, available=row.available, reserved=row.reserved, sold=row.sold)
+    return Stock(
+        row.sku,
+        available=row.available,
+        reserved=row.reserved,
+        sold=row.sold,
+        revenue_cents=row.revenue_cents,
+    )
 
 
 def _reservation_row(reservation: Reservation, now: datetime.datetime) -> dict[str, typing.Any]:

@@ -21,6 +21,7 @@ nothing to serve, and the error stands (503).
 from __future__ import annotations
 
 import datetime
+import decimal
 import typing
 
 import cqrs
@@ -46,6 +47,9 @@ __all__ = (
     "StockView",
 )
 
+CENTS_DIGITS: typing.Final = 2
+"""Decimal places of a revenue: it is counted in cents."""
+
 MAX_LISTED_SKUS: typing.Final = 200
 """The most skus `ListStock` returns (the first, by sku)."""
 
@@ -53,19 +57,27 @@ MAX_LISTED_SKUS: typing.Final = 200
 class StockView(cqrs.Response):
     """A sku's stock level as the API shows it.
 
-    >>> StockView.of(Stock("tea", available=3, reserved=1, sold=2)).to_dict()
-    {'sku': 'tea', 'available': 3, 'reserved': 1, 'sold': 2}
+    `revenue` is what the sold units were sold for, in the currency's units, as the
+    orders service priced them (the lines `order_confirmed` carries).
+
+    >>> StockView.of(Stock("tea", available=3, reserved=1, sold=2, revenue_cents=700)).to_dict()
+    {'sku': 'tea', 'available': 3, 'reserved': 1, 'sold': 2, 'revenue': '7.00'}
     """
 
     sku: Sku
     available: StockLevel
     reserved: StockLevel
     sold: SoldUnits
+    revenue: decimal.Decimal = decimal.Decimal("0.00")
 
     @classmethod
     def of(cls, stock: Stock) -> StockView:
         return cls(
-            sku=stock.sku, available=stock.available, reserved=stock.reserved, sold=stock.sold
+            sku=stock.sku,
+            available=stock.available,
+            reserved=stock.reserved,
+            sold=stock.sold,
+            revenue=decimal.Decimal(stock.revenue_cents).scaleb(-CENTS_DIGITS),
         )
 
 

@@ -30,7 +30,7 @@ from inventory.domain.reservation import (
     reserve_order,
     sell_order,
 )
-from inventory.domain.stock import Stock
+from inventory.domain.stock import CENTS_PER_UNIT, Stock
 
 __all__ = (
     "InventoryError",
@@ -39,6 +39,7 @@ __all__ = (
     "InvalidSkuError",
     "StockLevelError",
     "StockLimitError",
+    "CENTS_PER_UNIT",
     "MAX_LINE_QUANTITY",
     "MAX_ORDER_ID_LENGTH",
     "MAX_ORDER_LINES",

@@ -97,12 +97,12 @@ class Reservation:
         self.status = ReservationStatus.RELEASED
         return True
 
-    def sell(self, stock: Stock) -> bool:
-        """Turn the held units into sold ones in `stock`; `False` (and nothing changes)
-        unless held."""
+    def sell(self, stock: Stock, revenue_cents: int = 0) -> bool:
+        """Turn the held units into sold ones in `stock`, for `revenue_cents`; `False`
+        (and nothing changes) unless held."""
         if not self._holds_units_of(stock):
             return False
-        stock.sell(self.quantity)
+        stock.sell(self.quantity, revenue_cents)
         self.status = ReservationStatus.SOLD
         return True
 
@@ -182,14 +182,21 @@ def release_order(
 
 
 def sell_order(
-    reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+    reservations: typing.Iterable[Reservation],
+    stock: typing.Mapping[str, Stock],
+    revenue_cents: typing.Mapping[str, int] | None = None,
 ) -> tuple[Reservation, ...]:
-    """Sell the held units of `reservations` in `stock`; return the reservations sold now.
+    """Sell the held units of `reservations` in `stock`, each sku's for its amount in
+    `revenue_cents` (none when absent); return the reservations sold now.
 
-    Sold and released ones are skipped, so a confirmation seen twice sells once.
+    Sold and released ones are skipped, so a confirmation seen twice sells (and counts
+    its revenue) once.
     """
+    amounts = revenue_cents or {}
     return tuple(
-        reservation for reservation in reservations if reservation.sell(stock[reservation.sku])
+        reservation
+        for reservation in reservations
+        if reservation.sell(stock[reservation.sku], amounts.get(reservation.sku, 0))
     )
 
 

@@ -2,7 +2,9 @@
 
 Units come in by a restock, move between `available` and `reserved`, and
 leave `reserved` for `sold` when their order is confirmed, so
-`available + reserved + sold` is always the total ever restocked. A restock
+`available + reserved + sold` is always the total ever restocked. A sale may
+add its amount (in cents, as the orders service priced it) to the sku's
+`revenue_cents`. A restock
 may not take the units in stock (`available + reserved`) above
 `MAX_STOCK_LEVEL`.
 
@@ -15,14 +17,15 @@ may not take the units in stock (`available + reserved`) above
 >>> stock.available, stock.reserved
 (10, 0)
 >>> stock.hold(4)
->>> stock.sell(4)
->>> stock.available, stock.reserved, stock.sold
-(6, 0, 4)
+>>> stock.sell(4, revenue_cents=1400)
+>>> stock.available, stock.reserved, stock.sold, stock.revenue_cents
+(6, 0, 4, 1400)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 from inventory.domain.errors import (
     InvalidQuantityError,
@@ -33,7 +36,10 @@ from inventory.domain.errors import (
 )
 from inventory.domain.limits import MAX_SKU_LENGTH, MAX_STOCK_LEVEL, is_text
 
-__all__ = ("Stock", "check_sku", "positive_quantity")
+__all__ = ("CENTS_PER_UNIT", "Stock", "check_sku", "positive_quantity")
+
+CENTS_PER_UNIT: typing.Final = 100
+"""Cents in one unit of the currency: revenue is counted in cents."""
 
 
 def check_sku(sku: str) -> str:
@@ -73,6 +79,7 @@ class Stock:
     available: int = 0
     reserved: int = 0
     sold: int = 0
+    revenue_cents: int = 0
 
     def __post_init__(self) -> None:
         check_sku(self.sku)
@@ -112,13 +119,20 @@ class Stock:
         self._take_held(quantity, "free", "release_order")
         self.available += quantity
 
-    def sell(self, quantity: int) -> None:
-        """Move `quantity` held units from `reserved` to `sold`: their order went through.
+    def sell(self, quantity: int, revenue_cents: int = 0) -> None:
+        """Move `quantity` held units from `reserved` to `sold`: their order went through;
+        add what they were sold for (`revenue_cents`, 0 when unknown) to `revenue_cents`.
 
-        Raises `StockLevelError` when fewer than `quantity` are reserved.
+        Raises `StockLevelError` when fewer than `quantity` are reserved, or
+        `InvalidQuantityError` for a negative amount; either changes nothing.
         """
+        if isinstance(revenue_cents, bool) or revenue_cents < 0:
+            raise InvalidQuantityError(
+                f"a sale's revenue is a whole number of cents from 0, got {quoted(revenue_cents)}"
+            )
         self._take_held(quantity, "sell", "sell_order")
         self.sold += quantity
+        self.revenue_cents += revenue_cents
 
     def _take_held(self, quantity: int, verb: str, rule: str) -> None:
         if positive_quantity(quantity) > self.reserved:

@@ -4,7 +4,7 @@
 |-----------------------------|-------------------------------------------------------------|
 | `POST /stock/{sku}/restock` | operators: body `{"quantity": n}`: adds n units, returns the level |
 | `GET /stock`                | every sku's level (the stock view), by sku                  |
-| `GET /stock/{sku}`          | `{"sku", "available", "reserved", "sold"}`; 404 if unknown  |
+| `GET /stock/{sku}`          | one sku's level, with its `revenue`; 404 if unknown        |
 | `GET /health`               | 200 when every probe answers, else 503 (see below)          |
 
 Every error is an RFC 9457 problem (`servicekit`): 422 for a request that

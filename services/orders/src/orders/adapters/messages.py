@@ -13,13 +13,19 @@ consumer (replies in) look names up in; the service calls it at start-up.
 | `stock_reserved` | inventory.replies | `{"order_id"}` |
 | `stock_rejected` | inventory.replies | `{"order_id", "reason", "skus"}` |
 | `stock_released` | inventory.replies | `{"order_id"}` |
-| `order_confirmed` | orders.events | `{"order_id"}` |
+| `order_confirmed` | orders.events | `{"order_id", "items": [{"sku", "quantity", "unit_price"}]}` |
 | `order_rejected` | orders.events | `{"order_id"}` |
 
 `orders.events` is the orders service's own topic: the notifications of an
 order's outcome (`order_notification` makes them from the order's domain
 events), staged in the outbox with the outcome itself. Inventory consumes
 them to sell a confirmed order's stock.
+
+`order_confirmed` is a `cqrs.ECSTEvent`, an event-carried state transfer: it
+carries the order's lines with their unit prices, so inventory keeps its own
+revenue per sku without asking orders. `items` defaults to empty, so the
+records already on the topic from before it was added still read (their sale
+adds no revenue).
 
 The bounds are the contract's (`orders.application.contract`): an order id
 and a sku are text of 1 to 64 characters, an order has 1 to 100 items of 1 to
@@ -43,7 +49,7 @@ import pydantic
 
 import cqrs
 from cqrs.events.event import NotificationEvent
-from orders.application.contract import OrderId, Quantity, Sku
+from orders.application.contract import OrderId, Quantity, Sku, UnitPrice
 from orders.application.inventory import (
     RELEASE_STOCK,
     RESERVE_STOCK,
@@ -53,7 +59,7 @@ from orders.application.inventory import (
     StockLine,
 )
 from orders.domain.limits import MAX_ORDER_ITEMS
-from orders.domain.order import OrderEvent, OrderWasConfirmed, OrderWasRejected
+from orders.domain.order import Order, OrderEvent, OrderWasConfirmed, OrderWasRejected
 
 __all__ = (
     "INVENTORY_COMMANDS",
@@ -61,6 +67,8 @@ __all__ = (
     "ORDERS_EVENTS",
     "ORDER_CONFIRMED",
     "ORDER_REJECTED",
+    "ConfirmedItem",
+    "ConfirmedItems",
     "OrderConfirmed",
     "OrderConfirmedPayload",
     "OrderRejected",
@@ -132,8 +140,18 @@ class StockReleasedPayload(pydantic.BaseModel):
     order_id: OrderId
 
 
+class ConfirmedItem(pydantic.BaseModel):
+    sku: Sku
+    quantity: Quantity
+    unit_price: UnitPrice
+
+
+ConfirmedItems = typing.Annotated[list[ConfirmedItem], pydantic.Field(max_length=MAX_ORDER_ITEMS)]
+
+
 class OrderConfirmedPayload(pydantic.BaseModel):
     order_id: OrderId
+    items: ConfirmedItems = []
 
 
 class OrderRejectedPayload(pydantic.BaseModel):
@@ -145,7 +163,7 @@ ReleaseStock = cqrs.NotificationEvent[ReleaseStockPayload]
 StockReserved = cqrs.NotificationEvent[StockReservedPayload]
 StockRejected = cqrs.NotificationEvent[StockRejectedPayload]
 StockReleased = cqrs.NotificationEvent[StockReleasedPayload]
-OrderConfirmed = cqrs.NotificationEvent[OrderConfirmedPayload]
+OrderConfirmed = cqrs.ECSTEvent[OrderConfirmedPayload]
 OrderRejected = cqrs.NotificationEvent[OrderRejectedPayload]
 
 #: Every message, by wire name.
@@ -172,23 +190,30 @@ def register_messages() -> None:
         cqrs.OutboxedEventMap.register(name, event_type)
 
 
-def order_notification(event: OrderEvent) -> NotificationEvent[typing.Any] | None:
-    """The notification on `orders.events` of an order's outcome; `None` for the other
-    domain events (a placed order is no news to anyone outside).
+def order_notification(order: Order, event: OrderEvent) -> NotificationEvent[typing.Any] | None:
+    """The notification on `orders.events` of `order`'s outcome `event`; `None` for the
+    other domain events (a placed order is no news to anyone outside). A confirmation
+    carries the order's lines and unit prices.
 
-    >>> import uuid
-    >>> from orders.domain.order import OrderWasConfirmed
-    >>> order_id = uuid.UUID(int=1)
-    >>> notification = order_notification(OrderWasConfirmed(order_id))
-    >>> notification.event_name, notification.topic, notification.payload.order_id
-    ('order_confirmed', 'orders.events', '00000000-0000-0000-0000-000000000001')
+    >>> import decimal, uuid
+    >>> from orders.domain.order import OrderItem, OrderWasConfirmed
+    >>> order = Order.place("c-1", [OrderItem("tea", 2, decimal.Decimal("3.50"))])
+    >>> notification = order_notification(order, OrderWasConfirmed(order.order_id))
+    >>> notification.event_name, notification.topic
+    ('order_confirmed', 'orders.events')
+    >>> notification.payload.model_dump(mode="json")["items"]
+    [{'sku': 'tea', 'quantity': 2, 'unit_price': '3.50'}]
     """
     order_id = str(event.order_id)
     if isinstance(event, OrderWasConfirmed):
+        items = [
+            ConfirmedItem(sku=item.sku, quantity=item.quantity, unit_price=item.unit_price)
+            for item in order.items
+        ]
         return OrderConfirmed(
             event_name=ORDER_CONFIRMED,
             topic=ORDERS_EVENTS,
-            payload=OrderConfirmedPayload(order_id=order_id),
+            payload=OrderConfirmedPayload(order_id=order_id, items=items),
         )
     if isinstance(event, OrderWasRejected):
         return OrderRejected(

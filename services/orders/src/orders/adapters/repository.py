@@ -115,7 +115,7 @@ class SqlAlchemyOrderRepository:
         events = order.pull_events()
         await project(self._summaries, events, now)
         for event in events:
-            notification = order_notification(event)
+            notification = order_notification(order, event)
             if notification is not None:
                 # Keyed by order id: one order's notifications stay in order.
                 self._outbox.add(self._session, notification, key=str(event.order_id))

@@ -13,13 +13,14 @@ place, rows kept.
 | `inventory_0001` | `stock` and `reservations` (the first release) |
 | `inventory_0002` | 64-bit `available` and `reserved`, bounded together by 10¹² |
 | `inventory_0003` | `stock.sold` (0 for the skus there), never negative |
+| `inventory_0004` | `stock.revenue_cents` (0 for the skus there), never negative |
 
 A new revision: copy the newest, give it the next id and `down_revision` the
 newest's, and run `test_migrations.py` (it fails while the models and the
 revisions disagree).
 
 >>> MIGRATIONS.heads()
-('cqrs_sqla_0004', 'inventory_0003')
+('cqrs_sqla_0004', 'inventory_0004')
 """
 
 from __future__ import annotations
