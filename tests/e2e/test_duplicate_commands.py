@@ -73,4 +73,10 @@ async def test_a_duplicated_reserve_stock_reserves_once(
     # Once the marker's reservation shows, both copies before it were handled.
     await shop.wait_for_stock(marker_sku, lambda stock: stock["reserved"] == 1)
     # No order of the orders service: nothing confirms, so the units stay held.
-    assert await shop.stock(sku) == {"sku": sku, "available": 7, "reserved": 3, "sold": 0}
+    assert await shop.stock(sku) == {
+        "sku": sku,
+        "available": 7,
+        "reserved": 3,
+        "sold": 0,
+        "revenue": "0.00",
+    }

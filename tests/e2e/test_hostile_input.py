@@ -46,7 +46,7 @@ async def test_a_burst_of_hostile_orders_is_refused_and_the_good_ones_confirmed(
     }
     assert {order["status"] for order in orders} == {"confirmed"}
     sold = await shop.wait_until_sold(sku, 10)
-    assert sold == {"sku": sku, "available": 0, "reserved": 0, "sold": 10}
+    assert sold == {"sku": sku, "available": 0, "reserved": 0, "sold": 10, "revenue": "10.00"}
 
 
 async def test_the_inventory_refuses_hostile_skus_and_overflow_with_problems(
@@ -67,4 +67,10 @@ async def test_the_inventory_refuses_hostile_skus_and_overflow_with_problems(
     order = await shop.wait_until_final(await shop.place_order(sku, 3))
     assert order["status"] == "confirmed"
     sold = await shop.wait_until_sold(sku, 3)
-    assert sold == {"sku": sku, "available": 10**12 - 4, "reserved": 0, "sold": 3}
+    assert sold == {
+        "sku": sku,
+        "available": 10**12 - 4,
+        "reserved": 0,
+        "sold": 3,
+        "revenue": "3.00",
+    }

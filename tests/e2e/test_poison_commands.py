@@ -193,4 +193,11 @@ async def test_poison_on_every_partition_does_not_hold_up_the_good_orders(
     )
     assert set(made_up_orders) <= rejected(replies)
     sold = await shop.wait_until_sold(sku, 2 * GOOD_ORDERS)
-    assert sold == {"sku": sku, "available": 0, "reserved": 0, "sold": 2 * GOOD_ORDERS}
+    # Every good order was one unit at 1.00.
+    assert sold == {
+        "sku": sku,
+        "available": 0,
+        "reserved": 0,
+        "sold": 2 * GOOD_ORDERS,
+        "revenue": f"{2 * GOOD_ORDERS}.00",
+    }
