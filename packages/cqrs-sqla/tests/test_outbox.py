@@ -5,6 +5,7 @@ transaction, a plain `session.commit()`, compression and the seed constructor.""
 from __future__ import annotations
 
 import collections.abc
+import typing
 
 import pydantic
 import pytest
@@ -208,3 +209,27 @@ async def test_a_session_from_another_factory_inserts_each_transactions_events_o
         await session.commit()  # nothing staged: nothing inserted
 
     assert [row.message.key for row in await outbox_rows(engine, schema)] == ["o-1", "o-2"]
+
+
+async def test_the_write_returns_no_rows_for_sqlalchemy_to_build_a_result_of(
+    engine: AsyncEngine, schema: Schema, session_factory: Sessions
+) -> None:
+    outbox = SqlAlchemyOutboxedEventRepository(session_factory, schema=schema)
+    descriptions: list[object] = []
+
+    def seen(_connection: object, cursor: typing.Any, statement: str, *_: object) -> None:
+        if schema.outbox.name in statement:
+            descriptions.append(cursor.description)
+
+    event.listen(engine.sync_engine, "after_cursor_execute", seen)
+    try:
+        for events in (1, 3):  # the single-row and the several-row statement
+            async with outbox as session:
+                for index in range(events):
+                    outbox.add(session, shipped(f"o-{events}-{index}"))
+                await outbox.commit(session)
+    finally:
+        event.remove(engine.sync_engine, "after_cursor_execute", seen)
+
+    assert descriptions == [None, None]
+    assert len(await outbox_rows(engine, schema)) == 4

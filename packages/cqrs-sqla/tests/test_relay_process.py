@@ -10,8 +10,10 @@ import pathlib
 import signal
 import sqlite3
 import sys
+import typing
 import uuid
 
+import asyncpg
 import pydantic
 import pytest
 import sqlalchemy as sa
@@ -199,6 +201,50 @@ async def test_notify_wakes_a_waiting_postgresql_relay_and_a_rollback_does_not(
     await asyncio.wait_for(waiter, 10)
 
     assert not_woken_by_rollback >= 0.25
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_transaction_of_several_events_wakes_the_relays_once(
+    engine: AsyncEngine,
+    schema: Schema,
+    session_factory: async_sessionmaker[AsyncSession],
+    postgres_url: str,
+) -> None:
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    dsn = sa.make_url(postgres_url).set(drivername="postgresql")
+    connect = typing.cast(
+        "typing.Callable[[str], typing.Awaitable[typing.Any]]",
+        asyncpg.connect,  # pyright: ignore[reportUnknownMemberType]  (asyncpg: partly untyped)
+    )
+    listener = await connect(dsn.render_as_string(hide_password=False))
+    try:
+
+        def on_notify(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+            heard.put_nowait(payload)
+
+        await listener.add_listener(channel(schema), on_notify)
+        outbox = SqlAlchemyOutboxedEventRepository(session_factory, schema=schema)
+        async with outbox as session:
+            for order_id in ("o1", "o2", "o3"):
+                outbox.add(
+                    session,
+                    cqrs.NotificationEvent[Placed](
+                        event_name=f"{PREFIX}placed",
+                        topic="orders",
+                        payload=Placed(order_id=order_id),
+                    ),
+                )
+            await outbox.commit(session)
+        # Notifications arrive in commit order: everything the write sent comes before this.
+        async with engine.begin() as connection:
+            await connection.execute(sa.select(sa.func.pg_notify(channel(schema), "end")))
+        payloads = [await asyncio.wait_for(heard.get(), DEADLINE)]
+        while payloads[-1] != "end":
+            payloads.append(await asyncio.wait_for(heard.get(), DEADLINE))
+    finally:
+        await listener.close()
+
+    assert payloads == ["", "end"]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
