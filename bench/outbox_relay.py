@@ -30,7 +30,9 @@ Tansu broker started for the run (see bench/kafka_produce.py).
           `outbox.add`, `outbox.commit`) against asyncpg inserting the same
           rows in a transaction on a connection it keeps (a pooled one would
           pay a reset round trip per transaction that the library does not).
-          Target: library >= 0.9 x raw throughput.
+          Target: library >= 0.9 x raw throughput. Also printed: each side's
+          process CPU time per transaction, which the WAL flush every commit
+          waits for (slow and erratic on a busy machine) does not blur.
 * poll    one `run_once()` that finds nothing due, on a table keeping 500 000
           published rows against an empty table. Target: <= 1.5 x.
 
@@ -357,6 +359,32 @@ async def timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
 # --- writes ---------------------------------------------------------------------
 
 
+class CpuMeter:
+    """A write side that also counts the process CPU time it takes per transaction.
+
+    Every write commit waits for a WAL flush, which the other work on a shared machine
+    stretches from under a millisecond to several: the wall-clock ratio then says more
+    about the disk than about either side. The library's own cost is CPU, which this
+    counts over every run of the side (its warm-up too, as for the other side).
+    """
+
+    def __init__(self, run: Callable[[int], Awaitable[int]]) -> None:
+        self._run = run
+        self._ns = 0
+        self._units = 0
+
+    async def __call__(self, n: int) -> int:
+        start = time.process_time_ns()
+        units = await self._run(n)
+        self._ns += time.process_time_ns() - start
+        self._units += units
+        return units
+
+    @property
+    def us_per_unit(self) -> float:
+        return self._ns / self._units / 1e3
+
+
 def event(index: int) -> cqrs.NotificationEvent[OrderPlaced]:
     return cqrs.NotificationEvent[OrderPlaced](
         event_name=EVENT_NAME,
@@ -365,7 +393,11 @@ def event(index: int) -> cqrs.NotificationEvent[OrderPlaced]:
     )
 
 
-async def write_cases(raw_url: str, engine: AsyncEngine, n: int, reps: int) -> list[Result]:
+async def write_cases(
+    raw_url: str, engine: AsyncEngine, n: int, reps: int
+) -> tuple[list[Result], dict[str, tuple[float, float]]]:
+    """The write cases' results, and the CPU µs per transaction (raw, library) of the
+    two with a target."""
     raw_schema, lib_schema = schema_named("bench_write_raw"), schema_named("bench_write_lib")
     for schema in (raw_schema, lib_schema):
         await create_all(engine, schema)
@@ -423,9 +455,15 @@ async def write_cases(raw_url: str, engine: AsyncEngine, n: int, reps: int) -> l
         return run
 
     target = 1 / WRITE_TARGET
+    raw1, lib1, raw10, lib10 = (
+        CpuMeter(raw_writer(1)),
+        CpuMeter(library_writer(1)),
+        CpuMeter(raw_writer(10)),
+        CpuMeter(library_writer(10)),
+    )
     cases = [
-        Case("write 1 event/tx", raw_writer(1), library_writer(1), target),
-        Case("write 10 events/tx", raw_writer(10), library_writer(10), target),
+        Case("write 1 event/tx", raw1, lib1, target),
+        Case("write 10 events/tx", raw10, lib10, target),
         Case(
             "write 1 event/tx, raw + NOTIFY (info)", raw_writer(1, "apart"), library_writer(1), None
         ),
@@ -438,9 +476,14 @@ async def write_cases(raw_url: str, engine: AsyncEngine, n: int, reps: int) -> l
     ]
     try:
         slice_size = max(1, n // SLICES)
-        return [await measure(case, slice_size, reps * SLICES) for case in cases]
+        results = [await measure(case, slice_size, reps * SLICES) for case in cases]
     finally:
         await raw.close()
+    cpu = {
+        "1 event/tx": (raw1.us_per_unit, lib1.us_per_unit),
+        "10 events/tx": (raw10.us_per_unit, lib10.us_per_unit),
+    }
+    return results, cpu
 
 
 # --- idle polls -----------------------------------------------------------------
@@ -493,7 +536,7 @@ async def run_all(
             version = (await connection.execute(sa.text("SHOW server_version"))).scalar_one()
         relay, synchronous, per_message = await relay_case(raw_url, engine, rows, reps)
         kafka_relay = await kafka_relay_case(raw_url, engine, bootstrap, rows, reps)
-        written = await write_cases(raw_url, engine, writes, reps)
+        written, write_cpu = await write_cases(raw_url, engine, writes, reps)
         poll = await poll_case(raw_url, engine, reps)
     finally:
         await engine.dispose()
@@ -505,6 +548,7 @@ async def run_all(
         "per_message": per_message,
         "kafka_relay": kafka_relay,
         "writes": written,
+        "write_cpu": write_cpu,
         "poll": poll,
     }
 
@@ -533,6 +577,7 @@ def main() -> None:
     per_message: Result = figures["per_message"]
     kafka_relay: Result = figures["kafka_relay"]
     writes: list[Result] = figures["writes"]
+    write_cpu: dict[str, tuple[float, float]] = figures["write_cpu"]
     poll: Result = figures["poll"]
 
     print(
@@ -548,6 +593,11 @@ def main() -> None:
     print()
     print(f"relay to an in-memory sink: {rows_per_second(relay)}")
     print(f"relay to Kafka ({KAFKA_PARTITIONS} partitions): {rows_per_second(kafka_relay)}")
+    for name, (raw_us, library_us) in write_cpu.items():
+        print(
+            f"write {name}, process CPU per transaction: raw {raw_us:,.0f} µs, "
+            f"library {library_us:,.0f} µs ({raw_us / library_us:.2f} of raw's throughput)"
+        )
     write_ratios = [1 / result.ratio for result in writes[:2]]
     relay_ratio, kafka_ratio = 1 / relay.ratio, 1 / kafka_relay.ratio
     for name, ratio, target in [
