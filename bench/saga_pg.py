@@ -24,6 +24,11 @@ are the median over `--reps` reps of `--n` sagas, the sides alternating
 (bench/harness.py). Target: library sagas/s >= 0.7 x raw, in both cases. The
 script exits 0 and prints `WARNING:` lines for a missed target; the last two
 lines are `ratio_sequential=` and `ratio_concurrent=` (library sagas/s over raw).
+
+It also prints the CPU time this process spent per saga on each side (user
+and system, from `getrusage`, over all of a side's reps and warm-up): on a
+machine other work is loading, wall-clock ratios swing with the scheduler,
+while the CPU a side spends per saga moves much less.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import typing
 import uuid
 from collections.abc import Awaitable, Callable
@@ -125,6 +131,28 @@ def library_runner(engine: AsyncEngine, schema: Schema) -> OneSaga:
     return run
 
 
+class CpuMeter:
+    """Wraps a side's runner; adds up the CPU time (user and system) of this process
+    that its runs took, and the sagas they ran."""
+
+    def __init__(self, run: Callable[[int], Awaitable[int]]) -> None:
+        self._run = run
+        self.seconds = 0.0
+        self.sagas = 0
+
+    async def __call__(self, n: int) -> int:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        sagas = await self._run(n)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        self.seconds += after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        self.sagas += sagas
+        return sagas
+
+    @property
+    def us_per_saga(self) -> float:
+        return 1e6 * self.seconds / self.sagas
+
+
 def sequential(one: OneSaga) -> Callable[[int], Awaitable[int]]:
     async def run(n: int) -> int:
         for index in range(n):
@@ -164,24 +192,22 @@ async def run_all(admin: str, n: int, reps: int, concurrency: int) -> dict[str, 
             version = (await connection.execute(sa.text("SHOW server_version"))).scalar_one()
         connections = [await drivers.connect(raw_url) for _ in range(concurrency)]
         library = library_runner(engine, lib_schema)
-        one_raw = sequential(raw_runner(connections[0], raw_schema))
-        many_raw = concurrent([raw_runner(c, raw_schema) for c in connections])
+        one_raw = CpuMeter(sequential(raw_runner(connections[0], raw_schema)))
+        many_raw = CpuMeter(concurrent([raw_runner(c, raw_schema) for c in connections]))
+        one_library = CpuMeter(sequential(library))
+        many_library = CpuMeter(concurrent([library] * concurrency))
         cases = [
-            Case("3-step saga, one at a time", one_raw, sequential(library), 1 / TARGET),
-            Case(
-                f"3-step saga, {concurrency} at a time",
-                many_raw,
-                concurrent([library] * concurrency),
-                1 / TARGET,
-            ),
+            Case("3-step saga, one at a time", one_raw, one_library, 1 / TARGET),
+            Case(f"3-step saga, {concurrency} at a time", many_raw, many_library, 1 / TARGET),
         ]
         results = [await measure(case, n, reps) for case in cases]
+        cpu = [(one_raw, one_library), (many_raw, many_library)]
     finally:
         for connection in connections:
             await connection.close()
         await engine.dispose()
         await admin_execute(admin, f'DROP DATABASE "{database}" WITH (FORCE)')
-    return {"version": version, "results": results}
+    return {"version": version, "results": results, "cpu": cpu}
 
 
 def main() -> None:
@@ -195,6 +221,7 @@ def main() -> None:
     admin = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_URL)
     figures = asyncio.run(run_all(admin, args.n, args.reps, args.concurrency))
     results: list[Result] = figures["results"]
+    cpu: list[tuple[CpuMeter, CpuMeter]] = figures["cpu"]
     print(
         f"cqrs saga on PostgreSQL: cqrs-core {cqrs.__version__}, cqrs-sqla "
         f"{cqrs_sqla.__version__}, PostgreSQL {figures['version']}, Python "
@@ -206,10 +233,12 @@ def main() -> None:
     print_table(results)
     print()
     ratios = [1 / result.ratio for result in results]
-    for result, ratio in zip(results, ratios, strict=True):
+    for result, ratio, (raw, lib) in zip(results, ratios, cpu, strict=True):
         print(
             f"{result.case.name}: library {1e9 / result.mediator_ns:,.0f} sagas/s, "
-            f"raw {1e9 / result.direct_ns:,.0f} sagas/s"
+            f"raw {1e9 / result.direct_ns:,.0f} sagas/s; CPU of this process per saga: "
+            f"library {lib.us_per_saga:.0f} µs, raw {raw.us_per_saga:.0f} µs "
+            f"(raw / library {raw.us_per_saga / lib.us_per_saga:.2f})"
         )
         if ratio < TARGET:
             print(f"WARNING: {result.case.name} is {ratio:.0%} of raw (target {TARGET:.0%})")

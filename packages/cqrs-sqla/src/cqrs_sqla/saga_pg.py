@@ -33,10 +33,11 @@ import typing
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import await_only, greenlet_spawn
+from sqlalchemy.util import await_only
 
 from cqrs.saga.models import SagaStatus
 from cqrs_sqla.driver_errors import is_asyncpg_error
+from cqrs_sqla.greenlets import spawn
 from cqrs_sqla.notify import channel_of
 from cqrs_sqla.saga_rows import FINAL_STATUSES
 from cqrs_sqla.schema import Schema
@@ -71,7 +72,9 @@ async def on_driver(
 
     The pooled connection is taken without an SQLAlchemy `Connection` around it,
     and taken, used and given back in one greenlet: each part on its own cost
-    about as much again as the statement. One that the server dropped, or that
+    about as much again as the statement. The greenlet is a reused one
+    (`cqrs_sqla.greenlets.spawn`): a new one per statement cost the kernel an
+    mmap and munmap each. One that the server dropped, or that
     was left inside a transaction, is discarded, not pooled again: the pool does
     not see errors raised on the driver directly.
     """
@@ -95,7 +98,7 @@ async def on_driver(
                 pooled.invalidate()
             pooled.close()
 
-    return await greenlet_spawn(run)
+    return await spawn(run)
 
 
 def _json(value: typing.Mapping[str, typing.Any]) -> str:
