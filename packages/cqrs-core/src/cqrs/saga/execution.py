@@ -260,7 +260,9 @@ class SagaRunner:
         runner.storage = storage
         return runner
 
-    async def start(self, context: SagaContext, saga_id: uuid.UUID) -> SagaStatus:
+    async def start(
+        self, context: SagaContext, saga_id: uuid.UUID, *, hidden_until_commit: bool = False
+    ) -> SagaStatus:
         """Create saga `saga_id` on `context` and run its first pass; its status then.
 
         The pass goes as far as the saga goes: to its end, or to a messaging
@@ -271,8 +273,20 @@ class SagaRunner:
         commit, or roll back, with the caller's own writes: run local steps
         whose writes join that transaction too (their unit of work nested in
         the caller's). Raises `SagaAlreadyExistsError` for an id in use.
+
+        `hidden_until_commit` says that no other worker can see the saga
+        before the caller commits (this runner's storage is joined to the
+        caller's open transaction): the saga is then created unclaimed and the
+        pass neither claims nor releases it, as there is nobody to keep out.
+        Once committed it is as a released saga is, so recovery and `deliver`
+        take it up as usual.
         """
         run = _Run.new(self, saga_id, self._new_owner(), context)
+        if hidden_until_commit:
+            run.lease_renew_at = math.inf  # no claim to renew
+            await self._create(run, claimed=False)
+            await run.settled(run.forward())
+            return run.status
         await self._create(run)
         try:
             await run.settled(run.forward())
@@ -280,14 +294,14 @@ class SagaRunner:
             await self._release(saga_id, run.owner, run)
         return run.status
 
-    async def _create(self, run: _Run) -> None:
-        """Store the new saga of `run`, claimed by its owner."""
+    async def _create(self, run: _Run, *, claimed: bool = True) -> None:
+        """Store the new saga of `run`, claimed by its owner unless not `claimed`."""
         await self.storage.create_saga(
             run.saga_id,
             self.saga_name,
             run.context.to_dict(),
-            owner=run.owner,
-            lease=self.lease,
+            owner=run.owner if claimed else None,
+            lease=self.lease if claimed else None,
             **run.trace(),
         )
 
