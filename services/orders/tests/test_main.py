@@ -136,6 +136,28 @@ async def test_the_recovery_worker_times_out_a_silent_inventory(database: Databa
     ]
 
 
+async def test_a_saga_placed_then_orphaned_by_a_crash_is_recovered_by_another_instance(
+    database: Database,
+) -> None:
+    settings = Settings(
+        signing="off", database_url=str(database.engine.url), reply_timeout_seconds=0.001
+    )
+    # The POST's transaction created the saga unclaimed and committed its first pass;
+    # then this instance died, so no reply nor recovery of its own will come.
+    placed = await build(settings, overrides=Overrides(database=database)).requests.send(
+        tea_order()
+    )
+    survivor = build(settings, overrides=Overrides(database=database))
+
+    async def rejected() -> bool:
+        await survivor.recovery.run_once()
+        return (await details(survivor, placed.order_id)).status is OrderStatus.REJECTED
+
+    # No claim of the dead instance's pass holds the saga past its reply deadline.
+    await until(rejected)
+    assert (await details(survivor, placed.order_id)).reason is RejectionReason.INVENTORY_TIMEOUT
+
+
 @contextlib.asynccontextmanager
 async def fake_inventory(
     bootstrap_servers: str, order_ids: set[str]

@@ -293,6 +293,17 @@ async def test_start_writes_through_the_storage_it_is_given() -> None:
         await mediator.start(RefundContext(), saga_id, storage=given)
 
 
+async def test_a_start_hidden_until_commit_needs_the_callers_storage() -> None:
+    own, saga_id = MemorySagaStorage(), uuid.uuid4()
+
+    with pytest.raises(ValueError, match="hidden_until_commit needs the storage"):
+        await mediator_for(own).start(TripContext(), saga_id, hidden_until_commit=True)
+
+    assert CALLS == []
+    with pytest.raises(SagaNotFoundError):
+        await own.load_saga_state(saga_id)
+
+
 async def test_the_compensation_policy_reaches_the_runners() -> None:
     storage, saga_id = MemorySagaStorage(), uuid.uuid4()
     FAIL.update({"BookHotel", "compensate:BookFlight"})

@@ -277,6 +277,8 @@ class SpyStorage(MemorySagaStorage):
         super().__init__(clock=clock)
         self.writes: list[Write] = []
         self.refused = asyncio.Event()
+        # Each claim taken (at creation too) and given up, in order.
+        self.holds: list[str] = []
 
     async def record_step(  # type: ignore[override]
         self,
@@ -300,11 +302,27 @@ class SpyStorage(MemorySagaStorage):
         )
         return version
 
+    async def create_saga(
+        self,
+        saga_id: uuid.UUID,
+        name: str,
+        context: typing.Mapping[str, typing.Any],
+        **options: typing.Any,
+    ) -> None:
+        if options.get("owner") is not None:
+            self.holds.append("created claimed")
+        await super().create_saga(saga_id, name, context, **options)
+
     async def claim(self, saga_id: uuid.UUID, owner: str, lease: datetime.timedelta) -> bool:
+        self.holds.append("claim")
         taken = await super().claim(saga_id, owner, lease)
         if not taken:
             self.refused.set()
         return taken
+
+    async def release(self, saga_id: uuid.UUID, owner: str) -> None:
+        self.holds.append("release")
+        await super().release(saga_id, owner)
 
 
 @dataclasses.dataclass
@@ -384,6 +402,56 @@ async def test_start_runs_local_steps_then_stops_waiting_for_the_reply() -> None
     assert state.status is SagaStatus.RUNNING
     assert state.waiting == SagaWait("ReserveStock", ACT, r.clock() + TIMEOUT, attempt=1)
     assert (await r.log(saga_id))[-1] == ("ReserveStock", "act", "started")
+
+
+async def test_a_start_hidden_until_commit_neither_claims_nor_releases() -> None:
+    r = rig()
+    saga_id = uuid.uuid4()
+
+    status = await r.runner.start(OrderContext(), saga_id, hidden_until_commit=True)
+
+    assert status is SagaStatus.RUNNING
+    assert r.storage.holds == []
+    assert (await r.state(saga_id)).waiting == SagaWait("ReserveStock", ACT, r.clock() + TIMEOUT)
+    assert [m.message_name for m in r.messages()] == [RESERVE]
+
+
+async def test_a_start_not_hidden_claims_at_creation_and_releases_at_the_end() -> None:
+    r = rig()
+
+    await r.runner.start(OrderContext(), uuid.uuid4())
+
+    assert r.storage.holds == ["created claimed", "release"]
+
+
+async def test_a_saga_started_hidden_is_delivered_to_at_once_after_the_commit() -> None:
+    r = rig(claim_wait=datetime.timedelta(0))
+    saga_id = uuid.uuid4()
+    await r.runner.start(OrderContext(), saga_id, hidden_until_commit=True)
+
+    # Nobody holds it: a reply that comes right after the commit is not kept waiting.
+    state = await r.runner.deliver(saga_id, reserved())
+
+    assert state.status is SagaStatus.COMPLETED
+    assert not r.storage.refused.is_set()
+
+
+async def test_a_saga_started_hidden_is_recovered_after_a_crash_following_the_commit() -> None:
+    r = rig()
+    saga_id = uuid.uuid4()
+    await r.runner.start(OrderContext(), saga_id, hidden_until_commit=True)
+    # The process dies now: no reply reaches this saga. Another process's worker, once
+    # the reply is overdue, takes the saga up (no lease of the dead pass holds it).
+    r.clock.advance(TIMEOUT + datetime.timedelta(seconds=1))
+
+    assert await r.worker().run_once() == 1
+
+    state = await r.state(saga_id)
+    assert state.status is SagaStatus.FAILED
+    assert await r.compensations(saga_id) == [
+        ("ReserveStock", "completed"),
+        ("ValidateOrder", "completed"),
+    ]
 
 
 async def test_the_command_is_staged_in_the_outbox_with_the_saga_id_and_its_key() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import collections.abc
 import contextlib
+import datetime
 import decimal
 import uuid
 
@@ -11,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders.adapters.database import Database
 from orders.application.errors import OrderNotFoundError
+from orders.application.place_order import PlaceOrder, PlaceOrderItem
 from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
+from orders.main import Orders
 
 D = decimal.Decimal
 
@@ -118,3 +121,22 @@ async def test_an_order_and_its_items_read_in_one_statement(database: Database) 
     assert read == order
     assert [sql for sql in statements if "FROM" in sql] == [statements[-1]]
     assert "JOIN order_items" in statements[-1]
+
+
+async def test_placing_neither_claims_nor_releases_the_saga_it_creates(orders: Orders) -> None:
+    # The saga is created and run in the POST's transaction, where nobody else sees it:
+    # a claim would keep no one out, and its release would cost a statement.
+    with statements_sent(orders.database.engine) as statements:
+        placed = await orders.requests.send(
+            PlaceOrder(
+                customer_id="c-1",
+                items=[PlaceOrderItem(sku="tea", quantity=2, unit_price=D("3.50"))],
+            )
+        )
+
+    claims = [sql for sql in statements if "owner" in sql and not sql.startswith("INSERT")]
+    assert claims == []
+    # Committed unclaimed, it is free for the reply's delivery and for recovery at once.
+    assert await orders.sagas.storage.claim(
+        uuid.UUID(placed.order_id), "another worker", datetime.timedelta(seconds=5)
+    )

@@ -51,7 +51,6 @@ from cqrs.saga.errors import (
     SagaStepTimeoutError,
     SagaTypeMismatchError,
 )
-from cqrs.saga.fallback import Fallback
 from cqrs.saga.messaging import MessagingStep
 from cqrs.saga.models import (
     SagaContext,
@@ -231,15 +230,14 @@ class SagaRunner:
         out; a saga the last step completed stays completed. Closing the
         stream early (`aclose`, or `break`) only stops it: recovery resumes.
         """
-        owner = self._new_owner()
+        run = _Run.new(self, saga_id, self._new_owner(), context)
         try:
-            await self._create(context, saga_id, owner)
+            await self._create(run)
         except SagaAlreadyExistsError:
             async for result in self._resume(saga_id, type(context).from_dict):
                 yield result
             return
         # A new saga, created already claimed: it can only go forward.
-        run = _Run.new(self, saga_id, owner, context)
         try:
             # The status check saves a call once the last step completed the saga.
             while (
@@ -253,7 +251,7 @@ class SagaRunner:
                     raise
         finally:
             if run.status not in _FINAL_STATUSES:  # finishing released it
-                await self.storage.release(saga_id, owner)
+                await self.storage.release(saga_id, run.owner)
 
     def on(self, storage: ISagaStorage) -> SagaRunner:
         """This runner, writing through `storage` instead: say, a storage joined to the
@@ -262,7 +260,9 @@ class SagaRunner:
         runner.storage = storage
         return runner
 
-    async def start(self, context: SagaContext, saga_id: uuid.UUID) -> SagaStatus:
+    async def start(
+        self, context: SagaContext, saga_id: uuid.UUID, *, hidden_until_commit: bool = False
+    ) -> SagaStatus:
         """Create saga `saga_id` on `context` and run its first pass; its status then.
 
         The pass goes as far as the saga goes: to its end, or to a messaging
@@ -273,30 +273,36 @@ class SagaRunner:
         commit, or roll back, with the caller's own writes: run local steps
         whose writes join that transaction too (their unit of work nested in
         the caller's). Raises `SagaAlreadyExistsError` for an id in use.
+
+        `hidden_until_commit` says that no other worker can see the saga
+        before the caller commits (this runner's storage is joined to the
+        caller's open transaction): the saga is then created unclaimed and the
+        pass neither claims nor releases it, as there is nobody to keep out.
+        Once committed it is as a released saga is, so recovery and `deliver`
+        take it up as usual.
         """
-        owner = self._new_owner()
-        await self._create(context, saga_id, owner)
-        run = _Run.new(self, saga_id, owner, context)
+        run = _Run.new(self, saga_id, self._new_owner(), context)
+        if hidden_until_commit:
+            run.lease_renew_at = math.inf  # no claim to renew
+            await self._create(run, claimed=False)
+            await run.settled(run.forward())
+            return run.status
+        await self._create(run)
         try:
             await run.settled(run.forward())
         finally:
-            await self._release(saga_id, owner, run)
+            await self._release(saga_id, run.owner, run)
         return run.status
 
-    async def _create(self, context: SagaContext, saga_id: uuid.UUID, owner: str) -> None:
-        """Store the new saga, claimed by `owner`."""
-        telemetry = self.telemetry
+    async def _create(self, run: _Run, *, claimed: bool = True) -> None:
+        """Store the new saga of `run`, claimed by its owner unless not `claimed`."""
         await self.storage.create_saga(
-            saga_id,
+            run.saga_id,
             self.saga_name,
-            context.to_dict(),
-            owner=owner,
-            lease=self.lease,
-            **(
-                telemetry.stored_context()
-                if telemetry is not None and telemetry_recording()
-                else _NO_TRACE
-            ),
+            run.context.to_dict(),
+            owner=run.owner if claimed else None,
+            lease=self.lease if claimed else None,
+            **run.trace(),
         )
 
     def resume(self, saga_id: uuid.UUID) -> typing.AsyncGenerator[_Result, None]:
@@ -658,37 +664,36 @@ class _Run:
             await self._send(step)
             return None
         # A local step, the hot path: act, then the one write it needs.
+        # Without telemetry neither a span (even an empty `with`) nor a trace context
+        # (a `**` unpack makes the call build a dict) is paid for: each costs about as
+        # much per step as the storage's clock.
+        untraced = self.telemetry is None
         acted_name = step.name
-        telemetry = self.telemetry
         try:
-            with (
-                _UNOBSERVED
-                if telemetry is None
-                else telemetry.step(self.saga_id, step.name, ACT, self.links)
-            ):
-                if step.fallback is None:
-                    handler = await self.runner.container.resolve(step.handler)
-                    result = await handler.act(self.context)
-                else:
-                    result, acted_name, handler = await self._act_with_fallback(step, step.fallback)
+            if untraced and step.fallback is None:
+                handler = await self.runner.container.resolve(step.handler)
+                result = await handler.act(self.context)
+            else:
+                with self._observed(step.name, ACT):
+                    result, acted_name, handler = await self._act(step)
         except Exception as exc:
             await self._fail(step.name, exc)
             raise
         saga_status = self._status_after(step)
-        self.version = await self.runner.storage.record_step(
-            self.saga_id,
-            acted_name,
-            ACT,
-            COMPLETED,
-            context=self.context.to_dict(),
-            current_version=self.version,
-            saga_status=saga_status,
-            **self._trace(),
-        )
-        if telemetry is not None:
-            telemetry.transition(acted_name, ACT, COMPLETED, saga_status)
-        if saga_status is not None:
-            self.status = saga_status
+        if untraced:
+            self.version = await self.runner.storage.record_step(
+                self.saga_id,
+                acted_name,
+                ACT,
+                COMPLETED,
+                context=self.context.to_dict(),
+                current_version=self.version,
+                saga_status=saga_status,
+            )
+            if saga_status is not None:
+                self.status = saga_status
+        else:
+            await self._record(acted_name, ACT, COMPLETED, saga_status=saga_status)
         acted.add(acted_name)
         self.cursor = step.position + 1
         emit = self.runner.emit
@@ -698,26 +703,27 @@ class _Run:
                 await emit(events)
         return result
 
-    async def _act_with_fallback(
-        self, step: SagaStep, fallback: Fallback
+    async def _act(
+        self, step: SagaStep
     ) -> tuple[_Result, str, SagaStepHandler[typing.Any, typing.Any]]:
-        """Act with the primary or its fallback; return the result, who acted, and its handler."""
-        resolve = self.runner.container.resolve
-        context = self.context
-
-        async def act_with(
-            handler_type: _StepType,
-        ) -> tuple[_Result, str, SagaStepHandler[typing.Any, typing.Any]]:
-            handler = await resolve(handler_type)
-            return await handler.act(context), handler_type.__name__, handler
-
+        """Act with the step's handler, or its primary then fallback; return the result,
+        who acted, and its handler."""
+        fallback = step.fallback
+        if fallback is None:
+            return await self._act_with(step.handler)
         return await call_with_fallback(
             fallback.identifier,
-            lambda: act_with(fallback.primary),
-            lambda: act_with(fallback.fallback),
+            lambda: self._act_with(fallback.primary),
+            lambda: self._act_with(fallback.fallback),
             fallback.failure_exceptions,
             fallback.circuit_breaker,
         )
+
+    async def _act_with(
+        self, handler_type: _StepType
+    ) -> tuple[_Result, str, SagaStepHandler[typing.Any, typing.Any]]:
+        handler = await self.runner.container.resolve(handler_type)
+        return await handler.act(self.context), handler_type.__name__, handler
 
     async def _send(self, step: SagaStep) -> None:
         """Send a messaging step's command and record the saga as waiting, in one write."""
@@ -978,14 +984,14 @@ class _Run:
             error=error,
             wait=wait,
             messages=messages,
-            **self._trace(),
+            **self.trace(),
         )
         self._counted(step_name, action, status, saga_status)
         self.waiting = wait
         if saga_status is not None:
             self.status = saga_status
 
-    def _trace(self) -> StoredTrace:
+    def trace(self) -> StoredTrace:
         """The trace context to store with a write (none without telemetry), noted."""
         telemetry = self.telemetry
         if telemetry is None:

@@ -155,6 +155,7 @@ class SagaMediator:
         saga_id: uuid.UUID | None = None,
         *,
         storage: ISagaStorage | None = None,
+        hidden_until_commit: bool = False,
     ) -> SagaStatus:
         """Create the saga for `context` under `saga_id` (a new id when omitted) and run
         its first pass: to its end, or to the reply it then waits for. Return its status.
@@ -163,14 +164,26 @@ class SagaMediator:
         `storage`, when given, is what this pass writes through instead of the
         mediator's: one joined to the caller's open transaction makes the saga,
         its first steps and the commands they stage commit (or roll back) with
-        the caller's own writes, in one transaction. Raises `SagaNotBoundError`
-        when no saga is bound to the context's type, `SagaAlreadyExistsError`
-        for an id in use.
+        the caller's own writes, in one transaction. With `hidden_until_commit`
+        the caller vouches that no other worker sees the saga before that
+        transaction commits: the saga is created unclaimed, and the pass takes
+        and gives up no claim (a statement less on a database), see
+        `SagaRunner.start`. Raises `SagaNotBoundError` when no saga is bound to
+        the context's type, `SagaAlreadyExistsError` for an id in use, and
+        `ValueError` for `hidden_until_commit` without a `storage` (the
+        mediator's own storage is shared: others see what it stores at once).
         """
+        if hidden_until_commit and storage is None:
+            raise ValueError(
+                "hidden_until_commit needs the storage joined to your open transaction: "
+                "pass it as storage=..."
+            )
         runner = self._runner_for(context)
         if storage is not None:
             runner = runner.on(storage)
-        return await runner.start(context, saga_id or uuid.uuid4())
+        return await runner.start(
+            context, saga_id or uuid.uuid4(), hidden_until_commit=hidden_until_commit
+        )
 
     async def deliver(self, saga_id: uuid.UUID, reply: NotificationEvent[typing.Any]) -> SagaState:
         """Hand a reply event to saga `saga_id` and run the saga on; return its state.

@@ -150,8 +150,11 @@ class _Placing:
             context = OrderSagaContext.of(order)
             await work.orders.add(order)
             # The saga's first pass (the order opened, reserve_stock staged in the outbox)
-            # commits with the order: OpenOrder's unit of work joins this one.
-            await self._sagas.start(context, context.saga_id, storage=work.sagas)
+            # commits with the order: OpenOrder's unit of work joins this one. Nobody sees
+            # the saga before that commit, so it needs no claim (nor its release).
+            await self._sagas.start(
+                context, context.saga_id, storage=work.sagas, hidden_until_commit=True
+            )
             placed = OrderPlaced(
                 order_id=context.order_id, status=order.status, screening=screening
             )

@@ -135,10 +135,13 @@ class SagaLauncher(typing.Protocol):
         saga_id: uuid.UUID | None = None,
         *,
         storage: ISagaStorage | None = None,
+        hidden_until_commit: bool = False,
     ) -> SagaStatus:
         """Create the saga for `context` under `saga_id` and run its first pass, writing
         through `storage` (a unit of work's: the pass commits with it); its status then.
-        A step that fails now is compensated and recorded, not raised."""
+        A step that fails now is compensated and recorded, not raised. With
+        `hidden_until_commit` (nobody sees the saga before that commit) the saga is
+        neither claimed nor released."""
         ...
 
 
