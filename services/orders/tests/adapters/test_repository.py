@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import collections.abc
-import contextlib
 import decimal
 import uuid
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cqrs_sqla.testing import statements_sent
 from orders.adapters.database import Database
 from orders.application.errors import OrderNotFoundError
 from orders.domain.order import Order, OrderItem, OrderStatus, RejectionReason
@@ -64,21 +61,6 @@ async def test_updating_an_unknown_order_raises(database: Database) -> None:
     with pytest.raises(OrderNotFoundError):
         async with database.unit_of_work()() as work:
             await work.orders.update(order)
-
-
-@contextlib.contextmanager
-def statements_sent(engine: AsyncEngine) -> collections.abc.Generator[list[str], None, None]:
-    """The SQL of each statement `engine` sends while the block runs."""
-    sent: list[str] = []
-
-    def note(*args: object) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
 
 
 async def test_an_order_written_in_the_transaction_reads_back_without_a_statement(
