@@ -87,10 +87,25 @@ class SqlReservationRepository:
         self._clock = clock
 
     async def of_order(self, order_id: str) -> list[Reservation]:
-        return await self._select(order_id, lock=False)
+        statement = sa.select(*_RESERVATION_COLUMNS).where(
+            tables.reservations.c.order_id == order_id
+        )
+        rows = await self._session.execute(statement.order_by(tables.reservations.c.sku))
+        return [_reservation(row) for row in rows]
 
-    async def lock_order(self, order_id: str) -> list[Reservation]:
-        return await self._select(order_id, lock=True)
+    async def lock_order(self, order_id: str) -> tuple[list[Reservation], dict[str, Stock]]:
+        # One statement where a read of the reservations and then of their stock took two:
+        # FOR UPDATE locks the rows of both tables as the sorted join returns them, and
+        # returns each row as it is once locked.
+        statement = (
+            sa.select(*_RESERVATION_COLUMNS, *_STOCK_LEVELS)
+            .join(tables.stock, tables.stock.c.sku == tables.reservations.c.sku)
+            .where(tables.reservations.c.order_id == order_id)
+            .order_by(tables.reservations.c.sku)
+            .with_for_update()
+        )
+        rows = (await self._session.execute(statement)).all()
+        return [_reservation(row) for row in rows], {row.sku: _stock(row) for row in rows}
 
     async def add(self, reservations: typing.Iterable[Reservation]) -> None:
         now = self._clock()
@@ -112,24 +127,6 @@ class SqlReservationRepository:
         if rows:
             await self._session.execute(_UPDATE_RESERVATION, rows)
 
-    async def _select(self, order_id: str, *, lock: bool) -> list[Reservation]:
-        statement = (
-            sa.select(
-                tables.reservations.c.order_id,
-                tables.reservations.c.sku,
-                tables.reservations.c.quantity,
-                tables.reservations.c.status,
-            )
-            .where(tables.reservations.c.order_id == order_id)
-            .order_by(tables.reservations.c.sku)
-        )
-        if lock:
-            statement = statement.with_for_update()
-        return [
-            Reservation(row.order_id, row.sku, row.quantity, ReservationStatus(row.status))
-            for row in await self._session.execute(statement)
-        ]
-
 
 # Executed with a list of rows: each row's column names make the SET clause, and
 # the key parameters are named apart from the columns, which SQLAlchemy reserves
@@ -144,12 +141,20 @@ _UPDATE_RESERVATION: typing.Final = sa.update(tables.reservations).where(
 )
 
 
-_STOCK_COLUMNS: typing.Final = (
-    tables.stock.c.sku,
+_STOCK_LEVELS: typing.Final = (
     tables.stock.c.available,
     tables.stock.c.reserved,
     tables.stock.c.sold,
     tables.stock.c.revenue_cents,
+)
+_STOCK_COLUMNS: typing.Final = (tables.stock.c.sku, *_STOCK_LEVELS)
+
+
+_RESERVATION_COLUMNS: typing.Final = (
+    tables.reservations.c.order_id,
+    tables.reservations.c.sku,
+    tables.reservations.c.quantity,
+    tables.reservations.c.status,
 )
 
 
@@ -167,6 +172,10 @@ def _stock(row: sa.Row[typing.Any]) -> Stock:
         sold=row.sold,
         revenue_cents=row.revenue_cents,
     )
+
+
+def _reservation(row: sa.Row[typing.Any]) -> Reservation:
+    return Reservation(row.order_id, row.sku, row.quantity, ReservationStatus(row.status))
 
 
 def _reservation_row(reservation: Reservation, now: datetime.datetime) -> dict[str, typing.Any]:

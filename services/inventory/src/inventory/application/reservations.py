@@ -123,9 +123,9 @@ async def apply_to_order(
 ) -> tuple[Reservation, ...]:
     """Apply `rule` to the order's reservations and their stock, save what it changed,
     and return the reservations it changed."""
-    # The order's rows first, so a second message about it waits and then sees them done.
-    reservations = await work.reservations.lock_order(order_id)
-    stock = await work.stock.lock({reservation.sku for reservation in reservations})
+    # The order's rows with their stock, so a second message about it waits and then sees
+    # them done.
+    reservations, stock = await work.reservations.lock_order(order_id)
     changed = rule(reservations, stock)
     await work.stock.save(stock[reservation.sku] for reservation in changed)
     await work.reservations.save(changed)
