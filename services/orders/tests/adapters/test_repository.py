@@ -100,3 +100,20 @@ async def test_an_order_and_its_items_read_in_one_statement(database: Database) 
     assert read == order
     assert [sql for sql in statements if "FROM" in sql] == [statements[-1]]
     assert "JOIN order_items" in statements[-1]
+
+
+async def test_an_order_and_its_items_are_inserted_in_one_statement_on_postgresql(
+    database: Database,
+) -> None:
+    order = Order.place("c-1", [OrderItem("tea", 2, D("1.50")), OrderItem("cup", 1, D("3"))])
+    async with database.unit_of_work()() as work:
+        with statements_sent(database.engine) as statements:
+            await work.orders.add(order)
+
+    inserts = [sql for sql in statements if "INSERT INTO order" in sql]
+    if database.engine.dialect.name == "postgresql":
+        assert len(inserts) == 2  # the order with its items, and its summary
+        assert "INSERT INTO orders" in inserts[0]
+        assert "INSERT INTO order_items" in inserts[0]
+    async with database.unit_of_work()() as work:
+        assert await work.orders.get(order.order_id) == order
