@@ -74,12 +74,18 @@ class ReservationRepository(typing.Protocol):
         of work ends: each reservation with its sku's stock, in sku order."""
         ...
 
-    async def add(self, reservations: typing.Iterable[Reservation]) -> None:
-        """Insert new reservations."""
+    async def add(
+        self, reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+    ) -> None:
+        """Insert new reservations, and write the levels of their skus' `stock` (locked in
+        this unit of work) with them."""
         ...
 
-    async def save(self, reservations: typing.Iterable[Reservation]) -> None:
-        """Write the status of reservations locked in this unit of work."""
+    async def save(
+        self, reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+    ) -> None:
+        """Write the status of reservations locked in this unit of work, and the levels
+        of their skus' `stock` (locked too) with them."""
         ...
 
 

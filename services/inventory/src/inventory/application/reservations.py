@@ -98,8 +98,7 @@ class ReserveStockHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]])
             if isinstance(outcome, Rejected):
                 work.replies.stock_rejected(order_id, outcome.skus)
                 return
-            await work.stock.save(stock[reservation.sku] for reservation in outcome.made)
-            await work.reservations.add(outcome.made)
+            await work.reservations.add(outcome.made, stock)
             work.replies.stock_reserved(order_id)
 
 
@@ -127,6 +126,5 @@ async def apply_to_order(
     # them done.
     reservations, stock = await work.reservations.lock_order(order_id)
     changed = rule(reservations, stock)
-    await work.stock.save(stock[reservation.sku] for reservation in changed)
-    await work.reservations.save(changed)
+    await work.reservations.save(changed, stock)
     return changed
