@@ -1,4 +1,5 @@
-"""Throwaway PostgreSQL databases for tests, and dropping their connections.
+"""Throwaway PostgreSQL databases for tests, dropping their connections, and counting
+statements.
 
 Tests get a database of their own, created on the server named by
 `$CQRS_TEST_POSTGRES_URL` (an SQLAlchemy asyncpg URL; its database is only
@@ -22,6 +23,15 @@ victim = await drop_pooled_connection(engine)
 async with engine.connect() as connection:  # a new connection, no error
     assert (await connection.execute(sa.text("SELECT pg_backend_pid()"))).scalar() != victim
 ```
+
+`statements_sent(engine)` lists the SQL an engine sends while a block runs, for
+tests that hold a path to its number of round trips:
+
+```
+with statements_sent(engine) as sent:
+    await repository.lock_order("o-1")
+assert len(sent) == 1
+```
 """
 
 from __future__ import annotations
@@ -35,13 +45,15 @@ import typing
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 __all__ = (
     "POSTGRES_ENV",
     "admin_url",
     "drop_pooled_connection",
+    "statements_sent",
     "throwaway_postgres_database",
     "terminate_connections",
 )
@@ -116,3 +128,21 @@ async def drop_pooled_connection(engine: AsyncEngine, timeout: float = 10.0) -> 
             raise TimeoutError(f"the server did not end connection {victim} in {timeout} s")
         await asyncio.sleep(0.01)
     return int(victim)
+
+
+@contextlib.contextmanager
+def statements_sent(
+    engine: AsyncEngine | AsyncConnection,
+) -> collections.abc.Generator[list[str], None, None]:
+    """The SQL of each statement `engine` (or a connection's engine) sends while the block
+    runs, in order: each is one round trip."""
+    sent: list[str] = []
+
+    def note(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)

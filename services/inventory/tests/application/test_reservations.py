@@ -13,8 +13,10 @@ import typing
 
 import pydantic
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import cqrs
+from cqrs_sqla.testing import statements_sent
 from inventory.adapters.unit_of_work import SqlUnitOfWorkFactory
 from inventory.application import Restock
 from inventory.domain import MAX_LINE_QUANTITY, MAX_ORDER_LINES, MAX_SKU_LENGTH
@@ -181,3 +183,24 @@ async def test_concurrent_reserves_never_oversell(
     assert len(await reservations()) == 10
     names = sorted(name for name, _, _ in await replies())
     assert names == ["stock_rejected"] * 10 + ["stock_reserved"] * 10
+
+
+async def test_a_reserve_writes_the_stock_and_the_reservations_in_one_statement(
+    engine: AsyncEngine,
+    commands: cqrs.EventMediator,
+    restock: Restocker,
+    reserve_stock: Command,
+    levels: Read,
+    reservations: Read,
+) -> None:
+    await restock(tea=5, cup=2)
+    with statements_sent(engine) as statements:
+        await commands.send(reserve_stock("o-1", tea=2, cup=2))
+
+    writes = [sql for sql in statements if "UPDATE stock" in sql or "INTO reservations" in sql]
+    # SQLite has no data-modifying CTEs: the stock's UPDATE is a statement of its own there.
+    assert len(writes) == (1 if engine.dialect.name == "postgresql" else 2)
+    assert "UPDATE stock" in writes[0]
+    assert "INSERT INTO reservations" in writes[-1]
+    assert await levels() == {"tea": (3, 2), "cup": (0, 2)}
+    assert await reservations() == [("o-1", "cup", 2, "held"), ("o-1", "tea", 2, "held")]

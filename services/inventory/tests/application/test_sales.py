@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import cqrs
+from cqrs_sqla.testing import statements_sent
 from inventory.adapters import tables
 from inventory.adapters.messages import (
     ORDER_CONFIRMED,
@@ -132,3 +133,27 @@ async def test_a_confirmation_sent_before_it_carried_lines_still_sells(
     view = await request_mediator(unit_of_work).send(GetStock(sku="tea"))
     assert await sold() == {"tea": (7, 0, 3)}
     assert view.revenue == 0
+
+
+async def test_an_outcome_reads_the_order_and_its_stock_in_one_statement_and_writes_in_one(
+    engine: AsyncEngine,
+    unit_of_work: SqlUnitOfWorkFactory,
+    mediator: cqrs.EventMediator,
+    reserve_stock: Command,
+    sold: Read,
+) -> None:
+    await request_mediator(unit_of_work).send(Restock(sku="cup", quantity=4))
+    await mediator.send(reserve_stock("o-2", tea=1, cup=2))
+
+    with statements_sent(engine) as statements:
+        await mediator.send(confirmed("o-2"))
+
+    reads = [sql for sql in statements if sql.lstrip().startswith("SELECT")]
+    assert len(reads) == 1
+    assert "JOIN stock" in reads[0]
+    writes = [sql for sql in statements if "UPDATE stock" in sql or "UPDATE reservations" in sql]
+    # SQLite has no data-modifying CTEs: the stock's UPDATE is a statement of its own there.
+    assert len(writes) == (1 if engine.dialect.name == "postgresql" else 2)
+    assert "UPDATE stock" in writes[0]
+    assert "UPDATE reservations" in writes[-1]
+    assert await sold() == {"tea": (6, 3, 1), "cup": (2, 0, 2)}

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import collections.abc
-import contextlib
 import datetime
 import decimal
 import uuid
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cqrs_sqla.testing import statements_sent
 from orders.adapters.database import Database
 from orders.application.errors import OrderNotFoundError
 from orders.application.place_order import PlaceOrder, PlaceOrderItem
@@ -69,21 +66,6 @@ async def test_updating_an_unknown_order_raises(database: Database) -> None:
             await work.orders.update(order)
 
 
-@contextlib.contextmanager
-def statements_sent(engine: AsyncEngine) -> collections.abc.Generator[list[str], None, None]:
-    """The SQL of each statement `engine` sends while the block runs."""
-    sent: list[str] = []
-
-    def note(*args: object) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
-
-
 async def test_an_order_written_in_the_transaction_reads_back_without_a_statement(
     database: Database,
 ) -> None:
@@ -140,3 +122,20 @@ async def test_placing_neither_claims_nor_releases_the_saga_it_creates(orders: O
     assert await orders.sagas.storage.claim(
         uuid.UUID(placed.order_id), "another worker", datetime.timedelta(seconds=5)
     )
+
+
+async def test_an_order_and_its_items_are_inserted_in_one_statement_on_postgresql(
+    database: Database,
+) -> None:
+    order = Order.place("c-1", [OrderItem("tea", 2, D("1.50")), OrderItem("cup", 1, D("3"))])
+    async with database.unit_of_work()() as work:
+        with statements_sent(database.engine) as statements:
+            await work.orders.add(order)
+
+    inserts = [sql for sql in statements if "INSERT INTO order" in sql]
+    if database.engine.dialect.name == "postgresql":
+        assert len(inserts) == 2  # the order with its items, and its summary
+        assert "INSERT INTO orders" in inserts[0]
+        assert "INSERT INTO order_items" in inserts[0]
+    async with database.unit_of_work()() as work:
+        assert await work.orders.get(order.order_id) == order

@@ -65,18 +65,9 @@ class SqlStockRepository:
         return found[sku]
 
     async def save(self, stock: typing.Iterable[Stock]) -> None:
-        rows = [
-            {
-                "key": level.sku,
-                "available": level.available,
-                "reserved": level.reserved,
-                "sold": level.sold,
-                "revenue_cents": level.revenue_cents,
-            }
-            for level in stock
-        ]
+        rows = [_levels(level) for level in stock]
         if rows:
-            await self._session.execute(_UPDATE_STOCK, rows)
+            await self._session.execute(_UPDATE_LEVELS, rows)
 
 
 class SqlReservationRepository:
@@ -87,69 +78,123 @@ class SqlReservationRepository:
         self._clock = clock
 
     async def of_order(self, order_id: str) -> list[Reservation]:
-        return await self._select(order_id, lock=False)
+        statement = sa.select(*_RESERVATION_COLUMNS).where(
+            tables.reservations.c.order_id == order_id
+        )
+        rows = await self._session.execute(statement.order_by(tables.reservations.c.sku))
+        return [_reservation(row) for row in rows]
 
-    async def lock_order(self, order_id: str) -> list[Reservation]:
-        return await self._select(order_id, lock=True)
+    async def lock_order(self, order_id: str) -> tuple[list[Reservation], dict[str, Stock]]:
+        # One statement where a read of the reservations and then of their stock took two:
+        # FOR UPDATE locks the rows of both tables as the sorted join returns them, and
+        # returns each row as it is once locked.
+        statement = (
+            sa.select(*_RESERVATION_COLUMNS, *_STOCK_LEVELS)
+            .join(tables.stock, tables.stock.c.sku == tables.reservations.c.sku)
+            .where(tables.reservations.c.order_id == order_id)
+            .order_by(tables.reservations.c.sku)
+            .with_for_update()
+        )
+        rows = (await self._session.execute(statement)).all()
+        return [_reservation(row) for row in rows], {row.sku: _stock(row) for row in rows}
 
-    async def add(self, reservations: typing.Iterable[Reservation]) -> None:
+    async def add(
+        self, reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+    ) -> None:
         now = self._clock()
-        rows = [_reservation_row(reservation, now) for reservation in reservations]
-        if rows:
-            await self._session.execute(sa.insert(tables.reservations), rows)
+        rows = [
+            {**_reservation_row(reservation, now), **_levels(stock[reservation.sku])}
+            for reservation in reservations
+        ]
+        await self._write_with_levels(_INSERT_RESERVATION, rows)
 
-    async def save(self, reservations: typing.Iterable[Reservation]) -> None:
+    async def save(
+        self, reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+    ) -> None:
         now = self._clock()
         rows = [
             {
                 "key_order_id": reservation.order_id,
                 "key_sku": reservation.sku,
-                "status": reservation.status.value,
-                "released_at": now if reservation.status is ReservationStatus.RELEASED else None,
+                "new_status": reservation.status.value,
+                "new_released_at": (
+                    now if reservation.status is ReservationStatus.RELEASED else None
+                ),
+                **_levels(stock[reservation.sku]),
             }
             for reservation in reservations
         ]
-        if rows:
-            await self._session.execute(_UPDATE_RESERVATION, rows)
+        await self._write_with_levels(_UPDATE_RESERVATION, rows)
 
-    async def _select(self, order_id: str, *, lock: bool) -> list[Reservation]:
-        statement = (
-            sa.select(
-                tables.reservations.c.order_id,
-                tables.reservations.c.sku,
-                tables.reservations.c.quantity,
-                tables.reservations.c.status,
-            )
-            .where(tables.reservations.c.order_id == order_id)
-            .order_by(tables.reservations.c.sku)
-        )
-        if lock:
-            statement = statement.with_for_update()
-        return [
-            Reservation(row.order_id, row.sku, row.quantity, ReservationStatus(row.status))
-            for row in await self._session.execute(statement)
-        ]
+    async def _write_with_levels(
+        self, statement: sa.Insert | sa.Update, rows: list[dict[str, typing.Any]]
+    ) -> None:
+        """Run `statement` and `_UPDATE_LEVELS` for each of `rows` (one reservation and its
+        sku's stock each): in one statement on PostgreSQL, the stock's UPDATE a
+        data-modifying CTE of the reservation's statement; in two elsewhere (SQLite has
+        no such CTEs)."""
+        if not rows:
+            return
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(statement.add_cte(_LEVELS_UPDATED), rows)
+            return
+        await self._session.execute(_UPDATE_LEVELS, rows)
+        await self._session.execute(statement, rows)
 
 
-# Executed with a list of rows: each row's column names make the SET clause, and
-# the key parameters are named apart from the columns, which SQLAlchemy reserves
-# for that clause.
-_UPDATE_STOCK: typing.Final = sa.update(tables.stock).where(
-    tables.stock.c.sku == sa.bindparam("key")
+_RESERVATION_FIELDS: typing.Final = (
+    "order_id",
+    "sku",
+    "quantity",
+    "status",
+    "reserved_at",
+    "released_at",
 )
 
-_UPDATE_RESERVATION: typing.Final = sa.update(tables.reservations).where(
-    tables.reservations.c.order_id == sa.bindparam("key_order_id"),
-    tables.reservations.c.sku == sa.bindparam("key_sku"),
+# Executed with lists of rows, each statement taking its own keys of a row (those of a
+# reservation and of its sku's stock together): every value is a named parameter, and
+# no key is a column's name, which SQLAlchemy would add to an UPDATE's SET clause
+# (the stock's too, in the CTE).
+_UPDATE_LEVELS: typing.Final = (
+    sa.update(tables.stock)
+    .where(tables.stock.c.sku == sa.bindparam("level_sku"))
+    .values(
+        available=sa.bindparam("level_available"),
+        reserved=sa.bindparam("level_reserved"),
+        sold=sa.bindparam("level_sold"),
+        revenue_cents=sa.bindparam("level_revenue_cents"),
+    )
+)
+_LEVELS_UPDATED: typing.Final = _UPDATE_LEVELS.cte("levels")
+
+_INSERT_RESERVATION: typing.Final = sa.insert(tables.reservations).values(
+    {name: sa.bindparam(f"new_{name}") for name in _RESERVATION_FIELDS}
+)
+
+_UPDATE_RESERVATION: typing.Final = (
+    sa.update(tables.reservations)
+    .where(
+        tables.reservations.c.order_id == sa.bindparam("key_order_id"),
+        tables.reservations.c.sku == sa.bindparam("key_sku"),
+    )
+    .values(status=sa.bindparam("new_status"), released_at=sa.bindparam("new_released_at"))
 )
 
 
-_STOCK_COLUMNS: typing.Final = (
-    tables.stock.c.sku,
+_STOCK_LEVELS: typing.Final = (
     tables.stock.c.available,
     tables.stock.c.reserved,
     tables.stock.c.sold,
     tables.stock.c.revenue_cents,
+)
+_STOCK_COLUMNS: typing.Final = (tables.stock.c.sku, *_STOCK_LEVELS)
+
+
+_RESERVATION_COLUMNS: typing.Final = (
+    tables.reservations.c.order_id,
+    tables.reservations.c.sku,
+    tables.reservations.c.quantity,
+    tables.reservations.c.status,
 )
 
 
@@ -169,12 +214,28 @@ def _stock(row: sa.Row[typing.Any]) -> Stock:
     )
 
 
-def _reservation_row(reservation: Reservation, now: datetime.datetime) -> dict[str, typing.Any]:
+def _reservation(row: sa.Row[typing.Any]) -> Reservation:
+    return Reservation(row.order_id, row.sku, row.quantity, ReservationStatus(row.status))
+
+
+def _levels(stock: Stock) -> dict[str, typing.Any]:
+    """The parameters of `_UPDATE_LEVELS` for `stock`."""
     return {
-        "order_id": reservation.order_id,
-        "sku": reservation.sku,
-        "quantity": reservation.quantity,
-        "status": reservation.status.value,
-        "reserved_at": now,
-        "released_at": None,
+        "level_sku": stock.sku,
+        "level_available": stock.available,
+        "level_reserved": stock.reserved,
+        "level_sold": stock.sold,
+        "level_revenue_cents": stock.revenue_cents,
+    }
+
+
+def _reservation_row(reservation: Reservation, now: datetime.datetime) -> dict[str, typing.Any]:
+    """The parameters of `_INSERT_RESERVATION` for `reservation`."""
+    return {
+        "new_order_id": reservation.order_id,
+        "new_sku": reservation.sku,
+        "new_quantity": reservation.quantity,
+        "new_status": reservation.status.value,
+        "new_reserved_at": now,
+        "new_released_at": None,
     }

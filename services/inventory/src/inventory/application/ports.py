@@ -7,8 +7,10 @@ transactional outbox (`inventory.adapters.unit_of_work`).
 
 Stock rows are locked before their units change, several at once in sku
 order, so concurrent reserves queue instead of overselling. A release locks
-its order's reservations before their stock; nothing else waits for those
-rows, so no two transactions wait for each other's locks in a circle.
+its order's reservations with their stock in one read (each reservation, then
+its sku's stock, in sku order); nothing else waits for those reservations, and
+every stock is locked in sku order, so no two transactions wait for each
+other's locks in a circle.
 
 ```
 async with unit_of_work() as work:
@@ -67,16 +69,23 @@ class ReservationRepository(typing.Protocol):
         """The order's reservations, held or released, without locking them."""
         ...
 
-    async def lock_order(self, order_id: str) -> list[Reservation]:
-        """The order's reservations, locked until the unit of work ends."""
+    async def lock_order(self, order_id: str) -> tuple[list[Reservation], dict[str, Stock]]:
+        """The order's reservations and the stock of their skus, all locked until the unit
+        of work ends: each reservation with its sku's stock, in sku order."""
         ...
 
-    async def add(self, reservations: typing.Iterable[Reservation]) -> None:
-        """Insert new reservations."""
+    async def add(
+        self, reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+    ) -> None:
+        """Insert new reservations, and write the levels of their skus' `stock` (locked in
+        this unit of work) with them."""
         ...
 
-    async def save(self, reservations: typing.Iterable[Reservation]) -> None:
-        """Write the status of reservations locked in this unit of work."""
+    async def save(
+        self, reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
+    ) -> None:
+        """Write the status of reservations locked in this unit of work, and the levels
+        of their skus' `stock` (locked too) with them."""
         ...
 
 

@@ -98,8 +98,7 @@ class ReserveStockHandler(cqrs.EventHandler[cqrs.NotificationEvent[typing.Any]])
             if isinstance(outcome, Rejected):
                 work.replies.stock_rejected(order_id, outcome.skus)
                 return
-            await work.stock.save(stock[reservation.sku] for reservation in outcome.made)
-            await work.reservations.add(outcome.made)
+            await work.reservations.add(outcome.made, stock)
             work.replies.stock_reserved(order_id)
 
 
@@ -123,10 +122,9 @@ async def apply_to_order(
 ) -> tuple[Reservation, ...]:
     """Apply `rule` to the order's reservations and their stock, save what it changed,
     and return the reservations it changed."""
-    # The order's rows first, so a second message about it waits and then sees them done.
-    reservations = await work.reservations.lock_order(order_id)
-    stock = await work.stock.lock({reservation.sku for reservation in reservations})
+    # The order's rows with their stock, so a second message about it waits and then sees
+    # them done.
+    reservations, stock = await work.reservations.lock_order(order_id)
     changed = rule(reservations, stock)
-    await work.stock.save(stock[reservation.sku] for reservation in changed)
-    await work.reservations.save(changed)
+    await work.reservations.save(changed, stock)
     return changed
