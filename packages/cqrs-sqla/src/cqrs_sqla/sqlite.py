@@ -11,17 +11,19 @@ start of every transaction. Each transaction then takes the write lock
 first, waits for it up to the busy timeout, and runs serialised with the
 others: real SERIALIZABLE isolation, and no lock upgrade to fail on.
 
-It also turns foreign keys on, so the schema's `ON DELETE CASCADE` holds,
-and puts a database file in WAL mode (`wal=True`, the default) with
-`synchronous = FULL`, SQLite's default: every commit is still on disk when
-it returns, but it appends to and syncs one file (`<db>-wal`) where the
-default rollback journal creates, syncs and deletes a journal and syncs the
-database too. On this project's 2-core machine a commit took 2.6 ms instead
-of 9.4, and a quarter of the CPU (bench/README.md, "SQLite relays wake on
-commit"). WAL's index lives in shared memory (`<db>-shm`): every process
-opening the file must run on the same host, which rules out a network
-filesystem; `wal=False` leaves the journal mode as the file has it. The mode
-is stored in the file, so it outlasts the engine.
+Its connections run a statement in one trip to aiosqlite's thread instead of
+four (`cqrs_sqla.sqlite_driver`). It also turns foreign keys on, so the
+schema's `ON DELETE CASCADE` holds, and puts a database file in WAL mode
+(`wal=True`, the default) with `synchronous = FULL`, SQLite's default: every
+commit is still on disk when it returns, but it appends to and syncs one
+file (`<db>-wal`) where the default rollback journal creates, syncs and
+deletes a journal and syncs the database too. On this project's 2-core
+machine a commit took 2.6 ms instead of 9.4, and a quarter of the CPU
+(bench/README.md, "SQLite relays wake on commit"). WAL's index lives in
+shared memory (`<db>-shm`): every process opening the file must run on the
+same host, which rules out a network filesystem; `wal=False` leaves the
+journal mode as the file has it. The mode is stored in the file, so it
+outlasts the engine.
 
 Every cqrs-sqla component writing to one SQLite file (saga storage, outbox,
 inbox, relays) expects its engine configured this way; `cqrs_sqla.create_engine`
@@ -45,6 +47,8 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from typing_extensions import deprecated
+
+from cqrs_sqla.sqlite_driver import OneHopConnection
 
 __all__ = ("configure_sqlite", "create_sqlite_engine", "DEFAULT_BUSY_TIMEOUT")
 
@@ -121,9 +125,19 @@ def configure_sqlite(
         finally:
             cursor.close()
 
+    if engine.dialect.driver == "aiosqlite":
+        event.listen(sync_engine, "do_connect", _one_hop_connections)
     event.listen(sync_engine, "connect", on_connect)
     event.listen(sync_engine, "begin", _begin_immediate)
     return engine
+
+
+def _one_hop_connections(
+    _dialect: typing.Any, _record: typing.Any, _args: typing.Any, params: dict[str, typing.Any]
+) -> None:
+    """Pool connect: the dialect opens a `OneHopConnection` (its `async_creator_fn`
+    argument takes the place of `aiosqlite.connect`, with the same arguments)."""
+    params["async_creator_fn"] = OneHopConnection.open
 
 
 def _begin_immediate(connection: sa.Connection) -> None:
