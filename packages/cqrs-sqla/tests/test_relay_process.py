@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
 import cqrs
 from cqrs.message_brokers.memory import InMemoryMessageBroker
 from cqrs.message_brokers.protocol import Message
-from cqrs.outbox.relay import OutboxRelay
+from cqrs.outbox.relay import OutboxRelay, RetryPolicy
 from cqrs.testing import registered_outbox_events
 from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import channel
@@ -201,6 +201,34 @@ async def test_notify_wakes_a_waiting_postgresql_relay_and_a_rollback_does_not(
     await asyncio.wait_for(waiter, 10)
 
     assert not_woken_by_rollback >= 0.25
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_claim_forgets_the_notifications_of_the_rows_it_takes_and_no_later_one(
+    schema: Schema,
+    store: SqlAlchemyOutboxStore,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await store.wait_for_rows(0.01)  # starts listening
+    notified = store._notified  # pyright: ignore[reportPrivateUsage]
+
+    async def heard() -> bool:
+        return notified.is_set()
+
+    await commit_event(session_factory, schema, "o1")
+    await until(heard, "the first commit's notification")
+    async with store.claim(10, RetryPolicy()) as claim:
+        taken = [row.message.key for row in claim.rows]
+        heard_after_taking = notified.is_set()
+        await commit_event(session_factory, schema, "o2")
+        await until(heard, "the notification of a commit made during the claim")
+        for row in claim.rows:
+            claim.published(row)
+
+    assert taken == ["o1"]
+    assert not heard_after_taking  # a wake now would only find the table empty
+    # o2 committed after the claim's snapshot: its notification must still wake the relay.
+    await asyncio.wait_for(store.wait_for_rows(30), DEADLINE)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

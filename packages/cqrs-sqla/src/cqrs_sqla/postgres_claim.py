@@ -158,6 +158,9 @@ class PostgresClaim(ClaimOutcomes):
     crash: at-least-once delivery, which consumers' inboxes make exactly-once
     in effect. Nothing else is at risk: the rows themselves were written by
     the application's own, synchronous, commits.
+
+    `before_take` is called just before the statement that takes the batch is
+    sent: every row committed by then is in that statement's snapshot.
     """
 
     def __init__(
@@ -170,9 +173,11 @@ class PostgresClaim(ClaimOutcomes):
         compressor: Compressor | None = None,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         synchronous_marks: bool = False,
+        before_take: typing.Callable[[], None] | None = None,
     ) -> None:
         super().__init__(retry)
         self._engine = engine
+        self._before_take = before_take
         self._begin = _BEGIN if synchronous_marks else _BEGIN_ASYNCHRONOUS
         self._statements = _statements(
             engine.dialect.identifier_preparer.format_table(table), limit
@@ -192,6 +197,8 @@ class PostgresClaim(ClaimOutcomes):
             raw = await source.get_raw_connection()
             self._driver = driver = typing.cast(typing.Any, raw.driver_connection)
             await self._begin_on(driver, source)
+            if self._before_take is not None:
+                self._before_take()
             records = await driver.fetch(self._statements.take, self._clock())
             self._rows = [outbox_event(record, self._compressor) for record in records]
         except BaseException:
