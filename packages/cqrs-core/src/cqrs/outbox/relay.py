@@ -156,6 +156,27 @@ def _relay_telemetry() -> RelayTelemetry | None:
     return RelayTelemetry()
 
 
+_Checked = typing.TypeVar("_Checked")
+
+
+class _ProtocolCheck(typing.Generic[_Checked]):
+    """Whether an object follows a runtime-checkable protocol, asked again only when
+    the object changes: `isinstance` on a protocol costs tens of microseconds, a
+    fifth of a one-row batch's own work in the relay."""
+
+    def __init__(self, protocol: type[_Checked]) -> None:
+        self._protocol = protocol
+        self._checked: object = None
+        self._match: _Checked | None = None
+
+    def of(self, value: object) -> _Checked | None:
+        """`value` if it follows the protocol, else None."""
+        if value is not self._checked:
+            self._checked = value
+            self._match = value if isinstance(value, self._protocol) else None
+        return self._match
+
+
 def publishable(
     rows: typing.Sequence[OutboxedEvent], pending_by_key: typing.Mapping[str, typing.Sequence[int]]
 ) -> list[OutboxedEvent]:
@@ -221,6 +242,8 @@ class OutboxRelay:
         self.clock = clock
         self._next_purge: datetime.datetime | None = None
         self._telemetry = _relay_telemetry()
+        self._batch_broker = _ProtocolCheck(BatchMessageBroker)
+        self._retaining_store = _ProtocolCheck(RetainingOutboxStore)
 
     async def run_once(self) -> int:
         """Claim one batch, publish it, mark it; return how many rows were published."""
@@ -233,8 +256,9 @@ class OutboxRelay:
 
     async def _publish(self, claim: _Outcomes, message_of: _MessageOf) -> int:
         """Publish `claim`'s rows (each as `message_of(row)`) and record their outcomes."""
-        if isinstance(self.broker, BatchMessageBroker):
-            return await self._publish_batch(claim, self.broker, message_of)
+        batch_broker = self._batch_broker.of(self.broker)
+        if batch_broker is not None:
+            return await self._publish_batch(claim, batch_broker, message_of)
         by_key: dict[object, list[OutboxedEvent]] = collections.defaultdict(list)
         for row in claim.rows:
             by_key[row.message.key if row.message.key is not None else row.id].append(row)
@@ -260,8 +284,10 @@ class OutboxRelay:
     async def purge_if_due(self) -> int:
         """Apply the retention policy if `purge_interval` has passed since the last time;
         return how many rows were deleted. A failure is logged, not raised."""
-        store = self.store
-        if self.retention is None or not isinstance(store, RetainingOutboxStore):
+        if self.retention is None:
+            return 0
+        store = self._retaining_store.of(self.store)
+        if store is None:
             return 0
         now = self.clock()
         if self._next_purge is not None and now < self._next_purge:
