@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections.abc
 import datetime
+import pathlib
 import typing
 import uuid
 
@@ -21,9 +22,11 @@ from cqrs.outbox.relay import OutboxRelay, RetryPolicy
 from cqrs.testing.brokers import FailingBroker
 from cqrs.testing.clock import FakeClock
 from cqrs.testing.outbox_store import OutboxStoreBackend, OutboxStoreContract
+from cqrs_sqla.encoding import outbox_values
+from cqrs_sqla.engine import create_engine
 from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
-from cqrs_sqla.schema import Schema
+from cqrs_sqla.schema import Schema, create_all
 from cqrs_sqla.testing import terminate_connections
 
 from .outbox_table import outbox_rows, write_rows
@@ -180,3 +183,34 @@ async def test_marks_commit_without_waiting_for_the_flush_unless_asked(
     assert in_claim == (server_default if synchronous_marks else "off")
     assert server_default != "off"  # else this test shows nothing
     assert await statuses(engine, schema) == [("published", 1)]
+
+
+async def test_a_sqlite_claim_reads_while_a_writer_holds_the_write_lock(
+    tmp_path: pathlib.Path, clock: FakeClock
+) -> None:
+    # The relays wake on every commit to the file: their claims must not queue
+    # for the write lock behind the service's transactions, nor make them queue.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+    writer = create_engine(url)
+    # No busy wait: a claim asking for the write lock fails at once instead of waiting.
+    relay_engine = create_engine(url, busy_timeout=0)
+    schema = Schema()
+    store = SqlAlchemyOutboxStore(relay_engine, schema, clock=clock)
+    try:
+        await create_all(writer, schema)
+        [committed] = await write(writer, schema, clock, "a")
+        async with writer.connect() as open_transaction:
+            await open_transaction.begin()
+            late = Message("late", "orders", {}, uuid.uuid4(), key="a")
+            await open_transaction.execute(schema.outbox.insert(), [outbox_values(late, clock())])
+            claim = store.claim(10, NO_WAIT)
+            async with claim:
+                assert [row.message.message_id for row in claim.rows] == [committed]
+                claim.published(claim.rows[0])
+                # The marks do take the write lock: let the writer finish first.
+                await open_transaction.commit()
+        assert await statuses(writer, schema) == [("published", 1), ("pending", 0)]
+    finally:
+        await store.close()
+        await relay_engine.dispose()
+        await writer.dispose()

@@ -13,8 +13,9 @@ A claim is one transaction, held while the relay publishes:
 * SQLite: claims are serialised across processes by an exclusive lock on a
   file next to the database (`<db>.relay.lock`, see `cqrs_sqla.relay_lock`),
   so relays take turns. The
-  rows are read in one short transaction and marked in another, so the
-  database's single write lock is not held while the relay publishes.
+  rows are read in one short transaction that takes no write lock
+  (`cqrs_sqla.sqlite.begin_read`), and marked in another, so the database's
+  single write lock is taken only to mark, never while the relay publishes.
 
 `wait_for_rows` listens for the outbox's `NOTIFY` on PostgreSQL, so a relay
 wakes as soon as rows commit; on a SQLite file it watches the bytes every
@@ -51,6 +52,7 @@ from cqrs_sqla.notify import channel, notify_relays
 from cqrs_sqla.postgres_claim import PostgresClaim
 from cqrs_sqla.relay_lock import RelayLock
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.sqlite import begin_read
 from cqrs_sqla.sqlite_watch import SqliteCommitWatch
 
 __all__ = ("SqlAlchemyOutboxStore",)
@@ -262,10 +264,12 @@ class _SqliteClaim(ClaimOutcomes):
             await self._relay_lock.__aenter__()
         self._connection = connection = await store.engine.connect()
         try:
-            await connection.begin()
+            # Reads only, so no write lock: the relays wake on every commit to the
+            # file, and most claims find nothing; the file lock keeps other relays out.
+            await begin_read(connection)
             self._rows = await self._take(connection)
-            # The file lock keeps other relays out; holding SQLite's write lock
-            # while publishing would stall every writer of the database instead.
+            # Holding even the read open while publishing would keep WAL from
+            # checkpointing past it; the marks take the write lock in their own.
             await connection.commit()
         except BaseException:
             await self._close(commit=False)

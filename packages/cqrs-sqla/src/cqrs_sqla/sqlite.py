@@ -10,6 +10,9 @@ stops issuing `BEGIN` itself and SQLAlchemy issues `BEGIN IMMEDIATE` at the
 start of every transaction. Each transaction then takes the write lock
 first, waits for it up to the busy timeout, and runs serialised with the
 others: real SERIALIZABLE isolation, and no lock upgrade to fail on.
+A transaction that only reads can begin with `begin_read` instead: a plain
+`BEGIN`, which takes no write lock (in WAL mode it reads a snapshot while a
+writer works), so it neither waits for writers nor makes them wait.
 
 Its connections run a statement in one trip to aiosqlite's thread instead of
 four (`cqrs_sqla.sqlite_driver`). It also turns foreign keys on, so the
@@ -44,16 +47,19 @@ import typing
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from typing_extensions import deprecated
 
 from cqrs_sqla.sqlite_driver import OneHopConnection
 
-__all__ = ("configure_sqlite", "create_sqlite_engine", "DEFAULT_BUSY_TIMEOUT")
+__all__ = ("begin_read", "configure_sqlite", "create_sqlite_engine", "DEFAULT_BUSY_TIMEOUT")
 
 DEFAULT_BUSY_TIMEOUT: typing.Final = 30.0
 """Seconds a transaction waits for another one's write lock before failing."""
+
+_READ_ONLY: typing.Final = "cqrs_sqlite_read_only"
+"""The execution option `begin_read` sets for the `BEGIN` it issues."""
 
 
 class _SQLiteConnection(typing.Protocol):
@@ -140,5 +146,27 @@ def _one_hop_connections(
     params["async_creator_fn"] = OneHopConnection.open
 
 
+async def begin_read(connection: AsyncConnection) -> None:
+    """Begin a transaction that will only read, without taking SQLite's write lock.
+
+    On an engine `configure_sqlite` set up, the transaction begins with a plain
+    `BEGIN`: its reads see one snapshot (WAL) or hold a shared lock (rollback
+    journal), as with `BEGIN IMMEDIATE`, but writers neither wait for it nor
+    does it wait for them (under WAL). A write in it would have to upgrade the
+    lock and can fail with `database is locked` at once: commit it and begin a
+    new transaction to write. On any other engine it is `connection.begin()`.
+    """
+    await connection.execution_options(**{_READ_ONLY: True})
+    try:
+        # SQLAlchemy issues the BEGIN (the `begin` event) inside begin(), so the
+        # option can go again at once and the connection's next transactions write.
+        await connection.begin()
+    finally:
+        await connection.execution_options(**{_READ_ONLY: False})
+
+
 def _begin_immediate(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
