@@ -16,6 +16,20 @@ every commit to the file, not only the outbox's: a wake that finds no rows
 costs one empty claim. A commit it misses (the bytes changed and changed
 back between two looks) only waits for the relay's next poll.
 
+The files stay open: a process never closes a descriptor of them while it
+runs. SQLite's locks are POSIX advisory locks, which belong to the process
+and the file, and closing *any* descriptor of a file drops every one of them
+the process holds on it, SQLite's included (SQLite's "How To Corrupt An
+SQLite Database File", 2.2). Opening and closing the files at each look did
+that a hundred times a second: in WAL mode the process's connections lost the
+shared lock that tells another process closing its last connection that the
+file is still in use, and that process then checkpointed and deleted
+`<db>-wal` and `<db>-shm` under them. They went on reading and writing the
+deleted files, and saw no commit of the other processes again. So each file
+is opened once per process, shared by every watch, and its descriptor closed
+only when the path names another file (or none): then no connection of this
+process can hold a lock on the old one that anyone else would look at.
+
 >>> import pathlib, sqlite3, tempfile
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "app.db"
 >>> with sqlite3.connect(path) as connection:
@@ -32,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 __all__ = ("SqliteCommitWatch",)
@@ -75,12 +90,37 @@ class SqliteCommitWatch:
             await asyncio.sleep(min(self.interval, remaining))
 
 
+#: Open descriptors of the files watched in this process, by path: never closed while
+#: the path names the same file (see the module).
+_descriptors: dict[str, int] = {}
+_descriptors_lock = threading.Lock()
+
+
 def _read(path: str, offset: int, size: int) -> bytes:
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return b""
-    try:
-        return os.pread(descriptor, size, offset)
-    finally:
-        os.close(descriptor)
+    descriptor = _descriptor(path)
+    return b"" if descriptor is None else os.pread(descriptor, size, offset)
+
+
+def _descriptor(path: str) -> int | None:
+    """This process's descriptor of the file at `path` (None if there is none)."""
+    with _descriptors_lock:
+        descriptor = _descriptors.get(path)
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        if descriptor is not None:
+            if current is not None and os.path.samestat(current, os.fstat(descriptor)):
+                return descriptor
+            # The path was deleted (or replaced): no connection of this process can
+            # hold a lock on the old file that another process would consult.
+            del _descriptors[path]
+            os.close(descriptor)
+        if current is None:
+            return None
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        _descriptors[path] = descriptor
+        return descriptor
