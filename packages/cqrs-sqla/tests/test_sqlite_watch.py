@@ -22,6 +22,13 @@ COUNT = (
     "print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM t').fetchone()[0])"
 )
 
+# Another process writing without waiting for the lock (no busy timeout).
+WRITE_AT_ONCE = (
+    "import sqlite3, sys; "
+    "sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)"
+    ".execute('BEGIN IMMEDIATE')"
+)
+
 
 def test_looking_keeps_the_locks_of_the_processs_connections(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "app.db"
@@ -56,3 +63,22 @@ def test_a_watch_follows_a_file_deleted_and_created_again(tmp_path: pathlib.Path
         connection.execute("CREATE TABLE t (x)")
         connection.execute("INSERT INTO t VALUES (1)")
     assert watch.signature() not in (b"", first)
+
+
+def test_looking_keeps_a_write_lock_of_the_processs_transaction(tmp_path: pathlib.Path) -> None:
+    # The rollback journal, SQLite's default: a transaction's lock belongs to the process,
+    # and a look that closed its descriptor of the file let another process write into
+    # the middle of that transaction.
+    path = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute("CREATE TABLE t (x)")
+        watch = SqliteCommitWatch(str(path))
+        connection.execute("BEGIN IMMEDIATE")
+        watch.signature()
+
+        writer = subprocess.run(
+            [sys.executable, "-c", WRITE_AT_ONCE, str(path)], capture_output=True, text=True
+        )
+        assert writer.returncode != 0
+        assert "database is locked" in writer.stderr
+        connection.execute("COMMIT")
