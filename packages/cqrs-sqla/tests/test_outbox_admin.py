@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import typing
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -18,10 +17,12 @@ from cqrs.outbox.relay import OutboxStore
 from cqrs.testing.clock import FakeClock
 from cqrs.testing.outbox_admin import OutboxAdminContract, give_up_on_pending
 from cqrs_sqla.encoding import outbox_values
-from cqrs_sqla.notify import channel, insert_notifying
+from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
+
+from .relay_channel import notifications
 
 
 async def _write(store: SqlAlchemyOutboxStore, messages: list[Message]) -> None:
@@ -103,22 +104,7 @@ async def test_a_replay_wakes_the_relays_on_postgresql(
 ) -> None:
     admin = await _one_dead_row(engine, schema)
     [row] = (await admin.list_dead()).items
-    woken = asyncio.Event()
-    dsn = sa.make_url(postgres_url).set(drivername="postgresql")
-    connect = typing.cast(
-        "typing.Callable[[str], typing.Awaitable[typing.Any]]",
-        asyncpg.connect,  # pyright: ignore[reportUnknownMemberType]  (asyncpg: partly untyped)
-    )
-    listener = await connect(dsn.render_as_string(hide_password=False))
-    try:
-
-        def on_notify(*_: object) -> None:
-            woken.set()
-
-        await listener.add_listener(channel(schema), on_notify)
-
+    async with notifications(postgres_url, schema) as heard:
         await admin.replay(row.id, actor="alice")
 
-        await asyncio.wait_for(woken.wait(), timeout=30)
-    finally:
-        await listener.close()
+        await asyncio.wait_for(heard.get(), timeout=30)

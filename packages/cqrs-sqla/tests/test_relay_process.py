@@ -10,10 +10,8 @@ import pathlib
 import signal
 import sqlite3
 import sys
-import typing
 import uuid
 
-import asyncpg
 import pydantic
 import pytest
 import sqlalchemy as sa
@@ -34,6 +32,8 @@ from cqrs_sqla.notify import channel
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema
+
+from .relay_channel import notifications
 
 CHILD = pathlib.Path(__file__).with_name("relay_child.py")
 PREFIX = "sqla_relay_process_test_"
@@ -238,19 +238,7 @@ async def test_a_transaction_of_several_events_wakes_the_relays_once(
     session_factory: async_sessionmaker[AsyncSession],
     postgres_url: str,
 ) -> None:
-    heard: asyncio.Queue[str] = asyncio.Queue()
-    dsn = sa.make_url(postgres_url).set(drivername="postgresql")
-    connect = typing.cast(
-        "typing.Callable[[str], typing.Awaitable[typing.Any]]",
-        asyncpg.connect,  # pyright: ignore[reportUnknownMemberType]  (asyncpg: partly untyped)
-    )
-    listener = await connect(dsn.render_as_string(hide_password=False))
-    try:
-
-        def on_notify(_connection: object, _pid: int, _channel: str, payload: str) -> None:
-            heard.put_nowait(payload)
-
-        await listener.add_listener(channel(schema), on_notify)
+    async with notifications(postgres_url, schema) as heard:
         outbox = SqlAlchemyOutboxedEventRepository(session_factory, schema=schema)
         async with outbox as session:
             for order_id in ("o1", "o2", "o3"):
@@ -269,8 +257,6 @@ async def test_a_transaction_of_several_events_wakes_the_relays_once(
         payloads = [await asyncio.wait_for(heard.get(), DEADLINE)]
         while payloads[-1] != "end":
             payloads.append(await asyncio.wait_for(heard.get(), DEADLINE))
-    finally:
-        await listener.close()
 
     assert payloads == ["", "end"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import typing
 import uuid
 
 import asyncpg
@@ -23,11 +22,12 @@ from cqrs.testing.clock import FakeClock
 from cqrs.testing.saga_storage import SagaStorageContract
 from cqrs_sqla.encoding import decode_payload
 from cqrs_sqla.errors import DatabaseUnavailableError, IntegrityViolationError
-from cqrs_sqla.notify import channel
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
 from cqrs_sqla.sqlite import configure_sqlite
 from cqrs_sqla.testing import terminate_connections
+
+from .relay_channel import notifications
 
 _ACT, _STARTED = SagaStepAction.ACT, SagaStepStatus.STARTED
 
@@ -154,19 +154,7 @@ async def test_record_step_with_messages_notifies_the_relays(
     storage = SqlAlchemySagaStorage(session_factory, schema)
     saga_id = uuid.uuid4()
     await storage.create_saga(saga_id, "ParcelSaga", {})
-    notified = asyncio.Event()
-    dsn = sa.make_url(postgres_url).set(drivername="postgresql")
-    connect = typing.cast(
-        "typing.Callable[[str], typing.Awaitable[typing.Any]]",
-        asyncpg.connect,  # pyright: ignore[reportUnknownMemberType]  (asyncpg: partly untyped)
-    )
-    listener = await connect(dsn.render_as_string(hide_password=False))
-    try:
-
-        def on_notify(*_: object) -> None:
-            notified.set()
-
-        await listener.add_listener(channel(schema), on_notify)
+    async with notifications(postgres_url, schema) as heard:
         await storage.record_step(
             saga_id,
             "Label",
@@ -177,9 +165,7 @@ async def test_record_step_with_messages_notifies_the_relays(
             messages=[_message("Label")],
         )
 
-        await asyncio.wait_for(notified.wait(), timeout=5)
-    finally:
-        await listener.close()
+        await asyncio.wait_for(heard.get(), timeout=5)
 
 
 async def test_configure_sqlite_refuses_a_second_call_and_leaves_other_engines_alone(
