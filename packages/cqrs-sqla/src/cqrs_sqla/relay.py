@@ -268,8 +268,9 @@ class _SqliteClaim(ClaimOutcomes):
             # file, and most claims find nothing; the file lock keeps other relays out.
             await begin_read(connection)
             self._rows = await self._take(connection)
-            # Holding even the read open while publishing would keep WAL from
-            # checkpointing past it; the marks take the write lock in their own.
+            # Holding even the read open while publishing would make every writer's
+            # commit wait for it (its shared lock); the marks take the write lock in
+            # their own.
             await connection.commit()
         except BaseException:
             await self._close(commit=False)

@@ -129,9 +129,9 @@ async def begin_read(connection: AsyncConnection) -> None:
     """Begin a transaction that will only read, without taking SQLite's write lock.
 
     On an engine `configure_sqlite` set up, the transaction begins with a plain
-    `BEGIN`: its reads see one snapshot (WAL) or hold a shared lock (rollback
-    journal), as with `BEGIN IMMEDIATE`, but writers neither wait for it nor
-    does it wait for them (under WAL). A write in it would have to upgrade the
+    `BEGIN`: it does not wait for a writer's lock, and its reads hold a shared
+    lock that a writer's commit waits for (in WAL mode, a snapshot nobody waits
+    for). A write in it would have to upgrade the
     lock and can fail with `database is locked` at once: commit it and begin a
     new transaction to write. On any other engine it is `connection.begin()`.
     """
