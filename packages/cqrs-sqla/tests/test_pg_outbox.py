@@ -240,6 +240,25 @@ async def test_the_relays_hear_of_the_rows_on_commit_only(
         await other.close()
 
 
+async def test_a_waiting_relay_store_wakes_on_the_commit(
+    engine: AsyncEngine, schema: Schema, connection: typing.Any
+) -> None:
+    store = SqlAlchemyOutboxStore(engine, schema)
+    outbox = AsyncpgOutbox(schema=schema)
+    try:
+        await store.wait_for_rows(0.01)  # starts listening
+        waiter = asyncio.ensure_future(store.wait_for_rows(60))
+        async with connection.transaction():
+            await outbox.add(connection, packed("o-1"))
+        await asyncio.wait_for(waiter, 30)  # well before its own 60 s: woken
+
+        assert [row.message.payload["payload"] for row in await outbox_rows(engine, schema)] == [
+            {"order_id": "o-1", "note": ""}
+        ]
+    finally:
+        await store.close()
+
+
 @pytest.fixture
 async def twin_schema(engine: AsyncEngine, schema: Schema) -> collections.abc.AsyncIterator[Schema]:
     """A second set of tables beside `schema`'s, for the session path's rows."""
