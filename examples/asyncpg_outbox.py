@@ -80,16 +80,7 @@ async def ship(
 async def main() -> dict[str, typing.Any]:
     # Tables of the example's own names, so it can run on any database.
     prefix = f"example_{uuid.uuid4().hex[:8]}_"
-    schema = Schema(
-        TableNames(
-            outbox=f"{prefix}outbox",
-            inbox=f"{prefix}inbox",
-            saga=f"{prefix}saga",
-            saga_log=f"{prefix}saga_log",
-            audit=f"{prefix}audit",
-            idempotency=f"{prefix}idempotency",
-        )
-    )
+    schema = Schema(TableNames.prefixed(prefix))
     parcels = f"{prefix}parcels"
     url = sa.make_url(DATABASE_URL)
     engine = create_sqla_engine(url.set(drivername="postgresql+asyncpg"))

@@ -262,17 +262,7 @@ async def test_a_waiting_relay_store_wakes_on_the_commit(
 @pytest.fixture
 async def twin_schema(engine: AsyncEngine, schema: Schema) -> collections.abc.AsyncIterator[Schema]:
     """A second set of tables beside `schema`'s, for the session path's rows."""
-    prefix = f"{schema.outbox.name}_twin_"
-    twin = Schema(
-        TableNames(
-            outbox=f"{prefix}outbox",
-            inbox=f"{prefix}inbox",
-            saga=f"{prefix}saga",
-            saga_log=f"{prefix}saga_log",
-            audit=f"{prefix}audit",
-            idempotency=f"{prefix}idempotency",
-        )
-    )
+    twin = Schema(TableNames.prefixed(f"{schema.outbox.name}_twin_"))
     await create_all(engine, twin)
     yield twin
     async with engine.begin() as connection:
