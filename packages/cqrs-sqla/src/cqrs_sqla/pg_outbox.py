@@ -49,7 +49,10 @@ from cqrs_sqla.encoding import outbox_values
 from cqrs_sqla.notify import notifying_insert
 from cqrs_sqla.schema import Schema, default_schema
 
-__all__ = ("AsyncpgConnection", "AsyncpgOutbox")
+if typing.TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+__all__ = ("AsyncpgConnection", "AsyncpgOutbox", "Connection")
 
 # The statement's types are written for PostgreSQL as SQLAlchemy names them; this
 # dialect object only compiles them (no driver is loaded for it).
@@ -62,6 +65,10 @@ class AsyncpgConnection(typing.Protocol):
     def is_in_transaction(self) -> bool: ...
 
     async def execute(self, query: str, *args: typing.Any) -> str: ...
+
+
+#: What `AsyncpgOutbox` writes on: an asyncpg connection, or one an `asyncpg.Pool` lent.
+Connection: typing.TypeAlias = "AsyncpgConnection | PoolConnectionProxy"
 
 
 class AsyncpgOutbox:
@@ -86,7 +93,7 @@ class AsyncpgOutbox:
 
     async def add(
         self,
-        connection: AsyncpgConnection,
+        connection: Connection,
         event: NotificationEvent[typing.Any],
         *,
         key: str | None = None,
@@ -106,7 +113,7 @@ class AsyncpgOutbox:
 
     async def add_all(
         self,
-        connection: AsyncpgConnection,
+        connection: Connection,
         events: collections.abc.Iterable[NotificationEvent[typing.Any]],
         *,
         keys: collections.abc.Iterable[str | None] | None = None,
@@ -138,14 +145,14 @@ class AsyncpgOutbox:
         )
 
     async def _write(
-        self, connection: AsyncpgConnection, rows: list[dict[str, typing.Any]], what: str
+        self, connection: Connection, rows: list[dict[str, typing.Any]], what: str
     ) -> None:
         sql, parameters = notifying_insert(_DIALECT, self.schema.outbox, rows)
         with mapped_driver_errors(what):
             await connection.execute(sql, *parameters)
 
 
-def _require_transaction(connection: AsyncpgConnection) -> None:
+def _require_transaction(connection: Connection) -> None:
     if not connection.is_in_transaction():
         raise ConfigurationError(
             "AsyncpgOutbox writes only inside a transaction, so that its events commit "
