@@ -30,7 +30,10 @@ Tansu broker started for the run (see bench/kafka_produce.py).
           `outbox.add`, `outbox.commit`) against asyncpg inserting the same
           rows in a transaction on a connection it keeps (a pooled one would
           pay a reset round trip per transaction that the library does not).
-          Target: library >= 0.9 x raw throughput. Also printed: each side's
+          The same through the driver path, `AsyncpgOutbox.add` (`add_all` for
+          10) on an asyncpg connection of its own inside `connection.transaction()`,
+          against the same raw loop. Target, both paths: library >= 0.9 x raw
+          throughput (issue 19 sets it for the driver path). Also printed: each side's
           process CPU time per transaction, which the WAL flush every commit
           waits for (slow and erratic on a busy machine) does not blur.
 * poll    one `run_once()` that finds nothing due, on a table keeping 500 000
@@ -78,6 +81,7 @@ from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import KafkaProducerAdapter
 from cqrs_kafka.topics import ensure_topics
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla.pg_outbox import AsyncpgOutbox
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema, TableNames, create_all
 
@@ -396,10 +400,12 @@ def event(index: int) -> cqrs.NotificationEvent[OrderPlaced]:
 async def write_cases(
     raw_url: str, engine: AsyncEngine, n: int, reps: int
 ) -> tuple[list[Result], dict[str, tuple[float, float]]]:
-    """The write cases' results, and the CPU µs per transaction (raw, library) of the
-    two with a target."""
+    """The write cases' results (the session path's two with a target, the driver
+    path's two with a target, then the information rows), and the CPU µs per
+    transaction (raw, library) of the four with a target."""
     raw_schema, lib_schema = schema_named("bench_write_raw"), schema_named("bench_write_lib")
-    for schema in (raw_schema, lib_schema):
+    driver_schema = schema_named("bench_write_driver")
+    for schema in (raw_schema, lib_schema, driver_schema):
         await create_all(engine, schema)
     outbox = SqlAlchemyOutboxedEventRepository(
         async_sessionmaker(engine, expire_on_commit=False), schema=lib_schema
@@ -407,6 +413,9 @@ async def write_cases(
     # The raw loop keeps one connection, as a hand-written writer would: taking it from
     # a pool for each transaction adds a reset round trip the library does not pay.
     raw = await drivers.connect(raw_url)
+    # The driver path writes on the application's own connection, kept likewise.
+    driver = await drivers.connect(raw_url)
+    driver_outbox = AsyncpgOutbox(schema=driver_schema)
     insert = f"""
         INSERT INTO {raw_schema.outbox.name} (event_id, event_name, topic, partition_key,
             payload, status, attempts, created_at, next_attempt_at)
@@ -454,6 +463,23 @@ async def write_cases(
 
         return run
 
+    def driver_writer(per_tx: int) -> Callable[[int], Awaitable[int]]:
+        """`AsyncpgOutbox` on the application's asyncpg connection, in its transaction."""
+
+        async def run(n: int) -> int:
+            for tx in range(n):
+                async with driver.transaction():
+                    if per_tx == 1:
+                        e = event(tx)
+                        await driver_outbox.add(driver, e, key=e.payload.order_id)
+                    else:
+                        events = [event(index) for index in range(tx * per_tx, (tx + 1) * per_tx)]
+                        keys = [e.payload.order_id for e in events]
+                        await driver_outbox.add_all(driver, events, keys=keys)
+            return n
+
+        return run
+
     target = 1 / WRITE_TARGET
     raw1, lib1, raw10, lib10 = (
         CpuMeter(raw_writer(1)),
@@ -461,9 +487,17 @@ async def write_cases(
         CpuMeter(raw_writer(10)),
         CpuMeter(library_writer(10)),
     )
+    raw1_d, drv1, raw10_d, drv10 = (
+        CpuMeter(raw_writer(1)),
+        CpuMeter(driver_writer(1)),
+        CpuMeter(raw_writer(10)),
+        CpuMeter(driver_writer(10)),
+    )
     cases = [
         Case("write 1 event/tx", raw1, lib1, target),
         Case("write 10 events/tx", raw10, lib10, target),
+        Case("write 1 event/tx, driver path (AsyncpgOutbox)", raw1_d, drv1, target),
+        Case("write 10 events/tx, driver path (AsyncpgOutbox)", raw10_d, drv10, target),
         Case(
             "write 1 event/tx, raw + NOTIFY (info)", raw_writer(1, "apart"), library_writer(1), None
         ),
@@ -479,9 +513,12 @@ async def write_cases(
         results = [await measure(case, slice_size, reps * SLICES) for case in cases]
     finally:
         await raw.close()
+        await driver.close()
     cpu = {
         "1 event/tx": (raw1.us_per_unit, lib1.us_per_unit),
         "10 events/tx": (raw10.us_per_unit, lib10.us_per_unit),
+        "1 event/tx, driver path": (raw1_d.us_per_unit, drv1.us_per_unit),
+        "10 events/tx, driver path": (raw10_d.us_per_unit, drv10.us_per_unit),
     }
     return results, cpu
 
@@ -598,13 +635,15 @@ def main() -> None:
             f"write {name}, process CPU per transaction: raw {raw_us:,.0f} µs, "
             f"library {library_us:,.0f} µs ({raw_us / library_us:.2f} of raw's throughput)"
         )
-    write_ratios = [1 / result.ratio for result in writes[:2]]
+    write_ratios = [1 / result.ratio for result in writes[:4]]
     relay_ratio, kafka_ratio = 1 / relay.ratio, 1 / kafka_relay.ratio
     for name, ratio, target in [
         ("library relay throughput (sink)", relay_ratio, RELAY_TARGET),
         ("library relay throughput (Kafka)", kafka_ratio, RELAY_TARGET),
         ("library write throughput (1/tx)", write_ratios[0], WRITE_TARGET),
         ("library write throughput (10/tx)", write_ratios[1], WRITE_TARGET),
+        ("driver-path write throughput (1/tx)", write_ratios[2], WRITE_TARGET),
+        ("driver-path write throughput (10/tx)", write_ratios[3], WRITE_TARGET),
     ]:
         if ratio < target:
             print(f"WARNING: {name} is {ratio:.0%} of raw (target {target:.0%})")
@@ -614,6 +653,8 @@ def main() -> None:
     print(" relay to the in-memory sink)")
     print(f"ratio_write1_over_raw={write_ratios[0]:.3f}")
     print(f"ratio_write10_over_raw={write_ratios[1]:.3f}")
+    print(f"ratio_write1_driver_over_raw={write_ratios[2]:.3f}")
+    print(f"ratio_write10_driver_over_raw={write_ratios[3]:.3f}")
     print(f"ratio_poll_kept_over_empty={poll.ratio:.3f}")
     print(f"ratio_kafka_relay_over_raw={kafka_ratio:.3f}")
     print(f"ratio_relay_over_raw={relay_ratio:.3f}")

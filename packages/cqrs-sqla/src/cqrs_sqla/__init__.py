@@ -12,6 +12,7 @@ from cqrs_sqla.idempotency import SqlAlchemyIdempotencyStore
 from cqrs_sqla.inbox import SqlAlchemyInbox
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.outbox_admin import SqlAlchemyOutboxAdmin
+from cqrs_sqla.pg_outbox import AsyncpgOutbox
 from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.saga_admin import SqlAlchemySagaAdmin
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
@@ -30,6 +31,7 @@ __all__ = (
     "SqlAlchemyInbox",
     "SqlAlchemyIdempotencyStore",
     "SqlAlchemyOutboxedEventRepository",
+    "AsyncpgOutbox",
     "SqlAlchemyOutboxStore",
     "SqlAlchemySagaStorage",
     "SqlAlchemyOutboxAdmin",

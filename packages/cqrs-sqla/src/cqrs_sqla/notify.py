@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from cqrs_sqla.schema import Schema
 
-__all__ = ("channel", "channel_of", "insert_notifying", "notify_relays")
+__all__ = ("channel", "channel_of", "insert_notifying", "notifying_insert", "notify_relays")
 
 
 def channel(schema: Schema) -> str:
@@ -24,6 +24,7 @@ def channel(schema: Schema) -> str:
     return channel_of(schema.outbox)
 
 
+@functools.lru_cache(maxsize=64)
 def channel_of(outbox: sa.Table) -> str:
     """The notification channel of an outbox table."""
     return f"{outbox.name}_new"
@@ -52,22 +53,50 @@ def insert_notifying(
     if connection.dialect.name != "postgresql":
         connection.execute(outbox.insert(), list(rows))
         return
+    sql, parameters = notifying_insert(connection.dialect, outbox, rows)
+    connection.exec_driver_sql(sql, parameters)
+
+
+def notifying_insert(
+    dialect: sa.Dialect,
+    outbox: sa.Table,
+    rows: typing.Sequence[typing.Mapping[str, typing.Any]],
+) -> tuple[str, tuple[typing.Any, ...]]:
+    """The PostgreSQL statement that inserts `rows` (column values, all with the same
+    columns, at least one) into `outbox` and notifies its relays, and its parameters
+    (`$1`, `$2`, ... in asyncpg's style): what `insert_notifying` sends through
+    SQLAlchemy, and `cqrs_sqla.pg_outbox` on an asyncpg connection.
+
+    >>> from sqlalchemy.dialects import postgresql
+    >>> from cqrs_sqla.schema import Schema
+    >>> sql, parameters = notifying_insert(
+    ...     postgresql.dialect(), Schema().outbox, [{"topic": "orders", "traceparent": None}]
+    ... )
+    >>> print(sql)  # doctest: +NORMALIZE_WHITESPACE
+    INSERT INTO outbox (topic) SELECT $1::VARCHAR(255)
+    FROM (SELECT pg_notify($2::text, '')) AS notified
+    >>> parameters
+    ('orders', 'outbox_new')
+    """
     # A column that is NULL in every row and NULL by default is left out: each
     # array costs its encoding, and most rows carry no trace context or compression.
     optional = _null_by_default(outbox)
-    columns = tuple(
+    if len(rows) == 1:  # the common case: plain parameters, no arrays to encode
+        columns: list[str] = []
+        values: list[typing.Any] = []
+        for column, value in rows[0].items():
+            if value is not None or column not in optional:
+                columns.append(column)
+                values.append(value)
+        values.append(channel_of(outbox))
+        return _insert_notifying_sql(dialect, outbox, tuple(columns), True), tuple(values)
+    kept = tuple(
         column
         for column in rows[0]
         if column not in optional or any(row[column] is not None for row in rows)
     )
-    if len(rows) == 1:  # the common case: plain parameters, no arrays to encode
-        values = tuple(rows[0][column] for column in columns)
-    else:
-        values = tuple([row[column] for row in rows] for column in columns)
-    connection.exec_driver_sql(
-        _insert_notifying_sql(connection.dialect, outbox, columns, single=len(rows) == 1),
-        (*values, channel_of(outbox)),
-    )
+    arrays = tuple([row[column] for row in rows] for column in kept)
+    return _insert_notifying_sql(dialect, outbox, kept, False), (*arrays, channel_of(outbox))
 
 
 @functools.lru_cache(maxsize=64)
@@ -82,7 +111,7 @@ def _null_by_default(outbox: sa.Table) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=64)
 def _insert_notifying_sql(
-    dialect: sa.Dialect, outbox: sa.Table, columns: tuple[str, ...], *, single: bool
+    dialect: sa.Dialect, outbox: sa.Table, columns: tuple[str, ...], single: bool
 ) -> str:
     """`INSERT ... SELECT <one parameter per column>` for a `single` row, else `INSERT
     ... SELECT FROM unnest(<one array per column>)`, from a one-row subquery that calls

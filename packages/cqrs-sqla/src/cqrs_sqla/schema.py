@@ -89,6 +89,22 @@ class TableNames:
     #: Idempotency keys of requests and their answers (`cqrs.idempotency`).
     idempotency: str = "idempotency"
 
+    @classmethod
+    def prefixed(cls, prefix: str) -> TableNames:
+        """Every default name behind `prefix`: tables of their own beside others (a test's,
+        an example's, a second outbox's).
+
+        >>> TableNames.prefixed("billing_").saga_log
+        'billing_saga_log'
+        """
+        defaults = cls()
+        return cls(
+            **{
+                field.name: f"{prefix}{getattr(defaults, field.name)}"
+                for field in dataclasses.fields(cls)
+            }
+        )
+
 
 class Schema:
     """The tables, built on one `MetaData` (pass your own to share it with your models)."""
