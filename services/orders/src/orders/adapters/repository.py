@@ -114,9 +114,13 @@ class SqlAlchemyOrderRepository:
         """Store the order's status and reason; `OrderNotFoundError` when it is not stored."""
         now = self._clock()
         result = await self._session.execute(
-            orders.update()
-            .where(orders.c.id == order.order_id)
-            .values(status=order.status.value, reason=_reason_value(order), updated_at=now)
+            _UPDATE_ORDER,
+            {
+                "order_id": order.order_id,
+                "new_status": order.status.value,
+                "new_reason": _reason_value(order),
+                "changed_at": now,
+            },
         )
         if typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 0:
             raise OrderNotFoundError(order.order_id)
@@ -173,6 +177,18 @@ def _copy(order: Order) -> Order:
         reason=order.reason,
     )
 
+
+# An order's outcome, one statement built once (binds only: no cache key to compute
+# from values at each execution).
+_UPDATE_ORDER: typing.Final = (
+    orders.update()
+    .where(orders.c.id == sa.bindparam("order_id", type_=orders.c.id.type))
+    .values(
+        status=sa.bindparam("new_status", type_=orders.c.status.type),
+        reason=sa.bindparam("new_reason", type_=orders.c.reason.type),
+        updated_at=sa.bindparam("changed_at", type_=orders.c.updated_at.type),
+    )
+)
 
 # An order and its items in one statement: one row per item, in line order (every
 # order has at least one item).
