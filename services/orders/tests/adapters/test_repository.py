@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import collections
 import datetime
 import decimal
+import re
 import uuid
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import ExecutionContext
 
 from cqrs_sqla.testing import statements_sent
 from orders.adapters.database import Database
@@ -139,3 +143,43 @@ async def test_an_order_and_its_items_are_inserted_in_one_statement_on_postgresq
         assert "INSERT INTO order_items" in inserts[0]
     async with database.unit_of_work()() as work:
         assert await work.orders.get(order.order_id) == order
+
+
+async def test_orders_of_any_size_reuse_one_compiled_insert(database: Database) -> None:
+    compiled: dict[str, set[int]] = collections.defaultdict(set)
+
+    def seen(
+        connection: object,
+        cursor: object,
+        statement: str,
+        parameters: object,
+        context: ExecutionContext,
+        executemany: bool,
+    ) -> None:
+        tables = " and ".join(re.findall(r"INSERT INTO (\w+)", statement))
+        if tables and context.compiled is not None:
+            compiled[tables].add(id(context.compiled))
+
+    placed = [
+        Order.place("c-1", [OrderItem(f"sku-{line}", line + 1, D("2.25")) for line in range(count)])
+        for count in (1, 3, 100)
+    ]
+    event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for order in placed:
+            async with database.unit_of_work()() as work:
+                await work.orders.add(order)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+
+    # PostgreSQL: the order and its items in one statement, compiled once for one item as
+    # for a hundred (a VALUES list of the items made one per order). SQLite: the order's
+    # INSERT, and the items' in two forms (one row, and several rows' executemany).
+    forms = {tables: len(ids) for tables, ids in compiled.items()}
+    if database.engine.dialect.name == "postgresql":
+        assert forms == {"orders and order_items": 1, "order_summaries": 1}
+    else:
+        assert forms == {"orders": 1, "order_items": 2, "order_summaries": 1}
+    for order in placed:
+        async with database.unit_of_work()() as work:
+            assert await work.orders.get(order.order_id) == order

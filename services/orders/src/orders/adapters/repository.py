@@ -14,6 +14,7 @@ import typing
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cqrs.clock import utc_now
@@ -51,31 +52,44 @@ class SqlAlchemyOrderRepository:
     async def add(self, order: Order) -> None:
         """Insert the order and its items: one statement on PostgreSQL, two elsewhere."""
         now = self._clock()
-        placed = orders.insert().values(
-            id=order.order_id,
-            customer_id=order.customer_id,
-            status=order.status.value,
-            reason=_reason_value(order),
-            created_at=now,
-            updated_at=now,
-        )
-        items = [
-            {
-                "order_id": order.order_id,
-                "line": line,
-                "sku": item.sku,
-                "quantity": item.quantity,
-                "unit_price_cents": int(item.unit_price * CENTS_PER_UNIT),
-            }
-            for line, item in enumerate(order.items)
-        ]
+        row = {
+            "id": order.order_id,
+            "customer_id": order.customer_id,
+            "status": order.status.value,
+            "reason": _reason_value(order),
+            "created_at": now,
+            "updated_at": now,
+        }
         if self._session.get_bind().dialect.name == "postgresql":
             # The items inserted in the order's statement (a data-modifying CTE): one
-            # round trip less per order placed. SQLite has no such CTEs.
-            await self._session.execute(_insert_with_items(placed, items))
+            # round trip less per order placed. SQLite has no such CTEs. The items go
+            # as one array per column: one statement, compiled once, for any count.
+            items = list(enumerate(order.items))
+            await self._session.execute(
+                _ORDER_WITH_ITEMS,
+                {
+                    **row,
+                    "item_lines": [line for line, _ in items],
+                    "item_skus": [item.sku for _, item in items],
+                    "item_quantities": [item.quantity for _, item in items],
+                    "item_prices": [_cents(item) for _, item in items],
+                },
+            )
         else:
-            await self._session.execute(placed)
-            await self._session.execute(order_items.insert(), items)
+            await self._session.execute(orders.insert(), row)
+            await self._session.execute(
+                order_items.insert(),
+                [
+                    {
+                        "order_id": order.order_id,
+                        "line": line,
+                        "sku": item.sku,
+                        "quantity": item.quantity,
+                        "unit_price_cents": _cents(item),
+                    }
+                    for line, item in enumerate(order.items)
+                ],
+            )
         await self._publish(order, now)
         self._remember(order)
 
@@ -100,9 +114,13 @@ class SqlAlchemyOrderRepository:
         """Store the order's status and reason; `OrderNotFoundError` when it is not stored."""
         now = self._clock()
         result = await self._session.execute(
-            orders.update()
-            .where(orders.c.id == order.order_id)
-            .values(status=order.status.value, reason=_reason_value(order), updated_at=now)
+            _UPDATE_ORDER,
+            {
+                "order_id": order.order_id,
+                "new_status": order.status.value,
+                "new_reason": _reason_value(order),
+                "changed_at": now,
+            },
         )
         if typing.cast("sa.CursorResult[typing.Any]", result).rowcount == 0:
             raise OrderNotFoundError(order.order_id)
@@ -160,6 +178,18 @@ def _copy(order: Order) -> Order:
     )
 
 
+# An order's outcome, one statement built once (binds only: no cache key to compute
+# from values at each execution).
+_UPDATE_ORDER: typing.Final = (
+    orders.update()
+    .where(orders.c.id == sa.bindparam("order_id", type_=orders.c.id.type))
+    .values(
+        status=sa.bindparam("new_status", type_=orders.c.status.type),
+        reason=sa.bindparam("new_reason", type_=orders.c.reason.type),
+        updated_at=sa.bindparam("changed_at", type_=orders.c.updated_at.type),
+    )
+)
+
 # An order and its items in one statement: one row per item, in line order (every
 # order has at least one item).
 _SELECT_ORDER: typing.Final = (
@@ -177,21 +207,45 @@ _SELECT_ORDER: typing.Final = (
 )
 
 
-def _insert_with_items(
-    placed: sa.Insert, items: typing.Sequence[typing.Mapping[str, typing.Any]]
-) -> sa.Insert:
-    """`placed` (the order's INSERT) as a CTE of one INSERT of its `items` (order_items
-    rows): the order's row is inserted before its items' foreign keys are checked, at
-    the statement's end."""
-    order = placed.returning(orders.c.id).cte("placed")
-    columns = ("line", "sku", "quantity", "unit_price_cents")
-    lines = sa.values(
-        *(sa.column(name, order_items.c[name].type) for name in columns), name="lines"
-    ).data([tuple(item[name] for name in columns) for item in items])
-    rows = sa.select(order.c.id, *(lines.c[name] for name in columns)).select_from(
-        order.join(lines, sa.true())  # one order row: each line with it
+def _order_with_items() -> sa.Insert:
+    """The order's INSERT as a CTE of one INSERT of its items, from one array per item
+    column (`item_lines`, `item_skus`, `item_quantities`, `item_prices`) unnested
+    together: the order's row is inserted before its items' foreign keys are checked,
+    at the statement's end. Only binds: SQLAlchemy compiles it once, whatever the
+    order, where a VALUES list of the items made a new statement for each order."""
+    placed = (
+        orders.insert()
+        .values({column.name: sa.bindparam(column.name, type_=column.type) for column in orders.c})
+        .returning(orders.c.id)
+        .cte("placed")
     )
-    return order_items.insert().from_select(("order_id", *columns), rows)
+    arrays = {
+        "line": "item_lines",
+        "sku": "item_skus",
+        "quantity": "item_quantities",
+        "unit_price_cents": "item_prices",
+    }
+    lines = (
+        sa.func.unnest(
+            *(
+                sa.bindparam(bind, type_=postgresql.ARRAY(order_items.c[column].type))
+                for column, bind in arrays.items()
+            )
+        )
+        .table_valued(*(sa.column(column, order_items.c[column].type) for column in arrays))
+        .render_derived("lines")
+    )
+    rows = sa.select(placed.c.id, *(lines.c[column] for column in arrays)).select_from(
+        placed.join(lines, sa.true())  # one order row: each line with it
+    )
+    return order_items.insert().from_select(("order_id", *arrays), rows)
+
+
+_ORDER_WITH_ITEMS: typing.Final = _order_with_items()
+
+
+def _cents(item: OrderItem) -> int:
+    return int(item.unit_price * CENTS_PER_UNIT)
 
 
 def _reason_value(order: Order) -> str | None:

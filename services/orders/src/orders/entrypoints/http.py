@@ -41,14 +41,12 @@ its lifespan, which runs the Kafka consumer and the background workers.
 from __future__ import annotations
 
 import asyncio
-import collections.abc
 import logging
 import typing
 import uuid
 
 import fastapi
 from fastapi.responses import HTMLResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 import cqrs
 from orders.application.errors import OrderNotFoundError
@@ -87,6 +85,10 @@ _NO_PAGE_SETTINGS: typing.Final = PageSettings(
     inventory_url="", reply_timeout_seconds=30, admin_console=False, saga_diagram=""
 )
 _EVENT_STREAM: typing.Final = {
+    200: {
+        "description": "Successful Response",
+        "content": {"text/event-stream": {"itemSchema": sse.EVENT_SCHEMA}},
+    },
     204: {"description": "The client has seen every transition of a finished saga"},
 }
 
@@ -227,17 +229,17 @@ def create_app(
 
     @app.get(
         "/orders/{order_id}/events",
-        response_class=EventSourceResponse,
+        status_code=200,
+        response_class=sse.EventStreamResponse,
         responses={**_EVENT_STREAM, **authenticated, **problem_responses(404, 500, 503)},
     )
     async def order_events(
         query: WatchOrder = fastapi.Depends(watched),  # noqa: B008 - FastAPI's own idiom
-    ) -> collections.abc.AsyncIterable[ServerSentEvent]:
+    ) -> sse.EventStreamResponse:
         """Server-Sent Events, one per saga transition (`id` its position, named
         `transition`, the last `status`), pushed as the saga writes them; the
         stream ends after the last."""
-        async for transition in sse.until_stopped(streams.stream(query), stopped):
-            yield sse.event_of(transition)
+        return sse.EventStreamResponse(streams.stream(query), stopped)
 
     @app.get("/screening", responses=problem_responses(500))
     async def screening() -> ScreeningChain:
