@@ -9,7 +9,10 @@ A claim is one transaction, held while the relay publishes:
   key's rows at once; see `cqrs_sqla.postgres_claim`. Closing the claim
   marks the failed rows, then the published ones together with the commit,
   which releases the locks. A relay that dies mid-claim rolls back: its
-  rows go out again, with the same event ids.
+  rows go out again, with the same event ids. Once the store waits for rows
+  (a relay running), that commit also begins the next claim's transaction,
+  and the store keeps the connection for it: two round trips a claim, not
+  three (`cqrs_sqla.postgres_claim.BegunConnection`).
 * SQLite: claims are serialised across processes by an exclusive lock on a
   file next to the database (`<db>.relay.lock`, see `cqrs_sqla.relay_lock`),
   so relays take turns. The
@@ -49,7 +52,7 @@ from cqrs_sqla.databases import require_supported
 from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_event
 from cqrs_sqla.notify import channel, notify_relays
-from cqrs_sqla.postgres_claim import PostgresClaim
+from cqrs_sqla.postgres_claim import BegunConnection, PostgresClaim
 from cqrs_sqla.relay_lock import RelayLock
 from cqrs_sqla.schema import Schema
 from cqrs_sqla.sqlite import begin_read
@@ -66,6 +69,10 @@ class SqlAlchemyOutboxStore:
     can then cost a republish of the last second's rows, never a lost one (see
     `cqrs_sqla.postgres_claim.PostgresClaim`). `synchronous_marks=True` makes
     them wait as every other commit does.
+
+    On PostgreSQL, once `wait_for_rows` was called the store holds two pooled
+    connections until `close`: the one listening for new rows, and the last
+    claim's, its next transaction begun (see `cqrs_sqla.postgres_claim`).
 
     On a SQLite file, `wait_for_rows` looks for a commit every
     `sqlite_watch_interval` seconds (`cqrs_sqla.sqlite_watch`): a few
@@ -92,6 +99,8 @@ class SqlAlchemyOutboxStore:
         self._listener_source: AsyncConnection | None = None
         self._notified = asyncio.Event()
         self._commits = _commit_watch(engine, sqlite_watch_interval)
+        # The claims' kept connection, once the store waits for rows (a relay runs).
+        self._begun = BegunConnection()
 
     @property
     def is_postgresql(self) -> bool:
@@ -112,6 +121,9 @@ class SqlAlchemyOutboxStore:
                 # see: forgetting it spares the relay an empty claim after this one.
                 # One heard later (rows it may miss) still wakes the relay.
                 before_take=self._notified.clear,
+                # Kept only for a store that waits for rows, which its owner closes; one
+                # that is only asked for claims now and then hands each connection back.
+                begun=self._begun if self._listener is not None else None,
             )
         return _SqliteClaim(self, limit, retry)
 
@@ -185,7 +197,7 @@ class SqlAlchemyOutboxStore:
 
     @maps_driver_errors
     async def close(self) -> None:
-        """Stop listening for notifications."""
+        """Stop listening for notifications, and hand back the claims' kept connection."""
         source, listener = self._listener_source, self._listener
         self._listener_source = self._listener = None
         try:
@@ -193,8 +205,11 @@ class SqlAlchemyOutboxStore:
                 # The connection goes back to the pool: it must not stay subscribed.
                 await listener.remove_listener(channel(self.schema), self._on_notify)
         finally:
-            if source is not None:
-                await source.close()
+            try:
+                if source is not None:
+                    await source.close()
+            finally:
+                await self._begun.close()
 
     async def _drop_listener(self) -> None:
         """Forget a listening connection that died, without failing on it."""
