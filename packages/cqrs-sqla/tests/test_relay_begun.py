@@ -171,3 +171,34 @@ async def test_a_kept_connection_the_server_dropped_is_replaced(
     assert 1 in outcomes, outcomes
     assert set(outcomes) - {0, 1} <= {"DatabaseUnavailableError"}, outcomes
     assert [m.key for m in broker.messages] == ["a", "b"]
+
+
+async def test_a_kept_connection_ended_by_the_idle_in_transaction_timeout_is_replaced_quietly(
+    engine: AsyncEngine, schema: Schema, clock: FakeClock
+) -> None:
+    # Sites often set `idle_in_transaction_session_timeout`; the server then ends the
+    # kept connection between claims. The next pass must not fail for it.
+    timed_out = create_async_engine(
+        engine.url,
+        connect_args={"server_settings": {"idle_in_transaction_session_timeout": "200"}},
+    )
+    store = SqlAlchemyOutboxStore(timed_out, schema, clock=clock)
+    broker = InMemoryMessageBroker()
+    relay = OutboxRelay(store, broker, batch_size=1)
+    try:
+        await store.wait_for_rows(0)
+        await write(engine, schema, clock, "a")
+        assert await relay.run_once() == 1
+        kept = typing.cast(typing.Any, store._begun._kept)  # pyright: ignore[reportPrivateUsage]
+        pid = typing.cast(int, kept[1].get_server_pid())
+        deadline = asyncio.get_running_loop().time() + 10
+        while (await backend(engine, pid))[0] is not None:  # the server ends it
+            assert asyncio.get_running_loop().time() < deadline, "the timeout never fired"
+            await asyncio.sleep(0.05)
+        await write(engine, schema, clock, "b")
+
+        assert await relay.run_once() == 1  # no error: the dead connection is replaced
+        assert [m.key for m in broker.messages] == ["a", "b"]
+    finally:
+        await store.close()
+        await timed_out.dispose()
