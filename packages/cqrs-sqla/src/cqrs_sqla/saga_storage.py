@@ -143,6 +143,15 @@ class SqlAlchemySagaStorage:
         connection, statements = self._joined
         raw = await connection.get_raw_connection()
         driver = typing.cast(typing.Any, raw.driver_connection)
+        if not driver.is_in_transaction() and connection.in_transaction():
+            # SQLAlchemy's asyncpg adapter sends the BEGIN of a transaction it began with
+            # its first statement: a transaction whose first write is this storage's
+            # would otherwise take the SQLAlchemy path. Send it now (the same round
+            # trip), through the adapter, so that SQLAlchemy knows it was sent.
+            adapted = typing.cast(typing.Any, raw.dbapi_connection)
+            start = getattr(adapted, "_start_transaction", None)
+            if start is not None and not getattr(adapted, "_started", True):
+                await start()
         return (driver, statements) if driver.is_in_transaction() else None
 
     @property
