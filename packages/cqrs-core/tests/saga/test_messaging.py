@@ -1066,7 +1066,9 @@ class Transactions:
         self.blocks: list[tuple[int, int]] = []
 
     @contextlib.asynccontextmanager
-    async def __call__(self, saga_id: uuid.UUID) -> collections.abc.AsyncIterator[ISagaStorage]:
+    async def __call__(
+        self, saga_id: uuid.UUID
+    ) -> collections.abc.AsyncGenerator[ISagaStorage, None]:
         self.opened.append(saga_id)
         first = len(self.r.storage.writes)
         yield self.r.storage
@@ -1131,3 +1133,44 @@ async def test_a_rejecting_or_ignored_reply_goes_on_as_without_a_transaction() -
     assert state.status is SagaStatus.FAILED
     assert transactions.opened == []
     assert "act:ChargeCard" not in WORLD.calls
+
+
+class ChargeCardTelling(ChargeCard):
+    """`ChargeCard` that records an event as it charges."""
+
+    def __init__(self) -> None:
+        self._events: list[object] = []
+
+    @property
+    def events(self) -> typing.Sequence[object]:  # type: ignore[override]
+        return self._events
+
+    async def act(self, context: OrderContext) -> SagaStepResult[OrderContext, str]:
+        result = await super().act(context)
+        self._events.append("charged")
+        return result
+
+
+class TellingSaga(Saga[OrderContext]):
+    steps = [ValidateOrder, ReserveStock, ChargeCardTelling]
+
+
+@pytest.mark.parametrize("commits", [True, False])
+async def test_events_of_the_rest_are_emitted_once_it_committed_only(commits: bool) -> None:
+    r = rig(TellingSaga)
+    emitted: list[tuple[object, int]] = []
+    transactions = Transactions(r, fail_commit=not commits)
+
+    async def emit(events: typing.Sequence[object]) -> None:
+        # With how many blocks had ended when the events went out.
+        emitted.extend((event, len(transactions.blocks)) for event in events)
+
+    runner = SagaRunner(
+        TellingSaga, DIContainer(), r.storage, compensation=NO_WAIT, clock=r.clock, emit=emit
+    )
+    saga_id, _ = await r.start()
+
+    with contextlib.suppress(CommitFailed):
+        await runner.deliver(saga_id, reserved(), continue_in=transactions)
+
+    assert emitted == ([("charged", 1)] if commits else [])
