@@ -637,7 +637,7 @@ class _Run:
             return
         await self._fail(self.runner.steps[self.cursor].name, error)
 
-    async def receive(self, reply: _Reply) -> typing.AsyncIterator[_Result]:
+    async def receive(self, reply: _Reply) -> typing.AsyncGenerator[_Result, None]:
         """Apply `reply` if the saga waits for it, then go on as far as it goes."""
         waiting = self.waiting
         if waiting is None or not self._expects(waiting, reply):
