@@ -108,6 +108,53 @@ async def test_a_storage_with_the_changes_channel_notifies_other_processes_itsel
             await engine.dispose()
 
 
+async def test_a_storage_joined_to_a_transaction_notifies_when_it_commits_only(
+    postgres_url: str,
+) -> None:
+    writer_engine, follower_engine = create_engine(postgres_url), create_engine(postgres_url)
+    schema = Schema()
+    await create_all(writer_engine, schema)
+    follower = SagaChanges(follower_engine, schema)
+    committed, rolled_back = uuid.uuid4(), uuid.uuid4()
+    await SqlAlchemySagaStorage(async_sessionmaker(writer_engine), schema).create_saga(
+        committed, "order", {}
+    )
+    await SqlAlchemySagaStorage(async_sessionmaker(writer_engine), schema).create_saga(
+        rolled_back, "order", {}
+    )
+
+    async def record_in_transaction(saga_id: uuid.UUID, *, commit: bool) -> None:
+        async with writer_engine.connect() as connection:
+            await connection.begin()
+            joined = SqlAlchemySagaStorage(
+                async_sessionmaker(connection), schema, changes_channel=changes_channel(schema)
+            )
+            await joined.record_step(
+                saga_id,
+                "Open",
+                SagaStepAction.ACT,
+                SagaStepStatus.COMPLETED,
+                context={},
+                current_version=1,
+            )
+            await (connection.commit() if commit else connection.rollback())
+
+    try:
+        async with (
+            follower.following(committed) as changed,
+            follower.following(rolled_back) as untouched,
+        ):
+            await record_in_transaction(rolled_back, commit=False)
+            await record_in_transaction(committed, commit=True)
+            await asyncio.wait_for(changed.wait(), DEADLINE)
+        # Notifications arrive in commit order: the rolled-back one would have come first.
+        assert not untouched.is_set()
+    finally:
+        await follower.close()
+        for engine in (writer_engine, follower_engine):
+            await engine.dispose()
+
+
 async def test_the_changes_channel_is_ignored_off_postgresql(
     engine: AsyncEngine, schema: Schema
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import contextlib
 import dataclasses
 import datetime
 import typing
@@ -39,6 +40,7 @@ from cqrs.saga.recovery import SagaRecoveryWorker
 from cqrs.saga.saga import Saga, SagaDefinitionError
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
+from cqrs.saga.storage.protocol import ISagaStorage
 from cqrs.testing import FakeClock, registered_outbox_events
 
 ACT, COMPENSATE = SagaStepAction.ACT, SagaStepAction.COMPENSATE
@@ -1043,3 +1045,132 @@ async def test_a_crash_in_on_reply_leaves_the_saga_waiting_and_a_redelivery_comp
     assert state.context["reservation_id"] == "res-after-crash"
     assert count("on_reply:ReserveStock") == 2
     assert count("act:ChargeCard") == 1
+
+
+# --- the rest of a pass in the caller's transaction (deliver(continue_in=...)) ---------
+
+
+class CommitFailed(Exception):
+    pass
+
+
+class Transactions:
+    """A `continue_in` over the rig's storage: notes which writes fell inside each block,
+    and can fail the block's end as a refused commit would."""
+
+    def __init__(self, r: Rig, *, fail_commit: bool = False) -> None:
+        self.r = r
+        self.fail_commit = fail_commit
+        self.opened: list[uuid.UUID] = []
+        # (first, last) index into the storage's writes of each block that ended.
+        self.blocks: list[tuple[int, int]] = []
+
+    @contextlib.asynccontextmanager
+    async def __call__(
+        self, saga_id: uuid.UUID
+    ) -> collections.abc.AsyncGenerator[ISagaStorage, None]:
+        self.opened.append(saga_id)
+        first = len(self.r.storage.writes)
+        yield self.r.storage
+        self.blocks.append((first, len(self.r.storage.writes)))
+        if self.fail_commit:
+            raise CommitFailed("the transaction could not commit")
+
+
+async def test_the_steps_after_the_reply_write_inside_the_callers_transaction() -> None:
+    r = rig(OrderSaga)
+    saga_id, _ = await r.start()
+    transactions = Transactions(r)
+
+    state = await r.runner.deliver(saga_id, reserved(), continue_in=transactions)
+
+    assert state.status is SagaStatus.COMPLETED
+    assert transactions.opened == [saga_id]
+    ((first, last),) = transactions.blocks
+    inside = [(w.step, w.status) for w in r.storage.writes[first:last]]
+    before = [(w.step, w.status) for w in r.storage.writes[:first]]
+    # The reply's own write came first, on its own; the charge and the end inside.
+    assert before[-1] == ("ReserveStock", "completed")
+    assert inside == [("ChargeCard", "completed")]
+    assert r.storage.writes[last - 1].saga_status is SagaStatus.COMPLETED
+    assert state == await r.state(saga_id)
+
+
+async def test_a_transaction_that_fails_to_commit_raises_and_gives_the_claim_up() -> None:
+    r = rig(OrderSaga)
+    saga_id, _ = await r.start()
+    r.storage.holds.clear()
+
+    with pytest.raises(CommitFailed):
+        await r.runner.deliver(saga_id, reserved(), continue_in=Transactions(r, fail_commit=True))
+
+    # The pass believed the saga completed; it releases it all the same, so that
+    # whoever runs it next (recovery) is not kept out for a lease.
+    assert r.storage.holds == ["claim", "release"]
+    assert await r.storage.claim(saga_id, "recovery", r.runner.lease)
+
+
+async def test_a_reply_completing_the_saga_opens_no_transaction() -> None:
+    r = rig(PayFirstSaga)
+    saga_id, _ = await r.start()
+    transactions = Transactions(r)
+
+    state = await r.runner.deliver(saga_id, reserved(), continue_in=transactions)
+
+    assert state.status is SagaStatus.COMPLETED
+    assert transactions.opened == []
+
+
+async def test_a_rejecting_or_ignored_reply_goes_on_as_without_a_transaction() -> None:
+    r = rig(OrderSaga)
+    saga_id, _ = await r.start()
+    transactions = Transactions(r)
+
+    ignored = await r.runner.deliver(saga_id, reply("unexpected"), continue_in=transactions)
+    assert ignored.status is SagaStatus.RUNNING
+    state = await r.runner.deliver(saga_id, reply(REJECTED, reason="out"), continue_in=transactions)
+
+    assert state.status is SagaStatus.FAILED
+    assert transactions.opened == []
+    assert "act:ChargeCard" not in WORLD.calls
+
+
+class ChargeCardTelling(ChargeCard):
+    """`ChargeCard` that records an event as it charges."""
+
+    def __init__(self) -> None:
+        self._events: list[object] = []
+
+    @property
+    def events(self) -> typing.Sequence[object]:  # type: ignore[override]
+        return self._events
+
+    async def act(self, context: OrderContext) -> SagaStepResult[OrderContext, str]:
+        result = await super().act(context)
+        self._events.append("charged")
+        return result
+
+
+class TellingSaga(Saga[OrderContext]):
+    steps = [ValidateOrder, ReserveStock, ChargeCardTelling]
+
+
+@pytest.mark.parametrize("commits", [True, False])
+async def test_events_of_the_rest_are_emitted_once_it_committed_only(commits: bool) -> None:
+    r = rig(TellingSaga)
+    emitted: list[tuple[object, int]] = []
+    transactions = Transactions(r, fail_commit=not commits)
+
+    async def emit(events: typing.Sequence[object]) -> None:
+        # With how many blocks had ended when the events went out.
+        emitted.extend((event, len(transactions.blocks)) for event in events)
+
+    runner = SagaRunner(
+        TellingSaga, DIContainer(), r.storage, compensation=NO_WAIT, clock=r.clock, emit=emit
+    )
+    saga_id, _ = await r.start()
+
+    with contextlib.suppress(CommitFailed):
+        await runner.deliver(saga_id, reserved(), continue_in=transactions)
+
+    assert emitted == ([("charged", 1)] if commits else [])

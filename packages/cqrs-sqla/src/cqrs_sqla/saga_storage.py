@@ -89,7 +89,10 @@ class SqlAlchemySagaStorage:
     PostgreSQL through an engine, makes `record_step` and `update_status` send
     the saga's id on that channel in their own statement (`notifies_changes`),
     so that `NotifyingSagaStorage` needs no statement of its own to tell other
-    processes; elsewhere it is ignored.
+    processes; through a connection in a transaction, `record_step` sends it
+    in its statement too, and the server delivers it when (and only if) the
+    transaction commits (`notifies_changes` stays False: `update_status` does
+    not there); elsewhere it is ignored.
     """
 
     def __init__(
@@ -122,11 +125,11 @@ class SqlAlchemySagaStorage:
             )
         )
 
-        # The same statements on a PostgreSQL connection the factory is bound to (without
-        # the changes channel: they commit with the caller's transaction).
+        # The same statements on a PostgreSQL connection the factory is bound to; their
+        # NOTIFY, if any, is sent when the caller's transaction commits.
         bind = session_factory.kw.get("bind")
         self._joined = (
-            (bind, saga_statements(bind.dialect, self.schema))
+            (bind, saga_statements(bind.dialect, self.schema, changes_channel))
             if isinstance(bind, AsyncConnection) and bind.dialect.name == "postgresql"
             else None
         )
@@ -140,6 +143,15 @@ class SqlAlchemySagaStorage:
         connection, statements = self._joined
         raw = await connection.get_raw_connection()
         driver = typing.cast(typing.Any, raw.driver_connection)
+        if not driver.is_in_transaction() and connection.in_transaction():
+            # SQLAlchemy's asyncpg adapter sends the BEGIN of a transaction it began with
+            # its first statement: a transaction whose first write is this storage's
+            # would otherwise take the SQLAlchemy path. Send it now (the same round
+            # trip), through the adapter, so that SQLAlchemy knows it was sent.
+            adapted = typing.cast(typing.Any, raw.dbapi_connection)
+            start = getattr(adapted, "_start_transaction", None)
+            if start is not None and not getattr(adapted, "_started", True):
+                await start()
         return (driver, statements) if driver.is_in_transaction() else None
 
     @property

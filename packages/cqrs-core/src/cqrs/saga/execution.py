@@ -73,6 +73,7 @@ __all__ = (
     "CompensationPolicy",
     "SagaRunner",
     "EmitEvents",
+    "ContinueIn",
     "ContextBuilder",
     "DEFAULT_COMPENSATION",
     "DEFAULT_LEASE",
@@ -87,6 +88,9 @@ _Reply = NotificationEvent[typing.Any]
 ContextBuilder = typing.Callable[[typing.Mapping[str, typing.Any]], SagaContext]
 #: Emits the events a local step recorded (see `SagaRunner`'s `emit`).
 EmitEvents = typing.Callable[[typing.Sequence[object]], typing.Awaitable[None]]
+#: Opens a transaction of the caller's for saga `id` and yields a storage joined to it
+#: (see `SagaRunner.deliver`).
+ContinueIn = typing.Callable[[uuid.UUID], contextlib.AbstractAsyncContextManager[ISagaStorage]]
 # How one step's compensation went: undone, waiting for a reply, or given up.
 _Outcome = typing.Literal["done", "waiting", "failed"]
 
@@ -348,7 +352,9 @@ class SagaRunner:
         if run is None or run.status not in _FINAL_STATUSES:
             await self.storage.release(saga_id, owner)
 
-    async def deliver(self, saga_id: uuid.UUID, reply: _Reply) -> SagaState:
+    async def deliver(
+        self, saga_id: uuid.UUID, reply: _Reply, *, continue_in: ContinueIn | None = None
+    ) -> SagaState:
         """Hand `reply` to the step saga `saga_id` waits on, run the saga on, return its state.
 
         A reply the saga does not wait for (a duplicate, a late one, or a stray
@@ -356,16 +362,38 @@ class SagaRunner:
         recorded, not raised: the reply was handled. Raises
         `SagaConcurrencyError` when another worker keeps the saga past
         `claim_wait`, so the caller can redeliver later.
+
+        `continue_in(saga_id)`, when given, opens a transaction of the caller's
+        and yields a storage joined to it: once the reply's step is recorded
+        (committed on its own, so what follows starts from a durable point),
+        the rest of the pass (the next steps, their writes and the saga's end)
+        writes through that storage and commits with it, one transaction
+        instead of one per step. Local steps whose own writes join that
+        transaction (a unit of work nested in the caller's) commit with them.
+        If the transaction fails, nothing of the rest is stored: the pass
+        raises, gives its claim up, and the saga stands where the reply's
+        write left it, for recovery to run on (as after a crash at that
+        point; acts run again, as they must be idempotent anyway). Events
+        the steps record are emitted after the commit. A reply that fails its
+        step, or answers a compensation, goes on as without `continue_in`.
         """
         owner = self._new_owner()
         state, history = await self._claim_patiently(saga_id, owner)
         run: _Run | None = None
+        unsettled = False
         try:
             run = _Run.load(self, saga_id, owner, self.build_context, state, history)
             if run is not None:
-                await run.settled(_drain(run.receive(reply)))  # the reply was handled
+                if continue_in is None:
+                    await run.settled(_drain(run.receive(reply)))  # the reply was handled
+                else:
+                    # Until the rest committed, the pass may have been rolled back to a
+                    # state it does not know: give the claim up whatever it thinks.
+                    unsettled = True
+                    await run.settled(run.receive_continuing(reply, continue_in))
+                    unsettled = False
         finally:
-            await self._release(saga_id, owner, run)
+            await self._release(saga_id, owner, None if unsettled else run)
         # What the pass wrote, as the storage now holds it: no read-back.
         return state if run is None else run.state(state)
 
@@ -609,7 +637,7 @@ class _Run:
             return
         await self._fail(self.runner.steps[self.cursor].name, error)
 
-    async def receive(self, reply: _Reply) -> typing.AsyncIterator[_Result]:
+    async def receive(self, reply: _Reply) -> typing.AsyncGenerator[_Result, None]:
         """Apply `reply` if the saga waits for it, then go on as far as it goes."""
         waiting = self.waiting
         if waiting is None or not self._expects(waiting, reply):
@@ -639,6 +667,35 @@ class _Run:
             self.status is not SAGA_COMPLETED and (result := await self.step_forward()) is not None
         ):
             yield result
+
+    async def receive_continuing(self, reply: _Reply, continue_in: ContinueIn) -> None:
+        """`receive`, with what follows the reply's own write run in `continue_in`'s
+        transaction (see `SagaRunner.deliver`)."""
+        waiting = self.waiting
+        if waiting is None or waiting.action is not ACT or not self._expects(waiting, reply):
+            await _drain(self.receive(reply))  # ignored, or a compensation's reply
+            return
+        replied = self.receive(reply)
+        try:
+            await anext(replied)  # the reply's step, recorded (a failure raises here)
+        except StopAsyncIteration:
+            return
+        finally:
+            await replied.aclose()
+        if self.status is SAGA_COMPLETED:
+            return
+        runner = self.runner
+        emitted: list[object] = []
+        async with continue_in(self.saga_id) as storage:
+            self.runner = runner.on(storage)
+            if runner.emit is not None:
+                self.runner.emit = _collect_into(emitted)
+            try:
+                await self.settled(self.forward())
+            finally:
+                self.runner = runner
+        if emitted and runner.emit is not None:
+            await runner.emit(emitted)
 
     # -- forward --------------------------------------------------------------
 
@@ -1034,6 +1091,15 @@ class _Run:
         if not await self.storage.claim(self.saga_id, self.owner, self.runner.lease):
             raise SagaConcurrencyError(f"saga {self.saga_id}: the lease was lost to another worker")
         self._leased()
+
+
+def _collect_into(events: list[object]) -> EmitEvents:
+    """An `emit` that keeps the events for later."""
+
+    async def collect(recorded: typing.Sequence[object]) -> None:
+        events.extend(recorded)
+
+    return collect
 
 
 async def _drain(results: typing.AsyncIterator[_Result]) -> None:

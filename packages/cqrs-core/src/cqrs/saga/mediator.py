@@ -42,6 +42,7 @@ from cqrs.saga.execution import (
     DEFAULT_COMPENSATION,
     DEFAULT_LEASE,
     CompensationPolicy,
+    ContinueIn,
     EmitEvents,
     SagaRunner,
 )
@@ -185,7 +186,13 @@ class SagaMediator:
             context, saga_id or uuid.uuid4(), hidden_until_commit=hidden_until_commit
         )
 
-    async def deliver(self, saga_id: uuid.UUID, reply: NotificationEvent[typing.Any]) -> SagaState:
+    async def deliver(
+        self,
+        saga_id: uuid.UUID,
+        reply: NotificationEvent[typing.Any],
+        *,
+        continue_in: ContinueIn | None = None,
+    ) -> SagaState:
         """Hand a reply event to saga `saga_id` and run the saga on; return its state.
 
         Call it from the event handler that consumes replies, on any instance.
@@ -195,19 +202,25 @@ class SagaMediator:
         unknown id, `SagaNotBoundError` when the saga's class is not bound
         here, and `SagaConcurrencyError` when another worker keeps holding
         the saga (deliver again later).
+
+        `continue_in(saga_id)`, when given, opens a transaction of the
+        caller's and yields a storage joined to it: the pass records the
+        reply's step on its own, then runs the rest (the steps after it, to
+        the saga's end or its next wait) in that one transaction instead of
+        one per step; see `SagaRunner.deliver` for what happens when it fails.
         """
         if len(self._runners_by_name) == 1:
             # One saga bound: its runner checks the stored name as it loads the saga.
             (runner,) = self._runners_by_name.values()
             try:
-                return await runner.deliver(saga_id, reply)
+                return await runner.deliver(saga_id, reply, continue_in=continue_in)
             except SagaTypeMismatchError as mismatch:
                 raise _unbound(saga_id, mismatch.stored) from None
         state = await self._storage.load_saga_state(saga_id)
         runner = self._runners_by_name.get(state.name)
         if runner is None:
             raise _unbound(saga_id, state.name)
-        return await runner.deliver(saga_id, reply)
+        return await runner.deliver(saga_id, reply, continue_in=continue_in)
 
 
 def _unbound(saga_id: uuid.UUID, name: str) -> SagaNotBoundError:

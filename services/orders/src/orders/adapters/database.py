@@ -72,8 +72,14 @@ class Database:
         self, idempotency: SqlAlchemyIdempotencyStore | None = None
     ) -> SqlUnitOfWorkFactory:
         """Units of work for the use cases and the saga's steps, claiming idempotency keys
-        in `idempotency` (default: `idempotency_store()`)."""
-        return SqlUnitOfWorkFactory(self.session_factory, self.schema, idempotency=idempotency)
+        in `idempotency` (default: `idempotency_store()`); on PostgreSQL the step writes of
+        their saga storage wake the event streams of every process when they commit."""
+        return SqlUnitOfWorkFactory(
+            self.session_factory,
+            self.schema,
+            idempotency=idempotency,
+            changes_channel=changes_channel(self.schema),
+        )
 
     def idempotency_store(
         self, ttl: datetime.timedelta = DEFAULT_TTL

@@ -50,7 +50,8 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     """The application's `UnitOfWorkFactory` on an `async_sessionmaker`; `idempotency`
     keeps the keys (default: a `SqlAlchemyIdempotencyStore` on `schema` with its default
-    ttl and `clock`).
+    ttl and `clock`). With `changes_channel` (PostgreSQL), the saga storage's step
+    writes send the saga's id on that channel, delivered when the transaction commits.
 
     ```
     async with unit_of_work() as work:
@@ -66,8 +67,10 @@ class SqlUnitOfWorkFactory:
         *,
         clock: typing.Callable[[], datetime.datetime] = utc_now,
         idempotency: SqlAlchemyIdempotencyStore | None = None,
+        changes_channel: str | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._changes_channel = changes_channel
         self._schema = schema
         self._clock = clock
         self.idempotency = idempotency or SqlAlchemyIdempotencyStore(schema, clock=clock)
@@ -104,7 +107,12 @@ class SqlUnitOfWorkFactory:
                 summaries = SqlOrderSummaries(session)
                 work = SqlUnitOfWork(
                     SqlAlchemyOrderRepository(session, summaries, self._outbox, clock=self._clock),
-                    SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
+                    SqlAlchemySagaStorage(
+                        joined,
+                        self._schema,
+                        clock=self._clock,
+                        changes_channel=self._changes_channel,
+                    ),
                     summaries,
                     TransactionKeys(self.idempotency, session),
                 )

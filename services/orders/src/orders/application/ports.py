@@ -163,3 +163,8 @@ class OrderChanges(typing.Protocol):
         """An event set whenever the saga changes while the block runs (clear it after
         each read, so that no change between two reads is missed)."""
         ...
+
+    async def changed(self, saga_id: uuid.UUID, *, notified: bool = False) -> None:
+        """Wake the saga's followers after a write that committed; `notified`: the write
+        told other processes itself (a `NOTIFY` in its statement)."""
+        ...

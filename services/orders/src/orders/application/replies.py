@@ -4,10 +4,20 @@ Replies arrive on any instance; `SagaMediator.deliver` finds the saga by id
 (the order id the reply carries), claims it and runs it on. A reply the saga
 no longer waits for (a duplicate, or one after a timeout) changes nothing,
 which makes redelivery harmless.
+
+Once the reply's step is recorded, the rest of the pass (the payment, the
+confirmation and the saga's end) runs in one unit of work
+(`deliver(..., continue_in=...)`): the steps' own units of work join it, so
+the payment's record, the order's confirmation and the saga's last write
+commit together, one transaction where there were three. If it fails,
+none of it is stored and the saga stands at the reply's write, which
+recovery carries on from (the charge is idempotent, `PaymentPort`).
 """
 
 from __future__ import annotations
 
+import collections.abc
+import contextlib
 import logging
 import typing
 import uuid
@@ -16,6 +26,8 @@ import cqrs
 from cqrs.events.event import NotificationEvent
 from cqrs.saga.errors import SagaNotFoundError
 from cqrs.saga.mediator import SagaMediator
+from cqrs.saga.storage.protocol import ISagaStorage
+from orders.application.ports import OrderChanges, UnitOfWorkFactory
 
 __all__ = ("DeliverStockReply",)
 
@@ -30,8 +42,12 @@ class DeliverStockReply(cqrs.EventHandler[NotificationEvent[typing.Any]]):
     the consumer delivers the reply again later.
     """
 
-    def __init__(self, sagas: SagaMediator) -> None:
+    def __init__(
+        self, sagas: SagaMediator, unit_of_work: UnitOfWorkFactory, changes: OrderChanges
+    ) -> None:
         self._sagas = sagas
+        self._unit_of_work = unit_of_work
+        self._changes = changes
 
     async def handle(self, event: NotificationEvent[typing.Any]) -> None:
         order_id = str(event.payload.order_id)
@@ -41,13 +57,23 @@ class DeliverStockReply(cqrs.EventHandler[NotificationEvent[typing.Any]]):
             _drop(event, order_id)
             return
         try:
-            state = await self._sagas.deliver(saga_id, event)
+            state = await self._sagas.deliver(saga_id, event, continue_in=self._rest_of_pass)
         except SagaNotFoundError:
             _drop(event, order_id)
             return
         logger.info(
             "order %s: %s delivered; saga %s", order_id, event.event_name, state.status.value
         )
+
+    @contextlib.asynccontextmanager
+    async def _rest_of_pass(
+        self, saga_id: uuid.UUID
+    ) -> collections.abc.AsyncGenerator[ISagaStorage, None]:
+        async with self._unit_of_work() as work:
+            yield work.sagas
+        # Committed: the storage's writes told other processes (a NOTIFY on PostgreSQL,
+        # delivered on commit); this one's followers are woken here where they were not.
+        await self._changes.changed(saga_id, notified=True)
 
 
 def _drop(event: NotificationEvent[typing.Any], order_id: str) -> None:
