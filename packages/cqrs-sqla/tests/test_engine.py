@@ -35,6 +35,30 @@ async def test_a_sqlite_engine_waits_for_the_write_lock_and_checks_foreign_keys(
     assert await pragmas(url, busy_timeout=2.5, foreign_keys=False) == (2500, 0)
 
 
+async def journal(url: str, **kwargs: bool) -> tuple[str, int]:
+    engine = create_engine(url, **kwargs)
+    try:
+        async with engine.connect() as connection:
+            mode = (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one()
+            synchronous = (await connection.execute(sa.text("PRAGMA synchronous"))).scalar_one()
+    finally:
+        await engine.dispose()
+    return mode, synchronous
+
+
+async def test_a_sqlite_file_is_put_in_wal_mode_and_every_commit_still_syncs(
+    tmp_path: pathlib.Path,
+) -> None:
+    full = 2
+
+    assert await journal(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}") == ("wal", full)
+    # Left as the file has it: SQLite's rollback journal for a new one.
+    assert await journal(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}", wal=False) == (
+        "delete",
+        full,
+    )
+
+
 async def test_a_postgresql_engine_through_asyncpg_is_a_plain_engine(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     try:

@@ -344,7 +344,10 @@ async def test_a_commit_by_another_process_wakes_a_waiting_sqlite_relay(
 ) -> None:
     database = engine.url.database
     assert database is not None
-    # Set outside the engine, whose connections always begin a transaction first.
+    # Set outside the engine, whose connections always begin a transaction first, and
+    # with them closed: a file in WAL mode (the engine's) leaves it only when alone.
+    # The watch opens none.
+    await engine.dispose()
     with contextlib.closing(sqlite3.connect(database)) as connection:
         connection.execute(f"PRAGMA journal_mode = {journal_mode}")
     await store.wait_for_rows(0.01)  # starts watching

@@ -268,9 +268,10 @@ class _SqliteClaim(ClaimOutcomes):
             # file, and most claims find nothing; the file lock keeps other relays out.
             await begin_read(connection)
             self._rows = await self._take(connection)
-            # Holding even the read open while publishing would make every writer's
-            # commit wait for it (its shared lock); the marks take the write lock in
-            # their own.
+            # Holding even the read open while publishing would keep WAL from
+            # checkpointing past its snapshot (and, in the rollback journal a
+            # `wal=False` file may keep, make every writer's commit wait for its
+            # shared lock); the marks take the write lock in their own.
             await connection.commit()
         except BaseException:
             await self._close(commit=False)
