@@ -379,26 +379,32 @@ async def write_in_another_process(database: str, *statements: str) -> None:
     assert await asyncio.wait_for(writer.wait(), DEADLINE) == 0
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_a_waiting_sqlite_relay_sleeps_through_commits_that_add_no_outbox_row(
-    engine: AsyncEngine, schema: Schema, store: SqlAlchemyOutboxStore
-) -> None:
+@pytest.fixture
+def sqlite_file(engine: AsyncEngine) -> str:
+    """The path of the SQLite test database."""
     database = engine.url.database
     assert database is not None
+    return database
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_waiting_sqlite_relay_sleeps_through_commits_that_add_no_outbox_row(
+    engine: AsyncEngine, schema: Schema, store: SqlAlchemyOutboxStore, sqlite_file: str
+) -> None:
     await insert(engine, schema, "k")
     relay = OutboxRelay(store, InMemoryMessageBroker(), batch_size=10)
     assert await relay.run_once() == 1  # published and marked: no pending row left
-    await write_in_another_process(database, "CREATE TABLE elsewhere (x)")
+    await write_in_another_process(sqlite_file, "CREATE TABLE elsewhere (x)")
     await store.wait_for_rows(0.01)  # starts watching
 
     waiter = asyncio.ensure_future(store.wait_for_rows(30))
-    await write_in_another_process(database, "INSERT INTO elsewhere VALUES (1)")
-    await write_in_another_process(database, f"UPDATE {schema.outbox.name} SET attempts = 7")
+    await write_in_another_process(sqlite_file, "INSERT INTO elsewhere VALUES (1)")
+    await write_in_another_process(sqlite_file, f"UPDATE {schema.outbox.name} SET attempts = 7")
     # The watch has seen both commits once its signature is the file's (the probe
     # looks in the same step): the relay still waits, as neither added an outbox row.
     await until(_watch_caught_up(store), "the watch to see the commits")
     not_woken = not waiter.done()
-    await write_in_another_process(database, f"INSERT INTO {schema.outbox.name} {OUTBOX_ROW}")
+    await write_in_another_process(sqlite_file, f"INSERT INTO {schema.outbox.name} {OUTBOX_ROW}")
     await asyncio.wait_for(waiter, 10)  # long before the 30 s timeout
 
     assert not_woken
@@ -406,10 +412,8 @@ async def test_a_waiting_sqlite_relay_sleeps_through_commits_that_add_no_outbox_
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_after_a_failed_claim_any_commit_wakes_a_waiting_sqlite_relay(
-    engine: AsyncEngine, schema: Schema, store: SqlAlchemyOutboxStore
+    engine: AsyncEngine, schema: Schema, store: SqlAlchemyOutboxStore, sqlite_file: str
 ) -> None:
-    database = engine.url.database
-    assert database is not None
     await store.wait_for_rows(0.01)  # starts watching
     await insert(engine, schema, "k")
     await store.wait_for_rows(30)  # the row: the newest pending one, seen
@@ -426,7 +430,7 @@ async def test_after_a_failed_claim_any_commit_wakes_a_waiting_sqlite_relay(
 
     waiter = asyncio.ensure_future(store.wait_for_rows(30))
     # No new outbox row, but the row the probe saw is pending and unclaimed again.
-    await write_in_another_process(database, "CREATE TABLE elsewhere (x)")
+    await write_in_another_process(sqlite_file, "CREATE TABLE elsewhere (x)")
     await asyncio.wait_for(waiter, 10)  # long before the 30 s timeout
 
 
