@@ -4,6 +4,7 @@ asyncpg, anything else refused; `create_sqlite_engine`, its deprecated former na
 from __future__ import annotations
 
 import pathlib
+import typing
 
 import pytest
 import sqlalchemy as sa
@@ -13,17 +14,19 @@ from cqrs_sqla.sqlite import DEFAULT_BUSY_TIMEOUT
 from cqrs_sqla.testing import drop_pooled_connection
 
 
-async def pragmas(
-    url: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, foreign_keys: bool = True
-) -> tuple[int, int]:
-    engine = create_engine(url, busy_timeout=busy_timeout, foreign_keys=foreign_keys)
+async def pragmas(url: str, *names: str, **kwargs: typing.Any) -> tuple[object, ...]:
+    """The values of the PRAGMAs `names` on a connection of `create_engine(url, **kwargs)`."""
+    engine = create_engine(url, **kwargs)
     try:
         async with engine.connect() as connection:
-            busy = (await connection.execute(sa.text("PRAGMA busy_timeout"))).scalar_one()
-            keys = (await connection.execute(sa.text("PRAGMA foreign_keys"))).scalar_one()
+            return tuple(
+                [
+                    (await connection.execute(sa.text(f"PRAGMA {name}"))).scalar_one()
+                    for name in names
+                ]
+            )
     finally:
         await engine.dispose()
-    return busy, keys
 
 
 async def test_a_sqlite_engine_waits_for_the_write_lock_and_checks_foreign_keys(
@@ -31,8 +34,21 @@ async def test_a_sqlite_engine_waits_for_the_write_lock_and_checks_foreign_keys(
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
 
-    assert await pragmas(url) == (DEFAULT_BUSY_TIMEOUT * 1000, 1)
-    assert await pragmas(url, busy_timeout=2.5, foreign_keys=False) == (2500, 0)
+    checked = ("busy_timeout", "foreign_keys")
+    assert await pragmas(url, *checked) == (DEFAULT_BUSY_TIMEOUT * 1000, 1)
+    assert await pragmas(url, *checked, busy_timeout=2.5, foreign_keys=False) == (2500, 0)
+
+
+async def test_a_sqlite_file_is_put_in_wal_mode_and_every_commit_still_syncs(
+    tmp_path: pathlib.Path,
+) -> None:
+    full = 2
+
+    checked = ("journal_mode", "synchronous")
+    assert await pragmas(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", *checked) == ("wal", full)
+    # Left as the file has it: SQLite's rollback journal for a new one.
+    other = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+    assert await pragmas(other, *checked, wal=False) == ("delete", full)
 
 
 async def test_a_postgresql_engine_through_asyncpg_is_a_plain_engine(postgres_url: str) -> None:

@@ -340,25 +340,110 @@ async def test_a_commit_wakes_a_waiting_sqlite_relay_and_a_rollback_does_not(
 @pytest.mark.parametrize("journal_mode", ["delete", "wal"])
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_commit_by_another_process_wakes_a_waiting_sqlite_relay(
-    engine: AsyncEngine, store: SqlAlchemyOutboxStore, journal_mode: str
+    engine: AsyncEngine, schema: Schema, store: SqlAlchemyOutboxStore, journal_mode: str
 ) -> None:
     database = engine.url.database
     assert database is not None
-    # Set outside the engine, whose connections always begin a transaction first.
+    # Set outside the engine, whose connections always begin a transaction first, and
+    # with them closed: a file in WAL mode (the engine's) leaves it only when alone.
+    # The watch opens none.
+    await engine.dispose()
     with contextlib.closing(sqlite3.connect(database)) as connection:
         connection.execute(f"PRAGMA journal_mode = {journal_mode}")
     await store.wait_for_rows(0.01)  # starts watching
     waiter = asyncio.ensure_future(store.wait_for_rows(30))
 
+    await write_in_another_process(database, f"INSERT INTO {schema.outbox.name} {OUTBOX_ROW}")
+    await asyncio.wait_for(waiter, 10)  # long before the 30 s timeout
+
+
+#: An outbox row as another process's plain INSERT writes it (id and status defaulted).
+OUTBOX_ROW = (
+    "(event_id, event_name, topic, payload, created_at, next_attempt_at)"
+    " VALUES (lower(hex(randomblob(16))), 'e', 'orders', x'7b7d',"
+    " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+)
+
+
+async def write_in_another_process(database: str, *statements: str) -> None:
+    """Run `statements` in one transaction of a plain sqlite3 connection in a child."""
     writer = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         "import sqlite3, sys\n"
-        "with sqlite3.connect(sys.argv[1]) as c: c.execute('CREATE TABLE elsewhere (x)')",
+        "with sqlite3.connect(sys.argv[1]) as c:\n"
+        "    for statement in sys.argv[2:]: c.execute(statement)",
         database,
+        *statements,
     )
     assert await asyncio.wait_for(writer.wait(), DEADLINE) == 0
+
+
+@pytest.fixture
+def sqlite_file(engine: AsyncEngine) -> str:
+    """The path of the SQLite test database."""
+    database = engine.url.database
+    assert database is not None
+    return database
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_waiting_sqlite_relay_sleeps_through_commits_that_add_no_outbox_row(
+    engine: AsyncEngine, schema: Schema, store: SqlAlchemyOutboxStore, sqlite_file: str
+) -> None:
+    await insert(engine, schema, "k")
+    relay = OutboxRelay(store, InMemoryMessageBroker(), batch_size=10)
+    assert await relay.run_once() == 1  # published and marked: no pending row left
+    await write_in_another_process(sqlite_file, "CREATE TABLE elsewhere (x)")
+    await store.wait_for_rows(0.01)  # starts watching
+
+    waiter = asyncio.ensure_future(store.wait_for_rows(30))
+    await write_in_another_process(sqlite_file, "INSERT INTO elsewhere VALUES (1)")
+    await write_in_another_process(sqlite_file, f"UPDATE {schema.outbox.name} SET attempts = 7")
+    # The watch has seen both commits once its signature is the file's (the probe
+    # looks in the same step): the relay still waits, as neither added an outbox row.
+    await until(_watch_caught_up(store), "the watch to see the commits")
+    not_woken = not waiter.done()
+    await write_in_another_process(sqlite_file, f"INSERT INTO {schema.outbox.name} {OUTBOX_ROW}")
     await asyncio.wait_for(waiter, 10)  # long before the 30 s timeout
+
+    assert not_woken
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_after_a_failed_claim_any_commit_wakes_a_waiting_sqlite_relay(
+    engine: AsyncEngine, schema: Schema, store: SqlAlchemyOutboxStore, sqlite_file: str
+) -> None:
+    await store.wait_for_rows(0.01)  # starts watching
+    await insert(engine, schema, "k")
+    await store.wait_for_rows(30)  # the row: the newest pending one, seen
+    claimed: list[int] = []
+
+    async def fail_to_publish() -> None:
+        async with store.claim(10, RetryPolicy()) as claim:
+            claimed.extend(row.id for row in claim.rows)
+            raise RuntimeError("publishing failed")
+
+    with pytest.raises(RuntimeError, match="publishing failed"):
+        await fail_to_publish()
+    assert len(claimed) == 1
+
+    waiter = asyncio.ensure_future(store.wait_for_rows(30))
+    # No new outbox row, but the row the probe saw is pending and unclaimed again.
+    await write_in_another_process(sqlite_file, "CREATE TABLE elsewhere (x)")
+    await asyncio.wait_for(waiter, 10)  # long before the 30 s timeout
+
+
+def _watch_caught_up(
+    store: SqlAlchemyOutboxStore,
+) -> collections.abc.Callable[[], collections.abc.Awaitable[bool]]:
+    watch = store._commits  # pyright: ignore[reportPrivateUsage]
+    assert watch is not None
+
+    async def check() -> bool:
+        return watch._seen == watch.signature()  # pyright: ignore[reportPrivateUsage]
+
+    return check
 
 
 async def test_run_forever_publishes_rows_written_while_it_runs_and_stops_when_told(

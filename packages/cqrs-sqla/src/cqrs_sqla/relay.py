@@ -23,8 +23,10 @@ A claim is one transaction, held while the relay publishes:
 `wait_for_rows` listens for the outbox's `NOTIFY` on PostgreSQL, so a relay
 wakes as soon as rows commit; on a SQLite file it watches the bytes every
 commit changes (`cqrs_sqla.sqlite_watch`, every 10 ms by default), so a relay
-wakes within milliseconds of a commit by its own process or any other; an
-in-memory SQLite database waits for the poll interval.
+wakes within milliseconds of a commit by its own process or any other, once
+a look at the outbox's newest pending row (`cqrs_sqla.sqlite_outbox_probe`)
+says the commit added rows; an in-memory SQLite database waits for the poll
+interval.
 
 Rows must be written per key in commit order (the usual case when each
 aggregate's writes are serialised by its own row lock): the relay orders a
@@ -37,6 +39,7 @@ import asyncio
 import collections
 import contextlib
 import datetime
+import time
 import types
 import typing
 
@@ -56,6 +59,7 @@ from cqrs_sqla.postgres_claim import BegunConnection, PostgresClaim
 from cqrs_sqla.relay_lock import RelayLock
 from cqrs_sqla.schema import Schema
 from cqrs_sqla.sqlite import begin_read
+from cqrs_sqla.sqlite_outbox_probe import PendingRowsProbe
 from cqrs_sqla.sqlite_watch import SqliteCommitWatch
 
 __all__ = ("SqlAlchemyOutboxStore",)
@@ -76,7 +80,10 @@ class SqlAlchemyOutboxStore:
 
     On a SQLite file, `wait_for_rows` looks for a commit every
     `sqlite_watch_interval` seconds (`cqrs_sqla.sqlite_watch`): a few
-    microseconds a look, no query.
+    microseconds a look, no query. After a commit it reads the outbox's newest
+    pending row id (`cqrs_sqla.sqlite_outbox_probe`, one indexed statement) and
+    returns only if that changed to a row: commits that add no outbox row (most
+    of a service's) cost no claim.
     """
 
     def __init__(
@@ -101,6 +108,8 @@ class SqlAlchemyOutboxStore:
         self._commits = _commit_watch(engine, sqlite_watch_interval)
         # The claims' kept connection, once the store waits for rows (a relay runs).
         self._begun = BegunConnection()
+        self._pending = None if self._commits is None else self._pending_probe()
+        self._probed = False
 
     @property
     def is_postgresql(self) -> bool:
@@ -131,7 +140,16 @@ class SqlAlchemyOutboxStore:
     async def wait_for_rows(self, timeout: float) -> None:
         """Return when the outbox was notified of new rows, or after `timeout` seconds."""
         if self._commits is not None:
-            await self._commits.changed(timeout)
+            if self._pending is not None and not self._probed:
+                # The baseline, taken with the watch's: and from now on a connection
+                # of this process keeps a WAL file's index (`-shm`, which the watch
+                # reads) from being deleted by another process's last close.
+                self._pending.changed()
+                self._probed = True
+            deadline = time.monotonic() + timeout
+            while await self._commits.changed(max(0.0, deadline - time.monotonic())):
+                if self._pending is None or self._pending.changed():
+                    return
             return
         if self.is_postgresql:
             await self._listen()
@@ -197,7 +215,10 @@ class SqlAlchemyOutboxStore:
 
     @maps_driver_errors
     async def close(self) -> None:
-        """Stop listening for notifications, and hand back the claims' kept connection."""
+        """Stop listening for notifications and hand back the claims' kept connection (on
+        SQLite, close the probe's connection)."""
+        if self._pending is not None:
+            self._pending.close()
         source, listener = self._listener_source, self._listener
         self._listener_source = self._listener = None
         try:
@@ -237,6 +258,30 @@ class SqlAlchemyOutboxStore:
 
     def _on_notify(self, *_: object) -> None:
         self._notified.set()
+
+    def _forget_pending(self) -> None:
+        """A claim failed: its rows are still pending, so the next commit wakes the relay
+        whatever the probe saw."""
+        if self._pending is not None:
+            self._pending.forget()
+
+    def _pending_probe(self) -> PendingRowsProbe:
+        database = self.engine.url.database
+        assert database is not None
+        outbox, quote = self.schema.outbox, self.engine.dialect.identifier_preparer
+        # Named: without statistics SQLite's planner prefers the (status, published_at)
+        # index, and reads every pending row of it; the partial index of pending ids
+        # answers max(id) from its last entry. Where the index is missing the look
+        # fails, and the relay claims on every commit, as without the probe.
+        (index,) = (
+            index for index in outbox.indexes if index.name == f"ix_{outbox.name}_pending_id"
+        )
+        query = (
+            f"SELECT max({quote.quote('id')}) FROM {quote.format_table(outbox)}"
+            f" INDEXED BY {quote.quote(str(index.name))}"
+            f" WHERE {quote.quote('status')} = '{OutboxStatus.PENDING.value}'"
+        )
+        return PendingRowsProbe(database, query)
 
     def _select(self) -> sa.Select[typing.Any]:
         outbox = self.schema.outbox
@@ -283,11 +328,13 @@ class _SqliteClaim(ClaimOutcomes):
             # file, and most claims find nothing; the file lock keeps other relays out.
             await begin_read(connection)
             self._rows = await self._take(connection)
-            # Holding even the read open while publishing would make every writer's
-            # commit wait for it (its shared lock); the marks take the write lock in
-            # their own.
+            # Holding even the read open while publishing would keep WAL from
+            # checkpointing past its snapshot (and, in the rollback journal a
+            # `wal=False` file may keep, make every writer's commit wait for its
+            # shared lock); the marks take the write lock in their own.
             await connection.commit()
         except BaseException:
+            self._store._forget_pending()  # pyright: ignore[reportPrivateUsage]
             await self._close(commit=False)
             raise
         return self
@@ -303,8 +350,11 @@ class _SqliteClaim(ClaimOutcomes):
             try:
                 await self._mark()
             except BaseException:
+                self._store._forget_pending()  # pyright: ignore[reportPrivateUsage]
                 await self._close(commit=False)
                 raise
+        else:
+            self._store._forget_pending()  # pyright: ignore[reportPrivateUsage]
         await self._close(commit=exc is None)
 
     async def _take(self, connection: AsyncConnection) -> list[OutboxedEvent]:

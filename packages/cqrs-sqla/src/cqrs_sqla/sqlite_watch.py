@@ -12,8 +12,9 @@ in the database's files:
 Reading those 52 bytes takes two `pread`s, a few microseconds and no
 connection, lock or thread; `changed` does it every `interval` seconds (10 ms
 by default) and returns once they differ from what it saw last. It hears
-every commit to the file, not only the outbox's: a wake that finds no rows
-costs one empty claim. A commit it misses (the bytes changed and changed
+every commit to the file, not only the outbox's: the relay's store then asks
+`cqrs_sqla.sqlite_outbox_probe` whether it added outbox rows before it
+claims. A commit it misses (the bytes changed and changed
 back between two looks) only waits for the relay's next poll.
 
 The files stay open: a process never closes a descriptor of them while it

@@ -179,3 +179,41 @@ async def test_an_outcome_rolled_back_sends_no_notification(database: Database) 
         await update_then_fail(database, order)
 
     assert await notifications(database) == []
+
+
+async def test_a_reading_unit_of_work_reads_while_a_writer_holds_its_transaction(
+    database: Database,
+) -> None:
+    order = new_order()
+    async with database.unit_of_work()() as work:
+        await work.orders.add(order)
+        await work.sagas.create_saga(order.order_id, "OrderSaga", {"order_id": "x"})
+    writing = asyncio.Event()
+    done_reading = asyncio.Event()
+
+    async def hold_a_write() -> None:
+        async with database.unit_of_work()() as work:
+            changed = await work.orders.get(order.order_id)
+            assert changed is not None
+            changed.reject(RejectionReason.INSUFFICIENT_STOCK)
+            await work.orders.update(changed)
+            writing.set()
+            await done_reading.wait()
+
+    async def read() -> tuple[Order | None, SagaStatus]:
+        async with database.unit_of_work().reading() as work:
+            state = await work.sagas.load_saga_state(order.order_id)
+            return await work.orders.get(order.order_id), state.status
+
+    writer = asyncio.ensure_future(hold_a_write())
+    await asyncio.wait_for(writing.wait(), 10)
+    # On SQLite the writer holds the write lock: a unit of work beginning with it
+    # would wait for the writer, which waits for this read, and time out.
+    during = await asyncio.wait_for(read(), 10)
+    done_reading.set()
+    await asyncio.wait_for(writer, 10)
+    after, _ = await read()
+
+    assert during == (order, SagaStatus.PENDING)  # the committed order only
+    assert after is not None
+    assert after.status != order.status

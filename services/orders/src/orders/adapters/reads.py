@@ -4,9 +4,11 @@ and the event streams, which read them at every transition.
 On PostgreSQL the three are one statement on the asyncpg connection
 (`cqrs_sqla.saga_pg.on_driver`), in autocommit: one round trip and one
 snapshot, so the order is as new as the saga beside it. Elsewhere (SQLite)
-they are read in one unit of work, the saga first: the saga's steps write
-the order's outcome before they log it, so an order read after a finished
-saga shows that outcome.
+they are read in one unit of work that only reads (`SqlUnitOfWorkFactory.
+reading`: no write lock, so a read never waits for a saga's write, nor
+holds one up), the saga first: the saga's steps write the order's outcome
+before they log it, so an order read after a finished saga shows that
+outcome.
 
 ```
 reads = SqlOrderReads(database.engine, database.schema, database.unit_of_work())
@@ -71,7 +73,7 @@ class SqlOrderReads:
         return order, state_of(row), log_entries_of(order_id, row)
 
     async def _read_in_unit_of_work(self, order_id: uuid.UUID) -> OrderRecord | None:
-        async with self._unit_of_work() as work:
+        async with self._unit_of_work.reading() as work:
             try:
                 saga = await work.sagas.load_saga_state(order_id)
             except SagaNotFoundError:

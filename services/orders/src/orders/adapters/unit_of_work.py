@@ -20,7 +20,7 @@ import dataclasses
 import datetime
 import typing
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import servicekit.storage
 from cqrs.clock import utc_now
@@ -28,6 +28,7 @@ from cqrs_sqla.idempotency import SqlAlchemyIdempotencyStore
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
 from cqrs_sqla.schema import Schema
+from cqrs_sqla.sqlite import begin_read
 from orders.adapters.idempotency import TransactionKeys
 from orders.adapters.repository import SqlAlchemyOrderRepository
 from orders.adapters.summaries import SqlOrderSummaries
@@ -121,6 +122,39 @@ class SqlUnitOfWorkFactory:
                     yield work
                 finally:
                     self._open.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> collections.abc.AsyncGenerator[SqlUnitOfWork, None]:
+        """A unit of work that only reads, in a transaction of its own, rolled back at the end.
+
+        On SQLite it begins with `cqrs_sqla.sqlite.begin_read`: it takes no write lock,
+        so it neither waits for a saga's write transaction nor makes one wait (in WAL
+        mode it reads one snapshot). It is for reads: whatever is written in it is
+        rolled back (on SQLite a write may also fail with `database is locked`).
+        Elsewhere it is an ordinary transaction. Raises as `__call__` does.
+        """
+        engine = self._session_factory.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError(
+                "SqlUnitOfWorkFactory.reading needs a session factory bound to an AsyncEngine, "
+                f"not {engine!r}"
+            )
+        with storage_errors():
+            async with engine.connect() as connection:
+                await begin_read(connection)
+                # Sessions on a connection in a transaction join it, and leave it open.
+                joined = async_sessionmaker(connection, expire_on_commit=False)
+                async with joined() as session:
+                    summaries = SqlOrderSummaries(session)
+                    yield SqlUnitOfWork(
+                        SqlAlchemyOrderRepository(
+                            session, summaries, self._outbox, clock=self._clock
+                        ),
+                        SqlAlchemySagaStorage(joined, self._schema, clock=self._clock),
+                        summaries,
+                        TransactionKeys(self.idempotency, session),
+                    )
+                await connection.rollback()
 
 
 def storage_errors() -> contextlib.AbstractContextManager[None]:
