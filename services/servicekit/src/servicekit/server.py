@@ -111,38 +111,40 @@ def serve(
         ),
         name,
         stopping,
+        parser,
     )
-    runtime.run(_serve(server, name, parser), event_loop)
+    runtime.run(_serve(server), event_loop)
 
 
 async def run_until_stopped(
     work: contextlib.AbstractAsyncContextManager[object], *, ready: str
 ) -> None:
     """Enter `work`, print `ready`, and leave it when a stop signal arrives."""
-    _log.info("%s: event loop %s", ready, runtime.describe_loop())
     stop = asyncio.Event()
     with stop_on_signals(stop.set):
         async with work:
+            _log.info("%s: event loop %s", ready, runtime.describe_loop())
             print(f"{ready} (pid {os.getpid()})", flush=True)
             await stop.wait()
 
 
-async def _serve(server: _Server, name: str, parser: typing.Literal["httptools", "h11"]) -> None:
-    _log.info(
-        "%s: event loop %s, HTTP parser %s",
-        name,
-        runtime.describe_loop(),
-        runtime.describe_parser(parser),
-    )
+async def _serve(server: _Server) -> None:
     with stop_on_signals(server.ask_to_exit):
         await server.serve()
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, name: str, stopping: asyncio.Event) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        name: str,
+        stopping: asyncio.Event,
+        parser: typing.Literal["httptools", "h11"],
+    ) -> None:
         super().__init__(config)
         self._name = name
         self._stopping = stopping
+        self._parser: typing.Literal["httptools", "h11"] = parser
 
     def ask_to_exit(self) -> None:
         self.should_exit = True
@@ -158,4 +160,10 @@ class _Server(uvicorn.Server):
         if self.started:
             port = self.servers[0].sockets[0].getsockname()[1]
             url = f"http://{self.config.host}:{port}"
+            _log.info(
+                "%s: event loop %s, HTTP parser %s",
+                self._name,
+                runtime.describe_loop(),
+                runtime.describe_parser(self._parser),
+            )
             print(f"{self._name} listening on {url} (pid {os.getpid()})", flush=True)
