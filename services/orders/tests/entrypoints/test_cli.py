@@ -122,6 +122,10 @@ async def test_serve_announces_itself_serves_and_stops_cleanly(
         match = await child.wait_for_line(
             r"^orders listening on (http://127\.0\.0\.1:\d+) \(pid \d+\)$"
         )
+        # Operators see which loop and parser the process runs on: uvloop and httptools.
+        await child.wait_for_line(
+            r"orders: event loop uvloop [\d.]+, HTTP parser httptools [\d.]+$"
+        )
         async with httpx.AsyncClient(base_url=match[1], timeout=10) as client:
             health = await client.get("/health")
             assert (health.status_code, health.json()) == (
@@ -142,9 +146,32 @@ async def test_serve_announces_itself_serves_and_stops_cleanly(
     assert "Traceback" not in "\n".join(child.lines)
 
 
-async def test_relay_runs_until_stopped(env: dict[str, str]) -> None:
-    async with running("relay", env) as child:
+async def test_serve_runs_on_the_standard_loop_and_h11_when_told(env: dict[str, str]) -> None:
+    told = {**env, "EVENT_LOOP": "asyncio", "HTTP_PARSER": "h11"}
+    async with running("serve", told) as child:
+        match = await child.wait_for_line(r"^orders listening on (http://127\.0\.0\.1:\d+) ")
+        await child.wait_for_line(
+            r"orders: event loop asyncio \(standard library\), HTTP parser h11 [\d.]+$"
+        )
+        async with httpx.AsyncClient(base_url=match[1], timeout=10) as client:
+            assert (await client.post("/orders", json=ORDER)).status_code == 202
+
+        assert await child.stop(signal.SIGTERM) == 0
+    assert not [line for line in child.lines if "uvloop" in line or "httptools" in line]
+
+
+@pytest.mark.parametrize(
+    ("event_loop", "said"),
+    [(None, r"uvloop [\d.]+"), ("asyncio", r"asyncio \(standard library\)")],
+    ids=["default", "EVENT_LOOP=asyncio"],
+)
+async def test_relay_runs_until_stopped(
+    env: dict[str, str], event_loop: str | None, said: str
+) -> None:
+    told = env if event_loop is None else {**env, "EVENT_LOOP": event_loop}
+    async with running("relay", told) as child:
         await child.wait_for_line(r"^orders relay publishing to ")
+        await child.wait_for_line(rf"orders relay publishing to \S+: event loop {said}$")
 
         assert await child.stop(signal.SIGTERM) == 0
 
@@ -227,6 +254,12 @@ async def test_a_bad_setting_stops_the_command_with_a_message(env: dict[str, str
     async with running("migrate", {**env, "ORDERS_PORT": "eighty"}) as child:
         assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
         await child.wait_for_line(r"^orders migrate: ORDERS_PORT='eighty' is not valid: ")
+
+
+async def test_an_unknown_event_loop_stops_the_command_with_a_message(env: dict[str, str]) -> None:
+    async with running("migrate", {**env, "EVENT_LOOP": "trio"}) as child:
+        assert await asyncio.wait_for(child.process.wait(), STARTUP) == 1
+        await child.wait_for_line(r"^orders migrate: EVENT_LOOP='trio' is not valid: ")
 
 
 async def test_kafka_security_that_cannot_work_stops_serve_with_one_line(

@@ -14,6 +14,10 @@ composition root:
 `prepare` and `relaying` upgrade the schema too, or refuse a database that is
 behind when `PREFIX_MIGRATE_ON_START` is false (`SchemaVersionError`).
 
+Every command runs on the event loop `EVENT_LOOP` says (uvloop by default,
+`servicekit.runtime`), `serve` with the HTTP parser `HTTP_PARSER` says
+(httptools by default); both log which they use when they start.
+
 `serve` and `relay` set telemetry up once, from the standard `OTEL_*`
 variables (`servicekit.telemetry`), and flush it when they end.
 
@@ -37,7 +41,6 @@ demo 1.0
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections.abc
 import contextlib
 import dataclasses
@@ -47,6 +50,7 @@ import typing
 import fastapi
 
 from cqrs.exceptions import ConfigurationError
+from servicekit import runtime
 from servicekit.logs import configure_logging
 from servicekit.migrations import SchemaVersionError
 from servicekit.server import Stopping, run_until_stopped, serve
@@ -108,6 +112,7 @@ def run_cli(
         ConfigurationError,
         TelemetrySettingError,
         SchemaVersionError,
+        runtime.RuntimeUnavailableError,
         *failures,
     ) as error:
         print(f"{name} {chosen}: {error}", file=sys.stderr, flush=True)
@@ -134,7 +139,7 @@ def service_commands(
         with _telemetry() as telemetry:
             # Checked before serving, not only in the lifespan, so that a broker or database
             # that is down is one line (the CLI's `failures`) instead of uvicorn's traceback.
-            asyncio.run(prepare(settings))
+            runtime.run(prepare(settings), settings.event_loop)
             make_app = app(settings)
 
             def observed(stopping: Stopping) -> fastapi.FastAPI:
@@ -142,7 +147,14 @@ def service_commands(
                 install_metrics_route(served, telemetry)
                 return served
 
-            serve(observed, name=name, host=settings.host, port=settings.port)
+            serve(
+                observed,
+                name=name,
+                host=settings.host,
+                port=settings.port,
+                event_loop=settings.event_loop,
+                http_parser=settings.http_parser,
+            )
 
     def run_relay(settings: _Settings) -> None:
         ready = f"{name} relay publishing to {settings.kafka_bootstrap_servers}"
@@ -153,14 +165,14 @@ def service_commands(
                 else serve_metrics(telemetry, telemetry.prometheus_port, telemetry.prometheus_host)
             )
             try:
-                asyncio.run(run_until_stopped(relaying(settings), ready=ready))
+                runtime.run(run_until_stopped(relaying(settings), ready=ready), settings.event_loop)
             finally:
                 if metrics is not None:
                     metrics.shutdown()
                     metrics.server_close()
 
     def run_migrate(settings: _Settings) -> None:
-        print(asyncio.run(migrate(settings)), flush=True)
+        print(runtime.run(migrate(settings), settings.event_loop), flush=True)
 
     return {
         "serve": Command("run the HTTP API and what runs beside it until stopped", run_serve),

@@ -6,8 +6,9 @@ the same for every service:
 
 - a field `name` is read from `PREFIX_NAME`; the settings the whole system
   shares have no prefix (`KAFKA_BOOTSTRAP_SERVERS`, `OPERATOR_TOKENS`,
-  `LOG_LEVEL`, `LOG_FORMAT`, and the signing keys `CQRS_SIGNING_KEYS`,
-  `CQRS_SIGNING_KEY_ID`, `CQRS_SIGNING_MAX_AGE`, `CQRS_SIGNING`);
+  `LOG_LEVEL`, `LOG_FORMAT`, `EVENT_LOOP`, `HTTP_PARSER` (`servicekit.runtime`),
+  and the signing keys `CQRS_SIGNING_KEYS`, `CQRS_SIGNING_KEY_ID`,
+  `CQRS_SIGNING_MAX_AGE`, `CQRS_SIGNING`);
 - a `.env` file in the working directory is read too; the environment wins;
 - a variable that is unset *or empty* keeps the default;
 - `load()` turns a value that does not parse into one `SettingsError` naming
@@ -39,6 +40,7 @@ import sqlalchemy.exc
 from cqrs.exceptions import ConfigurationError
 from cqrs.signing import KEY_ID_VARIABLE, KEYS_VARIABLE, MAX_AGE_VARIABLE, Keyring
 from servicekit.auth import OperatorTokens
+from servicekit.runtime import EventLoop, HttpParser
 
 __all__ = (
     "OPERATOR_TOKENS_VARIABLE",
@@ -104,6 +106,11 @@ class ServiceSettings(pydantic_settings.BaseSettings):
     docs_enabled: bool = True
     log_level: LogLevel = pydantic.Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: LogFormat = pydantic.Field(default="text", validation_alias="LOG_FORMAT")
+    #: The processes' event loop: `auto` (uvloop when installed), `uvloop`, `asyncio`
+    #: (the standard one, for debugging what depends on the loop); `servicekit.runtime`.
+    event_loop: EventLoop = pydantic.Field(default="auto", validation_alias="EVENT_LOOP")
+    #: uvicorn's HTTP parser: `auto` (httptools when installed), `httptools`, `h11`.
+    http_parser: HttpParser = pydantic.Field(default="auto", validation_alias="HTTP_PARSER")
     #: Whether records are signed and verified (`cqrs.signing`); `off` must be said outright.
     signing: Signing = pydantic.Field(default="on", validation_alias="CQRS_SIGNING")
     #: `key-id:base64-secret` pairs, comma between several: every one verifies.
