@@ -45,15 +45,7 @@ PaymentTaken = NotificationEvent[Payment]
 
 def schema_for(prefix: str) -> Schema:
     """The cqrs-sqla tables of one test, named with its prefix."""
-    return Schema(
-        TableNames(
-            outbox=f"{prefix}outbox",
-            inbox=f"{prefix}inbox",
-            saga=f"{prefix}saga",
-            saga_log=f"{prefix}saga_log",
-            audit=f"{prefix}audit",
-        )
-    )
+    return Schema(TableNames.prefixed(prefix))
 
 
 def effects_table(schema: Schema, prefix: str) -> sa.Table:

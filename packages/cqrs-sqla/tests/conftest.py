@@ -53,16 +53,7 @@ async def engine(database_url: str) -> collections.abc.AsyncIterator[AsyncEngine
 async def schema(engine: AsyncEngine) -> collections.abc.AsyncIterator[Schema]:
     """Fresh tables for each test: unique names, created now, dropped after."""
     prefix = f"t{os.getpid()}_{next(_tables)}_"
-    schema = Schema(
-        TableNames(
-            outbox=f"{prefix}outbox",
-            inbox=f"{prefix}inbox",
-            saga=f"{prefix}saga",
-            saga_log=f"{prefix}saga_log",
-            audit=f"{prefix}audit",
-            idempotency=f"{prefix}idempotency",
-        )
-    )
+    schema = Schema(TableNames.prefixed(prefix))
     await create_all(engine, schema)
     yield schema
     async with engine.begin() as connection:

@@ -238,15 +238,7 @@ async def test_under_repeatable_read_the_losing_postgresql_transaction_must_retr
 ) -> None:
     engine = create_async_engine(postgres_url, isolation_level="REPEATABLE READ")
     prefix = f"rr{uuid.uuid4().hex[:8]}_"
-    schema = Schema(
-        TableNames(
-            outbox=f"{prefix}outbox",
-            inbox=f"{prefix}inbox",
-            saga=f"{prefix}saga",
-            saga_log=f"{prefix}saga_log",
-            audit=f"{prefix}audit",
-        )
-    )
+    schema = Schema(TableNames.prefixed(prefix))
     try:
         await create_all(engine, schema)
         inbox = SqlAlchemyInbox(schema)
