@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 
+from cqrs.testing.clock import FakeClock
 from cqrs_sqla.engine import create_engine
+from cqrs_sqla.relay import SqlAlchemyOutboxStore
 from cqrs_sqla.schema import Schema, TableNames, create_all
 from cqrs_sqla.testing import throwaway_postgres_database
 
@@ -63,3 +65,19 @@ async def schema(engine: AsyncEngine) -> collections.abc.AsyncIterator[Schema]:
 @pytest.fixture
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves (files with a clock of their own override it)."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def store(
+    engine: AsyncEngine, schema: Schema, clock: FakeClock
+) -> collections.abc.AsyncIterator[SqlAlchemyOutboxStore]:
+    """The relay side of the test's outbox table, on `clock`; closed after the test."""
+    store = SqlAlchemyOutboxStore(engine, schema, clock=clock)
+    yield store
+    await store.close()

@@ -63,20 +63,6 @@ class TestSqlAlchemyOutboxStore(OutboxStoreContract):
             await store.close()
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(
-    engine: AsyncEngine, schema: Schema, clock: FakeClock
-) -> collections.abc.AsyncIterator[SqlAlchemyOutboxStore]:
-    store = SqlAlchemyOutboxStore(engine, schema, clock=clock)
-    yield store
-    await store.close()
-
-
 async def write(
     engine: AsyncEngine, schema: Schema, clock: FakeClock, *keys: str | None
 ) -> list[uuid.UUID]:

@@ -7,7 +7,6 @@ handed back on close or replaced when the server dropped it."""
 from __future__ import annotations
 
 import asyncio
-import collections.abc
 import typing
 
 import pytest
@@ -27,20 +26,6 @@ from cqrs_sqla.testing import terminate_connections
 from .outbox_table import outbox_rows, write_rows
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(
-    engine: AsyncEngine, schema: Schema, clock: FakeClock
-) -> collections.abc.AsyncIterator[SqlAlchemyOutboxStore]:
-    store = SqlAlchemyOutboxStore(engine, schema, clock=clock)
-    yield store
-    await store.close()
 
 
 async def write(engine: AsyncEngine, schema: Schema, clock: FakeClock, key: str) -> None:
