@@ -21,6 +21,12 @@ learns of the end when the system pushes it, and puts no polling load on
 what it measures. Latency is from sending the POST to reading that event;
 throughput is the orders finished over the wall time of the timed run.
 
+The client shares the cores it measures, so it is kept light: the workers
+speak HTTP/1.1 through `bench/http_client.py` (asyncio streams, a few
+parsing steps) on uvloop, not through httpx. Each worker keeps one
+connection alive for its POSTs and opens one per event stream, closed after
+the `status` event (as the httpx client did: one new connection per order).
+
 The path of each order, from the rows' own timestamps, read from both
 databases after the run (the `cqrs_sqla` tables): the POST until the saga
 row is committed; the saga's first pass until the `reserve_stock` row is in
@@ -46,7 +52,8 @@ log file, readable by this user) the run's databases also log every
 statement (`log_statement = all`, set on the throwaway databases only) and
 the statements of each database are counted in PATH over the same windows:
 each is one round trip to the server (a statement's first preparation on a
-connection adds one more, not counted).
+connection adds one more, not counted). Without it the statements column
+says `n/a`.
 
 The processes' output goes to `system.log` in a temporary folder (printed
 first), removed after a run whose orders were all confirmed. The script
