@@ -10,9 +10,10 @@ same exchanges with a few parsing steps of its own, on whatever loop runs it
 What it speaks is what the benchmark needs, done by the book (RFC 9112): a
 request with an optional JSON body; a response's status line and headers, and
 its body framed by `Transfer-Encoding: chunked` (chunk extensions and trailers
-skipped), `Content-Length`, no body (1xx, 204, 304) or the connection's end.
-Every read is bounded (`MAX_HEAD`, `MAX_BODY`, `MAX_CHUNK`, `MAX_EVENT_LINE`):
-an answer over a bound is a `ProtocolError`, never a growing buffer.
+skipped), `Content-Length`, no body (HEAD, 204, 304) or the connection's end;
+interim 1xx answers skipped. Every read is bounded (`MAX_HEAD`, `MAX_BODY`,
+`MAX_CHUNK`, `MAX_EVENT_LINE`): an answer over a bound is a `ProtocolError`,
+never a growing buffer.
 
 - `Connection`: one keep-alive connection, reopened when the server closed
   it; `request` sends a request and reads its whole answer.
@@ -208,7 +209,7 @@ class Connection:
     ) -> Response:
         reader, head = await self._send(method, target, json_body, headers)
         body = await _body(reader, head, method)
-        if not head.keeps_alive or _framed_by_close(head, method):
+        if not head.keeps_alive or _framing(head, method) == "close":
             await self.close()
         if not 200 <= head.status < 300:
             raise StatusError(head.status, body)
@@ -293,7 +294,7 @@ async def _head(reader: asyncio.StreamReader) -> _Head:
         if matched is None:
             raise ProtocolError(f"not an HTTP/1.1 status line: {status_line[:100]!r}")
         status = int(matched.group(1))
-        if status >= 200 or status == 101:
+        if status >= 200:  # a 101 answers only an Upgrade, which this client never asks
             return _Head(status, _headers(lines))
 
 
@@ -308,18 +309,19 @@ def _headers(lines: list[str]) -> dict[str, str]:
     return headers
 
 
-def _framed_by_close(head: _Head, method: str) -> bool:
-    """Whether the body ends only when the server closes the connection."""
-    return _has_body(head, method) and not _chunked(head) and "content-length" not in head.headers
+_Framing = typing.Literal["none", "chunked", "length", "close"]
 
 
-def _has_body(head: _Head, method: str) -> bool:
-    return method != "HEAD" and head.status not in (101, 204, 304)
-
-
-def _chunked(head: _Head) -> bool:
-    codings = head.headers.get("transfer-encoding", "")
-    return codings.rsplit(",", 1)[-1].strip().lower() == "chunked"
+def _framing(head: _Head, method: str) -> _Framing:
+    """How the body ends (RFC 9112 section 6.3): it has none, after its last chunk, after
+    `Content-Length` bytes, or when the server closes the connection."""
+    if method == "HEAD" or head.status in (204, 304):
+        return "none"
+    codings = head.headers.get("transfer-encoding")
+    if codings is not None:  # it wins over a Content-Length
+        chunked = codings.rsplit(",", 1)[-1].strip().lower() == "chunked"
+        return "chunked" if chunked else "close"
+    return "length" if "content-length" in head.headers else "close"
 
 
 async def _body(reader: asyncio.StreamReader, head: _Head, method: str) -> bytes:
@@ -337,17 +339,16 @@ async def _body(reader: asyncio.StreamReader, head: _Head, method: str) -> bytes
 async def _body_chunks(
     reader: asyncio.StreamReader, head: _Head, method: str
 ) -> collections.abc.AsyncIterator[bytes]:
-    """The body as it comes, framed as RFC 9112 section 6.3 says."""
-    if not _has_body(head, method):
-        return
-    if _chunked(head):
+    """The body as it comes."""
+    framing = _framing(head, method)
+    if framing == "chunked":
         async for chunk in _chunks(reader):
             yield chunk
-    elif "content-length" in head.headers:
+    elif framing == "length":
         length = _content_length(head.headers["content-length"])
         if length:
             yield await reader.readexactly(length)
-    else:
+    elif framing == "close":
         while chunk := await reader.read(MAX_CHUNK):
             yield chunk
 

@@ -291,3 +291,20 @@ def test_an_event_without_data_is_not_given() -> None:
 
     assert parser.feed(b"event: status\nid: 3\n\n") == []
     assert parser.feed(b"data: x\n\n") == [Event("message", "x", "3")]
+
+
+async def test_an_interim_answer_is_skipped_and_a_body_without_length_ends_at_close() -> None:
+    """Against a bare socket server: uvicorn always sends a length or chunks."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nto the end")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server, connected(server.sockets[0].getsockname()[1]) as connection:
+        response = await connection.request("GET", "/")
+
+    assert (response.status, response.body) == (200, b"to the end")
