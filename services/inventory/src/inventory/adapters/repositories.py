@@ -190,8 +190,9 @@ _RESERVATION_COLUMNS: typing.Final = (
 
 
 # The reads below are built once, with their values as bind parameters: a statement
-# built per call costs its construction and its cache key on every execution (about a
-# tenth of a consumed message's CPU), where a kept one computes its key once.
+# built per call pays its construction and its cache key on every execution, where a
+# kept one computes its key once (built per call, a consumed message took about a
+# third more CPU: bench/README.md, "the inventory's CPU per order").
 _STOCK_OF_SKUS: typing.Final = (
     sa.select(*_STOCK_COLUMNS)
     .where(tables.stock.c.sku.in_(sa.bindparam("skus", expanding=True)))
