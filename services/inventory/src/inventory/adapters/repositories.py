@@ -33,7 +33,7 @@ class SqlStockRepository:
         self._session = session
 
     async def get(self, sku: str) -> Stock | None:
-        row = (await self._session.execute(_select_stock([sku]))).one_or_none()
+        row = (await self._session.execute(_STOCK_OF_SKUS, {"skus": [sku]})).one_or_none()
         return None if row is None else _stock(row)
 
     async def all(self, limit: int) -> list[Stock]:
@@ -44,10 +44,8 @@ class SqlStockRepository:
     async def lock(self, skus: typing.Collection[str]) -> dict[str, Stock]:
         if not skus:
             return {}
-        # Rows are locked as they are read, so ORDER BY makes every transaction
-        # lock in the same order: no two wait for each other in a circle.
-        statement = _select_stock(sorted(skus)).with_for_update()
-        return {row.sku: _stock(row) for row in await self._session.execute(statement)}
+        rows = await self._session.execute(_LOCK_STOCK, {"skus": list(skus)})
+        return {row.sku: _stock(row) for row in rows}
 
     async def lock_or_create(self, sku: str) -> Stock:
         found = await self.lock([sku])
@@ -78,24 +76,11 @@ class SqlReservationRepository:
         self._clock = clock
 
     async def of_order(self, order_id: str) -> list[Reservation]:
-        statement = sa.select(*_RESERVATION_COLUMNS).where(
-            tables.reservations.c.order_id == order_id
-        )
-        rows = await self._session.execute(statement.order_by(tables.reservations.c.sku))
+        rows = await self._session.execute(_RESERVATIONS_OF_ORDER, {"order_id": order_id})
         return [_reservation(row) for row in rows]
 
     async def lock_order(self, order_id: str) -> tuple[list[Reservation], dict[str, Stock]]:
-        # One statement where a read of the reservations and then of their stock took two:
-        # FOR UPDATE locks the rows of both tables as the sorted join returns them, and
-        # returns each row as it is once locked.
-        statement = (
-            sa.select(*_RESERVATION_COLUMNS, *_STOCK_LEVELS)
-            .join(tables.stock, tables.stock.c.sku == tables.reservations.c.sku)
-            .where(tables.reservations.c.order_id == order_id)
-            .order_by(tables.reservations.c.sku)
-            .with_for_update()
-        )
-        rows = (await self._session.execute(statement)).all()
+        rows = (await self._session.execute(_LOCK_ORDER, {"order_id": order_id})).all()
         return [_reservation(row) for row in rows], {row.sku: _stock(row) for row in rows}
 
     async def add(
@@ -106,7 +91,7 @@ class SqlReservationRepository:
             {**_reservation_row(reservation, now), **_levels(stock[reservation.sku])}
             for reservation in reservations
         ]
-        await self._write_with_levels(_INSERT_RESERVATION, rows)
+        await self._write_with_levels(_INSERT_RESERVATION, _INSERT_RESERVATION_WITH_LEVELS, rows)
 
     async def save(
         self, reservations: typing.Iterable[Reservation], stock: typing.Mapping[str, Stock]
@@ -124,19 +109,22 @@ class SqlReservationRepository:
             }
             for reservation in reservations
         ]
-        await self._write_with_levels(_UPDATE_RESERVATION, rows)
+        await self._write_with_levels(_UPDATE_RESERVATION, _UPDATE_RESERVATION_WITH_LEVELS, rows)
 
     async def _write_with_levels(
-        self, statement: sa.Insert | sa.Update, rows: list[dict[str, typing.Any]]
+        self,
+        statement: sa.Insert | sa.Update,
+        with_levels: sa.Insert | sa.Update,
+        rows: list[dict[str, typing.Any]],
     ) -> None:
         """Run `statement` and `_UPDATE_LEVELS` for each of `rows` (one reservation and its
-        sku's stock each): in one statement on PostgreSQL, the stock's UPDATE a
-        data-modifying CTE of the reservation's statement; in two elsewhere (SQLite has
-        no such CTEs)."""
+        sku's stock each): in one statement on PostgreSQL, `with_levels` (the stock's
+        UPDATE a data-modifying CTE of the reservation's statement); in two elsewhere
+        (SQLite has no such CTEs)."""
         if not rows:
             return
         if self._session.get_bind().dialect.name == "postgresql":
-            await self._session.execute(statement.add_cte(_LEVELS_UPDATED), rows)
+            await self._session.execute(with_levels, rows)
             return
         await self._session.execute(_UPDATE_LEVELS, rows)
         await self._session.execute(statement, rows)
@@ -180,6 +168,9 @@ _UPDATE_RESERVATION: typing.Final = (
     .values(status=sa.bindparam("new_status"), released_at=sa.bindparam("new_released_at"))
 )
 
+# The reservation statements with the stock's UPDATE as a data-modifying CTE (PostgreSQL).
+_INSERT_RESERVATION_WITH_LEVELS: typing.Final = _INSERT_RESERVATION.add_cte(_LEVELS_UPDATED)
+_UPDATE_RESERVATION_WITH_LEVELS: typing.Final = _UPDATE_RESERVATION.add_cte(_LEVELS_UPDATED)
 
 _STOCK_LEVELS: typing.Final = (
     tables.stock.c.available,
@@ -198,10 +189,34 @@ _RESERVATION_COLUMNS: typing.Final = (
 )
 
 
-def _select_stock(skus: typing.Sequence[str]) -> sa.Select[typing.Any]:
-    return (
-        sa.select(*_STOCK_COLUMNS).where(tables.stock.c.sku.in_(skus)).order_by(tables.stock.c.sku)
-    )
+# The reads below are built once, with their values as bind parameters: a statement
+# built per call pays its construction and its cache key on every execution, where a
+# kept one computes its key once (built per call, a consumed message took about a
+# third more CPU: bench/README.md, "the inventory's CPU per order").
+_STOCK_OF_SKUS: typing.Final = (
+    sa.select(*_STOCK_COLUMNS)
+    .where(tables.stock.c.sku.in_(sa.bindparam("skus", expanding=True)))
+    .order_by(tables.stock.c.sku)
+)
+# Rows are locked as they are read, so ORDER BY makes every transaction lock in the
+# same order: no two wait for each other in a circle.
+_LOCK_STOCK: typing.Final = _STOCK_OF_SKUS.with_for_update()
+
+_RESERVATIONS_OF_ORDER: typing.Final = (
+    sa.select(*_RESERVATION_COLUMNS)
+    .where(tables.reservations.c.order_id == sa.bindparam("order_id"))
+    .order_by(tables.reservations.c.sku)
+)
+# One statement where a read of the reservations and then of their stock took two: FOR
+# UPDATE locks the rows of both tables as the sorted join returns them, and returns each
+# row as it is once locked.
+_LOCK_ORDER: typing.Final = (
+    sa.select(*_RESERVATION_COLUMNS, *_STOCK_LEVELS)
+    .join(tables.stock, tables.stock.c.sku == tables.reservations.c.sku)
+    .where(tables.reservations.c.order_id == sa.bindparam("order_id"))
+    .order_by(tables.reservations.c.sku)
+    .with_for_update()
+)
 
 
 def _stock(row: sa.Row[typing.Any]) -> Stock:
