@@ -56,7 +56,6 @@ import dataclasses
 import heapq
 import logging
 import types
-import typing
 
 from typing_extensions import Self
 
@@ -74,17 +73,27 @@ logger = logging.getLogger("cqrs.consumer")
 _MAX_PAUSE = 5.0
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class _Taken:
-    """A record a worker took from its partition, and whether it is settled yet."""
+    """A record a worker took from its partition, the lane it waits in (its key's), and
+    whether it is settled yet."""
 
     record: Record
+    lane: bytes | None
     settled: bool = False
 
 
+def _record_key(record: Record) -> bytes | None:
+    return record.key
+
+
+def _one_lane(record: Record) -> None:
+    return None
+
+
 class _PartitionWorker:
-    """Settles one partition's records: up to `max_in_flight` at once, each in a task of
-    its own, never two of one key at once, each key's in offset order."""
+    """Settles one partition's records with `max_in_flight` runners, tasks of its own:
+    never two records of one key at once, each key's in offset order."""
 
     def __init__(self, partition: Partition, consumer: EventConsumer) -> None:
         self.partition = partition
@@ -92,64 +101,70 @@ class _PartitionWorker:
         # The records taken and not yet behind the partition's position, in offset order:
         # its head is the first unsettled one, where the position stops.
         self.taken: collections.deque[_Taken] = collections.deque()
-        # Per key, its records not yet settled, in offset order: the head is the one
-        # running or ready to run, the others wait for it.
+        # Per lane (a key), its records not yet settled, in offset order: the head is
+        # the one running or ready to run, the others wait for it.
         self.lanes: dict[bytes | None, collections.deque[_Taken]] = {}
-        # The heads ready to run, the lowest offset first (with one in flight, this is
-        # the partition's order).
+        # The heads ready to run, the lowest offset first (with one runner, this is the
+        # partition's order).
         self.ready: list[tuple[int, _Taken]] = []
-        self.running: set[asyncio.Task[None]] = set()
+        self.arrived = asyncio.Event()
         self.released = asyncio.Event()
         self.stopped = False
         self.paused = False
+        loop = asyncio.get_running_loop()
+        where = f"{partition.topic}[{partition.partition}]"
+        self.runners = [
+            loop.create_task(self._run(), name=f"cqrs consumer {where} #{n}")
+            for n in range(consumer.max_in_flight)
+        ]
+        for runner in self.runners:
+            runner.add_done_callback(self._ended)
+        # With one runner every record waits for the one before it anyway: one lane
+        # for all spares a lane per key.
+        self.lane_of: collections.abc.Callable[[Record], bytes | None] = (
+            _record_key if consumer.max_in_flight > 1 else _one_lane
+        )
 
     def put(self, record: Record) -> None:
-        taken = _Taken(record)
+        taken = _Taken(record, self.lane_of(record))
         self.taken.append(taken)
-        lane = self.lanes.get(record.key)
+        lane = self.lanes.get(taken.lane)
         if lane is None:
-            self.lanes[record.key] = collections.deque((taken,))
-            heapq.heappush(self.ready, (record.offset, taken))
+            self.lanes[taken.lane] = collections.deque((taken,))
+            self._ready(taken)
         else:
             lane.append(taken)
         if not self.paused and len(self.taken) >= self.consumer.max_buffered:
             self.paused = True
             self.consumer.transport.pause(self.partition)
-        self._start_ready()
 
-    def _start_ready(self) -> None:
-        loop = asyncio.get_running_loop()
-        limit = self.consumer.max_in_flight
-        while self.ready and len(self.running) < limit and not self.stopped:
+    def _ready(self, taken: _Taken) -> None:
+        heapq.heappush(self.ready, (taken.record.offset, taken))
+        self.arrived.set()
+
+    async def _run(self) -> None:
+        pipeline = self.consumer.pipeline
+        while not self.stopped:
+            if not self.ready:
+                self.arrived.clear()
+                await self.arrived.wait()
+                continue
             _, taken = heapq.heappop(self.ready)
-            record = taken.record
-            task = loop.create_task(
-                self._settle(taken),
-                name=f"cqrs consumer {record.topic}[{record.partition}]@{record.offset}",
-            )
-            self.running.add(task)
-            task.add_done_callback(self._ended)
-
-    async def _settle(self, taken: _Taken) -> None:
-        outcome = await self.consumer.pipeline.settle(taken.record, self.released)
-        if not outcome.settled:
-            return
-        self._passed(taken)
-        # This try is done: its place goes to the next ready record at once.
-        self.running.discard(typing.cast("asyncio.Task[None]", asyncio.current_task()))
-        self._start_ready()
+            outcome = await pipeline.settle(taken.record, self.released)
+            if not outcome.settled:
+                return
+            self._passed(taken)
 
     def _passed(self, taken: _Taken) -> None:
         """Note `taken` settled: its key's next record gets ready, and the position
         moves past every settled record at the head of the partition."""
         taken.settled = True
-        key = taken.record.key
-        lane = self.lanes[key]
+        lane = self.lanes[taken.lane]
         lane.popleft()
         if lane:
-            heapq.heappush(self.ready, (lane[0].record.offset, lane[0]))
+            self._ready(lane[0])
         else:
-            del self.lanes[key]
+            del self.lanes[taken.lane]
         last: _Taken | None = None
         while self.taken and self.taken[0].settled:
             last = self.taken.popleft()
@@ -160,15 +175,14 @@ class _PartitionWorker:
             self.consumer.transport.resume(self.partition)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        self.running.discard(task)
-        # The pipeline settles every failure itself: a try ends without settling or
-        # abandoning its record only on a cancellation that did not come from the
-        # consumer (a handler's stray CancelledError, the event loop closing). Its
-        # partition stops where it is, and says so; the records it holds are consumed
-        # again after a restart.
+        # The pipeline settles every failure itself: a runner ends before its release
+        # only on a cancellation that did not come from the consumer (a handler's stray
+        # CancelledError, the event loop closing). Its partition stops where it is, and
+        # says so; the records it holds are consumed again after a restart.
         if self.released.is_set() or not (task.cancelled() or task.exception()):
             return
         self.stopped = True
+        self.arrived.set()  # the other runners end too
         why = "cancelled" if task.cancelled() else repr(task.exception())
         where = f"{self.partition.topic}[{self.partition.partition}]"
         self.consumer.pipeline.health.trouble(
@@ -180,16 +194,16 @@ class _PartitionWorker:
         """Start no other record; the tries in progress go on until they end."""
         self.released.set()
         self.stopped = True
+        self.arrived.set()  # wakes the runners waiting for records
         self.ready.clear()
 
     async def finished(self, timeout: float) -> None:
         """Wait for the tries in progress to finish; cancel them after `timeout` seconds."""
-        running = set(self.running)
-        if running and timeout > 0:
-            await asyncio.wait(running, timeout=timeout)
-        for task in running:
-            if not task.done():
-                await _cancelled(task)
+        if timeout > 0:
+            await asyncio.wait(self.runners, timeout=timeout)
+        for runner in self.runners:
+            if not runner.done():
+                await _cancelled(runner)
 
 
 class EventConsumer:
