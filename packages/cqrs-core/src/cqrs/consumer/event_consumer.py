@@ -107,7 +107,9 @@ class _PartitionWorker:
         # The heads ready to run, the lowest offset first (with one runner, this is the
         # partition's order).
         self.ready: list[tuple[int, _Taken]] = []
-        self.arrived = asyncio.Event()
+        # The runners waiting for a ready record: each ready record wakes one of them,
+        # not all.
+        self.idle: collections.deque[asyncio.Future[None]] = collections.deque()
         self.released = asyncio.Event()
         self.stopped = False
         self.paused = False
@@ -140,14 +142,26 @@ class _PartitionWorker:
 
     def _ready(self, taken: _Taken) -> None:
         heapq.heappush(self.ready, (taken.record.offset, taken))
-        self.arrived.set()
+        while self.idle:
+            waiting = self.idle.popleft()
+            if not waiting.done():  # else its runner was cancelled
+                waiting.set_result(None)
+                return
+
+    def _wake_all(self) -> None:
+        for waiting in self.idle:
+            if not waiting.done():
+                waiting.set_result(None)
+        self.idle.clear()
 
     async def _run(self) -> None:
         pipeline = self.consumer.pipeline
+        loop = asyncio.get_running_loop()
         while not self.stopped:
             if not self.ready:
-                self.arrived.clear()
-                await self.arrived.wait()
+                waiting = loop.create_future()
+                self.idle.append(waiting)
+                await waiting
                 continue
             _, taken = heapq.heappop(self.ready)
             outcome = await pipeline.settle(taken.record, self.released)
@@ -182,7 +196,7 @@ class _PartitionWorker:
         if self.released.is_set() or not (task.cancelled() or task.exception()):
             return
         self.stopped = True
-        self.arrived.set()  # the other runners end too
+        self._wake_all()  # the other runners end too
         why = "cancelled" if task.cancelled() else repr(task.exception())
         where = f"{self.partition.topic}[{self.partition.partition}]"
         self.consumer.pipeline.health.trouble(
@@ -194,8 +208,8 @@ class _PartitionWorker:
         """Start no other record; the tries in progress go on until they end."""
         self.released.set()
         self.stopped = True
-        self.arrived.set()  # wakes the runners waiting for records
         self.ready.clear()
+        self._wake_all()  # the runners waiting for records end
 
     async def finished(self, timeout: float) -> None:
         """Wait for the tries in progress to finish; cancel them after `timeout` seconds."""
