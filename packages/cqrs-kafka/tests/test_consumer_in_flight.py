@@ -20,10 +20,11 @@ from cqrs.events.bootstrap import bootstrap
 from cqrs.message_brokers.protocol import Message
 from cqrs.testing import registered_outbox_events
 from cqrs.testing.consumer import until
-from cqrs_kafka import KafkaMessageBroker, KafkaProducerAdapter
 from cqrs_kafka.consumer import current_delivery, subscribe_events
 from cqrs_kafka.testing import committed_offset, read_records
 from cqrs_kafka.topics import ensure_topics
+
+from .test_consumer import produce, until_committed
 
 PLACED = "in_flight_test_placed"
 DEADLINE = 60.0  # seconds; every wait below ends by then or fails
@@ -69,12 +70,6 @@ def keyed(topic: str, key: str, n: int) -> Message:
     return Message.from_event(event, key=key)
 
 
-async def produce(bootstrap_servers: str, *messages: Message) -> None:
-    async with KafkaMessageBroker(KafkaProducerAdapter(bootstrap_servers)) as publisher:
-        for message in messages:
-            await publisher.send_message(message)
-
-
 @contextlib.asynccontextmanager
 async def consuming(
     bootstrap_servers: str, topic: str, group: str, handle: Handle, **options: typing.Any
@@ -95,14 +90,6 @@ async def consuming(
         yield
     finally:
         await broker.stop()
-
-
-async def until_committed(bootstrap_servers: str, group: str, topic: str, offset: int) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while await committed_offset(bootstrap_servers, group, topic) != offset:
-        assert loop.time() < deadline, f"{group} did not commit {offset} on {topic}"
-        await asyncio.sleep(0.05)
 
 
 def of_key(handled: list[str], key: str) -> list[str]:
@@ -130,7 +117,7 @@ async def test_other_keys_pass_a_held_record_and_each_key_keeps_its_order(
 
     async with consuming(kafka_bootstrap_servers, kafka_topic, group, handle):
         await until(lambda: len(handled) == 12, "every record")
-        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 12)
+        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 0, 12)
 
     assert handled.index("a.0") == 8  # b and c went past it
     for key in keys:
@@ -161,9 +148,9 @@ async def test_a_dead_lettered_key_holds_up_no_other_and_the_offset_waits_for_it
         kafka_bootstrap_servers, kafka_topic, group, handle, retry=ConsumerRetry(attempts=1)
     ):
         await until(lambda: handled == [f"b.{n}" for n in range(4)], "key b, past a.0")
-        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 1)
+        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 0, 1)
         give_up.set()
-        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 5)
+        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 0, 5)
 
     [dead] = await read_records(kafka_bootstrap_servers, f"{kafka_topic}.dlq", 1)
     assert dead.key == b"a"
@@ -203,6 +190,6 @@ async def test_a_stop_commits_the_settled_prefix_only_and_the_next_consumer_gets
         second.append((order_id, current_delivery().offset))
 
     async with consuming(kafka_bootstrap_servers, kafka_topic, group, handle):
-        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 4)
+        await until_committed(kafka_bootstrap_servers, group, kafka_topic, 0, 4)
 
     assert sorted(second) == [("a.0", 1), ("b.1", 2), ("c.0", 3)]

@@ -34,11 +34,14 @@ OrderPlaced = NotificationEvent[Placed]
 Handle = collections.abc.Callable[[OrderPlaced], collections.abc.Awaitable[None]]
 
 
-def append(broker: MemoryBroker, order_id: str, partition: int = 0) -> MemoryRecord:
+def append(
+    broker: MemoryBroker, order_id: str, partition: int = 0, key: bytes | None = None
+) -> MemoryRecord:
     event = OrderPlaced(event_name=NAME, topic="orders", payload=Placed(order_id=order_id))
     return broker.append(
         "orders",
         payload_json(event.to_dict()),
+        key=key,
         headers=[
             (MESSAGE_ID_HEADER, str(event.event_id).encode()),
             (EVENT_NAME_HEADER, NAME.encode()),
@@ -283,19 +286,9 @@ async def test_a_worker_ended_by_a_stray_cancellation_stops_its_partition_and_sa
     assert broker.position("billing", "orders", 0) == 1
 
 
-def append_keyed(broker: MemoryBroker, key: str, n: int, partition: int = 0) -> MemoryRecord:
-    """A record of key `key`, whose order id is `<key>.<n>`."""
-    event = OrderPlaced(event_name=NAME, topic="orders", payload=Placed(order_id=f"{key}.{n}"))
-    return broker.append(
-        "orders",
-        payload_json(event.to_dict()),
-        key=key.encode(),
-        headers=[
-            (MESSAGE_ID_HEADER, str(event.event_id).encode()),
-            (EVENT_NAME_HEADER, NAME.encode()),
-        ],
-        partition=partition,
-    )
+def append_keyed(broker: MemoryBroker, key: str, n: int) -> MemoryRecord:
+    """A record of key `key` on partition 0, whose order id is `<key>.<n>`."""
+    return append(broker, f"{key}.{n}", key=key.encode())
 
 
 async def test_records_of_other_keys_pass_a_held_one_and_each_key_keeps_its_order() -> None:
