@@ -31,6 +31,7 @@ def test_every_variable_is_read() -> None:
         {
             "ORDERS_DATABASE_URL": "postgresql+asyncpg://db/orders",
             "ORDERS_DATABASE_POOL_SIZE": "40",
+            "ORDERS_REPLIES_IN_FLIGHT": "4",
             "ORDERS_HOST": "0.0.0.0",
             "ORDERS_PORT": "8100",
             "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
@@ -67,6 +68,7 @@ def test_every_variable_is_read() -> None:
     assert settings.model_dump() == {
         "database_url": "postgresql+asyncpg://db/orders",
         "database_pool_size": 40,
+        "replies_in_flight": 4,
         "host": "0.0.0.0",
         "port": 8100,
         "kafka_bootstrap_servers": "kafka:9092",

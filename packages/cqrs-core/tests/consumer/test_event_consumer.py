@@ -34,11 +34,14 @@ OrderPlaced = NotificationEvent[Placed]
 Handle = collections.abc.Callable[[OrderPlaced], collections.abc.Awaitable[None]]
 
 
-def append(broker: MemoryBroker, order_id: str, partition: int = 0) -> MemoryRecord:
+def append(
+    broker: MemoryBroker, order_id: str, partition: int = 0, key: bytes | None = None
+) -> MemoryRecord:
     event = OrderPlaced(event_name=NAME, topic="orders", payload=Placed(order_id=order_id))
     return broker.append(
         "orders",
         payload_json(event.to_dict()),
+        key=key,
         headers=[
             (MESSAGE_ID_HEADER, str(event.event_id).encode()),
             (EVENT_NAME_HEADER, NAME.encode()),
@@ -232,7 +235,13 @@ async def test_a_failed_fetch_is_reported_and_made_again() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"max_buffered": 1}, {"max_records": 0}, {"commit_interval": -1.0}, {"stop_timeout": -1.0}],
+    [
+        {"max_buffered": 1},
+        {"max_records": 0},
+        {"max_in_flight": 0},
+        {"commit_interval": -1.0},
+        {"stop_timeout": -1.0},
+    ],
 )
 def test_settings_that_cannot_work_are_refused(options: dict[str, typing.Any]) -> None:
     broker = MemoryBroker()
@@ -275,3 +284,119 @@ async def test_a_worker_ended_by_a_stray_cancellation_stops_its_partition_and_sa
 
     assert handled == ["o0"]  # o1 was not passed over
     assert broker.position("billing", "orders", 0) == 1
+
+
+def append_keyed(broker: MemoryBroker, key: str, n: int) -> MemoryRecord:
+    """A record of key `key` on partition 0, whose order id is `<key>.<n>`."""
+    return append(broker, f"{key}.{n}", key=key.encode())
+
+
+async def test_records_of_other_keys_pass_a_held_one_and_each_key_keeps_its_order() -> None:
+    broker = MemoryBroker()
+    for n in range(3):
+        for key in ("a", "b", "c"):
+            append_keyed(broker, key, n)
+    release_a0 = asyncio.Event()
+    handled: list[str] = []
+    running: set[str] = set()
+    most_running = 0
+
+    async def handle(event: OrderPlaced) -> None:
+        nonlocal most_running
+        order_id = event.payload.order_id
+        running.add(order_id)
+        most_running = max(most_running, len(running))
+        if order_id == "a.0":
+            await release_a0.wait()
+        else:
+            await asyncio.sleep(0)  # lets another try start meanwhile
+        running.discard(order_id)
+        handled.append(order_id)
+
+    consumer = EventConsumer(
+        broker.transport(["orders"], "billing"), pipeline(handle, broker), max_in_flight=2
+    )
+    async with consumer:
+        await until(lambda: len(handled) == 6)  # b and c, while a.0 is held
+        assert not any(order_id.startswith("a.") for order_id in handled)
+        assert broker.position("billing", "orders", 0) is None  # a.0, at offset 0, holds it
+        release_a0.set()
+        await broker.wait_for_position("billing", "orders", 0, 9)
+
+    for key in ("a", "b", "c"):
+        assert [o for o in handled if o.startswith(key)] == [f"{key}.{n}" for n in range(3)]
+    assert most_running == 2
+
+
+async def test_a_key_being_retried_is_never_committed_past_then_its_dead_letter_is() -> None:
+    broker = MemoryBroker()
+    append_keyed(broker, "b", 0)  # offset 0
+    stuck = append_keyed(broker, "a", 0)  # offset 1
+    for n in range(1, 4):
+        append_keyed(broker, "b", n)  # offsets 2 to 4
+    give_up = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(event: OrderPlaced) -> None:
+        if event.payload.order_id == "a.0":
+            await give_up.wait()
+            raise ValueError("no such warehouse")
+        handled.append(event.payload.order_id)
+
+    retry = ConsumerRetry(attempts=1)
+    consumer = EventConsumer(
+        broker.transport(["orders", "other"], "billing"),
+        pipeline(handle, broker, retry=retry),
+        max_in_flight=4,
+    )
+    async with consumer:
+        await until(lambda: handled == [f"b.{n}" for n in range(4)])
+        # A record of another partition settled after them: its commit carries every
+        # position noted before it, so partition 0 stops where its settled prefix ends.
+        broker.append("other", b"{not json")
+        await broker.wait_for_position("billing", "other", 0, 1)
+        assert broker.position("billing", "orders", 0) == 1
+        give_up.set()
+        await broker.wait_for_position("billing", "orders", 0, 5)
+
+    [dead] = broker.records("orders.dlq")
+    assert dead.value == stuck.value
+
+
+async def test_a_release_commits_the_settled_prefix_only_and_the_next_owner_gets_the_rest() -> None:
+    broker = MemoryBroker()
+    append_keyed(broker, "b", 0)  # offset 0
+    append_keyed(broker, "a", 0)  # offset 1, failing until the next owner
+    for n in range(1, 3):
+        append_keyed(broker, "b", n)  # offsets 2 and 3
+    tries = 0
+    handled: list[str] = []
+
+    async def failing_first(event: OrderPlaced) -> None:
+        nonlocal tries
+        if event.payload.order_id == "a.0":
+            tries += 1
+            raise ConnectionError("the warehouse is down")
+        handled.append(event.payload.order_id)
+
+    retry = ConsumerRetry(attempts=2, initial_delay=60.0, max_delay=60.0)
+    first = EventConsumer(
+        broker.transport(["orders"], "billing"),
+        pipeline(failing_first, broker, retry=retry),
+        max_in_flight=4,
+    )
+    async with first:
+        await until(lambda: tries == 1 and len(handled) == 3)
+    assert broker.position("billing", "orders", 0) == 1
+
+    again: list[str] = []
+
+    async def handle(event: OrderPlaced) -> None:
+        again.append(event.payload.order_id)
+
+    second = EventConsumer(
+        broker.transport(["orders"], "billing"), pipeline(handle, broker), max_in_flight=4
+    )
+    async with second:
+        await broker.wait_for_position("billing", "orders", 0, 4)
+    assert sorted(again) == ["a.0", "b.1", "b.2"]  # consumed again from the stuck one on

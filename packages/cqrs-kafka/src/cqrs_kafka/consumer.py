@@ -10,9 +10,15 @@ when the failure is permanent). This module binds it to Kafka:
   Records are fetched in batches and run by `cqrs.consumer.EventConsumer`:
   partitions side by side, each in order, so a record being retried holds
   up its own partition only.
-- Offsets are committed in batches, each one past its partition's last
-  settled record, so a record that was neither handled nor dead-lettered is
-  never passed over. A consumer that dies gets its unsettled records again;
+- `max_in_flight` above 1 (opt-in) settles that many records of a partition
+  at once, never two with the same key: each key keeps its order, and a
+  record being retried holds up its own key only (and the partition's
+  committed offset, below). For handlers whose work on different keys is
+  independent and mostly waits on a database.
+- Offsets are committed in batches, each one past its partition's settled
+  prefix (every record before it settled), so a record that was neither
+  handled nor dead-lettered is never passed over, even by records of other
+  keys settled after it. A consumer that dies gets its unsettled records again;
   the inbox makes the second delivery harmless.
 - Before a rebalance takes partitions away, their tries in progress finish
   and their offsets are committed. Stopping the broker (or the FastStream
@@ -151,6 +157,7 @@ def subscribe_events(
     consumer_name: str | None = None,
     health: ConsumerHealth | None = None,
     max_buffered: int = 100,
+    max_in_flight: int = 1,
     keyring: Keyring | None = None,
     **options: typing.Any,
 ) -> EventSubscriber:
@@ -162,7 +169,10 @@ def subscribe_events(
     - `consumer_name`: the consumer's name in the inbox; `group_id` by default.
     - `health`: where the consumer reports troubles (`subscriber.health`); a
       new `ConsumerHealth` by default. Put it in the service's `/health`.
-    - `max_buffered`: records a partition holds waiting before it is paused.
+    - `max_buffered`: records a partition holds waiting (or settled behind
+      one that is not) before it is paused.
+    - `max_in_flight`: records of one partition settled at once, with
+      different keys (module docstring); 1, one at a time, by default.
     - `keyring`: when given, only records signed by one of its keys are
       handled; the others are dead-lettered (`cqrs.signing`).
     - `options`: `aiokafka.AIOKafkaConsumer` arguments (`session_timeout_ms`,
@@ -172,8 +182,9 @@ def subscribe_events(
       `title`, `description` and `include_in_schema`.
 
     Raises `ConfigurationError` for an inbox without a transaction, for no
-    topics, for options it sets itself or does not know, and for a fetch
-    variable that is not a whole number.
+    topics, for bounds below 1 (2 for `max_buffered`), for options it sets
+    itself or does not know, and for a fetch variable that is not a whole
+    number.
     """
     if not topics:
         raise ConfigurationError("subscribe_events needs at least one topic to consume.")
@@ -218,6 +229,7 @@ def subscribe_events(
         calls,
         pipeline=pipeline,
         max_buffered=max_buffered,
+        max_in_flight=max_in_flight,
     )
     revocations.subscriber = subscriber
     # FastStream builds its own subscribers in a factory with no place for another
@@ -312,6 +324,7 @@ class EventSubscriber(DefaultSubscriber):
         *,
         pipeline: EventPipeline[typing.Any],
         max_buffered: int,
+        max_in_flight: int,
     ) -> None:
         super().__init__(config, specification, calls)  # pyright: ignore[reportUnknownMemberType]
         self.pipeline = pipeline
@@ -321,6 +334,7 @@ class EventSubscriber(DefaultSubscriber):
             self._transport,
             pipeline,
             max_buffered=max_buffered,
+            max_in_flight=max_in_flight,
             # The broker's graceful_timeout; None means FastStream does not wait at all.
             stop_timeout=self._outer_config.graceful_timeout or 0.0,
         )

@@ -327,7 +327,9 @@ def build(settings: Settings, *, overrides: Overrides = Overrides()) -> Orders:
     broker = kafka_broker(
         settings.kafka_bootstrap_servers, logger=logging.getLogger("orders.consumer")
     )
-    replies = subscribe_replies(broker, events, keyring=settings.keyring())
+    replies = subscribe_replies(
+        broker, events, keyring=settings.keyring(), in_flight=settings.replies_in_flight
+    )
     return Orders(
         settings=settings,
         database=database,

@@ -8,6 +8,9 @@ does not parse is a `SettingsError` naming the variable.
 - `ORDERS_DATABASE_POOL_SIZE` (`20`): database connections the service keeps open
   once its load has needed them (10 more are opened for a burst, closed after it);
   size it to the requests, event streams and replies it handles at once
+- `ORDERS_REPLIES_IN_FLIGHT` (`8`): inventory replies to different orders the reply
+  consumer handles at once per partition (the replies of one order stay in order);
+  `1`: one at a time
 - `ORDERS_HOST` (`127.0.0.1`), `ORDERS_PORT` (`8000`; 0: a free one): the HTTP API
 - `ORDERS_RELAY_IN_PROCESS` (`false`): `serve` runs the outbox relay too
 - `ORDERS_MIGRATE_ON_START` (`true`): `serve` and `relay` upgrade the schema first;
@@ -96,6 +99,7 @@ class Settings(ServiceSettings):
 
     database_url: str = "sqlite+aiosqlite:///./orders.db"
     database_pool_size: int = pydantic.Field(default=20, ge=1, le=1000)
+    replies_in_flight: int = pydantic.Field(default=8, ge=1, le=1000)
     port: int = pydantic.Field(default=8000, ge=0, le=65535)
     payment_credit_limit: decimal.Decimal = pydantic.Field(
         default=decimal.Decimal("1000.00"),

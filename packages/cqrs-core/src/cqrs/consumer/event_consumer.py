@@ -1,15 +1,27 @@
 """`EventConsumer`: an `EventPipeline` run over a `ConsumerTransport`, partitions side by side.
 
 - Each partition has its own worker, which settles the partition's records
-  one after another, in offset order. A record being retried (or whose dead
-  letter the broker refuses) holds up its own partition only: the others'
-  workers carry on.
-- A worker holds at most `max_buffered` records waiting; beyond that its
-  partition is paused at the transport, and resumed once half are settled.
+  in offset order, one at a time by default. A record being retried (or
+  whose dead letter the broker refuses) holds up its own partition only: the
+  others' workers carry on.
+- With `max_in_flight` above 1, a worker settles up to that many of its
+  partition's records at once, but never two with the same key: each key's
+  records are still settled one after another in offset order (records
+  without a key count as one key). A record being retried then holds up the
+  records of its own key, and the position (below); the other keys carry on
+  until `max_buffered` records wait behind it. Use it when the handlers of
+  different keys do not depend on each other's order (replies to different
+  sagas, say) and a record's handling mostly waits (on a database, a
+  service): the waits then overlap.
+- A worker holds at most `max_buffered` records taken and not yet committed
+  (waiting, in progress, or settled after one that is not); beyond that its
+  partition is paused at the transport, and resumed once half are passed.
 - Positions are committed in batches, at most once per `commit_interval`
-  seconds: for each partition, one past its last settled record. A record
-  that is neither handled nor dead-lettered is never passed over, since a
-  partition's records are settled in order.
+  seconds: for each partition, one past the last record of its settled
+  prefix (every record before it settled too). A record that is neither
+  handled nor dead-lettered is never passed over, even when later records
+  of other keys are settled: they are committed once it is, or consumed
+  again after a restart (the inbox drops those handled).
 - `release(partitions)` (a rebalance) and `stop()` let the tries in
   progress finish for up to `timeout` seconds (then cancel them: their
   transactions roll back), commit what was settled and drop the rest, which
@@ -40,6 +52,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import collections.abc
+import dataclasses
+import heapq
 import logging
 import types
 
@@ -59,51 +73,130 @@ logger = logging.getLogger("cqrs.consumer")
 _MAX_PAUSE = 5.0
 
 
+@dataclasses.dataclass(eq=False, slots=True)
+class _Taken:
+    """A record a worker took from its partition, the lane it waits in (its key's), and
+    whether it is settled yet."""
+
+    record: Record
+    lane: bytes | None
+    settled: bool = False
+
+
+def _record_key(record: Record) -> bytes | None:
+    return record.key
+
+
+def _one_lane(record: Record) -> None:
+    return None
+
+
 class _PartitionWorker:
-    """Settles one partition's records in order, in a task of its own."""
+    """Settles one partition's records with `max_in_flight` runners, tasks of its own:
+    never two records of one key at once, each key's in offset order."""
 
     def __init__(self, partition: Partition, consumer: EventConsumer) -> None:
         self.partition = partition
         self.consumer = consumer
-        self.waiting: collections.deque[Record] = collections.deque()
-        self.arrived = asyncio.Event()
+        # The records taken and not yet behind the partition's position, in offset order:
+        # its head is the first unsettled one, where the position stops.
+        self.taken: collections.deque[_Taken] = collections.deque()
+        # Per lane (a key), its records not yet settled, in offset order: the head is
+        # the one running or ready to run, the others wait for it.
+        self.lanes: dict[bytes | None, collections.deque[_Taken]] = {}
+        # The heads ready to run, the lowest offset first (with one runner, this is the
+        # partition's order).
+        self.ready: list[tuple[int, _Taken]] = []
+        # The runners waiting for a ready record: each ready record wakes one of them,
+        # not all.
+        self.idle: collections.deque[asyncio.Future[None]] = collections.deque()
         self.released = asyncio.Event()
+        self.stopped = False
         self.paused = False
-        self.task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"cqrs consumer {partition.topic}[{partition.partition}]"
+        loop = asyncio.get_running_loop()
+        where = f"{partition.topic}[{partition.partition}]"
+        self.runners = [
+            loop.create_task(self._run(), name=f"cqrs consumer {where} #{n}")
+            for n in range(consumer.max_in_flight)
+        ]
+        for runner in self.runners:
+            runner.add_done_callback(self._ended)
+        # With one runner every record waits for the one before it anyway: one lane
+        # for all spares a lane per key.
+        self.lane_of: collections.abc.Callable[[Record], bytes | None] = (
+            _record_key if consumer.max_in_flight > 1 else _one_lane
         )
-        self.task.add_done_callback(self._ended)
 
     def put(self, record: Record) -> None:
-        self.waiting.append(record)
-        self.arrived.set()
-        if not self.paused and len(self.waiting) >= self.consumer.max_buffered:
+        taken = _Taken(record, self.lane_of(record))
+        self.taken.append(taken)
+        lane = self.lanes.get(taken.lane)
+        if lane is None:
+            self.lanes[taken.lane] = collections.deque((taken,))
+            self._ready(taken)
+        else:
+            lane.append(taken)
+        if not self.paused and len(self.taken) >= self.consumer.max_buffered:
             self.paused = True
             self.consumer.transport.pause(self.partition)
 
+    def _ready(self, taken: _Taken) -> None:
+        heapq.heappush(self.ready, (taken.record.offset, taken))
+        while self.idle:
+            waiting = self.idle.popleft()
+            if not waiting.done():  # else its runner was cancelled
+                waiting.set_result(None)
+                return
+
+    def _wake_all(self) -> None:
+        for waiting in self.idle:
+            if not waiting.done():
+                waiting.set_result(None)
+        self.idle.clear()
+
     async def _run(self) -> None:
         pipeline = self.consumer.pipeline
-        while not self.released.is_set():
-            if not self.waiting:
-                self.arrived.clear()
-                await self.arrived.wait()
+        loop = asyncio.get_running_loop()
+        while not self.stopped:
+            if not self.ready:
+                waiting = loop.create_future()
+                self.idle.append(waiting)
+                await waiting
                 continue
-            record = self.waiting.popleft()
-            if self.paused and len(self.waiting) <= self.consumer.max_buffered // 2:
-                self.paused = False
-                self.consumer.transport.resume(self.partition)
-            outcome = await pipeline.settle(record, self.released)
+            _, taken = heapq.heappop(self.ready)
+            outcome = await pipeline.settle(taken.record, self.released)
             if not outcome.settled:
                 return
-            self.consumer.settled(self.partition, record.offset + 1)
+            self._passed(taken)
+
+    def _passed(self, taken: _Taken) -> None:
+        """Note `taken` settled: its key's next record gets ready, and the position
+        moves past every settled record at the head of the partition."""
+        taken.settled = True
+        lane = self.lanes[taken.lane]
+        lane.popleft()
+        if lane:
+            self._ready(lane[0])
+        else:
+            del self.lanes[taken.lane]
+        last: _Taken | None = None
+        while self.taken and self.taken[0].settled:
+            last = self.taken.popleft()
+        if last is not None:
+            self.consumer.settled(self.partition, last.record.offset + 1)
+        if self.paused and len(self.taken) <= self.consumer.max_buffered // 2:
+            self.paused = False
+            self.consumer.transport.resume(self.partition)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
-        # The pipeline settles every failure itself: a worker ends before its release
+        # The pipeline settles every failure itself: a runner ends before its release
         # only on a cancellation that did not come from the consumer (a handler's stray
         # CancelledError, the event loop closing). Its partition stops where it is, and
         # says so; the records it holds are consumed again after a restart.
-        if self.released.is_set():
+        if self.released.is_set() or not (task.cancelled() or task.exception()):
             return
+        self.stopped = True
+        self._wake_all()  # the other runners end too
         why = "cancelled" if task.cancelled() else repr(task.exception())
         where = f"{self.partition.topic}[{self.partition.partition}]"
         self.consumer.pipeline.health.trouble(
@@ -112,25 +205,28 @@ class _PartitionWorker:
         logger.error("the worker of %s ended (%s); the partition waits for a restart", where, why)
 
     def release(self) -> None:
-        """Start no other record: drop those waiting, end once the try in progress ends."""
+        """Start no other record; the tries in progress go on until they end."""
         self.released.set()
-        self.arrived.set()  # wakes a worker waiting for records
-        self.waiting.clear()
+        self.stopped = True
+        self.ready.clear()
+        self._wake_all()  # the runners waiting for records end
 
     async def finished(self, timeout: float) -> None:
-        """Wait for the try in progress to finish; cancel it after `timeout` seconds."""
+        """Wait for the tries in progress to finish; cancel them after `timeout` seconds."""
         if timeout > 0:
-            await asyncio.wait({self.task}, timeout=timeout)
-        if not self.task.done():
-            await _cancelled(self.task)
+            await asyncio.wait(self.runners, timeout=timeout)
+        for runner in self.runners:
+            if not runner.done():
+                await _cancelled(runner)
 
 
 class EventConsumer:
     """Consumes `transport`'s records through `pipeline`; see the module docstring.
 
     Use it as an async context manager, or call `start()` and `stop()`.
-    `max_records` bounds one fetch. Raises `ConfigurationError` for bounds
-    that cannot work.
+    `max_records` bounds one fetch; `max_in_flight`, the records of one
+    partition settled at once (with different keys). Raises
+    `ConfigurationError` for bounds that cannot work.
     """
 
     def __init__(
@@ -140,18 +236,26 @@ class EventConsumer:
         *,
         max_buffered: int = 100,
         max_records: int = 500,
+        max_in_flight: int = 1,
         commit_interval: float = 0.1,
         stop_timeout: float = 15.0,
     ) -> None:
-        if max_buffered < 2 or max_records < 1 or commit_interval < 0 or stop_timeout < 0:
+        if (
+            max_buffered < 2
+            or max_records < 1
+            or max_in_flight < 1
+            or commit_interval < 0
+            or stop_timeout < 0
+        ):
             raise ConfigurationError(
-                "EventConsumer needs max_buffered >= 2, max_records >= 1, commit_interval >= 0 "
-                f"and stop_timeout >= 0; got {max_buffered}, {max_records}, {commit_interval} "
-                f"and {stop_timeout}."
+                "EventConsumer needs max_buffered >= 2, max_records >= 1, max_in_flight >= 1, "
+                f"commit_interval >= 0 and stop_timeout >= 0; got {max_buffered}, "
+                f"{max_records}, {max_in_flight}, {commit_interval} and {stop_timeout}."
             )
         self.transport = transport
         self.pipeline = pipeline
         self.max_buffered = max_buffered
+        self.max_in_flight = max_in_flight
         self.max_records = max_records
         self.commit_interval = commit_interval
         self.stop_timeout = stop_timeout
@@ -201,12 +305,12 @@ class EventConsumer:
         `timeout` seconds, `stop_timeout` by default), their settled positions are
         committed, and their other records are dropped, to be consumed again."""
         workers = [self._workers.pop(p) for p in partitions if p in self._workers]
-        for partition in partitions:
-            self._settled.pop(partition, None)
         for worker in workers:
             worker.release()
         wait = self.stop_timeout if timeout is None else timeout
         await asyncio.gather(*(worker.finished(wait) for worker in workers))
+        for partition in partitions:  # after the tries that finished noted their records
+            self._settled.pop(partition, None)
         async with self._commit_lock:
             positions = {
                 partition: self._positions.pop(partition)

@@ -7,7 +7,7 @@
 
 ```
 await create_topics("localhost:9092")
-subscribe_replies(broker, event_mediator, keyring=Keyring.from_env())
+subscribe_replies(broker, event_mediator, keyring=Keyring.from_env(), in_flight=8)
 ```
 """
 
@@ -53,11 +53,17 @@ async def create_topics(bootstrap_servers: str) -> None:
 
 
 def subscribe_replies(
-    broker: KafkaBroker, mediator: EventMediator, *, keyring: Keyring | None
+    broker: KafkaBroker, mediator: EventMediator, *, keyring: Keyring | None, in_flight: int = 1
 ) -> EventSubscriber:
     """Consume `inventory.replies` into `mediator`; failing replies, and those `keyring`
     does not verify (when given), go to its `.dlq`.
     The subscriber's `health` tells whether it gets on with its records.
+
+    Up to `in_flight` replies of a partition are handled at once, never two of one
+    order (a reply's key is its order id): a reply's handling mostly waits on the
+    database's commits, and replies to different sagas do not depend on each other's
+    order, so their waits overlap. A reply being retried holds up its own order's
+    only; the offset stops before it until it is settled.
 
     No inbox, and no transaction around the handlers: the saga ignores a reply
     it no longer waits for, so a redelivered one is harmless already, and
@@ -77,4 +83,5 @@ def subscribe_replies(
         },
         retry=ConsumerRetry(attempts=5),
         keyring=keyring,
+        max_in_flight=in_flight,
     )
