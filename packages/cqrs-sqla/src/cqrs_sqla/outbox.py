@@ -9,7 +9,10 @@ no broker would take. The rows are inserted
 by the session's own commit, in the same transaction as the business
 writes, whichever way the commit is called (`outbox.commit(session)` or
 `session.commit()`); a rollback drops them. On PostgreSQL the commit also
-notifies waiting relays.
+notifies waiting relays, in the rows' own statement, which it sends straight
+to the asyncpg connection under the session's, in the session's transaction
+(`cqrs_sqla.joined_driver`: SQLAlchemy's execution of it cost more CPU than
+the driver's).
 
 Only the sessions that stage outbox rows carry the hooks that insert them:
 the repository's `session_factory` opens sessions of a `Session` subclass
