@@ -42,8 +42,8 @@ __all__ = ("deferred_begin", "execute_joined")
 
 def deferred_begin(raw: PoolProxiedConnection) -> collections.abc.Awaitable[None] | None:
     """The `BEGIN` SQLAlchemy's asyncpg adapter has deferred on `raw`, to await before a
-    statement on its driver; None when there is none to send (sent already, an
-    autocommit connection, or an adapter that defers none)."""
+    statement on its driver; None when there is none to send (sent already, or an
+    adapter that defers none). On an autocommit connection awaiting it sends nothing."""
     adapted: typing.Any = raw.dbapi_connection
     start = getattr(adapted, "_start_transaction", None)
     if start is None or getattr(adapted, "_started", True):
