@@ -58,6 +58,7 @@ from cqrs.saga.storage.run import SagaStorageRun, scoped_run
 from cqrs_sqla.databases import bound_dialect, require_supported
 from cqrs_sqla.driver_errors import maps_driver_errors
 from cqrs_sqla.encoding import outbox_values
+from cqrs_sqla.joined_driver import deferred_begin
 from cqrs_sqla.notify import insert_notifying
 from cqrs_sqla.saga_pg import SagaStatements, on_driver, saga_statements
 from cqrs_sqla.saga_rows import (
@@ -148,10 +149,9 @@ class SqlAlchemySagaStorage:
             # its first statement: a transaction whose first write is this storage's
             # would otherwise take the SQLAlchemy path. Send it now (the same round
             # trip), through the adapter, so that SQLAlchemy knows it was sent.
-            adapted = typing.cast(typing.Any, raw.dbapi_connection)
-            start = getattr(adapted, "_start_transaction", None)
-            if start is not None and not getattr(adapted, "_started", True):
-                await start()
+            begin = deferred_begin(raw)
+            if begin is not None:
+                await begin
         return (driver, statements) if driver.is_in_transaction() else None
 
     @property
