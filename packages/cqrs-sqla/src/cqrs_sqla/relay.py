@@ -216,9 +216,11 @@ class SqlAlchemyOutboxStore:
     @maps_driver_errors
     async def close(self) -> None:
         """Stop listening for notifications and hand back the claims' kept connection (on
-        SQLite, close the probe's connection)."""
+        SQLite, close the probe's connection and stop hearing writes to the file)."""
         if self._pending is not None:
             self._pending.close()
+        if self._commits is not None:
+            self._commits.close()
         source, listener = self._listener_source, self._listener
         self._listener_source = self._listener = None
         try:
