@@ -35,7 +35,6 @@ libc without it, a folder it cannot watch); callers then keep to their timer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
 import os
