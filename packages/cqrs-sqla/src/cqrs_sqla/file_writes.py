@@ -94,6 +94,12 @@ class FileWrites:
         written, self._written = self._written, False
         return written
 
+    def forget(self) -> None:
+        """Drop the writes heard so far: the next `wait` waits for a new one."""
+        if self._descriptor is not None:
+            self._read()
+        self._written = False
+
     def close(self) -> None:
         """Stop watching; `wait` then only waits out its timeout."""
         descriptor, self._descriptor = self._descriptor, None

@@ -14,10 +14,13 @@ connection, lock or thread; `changed` does it every `interval` seconds (10 ms
 by default) and returns once they differ from what it saw last. On Linux it
 also looks as soon as a process writes to `<db>-wal` or `<db>`
 (`cqrs_sqla.file_writes`, inotify), then every millisecond for up to
-`settle` seconds (50 ms by default): a writer's commit becomes visible once
+`settle` seconds (20 ms by default): a writer's commit becomes visible once
 its pages are synced, a few milliseconds after the write, and the watch
 hears it about then instead of up to `interval` later (5 ms on average at
-10 ms). It hears every commit to the file, not only the outbox's: the
+10 ms). Writes made before `changed` is called are forgotten (their commits
+are seen by its first look, or by a timed one): most are the caller's own,
+a relay's marks, which would otherwise make each wait begin with a
+millisecond looks for nothing. It hears every commit to the file, not only the outbox's: the
 relay's store then asks `cqrs_sqla.sqlite_outbox_probe` whether it added
 outbox rows before it claims. A commit it misses (the bytes changed and
 changed back between two looks) only waits for the relay's next poll.
@@ -73,7 +76,7 @@ class SqliteCommitWatch:
     `close` stops hearing writes (the watch then only looks every `interval`).
     """
 
-    def __init__(self, database: str, *, interval: float = 0.01, settle: float = 0.05) -> None:
+    def __init__(self, database: str, *, interval: float = 0.01, settle: float = 0.02) -> None:
         if interval <= 0:
             raise ValueError(f"interval must be positive (seconds), not {interval!r}.")
         self.database = database
@@ -93,6 +96,8 @@ class SqliteCommitWatch:
         """Wait until a commit since the last call (or, on the first, one from now on);
         return True then, False after `timeout` seconds without one."""
         deadline = time.monotonic() + timeout
+        if self._writes is not None:
+            self._writes.forget()
         if self._seen is None:
             self._seen = self.signature()
         settling_until = 0.0
