@@ -51,6 +51,22 @@ async def test_a_sqlite_file_is_put_in_wal_mode_and_every_commit_still_syncs(
     assert await pragmas(other, *checked, wal=False) == ("delete", full)
 
 
+async def test_a_wal_file_can_sync_at_checkpoints_only_and_a_journal_file_cannot(
+    tmp_path: pathlib.Path,
+) -> None:
+    normal = 1
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    assert await pragmas(url, "journal_mode", "synchronous", synchronous="NORMAL") == (
+        "wal",
+        normal,
+    )
+    with pytest.raises(ValueError, match="only safe in WAL mode"):
+        create_engine(url, wal=False, synchronous="NORMAL")
+    with pytest.raises(ValueError, match="synchronous must be one of"):
+        create_engine(url, synchronous=typing.cast(typing.Any, "OFF"))
+
+
 async def test_a_postgresql_engine_through_asyncpg_is_a_plain_engine(postgres_url: str) -> None:
     engine = create_engine(postgres_url)
     try:

@@ -62,6 +62,31 @@ async def test_each_statement_takes_one_trip_to_the_thread(
     assert four - two == 2  # two statements more: two trips (SQLAlchemy's dialect: six)
 
 
+async def test_a_connection_handed_back_after_its_commit_takes_no_trip_to_roll_back(
+    engine: AsyncEngine, trips: list[object]
+) -> None:
+    async with engine.connect():  # the pool's connection opened first
+        pass
+
+    # BEGIN IMMEDIATE, the two statements, COMMIT; the pool's reset used to be a fifth.
+    assert await transaction_trips(engine, trips, 1) == 4
+
+
+async def test_a_transaction_open_when_the_connection_is_handed_back_is_rolled_back(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("INSERT INTO t (x) VALUES (1)"))
+        # No commit: the pool rolls it back.
+    async with engine.connect() as connection:
+        await connection.begin()
+        await connection.execute(sa.text("INSERT INTO t (x) VALUES (2)"))
+        await connection.rollback()
+
+    async with engine.connect() as connection:
+        assert (await connection.execute(sa.text("SELECT count(*) FROM t"))).scalar_one() == 0
+
+
 async def test_a_result_of_several_batches_comes_back_whole_streamed_or_not(
     engine: AsyncEngine,
 ) -> None:

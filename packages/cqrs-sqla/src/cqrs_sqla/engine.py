@@ -38,7 +38,7 @@ import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cqrs_sqla.databases import require_supported
-from cqrs_sqla.sqlite import DEFAULT_BUSY_TIMEOUT, configure_sqlite
+from cqrs_sqla.sqlite import DEFAULT_BUSY_TIMEOUT, Synchronous, configure_sqlite
 
 __all__ = ("create_engine",)
 
@@ -49,6 +49,7 @@ def create_engine(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     foreign_keys: bool = True,
     wal: bool = True,
+    synchronous: Synchronous = "FULL",
     pool_size: int | None = None,
     max_overflow: int | None = None,
     **kwargs: typing.Any,
@@ -56,8 +57,8 @@ def create_engine(
     """`create_async_engine(url, **kwargs)` for a database the adapters work with.
 
     Raises `UnsupportedDatabaseError` for any other (MySQL, PostgreSQL through
-    psycopg, ...). On SQLite, `busy_timeout` (seconds), `foreign_keys` and `wal`
-    go to `configure_sqlite`; other databases ignore them. `pool_size` and
+    psycopg, ...). On SQLite, `busy_timeout` (seconds), `foreign_keys`, `wal` and
+    `synchronous` go to `configure_sqlite`; other databases ignore them. `pool_size` and
     `max_overflow`, when given, size the queue pool; an engine without one (an
     in-memory SQLite database, or a `poolclass` of the caller's) ignores them,
     so one setting can size the pool of every deployment.
@@ -75,7 +76,13 @@ def create_engine(
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.driver == "asyncpg":
         sqlalchemy.event.listen(engine.sync_engine, "checkout", _refuse_closed)
-    return configure_sqlite(engine, busy_timeout=busy_timeout, foreign_keys=foreign_keys, wal=wal)
+    return configure_sqlite(
+        engine,
+        busy_timeout=busy_timeout,
+        foreign_keys=foreign_keys,
+        wal=wal,
+        synchronous=synchronous,
+    )
 
 
 def _refuse_closed(dbapi_connection: typing.Any, _record: typing.Any, _proxy: typing.Any) -> None:

@@ -34,6 +34,18 @@ three files together, so copy a live one with SQLite's backup API
 only with its `-wal` and `-shm`. A process killed mid-commit leaves
 `<db>-wal` behind; the next connection recovers from it.
 
+`synchronous="NORMAL"` (WAL only) trades durability on power loss for the
+sync at every commit: a commit returns once it is in `<db>-wal` in the
+operating system's cache, and the file is synced only at checkpoints. A
+process killed at any point (kill -9) loses nothing committed, since the
+cache survives it, and the database stays consistent whatever happens; but
+a power cut or a kernel crash can undo the last commits. Those are commits
+whose effects already left the process: an order a client was told was
+accepted, a Kafka offset committed after the inbox row that settled its
+record, an outbox row already published. So the components' exactly-once
+and at-least-once guarantees hold across process crashes only, not across
+a host's; `FULL`, the default, keeps them across both.
+
 Every cqrs-sqla component writing to one SQLite file (saga storage, outbox,
 inbox, relays) expects its engine configured this way; `cqrs_sqla.create_engine`
 does it.
@@ -59,7 +71,16 @@ from typing_extensions import deprecated
 
 from cqrs_sqla.sqlite_driver import OneHopConnection
 
-__all__ = ("begin_read", "configure_sqlite", "create_sqlite_engine", "DEFAULT_BUSY_TIMEOUT")
+__all__ = (
+    "begin_read",
+    "configure_sqlite",
+    "create_sqlite_engine",
+    "DEFAULT_BUSY_TIMEOUT",
+    "Synchronous",
+)
+
+Synchronous = typing.Literal["FULL", "NORMAL"]
+"""When a WAL commit reaches the disk: at every commit (`FULL`) or at checkpoints (`NORMAL`)."""
 
 DEFAULT_BUSY_TIMEOUT: typing.Final = 30.0
 """Seconds a transaction waits for another one's write lock before failing."""
@@ -105,6 +126,7 @@ def configure_sqlite(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     foreign_keys: bool = True,
     wal: bool = True,
+    synchronous: Synchronous = "FULL",
 ) -> AsyncEngine:
     """Make every transaction of a SQLite `engine` begin with `BEGIN IMMEDIATE`; return it.
 
@@ -113,10 +135,22 @@ def configure_sqlite(
     WAL mode with `synchronous = FULL` (see the module; an in-memory database
     keeps its own mode). An engine of another
     database is returned untouched. Configuring an engine twice raises
-    `ValueError`. Not compatible with the `AUTOCOMMIT` isolation level.
+    `ValueError`, as does `synchronous="NORMAL"` without `wal` (in the rollback
+    journal it can corrupt the file on power loss). `synchronous` is the WAL
+    file's sync level: `FULL` (the default) or `NORMAL`, which keeps every
+    guarantee across a process crash but not across a power cut (see the
+    module). Not compatible with the `AUTOCOMMIT` isolation level.
     """
     if engine.dialect.name != "sqlite":
         return engine
+    if synchronous not in typing.get_args(Synchronous):
+        raise ValueError(
+            f"synchronous must be one of {typing.get_args(Synchronous)}, not {synchronous!r}"
+        )
+    if synchronous != "FULL" and not wal:
+        raise ValueError(
+            "synchronous = NORMAL is only safe in WAL mode: leave it FULL or set wal=True"
+        )
     sync_engine = engine.sync_engine
     if event.contains(sync_engine, "begin", _begin_immediate):
         raise ValueError(f"engine {engine.url} is configured for SQLite already")
@@ -125,7 +159,7 @@ def configure_sqlite(
     if wal:
         # After the busy timeout: switching a file to WAL waits for other connections'
         # locks. FULL is SQLite's default, named because builds may default lower in WAL.
-        pragmas += ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"]
+        pragmas += ["PRAGMA journal_mode = WAL", f"PRAGMA synchronous = {synchronous}"]
 
     def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # The driver must not issue BEGIN itself; `_begin_immediate` does.

@@ -8,7 +8,10 @@ rows, close the cursor), each waking the thread and then the loop; with a
 `OneHopConnection.cursor` returns a cursor whose `execute` does all four in
 one call, so a statement costs one trip: it brings back up to `PREFETCH`
 rows with the statement and fetches more (one trip per batch) only for a
-larger result, which keeps a streamed result's memory bounded.
+larger result, which keeps a streamed result's memory bounded. Its
+`rollback` makes no trip when no transaction is open: SQLAlchemy's pool
+rolls back every connection it is handed back, after a commit too, and
+sqlite3 would do nothing in the thread then.
 
 `configure_sqlite` has SQLAlchemy's aiosqlite dialect connect with it (the
 dialect's own `async_creator_fn` argument), so every engine from
@@ -58,6 +61,15 @@ class OneHopConnection(aiosqlite.Connection):
     async def cursor(self) -> OneHopCursor:  # pyright: ignore[reportIncompatibleMethodOverride]
         """A cursor of this connection; it opens a sqlite3 cursor per statement."""
         return OneHopCursor(self)
+
+    async def rollback(self) -> None:
+        """Roll back the open transaction; nothing, and no trip to the thread, without one."""
+        connection = self._connection
+        # Read in the loop's thread as aiosqlite's own `in_transaction` does: the thread
+        # runs nothing of this connection's now, as its one user awaits each call.
+        if connection is not None and not connection.in_transaction:
+            return
+        await super().rollback()
 
     async def call(
         self, function: collections.abc.Callable[[sqlite3.Connection], _Result]
