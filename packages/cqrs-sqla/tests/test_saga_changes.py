@@ -198,3 +198,45 @@ async def test_a_process_that_stopped_listening_wakes_its_followers_itself(
         await pg_changes.close()  # as if the listening connection had dropped
         await pg_changes.changed(saga_id, notified=True)
         assert changed.is_set()
+
+
+async def test_a_version_moves_with_each_change_of_its_saga_and_stays_without_one() -> None:
+    changes = SagaChanges()
+    saga_id = uuid.uuid4()
+    before = changes.version(saga_id)
+
+    assert changes.version(saga_id) == before
+    await changes.changed(saga_id)
+    after_one = changes.version(saga_id)
+    await changes.changed(saga_id)
+
+    assert before != after_one != changes.version(saga_id)
+
+
+async def test_on_postgresql_a_version_moves_when_the_notification_arrives(
+    pg_changes: SagaChanges,
+) -> None:
+    saga_id = uuid.uuid4()
+    async with pg_changes.following(saga_id) as changed:
+        before = pg_changes.version(saga_id)
+        # As a write that sent its own NOTIFY: nothing heard yet, nothing moves.
+        await pg_changes.changed(saga_id, notified=True)
+        assert pg_changes.version(saga_id) == before
+        await pg_changes.changed(saga_id)
+        await asyncio.wait_for(changed.wait(), DEADLINE)
+
+    assert pg_changes.version(saga_id) != before
+
+
+async def test_a_version_moves_when_listening_stops_or_starts_again(
+    pg_changes: SagaChanges,
+) -> None:
+    # Changes may go unheard in between: whatever was read before may be stale.
+    saga_id = uuid.uuid4()
+    async with pg_changes.following(saga_id):
+        listening = pg_changes.version(saga_id)
+    await pg_changes.close()
+    stopped = pg_changes.version(saga_id)
+    async with pg_changes.following(saga_id):
+        assert pg_changes.version(saga_id) not in (listening, stopped)
+    assert stopped != listening

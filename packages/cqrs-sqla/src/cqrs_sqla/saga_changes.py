@@ -12,6 +12,11 @@ waits for its event with a timeout and then reads the saga anyway: a lost
 notification (a listening connection that dropped) only delays it until
 that slow poll.
 
+`SagaChanges.version(id)` lets a reader skip reading a saga twice: taken
+before a read and found the same later, no change of that saga has reached
+this process in between, so what the read saw is still the saga (a follower
+that has started following by then can begin from it).
+
 `NotifyingSagaStorage` wraps any `ISagaStorage`: after each write that adds to
 the step log or changes the status (`create_saga`, `log_step`, `record_step`,
 `update_status`) it calls `SagaChanges.changed`. Reads and claims pass through.
@@ -64,6 +69,11 @@ from cqrs_sqla.schema import Schema
 
 __all__ = ("NotifyingSagaStorage", "SagaChanges", "changes_channel")
 
+#: Change counters `SagaChanges.version` reads, shared by the sagas whose ids fall
+#: in the same one: the memory stays the same however many sagas change, and a
+#: shared counter only makes a reader read again.
+_VERSION_SLOTS: typing.Final = 1024
+
 
 def changes_channel(schema: Schema) -> str:
     """The PostgreSQL notification channel of the schema's saga table.
@@ -90,6 +100,9 @@ class SagaChanges:
         self._listener: typing.Any = None
         self._listener_source: AsyncConnection | None = None
         self._listening = asyncio.Lock()
+        self._counts = [0] * _VERSION_SLOTS
+        # Moves whenever notifications may have been lost: listening (again), or not.
+        self._epoch = 0
 
     @property
     def pushes_across_processes(self) -> bool:
@@ -113,6 +126,23 @@ class SagaChanges:
             await connection.execute(sa.select(sa.func.pg_notify(self._channel, str(saga_id))))
             await connection.commit()
 
+    def version(self, saga_id: uuid.UUID) -> int:
+        """A number that moves with every change of `saga_id` this process hears of,
+        and whenever it starts or stops listening (changes may have gone unheard).
+
+        Take it before reading the saga: while it has not moved, no change that
+        the read could have missed has committed (a change of another saga may
+        move it too, which only costs a read).
+
+        >>> changes = SagaChanges()
+        >>> saga_id = uuid.uuid4()
+        >>> before = changes.version(saga_id)
+        >>> asyncio.run(changes.changed(saga_id))
+        >>> changes.version(saga_id) == before
+        False
+        """
+        return self._epoch + self._counts[hash(saga_id) % _VERSION_SLOTS]
+
     @contextlib.asynccontextmanager
     async def following(
         self, saga_id: uuid.UUID
@@ -135,6 +165,7 @@ class SagaChanges:
         """Stop listening for other processes' changes."""
         source, listener = self._listener_source, self._listener
         self._listener_source = self._listener = None
+        self._epoch += 1
         try:
             if listener is not None and not listener.is_closed():
                 await listener.remove_listener(self._channel, self._on_notify)
@@ -147,6 +178,7 @@ class SagaChanges:
         return self._listener is not None and not self._listener.is_closed()
 
     def _wake(self, saga_id: uuid.UUID) -> None:
+        self._counts[hash(saga_id) % _VERSION_SLOTS] += 1
         for event in self._followers.get(saga_id, ()):
             event.set()
 
@@ -171,6 +203,7 @@ class SagaChanges:
             driver = typing.cast(typing.Any, raw.driver_connection)
             await driver.add_listener(self._channel, self._on_notify)
             self._listener_source, self._listener = source, driver
+            self._epoch += 1
 
 
 class NotifyingSagaStorage:

@@ -245,6 +245,7 @@ class Orders:
             ),
             customers=self.customers,
             rate_limit=self.settings.rate(),
+            changes=self.changes,
             docs=self.settings.docs_enabled,
         )
         add_timings_route(app, self.timings)

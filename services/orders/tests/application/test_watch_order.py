@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import decimal
 import uuid
 
 from orders.adapters.database import Database
 from orders.adapters.messages import INVENTORY_REPLIES, StockReserved, StockReservedPayload
+from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.inventory import STOCK_RESERVED
 from orders.application.place_order import PlaceOrder, PlaceOrderItem
-from orders.application.watch_order import OrderTransition, WatchOrder
+from orders.application.watch_order import OrderSnapshot, OrderTransition, WatchOrder
 from orders.domain.order import OrderStatus
 from orders.main import Orders, Overrides, build
 from orders.settings import Settings
@@ -75,3 +77,67 @@ async def test_a_stream_resumes_after_the_position_given(database: Database) -> 
     ]
 
     assert [t.position for t in resumed] == [4, 5]
+
+
+def marked(details: OrderDetails) -> OrderDetails:
+    """`details` with its first step renamed: a stream that sends that name started
+    from these details, not from a read of its own."""
+    first = details.history[0].model_copy(update={"step": "FromTheSnapshot"})
+    return details.model_copy(update={"history": [first, *details.history[1:]]})
+
+
+async def test_a_stream_starts_from_the_order_its_caller_read_while_nothing_changed(
+    database: Database,
+) -> None:
+    orders = pushed_only(database)
+    order_id = await placed(orders)
+    # A service's process listens from its first stream on (starting moves the versions).
+    async with orders.changes.following(uuid.uuid4()):
+        version = orders.changes.version(order_id)
+        details = await orders.requests.send(GetOrder(order_id=order_id))
+
+        known = OrderSnapshot(details=marked(details), version=version)
+        stream = orders.streams.stream(WatchOrder(order_id=order_id, known=known))
+        first = await asyncio.wait_for(anext(stream), DEADLINE)
+        await stream.aclose()
+
+    assert first.step == "FromTheSnapshot"
+
+
+async def test_a_stream_reads_the_order_again_when_its_saga_changed_after_the_callers_read(
+    database: Database,
+) -> None:
+    orders = pushed_only(database)
+    order_id = await placed(orders)
+    version = orders.changes.version(order_id)
+    details = await orders.requests.send(GetOrder(order_id=order_id))
+    await reserve(orders, order_id)  # the saga moves on after the read
+    await asyncio.wait_for(moved(orders, order_id, version), DEADLINE)
+
+    known = OrderSnapshot(details=marked(details), version=version)
+    seen = await asyncio.wait_for(
+        whole(orders.streams.stream(WatchOrder(order_id=order_id, known=known))), DEADLINE
+    )
+
+    assert [(t.position, t.step) for t in seen] == [
+        (1, "OpenOrder"),
+        (2, "ReserveStock"),
+        (3, "ReserveStock"),
+        (4, "ChargePayment"),
+        (5, "ConfirmOrder"),
+    ]
+
+
+async def moved(orders: Orders, order_id: uuid.UUID, version: int) -> None:
+    """Returns once this process has heard of a change of the order's saga since `version`
+    (the notification comes through the server, after the write returned)."""
+    async with orders.changes.following(order_id) as changed:
+        while orders.changes.version(order_id) == version:
+            await changed.wait()
+            changed.clear()
+
+
+async def whole(
+    stream: collections.abc.AsyncIterator[OrderTransition],
+) -> list[OrderTransition]:
+    return [transition async for transition in stream]

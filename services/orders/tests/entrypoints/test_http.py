@@ -49,7 +49,13 @@ def client_for(app: typing.Any) -> Client:
 
 @pytest.fixture
 async def client(orders: Orders) -> collections.abc.AsyncIterator[Client]:
-    app = create_app(orders.requests, orders.streams, probes={"database": orders.database_answers})
+    # With the streams' changes, as the service wires it: a stream starts from the route's read.
+    app = create_app(
+        orders.requests,
+        orders.streams,
+        probes={"database": orders.database_answers},
+        changes=orders.changes,
+    )
     async with client_for(app) as client:
         yield client
 

@@ -168,3 +168,9 @@ class OrderChanges(typing.Protocol):
         """Wake the saga's followers after a write that committed; `notified`: the write
         told other processes itself (a `NOTIFY` in its statement)."""
         ...
+
+    def version(self, saga_id: uuid.UUID) -> int:
+        """A number that moves with each change of the saga this process hears of (and
+        whenever changes may have gone unheard): taken before a read and unchanged
+        later, the read still shows the saga."""
+        ...

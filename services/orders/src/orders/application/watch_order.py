@@ -7,6 +7,12 @@ only says when to read again (pushed by the saga's writes; `poll_seconds`
 apart at the slowest, should a notification be lost). An idle stream costs
 no query.
 
+A caller that has just read the order (the HTTP route does, to answer 404 or
+204 before a stream starts) passes it as `known`, an `OrderSnapshot` with the
+`OrderChanges.version` of the saga taken before that read: the stream's first
+pass starts from it instead of reading the order again, unless the version
+has moved since (a change may have committed after the read), and then reads.
+
 A transition's `order_status` is `pending` until the last one, which carries
 the outcome: the order is decided by its saga's end, even when a replay of an
 old stream knows the outcome already.
@@ -21,19 +27,38 @@ import dataclasses
 import datetime
 import uuid
 
+import pydantic
+
 import cqrs
 from orders.application.get_order import OrderDetails, read_order
 from orders.application.ports import OrderChanges, OrderReads
 from orders.domain.order import OrderStatus, RejectionReason
 
-__all__ = ("OrderTransition", "StreamTiming", "WatchOrder", "WatchOrderHandler")
+__all__ = (
+    "OrderSnapshot",
+    "OrderTransition",
+    "StreamTiming",
+    "WatchOrder",
+    "WatchOrderHandler",
+)
+
+
+class OrderSnapshot(pydantic.BaseModel):
+    """An order as a caller read it, and the `OrderChanges.version` of its saga taken
+    before that read."""
+
+    details: OrderDetails
+    version: int
 
 
 class WatchOrder(cqrs.Request["OrderTransition"]):
-    """Stream the transitions of order `order_id` after the `after`-th."""
+    """Stream the transitions of order `order_id` after the `after`-th; `known`: the
+    order as the caller has just read it (the stream starts from it while it is
+    current)."""
 
     order_id: uuid.UUID
     after: int = 0
+    known: OrderSnapshot | None = None
 
 
 class OrderTransition(cqrs.Response):
@@ -76,9 +101,12 @@ class WatchOrderHandler(cqrs.StreamingRequestHandler[WatchOrder, OrderTransition
         after = request.after
         # Following before the first read: a change between two reads is not missed.
         async with self._changes.following(request.order_id) as changed:
+            # No await between this check and the clear below: no change slips between.
+            details = self._still_current(request)
             while True:
                 changed.clear()
-                details = await read_order(self._reads, request.order_id)
+                if details is None:
+                    details = await read_order(self._reads, request.order_id)
                 for position in range(after + 1, _known(details) + 1):
                     yield _transition(details, position)
                 # Never back: the order is read after the log, so it may be ahead of it.
@@ -87,6 +115,17 @@ class WatchOrderHandler(cqrs.StreamingRequestHandler[WatchOrder, OrderTransition
                     return
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), self._timing.poll_seconds)
+                details = None
+
+    def _still_current(self, request: WatchOrder) -> OrderDetails | None:
+        """The order the caller read, if no change of its saga has been heard since the
+        version it took before that read (which then saw every committed change)."""
+        known = request.known
+        if known is None or known.details.order_id != str(request.order_id):
+            return None
+        if self._changes.version(request.order_id) != known.version:
+            return None
+        return known.details
 
 
 def _known(details: OrderDetails) -> int:

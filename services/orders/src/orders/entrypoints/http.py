@@ -53,8 +53,9 @@ from orders.application.errors import OrderNotFoundError
 from orders.application.get_order import GetOrder, OrderDetails
 from orders.application.order_history import CustomerOrders, ListCustomerOrders
 from orders.application.place_order import OrderPlaced, PlaceOrder, PlaceOrderOnce
+from orders.application.ports import OrderChanges
 from orders.application.screening import DescribeScreening, ScreeningChain
-from orders.application.watch_order import WatchOrder
+from orders.application.watch_order import OrderSnapshot, WatchOrder
 from orders.domain.limits import MAX_CUSTOMER_ID_LENGTH
 from orders.entrypoints import sse
 from orders.entrypoints.errors import install_error_handling
@@ -103,6 +104,7 @@ def create_app(
     page: PageSettings | None = None,
     customers: CustomerAuth | None = None,
     rate_limit: RateLimit | None = None,
+    changes: OrderChanges | None = None,
     docs: bool = True,
 ) -> fastapi.FastAPI:
     """The FastAPI app of the orders service.
@@ -112,7 +114,9 @@ def create_app(
     `stopping` set ends the event streams (the server is shutting down);
     `page` is what the web page is told (`orders.entrypoints.page`);
     `customers` says who the customer is (default: `open`); `rate_limit` bounds
-    `POST /orders` per client (default: none); `docs` whether `/docs`, `/redoc`
+    `POST /orders` per client (default: none); `changes` (the streams'
+    `OrderChanges`, when given) lets an event stream start from the order its
+    route read instead of reading it again; `docs` whether `/docs`, `/redoc`
     and `/openapi.json` are served.
 
     ```
@@ -145,15 +149,18 @@ def create_app(
     authenticated = problem_responses(401, 403) if customers.mode == "jwt" else {}
     limited = problem_responses(429) if rate_limit is not None else {}
 
+    async def read_own(query: GetOrder, customer: Customer) -> OrderDetails:
+        details = await mediator.send(query)
+        if not customer.may_see(details.customer_id):
+            raise OrderNotFoundError(str(query.order_id))
+        return details
+
     async def own_order(
         order_id: str,
         customer: Customer = fastapi.Depends(caller),  # noqa: B008 - FastAPI's own idiom
     ) -> OrderDetails:
         """The order `order_id` if the customer may see it; 404 for another's."""
-        details = await mediator.send(_get_order(order_id))
-        if not customer.may_see(details.customer_id):
-            raise OrderNotFoundError(order_id)
-        return details
+        return await read_own(_get_order(order_id), customer)
 
     async def within_rate(
         request: fastapi.Request,
@@ -162,17 +169,27 @@ def create_app(
         if rate_limit is not None:
             rate_limit.charge(customer.id or client_address(request))
 
+    # Without a limit, no dependency: FastAPI would solve it on every POST for nothing.
+    charged = [fastapi.Depends(within_rate)] if rate_limit is not None else []
+
     async def watched(
-        details: OrderDetails = fastapi.Depends(own_order),  # noqa: B008 - FastAPI's own idiom
+        order_id: str,
+        customer: Customer = fastapi.Depends(caller),  # noqa: B008 - FastAPI's own idiom
         last_event_id: typing.Annotated[str | None, fastapi.Header()] = None,
     ) -> WatchOrder:
         """The streaming query of a request, checked before the stream starts: 404 for
         an unknown order (or another customer's), 204 when the client has seen
-        everything."""
+        everything. The stream starts from the order read here (`OrderSnapshot`)
+        while no change has been heard since."""
+        query = _get_order(order_id)
+        # Taken before the read: a change committed after it moves the version.
+        version = changes.version(query.order_id) if changes is not None else None
+        details = await read_own(query, customer)
         after = sse.resume_position(last_event_id)
         if details.finished and after >= len(details.history):
             raise _AllSeen
-        return WatchOrder(order_id=uuid.UUID(details.order_id), after=after)
+        known = None if version is None else OrderSnapshot(details=details, version=version)
+        return WatchOrder(order_id=query.order_id, after=after, known=known)
 
     @app.post(
         "/orders",
@@ -183,7 +200,7 @@ def create_app(
             **limited,
             **problem_responses(400, 409, 413, 415, 422, 500, 503),
         },
-        dependencies=[fastapi.Depends(within_rate)],
+        dependencies=charged,
     )
     async def place_order(
         command: PlaceOrder,
