@@ -251,7 +251,9 @@ async def test_past_the_rate_limit_an_address_gets_429_with_retry_after(
 
     assert [answer.status_code for answer in accepted] == [202, 202]
     assert (refused.status_code, refused.headers["content-type"]) == (429, PROBLEM_JSON)
-    assert refused.headers["retry-after"] == "30"  # 2 a minute: the next one in 30 s
+    # 2 a minute: the next one 30 s after the first, less the time the two orders took
+    # (whole seconds, rounded up: 29 when a loaded machine took over a second for them).
+    assert 0 < int(refused.headers["retry-after"]) <= 30
     assert refused.json()["status"] == 429
     assert len(listed.json()["orders"]) == 2  # the refused one was not placed
     assert "429" in document["paths"]["/orders"]["post"]["responses"]
