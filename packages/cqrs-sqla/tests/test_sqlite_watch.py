@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import pathlib
 import sqlite3
 import subprocess
 import sys
-
-import pytest
 
 from cqrs_sqla.sqlite_watch import SqliteCommitWatch
 
@@ -85,34 +82,3 @@ def test_looking_keeps_a_write_lock_of_the_processs_transaction(tmp_path: pathli
         assert writer.returncode != 0
         assert "database is locked" in writer.stderr
         connection.execute("COMMIT")
-
-
-# Another process committing a row in WAL mode, syncing every commit.
-COMMIT_IN_WAL = (
-    "import sqlite3, sys; "
-    "connection = sqlite3.connect(sys.argv[1], isolation_level=None); "
-    "connection.execute('PRAGMA synchronous = FULL'); "
-    "connection.execute('INSERT INTO t VALUES (1)')"
-)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
-async def test_a_watch_hears_another_processs_commit_without_waiting_for_its_next_look(
-    tmp_path: pathlib.Path,
-) -> None:
-    path = tmp_path / "app.db"
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as connection:
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("CREATE TABLE t (x)")
-        # Looks only every minute: the commit must be heard from the write to `-wal`, and
-        # seen once it is published (in `-shm`, which makes no event), after the sync.
-        watch = SqliteCommitWatch(str(path), interval=60)
-        try:
-            assert not await watch.changed(0)  # the baseline
-            writer = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", COMMIT_IN_WAL, str(path)
-            )
-            assert await asyncio.wait_for(watch.changed(60), 30)
-            assert await writer.wait() == 0
-        finally:
-            watch.close()

@@ -22,9 +22,8 @@ A claim is one transaction, held while the relay publishes:
 
 `wait_for_rows` listens for the outbox's `NOTIFY` on PostgreSQL, so a relay
 wakes as soon as rows commit; on a SQLite file it watches the bytes every
-commit changes (`cqrs_sqla.sqlite_watch`, every 10 ms by default, and on
-Linux as soon as a process writes to the file), so a relay wakes within
-milliseconds of a commit by its own process or any other, once
+commit changes (`cqrs_sqla.sqlite_watch`, every 10 ms by default), so a relay
+wakes within milliseconds of a commit by its own process or any other, once
 a look at the outbox's newest pending row (`cqrs_sqla.sqlite_outbox_probe`)
 says the commit added rows; an in-memory SQLite database waits for the poll
 interval.
@@ -217,11 +216,9 @@ class SqlAlchemyOutboxStore:
     @maps_driver_errors
     async def close(self) -> None:
         """Stop listening for notifications and hand back the claims' kept connection (on
-        SQLite, close the probe's connection and stop hearing writes to the file)."""
+        SQLite, close the probe's connection)."""
         if self._pending is not None:
             self._pending.close()
-        if self._commits is not None:
-            self._commits.close()
         source, listener = self._listener_source, self._listener
         self._listener_source = self._listener = None
         try:

@@ -11,20 +11,11 @@ in the database's files:
 
 Reading those 52 bytes takes two `pread`s, a few microseconds and no
 connection, lock or thread; `changed` does it every `interval` seconds (10 ms
-by default) and returns once they differ from what it saw last. On Linux it
-also looks as soon as a process writes to `<db>-wal` or `<db>`
-(`cqrs_sqla.file_writes`, inotify), then again after 1, 2, 4, ... ms
-until the commit shows or the pause reaches `interval`: a writer's commit
-becomes visible once its pages are synced, a few milliseconds after the
-write, and the watch hears it about then instead of up to `interval` later
-(5 ms on average at 10 ms), with a few looks per commit, not one per
-millisecond of a slow sync. Writes made before `changed` is called are
-forgotten (their commits are seen by its first look, or by a timed one):
-most are the caller's own, a relay's marks, which would otherwise make each
-wait begin with looks for nothing. It hears every commit to the file, not only the outbox's: the
-relay's store then asks `cqrs_sqla.sqlite_outbox_probe` whether it added
-outbox rows before it claims. A commit it misses (the bytes changed and
-changed back between two looks) only waits for the relay's next poll.
+by default) and returns once they differ from what it saw last. It hears
+every commit to the file, not only the outbox's: the relay's store then asks
+`cqrs_sqla.sqlite_outbox_probe` whether it added outbox rows before it
+claims. A commit it misses (the bytes changed and changed
+back between two looks) only waits for the relay's next poll.
 
 The files stay open: a process never closes a descriptor of them while it
 runs. SQLite's locks are POSIX advisory locks, which belong to the process
@@ -59,24 +50,16 @@ import os
 import threading
 import time
 
-from cqrs_sqla.file_writes import FileWrites
-
 __all__ = ("SqliteCommitWatch",)
 
 #: Where the file change counter sits in a SQLite database header, and its size.
 _COUNTER_OFFSET, _COUNTER_SIZE = 24, 4
 #: The shared-memory index header of a WAL database (two copies of 48 bytes; the first).
 _SHM_HEADER_SIZE = 48
-#: The first pause after a write the watch heard, doubled at each look that finds no
-#: commit yet, up to its interval.
-_FIRST_SETTLING_PAUSE = 0.001
 
 
 class SqliteCommitWatch:
-    """Watches the database file at `database` (a path) for commits; see the module.
-
-    `close` stops hearing writes (the watch then only looks every `interval`).
-    """
+    """Watches the database file at `database` (a path) for commits; see the module."""
 
     def __init__(self, database: str, *, interval: float = 0.01) -> None:
         if interval <= 0:
@@ -84,8 +67,6 @@ class SqliteCommitWatch:
         self.database = database
         self.interval = interval
         self._seen: bytes | None = None
-        folder, name = os.path.split(os.path.abspath(database))
-        self._writes = FileWrites.open(folder, {name, f"{name}-wal"})
 
     def signature(self) -> bytes:
         """The bytes every commit changes (empty parts for files that do not exist yet)."""
@@ -97,11 +78,8 @@ class SqliteCommitWatch:
         """Wait until a commit since the last call (or, on the first, one from now on);
         return True then, False after `timeout` seconds without one."""
         deadline = time.monotonic() + timeout
-        if self._writes is not None:
-            self._writes.forget()
         if self._seen is None:
             self._seen = self.signature()
-        settling: float | None = None  # the next pause while a write settles
         while True:
             signature = self.signature()
             if signature != self._seen:
@@ -110,19 +88,7 @@ class SqliteCommitWatch:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            pause = self.interval if settling is None else settling
-            if settling is not None:
-                settling = None if pause >= self.interval else min(pause * 2, self.interval)
-            if self._writes is None:
-                await asyncio.sleep(min(pause, remaining))
-            elif await self._writes.wait(min(pause, remaining)) and settling is None:
-                settling = min(_FIRST_SETTLING_PAUSE, self.interval)
-
-    def close(self) -> None:
-        """Stop hearing writes to the files (the descriptors of the files stay open)."""
-        if self._writes is not None:
-            self._writes.close()
-            self._writes = None
+            await asyncio.sleep(min(self.interval, remaining))
 
 
 #: Open descriptors of the files watched in this process, by path: never closed while
